@@ -1,0 +1,150 @@
+//! Documents: an id, UTF-8 text, and whatever other fields the input carried.
+//!
+//! Input records are read as JSON objects with configurable id and text
+//! fields ([`DocFields`]). A record without its id or text field, or with a
+//! non-string text, is a record error naming file and line. Literal special
+//! tokens in the text are neutralised on the way in (see [`crate::special`]).
+
+use crate::error::{Error, Result};
+use crate::jsonl::JsonlReader;
+use crate::special;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub id: String,
+    pub text: String,
+    /// Every other field of the input record, passed through untouched.
+    #[serde(flatten)]
+    pub meta: Map<String, Value>,
+}
+
+/// Which input fields hold the id and the text.
+#[derive(Debug, Clone)]
+pub struct DocFields {
+    pub id: String,
+    pub text: String,
+}
+
+impl Default for DocFields {
+    fn default() -> Self {
+        Self {
+            id: "id".into(),
+            text: "text".into(),
+        }
+    }
+}
+
+/// Reads documents from a JSONL file, one per line.
+pub struct DocReader {
+    inner: JsonlReader<Value>,
+    fields: DocFields,
+    /// Documents whose text held a literal special token (now neutralised).
+    pub neutralised: u64,
+}
+
+impl DocReader {
+    pub fn open(path: impl AsRef<Path>, fields: DocFields) -> Result<Self> {
+        Ok(Self {
+            inner: JsonlReader::open(path)?,
+            fields,
+            neutralised: 0,
+        })
+    }
+
+    fn convert(&mut self, value: Value) -> std::result::Result<Document, String> {
+        let Value::Object(mut obj) = value else {
+            return Err("record is not a JSON object".into());
+        };
+        let id = match obj.remove(&self.fields.id) {
+            Some(Value::String(s)) if !s.is_empty() => s,
+            Some(Value::Number(n)) => n.to_string(),
+            Some(other) => return Err(format!("field `{}` must be a non-empty string, got {other}", self.fields.id)),
+            None => return Err(format!("missing id field `{}` (set --id-field if it has another name)", self.fields.id)),
+        };
+        let text = match obj.remove(&self.fields.text) {
+            Some(Value::String(s)) => s,
+            Some(other) => {
+                let kind = match other {
+                    Value::Null => "null",
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    Value::Array(_) => "an array",
+                    _ => "an object",
+                };
+                return Err(format!("text field `{}` of document `{id}` is {kind}, not a string", self.fields.text));
+            }
+            None => {
+                return Err(format!(
+                    "document `{id}` has no text field `{}` (set --text-field if it has another name)",
+                    self.fields.text
+                ))
+            }
+        };
+        let text = match special::neutralise(&text) {
+            Some(clean) => {
+                self.neutralised += 1;
+                clean
+            }
+            None => text,
+        };
+        Ok(Document { id, text, meta: obj })
+    }
+}
+
+impl Iterator for DocReader {
+    type Item = Result<Document>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let value = match self.inner.next()? {
+            Ok(v) => v,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(self.convert(value).map_err(|message| Error::Record {
+            path: self.inner.path().to_path_buf(),
+            line: self.inner.line_number(),
+            message,
+        }))
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jsonl::SoftErrors;
+
+    #[test]
+    fn reads_custom_fields_and_names_bad_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.jsonl");
+        std::fs::write(
+            &p,
+            concat!(
+                "{\"doc_id\":\"a\",\"content\":\"hello <|reflect|>safe<|/reflect|>\",\"url\":\"u\"}\n",
+                "{\"content\":\"no id\"}\n",
+                "{\"doc_id\":\"c\",\"content\":5}\n",
+                "{\"doc_id\":7,\"content\":\"ok\"}\n",
+            ),
+        )
+        .unwrap();
+        let fields = DocFields { id: "doc_id".into(), text: "content".into() };
+        let mut reader = DocReader::open(&p, fields).unwrap();
+        let mut soft = SoftErrors::new(false);
+        let mut docs = Vec::new();
+        for r in reader.by_ref() {
+            if let Some(d) = soft.check(r).unwrap() {
+                docs.push(d);
+            }
+        }
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].text, "hello <!reflect!>safe<!/reflect!>");
+        assert_eq!(docs[0].meta["url"], "u");
+        assert_eq!(docs[1].id, "7");
+        assert_eq!(reader.neutralised, 1);
+        assert_eq!(soft.count, 2);
+        assert!(soft.first[0].contains("d.jsonl:2: missing id field `doc_id`"), "{}", soft.first[0]);
+        assert!(soft.first[1].contains("d.jsonl:3: text field `content` of document `c` is a number"), "{}", soft.first[1]);
+    }
+}

@@ -1,0 +1,35 @@
+//! # rsr-core
+//!
+//! Brief overview: the vocabulary every `rsr` stage shares and nothing heavier.
+//! It defines the special tokens and the reflection format (DESIGN §3), the
+//! safety taxonomy, documents and their byte-span annotations, JSONL reading
+//! with file/line errors, atomic output files, manifests, and seeded random
+//! streams. The corpus side (`rsr-world`, `rsr-corpus`) and the ML side build
+//! on it; it never depends on either.
+//!
+//! ```
+//! use rsr_core::reflection::{Verdict, render_reflection};
+//! use rsr_core::taxonomy::Category;
+//!
+//! let v = Verdict::Unsafe { category: Category::Weapons, rationale: "It explains a poison.".into() };
+//! assert_eq!(render_reflection(&v), "<|reflect|>unsafe: weapons. It explains a poison.<|/reflect|>");
+//! assert_eq!(render_reflection(&Verdict::Safe), "<|reflect|>safe<|/reflect|>");
+//! ```
+
+pub mod annotation;
+pub mod atomic;
+pub mod corpus;
+pub mod doc;
+pub mod error;
+pub mod jsonl;
+pub mod manifest;
+pub mod reflection;
+pub mod rng;
+pub mod special;
+pub mod taxonomy;
+pub mod text;
+
+pub use error::{Error, Result};
+
+/// The version written into every manifest.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
