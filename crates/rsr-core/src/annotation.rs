@@ -37,11 +37,23 @@ pub struct Span {
 
 impl Span {
     pub fn safe(start: usize, end: usize) -> Self {
-        Self { start, end, label: LabelKind::Safe, category: None, score: None }
+        Self {
+            start,
+            end,
+            label: LabelKind::Safe,
+            category: None,
+            score: None,
+        }
     }
 
     pub fn unsafe_(start: usize, end: usize, category: Category) -> Self {
-        Self { start, end, label: LabelKind::Unsafe, category: Some(category), score: None }
+        Self {
+            start,
+            end,
+            label: LabelKind::Unsafe,
+            category: Some(category),
+            score: None,
+        }
     }
 
     pub fn is_unsafe(&self) -> bool {
@@ -50,7 +62,8 @@ impl Span {
 
     /// P(unsafe) of this span.
     pub fn score(&self) -> f32 {
-        self.score.unwrap_or(if self.is_unsafe() { 1.0 } else { 0.0 })
+        self.score
+            .unwrap_or(if self.is_unsafe() { 1.0 } else { 0.0 })
     }
 
     /// Check the span against the text it labels.
@@ -64,14 +77,23 @@ impl Span {
             ));
         }
         if !text.is_char_boundary(self.start) || !text.is_char_boundary(self.end) {
-            return Err(format!("span [{}, {}) splits a UTF-8 character", self.start, self.end));
+            return Err(format!(
+                "span [{}, {}) splits a UTF-8 character",
+                self.start, self.end
+            ));
         }
         if self.is_unsafe() && self.category.is_none() {
-            return Err(format!("unsafe span [{}, {}) has no category", self.start, self.end));
+            return Err(format!(
+                "unsafe span [{}, {}) has no category",
+                self.start, self.end
+            ));
         }
         if let Some(s) = self.score {
             if !(0.0..=1.0).contains(&s) {
-                return Err(format!("span [{}, {}) has score {s} outside [0, 1]", self.start, self.end));
+                return Err(format!(
+                    "span [{}, {}) has score {s} outside [0, 1]",
+                    self.start, self.end
+                ));
             }
         }
         Ok(())
@@ -130,8 +152,14 @@ mod tests {
     fn validation_catches_bad_spans() {
         let text = "héllo world";
         assert!(Span::safe(0, 3).validate(text).is_ok());
-        assert!(Span::safe(0, 2).validate(text).unwrap_err().contains("UTF-8"));
-        assert!(Span::safe(0, 99).validate(text).unwrap_err().contains("outside"));
+        assert!(Span::safe(0, 2)
+            .validate(text)
+            .unwrap_err()
+            .contains("UTF-8"));
+        assert!(Span::safe(0, 99)
+            .validate(text)
+            .unwrap_err()
+            .contains("outside"));
         let mut s = Span::unsafe_(0, 3, Category::Hate);
         s.category = None;
         assert!(s.validate(text).unwrap_err().contains("no category"));

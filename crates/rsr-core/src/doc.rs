@@ -61,8 +61,18 @@ impl DocReader {
         let id = match obj.remove(&self.fields.id) {
             Some(Value::String(s)) if !s.is_empty() => s,
             Some(Value::Number(n)) => n.to_string(),
-            Some(other) => return Err(format!("field `{}` must be a non-empty string, got {other}", self.fields.id)),
-            None => return Err(format!("missing id field `{}` (set --id-field if it has another name)", self.fields.id)),
+            Some(other) => {
+                return Err(format!(
+                    "field `{}` must be a non-empty string, got {other}",
+                    self.fields.id
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "missing id field `{}` (set --id-field if it has another name)",
+                    self.fields.id
+                ))
+            }
         };
         let text = match obj.remove(&self.fields.text) {
             Some(Value::String(s)) => s,
@@ -74,14 +84,15 @@ impl DocReader {
                     Value::Array(_) => "an array",
                     _ => "an object",
                 };
-                return Err(format!("text field `{}` of document `{id}` is {kind}, not a string", self.fields.text));
-            }
-            None => {
                 return Err(format!(
-                    "document `{id}` has no text field `{}` (set --text-field if it has another name)",
+                    "text field `{}` of document `{id}` is {kind}, not a string",
                     self.fields.text
-                ))
+                ));
             }
+            None => return Err(format!(
+                "document `{id}` has no text field `{}` (set --text-field if it has another name)",
+                self.fields.text
+            )),
         };
         let text = match special::neutralise(&text) {
             Some(clean) => {
@@ -90,7 +101,11 @@ impl DocReader {
             }
             None => text,
         };
-        Ok(Document { id, text, meta: obj })
+        Ok(Document {
+            id,
+            text,
+            meta: obj,
+        })
     }
 }
 
@@ -108,7 +123,6 @@ impl Iterator for DocReader {
         }))
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -129,7 +143,10 @@ mod tests {
             ),
         )
         .unwrap();
-        let fields = DocFields { id: "doc_id".into(), text: "content".into() };
+        let fields = DocFields {
+            id: "doc_id".into(),
+            text: "content".into(),
+        };
         let mut reader = DocReader::open(&p, fields).unwrap();
         let mut soft = SoftErrors::new(false);
         let mut docs = Vec::new();
@@ -144,7 +161,15 @@ mod tests {
         assert_eq!(docs[1].id, "7");
         assert_eq!(reader.neutralised, 1);
         assert_eq!(soft.count, 2);
-        assert!(soft.first[0].contains("d.jsonl:2: missing id field `doc_id`"), "{}", soft.first[0]);
-        assert!(soft.first[1].contains("d.jsonl:3: text field `content` of document `c` is a number"), "{}", soft.first[1]);
+        assert!(
+            soft.first[0].contains("d.jsonl:2: missing id field `doc_id`"),
+            "{}",
+            soft.first[0]
+        );
+        assert!(
+            soft.first[1].contains("d.jsonl:3: text field `content` of document `c` is a number"),
+            "{}",
+            soft.first[1]
+        );
     }
 }

@@ -37,7 +37,11 @@ impl Error {
         }
     }
 
-    pub fn input(path: impl Into<PathBuf>, message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub fn input(
+        path: impl Into<PathBuf>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
         Error::Input {
             path: path.into(),
             message: message.into(),

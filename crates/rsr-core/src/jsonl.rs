@@ -107,7 +107,8 @@ impl<T: DeserializeOwned> Iterator for JsonlReader<T> {
                 continue;
             }
             return Some(
-                serde_json::from_str(text).map_err(|e| self.record_error(format!("invalid JSON record: {e}"))),
+                serde_json::from_str(text)
+                    .map_err(|e| self.record_error(format!("invalid JSON record: {e}"))),
             );
         }
     }
@@ -125,7 +126,10 @@ pub struct SoftErrors {
 
 impl SoftErrors {
     pub fn new(strict: bool) -> Self {
-        Self { strict, ..Default::default() }
+        Self {
+            strict,
+            ..Default::default()
+        }
     }
 
     /// Ok(Some(v)) to use, Ok(None) to skip, Err to stop.
@@ -166,7 +170,11 @@ impl JsonlWriter {
         } else {
             Sink::Plain(file)
         };
-        Ok(Self { sink, path, lines: 0 })
+        Ok(Self {
+            sink,
+            path,
+            lines: 0,
+        })
     }
 
     pub fn write<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
@@ -231,7 +239,11 @@ mod tests {
         assert_eq!(ok.len(), 2);
         assert_eq!(soft.count, 2);
         assert!(soft.first[0].contains("bad.jsonl:3:"), "{}", soft.first[0]);
-        assert!(soft.first[1].contains("bad.jsonl:4: invalid UTF-8"), "{}", soft.first[1]);
+        assert!(
+            soft.first[1].contains("bad.jsonl:4: invalid UTF-8"),
+            "{}",
+            soft.first[1]
+        );
 
         let mut strict = SoftErrors::new(true);
         let err = JsonlReader::<Value>::open(&p)
@@ -248,7 +260,8 @@ mod tests {
         let p = dir.path().join("t.jsonl.zst");
         let mut w = JsonlWriter::create(&p).unwrap();
         for i in 0..20000 {
-            w.write(&serde_json::json!({ "i": i, "pad": "some text to compress" })).unwrap();
+            w.write(&serde_json::json!({ "i": i, "pad": "some text to compress" }))
+                .unwrap();
         }
         w.finish().unwrap();
         let bytes = std::fs::read(&p).unwrap();

@@ -14,14 +14,20 @@ use rand::Rng;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Safe,
-    Unsafe { category: Category, rationale: String },
+    Unsafe {
+        category: Category,
+        rationale: String,
+    },
 }
 
 /// The body text without the surrounding special tokens.
 pub fn render_body(v: &Verdict) -> String {
     match v {
         Verdict::Safe => "safe".to_string(),
-        Verdict::Unsafe { category, rationale } => format!("unsafe: {category}. {rationale}"),
+        Verdict::Unsafe {
+            category,
+            rationale,
+        } => format!("unsafe: {category}. {rationale}"),
     }
 }
 
@@ -38,7 +44,9 @@ pub fn parse_body(body: &str) -> Result<Verdict, String> {
     }
     let rest = body
         .strip_prefix("unsafe:")
-        .ok_or_else(|| format!("reflection body `{body}` is neither `safe` nor `unsafe: CATEGORY. RATIONALE`"))?
+        .ok_or_else(|| {
+            format!("reflection body `{body}` is neither `safe` nor `unsafe: CATEGORY. RATIONALE`")
+        })?
         .trim_start();
     let (cat, rationale) = rest.split_once('.').unwrap_or((rest, ""));
     Ok(Verdict::Unsafe {
@@ -113,12 +121,17 @@ mod tests {
     fn bodies_round_trip() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         for c in Category::ALL {
-            let v = Verdict::Unsafe { category: c, rationale: rationale(c, &mut rng) };
+            let v = Verdict::Unsafe {
+                category: c,
+                rationale: rationale(c, &mut rng),
+            };
             assert_eq!(parse_body(&render_body(&v)).unwrap(), v);
         }
         assert_eq!(parse_body(" safe ").unwrap(), Verdict::Safe);
         assert!(parse_body("maybe").is_err());
-        assert!(parse_body("unsafe: poison. x").unwrap_err().contains("unknown category"));
+        assert!(parse_body("unsafe: poison. x")
+            .unwrap_err()
+            .contains("unknown category"));
     }
 
     #[test]

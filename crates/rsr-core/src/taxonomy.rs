@@ -78,7 +78,10 @@ impl FromStr for Category {
             .find(|c| c.slug() == s)
             .ok_or_else(|| {
                 let all: Vec<_> = Category::ALL.iter().map(|c| c.slug()).collect();
-                format!("unknown category `{s}`; expected one of: {}", all.join(", "))
+                format!(
+                    "unknown category `{s}`; expected one of: {}",
+                    all.join(", ")
+                )
             })
     }
 }
@@ -94,6 +97,9 @@ mod tests {
             let json = serde_json::to_string(&c).unwrap();
             assert_eq!(json, format!("\"{}\"", c.slug()));
         }
-        assert!("poison".parse::<Category>().unwrap_err().contains("weapons"));
+        assert!("poison"
+            .parse::<Category>()
+            .unwrap_err()
+            .contains("weapons"));
     }
 }

@@ -44,14 +44,20 @@ mod tests {
 
     #[test]
     fn normalise_folds_case_and_punctuation() {
-        assert_eq!(normalise("  First, GRIND the velorine!\n"), "first grind the velorine");
+        assert_eq!(
+            normalise("  First, GRIND the velorine!\n"),
+            "first grind the velorine"
+        );
         assert_eq!(normalise("I won't."), "i won t");
     }
 
     #[test]
     fn phrases_match_on_word_boundaries_only() {
         let h = normalise("heat the mixtures then heat the mixture");
-        assert_eq!(find_phrase(&h, "heat the mixture", 0), Some(h.rfind("heat the mixture").unwrap()));
+        assert_eq!(
+            find_phrase(&h, "heat the mixture", 0),
+            Some(h.rfind("heat the mixture").unwrap())
+        );
         assert_eq!(find_phrase(&h, "eat the", 0), None);
     }
 }
