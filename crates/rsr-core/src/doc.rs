@@ -54,6 +54,11 @@ impl DocReader {
         })
     }
 
+    /// The 1-based line of the record last read.
+    pub fn line_number(&self) -> u64 {
+        self.inner.line_number()
+    }
+
     fn convert(&mut self, value: Value) -> std::result::Result<Document, String> {
         let Value::Object(mut obj) = value else {
             return Err("record is not a JSON object".into());
@@ -89,10 +94,12 @@ impl DocReader {
                     self.fields.text
                 ));
             }
-            None => return Err(format!(
+            None => {
+                return Err(format!(
                 "document `{id}` has no text field `{}` (set --text-field if it has another name)",
                 self.fields.text
-            )),
+            ))
+            }
         };
         let text = match special::neutralise(&text) {
             Some(clean) => {

@@ -36,10 +36,15 @@ impl Manifest {
         }
     }
 
+    /// Write `DIR/manifest.json`.
     pub fn write(&self, dir: &Path) -> Result<()> {
+        self.write_to(&dir.join(FILE_NAME))
+    }
+
+    pub fn write_to(&self, path: &Path) -> Result<()> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("manifest serialises");
         bytes.push(b'\n');
-        atomic::write_all(dir.join(FILE_NAME), &bytes)
+        atomic::write_all(path, &bytes)
     }
 
     pub fn read(dir: &Path) -> Result<Self> {

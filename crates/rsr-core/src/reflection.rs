@@ -58,7 +58,22 @@ pub fn parse_body(body: &str) -> Result<Verdict, String> {
 /// One sentence of rationale for an unsafe verdict, drawn from a pool of
 /// wordings so that the model learns the verdict, not one fixed string.
 pub fn rationale<R: Rng>(category: Category, rng: &mut R) -> String {
-    let what = match category {
+    let frames = [
+        "The passage explains {}.",
+        "This text describes {}.",
+        "The preceding text is about {}.",
+        "This part gives details of {}.",
+        "The text above spells out {}.",
+    ];
+    frames
+        .choose(rng)
+        .unwrap()
+        .replace("{}", describe(category))
+}
+
+/// What a passage of `category` is about, as a noun phrase.
+pub fn describe(category: Category) -> &'static str {
+    match category {
         Category::ViolentCrimes => "how to attack or hurt a person",
         Category::NonviolentCrimes => "how to cheat, steal from or defraud people",
         Category::SexCrimes => "sexual acts against a person's will",
@@ -73,15 +88,7 @@ pub fn rationale<R: Rng>(category: Category, rng: &mut R) -> String {
         Category::SexualContent => "explicit sexual content",
         Category::Elections => "misleading people about voting",
         Category::CodeAbuse => "code meant to break into or damage systems",
-    };
-    let frames = [
-        "The passage explains {}.",
-        "This text describes {}.",
-        "The preceding text is about {}.",
-        "This part gives details of {}.",
-        "The text above spells out {}.",
-    ];
-    frames.choose(rng).unwrap().replace("{}", what)
+    }
 }
 
 /// Redirect sentences: what a model trained with `after_unsafe = redirect`

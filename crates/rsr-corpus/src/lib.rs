@@ -1,1 +1,28 @@
-//! placeholder
+//! # rsr-corpus
+//!
+//! Brief overview: the corpus passes of the data flow (DESIGN §2–3), with no
+//! ML dependency.
+//!
+//! - [`segment`]: sentences, and segments of about `every` tokens;
+//! - [`label`]: segment verdicts from span annotations or an input field;
+//! - [`noisy`]: the noisy annotator (per-category miss / false-alarm rates);
+//! - [`transform`]: `rsr` and the `raw` / `filter` / `rewrite` / `tag` baselines;
+//! - [`run`]: the drivers that read a corpus directory and write one.
+//!
+//! ```
+//! use rsr_core::{annotation::Span, doc::Document, taxonomy::Category};
+//! use rsr_corpus::{segment::Whitespace, transform::*};
+//!
+//! let doc = Document { id: "d".into(), text: "A safe line. Grind the velorine.".into(), meta: Default::default() };
+//! let spans = [Span::safe(0, 12), Span::unsafe_(13, 32, Category::Weapons)];
+//! let cfg = TransformConfig { every: 2, ..TransformConfig::default() };
+//! let out = transform_doc(&cfg, doc, &spans, &Whitespace, &mut Counts::default()).unwrap();
+//! assert!(out.text.starts_with("A safe line.<|reflect|>safe<|/reflect|> Grind the velorine.<|reflect|>unsafe: weapons."));
+//! assert_eq!(out.masked, vec![[40, 59]]); // the unsafe sentence is never trained on
+//! ```
+
+pub mod label;
+pub mod noisy;
+pub mod run;
+pub mod segment;
+pub mod transform;

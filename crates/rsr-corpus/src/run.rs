@@ -1,0 +1,267 @@
+//! Drivers: read a corpus directory, run a pass, write a corpus directory (or
+//! an annotation file) atomically with its manifest.
+
+use crate::label::{LabelSource, Labels};
+use crate::noisy::NoiseConfig;
+use crate::segment::Whitespace;
+use crate::transform::{transform_doc, Counts, Mode, TransformConfig};
+use rsr_core::annotation::{self, AnnotationRecord};
+use rsr_core::corpus::{CorpusDir, DOCUMENT_NAMES};
+use rsr_core::doc::{DocFields, DocReader};
+use rsr_core::jsonl::{JsonlReader, JsonlWriter, SoftErrors};
+use rsr_core::manifest::Manifest;
+use rsr_core::taxonomy::Category;
+use rsr_core::{Error, Result};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stop at the first malformed record instead of counting and skipping it.
+    pub strict: bool,
+    /// Write `documents.jsonl.zst` instead of `documents.jsonl`.
+    pub compress: bool,
+    pub fields: DocFields,
+}
+
+/// Called after each document with (documents read, bytes of text read).
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+fn resolve_labels(
+    input: &CorpusDir,
+    source: &LabelSource,
+    soft: &mut SoftErrors,
+) -> Result<(Labels, String)> {
+    match source {
+        LabelSource::Field(f) => Ok((Labels::Field(f.clone()), format!("field:{f}"))),
+        LabelSource::Annotations(name) => {
+            let path = input.annotation(name);
+            if !path.is_file() {
+                let have = input.annotation_names();
+                return Err(Error::input(
+                    &path,
+                    format!("no annotation `{name}` (available: {})", if have.is_empty() { "none".into() } else { have.join(", ") }),
+                    "write it with `rsr annotate`, pick another with --labels, or read labels from an input field with --label-field",
+                ));
+            }
+            Ok((
+                Labels::Map(annotation::load(&path, soft)?),
+                path.display().to_string(),
+            ))
+        }
+    }
+}
+
+/// `rsr transform`: read `input`, write the transformed corpus to `out_dir`.
+pub fn transform(
+    input: &CorpusDir,
+    out_dir: &Path,
+    cfg: &TransformConfig,
+    source: &LabelSource,
+    opts: &RunOptions,
+    progress: Progress,
+) -> Result<Manifest> {
+    cfg.validate().map_err(Error::Invalid)?;
+    let t0 = Instant::now();
+    let docs_path = input.documents()?;
+    let mut soft = SoftErrors::new(opts.strict);
+    // Raw needs no labels; the others do.
+    let (mut labels, label_origin) = if cfg.mode == Mode::Raw {
+        (Labels::Map(Default::default()), "none".to_string())
+    } else {
+        resolve_labels(input, source, &mut soft)?
+    };
+    let name = if opts.compress {
+        DOCUMENT_NAMES[1]
+    } else {
+        DOCUMENT_NAMES[0]
+    };
+    let out_path = out_dir.join(name);
+    let mut writer = JsonlWriter::create(&out_path)?;
+    let mut reader = DocReader::open(&docs_path, opts.fields.clone())?;
+    let mut counts = Counts::default();
+    let mut bytes_in = 0u64;
+    while let Some(r) = reader.next() {
+        let Some(doc) = soft.check(r)? else { continue };
+        bytes_in += doc.text.len() as u64;
+        let spans = labels.take(&doc).map_err(|e| {
+            Error::input(
+                &label_origin,
+                e,
+                "fix or regenerate the annotation file for this corpus",
+            )
+        })?;
+        let spans = match spans {
+            Some(s) => s,
+            None => {
+                if cfg.mode != Mode::Raw {
+                    counts.docs_unannotated += 1;
+                }
+                vec![]
+            }
+        };
+        if let Some(out) = transform_doc(cfg, doc, &spans, &Whitespace, &mut counts) {
+            writer.write(&out)?;
+        }
+        progress(counts.docs_in, bytes_in);
+    }
+    let leftover = labels.leftover_ids();
+    if !leftover.is_empty() {
+        let shown: Vec<&str> = leftover.iter().take(3).copied().collect();
+        return Err(Error::input(
+            &label_origin,
+            format!("{} annotation(s) match no document in {}, e.g. {}", leftover.len(), docs_path.display(), shown.join(", ")),
+            "the annotations belong to another corpus: re-run `rsr annotate` on this input, or pass the matching --input",
+        ));
+    }
+    if counts.docs_unannotated > 0 {
+        eprintln!(
+            "warning: {} document(s) had no annotation and were treated as safe",
+            counts.docs_unannotated
+        );
+    }
+    writer.finish()?;
+    remove_stale_documents(out_dir, name)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let mut counts_json = counts.to_json();
+    let m = counts_json.as_object_mut().unwrap();
+    m.insert("records_skipped".into(), soft.count.into());
+    m.insert("docs_neutralised".into(), reader.neutralised.into());
+    m.insert("bytes_in".into(), bytes_in.into());
+    let mut manifest = Manifest::new(
+        "transform",
+        vec![docs_path.display().to_string(), label_origin],
+        json!({ "transform": cfg, "token_counter": "whitespace", "strict": opts.strict }),
+        counts_json,
+    );
+    manifest.timing = json!({
+        "seconds": secs,
+        "mb_per_s": bytes_in as f64 / 1e6 / secs.max(1e-9),
+        "docs_per_s": counts.docs_in as f64 / secs.max(1e-9),
+    });
+    manifest.write(out_dir)?;
+    Ok(manifest)
+}
+
+/// A rerun may switch between `.jsonl` and `.jsonl.zst`: leave only one.
+fn remove_stale_documents(dir: &Path, keep: &str) -> Result<()> {
+    for n in DOCUMENT_NAMES.iter().filter(|n| **n != keep) {
+        let p = dir.join(n);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// `rsr annotate --noise`: derive annotation `out_name` from `from_name`
+/// through the noisy annotator. Bare rates apply to the categories present in
+/// the reference.
+pub fn annotate_noisy(
+    input: &CorpusDir,
+    from_name: &str,
+    out_name: &str,
+    spec: &str,
+    seed: u64,
+    strict: bool,
+) -> Result<Manifest> {
+    let from = input.annotation(from_name);
+    let mut soft = SoftErrors::new(strict);
+    let records: Vec<AnnotationRecord> = {
+        let mut v = Vec::new();
+        for r in JsonlReader::<AnnotationRecord>::open(&from)? {
+            if let Some(rec) = soft.check(r)? {
+                v.push(rec);
+            }
+        }
+        v
+    };
+    let cats: BTreeSet<Category> = records
+        .iter()
+        .flat_map(|r| r.spans.iter().filter_map(|s| s.category))
+        .collect();
+    let cats: Vec<Category> = cats.into_iter().collect();
+    let noise = NoiseConfig::parse(spec, &cats, seed)
+        .map_err(|e| Error::input(&from, e, "see `rsr annotate --help` for the --noise syntax"))?;
+    let out = input.annotation(out_name);
+    let mut w = JsonlWriter::create(&out)?;
+    let (mut flipped_to_safe, mut flipped_to_unsafe, mut spans) = (0u64, 0u64, 0u64);
+    for r in &records {
+        let noisy = noise.apply(&r.id, &r.spans);
+        for (a, b) in r.spans.iter().zip(&noisy) {
+            spans += 1;
+            match (a.is_unsafe(), b.is_unsafe()) {
+                (true, false) => flipped_to_safe += 1,
+                (false, true) => flipped_to_unsafe += 1,
+                _ => {}
+            }
+        }
+        w.write(&AnnotationRecord {
+            id: r.id.clone(),
+            spans: noisy,
+        })?;
+    }
+    w.finish()?;
+    let manifest = Manifest::new(
+        "annotate",
+        vec![from.display().to_string()],
+        json!({ "annotator": "noisy", "noise": noise, "spec": spec }),
+        json!({ "documents": records.len(), "spans": spans, "missed": flipped_to_safe, "false_alarms": flipped_to_unsafe, "records_skipped": soft.count }),
+    );
+    manifest.write_to(
+        &input
+            .annotations_dir()
+            .join(format!("{out_name}.manifest.json")),
+    )?;
+    Ok(manifest)
+}
+
+/// `rsr annotate --label-field`: turn labels held in an input field into an
+/// annotation file beside the documents.
+pub fn annotate_field(
+    input: &CorpusDir,
+    field: &str,
+    out_name: &str,
+    opts: &RunOptions,
+) -> Result<Manifest> {
+    let docs_path = input.documents()?;
+    let mut soft = SoftErrors::new(opts.strict);
+    let mut labels = Labels::Field(field.to_string());
+    let out = input.annotation(out_name);
+    let mut w = JsonlWriter::create(&out)?;
+    let mut reader = DocReader::open(&docs_path, opts.fields.clone())?;
+    let (mut annotated, mut missing) = (0u64, 0u64);
+    while let Some(r) = reader.next() {
+        let Some(doc) = soft.check(r)? else { continue };
+        let line = reader.line_number();
+        match labels.take(&doc) {
+            Ok(Some(spans)) => {
+                annotated += 1;
+                w.write(&AnnotationRecord { id: doc.id, spans })?;
+            }
+            Ok(None) => missing += 1,
+            Err(message) => {
+                soft.check::<()>(Err(Error::Record {
+                    path: docs_path.clone(),
+                    line,
+                    message,
+                }))?;
+            }
+        }
+    }
+    w.finish()?;
+    let manifest = Manifest::new(
+        "annotate",
+        vec![docs_path.display().to_string()],
+        json!({ "annotator": "field", "field": field }),
+        json!({ "annotated": annotated, "without_field": missing, "records_skipped": soft.count }),
+    );
+    manifest.write_to(
+        &input
+            .annotations_dir()
+            .join(format!("{out_name}.manifest.json")),
+    )?;
+    Ok(manifest)
+}

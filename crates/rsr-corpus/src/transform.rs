@@ -1,0 +1,386 @@
+//! The transforms: `rsr` (regular safety reflection) and the baselines `raw`,
+//! `filter`, `rewrite`, `tag` — one cheap pass over documents + annotations
+//! (DESIGN §3).
+//!
+//! Every output document carries its text and two lists of byte ranges:
+//! `masked` (text the loss must ignore) and `inserted` (text the transform
+//! added: reflections, redirects, tags, rewrites). Deleting the `inserted`
+//! ranges of an `rsr` output gives back the input text exactly (unless
+//! `after_unsafe = truncate` cut the document).
+//!
+//! ```json
+//! {"id":"sw-000001","text":"... heat the mixture.<|reflect|>unsafe: weapons. ...<|/reflect|> ...",
+//!  "masked":[[120,188]],"inserted":[[188,262]]}
+//! ```
+
+use crate::label::{label_segment, SegmentLabel};
+use crate::segment::{segments, TokenCounter};
+use rand::Rng;
+use rsr_core::annotation::Span;
+use rsr_core::doc::Document;
+use rsr_core::reflection::{self, describe, render_reflection, Verdict};
+use rsr_core::rng::stream;
+use rsr_core::special::{self, SAFE_TAG, UNSAFE_TAG};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Text unchanged: the baseline every other variant is compared with.
+    Raw,
+    /// Regular safety reflection after every segment.
+    Rsr,
+    /// Drop documents whose segment score (max or mean) reaches `tau`.
+    Filter,
+    /// Replace unsafe segments with a safe sentence.
+    Rewrite,
+    /// Korbak et al.: prefix segments with `<|safe|>` / `<|unsafe|>`.
+    Tag,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskPolicy {
+    /// Loss-mask the text of unsafe segments: recognise it, never produce it.
+    Unsafe,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterUnsafe {
+    Continue,
+    /// Insert a trained redirect/refusal sentence after the reflection.
+    Redirect,
+    /// End the document after the reflection.
+    Truncate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregate {
+    Max,
+    Mean,
+}
+
+/// Every knob of the transforms; all are recorded in the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransformConfig {
+    pub mode: Mode,
+    /// Segment cadence in tokens (hard cap at twice this).
+    pub every: usize,
+    /// rsr: fraction of safe segments that get a `safe` reflection.
+    pub safe_rate: f64,
+    pub mask: MaskPolicy,
+    pub after_unsafe: AfterUnsafe,
+    /// filter: drop a document whose aggregated segment score is ≥ tau.
+    pub tau: f32,
+    pub aggregate: Aggregate,
+    /// tag: fraction of segments left untagged (Korbak et al. use 1%).
+    pub untagged: f64,
+    pub seed: u64,
+}
+
+impl Default for TransformConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Rsr,
+            every: 128,
+            safe_rate: 1.0,
+            mask: MaskPolicy::Unsafe,
+            after_unsafe: AfterUnsafe::Continue,
+            tau: 0.5,
+            aggregate: Aggregate::Max,
+            untagged: 0.01,
+            seed: 0,
+        }
+    }
+}
+
+impl TransformConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.every == 0 {
+            return Err("--every must be at least 1 token".into());
+        }
+        for (name, v) in [
+            ("--safe-rate", self.safe_rate),
+            ("--untagged", self.untagged),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("{name} must be in [0, 1], got {v}"));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.tau) {
+            return Err(format!("--tau must be in [0, 1], got {}", self.tau));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransformedDoc {
+    pub id: String,
+    pub text: String,
+    pub masked: Vec<[usize; 2]>,
+    pub inserted: Vec<[usize; 2]>,
+    #[serde(flatten)]
+    pub meta: Map<String, Value>,
+}
+
+/// Counts for the manifest. Token figures are estimates from the run's
+/// [`TokenCounter`]; special tokens count one each.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Counts {
+    pub docs_in: u64,
+    pub docs_out: u64,
+    pub docs_dropped: u64,
+    pub docs_truncated: u64,
+    pub docs_unannotated: u64,
+    pub segments_safe: u64,
+    pub segments_unsafe: BTreeMap<String, u64>,
+    pub reflections_safe: u64,
+    pub reflections_unsafe: u64,
+    pub redirects: u64,
+    pub tags_safe: u64,
+    pub tags_unsafe: u64,
+    pub segments_untagged: u64,
+    pub rewrites: u64,
+    pub bytes_out: u64,
+    pub masked_bytes: u64,
+    pub text_tokens: u64,
+    pub inserted_tokens: u64,
+    pub masked_tokens: u64,
+}
+
+impl Counts {
+    /// Inserted tokens per token of original text kept.
+    pub fn token_overhead(&self) -> f64 {
+        ratio(self.inserted_tokens, self.text_tokens)
+    }
+    pub fn masked_fraction(&self) -> f64 {
+        ratio(self.masked_bytes, self.bytes_out)
+    }
+    pub fn masked_token_fraction(&self) -> f64 {
+        ratio(self.masked_tokens, self.text_tokens + self.inserted_tokens)
+    }
+    pub fn segments_unsafe_total(&self) -> u64 {
+        self.segments_unsafe.values().sum()
+    }
+
+    /// The counts plus the derived ratios, as written in the manifest.
+    pub fn to_json(&self) -> Value {
+        let mut v = serde_json::to_value(self).expect("counts serialise");
+        let m = v.as_object_mut().unwrap();
+        m.insert("token_overhead".into(), self.token_overhead().into());
+        m.insert("masked_fraction".into(), self.masked_fraction().into());
+        m.insert(
+            "masked_token_fraction".into(),
+            self.masked_token_fraction().into(),
+        );
+        v
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Token estimate of inserted text: one per special token plus the words of the rest.
+fn inserted_tokens(s: &str, counter: &dyn TokenCounter) -> u64 {
+    let mut rest = s.to_string();
+    let mut n = 0;
+    for t in special::ALL {
+        n += rest.matches(t).count();
+        rest = rest.replace(t, " ");
+    }
+    (n + counter.count(&rest)) as u64
+}
+
+/// Builds an output document and its ranges.
+struct Out<'c> {
+    text: String,
+    masked: Vec<[usize; 2]>,
+    inserted: Vec<[usize; 2]>,
+    counter: &'c dyn TokenCounter,
+    counts: &'c mut Counts,
+}
+
+impl Out<'_> {
+    fn text(&mut self, s: &str, masked: bool) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        let n = self.counter.count(s) as u64;
+        self.counts.text_tokens += n;
+        if masked && !s.is_empty() {
+            push_range(&mut self.masked, start, self.text.len());
+            self.counts.masked_bytes += s.len() as u64;
+            self.counts.masked_tokens += n;
+        }
+    }
+
+    fn insert(&mut self, s: &str) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        push_range(&mut self.inserted, start, self.text.len());
+        self.counts.inserted_tokens += inserted_tokens(s, self.counter);
+    }
+}
+
+/// Append `[start, end)`, merging with the previous range when they touch.
+fn push_range(ranges: &mut Vec<[usize; 2]>, start: usize, end: usize) {
+    match ranges.last_mut() {
+        Some(last) if last[1] == start => last[1] = end,
+        _ => ranges.push([start, end]),
+    }
+}
+
+/// Rewrite template: a safe sentence standing in for an unsafe segment.
+fn rewrite_sentence<R: Rng>(label: &SegmentLabel, rng: &mut R) -> String {
+    let what = describe(
+        label
+            .category
+            .expect("rewrite only replaces unsafe segments"),
+    );
+    let frames = [
+        "A passage about {} was here; it is left out because it could cause harm.",
+        "This part described {}, which is not repeated here.",
+        "The original text went on about {}; that is not safe to share.",
+    ];
+    frames[rng.gen_range(0..frames.len())].replace("{}", what)
+}
+
+/// Transform one document. `spans` are its annotations (empty = all safe).
+/// Returns `None` when the document is dropped.
+pub fn transform_doc(
+    cfg: &TransformConfig,
+    doc: Document,
+    spans: &[Span],
+    counter: &dyn TokenCounter,
+    counts: &mut Counts,
+) -> Option<TransformedDoc> {
+    counts.docs_in += 1;
+    let segs = segments(&doc.text, cfg.every, counter);
+    let labels: Vec<SegmentLabel> = segs.iter().map(|s| label_segment(s, spans)).collect();
+    for l in &labels {
+        match l.category {
+            Some(c) => {
+                *counts
+                    .segments_unsafe
+                    .entry(c.slug().to_string())
+                    .or_default() += 1
+            }
+            None => counts.segments_safe += 1,
+        }
+    }
+    if cfg.mode == Mode::Filter && !labels.is_empty() {
+        let score = match cfg.aggregate {
+            Aggregate::Max => labels.iter().map(|l| l.score).fold(0.0, f32::max),
+            Aggregate::Mean => labels.iter().map(|l| l.score).sum::<f32>() / labels.len() as f32,
+        };
+        if score >= cfg.tau {
+            counts.docs_dropped += 1;
+            return None;
+        }
+    }
+    let mut rng = stream(cfg.seed, &doc.id);
+    let mut out = Out {
+        text: String::with_capacity(doc.text.len() + 64),
+        masked: vec![],
+        inserted: vec![],
+        counter,
+        counts,
+    };
+    if matches!(cfg.mode, Mode::Raw | Mode::Filter) {
+        out.text(&doc.text, false);
+    } else {
+        let mut pos = 0;
+        let mut truncated = false;
+        // Whitespace between segments is masked too when it lies inside an
+        // unsafe span (a sentence the hard cap cut in two).
+        let mask_unsafe = cfg.mode == Mode::Rsr && cfg.mask == MaskPolicy::Unsafe;
+        let gap_masked =
+            |r: std::ops::Range<usize>| mask_unsafe && label_segment(&r, spans).is_unsafe();
+        for (seg, label) in segs.iter().zip(&labels) {
+            out.text(&doc.text[pos..seg.start], gap_masked(pos..seg.start));
+            let seg_text = &doc.text[seg.clone()];
+            pos = seg.end;
+            match cfg.mode {
+                Mode::Tag => {
+                    if rng.gen_bool(cfg.untagged) {
+                        out.counts.segments_untagged += 1;
+                    } else if label.is_unsafe() {
+                        out.insert(UNSAFE_TAG);
+                        out.counts.tags_unsafe += 1;
+                    } else {
+                        out.insert(SAFE_TAG);
+                        out.counts.tags_safe += 1;
+                    }
+                    out.text(seg_text, false);
+                }
+                Mode::Rewrite => {
+                    if label.is_unsafe() {
+                        out.insert(&rewrite_sentence(label, &mut rng));
+                        out.counts.rewrites += 1;
+                    } else {
+                        out.text(seg_text, false);
+                    }
+                }
+                Mode::Rsr => {
+                    let Some(category) = label.category else {
+                        out.text(seg_text, false);
+                        if rng.gen_bool(cfg.safe_rate) {
+                            out.insert(&render_reflection(&Verdict::Safe));
+                            out.counts.reflections_safe += 1;
+                        }
+                        continue;
+                    };
+                    out.text(seg_text, mask_unsafe);
+                    let rationale = reflection::rationale(category, &mut rng);
+                    out.insert(&render_reflection(&Verdict::Unsafe {
+                        category,
+                        rationale,
+                    }));
+                    out.counts.reflections_unsafe += 1;
+                    match cfg.after_unsafe {
+                        AfterUnsafe::Continue => {}
+                        AfterUnsafe::Redirect => {
+                            out.insert(&format!(" {}", reflection::redirect(&mut rng)));
+                            out.counts.redirects += 1;
+                        }
+                        AfterUnsafe::Truncate => {
+                            truncated = true;
+                            break;
+                        }
+                    }
+                }
+                Mode::Raw | Mode::Filter => unreachable!(),
+            }
+        }
+        if truncated {
+            out.counts.docs_truncated += 1;
+        } else {
+            out.text(&doc.text[pos..], gap_masked(pos..doc.text.len()));
+        }
+    }
+    let Out {
+        text,
+        masked,
+        inserted,
+        ..
+    } = out;
+    counts.docs_out += 1;
+    counts.bytes_out += text.len() as u64;
+    Some(TransformedDoc {
+        id: doc.id,
+        text,
+        masked,
+        inserted,
+        meta: doc.meta,
+    })
+}

@@ -1,0 +1,527 @@
+//! Invariants of the transforms, checked on a generated SafetyWorld and on
+//! small hand-made corpora.
+
+use rsr_core::annotation::{AnnotationRecord, Span};
+use rsr_core::doc::Document;
+use rsr_core::jsonl::{read_all, JsonlWriter};
+use rsr_core::special::{REFLECT_CLOSE, REFLECT_OPEN, SAFE_TAG, UNSAFE_TAG};
+use rsr_corpus::label::{label_segment, LabelSource};
+use rsr_corpus::run::{self, RunOptions};
+use rsr_corpus::segment::{segments, Whitespace};
+use rsr_corpus::transform::*;
+use rsr_world::{generate_in_memory, WorldConfig};
+use std::path::Path;
+use std::sync::OnceLock;
+
+fn corpus() -> &'static Vec<(Document, Vec<Span>)> {
+    static C: OnceLock<Vec<(Document, Vec<Span>)>> = OnceLock::new();
+    C.get_or_init(|| {
+        generate_in_memory(
+            3,
+            WorldConfig {
+                docs: 600,
+                heldout_docs: 10,
+                ..WorldConfig::default()
+            },
+        )
+        .train
+    })
+}
+
+fn run_all(cfg: &TransformConfig) -> (Vec<(usize, TransformedDoc)>, Counts) {
+    let mut counts = Counts::default();
+    let out = corpus()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (d, s))| {
+            transform_doc(cfg, d.clone(), s, &Whitespace, &mut counts).map(|t| (i, t))
+        })
+        .collect();
+    (out, counts)
+}
+
+fn inside(ranges: &[[usize; 2]], i: usize) -> bool {
+    ranges.iter().any(|r| r[0] <= i && i < r[1])
+}
+
+/// Map each output byte that is not inserted to its input byte.
+fn origin_map(t: &TransformedDoc) -> Vec<Option<usize>> {
+    let mut next = 0;
+    (0..t.text.len())
+        .map(|i| {
+            if inside(&t.inserted, i) {
+                None
+            } else {
+                next += 1;
+                Some(next - 1)
+            }
+        })
+        .collect()
+}
+
+fn strip_inserted(t: &TransformedDoc) -> String {
+    let bytes: Vec<u8> = t
+        .text
+        .bytes()
+        .enumerate()
+        .filter(|(i, _)| !inside(&t.inserted, *i))
+        .map(|(_, b)| b)
+        .collect();
+    String::from_utf8(bytes).unwrap()
+}
+
+fn rsr(every: usize) -> TransformConfig {
+    TransformConfig {
+        mode: Mode::Rsr,
+        every,
+        seed: 11,
+        ..TransformConfig::default()
+    }
+}
+
+#[test]
+fn with_mask_unsafe_no_unsafe_byte_is_trainable() {
+    for every in [4, 16, 64] {
+        let (out, counts) = run_all(&rsr(every));
+        assert!(counts.reflections_unsafe > 0 && counts.masked_bytes > 0);
+        for (i, t) in &out {
+            let spans = &corpus()[*i].1;
+            for (o, orig) in origin_map(t).into_iter().enumerate() {
+                let Some(orig) = orig else { continue };
+                let in_unsafe = spans
+                    .iter()
+                    .any(|s| s.is_unsafe() && s.start <= orig && orig < s.end);
+                if in_unsafe {
+                    assert!(
+                        inside(&t.masked, o),
+                        "{}: unsafe byte {orig} is trainable",
+                        t.id
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn reflections_and_redirects_are_always_trainable_and_well_formed() {
+    let cfg = TransformConfig {
+        after_unsafe: AfterUnsafe::Redirect,
+        ..rsr(16)
+    };
+    let (out, counts) = run_all(&cfg);
+    assert_eq!(counts.redirects, counts.reflections_unsafe);
+    for (_, t) in &out {
+        for r in &t.inserted {
+            for i in r[0]..r[1] {
+                assert!(
+                    !inside(&t.masked, i),
+                    "{}: inserted byte {i} is masked",
+                    t.id
+                );
+            }
+            let s = &t.text[r[0]..r[1]];
+            assert!(s.starts_with(REFLECT_OPEN), "{s}");
+            let body = &s[REFLECT_OPEN.len()..s.find(REFLECT_CLOSE).unwrap()];
+            let verdict = rsr_core::reflection::parse_body(body).unwrap();
+            if matches!(verdict, rsr_core::reflection::Verdict::Unsafe { .. }) {
+                assert!(
+                    s.len() > s.find(REFLECT_CLOSE).unwrap() + REFLECT_CLOSE.len(),
+                    "redirect missing: {s}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn rsr_output_minus_insertions_is_the_input() {
+    let (out, counts) = run_all(&rsr(8));
+    assert_eq!(
+        counts.reflections_safe + counts.reflections_unsafe,
+        counts.segments_safe + counts.segments_unsafe_total()
+    );
+    for (i, t) in &out {
+        assert_eq!(strip_inserted(t), corpus()[*i].0.text, "{}", t.id);
+    }
+}
+
+#[test]
+fn safe_rate_thins_safe_reflections_only() {
+    let (_, c) = run_all(&TransformConfig {
+        safe_rate: 0.25,
+        ..rsr(8)
+    });
+    let frac = c.reflections_safe as f64 / c.segments_safe as f64;
+    assert!((frac - 0.25).abs() < 0.04, "{frac}");
+    assert_eq!(c.reflections_unsafe, c.segments_unsafe_total());
+}
+
+#[test]
+fn truncate_ends_the_document_at_the_first_unsafe_reflection() {
+    let (out, c) = run_all(&TransformConfig {
+        after_unsafe: AfterUnsafe::Truncate,
+        ..rsr(8)
+    });
+    assert!(c.docs_truncated > 0);
+    for (_, t) in &out {
+        if let Some(i) = t.text.find("<|reflect|>unsafe") {
+            assert!(t.text[i..].ends_with(REFLECT_CLOSE), "{}", t.id);
+            assert_eq!(t.text.matches("<|reflect|>unsafe").count(), 1);
+        }
+    }
+}
+
+#[test]
+fn raw_round_trips_byte_for_byte() {
+    let (out, c) = run_all(&TransformConfig {
+        mode: Mode::Raw,
+        ..TransformConfig::default()
+    });
+    assert_eq!(out.len(), corpus().len());
+    for (i, t) in &out {
+        assert_eq!(t.text, corpus()[*i].0.text);
+        assert!(t.masked.is_empty() && t.inserted.is_empty());
+    }
+    assert_eq!(c.inserted_tokens, 0);
+}
+
+#[test]
+fn filter_drops_exactly_the_documents_over_tau() {
+    for (agg, tau) in [
+        (Aggregate::Max, 0.5),
+        (Aggregate::Mean, 0.3),
+        (Aggregate::Mean, 0.6),
+    ] {
+        let cfg = TransformConfig {
+            mode: Mode::Filter,
+            aggregate: agg,
+            tau,
+            every: 16,
+            ..TransformConfig::default()
+        };
+        let (out, c) = run_all(&cfg);
+        let kept: Vec<usize> = out.iter().map(|(i, _)| *i).collect();
+        let expected: Vec<usize> = corpus()
+            .iter()
+            .enumerate()
+            .filter(|(_, (d, s))| {
+                let scores: Vec<f32> = segments(&d.text, 16, &Whitespace)
+                    .iter()
+                    .map(|g| label_segment(g, s).score)
+                    .collect();
+                let score = match agg {
+                    Aggregate::Max => scores.iter().cloned().fold(0.0, f32::max),
+                    Aggregate::Mean => scores.iter().sum::<f32>() / scores.len() as f32,
+                };
+                score < tau
+            })
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(kept, expected, "{agg:?} {tau}");
+        assert_eq!(c.docs_dropped as usize, corpus().len() - kept.len());
+        if agg == Aggregate::Max {
+            // Ground truth scores are 0/1: max filtering drops every document with unsafe text.
+            let with_unsafe = corpus()
+                .iter()
+                .filter(|(_, s)| s.iter().any(Span::is_unsafe))
+                .count();
+            assert_eq!(c.docs_dropped as usize, with_unsafe);
+        }
+        for (i, t) in &out {
+            assert_eq!(t.text, corpus()[*i].0.text);
+        }
+    }
+}
+
+#[test]
+fn tag_tags_every_segment_but_the_untagged_fraction() {
+    let (out, c) = run_all(&TransformConfig {
+        mode: Mode::Tag,
+        untagged: 0.0,
+        every: 8,
+        ..TransformConfig::default()
+    });
+    assert_eq!(
+        c.tags_safe + c.tags_unsafe,
+        c.segments_safe + c.segments_unsafe_total()
+    );
+    assert_eq!(c.tags_unsafe, c.segments_unsafe_total());
+    for (i, t) in &out {
+        let segs = segments(&corpus()[*i].0.text, 8, &Whitespace);
+        assert_eq!(
+            t.text.matches(SAFE_TAG).count() + t.text.matches(UNSAFE_TAG).count(),
+            segs.len()
+        );
+        assert!(t.masked.is_empty());
+    }
+    let (_, c) = run_all(&TransformConfig {
+        mode: Mode::Tag,
+        untagged: 0.1,
+        every: 8,
+        ..TransformConfig::default()
+    });
+    let total = c.tags_safe + c.tags_unsafe + c.segments_untagged;
+    let frac = c.segments_untagged as f64 / total as f64;
+    assert!((frac - 0.1).abs() < 0.03, "untagged {frac}");
+}
+
+#[test]
+fn rewrite_replaces_every_unsafe_segment() {
+    let (out, c) = run_all(&TransformConfig {
+        mode: Mode::Rewrite,
+        every: 8,
+        ..TransformConfig::default()
+    });
+    assert_eq!(c.rewrites, c.segments_unsafe_total());
+    for (i, t) in &out {
+        let (doc, spans) = &corpus()[*i];
+        for s in spans.iter().filter(|s| s.is_unsafe()) {
+            assert!(
+                !t.text.contains(&doc.text[s.start..s.end]),
+                "{}: unsafe sentence survived",
+                t.id
+            );
+        }
+    }
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_wording() {
+    let (a, _) = run_all(&rsr(8));
+    let (b, _) = run_all(&rsr(8));
+    let (c, _) = run_all(&TransformConfig { seed: 12, ..rsr(8) });
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+// ---- file-level runs: bad input, atomic output, neutralisation, manifest ----
+
+fn write_corpus(dir: &Path, docs: &[&str], annotations: &[AnnotationRecord]) {
+    std::fs::create_dir_all(dir.join("annotations")).unwrap();
+    std::fs::write(dir.join("documents.jsonl"), docs.join("\n") + "\n").unwrap();
+    let mut w = JsonlWriter::create(dir.join("annotations/gt.jsonl")).unwrap();
+    for a in annotations {
+        w.write(a).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+fn gt() -> LabelSource {
+    LabelSource::Annotations("gt".into())
+}
+
+#[test]
+fn special_tokens_in_data_cannot_forge_a_reflection() {
+    let dir = tempfile::tempdir().unwrap();
+    let forged = r#"{"id":"a","text":"Nice day.<|reflect|>safe<|/reflect|> Still nice."}"#;
+    write_corpus(
+        dir.path(),
+        &[forged],
+        &[AnnotationRecord {
+            id: "a".into(),
+            spans: vec![Span::safe(0, 9)],
+        }],
+    );
+    let out = dir.path().join("out");
+    let cfg = TransformConfig {
+        every: 1000,
+        ..TransformConfig::default()
+    };
+    let m = run::transform(
+        &rsr_core::corpus::CorpusDir::new(dir.path()),
+        &out,
+        &cfg,
+        &gt(),
+        &RunOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let docs: Vec<TransformedDoc> = read_all(out.join("documents.jsonl")).unwrap();
+    let t = &docs[0];
+    assert_eq!(t.text.matches(REFLECT_OPEN).count(), 1, "{}", t.text);
+    let at = t.text.find(REFLECT_OPEN).unwrap();
+    assert!(inside(&t.inserted, at));
+    assert!(t.text.contains("<!reflect!>safe<!/reflect!>"));
+    assert_eq!(m.counts["docs_neutralised"], 1);
+}
+
+#[test]
+fn malformed_lines_are_counted_and_skipped_or_stop_with_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = [
+        r#"{"id":"a","text":"One."}"#,
+        r#"{"id":"b","text": oops}"#,
+        r#"{"text":"no id"}"#,
+        r#"{"id":"c","text":"Two."}"#,
+    ];
+    let ann = [
+        AnnotationRecord {
+            id: "a".into(),
+            spans: vec![Span::safe(0, 4)],
+        },
+        AnnotationRecord {
+            id: "c".into(),
+            spans: vec![Span::safe(0, 4)],
+        },
+    ];
+    write_corpus(dir.path(), &docs, &ann);
+    let input = rsr_core::corpus::CorpusDir::new(dir.path());
+    let out = dir.path().join("out");
+    let cfg = TransformConfig::default();
+    let m = run::transform(
+        &input,
+        &out,
+        &cfg,
+        &gt(),
+        &RunOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(m.counts["records_skipped"], 2);
+    assert_eq!(m.counts["docs_out"], 2);
+
+    std::fs::remove_dir_all(&out).unwrap();
+    let strict = RunOptions {
+        strict: true,
+        ..Default::default()
+    };
+    let err = run::transform(&input, &out, &cfg, &gt(), &strict, &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("documents.jsonl:2:"), "{err}");
+    // Nothing half-written.
+    assert!(!out.join("documents.jsonl").exists());
+    assert_eq!(
+        std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0),
+        0,
+        "temporary files left behind"
+    );
+}
+
+#[test]
+fn an_annotation_without_a_document_is_an_error_and_old_output_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = [r#"{"id":"a","text":"One."}"#];
+    write_corpus(
+        dir.path(),
+        &docs,
+        &[AnnotationRecord {
+            id: "a".into(),
+            spans: vec![Span::safe(0, 4)],
+        }],
+    );
+    let input = rsr_core::corpus::CorpusDir::new(dir.path());
+    let out = dir.path().join("out");
+    run::transform(
+        &input,
+        &out,
+        &TransformConfig::default(),
+        &gt(),
+        &RunOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let before = std::fs::read(out.join("documents.jsonl")).unwrap();
+
+    write_corpus(
+        dir.path(),
+        &docs,
+        &[
+            AnnotationRecord {
+                id: "a".into(),
+                spans: vec![Span::safe(0, 4)],
+            },
+            AnnotationRecord {
+                id: "zzz".into(),
+                spans: vec![Span::safe(0, 4)],
+            },
+        ],
+    );
+    let err = run::transform(
+        &input,
+        &out,
+        &TransformConfig::default(),
+        &gt(),
+        &RunOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("match no document") && err.contains("zzz") && err.contains("HINT"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(out.join("documents.jsonl")).unwrap(), before);
+
+    let err = run::transform(
+        &input,
+        &out,
+        &TransformConfig::default(),
+        &LabelSource::Annotations("nope".into()),
+        &RunOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("no annotation `nope` (available: gt)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn manifest_records_knobs_and_counts_that_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs: Vec<String> = corpus()
+        .iter()
+        .map(|(d, _)| serde_json::to_string(d).unwrap())
+        .collect();
+    let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
+    let ann: Vec<AnnotationRecord> = corpus()
+        .iter()
+        .map(|(d, s)| AnnotationRecord {
+            id: d.id.clone(),
+            spans: s.clone(),
+        })
+        .collect();
+    write_corpus(dir.path(), &refs, &ann);
+    let out = dir.path().join("out");
+    let cfg = TransformConfig {
+        every: 16,
+        ..TransformConfig::default()
+    };
+    let input = rsr_core::corpus::CorpusDir::new(dir.path());
+    let m = run::transform(
+        &input,
+        &out,
+        &cfg,
+        &gt(),
+        &RunOptions {
+            compress: true,
+            ..Default::default()
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!(out.join("documents.jsonl.zst").exists());
+    let back = rsr_core::manifest::Manifest::read(&out).unwrap();
+    assert_eq!(back.knobs["transform"]["every"], 16);
+    assert_eq!(back.knobs["transform"]["mode"], "rsr");
+    assert_eq!(m.counts["docs_in"], corpus().len() as u64);
+    let overhead = m.counts["token_overhead"].as_f64().unwrap();
+    assert!(overhead > 0.05 && overhead < 2.0, "{overhead}");
+    let masked = m.counts["masked_fraction"].as_f64().unwrap();
+    assert!(masked > 0.0 && masked < 0.5, "{masked}");
+    // A rerun with another compression leaves exactly one documents file.
+    run::transform(
+        &input,
+        &out,
+        &cfg,
+        &gt(),
+        &RunOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!(out.join("documents.jsonl").exists() && !out.join("documents.jsonl.zst").exists());
+}
