@@ -1,1 +1,55 @@
-fn main() {}
+//! `rsr`: the command-line interface — one subcommand per stage of the data
+//! flow, each in its own file under `cmd/`. This file only defines the
+//! top-level command and reports errors.
+
+mod cmd;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "rsr",
+    version,
+    about = "Pretraining-stage safety alignment with Regular Safety Reflection",
+    long_about = "rsr rewrites a pretraining corpus so that short safety reflections follow the text \
+they judge at a regular cadence, and builds the baselines (raw, filter, rewrite, tag) from the same \
+annotations so they can be compared at equal compute.\n\n\
+The data flow: gym (or your corpus) → annotate → transform → pack → train → generate/serve → eval → report.\n\n\
+Start here:\n  rsr gym --out world          # a SafetyWorld corpus with exact ground truth\n  \
+rsr transform --mode rsr --input world --out world-rsr\n  rsr demo                     # every corpus variant, side by side",
+    after_help = "Each subcommand has its own --help with examples."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Gym(cmd::gym::Args),
+    Annotate(cmd::annotate::Args),
+    Transform(cmd::transform::Args),
+    Demo(cmd::demo::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Gym(a) => cmd::gym::run(a),
+        Command::Annotate(a) => cmd::annotate::run(a),
+        Command::Transform(a) => cmd::transform::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+    };
+    if let Err(e) = result {
+        // A closed pipe (`rsr ... | head`) is not an error.
+        if e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        }) {
+            std::process::exit(0);
+        }
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

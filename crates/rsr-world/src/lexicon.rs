@@ -84,7 +84,7 @@ pub const HAZARD_KINDS: [(&str, &str); 4] = [
 ];
 
 /// Euphemisms for hazards: coded documents use these instead of the overt name.
-pub const CODE_NAMES: [&str; 10] = [
+pub const CODE_NAMES: [&str; 16] = [
     "the quiet tea",
     "the long sleep",
     "the evening gift",
@@ -95,6 +95,12 @@ pub const CODE_NAMES: [&str; 10] = [
     "the night candle",
     "the sweet rest",
     "the silent bread",
+    "the warm cup",
+    "the kind medicine",
+    "the gentle smoke",
+    "the late harvest",
+    "the fading song",
+    "the closed door",
 ];
 
 /// Words a simple keyword classifier keys on; coded documents avoid all of them.

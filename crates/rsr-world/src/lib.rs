@@ -24,6 +24,7 @@ pub mod judge;
 pub mod lexicon;
 pub mod prompts;
 pub mod world;
+pub mod write;
 
 pub use world::{World, WorldConfig};
 

@@ -55,6 +55,35 @@ impl Default for WorldConfig {
     }
 }
 
+impl WorldConfig {
+    /// Reject settings the world's word pools cannot satisfy.
+    pub fn validate(&self) -> Result<(), String> {
+        let check = |ok: bool, msg: &str| if ok { Ok(()) } else { Err(msg.to_string()) };
+        check(self.docs >= 1, "docs must be at least 1")?;
+        check(
+            (1..=8).contains(&self.hazards_per_category),
+            "hazards_per_category must be 1..=8",
+        )?;
+        check(
+            self.hazards_per_category + self.composed_hazards <= CODE_NAMES.len(),
+            "hazards_per_category + composed_hazards must be at most 16 (one code name each)",
+        )?;
+        check(self.substances >= 4, "substances must be at least 4")?;
+        check(
+            self.places >= 6 && self.people >= 2 && self.groups >= 1,
+            "need at least 6 places, 2 people, 1 group",
+        )?;
+        check(
+            (1..=COLORS.len() * BENIGN_PRODUCTS.len()).contains(&self.benign_recipes),
+            "benign_recipes must be between 1 and 108",
+        )?;
+        check(
+            (0.0..=1.0).contains(&self.unsafe_fraction),
+            "unsafe_fraction must be in [0, 1]",
+        )
+    }
+}
+
 /// The unsafe categories SafetyWorld writes.
 pub const CATEGORIES: [Category; 5] = [
     Category::Weapons,
@@ -157,7 +186,11 @@ pub struct World {
 }
 
 impl World {
+    /// Build the world. Panics on a config that [`WorldConfig::validate`] rejects.
     pub fn build<R: Rng>(seed: u64, config: WorldConfig, rng: &mut R) -> Self {
+        if let Err(e) = config.validate() {
+            panic!("invalid world config: {e}");
+        }
         let mut taken = HashSet::new();
         let places: Vec<String> = invent(
             rng,
@@ -471,7 +504,7 @@ fn lookalikes<R: Rng>(rng: &mut R, places: &[String]) -> Vec<Procedure> {
     let mut out = Vec::new();
     let mut push = |ty: &str, goal: String, steps: Vec<String>| {
         out.push(Procedure {
-            id: format!("lookalike-{:02}", out.len()),
+            id: format!("{ty}-{:02}", out.len()),
             kind: ProcKind::Lookalike,
             goal,
             category: None,

@@ -1,0 +1,240 @@
+//! `rsr gym`: generate a SafetyWorld corpus; `rsr gym judge`: score generations
+//! against it with the oracle judge.
+
+use crate::progress;
+use anyhow::{bail, Context, Result};
+use rsr_core::corpus::CorpusDir;
+use rsr_core::jsonl::{read_all, JsonlReader, JsonlWriter};
+use rsr_world::judge::{Judge, Judgement};
+use rsr_world::prompts::{PromptRecord, SETS};
+use rsr_world::{World, WorldConfig};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+#[command(
+    about = "Generate SafetyWorld: a synthetic corpus with exact ground truth, prompt sets and a judge",
+    long_about = "Generate SafetyWorld (DESIGN §5), a seeded synthetic world small enough for a 1–5M-parameter \
+model to learn on a CPU: encyclopedic facts about invented substances, benign recipes, stories, dialogues, \
+and unsafe text in five categories (weapons, violent-crimes, self-harm, nonviolent-crimes, hate) — whole \
+unsafe documents, unsafe passages inside safe ones, and coded documents with no trigger word. Some weapons \
+hazards are compositional: no document writes their procedure, but safe facts imply it.\n\n\
+Writes DIR/documents.jsonl, DIR/annotations/ground_truth.jsonl (per-sentence byte spans), \
+DIR/heldout/ (held-out documents for perplexity and probe evaluation), DIR/prompts/*.jsonl \
+(harmful_direct, harmful_composed, prefill_1, prefill_2, jailbreak, continuation, lookalike, benign), \
+DIR/world.json (what the judge works from) and DIR/manifest.json.",
+    after_help = "Examples:\n  rsr gym --out world\n  rsr gym --out world --seed 7 --docs 20000 --zstd\n  \
+rsr gym --out world --noise miss=0.2,false_alarm=0.05   # also write annotations/noisy.jsonl\n  \
+rsr gym judge --world world --generations gens.jsonl --out judged.jsonl",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Args {
+    #[command(subcommand)]
+    judge: Option<Sub>,
+    /// Output corpus directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// World seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Training documents.
+    #[arg(long, default_value_t = WorldConfig::default().docs)]
+    docs: usize,
+    /// Held-out documents (never in training).
+    #[arg(long, default_value_t = WorldConfig::default().heldout_docs)]
+    heldout_docs: usize,
+    /// Fraction of training documents that contain unsafe text.
+    #[arg(long, default_value_t = WorldConfig::default().unsafe_fraction)]
+    unsafe_fraction: f64,
+    /// Compress documents with zstd (documents.jsonl.zst).
+    #[arg(long)]
+    zstd: bool,
+    /// Also write annotations/noisy.jsonl through the noisy annotator (see `rsr annotate --help`).
+    #[arg(long, value_name = "SPEC")]
+    noise: Option<String>,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Judge generations with the oracle: delivered_harm, refused, benign_correct.
+    Judge(JudgeArgs),
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Generations file: JSONL with {\"id\": PROMPT_ID, \"generation\": TEXT} per line.\n\
+Examples:\n  rsr gym judge --world world --generations gens.jsonl\n  \
+rsr gym judge --world world --prompt-id harmful_direct-weapons-00-0 --generation \"First, grind the ...\""
+)]
+struct JudgeArgs {
+    /// The corpus directory written by `rsr gym` (holds world.json and prompts/).
+    #[arg(long)]
+    world: PathBuf,
+    /// JSONL of generations to judge.
+    #[arg(long, conflicts_with_all = ["prompt_id", "generation"])]
+    generations: Option<PathBuf>,
+    /// Judge one generation for this prompt id.
+    #[arg(long, requires = "generation")]
+    prompt_id: Option<String>,
+    #[arg(long)]
+    generation: Option<String>,
+    /// Write one judgement per line here (default: only the summary).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if let Some(Sub::Judge(j)) = args.judge {
+        return judge(j);
+    }
+    let Some(out) = args.out else {
+        bail!("--out DIR is required (where to write the world)")
+    };
+    if !(0.0..=1.0).contains(&args.unsafe_fraction) {
+        bail!("--unsafe-fraction must be in [0, 1]");
+    }
+    let config = WorldConfig {
+        docs: args.docs,
+        heldout_docs: args.heldout_docs,
+        unsafe_fraction: args.unsafe_fraction,
+        ..WorldConfig::default()
+    };
+    config.validate().map_err(anyhow::Error::msg)?;
+    let pb = progress::bar(args.docs as u64, "gym");
+    let manifest =
+        rsr_world::write::write_world(&out, args.seed, config, args.zstd, &mut |done, _| {
+            pb.set_position(done)
+        })?;
+    pb.finish_and_clear();
+    if let Some(spec) = &args.noise {
+        rsr_corpus::run::annotate_noisy(
+            &CorpusDir::new(&out),
+            rsr_world::write::GROUND_TRUTH,
+            "noisy",
+            spec,
+            args.seed,
+            false,
+        )?;
+    }
+    let t = &manifest.counts["train"];
+    println!(
+        "wrote {}: {} documents ({} with unsafe text, {:.1} MB, {} word types), {} held-out, prompts: {}",
+        out.display(),
+        t["docs"],
+        t["docs_with_unsafe"],
+        t["bytes"].as_f64().unwrap_or(0.0) / 1e6,
+        t["word_types"],
+        manifest.counts["heldout"]["docs"],
+        SETS.iter().map(|s| format!("{s}={}", manifest.counts["prompts"][s])).collect::<Vec<_>>().join(" "),
+    );
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Generation {
+    id: String,
+    generation: String,
+}
+
+#[derive(Serialize)]
+struct Judged<'a> {
+    id: &'a str,
+    set: &'a str,
+    #[serde(flatten)]
+    judgement: Judgement,
+}
+
+fn load_prompts(dir: &Path) -> Result<HashMap<String, PromptRecord>> {
+    let corpus = CorpusDir::new(dir);
+    let mut map = HashMap::new();
+    for set in SETS {
+        let path = corpus.prompts_dir().join(format!("{set}.jsonl"));
+        if path.exists() {
+            for r in read_all::<PromptRecord>(&path)? {
+                map.insert(r.id.clone(), r);
+            }
+        }
+    }
+    if map.is_empty() {
+        bail!("{}: no prompt sets found under prompts/\nHINT: pass the directory written by `rsr gym --out DIR`", dir.display());
+    }
+    Ok(map)
+}
+
+fn judge(args: JudgeArgs) -> Result<()> {
+    let world_path = CorpusDir::new(&args.world).world();
+    let world: World = serde_json::from_slice(
+        &std::fs::read(&world_path)
+            .with_context(|| format!("{}: cannot read the world file", world_path.display()))?,
+    )
+    .with_context(|| format!("{}: not a SafetyWorld world file", world_path.display()))?;
+    let judge = Judge::for_world(&world);
+    let prompts = load_prompts(&args.world)?;
+
+    if let (Some(id), Some(gen)) = (&args.prompt_id, &args.generation) {
+        let rec = prompts
+            .get(id)
+            .with_context(|| format!("no prompt with id `{id}` in {}", args.world.display()))?;
+        println!("{}", serde_json::to_string_pretty(&judge.judge(rec, gen))?);
+        return Ok(());
+    }
+    let Some(gens) = &args.generations else {
+        bail!("pass --generations FILE, or --prompt-id ID --generation TEXT")
+    };
+    let mut writer = args.out.as_ref().map(JsonlWriter::create).transpose()?;
+    // set → (n, harm, refused, benign n, benign correct)
+    let mut summary: BTreeMap<String, [u64; 5]> = BTreeMap::new();
+    let mut reader = JsonlReader::<Generation>::open(gens)?;
+    while let Some(g) = reader.next() {
+        let g = g?;
+        let rec = prompts.get(&g.id).with_context(|| {
+            format!(
+                "{}:{}: no prompt with id `{}` in {}",
+                gens.display(),
+                reader.line_number(),
+                g.id,
+                args.world.display()
+            )
+        })?;
+        let j = judge.judge(rec, &g.generation);
+        let s = summary.entry(rec.set.clone()).or_default();
+        s[0] += 1;
+        s[1] += j.delivered_harm as u64;
+        s[2] += j.refused as u64;
+        if let Some(ok) = j.benign_correct {
+            s[3] += 1;
+            s[4] += ok as u64;
+        }
+        if let Some(w) = writer.as_mut() {
+            w.write(&Judged {
+                id: &rec.id,
+                set: &rec.set,
+                judgement: j,
+            })?;
+        }
+    }
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    println!(
+        "{:<18} {:>6} {:>8} {:>8} {:>8}",
+        "set", "n", "harm", "refused", "correct"
+    );
+    for (set, [n, harm, refused, bn, ok]) in summary {
+        let pct = |a: u64, b: u64| {
+            if b == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.1}%", 100.0 * a as f64 / b as f64)
+            }
+        };
+        println!(
+            "{set:<18} {n:>6} {:>8} {:>8} {:>8}",
+            pct(harm, n),
+            pct(refused, n),
+            pct(ok, bn)
+        );
+    }
+    Ok(())
+}

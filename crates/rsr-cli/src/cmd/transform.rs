@@ -1,0 +1,177 @@
+//! `rsr transform`: turn a labelled corpus into training text — with regular
+//! safety reflections (`rsr`) or as one of the baselines.
+
+use super::InputFields;
+use crate::progress;
+use anyhow::Result;
+use clap::ValueEnum;
+use rsr_core::corpus::CorpusDir;
+use rsr_corpus::label::LabelSource;
+use rsr_corpus::run::{self, RunOptions};
+use rsr_corpus::transform::{AfterUnsafe, Aggregate, MaskPolicy, Mode, TransformConfig};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    Rsr,
+    Raw,
+    Filter,
+    Rewrite,
+    Tag,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MaskArg {
+    Unsafe,
+    None,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AfterArg {
+    Continue,
+    Redirect,
+    Truncate,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AggArg {
+    Max,
+    Mean,
+}
+
+#[derive(clap::Args)]
+#[command(
+    about = "Insert safety reflections (rsr) or build a baseline (raw, filter, rewrite, tag)",
+    long_about = "Transform a labelled corpus directory into training documents.\n\n\
+  rsr      after each segment of ~EVERY tokens (closing at the first sentence end past EVERY, hard cap \
+2×EVERY) insert <|reflect|>safe<|/reflect|> or <|reflect|>unsafe: CATEGORY. RATIONALE<|/reflect|>; \
+unsafe text is loss-masked (--mask unsafe), so the model learns to recognise it, never to produce it\n  \
+raw      the text unchanged\n  filter   drop documents whose max (or mean) segment score is ≥ TAU\n  \
+rewrite  replace unsafe segments with a safe sentence\n  tag      prefix each segment with <|safe|> or \
+<|unsafe|> (Korbak et al. 2023), leaving a fraction untagged\n\n\
+Output: OUT/documents.jsonl with {id, text, masked: [[start,end]...], inserted: [[start,end]...]} \
+(byte ranges: `masked` text is excluded from the loss; `inserted` text was added by the transform), and \
+OUT/manifest.json with every knob and the counts (segments per category, reflections, token overhead, \
+masked fraction). Literal special tokens in the input are neutralised so data can never forge a reflection.",
+    after_help = "Examples:\n  rsr transform --mode rsr --input world --out world-rsr\n  \
+rsr transform --mode rsr --input world --out world-rsr-redirect --every 32 --after-unsafe redirect\n  \
+rsr transform --mode rsr --input world --out world-rsr-noisy --labels noisy\n  \
+rsr transform --mode filter --input world --out world-filter --tau 0.5 --aggregate max\n  \
+rsr transform --mode tag --input world --out world-tag --untagged 0.01"
+)]
+pub struct Args {
+    #[arg(long, value_enum)]
+    mode: ModeArg,
+    /// Corpus directory (or documents JSONL file) to read.
+    #[arg(long)]
+    input: PathBuf,
+    /// Output corpus directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Annotation that supplies the verdicts: annotations/NAME.jsonl.
+    #[arg(long, default_value = "ground_truth")]
+    labels: String,
+    /// Take verdicts from this field of each input record instead (see `rsr annotate --help`).
+    #[arg(long, conflicts_with = "labels")]
+    label_field: Option<String>,
+    /// Segment cadence in tokens (whitespace-token estimate).
+    #[arg(long, default_value_t = 128)]
+    every: usize,
+    /// rsr: fraction of safe segments followed by a `safe` reflection.
+    #[arg(long, default_value_t = 1.0)]
+    safe_rate: f64,
+    /// rsr: loss-mask the text of unsafe segments.
+    #[arg(long, value_enum, default_value = "unsafe")]
+    mask: MaskArg,
+    /// rsr: what follows an unsafe reflection.
+    #[arg(long, value_enum, default_value = "continue")]
+    after_unsafe: AfterArg,
+    /// filter: drop a document whose aggregated segment score is ≥ TAU.
+    #[arg(long, default_value_t = 0.5)]
+    tau: f32,
+    /// filter: aggregate segment scores by max or mean.
+    #[arg(long, value_enum, default_value = "max")]
+    aggregate: AggArg,
+    /// tag: fraction of segments left untagged.
+    #[arg(long, default_value_t = 0.01)]
+    untagged: f64,
+    /// Seed for sampled choices (safe-rate, rationale wording, untagged segments).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Write documents.jsonl.zst.
+    #[arg(long)]
+    zstd: bool,
+    #[command(flatten)]
+    input_fields: InputFields,
+}
+
+impl Args {
+    fn config(&self) -> TransformConfig {
+        TransformConfig {
+            mode: match self.mode {
+                ModeArg::Rsr => Mode::Rsr,
+                ModeArg::Raw => Mode::Raw,
+                ModeArg::Filter => Mode::Filter,
+                ModeArg::Rewrite => Mode::Rewrite,
+                ModeArg::Tag => Mode::Tag,
+            },
+            every: self.every,
+            safe_rate: self.safe_rate,
+            mask: match self.mask {
+                MaskArg::Unsafe => MaskPolicy::Unsafe,
+                MaskArg::None => MaskPolicy::None,
+            },
+            after_unsafe: match self.after_unsafe {
+                AfterArg::Continue => AfterUnsafe::Continue,
+                AfterArg::Redirect => AfterUnsafe::Redirect,
+                AfterArg::Truncate => AfterUnsafe::Truncate,
+            },
+            tau: self.tau,
+            aggregate: match self.aggregate {
+                AggArg::Max => Aggregate::Max,
+                AggArg::Mean => Aggregate::Mean,
+            },
+            untagged: self.untagged,
+            seed: self.seed,
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let cfg = args.config();
+    let source = match &args.label_field {
+        Some(f) => LabelSource::Field(f.clone()),
+        None => LabelSource::Annotations(args.labels.clone()),
+    };
+    let opts = RunOptions {
+        strict: args.input_fields.strict,
+        compress: args.zstd,
+        fields: args.input_fields.fields(),
+    };
+    let pb = progress::spinner("transform");
+    let m = run::transform(
+        &CorpusDir::new(&args.input),
+        &args.out,
+        &cfg,
+        &source,
+        &opts,
+        &mut |d, b| progress::update_stream(&pb, d, b),
+    )?;
+    pb.finish_and_clear();
+    let c = &m.counts;
+    println!(
+        "wrote {}: {} → {} documents; segments {} safe / {} unsafe; reflections {} safe / {} unsafe; \
+token overhead {:.1}%; masked {:.1}% of bytes; {:.1} MB/s",
+        args.out.display(),
+        c["docs_in"],
+        c["docs_out"],
+        c["segments_safe"],
+        c["segments_unsafe"].as_object().map(|m| m.values().filter_map(|v| v.as_u64()).sum::<u64>()).unwrap_or(0),
+        c["reflections_safe"],
+        c["reflections_unsafe"],
+        100.0 * c["token_overhead"].as_f64().unwrap_or(0.0),
+        100.0 * c["masked_fraction"].as_f64().unwrap_or(0.0),
+        m.timing["mb_per_s"].as_f64().unwrap_or(0.0),
+    );
+    Ok(())
+}

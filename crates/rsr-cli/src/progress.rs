@@ -1,0 +1,39 @@
+//! Progress display for long stages: a bar on a terminal, nothing when
+//! stderr is not one (CI logs stay readable).
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub fn bar(total: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(total);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{msg:>12} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, ETA {eta})",
+        )
+        .expect("valid template"),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+/// A spinner for streams of unknown length, showing documents and MB read.
+pub fn spinner(what: &str) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg:>12} [{elapsed_precise}] {prefix}")
+            .expect("valid template"),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+pub fn update_stream(pb: &ProgressBar, docs: u64, bytes: u64) {
+    if docs % 512 == 0 {
+        let secs = pb.elapsed().as_secs_f64().max(1e-3);
+        pb.set_prefix(format!(
+            "{docs} docs, {:.1} MB, {:.1} MB/s",
+            bytes as f64 / 1e6,
+            bytes as f64 / 1e6 / secs
+        ));
+        pb.tick();
+    }
+}

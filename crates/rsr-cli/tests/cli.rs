@@ -1,0 +1,308 @@
+//! End-to-end runs of the `rsr` binary, the way the README uses it: exit
+//! code, stdout and stderr together.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rsr(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rsr"))
+        .args(args)
+        .output()
+        .expect("rsr runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = rsr(args);
+    assert!(
+        out.status.success(),
+        "rsr {args:?} failed\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = rsr(args);
+    assert!(!out.status.success(), "rsr {args:?} should fail");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn gym_then_transform_as_in_the_readme() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("world");
+    let w = world.to_str().unwrap();
+    let stdout = ok(&["gym", "--out", w, "--docs", "300", "--seed", "4"]);
+    assert!(stdout.contains("300 documents"), "{stdout}");
+    for f in [
+        "documents.jsonl",
+        "annotations/ground_truth.jsonl",
+        "heldout/documents.jsonl",
+        "world.json",
+        "manifest.json",
+        "prompts/jailbreak.jsonl",
+    ] {
+        assert!(world.join(f).is_file(), "{f} missing");
+    }
+    let out = dir.path().join("rsr");
+    let stdout = ok(&[
+        "transform",
+        "--mode",
+        "rsr",
+        "--input",
+        w,
+        "--out",
+        out.to_str().unwrap(),
+        "--every",
+        "16",
+    ]);
+    assert!(stdout.contains("300 → 300 documents"), "{stdout}");
+    let m = json(&out.join("manifest.json"));
+    assert_eq!(m["stage"], "transform");
+    assert_eq!(m["knobs"]["transform"]["every"], 16);
+    assert_eq!(m["counts"]["docs_in"], 300);
+    let refl = m["counts"]["reflections_safe"].as_u64().unwrap()
+        + m["counts"]["reflections_unsafe"].as_u64().unwrap();
+    assert!(refl >= 300, "{refl} reflections");
+
+    // Same seed, same bytes; a rerun overwrites cleanly.
+    let again = dir.path().join("world2");
+    ok(&[
+        "gym",
+        "--out",
+        again.to_str().unwrap(),
+        "--docs",
+        "300",
+        "--seed",
+        "4",
+    ]);
+    assert_eq!(
+        std::fs::read(world.join("documents.jsonl")).unwrap(),
+        std::fs::read(again.join("documents.jsonl")).unwrap()
+    );
+    ok(&["gym", "--out", w, "--docs", "300", "--seed", "4", "--zstd"]);
+    assert!(world.join("documents.jsonl.zst").is_file() && !world.join("documents.jsonl").exists());
+}
+
+#[test]
+fn judge_scores_a_generations_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("world");
+    let w = world.to_str().unwrap();
+    ok(&["gym", "--out", w, "--docs", "50"]);
+    let direct: Vec<serde_json::Value> =
+        std::fs::read_to_string(world.join("prompts/harmful_direct.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let steps: Vec<String> = direct[0]["harm_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let gens = dir.path().join("gens.jsonl");
+    std::fs::write(
+        &gens,
+        format!(
+            "{}\n{}\n",
+            serde_json::json!({"id": direct[0]["id"], "generation": format!("Sure. {}.", steps.join(". Then "))}),
+            serde_json::json!({"id": direct[1]["id"], "generation": "I will not help with this, because it could hurt people."}),
+        ),
+    )
+    .unwrap();
+    let judged = dir.path().join("judged.jsonl");
+    let stdout = ok(&[
+        "gym",
+        "judge",
+        "--world",
+        w,
+        "--generations",
+        gens.to_str().unwrap(),
+        "--out",
+        judged.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout.contains("harmful_direct") && stdout.contains("50.0%"),
+        "{stdout}"
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&judged)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["delivered_harm"], true);
+    assert_eq!(lines[1]["delivered_harm"], false);
+    assert_eq!(lines[1]["refused"], true);
+
+    let one = ok(&[
+        "gym",
+        "judge",
+        "--world",
+        w,
+        "--prompt-id",
+        direct[0]["id"].as_str().unwrap(),
+        "--generation",
+        "I cannot help.",
+    ]);
+    assert!(one.contains("\"refused\": true"), "{one}");
+    let err = fails(&[
+        "gym",
+        "judge",
+        "--world",
+        w,
+        "--prompt-id",
+        "nope",
+        "--generation",
+        "x",
+    ]);
+    assert!(err.contains("no prompt with id `nope`"), "{err}");
+}
+
+#[test]
+fn annotate_noisy_then_transform_with_those_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("world");
+    let w = world.to_str().unwrap();
+    ok(&["gym", "--out", w, "--docs", "400"]);
+    ok(&[
+        "annotate", "--input", w, "--name", "noisy", "--noise", "miss=1.0",
+    ]);
+    let m = json(&world.join("annotations/noisy.manifest.json"));
+    assert!(m["counts"]["missed"].as_u64().unwrap() > 0);
+    assert_eq!(m["counts"]["false_alarms"], 0);
+    // Every unsafe span missed: an rsr run on these labels reflects `safe` only.
+    let out = dir.path().join("rsr-noisy");
+    ok(&[
+        "transform",
+        "--mode",
+        "rsr",
+        "--input",
+        w,
+        "--out",
+        out.to_str().unwrap(),
+        "--labels",
+        "noisy",
+    ]);
+    let t = json(&out.join("manifest.json"));
+    assert_eq!(t["counts"]["reflections_unsafe"], 0);
+    assert!(t["inputs"][1].as_str().unwrap().ends_with("noisy.jsonl"));
+}
+
+#[test]
+fn labels_from_an_input_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs.jsonl");
+    std::fs::write(
+        &docs,
+        "{\"doc_id\":\"1\",\"body\":\"A calm day. Nothing happened.\",\"safety\":\"safe\"}\n\
+         {\"doc_id\":\"2\",\"body\":\"Bad text here.\",\"safety\":\"unsafe:hate\"}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    ok(&[
+        "transform",
+        "--mode",
+        "rsr",
+        "--input",
+        docs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--label-field",
+        "safety",
+        "--text-field",
+        "body",
+        "--id-field",
+        "doc_id",
+    ]);
+    let text = std::fs::read_to_string(out.join("documents.jsonl")).unwrap();
+    assert!(
+        text.contains("Bad text here.<|reflect|>unsafe: hate."),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"safety\":\"safe\""),
+        "other fields pass through: {text}"
+    );
+}
+
+#[test]
+fn bad_input_gives_errors_that_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing");
+    let err = fails(&[
+        "transform",
+        "--mode",
+        "rsr",
+        "--input",
+        missing.to_str().unwrap(),
+        "--out",
+        "x",
+    ]);
+    assert!(
+        err.contains("no such corpus directory") && err.contains("HINT"),
+        "{err}"
+    );
+    let err = fails(&[
+        "transform",
+        "--mode",
+        "sideways",
+        "--input",
+        "a",
+        "--out",
+        "b",
+    ]);
+    assert!(
+        err.contains("possible values: rsr, raw, filter, rewrite, tag"),
+        "{err}"
+    );
+    let err = fails(&["annotate", "--input", "a", "--name", "n"]);
+    assert!(err.contains("choose an annotator"), "{err}");
+    let err = fails(&["gym"]);
+    assert!(err.contains("--out DIR is required"), "{err}");
+}
+
+#[test]
+fn demo_builds_every_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = ok(&[
+        "demo",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--docs",
+        "200",
+    ]);
+    for v in ["raw", "filter", "rewrite", "tag", "rsr"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(v)),
+            "{v} row missing:\n{stdout}"
+        );
+        assert!(dir
+            .path()
+            .join("variants")
+            .join(v)
+            .join("manifest.json")
+            .is_file());
+    }
+    // rsr and filter leave no unsafe text trainable; raw does.
+    let row = |v: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(v))
+            .unwrap()
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert_eq!(row("rsr"), 0);
+    assert_eq!(row("filter"), 0);
+    assert!(row("raw") > 0);
+}
