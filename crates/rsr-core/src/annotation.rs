@@ -10,12 +10,8 @@
 //! 1 for unsafe spans and 0 for safe ones. Text not covered by any span is
 //! treated as safe.
 
-use crate::error::{Error, Result};
-use crate::jsonl::{JsonlReader, SoftErrors};
 use crate::taxonomy::Category;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -104,30 +100,6 @@ impl Span {
 pub struct AnnotationRecord {
     pub id: String,
     pub spans: Vec<Span>,
-}
-
-/// All annotations of one file, keyed by document id.
-pub type AnnotationMap = HashMap<String, Vec<Span>>;
-
-/// Load an annotation file. Bad lines are soft errors; a duplicate id is a
-/// record error too (which of the two is right cannot be known).
-pub fn load(path: &Path, soft: &mut SoftErrors) -> Result<AnnotationMap> {
-    let mut reader = JsonlReader::<AnnotationRecord>::open(path)?;
-    let mut map = AnnotationMap::new();
-    while let Some(r) = reader.next() {
-        let Some(rec) = soft.check(r)? else { continue };
-        if map.contains_key(&rec.id) {
-            let e = Error::Record {
-                path: path.to_path_buf(),
-                line: reader.line_number(),
-                message: format!("duplicate annotation for document `{}`", rec.id),
-            };
-            soft.check::<()>(Err(e))?;
-            continue;
-        }
-        map.insert(rec.id, rec.spans);
-    }
-    Ok(map)
 }
 
 #[cfg(test)]

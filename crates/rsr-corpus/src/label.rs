@@ -4,11 +4,15 @@
 //! category of the unsafe span that overlaps it most, and its score is the
 //! highest score among the spans overlapping it (text no span covers scores 0).
 
-use rsr_core::annotation::{AnnotationMap, Span};
+use rsr_core::annotation::{AnnotationRecord, Span};
 use rsr_core::doc::Document;
+use rsr_core::jsonl::{JsonlReader, SoftErrors};
 use rsr_core::taxonomy::Category;
+use rsr_core::{Error, Result};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::ops::Range;
+use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SegmentLabel {
@@ -52,42 +56,109 @@ pub enum LabelSource {
     Field(String),
 }
 
-/// Resolved labels for one run: look up the spans of a document.
+/// Resolved labels for one run: look up the spans of each document.
 pub enum Labels {
-    Map(AnnotationMap),
+    Stream(AnnotationStream),
     Field(String),
 }
 
 impl Labels {
     /// The spans of `doc`, or `Ok(None)` when it has no annotation. Consumes the
     /// annotation so that leftovers (ids without a document) can be found.
-    pub fn take(&mut self, doc: &Document) -> Result<Option<Vec<Span>>, String> {
+    pub fn take(&mut self, doc: &Document, soft: &mut SoftErrors) -> Result<Option<Vec<Span>>> {
         let spans = match self {
-            Labels::Map(m) => m.remove(&doc.id),
+            Labels::Stream(s) => s.find(&doc.id, soft)?,
             Labels::Field(f) => match doc.meta.get(f.as_str()) {
-                Some(v) => Some(spans_from_field(v, f, doc)?),
+                Some(v) => Some(spans_from_field(v, f, doc).map_err(Error::Invalid)?),
                 None => None,
             },
         };
         if let Some(spans) = &spans {
             for s in spans {
-                s.validate(&doc.text)
-                    .map_err(|e| format!("annotation of document `{}`: {e}", doc.id))?;
+                s.validate(&doc.text).map_err(|e| {
+                    Error::Invalid(format!("annotation of document `{}`: {e}", doc.id))
+                })?;
             }
         }
         Ok(spans)
     }
 
-    /// Annotation ids that matched no document.
-    pub fn leftover_ids(&self) -> Vec<&str> {
+    /// Annotation ids that matched no document (reads what is left).
+    pub fn leftover_ids(&mut self, soft: &mut SoftErrors) -> Result<Vec<String>> {
         match self {
-            Labels::Map(m) => {
-                let mut ids: Vec<&str> = m.keys().map(String::as_str).collect();
-                ids.sort();
-                ids
-            }
-            Labels::Field(_) => vec![],
+            Labels::Stream(s) => s.leftover(soft),
+            Labels::Field(_) => Ok(vec![]),
         }
+    }
+}
+
+/// Reads an annotation file alongside the documents. When annotations come in
+/// the documents' order (as `rsr gym` and `rsr annotate` write them) memory
+/// stays bounded; records met out of order wait in a map until their
+/// document arrives.
+pub struct AnnotationStream {
+    reader: JsonlReader<AnnotationRecord>,
+    stash: HashMap<String, Vec<Span>>,
+    done: bool,
+}
+
+impl AnnotationStream {
+    pub fn open(path: &Path) -> Result<Self> {
+        Ok(Self {
+            reader: JsonlReader::open(path)?,
+            stash: HashMap::new(),
+            done: false,
+        })
+    }
+
+    fn next_record(&mut self, soft: &mut SoftErrors) -> Result<Option<AnnotationRecord>> {
+        while !self.done {
+            match self.reader.next() {
+                None => self.done = true,
+                Some(r) => {
+                    if let Some(rec) = soft.check(r)? {
+                        return Ok(Some(rec));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn find(&mut self, id: &str, soft: &mut SoftErrors) -> Result<Option<Vec<Span>>> {
+        if let Some(spans) = self.stash.remove(id) {
+            return Ok(Some(spans));
+        }
+        while let Some(rec) = self.next_record(soft)? {
+            if rec.id == id {
+                return Ok(Some(rec.spans));
+            }
+            self.stash(rec, soft)?;
+        }
+        Ok(None)
+    }
+
+    fn stash(&mut self, rec: AnnotationRecord, soft: &mut SoftErrors) -> Result<()> {
+        if self.stash.contains_key(&rec.id) {
+            let e = Error::Record {
+                path: self.reader.path().to_path_buf(),
+                line: self.reader.line_number(),
+                message: format!("duplicate annotation for document `{}`", rec.id),
+            };
+            soft.check::<()>(Err(e))?;
+        } else {
+            self.stash.insert(rec.id, rec.spans);
+        }
+        Ok(())
+    }
+
+    fn leftover(&mut self, soft: &mut SoftErrors) -> Result<Vec<String>> {
+        while let Some(rec) = self.next_record(soft)? {
+            self.stash(rec, soft)?;
+        }
+        let mut ids: Vec<String> = self.stash.keys().cloned().collect();
+        ids.sort();
+        Ok(ids)
     }
 }
 
@@ -96,7 +167,11 @@ impl Labels {
 /// - a number in `[0, 1]`: P(unsafe) of the whole document, unsafe from 0.5,
 ///   with the category taken from the record's `category` field;
 /// - an array of spans in the annotation format.
-pub fn spans_from_field(v: &Value, field: &str, doc: &Document) -> Result<Vec<Span>, String> {
+pub fn spans_from_field(
+    v: &Value,
+    field: &str,
+    doc: &Document,
+) -> std::result::Result<Vec<Span>, String> {
     let whole = |category: Option<Category>, score: Option<f32>| {
         let mut s = match category {
             Some(c) => Span::unsafe_(0, doc.text.len(), c),

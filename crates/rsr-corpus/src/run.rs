@@ -1,11 +1,11 @@
 //! Drivers: read a corpus directory, run a pass, write a corpus directory (or
 //! an annotation file) atomically with its manifest.
 
-use crate::label::{LabelSource, Labels};
+use crate::label::{AnnotationStream, LabelSource, Labels};
 use crate::noisy::NoiseConfig;
 use crate::segment::Whitespace;
 use crate::transform::{transform_doc, Counts, Mode, TransformConfig};
-use rsr_core::annotation::{self, AnnotationRecord};
+use rsr_core::annotation::AnnotationRecord;
 use rsr_core::corpus::{CorpusDir, DOCUMENT_NAMES};
 use rsr_core::doc::{DocFields, DocReader};
 use rsr_core::jsonl::{JsonlReader, JsonlWriter, SoftErrors};
@@ -29,28 +29,41 @@ pub struct RunOptions {
 /// Called after each document with (documents read, bytes of text read).
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
-fn resolve_labels(
-    input: &CorpusDir,
-    source: &LabelSource,
-    soft: &mut SoftErrors,
-) -> Result<(Labels, String)> {
+fn resolve_labels(input: &CorpusDir, source: &LabelSource) -> Result<(Labels, String)> {
     match source {
         LabelSource::Field(f) => Ok((Labels::Field(f.clone()), format!("field:{f}"))),
         LabelSource::Annotations(name) => {
             let path = input.annotation(name);
             if !path.is_file() {
                 let have = input.annotation_names();
+                let have = if have.is_empty() {
+                    "none".into()
+                } else {
+                    have.join(", ")
+                };
                 return Err(Error::input(
                     &path,
-                    format!("no annotation `{name}` (available: {})", if have.is_empty() { "none".into() } else { have.join(", ") }),
+                    format!("no annotation `{name}` (available: {have})"),
                     "write it with `rsr annotate`, pick another with --labels, or read labels from an input field with --label-field",
                 ));
             }
             Ok((
-                Labels::Map(annotation::load(&path, soft)?),
+                Labels::Stream(AnnotationStream::open(&path)?),
                 path.display().to_string(),
             ))
         }
+    }
+}
+
+/// Label problems name the label source and say how to fix it.
+fn label_error(origin: &str, e: Error) -> Error {
+    match e {
+        Error::Invalid(msg) => Error::input(
+            origin,
+            msg,
+            "fix or regenerate the annotation file for this corpus",
+        ),
+        other => other,
     }
 }
 
@@ -68,48 +81,49 @@ pub fn transform(
     let docs_path = input.documents()?;
     let mut soft = SoftErrors::new(opts.strict);
     // Raw needs no labels; the others do.
-    let (mut labels, label_origin) = if cfg.mode == Mode::Raw {
-        (Labels::Map(Default::default()), "none".to_string())
-    } else {
-        resolve_labels(input, source, &mut soft)?
+    let (mut labels, label_origin) = match cfg.mode {
+        Mode::Raw => (None, "none".to_string()),
+        _ => {
+            let (l, origin) = resolve_labels(input, source)?;
+            (Some(l), origin)
+        }
     };
     let name = if opts.compress {
         DOCUMENT_NAMES[1]
     } else {
         DOCUMENT_NAMES[0]
     };
-    let out_path = out_dir.join(name);
-    let mut writer = JsonlWriter::create(&out_path)?;
+    let mut writer = JsonlWriter::create(out_dir.join(name))?;
     let mut reader = DocReader::open(&docs_path, opts.fields.clone())?;
     let mut counts = Counts::default();
     let mut bytes_in = 0u64;
-    while let Some(r) = reader.next() {
+    for r in reader.by_ref() {
         let Some(doc) = soft.check(r)? else { continue };
         bytes_in += doc.text.len() as u64;
-        let spans = labels.take(&doc).map_err(|e| {
-            Error::input(
-                &label_origin,
-                e,
-                "fix or regenerate the annotation file for this corpus",
-            )
-        })?;
-        let spans = match spans {
-            Some(s) => s,
-            None => {
-                if cfg.mode != Mode::Raw {
+        let spans = match labels.as_mut() {
+            None => vec![],
+            Some(l) => match l
+                .take(&doc, &mut soft)
+                .map_err(|e| label_error(&label_origin, e))?
+            {
+                Some(s) => s,
+                None => {
                     counts.docs_unannotated += 1;
+                    vec![]
                 }
-                vec![]
-            }
+            },
         };
         if let Some(out) = transform_doc(cfg, doc, &spans, &Whitespace, &mut counts) {
             writer.write(&out)?;
         }
         progress(counts.docs_in, bytes_in);
     }
-    let leftover = labels.leftover_ids();
+    let leftover = match labels.as_mut() {
+        Some(l) => l.leftover_ids(&mut soft)?,
+        None => vec![],
+    };
     if !leftover.is_empty() {
-        let shown: Vec<&str> = leftover.iter().take(3).copied().collect();
+        let shown: Vec<&str> = leftover.iter().take(3).map(String::as_str).collect();
         return Err(Error::input(
             &label_origin,
             format!("{} annotation(s) match no document in {}, e.g. {}", leftover.len(), docs_path.display(), shown.join(", ")),
@@ -229,6 +243,7 @@ pub fn annotate_field(
     let docs_path = input.documents()?;
     let mut soft = SoftErrors::new(opts.strict);
     let mut labels = Labels::Field(field.to_string());
+    let mut label_soft = SoftErrors::new(true);
     let out = input.annotation(out_name);
     let mut w = JsonlWriter::create(&out)?;
     let mut reader = DocReader::open(&docs_path, opts.fields.clone())?;
@@ -236,7 +251,7 @@ pub fn annotate_field(
     while let Some(r) = reader.next() {
         let Some(doc) = soft.check(r)? else { continue };
         let line = reader.line_number();
-        match labels.take(&doc) {
+        match labels.take(&doc, &mut label_soft) {
             Ok(Some(spans)) => {
                 annotated += 1;
                 w.write(&AnnotationRecord { id: doc.id, spans })?;
@@ -246,7 +261,7 @@ pub fn annotate_field(
                 soft.check::<()>(Err(Error::Record {
                     path: docs_path.clone(),
                     line,
-                    message,
+                    message: message.to_string(),
                 }))?;
             }
         }

@@ -18,9 +18,9 @@ use crate::segment::{segments, TokenCounter};
 use rand::Rng;
 use rsr_core::annotation::Span;
 use rsr_core::doc::Document;
-use rsr_core::reflection::{self, describe, render_reflection, Verdict};
+use rsr_core::reflection::{self, describe, render_body, Verdict};
 use rsr_core::rng::stream;
-use rsr_core::special::{self, SAFE_TAG, UNSAFE_TAG};
+use rsr_core::special::{self, REFLECT_CLOSE, REFLECT_OPEN, SAFE_TAG, UNSAFE_TAG};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -191,17 +191,6 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-/// Token estimate of inserted text: one per special token plus the words of the rest.
-fn inserted_tokens(s: &str, counter: &dyn TokenCounter) -> u64 {
-    let mut rest = s.to_string();
-    let mut n = 0;
-    for t in special::ALL {
-        n += rest.matches(t).count();
-        rest = rest.replace(t, " ");
-    }
-    (n + counter.count(&rest)) as u64
-}
-
 /// Builds an output document and its ranges.
 struct Out<'c> {
     text: String,
@@ -224,11 +213,23 @@ impl Out<'_> {
         }
     }
 
-    fn insert(&mut self, s: &str) {
+    /// Insert `parts` back to back; a part that is a special token counts as
+    /// one token, any other part as many as the counter says.
+    fn insert(&mut self, parts: &[&str]) {
         let start = self.text.len();
-        self.text.push_str(s);
+        for p in parts {
+            self.text.push_str(p);
+            self.counts.inserted_tokens += if special::ALL.contains(p) {
+                1
+            } else {
+                self.counter.count(p) as u64
+            };
+        }
         push_range(&mut self.inserted, start, self.text.len());
-        self.counts.inserted_tokens += inserted_tokens(s, self.counter);
+    }
+
+    fn reflect(&mut self, verdict: &Verdict) {
+        self.insert(&[REFLECT_OPEN, &render_body(verdict), REFLECT_CLOSE]);
     }
 }
 
@@ -315,17 +316,17 @@ pub fn transform_doc(
                     if rng.gen_bool(cfg.untagged) {
                         out.counts.segments_untagged += 1;
                     } else if label.is_unsafe() {
-                        out.insert(UNSAFE_TAG);
+                        out.insert(&[UNSAFE_TAG]);
                         out.counts.tags_unsafe += 1;
                     } else {
-                        out.insert(SAFE_TAG);
+                        out.insert(&[SAFE_TAG]);
                         out.counts.tags_safe += 1;
                     }
                     out.text(seg_text, false);
                 }
                 Mode::Rewrite => {
                     if label.is_unsafe() {
-                        out.insert(&rewrite_sentence(label, &mut rng));
+                        out.insert(&[&rewrite_sentence(label, &mut rng)]);
                         out.counts.rewrites += 1;
                     } else {
                         out.text(seg_text, false);
@@ -335,22 +336,22 @@ pub fn transform_doc(
                     let Some(category) = label.category else {
                         out.text(seg_text, false);
                         if rng.gen_bool(cfg.safe_rate) {
-                            out.insert(&render_reflection(&Verdict::Safe));
+                            out.reflect(&Verdict::Safe);
                             out.counts.reflections_safe += 1;
                         }
                         continue;
                     };
                     out.text(seg_text, mask_unsafe);
                     let rationale = reflection::rationale(category, &mut rng);
-                    out.insert(&render_reflection(&Verdict::Unsafe {
+                    out.reflect(&Verdict::Unsafe {
                         category,
                         rationale,
-                    }));
+                    });
                     out.counts.reflections_unsafe += 1;
                     match cfg.after_unsafe {
                         AfterUnsafe::Continue => {}
                         AfterUnsafe::Redirect => {
-                            out.insert(&format!(" {}", reflection::redirect(&mut rng)));
+                            out.insert(&[" ", reflection::redirect(&mut rng)]);
                             out.counts.redirects += 1;
                         }
                         AfterUnsafe::Truncate => {

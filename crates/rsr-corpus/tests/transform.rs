@@ -525,3 +525,38 @@ fn manifest_records_knobs_and_counts_that_add_up() {
     .unwrap();
     assert!(out.join("documents.jsonl").exists() && !out.join("documents.jsonl.zst").exists());
 }
+
+#[test]
+fn annotations_in_another_order_than_the_documents_still_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = [
+        r#"{"id":"a","text":"One."}"#,
+        r#"{"id":"b","text":"Two."}"#,
+        r#"{"id":"c","text":"Bad."}"#,
+    ];
+    let ann = [
+        AnnotationRecord {
+            id: "c".into(),
+            spans: vec![Span::unsafe_(0, 4, rsr_core::taxonomy::Category::Hate)],
+        },
+        AnnotationRecord {
+            id: "a".into(),
+            spans: vec![Span::safe(0, 4)],
+        },
+    ];
+    write_corpus(dir.path(), &docs, &ann);
+    let out = dir.path().join("out");
+    let m = run::transform(
+        &rsr_core::corpus::CorpusDir::new(dir.path()),
+        &out,
+        &TransformConfig::default(),
+        &gt(),
+        &RunOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(m.counts["reflections_unsafe"], 1);
+    assert_eq!(m.counts["docs_unannotated"], 1);
+    let docs: Vec<TransformedDoc> = read_all(out.join("documents.jsonl")).unwrap();
+    assert!(docs[2].text.starts_with("Bad.<|reflect|>unsafe: hate."));
+}
