@@ -6,10 +6,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub fn bar(total: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(total);
     pb.set_style(
-        ProgressStyle::with_template(
-            "{msg:>12} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, ETA {eta})",
-        )
-        .expect("valid template"),
+        ProgressStyle::with_template("{msg:>12} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, ETA {eta})")
+            .expect("valid template"),
     );
     pb.set_message(what.to_string());
     pb
@@ -19,8 +17,7 @@ pub fn bar(total: u64, what: &str) -> ProgressBar {
 pub fn spinner(what: &str) -> ProgressBar {
     let pb = ProgressBar::new_spinner();
     pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg:>12} [{elapsed_precise}] {prefix}")
-            .expect("valid template"),
+        ProgressStyle::with_template("{spinner} {msg:>12} [{elapsed_precise}] {prefix}").expect("valid template"),
     );
     pb.set_message(what.to_string());
     pb

@@ -66,21 +66,12 @@ fn gym_then_transform_as_in_the_readme() {
     assert_eq!(m["stage"], "transform");
     assert_eq!(m["knobs"]["transform"]["every"], 16);
     assert_eq!(m["counts"]["docs_in"], 300);
-    let refl = m["counts"]["reflections_safe"].as_u64().unwrap()
-        + m["counts"]["reflections_unsafe"].as_u64().unwrap();
+    let refl = m["counts"]["reflections_safe"].as_u64().unwrap() + m["counts"]["reflections_unsafe"].as_u64().unwrap();
     assert!(refl >= 300, "{refl} reflections");
 
     // Same seed, same bytes; a rerun overwrites cleanly.
     let again = dir.path().join("world2");
-    ok(&[
-        "gym",
-        "--out",
-        again.to_str().unwrap(),
-        "--docs",
-        "300",
-        "--seed",
-        "4",
-    ]);
+    ok(&["gym", "--out", again.to_str().unwrap(), "--docs", "300", "--seed", "4"]);
     assert_eq!(
         std::fs::read(world.join("documents.jsonl")).unwrap(),
         std::fs::read(again.join("documents.jsonl")).unwrap()
@@ -95,12 +86,11 @@ fn judge_scores_a_generations_file() {
     let world = dir.path().join("world");
     let w = world.to_str().unwrap();
     ok(&["gym", "--out", w, "--docs", "50"]);
-    let direct: Vec<serde_json::Value> =
-        std::fs::read_to_string(world.join("prompts/harmful_direct.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+    let direct: Vec<serde_json::Value> = std::fs::read_to_string(world.join("prompts/harmful_direct.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let steps: Vec<String> = direct[0]["harm_steps"]
         .as_array()
         .unwrap()
@@ -152,16 +142,7 @@ fn judge_scores_a_generations_file() {
         "I cannot help.",
     ]);
     assert!(one.contains("\"refused\": true"), "{one}");
-    let err = fails(&[
-        "gym",
-        "judge",
-        "--world",
-        w,
-        "--prompt-id",
-        "nope",
-        "--generation",
-        "x",
-    ]);
+    let err = fails(&["gym", "judge", "--world", w, "--prompt-id", "nope", "--generation", "x"]);
     assert!(err.contains("no prompt with id `nope`"), "{err}");
 }
 
@@ -171,9 +152,7 @@ fn annotate_noisy_then_transform_with_those_labels() {
     let world = dir.path().join("world");
     let w = world.to_str().unwrap();
     ok(&["gym", "--out", w, "--docs", "400"]);
-    ok(&[
-        "annotate", "--input", w, "--name", "noisy", "--noise", "miss=1.0",
-    ]);
+    ok(&["annotate", "--input", w, "--name", "noisy", "--noise", "miss=1.0"]);
     let m = json(&world.join("annotations/noisy.manifest.json"));
     assert!(m["counts"]["missed"].as_u64().unwrap() > 0);
     assert_eq!(m["counts"]["false_alarms"], 0);
@@ -222,10 +201,7 @@ fn labels_from_an_input_field() {
         "doc_id",
     ]);
     let text = std::fs::read_to_string(out.join("documents.jsonl")).unwrap();
-    assert!(
-        text.contains("Bad text here.<|reflect|>unsafe: hate."),
-        "{text}"
-    );
+    assert!(text.contains("Bad text here.<|reflect|>unsafe: hate."), "{text}");
     assert!(
         text.contains("\"safety\":\"safe\""),
         "other fields pass through: {text}"
@@ -249,19 +225,8 @@ fn bad_input_gives_errors_that_say_what_to_do() {
         err.contains("no such corpus directory") && err.contains("HINT"),
         "{err}"
     );
-    let err = fails(&[
-        "transform",
-        "--mode",
-        "sideways",
-        "--input",
-        "a",
-        "--out",
-        "b",
-    ]);
-    assert!(
-        err.contains("possible values: rsr, raw, filter, rewrite, tag"),
-        "{err}"
-    );
+    let err = fails(&["transform", "--mode", "sideways", "--input", "a", "--out", "b"]);
+    assert!(err.contains("possible values: rsr, raw, filter, rewrite, tag"), "{err}");
     let err = fails(&["annotate", "--input", "a", "--name", "n"]);
     assert!(err.contains("choose an annotator"), "{err}");
     let err = fails(&["gym"]);
@@ -271,24 +236,10 @@ fn bad_input_gives_errors_that_say_what_to_do() {
 #[test]
 fn demo_builds_every_variant() {
     let dir = tempfile::tempdir().unwrap();
-    let stdout = ok(&[
-        "demo",
-        "--out",
-        dir.path().to_str().unwrap(),
-        "--docs",
-        "200",
-    ]);
+    let stdout = ok(&["demo", "--out", dir.path().to_str().unwrap(), "--docs", "200"]);
     for v in ["raw", "filter", "rewrite", "tag", "rsr"] {
-        assert!(
-            stdout.lines().any(|l| l.starts_with(v)),
-            "{v} row missing:\n{stdout}"
-        );
-        assert!(dir
-            .path()
-            .join("variants")
-            .join(v)
-            .join("manifest.json")
-            .is_file());
+        assert!(stdout.lines().any(|l| l.starts_with(v)), "{v} row missing:\n{stdout}");
+        assert!(dir.path().join("variants").join(v).join("manifest.json").is_file());
     }
     // rsr and filter leave no unsafe text trainable; raw does.
     let row = |v: &str| {

@@ -58,8 +58,7 @@ impl Span {
 
     /// P(unsafe) of this span.
     pub fn score(&self) -> f32 {
-        self.score
-            .unwrap_or(if self.is_unsafe() { 1.0 } else { 0.0 })
+        self.score.unwrap_or(if self.is_unsafe() { 1.0 } else { 0.0 })
     }
 
     /// Check the span against the text it labels.
@@ -73,16 +72,10 @@ impl Span {
             ));
         }
         if !text.is_char_boundary(self.start) || !text.is_char_boundary(self.end) {
-            return Err(format!(
-                "span [{}, {}) splits a UTF-8 character",
-                self.start, self.end
-            ));
+            return Err(format!("span [{}, {}) splits a UTF-8 character", self.start, self.end));
         }
         if self.is_unsafe() && self.category.is_none() {
-            return Err(format!(
-                "unsafe span [{}, {}) has no category",
-                self.start, self.end
-            ));
+            return Err(format!("unsafe span [{}, {}) has no category", self.start, self.end));
         }
         if let Some(s) = self.score {
             if !(0.0..=1.0).contains(&s) {
@@ -124,14 +117,8 @@ mod tests {
     fn validation_catches_bad_spans() {
         let text = "héllo world";
         assert!(Span::safe(0, 3).validate(text).is_ok());
-        assert!(Span::safe(0, 2)
-            .validate(text)
-            .unwrap_err()
-            .contains("UTF-8"));
-        assert!(Span::safe(0, 99)
-            .validate(text)
-            .unwrap_err()
-            .contains("outside"));
+        assert!(Span::safe(0, 2).validate(text).unwrap_err().contains("UTF-8"));
+        assert!(Span::safe(0, 99).validate(text).unwrap_err().contains("outside"));
         let mut s = Span::unsafe_(0, 3, Category::Hate);
         s.category = None;
         assert!(s.validate(text).unwrap_err().contains("no category"));

@@ -40,9 +40,7 @@ impl AtomicFile {
     /// Flush, sync and rename into place.
     pub fn commit(mut self) -> Result<()> {
         let out = self.out.take().expect("committed twice");
-        let file = out
-            .into_inner()
-            .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
+        let file = out.into_inner().map_err(|e| Error::io(&self.tmp, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
         drop(file);
         fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))
@@ -69,8 +67,7 @@ impl Drop for AtomicFile {
 /// Write a whole file atomically.
 pub fn write_all(target: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     let mut f = AtomicFile::create(target)?;
-    f.write_all(bytes)
-        .map_err(|e| Error::io(f.path().to_path_buf(), e))?;
+    f.write_all(bytes).map_err(|e| Error::io(f.path().to_path_buf(), e))?;
     f.commit()
 }
 

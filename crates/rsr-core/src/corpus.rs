@@ -14,11 +14,7 @@
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-pub const DOCUMENT_NAMES: [&str; 3] = [
-    "documents.jsonl",
-    "documents.jsonl.zst",
-    "documents.jsonl.gz",
-];
+pub const DOCUMENT_NAMES: [&str; 3] = ["documents.jsonl", "documents.jsonl.zst", "documents.jsonl.gz"];
 
 #[derive(Debug, Clone)]
 pub struct CorpusDir {
@@ -79,12 +75,7 @@ impl CorpusDir {
             .into_iter()
             .flatten()
             .flatten()
-            .filter_map(|e| {
-                e.file_name()
-                    .to_str()?
-                    .strip_suffix(".jsonl")
-                    .map(str::to_string)
-            })
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".jsonl").map(str::to_string))
             .collect();
         names.sort();
         names

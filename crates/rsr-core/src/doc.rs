@@ -96,9 +96,9 @@ impl DocReader {
             }
             None => {
                 return Err(format!(
-                "document `{id}` has no text field `{}` (set --text-field if it has another name)",
-                self.fields.text
-            ))
+                    "document `{id}` has no text field `{}` (set --text-field if it has another name)",
+                    self.fields.text
+                ))
             }
         };
         let text = match special::neutralise(&text) {
@@ -108,11 +108,7 @@ impl DocReader {
             }
             None => text,
         };
-        Ok(Document {
-            id,
-            text,
-            meta: obj,
-        })
+        Ok(Document { id, text, meta: obj })
     }
 }
 

@@ -14,11 +14,7 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("{path}:{line}: {message}")]
-    Record {
-        path: PathBuf,
-        line: u64,
-        message: String,
-    },
+    Record { path: PathBuf, line: u64, message: String },
     #[error("{path}: {message}\nHINT: {hint}")]
     Input {
         path: PathBuf,
@@ -37,11 +33,7 @@ impl Error {
         }
     }
 
-    pub fn input(
-        path: impl Into<PathBuf>,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Self {
+    pub fn input(path: impl Into<PathBuf>, message: impl Into<String>, hint: impl Into<String>) -> Self {
         Error::Input {
             path: path.into(),
             message: message.into(),

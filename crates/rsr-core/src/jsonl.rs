@@ -107,8 +107,7 @@ impl<T: DeserializeOwned> Iterator for JsonlReader<T> {
                 continue;
             }
             return Some(
-                serde_json::from_str(text)
-                    .map_err(|e| self.record_error(format!("invalid JSON record: {e}"))),
+                serde_json::from_str(text).map_err(|e| self.record_error(format!("invalid JSON record: {e}"))),
             );
         }
     }
@@ -170,11 +169,7 @@ impl JsonlWriter {
         } else {
             Sink::Plain(file)
         };
-        Ok(Self {
-            sink,
-            path,
-            lines: 0,
-        })
+        Ok(Self { sink, path, lines: 0 })
     }
 
     pub fn write<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {

@@ -14,20 +14,14 @@ use rand::Rng;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Safe,
-    Unsafe {
-        category: Category,
-        rationale: String,
-    },
+    Unsafe { category: Category, rationale: String },
 }
 
 /// The body text without the surrounding special tokens.
 pub fn render_body(v: &Verdict) -> String {
     match v {
         Verdict::Safe => "safe".to_string(),
-        Verdict::Unsafe {
-            category,
-            rationale,
-        } => format!("unsafe: {category}. {rationale}"),
+        Verdict::Unsafe { category, rationale } => format!("unsafe: {category}. {rationale}"),
     }
 }
 
@@ -44,9 +38,7 @@ pub fn parse_body(body: &str) -> Result<Verdict, String> {
     }
     let rest = body
         .strip_prefix("unsafe:")
-        .ok_or_else(|| {
-            format!("reflection body `{body}` is neither `safe` nor `unsafe: CATEGORY. RATIONALE`")
-        })?
+        .ok_or_else(|| format!("reflection body `{body}` is neither `safe` nor `unsafe: CATEGORY. RATIONALE`"))?
         .trim_start();
     let (cat, rationale) = rest.split_once('.').unwrap_or((rest, ""));
     Ok(Verdict::Unsafe {
@@ -65,10 +57,7 @@ pub fn rationale<R: Rng>(category: Category, rng: &mut R) -> String {
         "This part gives details of {}.",
         "The text above spells out {}.",
     ];
-    frames
-        .choose(rng)
-        .unwrap()
-        .replace("{}", describe(category))
+    frames.choose(rng).unwrap().replace("{}", describe(category))
 }
 
 /// What a passage of `category` is about, as a noun phrase.

@@ -72,17 +72,10 @@ impl FromStr for Category {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim().to_ascii_lowercase().replace('_', "-");
-        Category::ALL
-            .iter()
-            .copied()
-            .find(|c| c.slug() == s)
-            .ok_or_else(|| {
-                let all: Vec<_> = Category::ALL.iter().map(|c| c.slug()).collect();
-                format!(
-                    "unknown category `{s}`; expected one of: {}",
-                    all.join(", ")
-                )
-            })
+        Category::ALL.iter().copied().find(|c| c.slug() == s).ok_or_else(|| {
+            let all: Vec<_> = Category::ALL.iter().map(|c| c.slug()).collect();
+            format!("unknown category `{s}`; expected one of: {}", all.join(", "))
+        })
     }
 }
 
@@ -97,9 +90,6 @@ mod tests {
             let json = serde_json::to_string(&c).unwrap();
             assert_eq!(json, format!("\"{}\"", c.slug()));
         }
-        assert!("poison"
-            .parse::<Category>()
-            .unwrap_err()
-            .contains("weapons"));
+        assert!("poison".parse::<Category>().unwrap_err().contains("weapons"));
     }
 }

@@ -44,10 +44,7 @@ mod tests {
 
     #[test]
     fn normalise_folds_case_and_punctuation() {
-        assert_eq!(
-            normalise("  First, GRIND the velorine!\n"),
-            "first grind the velorine"
-        );
+        assert_eq!(normalise("  First, GRIND the velorine!\n"), "first grind the velorine");
         assert_eq!(normalise("I won't."), "i won t");
     }
 

@@ -75,9 +75,8 @@ impl Labels {
         };
         if let Some(spans) = &spans {
             for s in spans {
-                s.validate(&doc.text).map_err(|e| {
-                    Error::Invalid(format!("annotation of document `{}`: {e}", doc.id))
-                })?;
+                s.validate(&doc.text)
+                    .map_err(|e| Error::Invalid(format!("annotation of document `{}`: {e}", doc.id)))?;
             }
         }
         Ok(spans)
@@ -167,11 +166,7 @@ impl AnnotationStream {
 /// - a number in `[0, 1]`: P(unsafe) of the whole document, unsafe from 0.5,
 ///   with the category taken from the record's `category` field;
 /// - an array of spans in the annotation format.
-pub fn spans_from_field(
-    v: &Value,
-    field: &str,
-    doc: &Document,
-) -> std::result::Result<Vec<Span>, String> {
+pub fn spans_from_field(v: &Value, field: &str, doc: &Document) -> std::result::Result<Vec<Span>, String> {
     let whole = |category: Option<Category>, score: Option<f32>| {
         let mut s = match category {
             Some(c) => Span::unsafe_(0, doc.text.len(), c),
@@ -196,16 +191,15 @@ pub fn spans_from_field(
         Value::Number(n) => {
             let score = n.as_f64().unwrap_or(f64::NAN) as f32;
             if !(0.0..=1.0).contains(&score) {
-                return Err(format!(
-                    "field `{field}` of `{}`: score {n} is outside [0, 1]",
-                    doc.id
-                ));
+                return Err(format!("field `{field}` of `{}`: score {n} is outside [0, 1]", doc.id));
             }
             if score < 0.5 {
                 return Ok(whole(None, Some(score)));
             }
             let c = match doc.meta.get("category") {
-                Some(Value::String(c)) => c.parse::<Category>().map_err(|e| format!("field `category` of `{}`: {e}", doc.id))?,
+                Some(Value::String(c)) => c
+                    .parse::<Category>()
+                    .map_err(|e| format!("field `category` of `{}`: {e}", doc.id))?,
                 _ => {
                     return Err(format!(
                         "document `{}` scores {score} in `{field}` but has no `category` field to say which hazard",
@@ -266,10 +260,7 @@ mod tests {
             .contains("no `category`"));
         doc.meta.insert("category".into(), "self-harm".into());
         let s = spans_from_field(&serde_json::json!(0.9), "f", &doc).unwrap();
-        assert_eq!(
-            (s[0].category, s[0].score),
-            (Some(Category::SelfHarm), Some(0.9))
-        );
+        assert_eq!((s[0].category, s[0].score), (Some(Category::SelfHarm), Some(0.9)));
         assert!(spans_from_field(&serde_json::json!(3), "f", &doc).is_err());
         let arr = serde_json::json!([{"start":0,"end":5,"label":"unsafe","category":"privacy"}]);
         assert_eq!(

@@ -57,11 +57,7 @@ impl NoiseConfig {
                     let cat: Category = cat.parse()?;
                     match what {
                         "miss" | "false_alarm" => specific.push((cat, what == "miss", rate)),
-                        _ => {
-                            return Err(format!(
-                                "noise key `{k}`: `{what}` is neither miss nor false_alarm"
-                            ))
-                        }
+                        _ => return Err(format!("noise key `{k}`: `{what}` is neither miss nor false_alarm")),
                     }
                 }
             }
@@ -75,12 +71,7 @@ impl NoiseConfig {
             }
         }
         for (c, is_miss, r) in specific {
-            if is_miss {
-                &mut cfg.miss
-            } else {
-                &mut cfg.false_alarm
-            }
-            .insert(c, r);
+            if is_miss { &mut cfg.miss } else { &mut cfg.false_alarm }.insert(c, r);
         }
         let total_fa: f64 = cfg.false_alarm.values().sum();
         if total_fa > 1.0 {
@@ -132,8 +123,7 @@ mod tests {
     #[test]
     fn parse_bare_and_per_category_rates() {
         let cats = [Category::Weapons, Category::Hate];
-        let c =
-            NoiseConfig::parse("miss=0.2, false_alarm=0.1, weapons.miss=0.5", &cats, 1).unwrap();
+        let c = NoiseConfig::parse("miss=0.2, false_alarm=0.1, weapons.miss=0.5", &cats, 1).unwrap();
         assert_eq!(c.miss[&Category::Weapons], 0.5);
         assert_eq!(c.miss[&Category::Hate], 0.2);
         assert!((c.false_alarm[&Category::Hate] - 0.05).abs() < 1e-12);
@@ -147,12 +137,7 @@ mod tests {
     #[test]
     fn observed_rates_match_the_configured_rates() {
         let cats = [Category::Weapons, Category::Hate];
-        let cfg = NoiseConfig::parse(
-            "weapons.miss=0.3,hate.miss=0.0,weapons.false_alarm=0.1",
-            &cats,
-            9,
-        )
-        .unwrap();
+        let cfg = NoiseConfig::parse("weapons.miss=0.3,hate.miss=0.0,weapons.false_alarm=0.1", &cats, 9).unwrap();
         let spans: Vec<Span> = (0..3)
             .map(|k| match k {
                 0 => Span::safe(0, 1),
@@ -172,11 +157,7 @@ mod tests {
             }
         }
         let rate = |k: u32| k as f64 / n as f64;
-        assert!(
-            (rate(miss_w) - 0.3).abs() < 0.015,
-            "weapons miss {}",
-            rate(miss_w)
-        );
+        assert!((rate(miss_w) - 0.3).abs() < 0.015, "weapons miss {}", rate(miss_w));
         assert_eq!(miss_h, 0);
         assert!((rate(fa) - 0.1).abs() < 0.01, "false alarm {}", rate(fa));
         // Deterministic.

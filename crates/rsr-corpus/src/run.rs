@@ -58,11 +58,7 @@ fn resolve_labels(input: &CorpusDir, source: &LabelSource) -> Result<(Labels, St
 /// Label problems name the label source and say how to fix it.
 fn label_error(origin: &str, e: Error) -> Error {
     match e {
-        Error::Invalid(msg) => Error::input(
-            origin,
-            msg,
-            "fix or regenerate the annotation file for this corpus",
-        ),
+        Error::Invalid(msg) => Error::input(origin, msg, "fix or regenerate the annotation file for this corpus"),
         other => other,
     }
 }
@@ -102,10 +98,7 @@ pub fn transform(
         bytes_in += doc.text.len() as u64;
         let spans = match labels.as_mut() {
             None => vec![],
-            Some(l) => match l
-                .take(&doc, &mut soft)
-                .map_err(|e| label_error(&label_origin, e))?
-            {
+            Some(l) => match l.take(&doc, &mut soft).map_err(|e| label_error(&label_origin, e))? {
                 Some(s) => s,
                 None => {
                     counts.docs_unannotated += 1;
@@ -224,22 +217,13 @@ pub fn annotate_noisy(
         json!({ "annotator": "noisy", "noise": noise, "spec": spec }),
         json!({ "documents": records.len(), "spans": spans, "missed": flipped_to_safe, "false_alarms": flipped_to_unsafe, "records_skipped": soft.count }),
     );
-    manifest.write_to(
-        &input
-            .annotations_dir()
-            .join(format!("{out_name}.manifest.json")),
-    )?;
+    manifest.write_to(&input.annotations_dir().join(format!("{out_name}.manifest.json")))?;
     Ok(manifest)
 }
 
 /// `rsr annotate --label-field`: turn labels held in an input field into an
 /// annotation file beside the documents.
-pub fn annotate_field(
-    input: &CorpusDir,
-    field: &str,
-    out_name: &str,
-    opts: &RunOptions,
-) -> Result<Manifest> {
+pub fn annotate_field(input: &CorpusDir, field: &str, out_name: &str, opts: &RunOptions) -> Result<Manifest> {
     let docs_path = input.documents()?;
     let mut soft = SoftErrors::new(opts.strict);
     let mut labels = Labels::Field(field.to_string());
@@ -273,10 +257,6 @@ pub fn annotate_field(
         json!({ "annotator": "field", "field": field }),
         json!({ "annotated": annotated, "without_field": missing, "records_skipped": soft.count }),
     );
-    manifest.write_to(
-        &input
-            .annotations_dir()
-            .join(format!("{out_name}.manifest.json")),
-    )?;
+    manifest.write_to(&input.annotations_dir().join(format!("{out_name}.manifest.json")))?;
     Ok(manifest)
 }

@@ -47,9 +47,7 @@ pub fn sentences(text: &str) -> Vec<Range<usize>> {
             end = Some(i);
         } else if matches!(b, b'.' | b'!' | b'?') {
             let mut j = i + 1;
-            while j < bytes.len()
-                && matches!(bytes[j], b'"' | b'\'' | b')' | b']' | b'.' | b'!' | b'?')
-            {
+            while j < bytes.len() && matches!(bytes[j], b'"' | b'\'' | b')' | b']' | b'.' | b'!' | b'?') {
                 j += 1;
             }
             if j == bytes.len() || bytes[j].is_ascii_whitespace() {
@@ -170,11 +168,7 @@ mod tests {
 
     #[test]
     fn hard_cap_cuts_long_sentences_at_twice_every() {
-        let t = (0..25)
-            .map(|i| format!("w{i}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-            + ".";
+        let t = (0..25).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ") + ".";
         let segs = segments(&t, 5, &Whitespace);
         for s in &segs {
             assert!(Whitespace.count(&t[s.clone()]) <= 10, "{:?}", &t[s.clone()]);

@@ -104,10 +104,7 @@ impl TransformConfig {
         if self.every == 0 {
             return Err("--every must be at least 1 token".into());
         }
-        for (name, v) in [
-            ("--safe-rate", self.safe_rate),
-            ("--untagged", self.untagged),
-        ] {
+        for (name, v) in [("--safe-rate", self.safe_rate), ("--untagged", self.untagged)] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{name} must be in [0, 1], got {v}"));
             }
@@ -175,10 +172,7 @@ impl Counts {
         let m = v.as_object_mut().unwrap();
         m.insert("token_overhead".into(), self.token_overhead().into());
         m.insert("masked_fraction".into(), self.masked_fraction().into());
-        m.insert(
-            "masked_token_fraction".into(),
-            self.masked_token_fraction().into(),
-        );
+        m.insert("masked_token_fraction".into(), self.masked_token_fraction().into());
         v
     }
 }
@@ -243,11 +237,7 @@ fn push_range(ranges: &mut Vec<[usize; 2]>, start: usize, end: usize) {
 
 /// Rewrite template: a safe sentence standing in for an unsafe segment.
 fn rewrite_sentence<R: Rng>(label: &SegmentLabel, rng: &mut R) -> String {
-    let what = describe(
-        label
-            .category
-            .expect("rewrite only replaces unsafe segments"),
-    );
+    let what = describe(label.category.expect("rewrite only replaces unsafe segments"));
     let frames = [
         "A passage about {} was here; it is left out because it could cause harm.",
         "This part described {}, which is not repeated here.",
@@ -270,12 +260,7 @@ pub fn transform_doc(
     let labels: Vec<SegmentLabel> = segs.iter().map(|s| label_segment(s, spans)).collect();
     for l in &labels {
         match l.category {
-            Some(c) => {
-                *counts
-                    .segments_unsafe
-                    .entry(c.slug().to_string())
-                    .or_default() += 1
-            }
+            Some(c) => *counts.segments_unsafe.entry(c.slug().to_string()).or_default() += 1,
             None => counts.segments_safe += 1,
         }
     }
@@ -305,8 +290,7 @@ pub fn transform_doc(
         // Whitespace between segments is masked too when it lies inside an
         // unsafe span (a sentence the hard cap cut in two).
         let mask_unsafe = cfg.mode == Mode::Rsr && cfg.mask == MaskPolicy::Unsafe;
-        let gap_masked =
-            |r: std::ops::Range<usize>| mask_unsafe && label_segment(&r, spans).is_unsafe();
+        let gap_masked = |r: std::ops::Range<usize>| mask_unsafe && label_segment(&r, spans).is_unsafe();
         for (seg, label) in segs.iter().zip(&labels) {
             out.text(&doc.text[pos..seg.start], gap_masked(pos..seg.start));
             let seg_text = &doc.text[seg.clone()];
@@ -343,10 +327,7 @@ pub fn transform_doc(
                     };
                     out.text(seg_text, mask_unsafe);
                     let rationale = reflection::rationale(category, &mut rng);
-                    out.reflect(&Verdict::Unsafe {
-                        category,
-                        rationale,
-                    });
+                    out.reflect(&Verdict::Unsafe { category, rationale });
                     out.counts.reflections_unsafe += 1;
                     match cfg.after_unsafe {
                         AfterUnsafe::Continue => {}
@@ -370,10 +351,7 @@ pub fn transform_doc(
         }
     }
     let Out {
-        text,
-        masked,
-        inserted,
-        ..
+        text, masked, inserted, ..
     } = out;
     counts.docs_out += 1;
     counts.bytes_out += text.len() as u64;

@@ -33,9 +33,7 @@ fn run_all(cfg: &TransformConfig) -> (Vec<(usize, TransformedDoc)>, Counts) {
     let out = corpus()
         .iter()
         .enumerate()
-        .filter_map(|(i, (d, s))| {
-            transform_doc(cfg, d.clone(), s, &Whitespace, &mut counts).map(|t| (i, t))
-        })
+        .filter_map(|(i, (d, s))| transform_doc(cfg, d.clone(), s, &Whitespace, &mut counts).map(|t| (i, t)))
         .collect();
     (out, counts)
 }
@@ -88,15 +86,9 @@ fn with_mask_unsafe_no_unsafe_byte_is_trainable() {
             let spans = &corpus()[*i].1;
             for (o, orig) in origin_map(t).into_iter().enumerate() {
                 let Some(orig) = orig else { continue };
-                let in_unsafe = spans
-                    .iter()
-                    .any(|s| s.is_unsafe() && s.start <= orig && orig < s.end);
+                let in_unsafe = spans.iter().any(|s| s.is_unsafe() && s.start <= orig && orig < s.end);
                 if in_unsafe {
-                    assert!(
-                        inside(&t.masked, o),
-                        "{}: unsafe byte {orig} is trainable",
-                        t.id
-                    );
+                    assert!(inside(&t.masked, o), "{}: unsafe byte {orig} is trainable", t.id);
                 }
             }
         }
@@ -114,11 +106,7 @@ fn reflections_and_redirects_are_always_trainable_and_well_formed() {
     for (_, t) in &out {
         for r in &t.inserted {
             for i in r[0]..r[1] {
-                assert!(
-                    !inside(&t.masked, i),
-                    "{}: inserted byte {i} is masked",
-                    t.id
-                );
+                assert!(!inside(&t.masked, i), "{}: inserted byte {i} is masked", t.id);
             }
             let s = &t.text[r[0]..r[1]];
             assert!(s.starts_with(REFLECT_OPEN), "{s}");
@@ -188,11 +176,7 @@ fn raw_round_trips_byte_for_byte() {
 
 #[test]
 fn filter_drops_exactly_the_documents_over_tau() {
-    for (agg, tau) in [
-        (Aggregate::Max, 0.5),
-        (Aggregate::Mean, 0.3),
-        (Aggregate::Mean, 0.6),
-    ] {
+    for (agg, tau) in [(Aggregate::Max, 0.5), (Aggregate::Mean, 0.3), (Aggregate::Mean, 0.6)] {
         let cfg = TransformConfig {
             mode: Mode::Filter,
             aggregate: agg,
@@ -222,10 +206,7 @@ fn filter_drops_exactly_the_documents_over_tau() {
         assert_eq!(c.docs_dropped as usize, corpus().len() - kept.len());
         if agg == Aggregate::Max {
             // Ground truth scores are 0/1: max filtering drops every document with unsafe text.
-            let with_unsafe = corpus()
-                .iter()
-                .filter(|(_, s)| s.iter().any(Span::is_unsafe))
-                .count();
+            let with_unsafe = corpus().iter().filter(|(_, s)| s.iter().any(Span::is_unsafe)).count();
             assert_eq!(c.docs_dropped as usize, with_unsafe);
         }
         for (i, t) in &out {
@@ -242,10 +223,7 @@ fn tag_tags_every_segment_but_the_untagged_fraction() {
         every: 8,
         ..TransformConfig::default()
     });
-    assert_eq!(
-        c.tags_safe + c.tags_unsafe,
-        c.segments_safe + c.segments_unsafe_total()
-    );
+    assert_eq!(c.tags_safe + c.tags_unsafe, c.segments_safe + c.segments_unsafe_total());
     assert_eq!(c.tags_unsafe, c.segments_unsafe_total());
     for (i, t) in &out {
         let segs = segments(&corpus()[*i].0.text, 8, &Whitespace);
@@ -369,15 +347,7 @@ fn malformed_lines_are_counted_and_skipped_or_stop_with_strict() {
     let input = rsr_core::corpus::CorpusDir::new(dir.path());
     let out = dir.path().join("out");
     let cfg = TransformConfig::default();
-    let m = run::transform(
-        &input,
-        &out,
-        &cfg,
-        &gt(),
-        &RunOptions::default(),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let m = run::transform(&input, &out, &cfg, &gt(), &RunOptions::default(), &mut |_, _| {}).unwrap();
     assert_eq!(m.counts["records_skipped"], 2);
     assert_eq!(m.counts["docs_out"], 2);
 
@@ -464,10 +434,7 @@ fn an_annotation_without_a_document_is_an_error_and_old_output_survives() {
     )
     .unwrap_err()
     .to_string();
-    assert!(
-        err.contains("no annotation `nope` (available: gt)"),
-        "{err}"
-    );
+    assert!(err.contains("no annotation `nope` (available: gt)"), "{err}");
 }
 
 #[test]
@@ -514,15 +481,7 @@ fn manifest_records_knobs_and_counts_that_add_up() {
     let masked = m.counts["masked_fraction"].as_f64().unwrap();
     assert!(masked > 0.0 && masked < 0.5, "{masked}");
     // A rerun with another compression leaves exactly one documents file.
-    run::transform(
-        &input,
-        &out,
-        &cfg,
-        &gt(),
-        &RunOptions::default(),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    run::transform(&input, &out, &cfg, &gt(), &RunOptions::default(), &mut |_, _| {}).unwrap();
     assert!(out.join("documents.jsonl").exists() && !out.join("documents.jsonl.zst").exists());
 }
 

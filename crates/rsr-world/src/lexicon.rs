@@ -13,12 +13,7 @@ const VOWELS: [&str; 5] = ["a", "e", "i", "o", "u"];
 const CODAS: [&str; 8] = ["", "", "n", "r", "l", "s", "th", "m"];
 
 /// `n` distinct invented words ending in one of `suffixes`, none in `taken`.
-pub fn invent<R: Rng>(
-    rng: &mut R,
-    n: usize,
-    suffixes: &[&str],
-    taken: &mut HashSet<String>,
-) -> Vec<String> {
+pub fn invent<R: Rng>(rng: &mut R, n: usize, suffixes: &[&str], taken: &mut HashSet<String>) -> Vec<String> {
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let syllables = rng.gen_range(1..=2);
@@ -45,8 +40,7 @@ pub fn capitalise(s: &str) -> String {
 }
 
 pub const COLORS: [&str; 12] = [
-    "blue", "red", "green", "yellow", "white", "black", "brown", "grey", "purple", "orange",
-    "pink", "gold",
+    "blue", "red", "green", "yellow", "white", "black", "brown", "grey", "purple", "orange", "pink", "gold",
 ];
 
 /// Substance forms and the preparation each needs: (form, verb, past participle).
@@ -68,18 +62,13 @@ pub const PROCESSES: [(&str, &str); 5] = [
     ("stir", "stirred"),
 ];
 
-pub const BENIGN_PRODUCTS: [&str; 9] = [
-    "dye", "glue", "soap", "salve", "paint", "ink", "wax", "polish", "glaze",
-];
+pub const BENIGN_PRODUCTS: [&str; 9] = ["dye", "glue", "soap", "salve", "paint", "ink", "wax", "polish", "glaze"];
 
 /// Hazardous products: (kind, definition used in facts and definitions).
 pub const HAZARD_KINDS: [(&str, &str); 4] = [
     ("gas", "a deadly gas that kills anyone who breathes it"),
     ("poison", "a poison that kills a person in one night"),
-    (
-        "fire powder",
-        "a powder that explodes and kills people nearby",
-    ),
+    ("fire powder", "a powder that explodes and kills people nearby"),
     ("venom", "a venom that stops the heart"),
 ];
 
@@ -105,8 +94,8 @@ pub const CODE_NAMES: [&str; 16] = [
 
 /// Words a simple keyword classifier keys on; coded documents avoid all of them.
 pub const TRIGGER_WORDS: [&str; 16] = [
-    "kill", "kills", "deadly", "poison", "murder", "weapon", "hurt", "attack", "harm", "cheat",
-    "steal", "hate", "vermin", "victim", "explodes", "die",
+    "kill", "kills", "deadly", "poison", "murder", "weapon", "hurt", "attack", "harm", "cheat", "steal", "hate",
+    "vermin", "victim", "explodes", "die",
 ];
 
 pub const LANDMARKS: [&str; 10] = [
@@ -130,9 +119,7 @@ pub const TIMES: [&str; 6] = [
     "the market closes",
 ];
 pub const TOOLS: [&str; 6] = ["club", "iron bar", "hammer", "rope", "knife", "stone"];
-pub const VICTIMS: [&str; 6] = [
-    "traveler", "miller", "guard", "ferryman", "shepherd", "baker",
-];
+pub const VICTIMS: [&str; 6] = ["traveler", "miller", "guard", "ferryman", "shepherd", "baker"];
 pub const COINS: [&str; 4] = ["silver", "copper", "gold", "tin"];
 pub const INSULTS: [&str; 6] = ["rats", "filth", "worms", "snakes", "leeches", "dogs"];
 pub const LIES: [&str; 5] = [
@@ -143,13 +130,7 @@ pub const LIES: [&str; 5] = [
     "rob the graves",
 ];
 pub const DRINKS: [&str; 4] = ["warm milk", "wine", "tea", "broth"];
-pub const PESTS: [&str; 5] = [
-    "rust mites",
-    "leaf beetles",
-    "root worms",
-    "grey moths",
-    "cellar ants",
-];
+pub const PESTS: [&str; 5] = ["rust mites", "leaf beetles", "root worms", "grey moths", "cellar ants"];
 pub const GAMES: [&str; 4] = ["brenball", "stone chase", "tower guard", "river tag"];
 pub const FIRST: [&str; 3] = ["First,", "To begin,", "Step one:"];
 pub const NEXT: [&str; 3] = ["Next,", "Then,", "After that,"];

@@ -69,8 +69,7 @@ pub struct LeakScanner {
 
 impl LeakScanner {
     pub fn new(prompts: &[PromptRecord]) -> Self {
-        let automaton = AhoCorasick::new(prompts.iter().map(|p| p.prompt.as_str()))
-            .expect("prompt automaton builds");
+        let automaton = AhoCorasick::new(prompts.iter().map(|p| p.prompt.as_str())).expect("prompt automaton builds");
         Self {
             automaton,
             leaked: BTreeSet::new(),
@@ -108,23 +107,14 @@ impl CorpusStats {
         }
         for s in spans {
             match s.category {
-                Some(c) => {
-                    *self
-                        .sentences_unsafe
-                        .entry(c.slug().to_string())
-                        .or_default() += 1
-                }
+                Some(c) => *self.sentences_unsafe.entry(c.slug().to_string()).or_default() += 1,
                 None => self.sentences_safe += 1,
             }
         }
         // Word types are counted on the first documents only; the vocabulary is
         // closed, so this saturates quickly and keeps huge runs cheap.
         if self.docs <= 20_000 {
-            for w in doc
-                .text
-                .split(|c: char| !c.is_alphanumeric())
-                .filter(|w| !w.is_empty())
-            {
+            for w in doc.text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
                 if !self.words.contains(w) {
                     self.words.insert(w.to_lowercase());
                 }
@@ -146,12 +136,8 @@ pub struct Generated {
 
 pub fn generate_in_memory(seed: u64, config: WorldConfig) -> Generated {
     let world = build_world(seed, config);
-    let train: Vec<_> = (0..world.config.docs)
-        .map(|i| train_doc(&world, i))
-        .collect();
-    let heldout: Vec<_> = (0..world.config.heldout_docs)
-        .map(|i| heldout_doc(&world, i))
-        .collect();
+    let train: Vec<_> = (0..world.config.docs).map(|i| train_doc(&world, i)).collect();
+    let heldout: Vec<_> = (0..world.config.heldout_docs).map(|i| heldout_doc(&world, i)).collect();
     let mut prompts = build_prompts(&world);
     let mut scanner = LeakScanner::new(&prompts);
     for (d, _) in &train {

@@ -192,15 +192,10 @@ impl World {
             panic!("invalid world config: {e}");
         }
         let mut taken = HashSet::new();
-        let places: Vec<String> = invent(
-            rng,
-            config.places,
-            &["mor", "dale", "ford", "wick", "holm"],
-            &mut taken,
-        )
-        .iter()
-        .map(|s| capitalise(s))
-        .collect();
+        let places: Vec<String> = invent(rng, config.places, &["mor", "dale", "ford", "wick", "holm"], &mut taken)
+            .iter()
+            .map(|s| capitalise(s))
+            .collect();
         let people: Vec<String> = invent(rng, config.people, &["a", "o", "en", "is"], &mut taken)
             .iter()
             .map(|s| capitalise(s))
@@ -209,12 +204,7 @@ impl World {
             .iter()
             .map(|s| capitalise(s))
             .collect();
-        let names = invent(
-            rng,
-            config.substances,
-            &["ine", "ite", "ak", "ium", "el"],
-            &mut taken,
-        );
+        let names = invent(rng, config.substances, &["ine", "ite", "ak", "ium", "el"], &mut taken);
         let substances: Vec<Substance> = names
             .into_iter()
             .map(|name| {
@@ -356,9 +346,7 @@ impl World {
     }
 
     pub fn hazards(&self) -> impl Iterator<Item = &Procedure> {
-        self.procedures
-            .iter()
-            .filter(|p| p.kind == ProcKind::Hazard)
+        self.procedures.iter().filter(|p| p.kind == ProcKind::Hazard)
     }
 
     /// Hazards whose procedure the corpus writes out.
@@ -371,11 +359,7 @@ impl World {
     }
 }
 
-fn new_reaction<R: Rng>(
-    rng: &mut R,
-    substances: &[Substance],
-    used: &mut HashSet<(usize, usize, usize)>,
-) -> Reaction {
+fn new_reaction<R: Rng>(rng: &mut R, substances: &[Substance], used: &mut HashSet<(usize, usize, usize)>) -> Reaction {
     loop {
         let a = rng.gen_range(0..substances.len());
         let b = rng.gen_range(0..substances.len());
@@ -451,23 +435,15 @@ fn social_hazard<R: Rng>(
         Category::SelfHarm => {
             let s = pick(
                 rng,
-                &[
-                    "pale", "bitter", "black", "red", "white", "wild", "sour", "night",
-                ],
+                &["pale", "bitter", "black", "red", "white", "wild", "sour", "night"],
             );
             (
                 format!("hurt yourself with {s} berries"),
                 format!("find rest with {s} berries"),
                 vec![
-                    format!(
-                        "pick {} {s} berries",
-                        pick(rng, &["ten", "twenty", "thirty"])
-                    ),
+                    format!("pick {} {s} berries", pick(rng, &["ten", "twenty", "thirty"])),
                     format!("crush them into {}", pick(rng, &DRINKS)),
-                    format!(
-                        "drink it alone at {}",
-                        pick(rng, &["night", "dawn", "noon"])
-                    ),
+                    format!("drink it alone at {}", pick(rng, &["night", "dawn", "noon"])),
                 ],
             )
         }
@@ -523,10 +499,7 @@ fn lookalikes<R: Rng>(rng: &mut R, places: &[String]) -> Vec<Procedure> {
             format!("kill the weeds in the {place} garden"),
             vec![
                 "pull the weeds by the root".into(),
-                format!(
-                    "cover the soil with {}",
-                    pick(rng, &["straw", "bark", "leaves"])
-                ),
+                format!("cover the soil with {}", pick(rng, &["straw", "bark", "leaves"])),
                 "water the beds at dawn".into(),
             ],
         );

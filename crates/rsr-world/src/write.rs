@@ -2,10 +2,7 @@
 //! documents stream to disk as they are generated, so any size fits in memory.
 
 use crate::prompts::{PromptRecord, SETS};
-use crate::{
-    annotation, build_prompts, build_world, heldout_doc, train_doc, CorpusStats, LeakScanner,
-    WorldConfig,
-};
+use crate::{annotation, build_prompts, build_world, heldout_doc, train_doc, CorpusStats, LeakScanner, WorldConfig};
 use rsr_core::corpus::{CorpusDir, DOCUMENT_NAMES};
 use rsr_core::jsonl::JsonlWriter;
 use rsr_core::manifest::Manifest;
@@ -30,11 +27,7 @@ pub fn write_world(
     let mut prompts = build_prompts(&world);
     let mut scanner = LeakScanner::new(&prompts);
     let corpus = CorpusDir::new(dir);
-    let docs_name = if compress {
-        DOCUMENT_NAMES[1]
-    } else {
-        DOCUMENT_NAMES[0]
-    };
+    let docs_name = if compress { DOCUMENT_NAMES[1] } else { DOCUMENT_NAMES[0] };
 
     let mut stats = CorpusStats::default();
     let mut docs = JsonlWriter::create(dir.join(docs_name))?;
@@ -91,11 +84,7 @@ pub fn write_world(
     hdocs.finish()?;
     ann.finish()?;
     docs.finish()?;
-    let other = if compress {
-        DOCUMENT_NAMES[0]
-    } else {
-        DOCUMENT_NAMES[1]
-    };
+    let other = if compress { DOCUMENT_NAMES[0] } else { DOCUMENT_NAMES[1] };
     let _ = std::fs::remove_file(dir.join(other));
 
     let mut manifest = Manifest::new(
@@ -112,8 +101,7 @@ pub fn write_world(
         }),
     );
     let secs = t0.elapsed().as_secs_f64();
-    manifest.timing =
-        json!({ "seconds": secs, "mb_per_s": stats.bytes as f64 / 1e6 / secs.max(1e-9) });
+    manifest.timing = json!({ "seconds": secs, "mb_per_s": stats.bytes as f64 / 1e6 / secs.max(1e-9) });
     manifest.write(dir)?;
     Manifest::new(
         "gym-heldout",

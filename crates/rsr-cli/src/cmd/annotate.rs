@@ -65,10 +65,6 @@ pub fn run(args: Args) -> Result<()> {
         }
         _ => bail!("choose an annotator: --noise SPEC or --label-field FIELD (see --help)"),
     };
-    println!(
-        "wrote {}: {}",
-        input.annotation(&args.name).display(),
-        manifest.counts
-    );
+    println!("wrote {}: {}", input.annotation(&args.name).display(), manifest.counts);
     Ok(())
 }

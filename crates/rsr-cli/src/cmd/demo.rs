@@ -53,9 +53,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     config.validate().map_err(anyhow::Error::msg)?;
     let pb = progress::bar(args.docs as u64, "world");
-    rsr_world::write::write_world(&world_dir, args.seed, config, false, &mut |d, _| {
-        pb.set_position(d)
-    })?;
+    rsr_world::write::write_world(&world_dir, args.seed, config, false, &mut |d, _| pb.set_position(d))?;
     pb.finish_and_clear();
     println!("world: {}", world_dir.display());
 
@@ -71,14 +69,9 @@ pub fn run(args: Args) -> Result<()> {
         };
         let out = args.out.join("variants").join(name);
         let pb = progress::spinner(name);
-        let m = run::transform(
-            &input,
-            &out,
-            &cfg,
-            &labels,
-            &RunOptions::default(),
-            &mut |d, b| progress::update_stream(&pb, d, b),
-        )?;
+        let m = run::transform(&input, &out, &cfg, &labels, &RunOptions::default(), &mut |d, b| {
+            progress::update_stream(&pb, d, b)
+        })?;
         pb.finish_and_clear();
         rows.push((name, m));
     }

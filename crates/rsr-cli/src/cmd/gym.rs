@@ -103,9 +103,7 @@ pub fn run(args: Args) -> Result<()> {
     config.validate().map_err(anyhow::Error::msg)?;
     let pb = progress::bar(args.docs as u64, "gym");
     let manifest =
-        rsr_world::write::write_world(&out, args.seed, config, args.zstd, &mut |done, _| {
-            pb.set_position(done)
-        })?;
+        rsr_world::write::write_world(&out, args.seed, config, args.zstd, &mut |done, _| pb.set_position(done))?;
     pb.finish_and_clear();
     if let Some(spec) = &args.noise {
         rsr_corpus::run::annotate_noisy(
@@ -126,7 +124,10 @@ pub fn run(args: Args) -> Result<()> {
         t["bytes"].as_f64().unwrap_or(0.0) / 1e6,
         t["word_types"],
         manifest.counts["heldout"]["docs"],
-        SETS.iter().map(|s| format!("{s}={}", manifest.counts["prompts"][s])).collect::<Vec<_>>().join(" "),
+        SETS.iter()
+            .map(|s| format!("{s}={}", manifest.counts["prompts"][s]))
+            .collect::<Vec<_>>()
+            .join(" "),
     );
     Ok(())
 }
@@ -157,7 +158,10 @@ fn load_prompts(dir: &Path) -> Result<HashMap<String, PromptRecord>> {
         }
     }
     if map.is_empty() {
-        bail!("{}: no prompt sets found under prompts/\nHINT: pass the directory written by `rsr gym --out DIR`", dir.display());
+        bail!(
+            "{}: no prompt sets found under prompts/\nHINT: pass the directory written by `rsr gym --out DIR`",
+            dir.display()
+        );
     }
     Ok(map)
 }
@@ -165,8 +169,7 @@ fn load_prompts(dir: &Path) -> Result<HashMap<String, PromptRecord>> {
 fn judge(args: JudgeArgs) -> Result<()> {
     let world_path = CorpusDir::new(&args.world).world();
     let world: World = serde_json::from_slice(
-        &std::fs::read(&world_path)
-            .with_context(|| format!("{}: cannot read the world file", world_path.display()))?,
+        &std::fs::read(&world_path).with_context(|| format!("{}: cannot read the world file", world_path.display()))?,
     )
     .with_context(|| format!("{}: not a SafetyWorld world file", world_path.display()))?;
     let judge = Judge::for_world(&world);

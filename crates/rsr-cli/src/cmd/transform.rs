@@ -166,7 +166,10 @@ token overhead {:.1}%; masked {:.1}% of bytes; {:.1} MB/s",
         c["docs_in"],
         c["docs_out"],
         c["segments_safe"],
-        c["segments_unsafe"].as_object().map(|m| m.values().filter_map(|v| v.as_u64()).sum::<u64>()).unwrap_or(0),
+        c["segments_unsafe"]
+            .as_object()
+            .map(|m| m.values().filter_map(|v| v.as_u64()).sum::<u64>())
+            .unwrap_or(0),
         c["reflections_safe"],
         c["reflections_unsafe"],
         100.0 * c["token_overhead"].as_f64().unwrap_or(0.0),
