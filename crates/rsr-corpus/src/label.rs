@@ -138,17 +138,20 @@ impl AnnotationStream {
     }
 
     fn stash(&mut self, rec: AnnotationRecord, soft: &mut SoftErrors) -> Result<()> {
-        if self.stash.contains_key(&rec.id) {
-            let e = Error::Record {
-                path: self.reader.path().to_path_buf(),
-                line: self.reader.line_number(),
-                message: format!("duplicate annotation for document `{}`", rec.id),
-            };
-            soft.check::<()>(Err(e))?;
-        } else {
-            self.stash.insert(rec.id, rec.spans);
+        match self.stash.entry(rec.id) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(rec.spans);
+                Ok(())
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let e = Error::Record {
+                    path: self.reader.path().to_path_buf(),
+                    line: self.reader.line_number(),
+                    message: format!("duplicate annotation for document `{}`", o.key()),
+                };
+                soft.check::<()>(Err(e)).map(|_| ())
+            }
         }
-        Ok(())
     }
 
     fn leftover(&mut self, soft: &mut SoftErrors) -> Result<Vec<String>> {
