@@ -1,0 +1,14 @@
+//! # rsr-pack
+//!
+//! Brief overview: from transform output to token shards that trainers read.
+//!
+//! - [`tokenizer`]: byte-level BPE training and `tokenizer.json` loading, with
+//!   the reflection special tokens registered one id each;
+//! - [`shard`]: the rsr shard format (spec, writer, validating reader);
+//! - [`pack`]: documents + masked byte ranges → tokens + one loss-mask byte per token;
+//! - [`export`]: Megatron-LM indexed datasets, OLMo-core memmaps, llm.c `.bin`.
+
+pub mod export;
+pub mod pack;
+pub mod shard;
+pub mod tokenizer;

@@ -1,0 +1,260 @@
+//! Tokenizers: train a byte-level BPE with the reflection special tokens, or
+//! load any Hugging Face `tokenizer.json` and add the ones it lacks.
+//!
+//! The special tokens of DESIGN §3 are registered as *special* added tokens,
+//! one id each (a trained tokenizer gives them ids 0–4). Ordinary text is
+//! always encoded with special-token matching switched off
+//! ([`RsrTokenizer::encode_text`]), so text that spells `<|reflect|>` can never
+//! become the reflection token; specials enter a sequence only where the
+//! packer puts them.
+
+use rsr_core::special;
+use rsr_core::{Error, Result};
+use std::path::Path;
+use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::{AddedToken, Tokenizer};
+
+/// Ids of the special tokens in one tokenizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SpecialIds {
+    pub endoftext: u32,
+    pub reflect_open: u32,
+    pub reflect_close: u32,
+    pub safe: u32,
+    pub unsafe_: u32,
+}
+
+impl SpecialIds {
+    pub fn all(&self) -> [u32; 5] {
+        [self.endoftext, self.reflect_open, self.reflect_close, self.safe, self.unsafe_]
+    }
+
+    /// The id of a special token's literal text.
+    pub fn id_of(&self, literal: &str) -> Option<u32> {
+        special::ALL.iter().position(|t| *t == literal).map(|i| self.all()[i])
+    }
+}
+
+/// A tokenizer plus what rsr needs to know about it.
+pub struct RsrTokenizer {
+    inner: Tokenizer,
+    pub special: SpecialIds,
+    /// Special tokens this toolkit had to add to a loaded tokenizer.
+    pub added_specials: Vec<String>,
+}
+
+fn tok_err(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::input(path, format!("{what}: {e}"), "pass a Hugging Face tokenizer.json, or train one with `rsr tokenizer train`")
+}
+
+fn special_tokens() -> Vec<AddedToken> {
+    special::ALL.iter().map(|t| AddedToken::from(t.to_string(), true)).collect()
+}
+
+impl RsrTokenizer {
+    /// Train a byte-level BPE of `vocab_size` (specials included) on `texts`.
+    pub fn train<I, S>(texts: I, vocab_size: usize, min_frequency: u64) -> Result<Self>
+    where
+        I: Iterator<Item = S> + Send,
+        S: AsRef<str> + Send,
+    {
+        let floor = special::ALL.len() + ByteLevel::alphabet().len();
+        if vocab_size <= floor {
+            return Err(Error::Invalid(format!(
+                "--vocab-size {vocab_size} is too small: a byte-level BPE needs more than {floor} (256 bytes + {} special tokens)",
+                special::ALL.len()
+            )));
+        }
+        let trainer = BpeTrainerBuilder::new()
+            .vocab_size(vocab_size)
+            .min_frequency(min_frequency)
+            .special_tokens(special_tokens())
+            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+            .show_progress(false)
+            .build();
+        let mut trainer = tokenizers::models::TrainerWrapper::from(trainer);
+        let mut tok = Tokenizer::new(BPE::default());
+        tok.with_pre_tokenizer(Some(ByteLevel::new(false, false, true)));
+        tok.with_decoder(Some(ByteLevel::default()));
+        tok.with_post_processor(Some(ByteLevel::new(false, false, true)));
+        // Literal special tokens in training text are not words to learn.
+        let texts = texts.map(|t| strip_specials(t.as_ref()));
+        tok.train(&mut trainer, texts).map_err(|e| Error::Invalid(format!("tokenizer training failed: {e}")))?;
+        Self::wrap(tok, Path::new("<trained>"))
+    }
+
+    /// Load a `tokenizer.json`, adding any missing special token.
+    pub fn load(path: &Path) -> Result<Self> {
+        let tok = Tokenizer::from_file(path).map_err(|e| tok_err(path, "cannot load tokenizer", e))?;
+        Self::wrap(tok, path)
+    }
+
+    fn wrap(mut tok: Tokenizer, path: &Path) -> Result<Self> {
+        let mut added_specials = Vec::new();
+        for t in special::ALL {
+            let existing = tok.token_to_id(t);
+            let is_special = tok.get_added_vocabulary().is_special_token(t);
+            match (existing, is_special) {
+                (Some(_), true) => {}
+                (None, _) => added_specials.push(t.to_string()),
+                (Some(id), false) => {
+                    return Err(Error::input(
+                        path,
+                        format!("`{t}` is already an ordinary token (id {id}) in this tokenizer, so it cannot be a reflection marker"),
+                        "use a tokenizer without that token, or retrain one with `rsr tokenizer train`",
+                    ))
+                }
+            }
+        }
+        if !added_specials.is_empty() {
+            tok.add_special_tokens(added_specials.iter().map(|t| AddedToken::from(t.clone(), true)))
+                .map_err(|e| tok_err(path, "cannot add the special tokens", e))?;
+        }
+        let id = |t: &str| tok.token_to_id(t).expect("special token registered above");
+        let special = SpecialIds {
+            endoftext: id(special::ENDOFTEXT),
+            reflect_open: id(special::REFLECT_OPEN),
+            reflect_close: id(special::REFLECT_CLOSE),
+            safe: id(special::SAFE_TAG),
+            unsafe_: id(special::UNSAFE_TAG),
+        };
+        let mut ids = special.all().to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != special::ALL.len() {
+            return Err(Error::input(path, format!("special tokens share ids: {special:?}"), "every special token needs its own id; retrain the tokenizer"));
+        }
+        // Each special must encode, as a special, to exactly its own id.
+        for t in special::ALL {
+            let enc = tok.encode(t, false).map_err(|e| tok_err(path, "encoding failed", e))?;
+            if enc.get_ids() != [id(t)] {
+                return Err(Error::input(
+                    path,
+                    format!("special token `{t}` encodes to {:?}, not to its one id {}", enc.get_ids(), id(t)),
+                    "the tokenizer's normalizer or added tokens clash with the rsr special tokens; retrain with `rsr tokenizer train`",
+                ));
+            }
+        }
+        // From here on, text never turns into special tokens.
+        tok.set_encode_special_tokens(true);
+        Ok(Self { inner: tok, special, added_specials })
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// Encode ordinary text (special-token literals stay text). Returns ids
+    /// and byte offsets into `text`.
+    pub fn encode_text(&self, text: &str) -> Result<(Vec<u32>, Vec<(usize, usize)>)> {
+        let enc = self.inner.encode(text, false).map_err(|e| Error::Invalid(format!("encoding failed: {e}")))?;
+        Ok((enc.get_ids().to_vec(), enc.get_offsets().to_vec()))
+    }
+
+    /// Token ids only (no offsets): the raw-encoding baseline of the pack bench.
+    pub fn encode_ids(&self, text: &str) -> Result<Vec<u32>> {
+        let enc = self.inner.encode_fast(text, false).map_err(|e| Error::Invalid(format!("encoding failed: {e}")))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    pub fn decode(&self, ids: &[u32]) -> String {
+        self.inner.decode(ids, false).unwrap_or_else(|e| format!("<undecodable: {e}>"))
+    }
+
+    /// Save as `tokenizer.json` (special-token matching restored for users of the file).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut tok = self.inner.clone();
+        tok.set_encode_special_tokens(false);
+        let json = tok.to_string(true).map_err(|e| Error::Invalid(format!("cannot serialise tokenizer: {e}")))?;
+        rsr_core::atomic::write_all(path, json.as_bytes())
+    }
+}
+
+fn strip_specials(text: &str) -> String {
+    let mut s = text.to_string();
+    for t in special::ALL {
+        if s.contains(t) {
+            s = s.replace(t, " ");
+        }
+    }
+    s
+}
+
+/// Exact token counts for segmentation (replaces the whitespace estimate).
+impl rsr_corpus::segment::TokenCounter for RsrTokenizer {
+    fn count(&self, text: &str) -> usize {
+        self.encode_ids(text).map(|v| v.len()).unwrap_or_else(|_| text.split_whitespace().count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> RsrTokenizer {
+        let texts = ["First, grind the velorine. Next, add the tarquil.", "The weeds grow near the old bridge. Café élan."];
+        RsrTokenizer::train(texts.iter().cycle().take(200), 300, 2).unwrap()
+    }
+
+    #[test]
+    fn each_special_token_is_one_id_and_trained_ids_come_first() {
+        let t = small();
+        assert_eq!(t.special.all(), [0, 1, 2, 3, 4]);
+        assert!(t.added_specials.is_empty());
+        assert!(t.vocab_size() <= 300 && t.vocab_size() > 261);
+    }
+
+    #[test]
+    fn text_spelling_a_special_token_never_encodes_to_it() {
+        let t = small();
+        for s in special::ALL {
+            let (ids, _) = t.encode_text(&format!("see {s} here")).unwrap();
+            for sid in t.special.all() {
+                assert!(!ids.contains(&sid), "`{s}` in text became special id {sid}");
+            }
+            assert!(t.decode(&ids).contains(s));
+        }
+    }
+
+    #[test]
+    fn saved_tokenizer_reloads_with_the_same_ids_and_hf_tokenizers_read_it() {
+        let t = small();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tokenizer.json");
+        t.save(&p).unwrap();
+        let back = RsrTokenizer::load(&p).unwrap();
+        assert_eq!(back.special, t.special);
+        assert!(back.added_specials.is_empty());
+        let text = "Next, add the tarquil. Café";
+        assert_eq!(back.encode_text(text).unwrap(), t.encode_text(text).unwrap());
+    }
+
+    #[test]
+    fn loading_a_tokenizer_without_specials_adds_them_and_records_it() {
+        let mut tok = Tokenizer::new(BPE::default());
+        tok.with_pre_tokenizer(Some(ByteLevel::default()));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plain.json");
+        tok.save(&p, false).unwrap();
+        let t = RsrTokenizer::load(&p).unwrap();
+        assert_eq!(t.added_specials.len(), 5);
+        assert_eq!(t.special.all().iter().collect::<std::collections::BTreeSet<_>>().len(), 5);
+    }
+
+    #[test]
+    fn a_special_token_that_is_an_ordinary_token_is_a_clash() {
+        let mut tok = Tokenizer::new(BPE::default());
+        tok.add_tokens([AddedToken::from("<|reflect|>", false)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("clash.json");
+        tok.save(&p, false).unwrap();
+        let err = RsrTokenizer::load(&p).err().unwrap().to_string();
+        assert!(err.contains("already an ordinary token") && err.contains("HINT"), "{err}");
+    }
+
+    #[test]
+    fn too_small_a_vocabulary_is_refused() {
+        assert!(RsrTokenizer::train(["a"].iter(), 100, 1).err().unwrap().to_string().contains("too small"));
+    }
+}
