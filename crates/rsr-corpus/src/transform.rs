@@ -120,7 +120,11 @@ impl TransformConfig {
 pub struct TransformedDoc {
     pub id: String,
     pub text: String,
+    /// Absent in plain documents: nothing masked.
+    #[serde(default)]
     pub masked: Vec<[usize; 2]>,
+    /// Absent in plain documents: nothing inserted.
+    #[serde(default)]
     pub inserted: Vec<[usize; 2]>,
     #[serde(flatten)]
     pub meta: Map<String, Value>,

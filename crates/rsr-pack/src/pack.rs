@@ -1,0 +1,321 @@
+//! Packing: transform output (text + `masked` / `inserted` byte ranges) →
+//! token shards with one loss-mask byte per token.
+//!
+//! Rules (tested in `tests/pack.rs`):
+//! - Special tokens come only from the literal special-token text *inside
+//!   `inserted` ranges*; everything else is encoded as ordinary text with
+//!   special-token matching off, so data can never forge one.
+//! - **Straddling rule:** an ordinary token is masked (0) if *any* byte of it,
+//!   by the tokenizer's byte offsets, lies in a masked range. A token half in
+//!   unsafe text is never a training target.
+//! - Special tokens (reflection markers, tags) and `<|endoftext|>` are always
+//!   trainable (1). The mask is never derived from token ids.
+//! - Every masked byte range must produce at least one masked token, or the
+//!   run stops: a masked span cannot be dropped silently (end of document
+//!   included).
+//! - `<|endoftext|>` follows every document; documents go to `train` or `val`
+//!   by a seeded hash of their id, so the split is stable across reruns.
+
+use crate::shard::{Dtype, Shard};
+use crate::tokenizer::RsrTokenizer;
+use rsr_core::corpus::CorpusDir;
+use rsr_core::jsonl::{JsonlReader, JsonlWriter, SoftErrors};
+use rsr_core::manifest::Manifest;
+use rsr_core::rng::derive_seed;
+use rsr_core::{special, Error, Result};
+use rsr_corpus::transform::TransformedDoc;
+use serde::Serialize;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PackConfig {
+    /// Close a shard once it holds this many tokens (documents are not split).
+    pub shard_tokens: usize,
+    /// Fraction of documents that go to the validation split.
+    pub val_fraction: f64,
+    pub seed: u64,
+    /// `None`: the narrowest dtype for the vocabulary.
+    pub dtype: Option<Dtype>,
+    #[serde(skip)]
+    pub strict: bool,
+}
+
+impl Default for PackConfig {
+    fn default() -> Self {
+        Self { shard_tokens: 1 << 26, val_fraction: 0.05, seed: 0, dtype: None, strict: false }
+    }
+}
+
+/// Tokens and loss mask of one document, `<|endoftext|>` included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    pub tokens: Vec<u32>,
+    pub mask: Vec<u8>,
+}
+
+fn check_ranges(doc: &TransformedDoc) -> std::result::Result<(), String> {
+    for (name, ranges) in [("masked", &doc.masked), ("inserted", &doc.inserted)] {
+        let mut last = 0;
+        for r in ranges {
+            if r[0] >= r[1] || r[1] > doc.text.len() || r[0] < last {
+                return Err(format!("document `{}`: {name} range {r:?} is empty, unsorted or outside the text", doc.id));
+            }
+            if !doc.text.is_char_boundary(r[0]) || !doc.text.is_char_boundary(r[1]) {
+                return Err(format!("document `{}`: {name} range {r:?} splits a UTF-8 character", doc.id));
+            }
+            last = r[1];
+        }
+    }
+    for m in &doc.masked {
+        if doc.inserted.iter().any(|i| i[0] < m[1] && m[0] < i[1]) {
+            return Err(format!("document `{}`: masked range {m:?} overlaps inserted text; reflections must stay trainable", doc.id));
+        }
+    }
+    Ok(())
+}
+
+/// Special-token occurrences inside the inserted ranges: (start, end, id).
+fn specials_in_inserted(doc: &TransformedDoc, tok: &RsrTokenizer) -> Vec<(usize, usize, u32)> {
+    let mut out = Vec::new();
+    for r in &doc.inserted {
+        let part = &doc.text[r[0]..r[1]];
+        let mut pos = 0;
+        while let Some(i) = part[pos..].find("<|") {
+            let at = pos + i;
+            match special::ALL.iter().find(|t| part[at..].starts_with(*t)) {
+                Some(t) => {
+                    out.push((r[0] + at, r[0] + at + t.len(), tok.special.id_of(t).expect("known special")));
+                    pos = at + t.len();
+                }
+                None => pos = at + 2,
+            }
+        }
+    }
+    out
+}
+
+/// Pack one document (see the module rules).
+pub fn pack_doc(doc: &TransformedDoc, tok: &RsrTokenizer) -> std::result::Result<Packed, String> {
+    check_ranges(doc)?;
+    let mut tokens = Vec::with_capacity(doc.text.len() / 3 + 4);
+    let mut mask = Vec::with_capacity(tokens.capacity());
+    let mut hit = vec![false; doc.masked.len()];
+    let mut encode_run = |start: usize, end: usize, tokens: &mut Vec<u32>, mask: &mut Vec<u8>| -> std::result::Result<(), String> {
+        if start == end {
+            return Ok(());
+        }
+        let (ids, offsets) = tok.encode_text(&doc.text[start..end]).map_err(|e| format!("document `{}`: {e}", doc.id))?;
+        for (id, (s, e)) in ids.into_iter().zip(offsets) {
+            let (s, e) = (start + s, start + e.max(s + 1));
+            // First masked range that ends after the token starts.
+            let k = doc.masked.partition_point(|r| r[1] <= s);
+            let masked = k < doc.masked.len() && doc.masked[k][0] < e;
+            if masked {
+                // Mark every masked range this token touches.
+                let mut j = k;
+                while j < doc.masked.len() && doc.masked[j][0] < e {
+                    hit[j] = true;
+                    j += 1;
+                }
+            }
+            tokens.push(id);
+            mask.push(!masked as u8);
+        }
+        Ok(())
+    };
+    let mut cursor = 0;
+    for (s, e, id) in specials_in_inserted(doc, tok) {
+        encode_run(cursor, s, &mut tokens, &mut mask)?;
+        tokens.push(id);
+        mask.push(1);
+        cursor = e;
+    }
+    encode_run(cursor, doc.text.len(), &mut tokens, &mut mask)?;
+    if let Some(i) = hit.iter().position(|h| !h) {
+        return Err(format!(
+            "document `{}`: masked range {:?} produced no masked token — refusing to drop a masked span",
+            doc.id, doc.masked[i]
+        ));
+    }
+    tokens.push(tok.special.endoftext);
+    mask.push(1);
+    Ok(Packed { tokens, mask })
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SplitCounts {
+    pub docs: u64,
+    pub tokens: u64,
+    pub masked_tokens: u64,
+    pub reflections: u64,
+    pub shards: u64,
+    pub masked_fraction: f64,
+}
+
+#[derive(Serialize)]
+struct IndexEntry<'a> {
+    id: &'a str,
+    shard: &'a str,
+    start: u64,
+    tokens: u64,
+}
+
+/// Writes one split's shards and index.
+struct SplitWriter {
+    dir: PathBuf,
+    shard: Shard,
+    index: JsonlWriter,
+    counts: SplitCounts,
+    written: Vec<String>,
+}
+
+impl SplitWriter {
+    fn new(dir: PathBuf, dtype: Dtype, vocab: u32) -> Result<Self> {
+        let index = JsonlWriter::create(dir.join("index.jsonl"))?;
+        Ok(Self { dir, shard: Shard::new(dtype, vocab), index, counts: SplitCounts::default(), written: vec![] })
+    }
+
+    fn shard_name(&self) -> String {
+        format!("shard_{:05}.bin", self.written.len())
+    }
+
+    fn push(&mut self, id: &str, p: &Packed, reflect_id: u32, shard_tokens: usize) -> Result<()> {
+        let name = self.shard_name();
+        self.index.write(&IndexEntry { id, shard: &name, start: self.shard.tokens.len() as u64, tokens: p.tokens.len() as u64 })?;
+        self.shard.push_doc(&p.tokens, &p.mask);
+        self.counts.docs += 1;
+        self.counts.tokens += p.tokens.len() as u64;
+        self.counts.masked_tokens += p.mask.iter().filter(|&&m| m == 0).count() as u64;
+        self.counts.reflections += p.tokens.iter().filter(|&&t| t == reflect_id).count() as u64;
+        if self.shard.tokens.len() >= shard_tokens {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.shard.n_docs() == 0 {
+            return Ok(());
+        }
+        let name = self.shard_name();
+        self.shard.write(&self.dir.join(&name))?;
+        self.written.push(name);
+        self.shard = Shard::new(self.shard.dtype, self.shard.vocab_size);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<SplitCounts> {
+        self.flush()?;
+        self.index.finish()?;
+        // Shards left over from an earlier, larger run.
+        for e in std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with("shard_") && name.ends_with(".bin") && !self.written.contains(&name) {
+                std::fs::remove_file(e.path()).map_err(|err| Error::io(e.path(), err))?;
+            }
+        }
+        self.counts.shards = self.written.len() as u64;
+        self.counts.masked_fraction =
+            if self.counts.tokens == 0 { 0.0 } else { self.counts.masked_tokens as f64 / self.counts.tokens as f64 };
+        Ok(self.counts)
+    }
+}
+
+pub const SPLITS: [&str; 2] = ["train", "val"];
+
+/// `rsr pack`: pack the documents of `input` into `out/{train,val}/shard_*.bin`.
+pub fn pack(
+    input: &CorpusDir,
+    out: &Path,
+    tok: &RsrTokenizer,
+    cfg: &PackConfig,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Manifest> {
+    if !(0.0..1.0).contains(&cfg.val_fraction) {
+        return Err(Error::Invalid(format!("--val-fraction must be in [0, 1), got {}", cfg.val_fraction)));
+    }
+    let t0 = Instant::now();
+    let docs_path = input.documents()?;
+    let vocab = tok.vocab_size();
+    let dtype = cfg.dtype.unwrap_or(Dtype::for_vocab(vocab));
+    dtype.check(vocab).map_err(|e| Error::input(out, e.to_string(), "re-run `rsr pack` with --dtype u32"))?;
+    let mut writers = [
+        SplitWriter::new(out.join("train"), dtype, vocab as u32)?,
+        SplitWriter::new(out.join("val"), dtype, vocab as u32)?,
+    ];
+    let mut soft = SoftErrors::new(cfg.strict);
+    let mut reader = JsonlReader::<TransformedDoc>::open(&docs_path)?;
+    let (mut input_masked_bytes, mut bytes, mut docs) = (0u64, 0u64, 0u64);
+    while let Some(r) = reader.next() {
+        let Some(doc) = soft.check(r)? else { continue };
+        let line = reader.line_number();
+        let packed = match pack_doc(&doc, tok) {
+            Ok(p) => p,
+            Err(message) => {
+                soft.check::<()>(Err(Error::Record { path: docs_path.clone(), line, message }))?;
+                continue;
+            }
+        };
+        input_masked_bytes += doc.masked.iter().map(|r| (r[1] - r[0]) as u64).sum::<u64>();
+        let u = derive_seed(cfg.seed, &doc.id) as f64 / u64::MAX as f64;
+        let split = (u < cfg.val_fraction) as usize;
+        writers[split].push(&doc.id, &packed, tok.special.reflect_open, cfg.shard_tokens)?;
+        docs += 1;
+        bytes += doc.text.len() as u64;
+        progress(docs, bytes);
+    }
+    let [train, val] = writers;
+    let counts = [train.finish()?, val.finish()?];
+
+    // Guards against the failures seen elsewhere.
+    let masked: u64 = counts.iter().map(|c| c.masked_tokens).sum();
+    let total: u64 = counts.iter().map(|c| c.tokens).sum();
+    let reflections: u64 = counts.iter().map(|c| c.reflections).sum();
+    // `<|endoftext|>` (one per document) is always trainable: count text tokens.
+    let trainable_text = total - masked - docs;
+    if docs > 0 && trainable_text == 0 {
+        return Err(Error::input(
+            &docs_path,
+            "every text token is masked: the model would learn nothing but document ends",
+            "check the transform's masked ranges (was every segment labelled unsafe?) and re-run `rsr transform`",
+        ));
+    }
+    if input_masked_bytes > 0 && masked == 0 {
+        return Err(Error::input(
+            &docs_path,
+            format!("the input masks {input_masked_bytes} bytes but no token came out masked: the loss mask was lost"),
+            "this is a bug in packing; report it with this input",
+        ));
+    }
+    if reflections > 0 && masked == 0 {
+        eprintln!("warning: {reflections} reflections but no masked token: was the transform run with --mask none on purpose?");
+    }
+
+    tok.save(&out.join("tokenizer.json"))?;
+    let mut split_json = serde_json::Map::new();
+    for (name, c) in SPLITS.iter().zip(&counts) {
+        split_json.insert(name.to_string(), serde_json::to_value(c).unwrap());
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let mut manifest = Manifest::new(
+        "pack",
+        vec![docs_path.display().to_string()],
+        json!({
+            "pack": cfg,
+            "dtype": dtype,
+            "mask_rule": "a token is masked (0) if any of its bytes lies in a masked range; special tokens and <|endoftext|> are always 1",
+        }),
+        json!({
+            "splits": split_json,
+            "records_skipped": soft.count,
+            "vocab_size": vocab,
+            "special_ids": tok.special,
+            "added_special_tokens": tok.added_specials,
+        }),
+    );
+    manifest.timing = json!({ "seconds": secs, "tokens_per_s": total as f64 / secs.max(1e-9) });
+    manifest.write(out)?;
+    Ok(manifest)
+}

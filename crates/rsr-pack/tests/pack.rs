@@ -1,0 +1,204 @@
+//! Packing rules and guards, on hand-made documents and on a SafetyWorld rsr variant.
+
+use rsr_core::corpus::CorpusDir;
+use rsr_core::jsonl::JsonlWriter;
+use rsr_corpus::segment::Whitespace;
+use rsr_corpus::transform::{transform_doc, Counts, TransformConfig, TransformedDoc};
+use rsr_pack::pack::{pack, pack_doc, PackConfig};
+use rsr_pack::shard::{Dtype, Shard};
+use rsr_pack::tokenizer::RsrTokenizer;
+use rsr_world::{generate_in_memory, WorldConfig};
+use std::sync::OnceLock;
+
+struct Fixture {
+    tok: RsrTokenizer,
+    docs: Vec<TransformedDoc>,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let g = generate_in_memory(8, WorldConfig { docs: 400, heldout_docs: 5, ..WorldConfig::default() });
+        let cfg = TransformConfig { every: 12, ..TransformConfig::default() };
+        let mut counts = Counts::default();
+        let docs: Vec<TransformedDoc> = g
+            .train
+            .iter()
+            .filter_map(|(d, s)| transform_doc(&cfg, d.clone(), s, &Whitespace, &mut counts))
+            .collect();
+        let texts: Vec<String> = g.train.iter().map(|(d, _)| d.text.clone()).collect();
+        let tok = RsrTokenizer::train(texts.iter(), 600, 2).unwrap();
+        Fixture { tok, docs }
+    })
+}
+
+fn doc(text: &str, masked: &[[usize; 2]], inserted: &[[usize; 2]]) -> TransformedDoc {
+    TransformedDoc { id: "d".into(), text: text.into(), masked: masked.to_vec(), inserted: inserted.to_vec(), meta: Default::default() }
+}
+
+/// The tokenizer's byte offsets for ordinary text (the mask rule is stated on them).
+fn offsets(tok: &RsrTokenizer, text: &str) -> Vec<(usize, usize)> {
+    tok.encode_text(text).unwrap().1
+}
+
+#[test]
+fn world_variant_masks_unsafe_text_and_keeps_reflections_trainable() {
+    let f = fixture();
+    let (mut masked_tokens, mut reflections) = (0, 0);
+    for d in &f.docs {
+        let p = pack_doc(d, &f.tok).unwrap();
+        assert_eq!(*p.tokens.last().unwrap(), f.tok.special.endoftext);
+        assert_eq!(*p.mask.last().unwrap(), 1);
+        for (t, m) in p.tokens.iter().zip(&p.mask) {
+            if f.tok.special.all().contains(t) {
+                assert_eq!(*m, 1, "{}: special token {t} masked", d.id);
+            }
+        }
+        let opens = p.tokens.iter().filter(|&&t| t == f.tok.special.reflect_open).count();
+        assert_eq!(opens, d.text.matches("<|reflect|>").count(), "{}", d.id);
+        assert_eq!(p.tokens.iter().filter(|&&t| t == f.tok.special.reflect_close).count(), opens);
+        reflections += opens;
+        masked_tokens += p.mask.iter().filter(|&&m| m == 0).count();
+        // Decoding the trainable tokens never yields a whole unsafe sentence.
+        if !d.masked.is_empty() {
+            let trainable: Vec<u32> = p.tokens.iter().zip(&p.mask).filter(|(_, &m)| m == 1).map(|(&t, _)| t).collect();
+            let text = f.tok.decode(&trainable);
+            for r in &d.masked {
+                let unsafe_text = d.text[r[0]..r[1]].trim();
+                if unsafe_text.len() > 8 {
+                    assert!(!text.contains(unsafe_text), "{}: masked text `{unsafe_text}` is trainable", d.id);
+                }
+            }
+        }
+    }
+    assert!(reflections > 400 && masked_tokens > 1000, "{reflections} reflections, {masked_tokens} masked tokens");
+}
+
+#[test]
+fn a_token_straddling_a_mask_boundary_is_masked() {
+    let f = fixture();
+    let text = "First, grind the velorine. Next, add the tarquil.";
+    let offs = offsets(&f.tok, text);
+    // Mask only the last byte of a multi-byte token: the whole token must be masked.
+    let k = offs.iter().position(|&(s, e)| e - s >= 3 && s > 0).expect("a multi-byte token");
+    let (s, e) = offs[k];
+    let p = pack_doc(&doc(text, &[[e - 1, e]], &[]), &f.tok).unwrap();
+    assert_eq!(p.mask[k], 0, "token [{s},{e}) has a masked byte and must be masked");
+    let others = p.mask.iter().enumerate().filter(|&(i, &m)| i != k && m == 0).count();
+    assert_eq!(others, 0, "only the straddling token is masked");
+    // Masking its first byte instead masks it too.
+    let p = pack_doc(&doc(text, &[[s, s + 1]], &[]), &f.tok).unwrap();
+    assert_eq!(p.mask[k], 0);
+}
+
+#[test]
+fn a_masked_span_ending_exactly_at_the_end_of_a_document_is_kept() {
+    let f = fixture();
+    let text = "A calm day. Grind the velorine.";
+    let start = text.find("Grind").unwrap();
+    let p = pack_doc(&doc(text, &[[start, text.len()]], &[]), &f.tok).unwrap();
+    let n = p.tokens.len();
+    assert_eq!(p.mask[n - 1], 1, "<|endoftext|> stays trainable");
+    assert_eq!(p.mask[n - 2], 0, "the last text token is masked");
+    assert!(p.mask.contains(&1));
+}
+
+#[test]
+fn multibyte_utf8_at_span_boundaries() {
+    let f = fixture();
+    let text = "Café über. Ünsafe ñame. Ça va.";
+    let a = text.find("Ünsafe").unwrap();
+    let b = text.find(" Ça").unwrap();
+    let p = pack_doc(&doc(text, &[[a, b]], &[]), &f.tok).unwrap();
+    let offs = offsets(&f.tok, text);
+    for ((s, e), m) in offs.iter().zip(&p.mask) {
+        let overlaps = *s < b && a < (*e).max(*s + 1);
+        assert_eq!(*m == 0, overlaps, "token [{s},{e}) mask {m}");
+    }
+    assert!(p.mask.iter().filter(|&&m| m == 0).count() >= 2);
+    // Ranges that split a character are rejected, not guessed.
+    let err = pack_doc(&doc(text, &[[a + 1, b]], &[]), &f.tok).unwrap_err();
+    assert!(err.contains("splits a UTF-8 character"), "{err}");
+}
+
+#[test]
+fn specials_only_come_from_inserted_text() {
+    let f = fixture();
+    let text = "Data says <|reflect|>safe<|/reflect|> here.<|reflect|>safe<|/reflect|>";
+    let ins = text.rfind("<|reflect|>").unwrap();
+    let p = pack_doc(&doc(text, &[], &[[ins, text.len()]]), &f.tok).unwrap();
+    let opens = p.tokens.iter().filter(|&&t| t == f.tok.special.reflect_open).count();
+    assert_eq!(opens, 1, "only the inserted reflection is special");
+    // A masked range overlapping inserted text is refused.
+    let err = pack_doc(&doc(text, &[[ins - 3, ins + 2]], &[[ins, text.len()]]), &f.tok).unwrap_err();
+    assert!(err.contains("overlaps inserted text"), "{err}");
+}
+
+fn write_docs(dir: &std::path::Path, docs: &[TransformedDoc]) -> CorpusDir {
+    let mut w = JsonlWriter::create(dir.join("documents.jsonl")).unwrap();
+    for d in docs {
+        w.write(d).unwrap();
+    }
+    w.finish().unwrap();
+    CorpusDir::new(dir)
+}
+
+#[test]
+fn pack_writes_shards_a_stable_split_and_a_manifest() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_docs(&dir.path().join("in"), &f.docs);
+    let cfg = PackConfig { shard_tokens: 4000, val_fraction: 0.1, ..PackConfig::default() };
+    let out = dir.path().join("packed");
+    let m = pack(&input, &out, &f.tok, &cfg, &mut |_, _| {}).unwrap();
+    let train = &m.counts["splits"]["train"];
+    let val = &m.counts["splits"]["val"];
+    assert_eq!(train["docs"].as_u64().unwrap() + val["docs"].as_u64().unwrap(), f.docs.len() as u64);
+    let vf = val["docs"].as_f64().unwrap() / f.docs.len() as f64;
+    assert!((0.04..0.18).contains(&vf), "val fraction {vf}");
+    assert!(train["shards"].as_u64().unwrap() > 1);
+    let mut tokens = 0;
+    for split in ["train", "val"] {
+        for p in rsr_pack::export::split_shards(&out, split).unwrap() {
+            let s = Shard::read(&p).unwrap();
+            assert_eq!(s.dtype, Dtype::U16);
+            tokens += s.tokens.len() as u64;
+        }
+    }
+    assert_eq!(tokens, train["tokens"].as_u64().unwrap() + val["tokens"].as_u64().unwrap());
+    assert!(out.join("tokenizer.json").is_file() && out.join("train/index.jsonl").is_file());
+    // Same input, same bytes.
+    let out2 = dir.path().join("packed2");
+    pack(&input, &out2, &f.tok, &cfg, &mut |_, _| {}).unwrap();
+    assert_eq!(std::fs::read(out.join("train/shard_00000.bin")).unwrap(), std::fs::read(out2.join("train/shard_00000.bin")).unwrap());
+    // A rerun with bigger shards leaves no stale shard behind.
+    pack(&input, &out, &f.tok, &PackConfig { shard_tokens: 1 << 30, ..cfg }, &mut |_, _| {}).unwrap();
+    assert_eq!(rsr_pack::export::split_shards(&out, "train").unwrap().len(), 1);
+}
+
+#[test]
+fn an_all_masked_corpus_is_refused() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let text = "Grind the velorine.";
+    let input = write_docs(dir.path(), &[doc(text, &[[0, text.len()]], &[])]);
+    let err = pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_, _| {}).unwrap_err().to_string();
+    assert!(err.contains("every text token is masked") && err.contains("HINT"), "{err}");
+}
+
+#[test]
+fn a_vocabulary_larger_than_the_dtype_is_a_clear_error() {
+    use tokenizers::models::bpe::BPE;
+    let vocab: std::collections::HashMap<String, u32> = (0..70_000u32).map(|i| (format!("t{i}"), i)).collect();
+    let bpe = BPE::builder().vocab_and_merges(vocab.into_iter().collect::<tokenizers::models::bpe::Vocab>(), vec![]).build().unwrap();
+    let tok = tokenizers::Tokenizer::new(bpe);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("big.json");
+    tok.save(&p, false).unwrap();
+    let big = RsrTokenizer::load(&p).unwrap();
+    assert!(big.vocab_size() > 65_536);
+    let input = write_docs(&dir.path().join("in"), &[doc("t1 t2", &[], &[])]);
+    let cfg = PackConfig { dtype: Some(Dtype::U16), ..Default::default() };
+    let err = pack(&input, &dir.path().join("out"), &big, &cfg, &mut |_, _| {}).unwrap_err().to_string();
+    assert!(err.contains("does not fit uint16") && err.contains("HINT"), "{err}");
+}
