@@ -30,6 +30,10 @@ enum Command {
     Gym(cmd::gym::Args),
     Annotate(cmd::annotate::Args),
     Transform(cmd::transform::Args),
+    Tokenizer(cmd::tokenizer::Args),
+    Pack(cmd::pack::Args),
+    Inspect(cmd::inspect::Args),
+    Export(cmd::export::Args),
     Demo(cmd::demo::Args),
 }
 
@@ -39,6 +43,10 @@ fn main() {
         Command::Gym(a) => cmd::gym::run(a),
         Command::Annotate(a) => cmd::annotate::run(a),
         Command::Transform(a) => cmd::transform::run(a),
+        Command::Tokenizer(a) => cmd::tokenizer::run(a),
+        Command::Pack(a) => cmd::pack::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Export(a) => cmd::export::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };
     if let Err(e) = result {

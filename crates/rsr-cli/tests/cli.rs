@@ -257,3 +257,74 @@ fn demo_builds_every_variant() {
     assert_eq!(row("filter"), 0);
     assert!(row("raw") > 0);
 }
+
+#[test]
+fn tokenizer_pack_inspect_export_as_in_the_readme() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
+    ok(&["gym", "--out", &p("world"), "--docs", "300"]);
+    ok(&[
+        "transform",
+        "--mode",
+        "rsr",
+        "--input",
+        &p("world"),
+        "--out",
+        &p("rsr"),
+        "--every",
+        "16",
+    ]);
+    let out = ok(&[
+        "tokenizer",
+        "train",
+        "--input",
+        &p("world"),
+        "--vocab-size",
+        "512",
+        "--out",
+        &p("tok.json"),
+    ]);
+    assert!(out.contains("endoftext: 0, reflect_open: 1"), "{out}");
+    let out = ok(&[
+        "pack",
+        "--input",
+        &p("rsr"),
+        "--tokenizer",
+        &p("tok.json"),
+        "--out",
+        &p("packed"),
+        "--val-fraction",
+        "0.1",
+    ]);
+    assert!(out.contains("train ") && out.contains("% masked"), "{out}");
+    let shard = p("packed/train/shard_00000.bin");
+    let out = ok(&["inspect", &shard, "--docs", "40"]);
+    assert!(
+        out.contains("format      rsr shard v1") && out.contains("<|reflect|>unsafe:"),
+        "{out}"
+    );
+    assert!(out.contains("⟦"), "masked text is made visible: {out}");
+    for f in ["megatron", "olmo", "llmc"] {
+        ok(&["export", "--pack", &p("packed"), "--format", f, "--out", &p(f)]);
+    }
+    assert!(dir.path().join("megatron/train_mask_document.idx").is_file());
+
+    // A damaged shard is named, with what to re-run.
+    let bytes = std::fs::read(&shard).unwrap();
+    std::fs::write(&shard, &bytes[..bytes.len() - 5]).unwrap();
+    let err = fails(&["inspect", &shard]);
+    assert!(
+        err.contains("truncated") && err.contains("HINT: the shard is damaged"),
+        "{err}"
+    );
+    let err = fails(&[
+        "pack",
+        "--input",
+        &p("rsr"),
+        "--tokenizer",
+        &p("missing.json"),
+        "--out",
+        &p("x"),
+    ]);
+    assert!(err.contains("missing.json") && err.contains("HINT"), "{err}");
+}

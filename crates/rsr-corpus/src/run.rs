@@ -3,7 +3,7 @@
 
 use crate::label::{AnnotationStream, LabelSource, Labels};
 use crate::noisy::NoiseConfig;
-use crate::segment::Whitespace;
+use crate::segment::TokenCounter;
 use crate::transform::{transform_doc, Counts, Mode, TransformConfig};
 use rsr_core::annotation::AnnotationRecord;
 use rsr_core::corpus::{CorpusDir, DOCUMENT_NAMES};
@@ -70,6 +70,7 @@ pub fn transform(
     cfg: &TransformConfig,
     source: &LabelSource,
     opts: &RunOptions,
+    counter: &dyn TokenCounter,
     progress: Progress,
 ) -> Result<Manifest> {
     cfg.validate().map_err(Error::Invalid)?;
@@ -106,7 +107,7 @@ pub fn transform(
                 }
             },
         };
-        if let Some(out) = transform_doc(cfg, doc, &spans, &Whitespace, &mut counts) {
+        if let Some(out) = transform_doc(cfg, doc, &spans, counter, &mut counts) {
             writer.write(&out)?;
         }
         progress(counts.docs_in, bytes_in);
@@ -140,7 +141,7 @@ pub fn transform(
     let mut manifest = Manifest::new(
         "transform",
         vec![docs_path.display().to_string(), label_origin],
-        json!({ "transform": cfg, "token_counter": "whitespace", "strict": opts.strict }),
+        json!({ "transform": cfg, "token_counter": counter.name(), "strict": opts.strict }),
         counts_json,
     );
     manifest.timing = json!({

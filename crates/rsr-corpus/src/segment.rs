@@ -15,6 +15,8 @@ use std::ops::Range;
 
 pub trait TokenCounter {
     fn count(&self, text: &str) -> usize;
+    /// What the counts are, for manifests.
+    fn name(&self) -> &'static str;
 }
 
 /// Counts whitespace-separated words: a cheap stand-in for a tokenizer.
@@ -24,6 +26,9 @@ pub struct Whitespace;
 impl TokenCounter for Whitespace {
     fn count(&self, text: &str) -> usize {
         text.split_whitespace().count()
+    }
+    fn name(&self) -> &'static str {
+        "whitespace"
     }
 }
 

@@ -312,6 +312,7 @@ fn special_tokens_in_data_cannot_forge_a_reflection() {
         &cfg,
         &gt(),
         &RunOptions::default(),
+        &Whitespace,
         &mut |_, _| {},
     )
     .unwrap();
@@ -347,7 +348,16 @@ fn malformed_lines_are_counted_and_skipped_or_stop_with_strict() {
     let input = rsr_core::corpus::CorpusDir::new(dir.path());
     let out = dir.path().join("out");
     let cfg = TransformConfig::default();
-    let m = run::transform(&input, &out, &cfg, &gt(), &RunOptions::default(), &mut |_, _| {}).unwrap();
+    let m = run::transform(
+        &input,
+        &out,
+        &cfg,
+        &gt(),
+        &RunOptions::default(),
+        &Whitespace,
+        &mut |_, _| {},
+    )
+    .unwrap();
     assert_eq!(m.counts["records_skipped"], 2);
     assert_eq!(m.counts["docs_out"], 2);
 
@@ -356,7 +366,7 @@ fn malformed_lines_are_counted_and_skipped_or_stop_with_strict() {
         strict: true,
         ..Default::default()
     };
-    let err = run::transform(&input, &out, &cfg, &gt(), &strict, &mut |_, _| {})
+    let err = run::transform(&input, &out, &cfg, &gt(), &strict, &Whitespace, &mut |_, _| {})
         .unwrap_err()
         .to_string();
     assert!(err.contains("documents.jsonl:2:"), "{err}");
@@ -389,6 +399,7 @@ fn an_annotation_without_a_document_is_an_error_and_old_output_survives() {
         &TransformConfig::default(),
         &gt(),
         &RunOptions::default(),
+        &Whitespace,
         &mut |_, _| {},
     )
     .unwrap();
@@ -414,6 +425,7 @@ fn an_annotation_without_a_document_is_an_error_and_old_output_survives() {
         &TransformConfig::default(),
         &gt(),
         &RunOptions::default(),
+        &Whitespace,
         &mut |_, _| {},
     )
     .unwrap_err()
@@ -430,6 +442,7 @@ fn an_annotation_without_a_document_is_an_error_and_old_output_survives() {
         &TransformConfig::default(),
         &LabelSource::Annotations("nope".into()),
         &RunOptions::default(),
+        &Whitespace,
         &mut |_, _| {},
     )
     .unwrap_err()
@@ -468,6 +481,7 @@ fn manifest_records_knobs_and_counts_that_add_up() {
             compress: true,
             ..Default::default()
         },
+        &Whitespace,
         &mut |_, _| {},
     )
     .unwrap();
@@ -481,7 +495,16 @@ fn manifest_records_knobs_and_counts_that_add_up() {
     let masked = m.counts["masked_fraction"].as_f64().unwrap();
     assert!(masked > 0.0 && masked < 0.5, "{masked}");
     // A rerun with another compression leaves exactly one documents file.
-    run::transform(&input, &out, &cfg, &gt(), &RunOptions::default(), &mut |_, _| {}).unwrap();
+    run::transform(
+        &input,
+        &out,
+        &cfg,
+        &gt(),
+        &RunOptions::default(),
+        &Whitespace,
+        &mut |_, _| {},
+    )
+    .unwrap();
     assert!(out.join("documents.jsonl").exists() && !out.join("documents.jsonl.zst").exists());
 }
 
@@ -511,6 +534,7 @@ fn annotations_in_another_order_than_the_documents_still_match() {
         &TransformConfig::default(),
         &gt(),
         &RunOptions::default(),
+        &Whitespace,
         &mut |_, _| {},
     )
     .unwrap();

@@ -51,7 +51,11 @@ pub fn split_shards(pack_dir: &Path, split: &str) -> Result<Vec<PathBuf>> {
         .map_err(|e| Error::io(&dir, e))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("shard_") && n.ends_with(".bin")))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("shard_") && n.ends_with(".bin"))
+        })
         .collect();
     shards.sort();
     Ok(shards)
@@ -91,7 +95,10 @@ fn megatron_dataset(prefix: &Path, docs: &[Vec<u8>], item: usize, code: u8) -> R
     header.extend_from_slice(&(docs.len() as u64).to_le_bytes());
     header.extend_from_slice(&(docs.len() as u64 + 1).to_le_bytes());
     write_file(&prefix.with_extension("bin"), &[&bin])?;
-    write_file(&prefix.with_extension("idx"), &[&header, &lengths, &pointers, &doc_index])
+    write_file(
+        &prefix.with_extension("idx"),
+        &[&header, &lengths, &pointers, &doc_index],
+    )
 }
 
 /// Export every split of a pack directory to `out` in `format`. Returns the files written.
@@ -148,7 +155,13 @@ pub fn export(pack_dir: &Path, out: &Path, format: Format) -> Result<Vec<PathBuf
                     let mut header = [0i32; 256];
                     header[0] = LLMC_MAGIC;
                     header[1] = 1;
-                    header[2] = i32::try_from(s.tokens.len()).map_err(|_| Error::input(p, "more than 2^31 tokens in one shard", "re-run `rsr pack` with a smaller --shard-tokens"))?;
+                    header[2] = i32::try_from(s.tokens.len()).map_err(|_| {
+                        Error::input(
+                            p,
+                            "more than 2^31 tokens in one shard",
+                            "re-run `rsr pack` with a smaller --shard-tokens",
+                        )
+                    })?;
                     let header: Vec<u8> = header.iter().flat_map(|h| h.to_le_bytes()).collect();
                     let bin = out.join(format!("{split}_{i:06}.bin"));
                     let mask = out.join(format!("{split}_{i:06}.mask.bin"));

@@ -44,7 +44,13 @@ pub struct PackConfig {
 
 impl Default for PackConfig {
     fn default() -> Self {
-        Self { shard_tokens: 1 << 26, val_fraction: 0.05, seed: 0, dtype: None, strict: false }
+        Self {
+            shard_tokens: 1 << 26,
+            val_fraction: 0.05,
+            seed: 0,
+            dtype: None,
+            strict: false,
+        }
     }
 }
 
@@ -60,17 +66,26 @@ fn check_ranges(doc: &TransformedDoc) -> std::result::Result<(), String> {
         let mut last = 0;
         for r in ranges {
             if r[0] >= r[1] || r[1] > doc.text.len() || r[0] < last {
-                return Err(format!("document `{}`: {name} range {r:?} is empty, unsorted or outside the text", doc.id));
+                return Err(format!(
+                    "document `{}`: {name} range {r:?} is empty, unsorted or outside the text",
+                    doc.id
+                ));
             }
             if !doc.text.is_char_boundary(r[0]) || !doc.text.is_char_boundary(r[1]) {
-                return Err(format!("document `{}`: {name} range {r:?} splits a UTF-8 character", doc.id));
+                return Err(format!(
+                    "document `{}`: {name} range {r:?} splits a UTF-8 character",
+                    doc.id
+                ));
             }
             last = r[1];
         }
     }
     for m in &doc.masked {
         if doc.inserted.iter().any(|i| i[0] < m[1] && m[0] < i[1]) {
-            return Err(format!("document `{}`: masked range {m:?} overlaps inserted text; reflections must stay trainable", doc.id));
+            return Err(format!(
+                "document `{}`: masked range {m:?} overlaps inserted text; reflections must stay trainable",
+                doc.id
+            ));
         }
     }
     Ok(())
@@ -86,7 +101,11 @@ fn specials_in_inserted(doc: &TransformedDoc, tok: &RsrTokenizer) -> Vec<(usize,
             let at = pos + i;
             match special::ALL.iter().find(|t| part[at..].starts_with(*t)) {
                 Some(t) => {
-                    out.push((r[0] + at, r[0] + at + t.len(), tok.special.id_of(t).expect("known special")));
+                    out.push((
+                        r[0] + at,
+                        r[0] + at + t.len(),
+                        tok.special.id_of(t).expect("known special"),
+                    ));
                     pos = at + t.len();
                 }
                 None => pos = at + 2,
@@ -102,29 +121,32 @@ pub fn pack_doc(doc: &TransformedDoc, tok: &RsrTokenizer) -> std::result::Result
     let mut tokens = Vec::with_capacity(doc.text.len() / 3 + 4);
     let mut mask = Vec::with_capacity(tokens.capacity());
     let mut hit = vec![false; doc.masked.len()];
-    let mut encode_run = |start: usize, end: usize, tokens: &mut Vec<u32>, mask: &mut Vec<u8>| -> std::result::Result<(), String> {
-        if start == end {
-            return Ok(());
-        }
-        let (ids, offsets) = tok.encode_text(&doc.text[start..end]).map_err(|e| format!("document `{}`: {e}", doc.id))?;
-        for (id, (s, e)) in ids.into_iter().zip(offsets) {
-            let (s, e) = (start + s, start + e.max(s + 1));
-            // First masked range that ends after the token starts.
-            let k = doc.masked.partition_point(|r| r[1] <= s);
-            let masked = k < doc.masked.len() && doc.masked[k][0] < e;
-            if masked {
-                // Mark every masked range this token touches.
-                let mut j = k;
-                while j < doc.masked.len() && doc.masked[j][0] < e {
-                    hit[j] = true;
-                    j += 1;
-                }
+    let mut encode_run =
+        |start: usize, end: usize, tokens: &mut Vec<u32>, mask: &mut Vec<u8>| -> std::result::Result<(), String> {
+            if start == end {
+                return Ok(());
             }
-            tokens.push(id);
-            mask.push(!masked as u8);
-        }
-        Ok(())
-    };
+            let (ids, offsets) = tok
+                .encode_text(&doc.text[start..end])
+                .map_err(|e| format!("document `{}`: {e}", doc.id))?;
+            for (id, (s, e)) in ids.into_iter().zip(offsets) {
+                let (s, e) = (start + s, start + e.max(s + 1));
+                // First masked range that ends after the token starts.
+                let k = doc.masked.partition_point(|r| r[1] <= s);
+                let masked = k < doc.masked.len() && doc.masked[k][0] < e;
+                if masked {
+                    // Mark every masked range this token touches.
+                    let mut j = k;
+                    while j < doc.masked.len() && doc.masked[j][0] < e {
+                        hit[j] = true;
+                        j += 1;
+                    }
+                }
+                tokens.push(id);
+                mask.push(!masked as u8);
+            }
+            Ok(())
+        };
     let mut cursor = 0;
     for (s, e, id) in specials_in_inserted(doc, tok) {
         encode_run(cursor, s, &mut tokens, &mut mask)?;
@@ -174,7 +196,13 @@ struct SplitWriter {
 impl SplitWriter {
     fn new(dir: PathBuf, dtype: Dtype, vocab: u32) -> Result<Self> {
         let index = JsonlWriter::create(dir.join("index.jsonl"))?;
-        Ok(Self { dir, shard: Shard::new(dtype, vocab), index, counts: SplitCounts::default(), written: vec![] })
+        Ok(Self {
+            dir,
+            shard: Shard::new(dtype, vocab),
+            index,
+            counts: SplitCounts::default(),
+            written: vec![],
+        })
     }
 
     fn shard_name(&self) -> String {
@@ -183,7 +211,12 @@ impl SplitWriter {
 
     fn push(&mut self, id: &str, p: &Packed, reflect_id: u32, shard_tokens: usize) -> Result<()> {
         let name = self.shard_name();
-        self.index.write(&IndexEntry { id, shard: &name, start: self.shard.tokens.len() as u64, tokens: p.tokens.len() as u64 })?;
+        self.index.write(&IndexEntry {
+            id,
+            shard: &name,
+            start: self.shard.tokens.len() as u64,
+            tokens: p.tokens.len() as u64,
+        })?;
         self.shard.push_doc(&p.tokens, &p.mask);
         self.counts.docs += 1;
         self.counts.tokens += p.tokens.len() as u64;
@@ -210,15 +243,21 @@ impl SplitWriter {
         self.flush()?;
         self.index.finish()?;
         // Shards left over from an earlier, larger run.
-        for e in std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?.flatten() {
+        for e in std::fs::read_dir(&self.dir)
+            .map_err(|e| Error::io(&self.dir, e))?
+            .flatten()
+        {
             let name = e.file_name().to_string_lossy().to_string();
             if name.starts_with("shard_") && name.ends_with(".bin") && !self.written.contains(&name) {
                 std::fs::remove_file(e.path()).map_err(|err| Error::io(e.path(), err))?;
             }
         }
         self.counts.shards = self.written.len() as u64;
-        self.counts.masked_fraction =
-            if self.counts.tokens == 0 { 0.0 } else { self.counts.masked_tokens as f64 / self.counts.tokens as f64 };
+        self.counts.masked_fraction = if self.counts.tokens == 0 {
+            0.0
+        } else {
+            self.counts.masked_tokens as f64 / self.counts.tokens as f64
+        };
         Ok(self.counts)
     }
 }
@@ -234,13 +273,18 @@ pub fn pack(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Manifest> {
     if !(0.0..1.0).contains(&cfg.val_fraction) {
-        return Err(Error::Invalid(format!("--val-fraction must be in [0, 1), got {}", cfg.val_fraction)));
+        return Err(Error::Invalid(format!(
+            "--val-fraction must be in [0, 1), got {}",
+            cfg.val_fraction
+        )));
     }
     let t0 = Instant::now();
     let docs_path = input.documents()?;
     let vocab = tok.vocab_size();
     let dtype = cfg.dtype.unwrap_or(Dtype::for_vocab(vocab));
-    dtype.check(vocab).map_err(|e| Error::input(out, e.to_string(), "re-run `rsr pack` with --dtype u32"))?;
+    dtype
+        .check(vocab)
+        .map_err(|e| Error::input(out, e.to_string(), "re-run `rsr pack` with --dtype u32"))?;
     let mut writers = [
         SplitWriter::new(out.join("train"), dtype, vocab as u32)?,
         SplitWriter::new(out.join("val"), dtype, vocab as u32)?,
@@ -254,7 +298,11 @@ pub fn pack(
         let packed = match pack_doc(&doc, tok) {
             Ok(p) => p,
             Err(message) => {
-                soft.check::<()>(Err(Error::Record { path: docs_path.clone(), line, message }))?;
+                soft.check::<()>(Err(Error::Record {
+                    path: docs_path.clone(),
+                    line,
+                    message,
+                }))?;
                 continue;
             }
         };

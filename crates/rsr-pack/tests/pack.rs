@@ -18,8 +18,18 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let g = generate_in_memory(8, WorldConfig { docs: 400, heldout_docs: 5, ..WorldConfig::default() });
-        let cfg = TransformConfig { every: 12, ..TransformConfig::default() };
+        let g = generate_in_memory(
+            8,
+            WorldConfig {
+                docs: 400,
+                heldout_docs: 5,
+                ..WorldConfig::default()
+            },
+        );
+        let cfg = TransformConfig {
+            every: 12,
+            ..TransformConfig::default()
+        };
         let mut counts = Counts::default();
         let docs: Vec<TransformedDoc> = g
             .train
@@ -33,7 +43,13 @@ fn fixture() -> &'static Fixture {
 }
 
 fn doc(text: &str, masked: &[[usize; 2]], inserted: &[[usize; 2]]) -> TransformedDoc {
-    TransformedDoc { id: "d".into(), text: text.into(), masked: masked.to_vec(), inserted: inserted.to_vec(), meta: Default::default() }
+    TransformedDoc {
+        id: "d".into(),
+        text: text.into(),
+        masked: masked.to_vec(),
+        inserted: inserted.to_vec(),
+        meta: Default::default(),
+    }
 }
 
 /// The tokenizer's byte offsets for ordinary text (the mask rule is stated on them).
@@ -56,22 +72,38 @@ fn world_variant_masks_unsafe_text_and_keeps_reflections_trainable() {
         }
         let opens = p.tokens.iter().filter(|&&t| t == f.tok.special.reflect_open).count();
         assert_eq!(opens, d.text.matches("<|reflect|>").count(), "{}", d.id);
-        assert_eq!(p.tokens.iter().filter(|&&t| t == f.tok.special.reflect_close).count(), opens);
+        assert_eq!(
+            p.tokens.iter().filter(|&&t| t == f.tok.special.reflect_close).count(),
+            opens
+        );
         reflections += opens;
         masked_tokens += p.mask.iter().filter(|&&m| m == 0).count();
         // Decoding the trainable tokens never yields a whole unsafe sentence.
         if !d.masked.is_empty() {
-            let trainable: Vec<u32> = p.tokens.iter().zip(&p.mask).filter(|(_, &m)| m == 1).map(|(&t, _)| t).collect();
+            let trainable: Vec<u32> = p
+                .tokens
+                .iter()
+                .zip(&p.mask)
+                .filter(|(_, &m)| m == 1)
+                .map(|(&t, _)| t)
+                .collect();
             let text = f.tok.decode(&trainable);
             for r in &d.masked {
                 let unsafe_text = d.text[r[0]..r[1]].trim();
                 if unsafe_text.len() > 8 {
-                    assert!(!text.contains(unsafe_text), "{}: masked text `{unsafe_text}` is trainable", d.id);
+                    assert!(
+                        !text.contains(unsafe_text),
+                        "{}: masked text `{unsafe_text}` is trainable",
+                        d.id
+                    );
                 }
             }
         }
     }
-    assert!(reflections > 400 && masked_tokens > 1000, "{reflections} reflections, {masked_tokens} masked tokens");
+    assert!(
+        reflections > 400 && masked_tokens > 1000,
+        "{reflections} reflections, {masked_tokens} masked tokens"
+    );
 }
 
 #[test]
@@ -80,7 +112,10 @@ fn a_token_straddling_a_mask_boundary_is_masked() {
     let text = "First, grind the velorine. Next, add the tarquil.";
     let offs = offsets(&f.tok, text);
     // Mask only the last byte of a multi-byte token: the whole token must be masked.
-    let k = offs.iter().position(|&(s, e)| e - s >= 3 && s > 0).expect("a multi-byte token");
+    let k = offs
+        .iter()
+        .position(|&(s, e)| e - s >= 3 && s > 0)
+        .expect("a multi-byte token");
     let (s, e) = offs[k];
     let p = pack_doc(&doc(text, &[[e - 1, e]], &[]), &f.tok).unwrap();
     assert_eq!(p.mask[k], 0, "token [{s},{e}) has a masked byte and must be masked");
@@ -148,12 +183,19 @@ fn pack_writes_shards_a_stable_split_and_a_manifest() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
     let input = write_docs(&dir.path().join("in"), &f.docs);
-    let cfg = PackConfig { shard_tokens: 4000, val_fraction: 0.1, ..PackConfig::default() };
+    let cfg = PackConfig {
+        shard_tokens: 4000,
+        val_fraction: 0.1,
+        ..PackConfig::default()
+    };
     let out = dir.path().join("packed");
     let m = pack(&input, &out, &f.tok, &cfg, &mut |_, _| {}).unwrap();
     let train = &m.counts["splits"]["train"];
     let val = &m.counts["splits"]["val"];
-    assert_eq!(train["docs"].as_u64().unwrap() + val["docs"].as_u64().unwrap(), f.docs.len() as u64);
+    assert_eq!(
+        train["docs"].as_u64().unwrap() + val["docs"].as_u64().unwrap(),
+        f.docs.len() as u64
+    );
     let vf = val["docs"].as_f64().unwrap() / f.docs.len() as f64;
     assert!((0.04..0.18).contains(&vf), "val fraction {vf}");
     assert!(train["shards"].as_u64().unwrap() > 1);
@@ -165,14 +207,30 @@ fn pack_writes_shards_a_stable_split_and_a_manifest() {
             tokens += s.tokens.len() as u64;
         }
     }
-    assert_eq!(tokens, train["tokens"].as_u64().unwrap() + val["tokens"].as_u64().unwrap());
+    assert_eq!(
+        tokens,
+        train["tokens"].as_u64().unwrap() + val["tokens"].as_u64().unwrap()
+    );
     assert!(out.join("tokenizer.json").is_file() && out.join("train/index.jsonl").is_file());
     // Same input, same bytes.
     let out2 = dir.path().join("packed2");
     pack(&input, &out2, &f.tok, &cfg, &mut |_, _| {}).unwrap();
-    assert_eq!(std::fs::read(out.join("train/shard_00000.bin")).unwrap(), std::fs::read(out2.join("train/shard_00000.bin")).unwrap());
+    assert_eq!(
+        std::fs::read(out.join("train/shard_00000.bin")).unwrap(),
+        std::fs::read(out2.join("train/shard_00000.bin")).unwrap()
+    );
     // A rerun with bigger shards leaves no stale shard behind.
-    pack(&input, &out, &f.tok, &PackConfig { shard_tokens: 1 << 30, ..cfg }, &mut |_, _| {}).unwrap();
+    pack(
+        &input,
+        &out,
+        &f.tok,
+        &PackConfig {
+            shard_tokens: 1 << 30,
+            ..cfg
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
     assert_eq!(rsr_pack::export::split_shards(&out, "train").unwrap().len(), 1);
 }
 
@@ -182,15 +240,29 @@ fn an_all_masked_corpus_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let text = "Grind the velorine.";
     let input = write_docs(dir.path(), &[doc(text, &[[0, text.len()]], &[])]);
-    let err = pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_, _| {}).unwrap_err().to_string();
-    assert!(err.contains("every text token is masked") && err.contains("HINT"), "{err}");
+    let err = pack(
+        &input,
+        &dir.path().join("p"),
+        &f.tok,
+        &PackConfig::default(),
+        &mut |_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("every text token is masked") && err.contains("HINT"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_vocabulary_larger_than_the_dtype_is_a_clear_error() {
     use tokenizers::models::bpe::BPE;
     let vocab: std::collections::HashMap<String, u32> = (0..70_000u32).map(|i| (format!("t{i}"), i)).collect();
-    let bpe = BPE::builder().vocab_and_merges(vocab.into_iter().collect::<tokenizers::models::bpe::Vocab>(), vec![]).build().unwrap();
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab.into_iter().collect::<tokenizers::models::bpe::Vocab>(), vec![])
+        .build()
+        .unwrap();
     let tok = tokenizers::Tokenizer::new(bpe);
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("big.json");
@@ -198,7 +270,12 @@ fn a_vocabulary_larger_than_the_dtype_is_a_clear_error() {
     let big = RsrTokenizer::load(&p).unwrap();
     assert!(big.vocab_size() > 65_536);
     let input = write_docs(&dir.path().join("in"), &[doc("t1 t2", &[], &[])]);
-    let cfg = PackConfig { dtype: Some(Dtype::U16), ..Default::default() };
-    let err = pack(&input, &dir.path().join("out"), &big, &cfg, &mut |_, _| {}).unwrap_err().to_string();
+    let cfg = PackConfig {
+        dtype: Some(Dtype::U16),
+        ..Default::default()
+    };
+    let err = pack(&input, &dir.path().join("out"), &big, &cfg, &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("does not fit uint16") && err.contains("HINT"), "{err}");
 }

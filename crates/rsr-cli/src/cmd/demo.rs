@@ -1,25 +1,31 @@
 //! `rsr demo`: the main job, end to end on SafetyWorld.
 //!
-//! Today it runs the corpus side — generate the world, build every variant
-//! (raw, filter, rewrite, tag, rsr) from the same ground-truth annotations —
-//! and prints what each variant puts in front of the loss. Packing, training,
-//! decoding and evaluation join as those stages land.
+//! Today it runs the corpus side — generate the world, train one tokenizer,
+//! build every variant (raw, filter, rewrite, tag, rsr) from the same
+//! ground-truth annotations, pack each into shards — and prints what each
+//! variant puts in front of the loss. Training, decoding and evaluation join
+//! as those stages land.
 
 use crate::progress;
 use anyhow::Result;
 use rsr_core::corpus::CorpusDir;
+use rsr_core::doc::Document;
+use rsr_core::jsonl::read_all;
 use rsr_corpus::label::LabelSource;
 use rsr_corpus::run::{self, RunOptions};
 use rsr_corpus::transform::{Mode, TransformConfig};
+use rsr_pack::pack::PackConfig;
+use rsr_pack::tokenizer::RsrTokenizer;
 use rsr_world::WorldConfig;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(
-    about = "Run the main job on SafetyWorld: world → every variant → table",
-    long_about = "Generate a SafetyWorld, build the raw / filter / rewrite / tag / rsr variants from the same \
-ground-truth annotations at the same cadence, and print a table of what each variant trains on: documents \
-kept, text and inserted tokens, token overhead, and how many tokens of unsafe text remain trainable.\n\n\
+    about = "Run the main job on SafetyWorld: world → tokenizer → every variant → shards → table",
+    long_about = "Generate a SafetyWorld, train a tokenizer on it, build the raw / filter / rewrite / tag / rsr \
+variants from the same ground-truth annotations at the same cadence, pack each into shards with loss masks, \
+and print a table of what each variant trains on: documents kept, tokens (and their ratio to raw), the masked \
+share, reflections, and how much unsafe text remains trainable.\n\n\
 Training, decoding and evaluation stages are not part of the toolkit yet; the demo grows with them.",
     after_help = "Examples:\n  rsr demo\n  rsr demo --out /tmp/rsr-demo --docs 20000"
 )]
@@ -32,9 +38,13 @@ pub struct Args {
     /// Training documents in the world.
     #[arg(long, default_value_t = WorldConfig::default().docs)]
     docs: usize,
-    /// Segment cadence in tokens. SafetyWorld documents are short (~50 words), so the demo reflects often.
-    #[arg(long, default_value_t = 16)]
+    /// Segment cadence in tokens (exact, with the demo's tokenizer). SafetyWorld documents are short
+    /// (~45 tokens), so the demo reflects often.
+    #[arg(long, default_value_t = 24)]
     every: usize,
+    /// Vocabulary of the demo's tokenizer.
+    #[arg(long, default_value_t = 1024)]
+    vocab_size: usize,
 }
 
 pub const VARIANTS: [(&str, Mode); 5] = [
@@ -55,9 +65,19 @@ pub fn run(args: Args) -> Result<()> {
     let pb = progress::bar(args.docs as u64, "world");
     rsr_world::write::write_world(&world_dir, args.seed, config, false, &mut |d, _| pb.set_position(d))?;
     pb.finish_and_clear();
-    println!("world: {}", world_dir.display());
+    println!("world:     {}", world_dir.display());
 
+    // One tokenizer for every variant, trained on the world's text, so token counts compare.
     let input = CorpusDir::new(&world_dir);
+    let texts: Vec<String> = read_all::<Document>(input.documents()?)?
+        .into_iter()
+        .map(|d| d.text)
+        .collect();
+    let tok = RsrTokenizer::train(texts.iter(), args.vocab_size, 2)?;
+    let tok_path = args.out.join("tokenizer.json");
+    tok.save(&tok_path)?;
+    println!("tokenizer: {} (vocab {})", tok_path.display(), tok.vocab_size());
+
     let labels = LabelSource::Annotations(rsr_world::write::GROUND_TRUTH.into());
     let mut rows = Vec::new();
     for (name, mode) in VARIANTS {
@@ -67,46 +87,70 @@ pub fn run(args: Args) -> Result<()> {
             seed: args.seed,
             ..TransformConfig::default()
         };
-        let out = args.out.join("variants").join(name);
+        let dir = args.out.join("variants").join(name);
         let pb = progress::spinner(name);
-        let m = run::transform(&input, &out, &cfg, &labels, &RunOptions::default(), &mut |d, b| {
-            progress::update_stream(&pb, d, b)
-        })?;
+        let t = run::transform(
+            &input,
+            &dir,
+            &cfg,
+            &labels,
+            &RunOptions::default(),
+            &tok,
+            &mut |d, b| progress::update_stream(&pb, d, b),
+        )?;
+        let packed = args.out.join("packed").join(name);
+        let p = rsr_pack::pack::pack(
+            &CorpusDir::new(&dir),
+            &packed,
+            &tok,
+            &PackConfig {
+                seed: args.seed,
+                ..PackConfig::default()
+            },
+            &mut |_, _| {},
+        )?;
         pb.finish_and_clear();
-        rows.push((name, m));
+        rows.push((name, t, p, unsafe_trainable_tokens(&input, &dir)?));
     }
 
+    let total = |p: &rsr_core::manifest::Manifest, k: &str| -> u64 {
+        ["train", "val"]
+            .iter()
+            .map(|s| p.counts["splits"][s][k].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let raw_tokens = total(&rows[0].2, "tokens") as f64;
     println!(
-        "\n{:<8} {:>6} {:>10} {:>9} {:>9} {:>10} {:>16}",
-        "variant", "docs", "text tok", "inserted", "overhead", "masked tok", "unsafe trainable"
+        "\n{:<8} {:>6} {:>9} {:>7} {:>8} {:>12} {:>16}",
+        "variant", "docs", "tokens", "vs raw", "masked", "reflections", "unsafe trainable"
     );
-    for (name, m) in &rows {
-        let c = &m.counts;
-        let n = |k: &str| c[k].as_u64().unwrap_or(0);
-        // Unsafe text the loss still sees: what a model could learn to produce.
-        let unsafe_tokens = unsafe_trainable_tokens(&input, &args.out.join("variants").join(name))?;
+    for (name, t, p, unsafe_words) in &rows {
+        let tokens = total(p, "tokens");
         println!(
-            "{:<8} {:>6} {:>10} {:>9} {:>8.1}% {:>10} {:>16}",
+            "{:<8} {:>6} {:>9} {:>6.2}x {:>7.1}% {:>12} {:>16}",
             name,
-            n("docs_out"),
-            n("text_tokens"),
-            n("inserted_tokens"),
-            100.0 * c["token_overhead"].as_f64().unwrap_or(0.0),
-            n("masked_tokens"),
-            unsafe_tokens
+            t.counts["docs_out"].as_u64().unwrap_or(0),
+            tokens,
+            tokens as f64 / raw_tokens,
+            100.0 * total(p, "masked_tokens") as f64 / tokens.max(1) as f64,
+            total(p, "reflections"),
+            unsafe_words
         );
     }
-    println!("\nvariants: {}", args.out.join("variants").display());
+    println!("\ntokens: exact, <|endoftext|> included; unsafe trainable: words of ground-truth unsafe sentences left trainable.");
+    println!(
+        "variants: {}   shards: {}",
+        args.out.join("variants").display(),
+        args.out.join("packed").display()
+    );
     println!("(training, decoding and evaluation are not in the toolkit yet; see the issues for their status)");
     Ok(())
 }
 
-/// Whitespace tokens of ground-truth unsafe sentences that appear verbatim in
+/// Whitespace words of ground-truth unsafe sentences that appear verbatim in
 /// a variant's trainable (unmasked) text.
 fn unsafe_trainable_tokens(world: &CorpusDir, variant: &std::path::Path) -> Result<u64> {
     use rsr_core::annotation::AnnotationRecord;
-    use rsr_core::doc::Document;
-    use rsr_core::jsonl::read_all;
     use rsr_corpus::transform::TransformedDoc;
     use std::collections::HashMap;
 

@@ -3,7 +3,11 @@
 
 pub mod annotate;
 pub mod demo;
+pub mod export;
 pub mod gym;
+pub mod inspect;
+pub mod pack;
+pub mod tokenizer;
 pub mod transform;
 
 use rsr_core::doc::DocFields;

@@ -101,6 +101,9 @@ pub struct Args {
     /// Write documents.jsonl.zst.
     #[arg(long)]
     zstd: bool,
+    /// Count segment tokens with this tokenizer.json (exact) instead of whitespace words (estimate).
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
     #[command(flatten)]
     input_fields: InputFields,
 }
@@ -148,6 +151,15 @@ pub fn run(args: Args) -> Result<()> {
         compress: args.zstd,
         fields: args.input_fields.fields(),
     };
+    let tokenizer = args
+        .tokenizer
+        .as_deref()
+        .map(rsr_pack::tokenizer::RsrTokenizer::load)
+        .transpose()?;
+    let counter: &dyn rsr_corpus::segment::TokenCounter = match &tokenizer {
+        Some(t) => t,
+        None => &rsr_corpus::segment::Whitespace,
+    };
     let pb = progress::spinner("transform");
     let m = run::transform(
         &CorpusDir::new(&args.input),
@@ -155,6 +167,7 @@ pub fn run(args: Args) -> Result<()> {
         &cfg,
         &source,
         &opts,
+        counter,
         &mut |d, b| progress::update_stream(&pb, d, b),
     )?;
     pb.finish_and_clear();

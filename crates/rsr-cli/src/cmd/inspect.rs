@@ -1,0 +1,88 @@
+//! `rsr inspect SHARD`: header, counts, masked fraction, and a decoded sample
+//! with masked text made visible.
+
+use anyhow::{Context, Result};
+use rsr_pack::shard::Shard;
+use rsr_pack::tokenizer::RsrTokenizer;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+#[command(
+    about = "Show a shard: header, counts, masked fraction, a decoded sample",
+    long_about = "Print a shard's header and counts, then decode documents with the loss mask made visible: \
+masked (untrained) text is shown between ⟦ and ⟧.",
+    after_help = "Examples:\n  rsr inspect packed/train/shard_00000.bin\n  rsr inspect packed/train/shard_00000.bin --doc 12 --docs 3"
+)]
+pub struct Args {
+    /// The shard file.
+    shard: PathBuf,
+    /// tokenizer.json to decode with (default: the one beside the pack directory).
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// First document to show.
+    #[arg(long, default_value_t = 0)]
+    doc: usize,
+    /// How many documents to show.
+    #[arg(long, default_value_t = 2)]
+    docs: usize,
+}
+
+fn find_tokenizer(shard: &Path) -> Option<PathBuf> {
+    shard
+        .ancestors()
+        .skip(1)
+        .take(3)
+        .map(|d| d.join("tokenizer.json"))
+        .find(|p| p.is_file())
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let s = Shard::read(&args.shard)?;
+    let masked = s.mask.iter().filter(|&&m| m == 0).count();
+    println!("{}", args.shard.display());
+    println!(
+        "  format      rsr shard v{} ({:?} tokens)",
+        rsr_pack::shard::VERSION,
+        s.dtype
+    );
+    println!("  vocab size  {}", s.vocab_size);
+    println!("  documents   {}", s.n_docs());
+    println!("  tokens      {}", s.tokens.len());
+    println!(
+        "  masked      {masked} ({:.2}%)",
+        100.0 * masked as f64 / s.tokens.len().max(1) as f64
+    );
+    let Some(tok_path) = args.tokenizer.clone().or_else(|| find_tokenizer(&args.shard)) else {
+        println!("(no tokenizer.json found beside the shard; pass --tokenizer to see decoded text)");
+        return Ok(());
+    };
+    let tok = RsrTokenizer::load(&tok_path).with_context(|| format!("loading {}", tok_path.display()))?;
+    if tok.vocab_size() != s.vocab_size as usize {
+        anyhow::bail!(
+            "{} has a vocabulary of {}, the shard {}\nHINT: pass the tokenizer.json this shard was packed with",
+            tok_path.display(),
+            tok.vocab_size(),
+            s.vocab_size
+        );
+    }
+    for i in args.doc..(args.doc + args.docs).min(s.n_docs()) {
+        let (tokens, mask) = s.doc(i);
+        println!("\n--- document {i} ({} tokens) ---", tokens.len());
+        let mut out = String::new();
+        let mut start = 0;
+        // Decode runs of equal mask together so multi-byte characters survive.
+        while start < tokens.len() {
+            let m = mask[start];
+            let end = (start..tokens.len()).find(|&j| mask[j] != m).unwrap_or(tokens.len());
+            let text = tok.decode(&tokens[start..end]);
+            if m == 0 {
+                out.push_str(&format!("⟦{text}⟧"));
+            } else {
+                out.push_str(&text);
+            }
+            start = end;
+        }
+        println!("{out}");
+    }
+    Ok(())
+}
