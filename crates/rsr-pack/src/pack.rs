@@ -12,7 +12,9 @@
 //!   trainable (1). The mask is never derived from token ids.
 //! - Every masked byte range must produce at least one masked token, or the
 //!   run stops: a masked span cannot be dropped silently (end of document
-//!   included).
+//!   included). Unsafe reflections with no masked token at all stop the run
+//!   too (the mask was lost), unless the input's transform said `--mask none`;
+//!   so does a corpus in which no text token stays trainable.
 //! - `<|endoftext|>` follows every document; documents go to `train` or `val`
 //!   by a seeded hash of their id, so the split is stable across reruns.
 
@@ -291,7 +293,7 @@ pub fn pack(
     ];
     let mut soft = SoftErrors::new(cfg.strict);
     let mut reader = JsonlReader::<TransformedDoc>::open(&docs_path)?;
-    let (mut input_masked_bytes, mut bytes, mut docs) = (0u64, 0u64, 0u64);
+    let (mut unsafe_reflections, mut bytes, mut docs) = (0u64, 0u64, 0u64);
     while let Some(r) = reader.next() {
         let Some(doc) = soft.check(r)? else { continue };
         let line = reader.line_number();
@@ -306,7 +308,11 @@ pub fn pack(
                 continue;
             }
         };
-        input_masked_bytes += doc.masked.iter().map(|r| (r[1] - r[0]) as u64).sum::<u64>();
+        unsafe_reflections += doc
+            .inserted
+            .iter()
+            .map(|r| doc.text[r[0]..r[1]].matches("<|reflect|>unsafe").count() as u64)
+            .sum::<u64>();
         let u = derive_seed(cfg.seed, &doc.id) as f64 / u64::MAX as f64;
         let split = (u < cfg.val_fraction) as usize;
         writers[split].push(&doc.id, &packed, tok.special.reflect_open, cfg.shard_tokens)?;
@@ -320,7 +326,6 @@ pub fn pack(
     // Guards against the failures seen elsewhere.
     let masked: u64 = counts.iter().map(|c| c.masked_tokens).sum();
     let total: u64 = counts.iter().map(|c| c.tokens).sum();
-    let reflections: u64 = counts.iter().map(|c| c.reflections).sum();
     // `<|endoftext|>` (one per document) is always trainable: count text tokens.
     let trainable_text = total - masked - docs;
     if docs > 0 && trainable_text == 0 {
@@ -330,15 +335,23 @@ pub fn pack(
             "check the transform's masked ranges (was every segment labelled unsafe?) and re-run `rsr transform`",
         ));
     }
-    if input_masked_bytes > 0 && masked == 0 {
-        return Err(Error::input(
-            &docs_path,
-            format!("the input masks {input_masked_bytes} bytes but no token came out masked: the loss mask was lost"),
-            "this is a bug in packing; report it with this input",
-        ));
-    }
-    if reflections > 0 && masked == 0 {
-        eprintln!("warning: {reflections} reflections but no masked token: was the transform run with --mask none on purpose?");
+    // The mask silently becoming all ones: unsafe reflections with nothing masked, although
+    // the transform that wrote them did not say `--mask none`.
+    if unsafe_reflections > 0 && masked == 0 {
+        let mask_policy = Manifest::read(&input.root)
+            .ok()
+            .and_then(|m| m.knobs["transform"]["mask"].as_str().map(str::to_string));
+        if mask_policy.as_deref() == Some("none") {
+            eprintln!(
+                "warning: {unsafe_reflections} unsafe reflections and no masked token (the transform used --mask none)"
+            );
+        } else {
+            return Err(Error::input(
+                &docs_path,
+                format!("{unsafe_reflections} unsafe reflections but not one masked token: the loss mask was lost on the way here"),
+                "pack the output of `rsr transform --mask unsafe` unchanged (its documents carry `masked` ranges), or re-run the transform with --mask none if that is intended",
+            ));
+        }
     }
 
     tok.save(&out.join("tokenizer.json"))?;

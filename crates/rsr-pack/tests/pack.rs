@@ -279,3 +279,39 @@ fn a_vocabulary_larger_than_the_dtype_is_a_clear_error() {
         .to_string();
     assert!(err.contains("does not fit uint16") && err.contains("HINT"), "{err}");
 }
+
+#[test]
+fn unsafe_reflections_without_any_mask_are_refused_unless_mask_none_was_chosen() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    // An rsr document whose `masked` ranges were lost on the way.
+    let mut lost = f.docs.iter().find(|d| !d.masked.is_empty()).unwrap().clone();
+    lost.masked.clear();
+    let input = write_docs(dir.path(), &[lost]);
+    let err = pack(
+        &input,
+        &dir.path().join("p"),
+        &f.tok,
+        &PackConfig::default(),
+        &mut |_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("the loss mask was lost") && err.contains("HINT"), "{err}");
+    // The same documents from a transform that said --mask none are fine.
+    let m = rsr_core::manifest::Manifest::new(
+        "transform",
+        vec![],
+        serde_json::json!({"transform": {"mask": "none"}}),
+        serde_json::json!({}),
+    );
+    m.write(dir.path()).unwrap();
+    pack(
+        &input,
+        &dir.path().join("p"),
+        &f.tok,
+        &PackConfig::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+}
