@@ -289,6 +289,16 @@ fn gt() -> LabelSource {
     LabelSource::Annotations("gt".into())
 }
 
+/// `rsr transform` with the `gt` annotations and whitespace token counts.
+fn run_gt(
+    input: &rsr_core::corpus::CorpusDir,
+    out: &Path,
+    cfg: &TransformConfig,
+    opts: &RunOptions,
+) -> rsr_core::Result<rsr_core::manifest::Manifest> {
+    run::transform(input, out, cfg, &gt(), opts, &Whitespace, &mut |_, _| {})
+}
+
 #[test]
 fn special_tokens_in_data_cannot_forge_a_reflection() {
     let dir = tempfile::tempdir().unwrap();
@@ -306,14 +316,11 @@ fn special_tokens_in_data_cannot_forge_a_reflection() {
         every: 1000,
         ..TransformConfig::default()
     };
-    let m = run::transform(
+    let m = run_gt(
         &rsr_core::corpus::CorpusDir::new(dir.path()),
         &out,
         &cfg,
-        &gt(),
         &RunOptions::default(),
-        &Whitespace,
-        &mut |_, _| {},
     )
     .unwrap();
     let docs: Vec<TransformedDoc> = read_all(out.join("documents.jsonl")).unwrap();
@@ -348,16 +355,7 @@ fn malformed_lines_are_counted_and_skipped_or_stop_with_strict() {
     let input = rsr_core::corpus::CorpusDir::new(dir.path());
     let out = dir.path().join("out");
     let cfg = TransformConfig::default();
-    let m = run::transform(
-        &input,
-        &out,
-        &cfg,
-        &gt(),
-        &RunOptions::default(),
-        &Whitespace,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let m = run_gt(&input, &out, &cfg, &RunOptions::default()).unwrap();
     assert_eq!(m.counts["records_skipped"], 2);
     assert_eq!(m.counts["docs_out"], 2);
 
@@ -366,9 +364,7 @@ fn malformed_lines_are_counted_and_skipped_or_stop_with_strict() {
         strict: true,
         ..Default::default()
     };
-    let err = run::transform(&input, &out, &cfg, &gt(), &strict, &Whitespace, &mut |_, _| {})
-        .unwrap_err()
-        .to_string();
+    let err = run_gt(&input, &out, &cfg, &strict).unwrap_err().to_string();
     assert!(err.contains("documents.jsonl:2:"), "{err}");
     // Nothing half-written.
     assert!(!out.join("documents.jsonl").exists());
@@ -393,16 +389,7 @@ fn an_annotation_without_a_document_is_an_error_and_old_output_survives() {
     );
     let input = rsr_core::corpus::CorpusDir::new(dir.path());
     let out = dir.path().join("out");
-    run::transform(
-        &input,
-        &out,
-        &TransformConfig::default(),
-        &gt(),
-        &RunOptions::default(),
-        &Whitespace,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    run_gt(&input, &out, &TransformConfig::default(), &RunOptions::default()).unwrap();
     let before = std::fs::read(out.join("documents.jsonl")).unwrap();
 
     write_corpus(
@@ -419,17 +406,9 @@ fn an_annotation_without_a_document_is_an_error_and_old_output_survives() {
             },
         ],
     );
-    let err = run::transform(
-        &input,
-        &out,
-        &TransformConfig::default(),
-        &gt(),
-        &RunOptions::default(),
-        &Whitespace,
-        &mut |_, _| {},
-    )
-    .unwrap_err()
-    .to_string();
+    let err = run_gt(&input, &out, &TransformConfig::default(), &RunOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("match no document") && err.contains("zzz") && err.contains("HINT"),
         "{err}"
@@ -472,17 +451,14 @@ fn manifest_records_knobs_and_counts_that_add_up() {
         ..TransformConfig::default()
     };
     let input = rsr_core::corpus::CorpusDir::new(dir.path());
-    let m = run::transform(
+    let m = run_gt(
         &input,
         &out,
         &cfg,
-        &gt(),
         &RunOptions {
             compress: true,
             ..Default::default()
         },
-        &Whitespace,
-        &mut |_, _| {},
     )
     .unwrap();
     assert!(out.join("documents.jsonl.zst").exists());
@@ -495,16 +471,7 @@ fn manifest_records_knobs_and_counts_that_add_up() {
     let masked = m.counts["masked_fraction"].as_f64().unwrap();
     assert!(masked > 0.0 && masked < 0.5, "{masked}");
     // A rerun with another compression leaves exactly one documents file.
-    run::transform(
-        &input,
-        &out,
-        &cfg,
-        &gt(),
-        &RunOptions::default(),
-        &Whitespace,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    run_gt(&input, &out, &cfg, &RunOptions::default()).unwrap();
     assert!(out.join("documents.jsonl").exists() && !out.join("documents.jsonl.zst").exists());
 }
 
@@ -528,14 +495,11 @@ fn annotations_in_another_order_than_the_documents_still_match() {
     ];
     write_corpus(dir.path(), &docs, &ann);
     let out = dir.path().join("out");
-    let m = run::transform(
+    let m = run_gt(
         &rsr_core::corpus::CorpusDir::new(dir.path()),
         &out,
         &TransformConfig::default(),
-        &gt(),
         &RunOptions::default(),
-        &Whitespace,
-        &mut |_, _| {},
     )
     .unwrap();
     assert_eq!(m.counts["reflections_unsafe"], 1);
