@@ -1,0 +1,13 @@
+//! # rsr-model
+//!
+//! Brief overview: a Llama-architecture language model trained on rsr shards
+//! with the loss mask applied exactly, on the CPU, with an explicit
+//! forward/backward (no autograd graph, no per-op allocation in the hot loop).
+//!
+//! - [`config`]: `ModelConfig` with Hugging Face field names and presets;
+//! - [`ops`]: the kernels (matmul via `gemm`, RMSNorm, RoPE, attention, SwiGLU, cross-entropy), forward and backward;
+//! - [`model`]: parameters by HF tensor name, forward, backward.
+
+pub mod config;
+pub mod model;
+pub mod ops;
