@@ -6,8 +6,16 @@
 //!
 //! - [`config`]: `ModelConfig` with Hugging Face field names and presets;
 //! - [`ops`]: the kernels (matmul via `gemm`, RMSNorm, RoPE, attention, SwiGLU, cross-entropy), forward and backward;
-//! - [`model`]: parameters by HF tensor name, forward, backward.
+//! - [`model`]: parameters by HF tensor name, forward, backward;
+//! - [`optim`]: AdamW, warm-up + cosine schedule, gradient clipping;
+//! - [`data`]: batches from rsr shards, reproducible per step;
+//! - [`checkpoint`]: HF-loadable safetensors + config.json, optimizer state;
+//! - [`train`]: the training loop (metrics, validation, checkpoints, exact resume).
 
+pub mod checkpoint;
 pub mod config;
+pub mod data;
 pub mod model;
 pub mod ops;
+pub mod optim;
+pub mod train;

@@ -67,6 +67,25 @@ impl Layout {
         }
     }
 
+    /// Two copies of `base` back to back, names prefixed `a` then `b`
+    /// (optimizer moments in one file).
+    pub fn doubled(base: &Layout, a: &str, b: &str) -> Layout {
+        let mut entries = Vec::new();
+        let mut index = BTreeMap::new();
+        for (k, prefix) in [a, b].iter().enumerate() {
+            for (name, off, shape) in &base.entries {
+                let full = format!("{prefix}{name}");
+                index.insert(full.clone(), entries.len());
+                entries.push((full, off + k * base.total, shape.clone()));
+            }
+        }
+        Layout {
+            entries,
+            index,
+            total: 2 * base.total,
+        }
+    }
+
     pub fn range(&self, name: &str) -> std::ops::Range<usize> {
         let (_, off, shape) = &self.entries[self.index[name]];
         *off..off + shape.iter().product::<usize>()

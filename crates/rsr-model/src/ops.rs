@@ -171,20 +171,22 @@ pub fn rmsnorm_backward(dx: &mut [f32], dw: &mut [f32], dy: &[f32], x: &[f32], w
                 dx[j] += r * dy[j] * w[j] - r * r * r * x[j] * dot;
             }
         });
-    // dw: reduce over rows in parallel chunks, then sum.
-    let rows = rstd.len();
-    let parts: Vec<Vec<f32>> = (0..rows)
-        .into_par_iter()
-        .fold(
-            || vec![0f32; c],
-            |mut acc, n| {
-                let (dy, x, r) = (&dy[n * c..(n + 1) * c], &x[n * c..(n + 1) * c], rstd[n]);
+    // dw: partial sums over fixed blocks of rows, added in order, so the
+    // result does not depend on how rayon schedules the blocks.
+    const BLOCK: usize = 64;
+    let parts: Vec<Vec<f32>> = dy
+        .par_chunks(BLOCK * c)
+        .zip(x.par_chunks(BLOCK * c))
+        .zip(rstd.par_chunks(BLOCK))
+        .map(|((dy, x), r)| {
+            let mut acc = vec![0f32; c];
+            for (n, &r) in r.iter().enumerate() {
                 for j in 0..c {
-                    acc[j] += dy[j] * x[j] * r;
+                    acc[j] += dy[n * c + j] * x[n * c + j] * r;
                 }
-                acc
-            },
-        )
+            }
+            acc
+        })
         .collect();
     for p in parts {
         for j in 0..c {
@@ -451,7 +453,8 @@ pub fn cross_entropy(logits: &mut [f32], targets: &[u32], mask: &[u8], v: usize)
         return (0.0, 0);
     }
     let inv = 1.0 / n_train as f32;
-    let loss: f32 = logits
+    // Per-row losses collected in order and summed sequentially: deterministic.
+    let losses: Vec<f32> = logits
         .par_chunks_mut(v)
         .zip(targets.par_iter())
         .zip(mask.par_iter())
@@ -473,6 +476,6 @@ pub fn cross_entropy(logits: &mut [f32], targets: &[u32], mask: &[u8], v: usize)
             row[t as usize] -= inv;
             -p_t.max(1e-30).ln()
         })
-        .sum();
-    (loss * inv, n_train)
+        .collect();
+    (losses.iter().sum::<f32>() * inv, n_train)
 }

@@ -1,0 +1,123 @@
+//! Checkpoints others can load: `model.safetensors` with the Hugging Face
+//! `LlamaForCausalLM` tensor names (float32; no `lm_head.weight` when tied),
+//! `config.json` as transformers reads it, and `tokenizer.json` beside them.
+//! For exact resume, `optimizer.safetensors` (AdamW moments) and `state.json`
+//! (step, tokens seen, the run's configuration) go in the same directory.
+
+use crate::config::ModelConfig;
+use crate::model::{Layout, Model};
+use rsr_core::{atomic, Error, Result};
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use std::collections::HashMap;
+use std::path::Path;
+
+fn to_bytes(x: &[f32]) -> Vec<u8> {
+    x.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Serialise `data` (laid out by `layout`) with tensor names prefixed by `prefix`.
+fn save_tensors(path: &Path, layout: &Layout, data: &[f32], prefix: &str) -> Result<()> {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = layout
+        .entries
+        .iter()
+        .map(|(name, off, shape)| {
+            let n: usize = shape.iter().product();
+            (format!("{prefix}{name}"), shape.clone(), to_bytes(&data[*off..off + n]))
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> = bytes
+        .iter()
+        .map(|(name, shape, b)| {
+            (
+                name.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), b).expect("shape matches bytes"),
+            )
+        })
+        .collect();
+    let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
+    let out = safetensors::serialize(views, Some(meta)).map_err(|e| Error::Invalid(format!("safetensors: {e}")))?;
+    atomic::write_all(path, &out)
+}
+
+fn load_tensors(path: &Path, layout: &Layout, prefix: &str) -> Result<Vec<f32>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+        Error::input(
+            path,
+            format!("not a safetensors file: {e}"),
+            "point at a checkpoint directory written by `rsr train`",
+        )
+    })?;
+    let mut data = vec![0f32; layout.total];
+    for (name, off, shape) in &layout.entries {
+        let full = format!("{prefix}{name}");
+        let t = st.tensor(&full).map_err(|_| {
+            Error::input(
+                path,
+                format!("tensor `{full}` is missing"),
+                "the checkpoint does not match its config.json; re-save it",
+            )
+        })?;
+        if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
+            return Err(Error::input(
+                path,
+                format!(
+                    "tensor `{full}` is {:?} {:?}, expected F32 {shape:?}",
+                    t.dtype(),
+                    t.shape()
+                ),
+                "the checkpoint does not match its config.json",
+            ));
+        }
+        for (dst, c) in data[*off..].iter_mut().zip(t.data().chunks_exact(4)) {
+            *dst = f32::from_le_bytes(c.try_into().unwrap());
+        }
+    }
+    Ok(data)
+}
+
+/// Write `model.safetensors`, `config.json` and (when given) `tokenizer.json` into `dir`.
+pub fn save_model(dir: &Path, model: &Model, eos_token_id: u32, tokenizer: Option<&Path>) -> Result<()> {
+    save_tensors(&dir.join("model.safetensors"), &model.layout, &model.params, "")?;
+    let mut cfg = serde_json::to_vec_pretty(&model.cfg.hf_json(eos_token_id)).unwrap();
+    cfg.push(b'\n');
+    atomic::write_all(dir.join("config.json"), &cfg)?;
+    if let Some(t) = tokenizer {
+        let bytes = std::fs::read(t).map_err(|e| Error::io(t, e))?;
+        atomic::write_all(dir.join("tokenizer.json"), &bytes)?;
+    }
+    Ok(())
+}
+
+/// Read the model of a checkpoint directory.
+pub fn load_model(dir: &Path) -> Result<Model> {
+    let cfg_path = dir.join("config.json");
+    let raw = std::fs::read(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
+    let cfg: ModelConfig = serde_json::from_slice(&raw).map_err(|e| {
+        Error::input(
+            &cfg_path,
+            format!("not a Llama config.json: {e}"),
+            "point at a checkpoint directory written by `rsr train`",
+        )
+    })?;
+    let layout = Layout::new(&cfg);
+    let params = load_tensors(&dir.join("model.safetensors"), &layout, "")?;
+    Ok(Model::from_params(cfg, layout, params))
+}
+
+/// AdamW moments `m`, `v`, stored as `exp_avg.NAME` / `exp_avg_sq.NAME`.
+pub fn save_optimizer(dir: &Path, layout: &Layout, m: &[f32], v: &[f32]) -> Result<()> {
+    let mut both = m.to_vec();
+    both.extend_from_slice(v);
+    // One file, two prefixes: write m then v through a doubled layout.
+    let doubled = Layout::doubled(layout, "exp_avg.", "exp_avg_sq.");
+    save_tensors(&dir.join("optimizer.safetensors"), &doubled, &both, "")
+}
+
+pub fn load_optimizer(dir: &Path, layout: &Layout) -> Result<(Vec<f32>, Vec<f32>)> {
+    let doubled = Layout::doubled(layout, "exp_avg.", "exp_avg_sq.");
+    let mut both = load_tensors(&dir.join("optimizer.safetensors"), &doubled, "")?;
+    let v = both.split_off(layout.total);
+    Ok((both, v))
+}

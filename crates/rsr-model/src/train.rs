@@ -1,0 +1,363 @@
+//! The training loop: read top to bottom.
+//!
+//! ```text
+//! RUN/run.json                 the run's configuration (resume reads it back)
+//! RUN/metrics.jsonl            one line per step: step, tokens, loss, val_loss, lr, tok/s, grad_norm
+//! RUN/checkpoints/step-NNNNNNN/  model.safetensors, config.json, tokenizer.json,
+//!                              optimizer.safetensors, state.json
+//! RUN/manifest.json            written when the run ends
+//! ```
+
+use crate::checkpoint;
+use crate::config::ModelConfig;
+use crate::data::TokenStream;
+use crate::model::{Acts, Model};
+use crate::optim::{clip_grad_norm, AdamW, Schedule};
+use rsr_core::manifest::Manifest;
+use rsr_core::{atomic, Error, Result};
+use rsr_pack::tokenizer::RsrTokenizer;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// `rsr pack` output: train/, val/, tokenizer.json.
+    pub data: PathBuf,
+    /// Model preset: tiny, small, base.
+    pub preset: String,
+    /// Training budget in tokens (inputs seen, masked or not).
+    pub tokens: u64,
+    pub batch_size: usize,
+    pub seq_len: usize,
+    pub lr: f32,
+    pub min_lr_ratio: f32,
+    /// Warm-up as a fraction of all steps.
+    pub warmup: f32,
+    pub weight_decay: f32,
+    pub grad_clip: f32,
+    pub seed: u64,
+    /// Validate every this many steps (0: only at the end).
+    pub eval_every: u64,
+    pub eval_batches: usize,
+    /// Save a checkpoint every this many tokens (0: only at the end).
+    pub checkpoint_every: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::new(),
+            preset: "tiny".into(),
+            tokens: 1_000_000,
+            batch_size: 16,
+            seq_len: 256,
+            lr: 3e-3,
+            min_lr_ratio: 0.1,
+            warmup: 0.05,
+            weight_decay: 0.1,
+            grad_clip: 1.0,
+            seed: 0,
+            eval_every: 100,
+            eval_batches: 8,
+            checkpoint_every: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn steps(&self) -> u64 {
+        (self.tokens / (self.batch_size * self.seq_len) as u64).max(1)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepMetrics {
+    pub step: u64,
+    pub tokens: u64,
+    pub loss: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f32>,
+    pub lr: f32,
+    pub tok_per_s: f64,
+    pub grad_norm: f32,
+}
+
+pub struct Trainer {
+    pub cfg: TrainConfig,
+    pub model: Model,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    decay: Vec<bool>,
+    opt: AdamW,
+    schedule: Schedule,
+    train: TokenStream,
+    val: Option<TokenStream>,
+    acts: Acts,
+    pub step: u64,
+    run: PathBuf,
+    tokenizer: PathBuf,
+    eos: u32,
+}
+
+fn latest_checkpoint(run: &Path) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run.join("checkpoints"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("state.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs.pop()
+}
+
+impl Trainer {
+    /// Start a run in `run`, or resume it from its latest checkpoint when `resume`.
+    pub fn new(run: &Path, cfg: TrainConfig, resume: bool) -> Result<Self> {
+        let run_json = run.join("run.json");
+        let cfg = if resume {
+            let raw = std::fs::read(&run_json).map_err(|e| Error::io(&run_json, e))?;
+            serde_json::from_slice(&raw)
+                .map_err(|e| Error::input(&run_json, e.to_string(), "resume a directory written by `rsr train`"))?
+        } else {
+            cfg
+        };
+        let tokenizer = cfg.data.join("tokenizer.json");
+        let tok = RsrTokenizer::load(&tokenizer)?;
+        let train = TokenStream::load(&cfg.data, "train")?;
+        if train.vocab_size != tok.vocab_size() {
+            return Err(Error::input(
+                &tokenizer,
+                format!(
+                    "tokenizer vocabulary {} but the shards say {}",
+                    tok.vocab_size(),
+                    train.vocab_size
+                ),
+                "train on the pack directory as `rsr pack` wrote it",
+            ));
+        }
+        let val = TokenStream::load(&cfg.data, "val")
+            .ok()
+            .filter(|v| v.len() > cfg.seq_len + 1);
+        let mut mcfg = ModelConfig::by_name(&cfg.preset, train.vocab_size)
+            .ok_or_else(|| Error::Invalid(format!("unknown preset `{}`: use tiny, small or base", cfg.preset)))?;
+        mcfg.max_position_embeddings = mcfg.max_position_embeddings.max(cfg.seq_len);
+        let steps = cfg.steps();
+        let schedule = Schedule {
+            max_lr: cfg.lr,
+            min_lr_ratio: cfg.min_lr_ratio,
+            warmup_steps: ((steps as f32 * cfg.warmup) as u64).max(1),
+            total_steps: steps,
+        };
+        let (model, m, v, step) = match (resume, latest_checkpoint(run)) {
+            (true, Some(ckpt)) => {
+                let model = checkpoint::load_model(&ckpt)?;
+                let (m, v) = checkpoint::load_optimizer(&ckpt, &model.layout)?;
+                let state: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(ckpt.join("state.json")).map_err(|e| Error::io(&ckpt, e))?)
+                        .map_err(|e| Error::input(&ckpt, e.to_string(), "the checkpoint's state.json is damaged"))?;
+                let step = state["step"].as_u64().unwrap_or(0);
+                (model, m, v, step)
+            }
+            (true, None) => {
+                return Err(Error::input(
+                    run,
+                    "no checkpoint to resume from",
+                    "start the run without --resume",
+                ))
+            }
+            (false, _) => {
+                let model = Model::new(mcfg, cfg.seed);
+                let n = model.num_params();
+                (model, vec![0.0; n], vec![0.0; n], 0)
+            }
+        };
+        let decay: Vec<bool> = {
+            let mut d = vec![false; model.num_params()];
+            for (_, off, shape) in &model.layout.entries {
+                if shape.len() == 2 {
+                    d[*off..off + shape.iter().product::<usize>()].fill(true);
+                }
+            }
+            d
+        };
+        let mut bytes = serde_json::to_vec_pretty(&cfg).unwrap();
+        bytes.push(b'\n');
+        atomic::write_all(&run_json, &bytes)?;
+        let acts = Acts::new(&model.cfg, cfg.batch_size, cfg.seq_len);
+        let opt = AdamW {
+            weight_decay: cfg.weight_decay,
+            ..AdamW::default()
+        };
+        let eos = tok.special.endoftext;
+        let run = run.to_path_buf();
+        if resume {
+            truncate_metrics(&run.join("metrics.jsonl"), step)?;
+        } else {
+            let _ = std::fs::remove_file(run.join("metrics.jsonl"));
+        }
+        Ok(Self {
+            cfg,
+            model,
+            m,
+            v,
+            decay,
+            opt,
+            schedule,
+            train,
+            val,
+            acts,
+            step,
+            run,
+            tokenizer,
+            eos,
+        })
+    }
+
+    /// One optimizer step; returns (loss, grad norm).
+    pub fn train_step(&mut self) -> (f32, f32) {
+        let (b, t) = (self.cfg.batch_size, self.cfg.seq_len);
+        let batch = self.train.batch(self.cfg.seed, self.step, b, t);
+        self.model.zero_grad();
+        let (loss, _) = self
+            .model
+            .forward_backward(&mut self.acts, &batch.inputs, &batch.targets, &batch.mask);
+        let norm = clip_grad_norm(&mut self.model.grads, self.cfg.grad_clip);
+        let lr = self.schedule.lr_at(self.step);
+        self.step += 1;
+        self.opt.step(
+            &mut self.model.params,
+            &self.model.grads,
+            &mut self.m,
+            &mut self.v,
+            &self.decay,
+            lr,
+            self.step,
+        );
+        (loss, norm)
+    }
+
+    /// Mean masked loss over up to `eval_batches` validation batches.
+    pub fn val_loss(&mut self) -> Option<f32> {
+        let val = self.val.as_ref()?;
+        let (b, t) = (self.cfg.batch_size, self.cfg.seq_len);
+        let (mut sum, mut n) = (0.0f64, 0usize);
+        for batch in val.sequential(b, t, self.cfg.eval_batches) {
+            let (loss, k) = self
+                .model
+                .loss(&mut self.acts, &batch.inputs, &batch.targets, &batch.mask);
+            sum += loss as f64 * k as f64;
+            n += k;
+        }
+        (n > 0).then(|| (sum / n as f64) as f32)
+    }
+
+    pub fn save_checkpoint(&self) -> Result<PathBuf> {
+        let dir = self.run.join("checkpoints").join(format!("step-{:07}", self.step));
+        checkpoint::save_model(&dir, &self.model, self.eos, Some(&self.tokenizer))?;
+        checkpoint::save_optimizer(&dir, &self.model.layout, &self.m, &self.v)?;
+        let state = json!({ "step": self.step, "tokens": self.tokens_seen(), "train": self.cfg });
+        // state.json last: its presence marks a complete checkpoint.
+        atomic::write_all(
+            dir.join("state.json"),
+            serde_json::to_string_pretty(&state).unwrap().as_bytes(),
+        )?;
+        Ok(dir)
+    }
+
+    pub fn tokens_seen(&self) -> u64 {
+        self.step * (self.cfg.batch_size * self.cfg.seq_len) as u64
+    }
+
+    /// Train until step `stop` (or the budget), logging every step, saving
+    /// periodic checkpoints, and calling `on_step`. Returns the last metrics.
+    pub fn run_until(&mut self, stop: u64, on_step: &mut dyn FnMut(&StepMetrics)) -> Result<Option<StepMetrics>> {
+        let steps = self.cfg.steps();
+        let per_step = (self.cfg.batch_size * self.cfg.seq_len) as u64;
+        let every_ckpt = if self.cfg.checkpoint_every == 0 {
+            u64::MAX
+        } else {
+            (self.cfg.checkpoint_every / per_step).max(1)
+        };
+        let metrics_path = self.run.join("metrics.jsonl");
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&metrics_path)
+            .map_err(|e| Error::io(&metrics_path, e))?;
+        let mut last = None;
+        while self.step < stop.min(steps) {
+            let ts = Instant::now();
+            let lr = self.schedule.lr_at(self.step);
+            let (loss, grad_norm) = self.train_step();
+            let tok_per_s = per_step as f64 / ts.elapsed().as_secs_f64();
+            let eval_now = self.step == steps || (self.cfg.eval_every > 0 && self.step % self.cfg.eval_every == 0);
+            let val_loss = if eval_now { self.val_loss() } else { None };
+            let m = StepMetrics {
+                step: self.step,
+                tokens: self.tokens_seen(),
+                loss,
+                val_loss,
+                lr,
+                tok_per_s,
+                grad_norm,
+            };
+            writeln!(log, "{}", serde_json::to_string(&m).unwrap()).map_err(|e| Error::io(&metrics_path, e))?;
+            on_step(&m);
+            if self.step % every_ckpt == 0 && self.step < steps {
+                self.save_checkpoint()?;
+            }
+            last = Some(m);
+        }
+        Ok(last)
+    }
+
+    /// Train to the budget, save the final checkpoint, write the manifest.
+    pub fn run(&mut self, on_step: &mut dyn FnMut(&StepMetrics)) -> Result<Manifest> {
+        let t0 = Instant::now();
+        let start_step = self.step;
+        let last = self.run_until(u64::MAX, on_step)?;
+        let final_ckpt = self.save_checkpoint()?;
+        let secs = t0.elapsed().as_secs_f64();
+        let trained = (self.step - start_step) * (self.cfg.batch_size * self.cfg.seq_len) as u64;
+        let mut manifest = Manifest::new(
+            "train",
+            vec![self.cfg.data.display().to_string()],
+            json!({ "train": self.cfg, "model": self.model.cfg, "params": self.model.num_params() }),
+            json!({
+                "steps": self.step,
+                "tokens": self.tokens_seen(),
+                "final_loss": last.as_ref().map(|m| m.loss),
+                "final_val_loss": last.as_ref().and_then(|m| m.val_loss),
+                "checkpoint": final_ckpt.display().to_string(),
+            }),
+        );
+        manifest.timing = json!({
+            "seconds": secs,
+            "tokens_per_s": trained as f64 / secs.max(1e-9),
+            "threads": rayon::current_num_threads(),
+        });
+        manifest.write(&self.run)?;
+        Ok(manifest)
+    }
+}
+
+/// Keep the metrics of steps up to `step` (a resumed run rewrites the rest).
+fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let kept: String = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["step"].as_u64())
+                .is_some_and(|s| s <= step)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    atomic::write_all(path, kept.as_bytes())
+}
