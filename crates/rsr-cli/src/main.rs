@@ -34,6 +34,7 @@ enum Command {
     Pack(cmd::pack::Args),
     Inspect(cmd::inspect::Args),
     Export(cmd::export::Args),
+    Train(cmd::train::Args),
     Demo(cmd::demo::Args),
 }
 
@@ -47,6 +48,7 @@ fn main() {
         Command::Pack(a) => cmd::pack::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Export(a) => cmd::export::run(a),
+        Command::Train(a) => cmd::train::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };
     if let Err(e) = result {

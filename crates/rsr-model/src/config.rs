@@ -69,7 +69,7 @@ impl ModelConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if self.hidden_size % self.num_attention_heads != 0 || self.head_dim() % 2 != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) || !self.head_dim().is_multiple_of(2) {
             return Err(format!(
                 "hidden_size {} must split into {} heads of an even size",
                 self.hidden_size, self.num_attention_heads

@@ -3,6 +3,9 @@
 //! matrix product. Shapes are in comments: `N` = batch × time rows, `C` =
 //! width, `T` = time, `D` = head size.
 
+// Kernels index explicitly (as llm.c does) and take the shapes as arguments.
+#![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+
 use gemm::Parallelism;
 use rayon::prelude::*;
 

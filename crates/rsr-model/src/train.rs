@@ -293,7 +293,7 @@ impl Trainer {
             let lr = self.schedule.lr_at(self.step);
             let (loss, grad_norm) = self.train_step();
             let tok_per_s = per_step as f64 / ts.elapsed().as_secs_f64();
-            let eval_now = self.step == steps || (self.cfg.eval_every > 0 && self.step % self.cfg.eval_every == 0);
+            let eval_now = self.step == steps || (self.cfg.eval_every > 0 && self.step.is_multiple_of(self.cfg.eval_every));
             let val_loss = if eval_now { self.val_loss() } else { None };
             let m = StepMetrics {
                 step: self.step,
@@ -306,7 +306,7 @@ impl Trainer {
             };
             writeln!(log, "{}", serde_json::to_string(&m).unwrap()).map_err(|e| Error::io(&metrics_path, e))?;
             on_step(&m);
-            if self.step % every_ckpt == 0 && self.step < steps {
+            if self.step.is_multiple_of(every_ckpt) && self.step < steps {
                 self.save_checkpoint()?;
             }
             last = Some(m);

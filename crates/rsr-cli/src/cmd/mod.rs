@@ -8,6 +8,7 @@ pub mod gym;
 pub mod inspect;
 pub mod pack;
 pub mod tokenizer;
+pub mod train;
 pub mod transform;
 
 use rsr_core::doc::DocFields;
