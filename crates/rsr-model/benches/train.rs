@@ -95,55 +95,78 @@ fn torch(preset: &str, vocab: usize, steps: usize) -> Option<(f64, f64)> {
     Some((v["tok_per_s"].as_f64()?, v["peak_rss_mb"].as_f64()?))
 }
 
+/// Median tokens/s of `steps` full training steps (after 3 warm-up steps).
+fn rsr_tok_per_s(cfg: &ModelConfig, steps: usize) -> f64 {
+    let vocab = cfg.vocab_size as u32;
+    let mut model = Model::new(cfg.clone(), 0);
+    let mut acts = Acts::new(cfg, B, T);
+    let n = model.num_params();
+    let (mut m, mut v) = (vec![0f32; n], vec![0f32; n]);
+    let decay = vec![true; n];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let tokens: Vec<u32> = (0..B * T).map(|_| rng.gen_range(0..vocab)).collect();
+    let targets: Vec<u32> = (0..B * T).map(|_| rng.gen_range(0..vocab)).collect();
+    let mask: Vec<u8> = (0..B * T).map(|_| rng.gen_bool(0.8) as u8).collect();
+    let opt = AdamW::default();
+    let mut times = Vec::new();
+    for step in 0..steps + 3 {
+        let t = Instant::now();
+        model.zero_grad();
+        model.forward_backward(&mut acts, &tokens, &targets, &mask);
+        clip_grad_norm(&mut model.grads, 1.0);
+        opt.step(
+            &mut model.params,
+            &model.grads,
+            &mut m,
+            &mut v,
+            &decay,
+            1e-3,
+            step as u64 + 1,
+        );
+        if step >= 3 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    (B * T) as f64 / median(times)
+}
+
 fn main() {
-    let steps: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
+    // Usage: [STEPS] [ROUNDS]. Rounds alternate rsr and PyTorch so that a
+    // noisy neighbour hits both; the ratio is the median of per-round ratios.
+    let nums: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let steps = nums.first().copied().unwrap_or(15);
+    let rounds = nums.get(1).copied().unwrap_or(3);
     let threads = rayon::current_num_threads();
     let peak = gemm_peak();
-    println!("threads {threads}; measured f32 GEMM peak {peak:.1} GFLOP/s (1024³, median of 7)");
+    println!("threads {threads}; measured f32 GEMM peak {peak:.1} GFLOP/s (1024³, median of 7); batch {B}×{T}; {rounds} rounds of {steps} steps");
     for (preset, vocab) in [("tiny", 2048), ("small", 4096)] {
         let cfg = ModelConfig::by_name(preset, vocab).unwrap();
-        let mut model = Model::new(cfg.clone(), 0);
-        let mut acts = Acts::new(&cfg, B, T);
-        let n = model.num_params();
-        let (mut m, mut v) = (vec![0f32; n], vec![0f32; n]);
-        let decay = vec![true; n];
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let tokens: Vec<u32> = (0..B * T).map(|_| rng.gen_range(0..vocab as u32)).collect();
-        let targets: Vec<u32> = (0..B * T).map(|_| rng.gen_range(0..vocab as u32)).collect();
-        let mask: Vec<u8> = (0..B * T).map(|_| rng.gen_bool(0.8) as u8).collect();
-        let opt = AdamW::default();
-        let mut times = Vec::new();
-        for step in 0..steps + 3 {
-            let t = Instant::now();
-            model.zero_grad();
-            model.forward_backward(&mut acts, &tokens, &targets, &mask);
-            clip_grad_norm(&mut model.grads, 1.0);
-            opt.step(
-                &mut model.params,
-                &model.grads,
-                &mut m,
-                &mut v,
-                &decay,
-                1e-3,
-                step as u64 + 1,
-            );
-            if step >= 3 {
-                times.push(t.elapsed().as_secs_f64());
+        let n = Model::new(cfg.clone(), 0).num_params();
+        let (mut ours, mut theirs, mut ratios, mut torch_rss) = (vec![], vec![], vec![], 0.0f64);
+        for _ in 0..rounds {
+            let tps = rsr_tok_per_s(&cfg, steps);
+            ours.push(tps);
+            if let Some((ttps, rss)) = torch(preset, vocab, steps) {
+                theirs.push(ttps);
+                ratios.push(tps / ttps);
+                torch_rss = torch_rss.max(rss);
             }
         }
-        let tps = (B * T) as f64 / median(times);
+        let tps = median(ours);
         let gflops = tps * flops_per_token(&cfg) / 1e9;
         print!(
             "{preset:<6} {n:>9} params  rsr {tps:>7.0} tok/s  {gflops:>5.1} GFLOP/s ({:>4.1}% of peak)  peak RSS {:>5.0} MB",
             100.0 * gflops / peak,
             peak_rss_mb()
         );
-        match torch(preset, vocab, steps) {
-            Some((ttps, rss)) => println!(
-                "  | PyTorch {ttps:>7.0} tok/s, peak RSS {rss:>5.0} MB  | rsr/PyTorch {:.2}x",
-                tps / ttps
-            ),
-            None => println!("  | PyTorch not available (set RSR_TORCH_PYTHON)"),
+        if ratios.is_empty() {
+            println!("  | PyTorch not available (set RSR_TORCH_PYTHON)");
+        } else {
+            println!(
+                "  | PyTorch {:>7.0} tok/s, peak RSS {torch_rss:>5.0} MB  | rsr/PyTorch {:.2}x",
+                median(theirs),
+                median(ratios)
+            );
         }
     }
 }

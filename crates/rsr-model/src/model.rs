@@ -118,6 +118,8 @@ pub struct Acts {
     rstd_final: Vec<f32>,
     /// Logits, then (after the loss) their gradient.
     pub logits: Vec<f32>,
+    /// Backward scratch, allocated once: no page faults in the hot loop.
+    scratch: Grads,
 }
 
 struct LayerActs {
@@ -166,6 +168,17 @@ impl Acts {
             xn_final: z(n * c),
             rstd_final: z(n),
             logits: z(n * cfg.vocab_size),
+            scratch: Grads {
+                dx: z(n * c),
+                dtmp: z(n * c),
+                dxn: z(n * c),
+                dq: z(n * c),
+                dk: z(n * c),
+                dv: z(n * c),
+                dh: z(n * f),
+                dg: z(n * f),
+                du: z(n * f),
+            },
         }
     }
 }
@@ -373,18 +386,7 @@ impl Model {
             cfg.num_attention_heads,
             cfg.vocab_size,
         );
-        let z = |k: usize| vec![0f32; k];
-        let mut s = Grads {
-            dx: z(n * c),
-            dtmp: z(n * c),
-            dxn: z(n * c),
-            dq: z(n * c),
-            dk: z(n * c),
-            dv: z(n * c),
-            dh: z(n * f),
-            dg: z(n * f),
-            du: z(n * f),
-        };
+        let s = &mut acts.scratch;
         let layout = &self.layout;
         let (params, grads) = (&self.params, &mut self.grads);
         let w = |name: &str| &params[layout.range(name)];

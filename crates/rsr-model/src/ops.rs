@@ -233,8 +233,14 @@ pub fn rope(x: &mut [f32], cos: &[f32], sin: &[f32], t: usize, c: usize, d: usiz
     });
 }
 
+/// Rows per block of the causal attention: a block of queries only meets the
+/// keys up to its last row, which skips most of the masked upper triangle.
+/// Small sequences still get several blocks, so tests exercise the blocking.
+fn causal_block(t: usize) -> usize {
+    (t / 4).clamp(1, 32)
+}
+
 /// Causal self-attention per (batch, head). `q,k,v,out[N × C]`, `probs[B·H × T × T]`.
-#[allow(clippy::too_many_arguments)]
 pub fn attention(
     out: &mut [f32],
     probs: &mut [f32],
@@ -249,64 +255,66 @@ pub fn attention(
     debug_assert_eq!(probs.len(), b * h * t * t);
     let d = c / h;
     let scale = 1.0 / (d as f32).sqrt();
+    let bs = causal_block(t);
     let out_ptr = SendPtr(out.as_mut_ptr());
+    let kt = View { rs: 1, cs: c as isize }; // kᵀ of a head: (D × T)
     probs.par_chunks_mut(t * t).enumerate().for_each(|(bh, p)| {
         let (bi, hi) = (bh / h, bh % h);
         let base = bi * t * c + hi * d;
-        // scores = q kᵀ (T × T)
-        matmul(
-            p,
-            View::rows(t),
-            &q[base..],
-            View::rows(c),
-            &k[base..],
-            View { rs: 1, cs: c as isize },
-            t,
-            d,
-            t,
-            false,
-            Parallelism::None,
-        );
-        for i in 0..t {
-            let row = &mut p[i * t..(i + 1) * t];
-            let mut max = f32::NEG_INFINITY;
-            for j in 0..=i {
-                row[j] *= scale;
-                max = max.max(row[j]);
-            }
-            let mut sum = 0.0;
-            for j in 0..=i {
-                row[j] = (row[j] - max).exp();
-                sum += row[j];
-            }
-            for j in 0..=i {
-                row[j] /= sum;
-            }
-            for x in row[i + 1..].iter_mut() {
-                *x = 0.0;
-            }
-        }
-        // out_head = P v (T × D), written into this head's columns only.
         // SAFETY: each (batch, head) writes a disjoint set of columns of `out`.
         let out = unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(base), (t - 1) * c + d) };
-        matmul(
-            out,
-            View::rows(c),
-            p,
-            View::rows(t),
-            &v[base..],
-            View::rows(c),
-            t,
-            t,
-            d,
-            false,
-            Parallelism::None,
-        );
+        for r0 in (0..t).step_by(bs) {
+            let r1 = (r0 + bs).min(t);
+            // scores[r0..r1, 0..r1] = q[r0..r1] kᵀ[.., 0..r1]
+            matmul(
+                &mut p[r0 * t..],
+                View::rows(t),
+                &q[base + r0 * c..],
+                View::rows(c),
+                &k[base..],
+                kt,
+                r1 - r0,
+                d,
+                r1,
+                false,
+                Parallelism::None,
+            );
+            for i in r0..r1 {
+                let row = &mut p[i * t..(i + 1) * t];
+                let mut max = f32::NEG_INFINITY;
+                for j in 0..=i {
+                    row[j] *= scale;
+                    max = max.max(row[j]);
+                }
+                let mut sum = 0.0;
+                for j in 0..=i {
+                    row[j] = (row[j] - max).exp();
+                    sum += row[j];
+                }
+                for j in 0..=i {
+                    row[j] /= sum;
+                }
+                row[i + 1..].fill(0.0);
+            }
+            // out[r0..r1] = P[r0..r1, 0..r1] v[0..r1]
+            matmul(
+                &mut out[r0 * c..],
+                View::rows(c),
+                &p[r0 * t..],
+                View::rows(t),
+                &v[base..],
+                View::rows(c),
+                r1 - r0,
+                r1,
+                d,
+                false,
+                Parallelism::None,
+            );
+        }
     });
 }
 
 /// Backward of [`attention`]: writes `dq, dk, dv` (overwritten).
-#[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
     dq: &mut [f32],
     dk: &mut [f32],
@@ -323,6 +331,7 @@ pub fn attention_backward(
 ) {
     let d = c / h;
     let scale = 1.0 / (d as f32).sqrt();
+    let bs = causal_block(t);
     let (dq_p, dk_p, dv_p) = (
         SendPtr(dq.as_mut_ptr()),
         SendPtr(dk.as_mut_ptr()),
@@ -343,69 +352,80 @@ pub fn attention_backward(
                     std::slice::from_raw_parts_mut(dv_p.get().add(base), len),
                 )
             };
-            // dv = Pᵀ dout
-            matmul(
-                dv,
-                View::rows(c),
-                p,
-                View::t(t),
-                &dout[base..],
-                View::rows(c),
-                t,
-                t,
-                d,
-                false,
-                Parallelism::None,
-            );
-            // dP = dout vᵀ
-            matmul(
-                ds,
-                View::rows(t),
-                &dout[base..],
-                View::rows(c),
-                &v[base..],
-                View { rs: 1, cs: c as isize },
-                t,
-                d,
-                t,
-                false,
-                Parallelism::None,
-            );
-            // dS = P ⊙ (dP − rowsum(dP ⊙ P)), times the score scale.
-            for i in 0..t {
-                let (pr, dr) = (&p[i * t..(i + 1) * t], &mut ds[i * t..(i + 1) * t]);
-                let dot: f32 = (0..=i).map(|j| pr[j] * dr[j]).sum();
-                for j in 0..t {
-                    dr[j] = if j <= i { pr[j] * (dr[j] - dot) * scale } else { 0.0 };
+            for r0 in (0..t).step_by(bs) {
+                let r1 = (r0 + bs).min(t);
+                let (m, first) = (r1 - r0, r0 == 0);
+                // dv[0..r1] += P[r0..r1, 0..r1]ᵀ dout[r0..r1]
+                matmul(
+                    dv,
+                    View::rows(c),
+                    &p[r0 * t..],
+                    View::t(t),
+                    &dout[base + r0 * c..],
+                    View::rows(c),
+                    r1,
+                    m,
+                    d,
+                    !first,
+                    Parallelism::None,
+                );
+                if first {
+                    // Rows past the first block's keys start from zero too.
+                    for row in r1..t {
+                        dv[row * c..row * c + d].fill(0.0);
+                        dk[row * c..row * c + d].fill(0.0);
+                    }
                 }
+                // dP[r0..r1, 0..r1] = dout[r0..r1] vᵀ
+                matmul(
+                    &mut ds[r0 * t..],
+                    View::rows(t),
+                    &dout[base + r0 * c..],
+                    View::rows(c),
+                    &v[base..],
+                    View { rs: 1, cs: c as isize },
+                    m,
+                    d,
+                    r1,
+                    false,
+                    Parallelism::None,
+                );
+                // dS = P ⊙ (dP − rowsum(dP ⊙ P)), times the score scale.
+                for i in r0..r1 {
+                    let (pr, dr) = (&p[i * t..(i + 1) * t], &mut ds[i * t..(i + 1) * t]);
+                    let dot: f32 = (0..=i).map(|j| pr[j] * dr[j]).sum();
+                    for j in 0..r1 {
+                        dr[j] = if j <= i { pr[j] * (dr[j] - dot) * scale } else { 0.0 };
+                    }
+                }
+                // dq[r0..r1] = dS k[0..r1] ; dk[0..r1] += dSᵀ q[r0..r1]
+                matmul(
+                    &mut dq[r0 * c..],
+                    View::rows(c),
+                    &ds[r0 * t..],
+                    View::rows(t),
+                    &k[base..],
+                    View::rows(c),
+                    m,
+                    r1,
+                    d,
+                    false,
+                    Parallelism::None,
+                );
+                matmul(
+                    dk,
+                    View::rows(c),
+                    &ds[r0 * t..],
+                    View::t(t),
+                    &q[base + r0 * c..],
+                    View::rows(c),
+                    r1,
+                    m,
+                    d,
+                    !first,
+                    Parallelism::None,
+                );
             }
-            // dq = dS k ; dk = dSᵀ q
-            matmul(
-                dq,
-                View::rows(c),
-                ds,
-                View::rows(t),
-                &k[base..],
-                View::rows(c),
-                t,
-                t,
-                d,
-                false,
-                Parallelism::None,
-            );
-            matmul(
-                dk,
-                View::rows(c),
-                ds,
-                View::t(t),
-                &q[base..],
-                View::rows(c),
-                t,
-                t,
-                d,
-                false,
-                Parallelism::None,
-            );
         },
     );
 }

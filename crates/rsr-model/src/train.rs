@@ -293,7 +293,8 @@ impl Trainer {
             let lr = self.schedule.lr_at(self.step);
             let (loss, grad_norm) = self.train_step();
             let tok_per_s = per_step as f64 / ts.elapsed().as_secs_f64();
-            let eval_now = self.step == steps || (self.cfg.eval_every > 0 && self.step.is_multiple_of(self.cfg.eval_every));
+            let eval_now =
+                self.step == steps || (self.cfg.eval_every > 0 && self.step.is_multiple_of(self.cfg.eval_every));
             let val_loss = if eval_now { self.val_loss() } else { None };
             let m = StepMetrics {
                 step: self.step,
