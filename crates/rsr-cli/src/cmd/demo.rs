@@ -3,8 +3,8 @@
 //! Today it runs the corpus side — generate the world, train one tokenizer,
 //! build every variant (raw, filter, rewrite, tag, rsr) from the same
 //! ground-truth annotations, pack each into shards — and prints what each
-//! variant puts in front of the loss. Training, decoding and evaluation join
-//! as those stages land.
+//! variant puts in front of the loss. Training each variant, decoding and
+//! evaluation join as those stages land.
 
 use crate::progress;
 use anyhow::Result;
@@ -26,7 +26,8 @@ use std::path::PathBuf;
 variants from the same ground-truth annotations at the same cadence, pack each into shards with loss masks, \
 and print a table of what each variant trains on: documents kept, tokens (and their ratio to raw), the masked \
 share, reflections, and how much unsafe text remains trainable.\n\n\
-Training, decoding and evaluation stages are not part of the toolkit yet; the demo grows with them.",
+The demo does not train yet (`rsr train` does, on any variant's shards); decoding and evaluation are not \
+part of the toolkit yet. The demo grows with them.",
     after_help = "Examples:\n  rsr demo\n  rsr demo --out /tmp/rsr-demo --docs 20000"
 )]
 pub struct Args {
@@ -143,7 +144,7 @@ pub fn run(args: Args) -> Result<()> {
         args.out.join("variants").display(),
         args.out.join("packed").display()
     );
-    println!("(training, decoding and evaluation are not in the toolkit yet; see the issues for their status)");
+    println!("next: `rsr train --data {} --out runs/rsr` trains on a variant; decoding and evaluation are not in the toolkit yet", args.out.join("packed/rsr").display());
     Ok(())
 }
 
