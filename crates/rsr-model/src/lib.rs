@@ -10,11 +10,13 @@
 //! - [`optim`]: AdamW, warm-up + cosine schedule, gradient clipping;
 //! - [`data`]: batches from rsr shards, reproducible per step;
 //! - [`checkpoint`]: HF-loadable safetensors + config.json, optimizer state;
-//! - [`train`]: the training loop (metrics, validation, checkpoints, exact resume).
+//! - [`train`]: the training loop (metrics, validation, checkpoints, exact resume);
+//! - [`infer`]: a KV cache for generation (batched prefill, then one token at a time).
 
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod infer;
 pub mod model;
 pub mod ops;
 pub mod optim;

@@ -140,6 +140,11 @@ struct LayerActs {
 }
 
 impl Acts {
+    /// Keys (after RoPE) and values of layer `l`, `N × C` each.
+    pub fn layer_kv(&self, l: usize) -> (&[f32], &[f32]) {
+        (&self.layers[l].k, &self.layers[l].v)
+    }
+
     pub fn new(cfg: &ModelConfig, b: usize, t: usize) -> Self {
         let (n, c, f, h) = (b * t, cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads);
         let z = |k: usize| vec![0f32; k];
@@ -240,6 +245,15 @@ impl Model {
             grads,
             rope,
         }
+    }
+
+    /// RoPE cos/sin rows for one position.
+    pub(crate) fn rope_at(&self, pos: usize) -> (Vec<f32>, Vec<f32>) {
+        let half = self.cfg.head_dim() / 2;
+        (
+            self.rope.0[pos * half..(pos + 1) * half].to_vec(),
+            self.rope.1[pos * half..(pos + 1) * half].to_vec(),
+        )
     }
 
     pub fn num_params(&self) -> usize {
