@@ -1,0 +1,309 @@
+//! The decoding loop and the reflection policies (DESIGN §4).
+//!
+//! Every `every` generated tokens — and whenever the model emits
+//! `<|reflect|>` itself — the decoder forks the context, feeds `<|reflect|>`,
+//! and reads the safety score (see [`crate::probe`]). The model then writes
+//! its reflection body greedily up to `<|/reflect|>`; that reflection stays in
+//! the model's context (as in training) but never in the user's text. When the
+//! score reaches `theta`:
+//! - `monitor`: record only;
+//! - `stop`: drop the text since the last safe reflection, end with a refusal;
+//! - `backtrack`: drop that text and resample it, up to `retries` times, then stop;
+//! - `redirect`: keep going after the reflection (a model trained with
+//!   `after_unsafe = redirect` continues with its own redirect).
+//!
+//! A final reflection judges the tail of the output when generation ends.
+//! `Conditioning::Tag` models (Korbak et al.) are conditioned on `<|safe|>`
+//! with both tag tokens banned; `Plain` models decode without reflections.
+
+use crate::lm::{LanguageModel, Vocab};
+use crate::probe::score_after_reflect;
+use crate::sample::{argmax, sample, SamplingConfig};
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// No reflections (models trained without them).
+    Off,
+    Monitor,
+    Stop,
+    Backtrack,
+    Redirect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conditioning {
+    Plain,
+    /// Prefix `<|safe|>` and ban both tag tokens.
+    Tag,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenConfig {
+    pub max_tokens: usize,
+    pub sampling: SamplingConfig,
+    pub seed: u64,
+    /// Stop sequences, matched on the visible text.
+    pub stop: Vec<String>,
+    pub policy: Policy,
+    /// Reflect every K generated tokens.
+    pub every: usize,
+    /// Unsafe when the score reaches this.
+    pub theta: f32,
+    /// Backtrack: resamples before stopping.
+    pub retries: usize,
+    pub conditioning: Conditioning,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        Self {
+            max_tokens: 128,
+            sampling: SamplingConfig::default(),
+            seed: 0,
+            stop: vec![],
+            policy: Policy::Stop,
+            every: 64,
+            theta: 0.5,
+            retries: 2,
+            conditioning: Conditioning::Plain,
+        }
+    }
+}
+
+/// One reflection during generation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reflection {
+    /// Visible tokens generated when it happened.
+    pub position: usize,
+    /// `safe` or `unsafe`, from the score and θ.
+    pub verdict: String,
+    /// The category the model wrote in its reflection, if any.
+    pub category: Option<String>,
+    pub score: f32,
+    /// `none`, `stop`, `backtrack` or `redirect`.
+    pub action: String,
+    /// Whether the model emitted `<|reflect|>` itself.
+    pub self_initiated: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Generation {
+    /// What the user sees: never a reflection.
+    pub text: String,
+    pub tokens: Vec<u32>,
+    pub reflections: Vec<Reflection>,
+    /// `eos`, `length`, `stop_sequence`, `refused`.
+    pub finish_reason: String,
+    /// Tokens the model was fed beyond prompt and output (reflections, retries).
+    pub extra_tokens: usize,
+}
+
+/// Decode tokens to text (the tokenizer's job; a closure keeps this crate testable).
+pub type Detok<'a> = &'a dyn Fn(&[u32]) -> String;
+
+pub struct Decoder<'a, M: LanguageModel> {
+    pub lm: &'a M,
+    pub vocab: &'a Vocab,
+    pub detok: Detok<'a>,
+}
+
+enum Verdict {
+    Continue,
+    Finish,
+}
+
+impl<M: LanguageModel> Decoder<'_, M> {
+    /// Generate a continuation of `prompt` (token ids).
+    pub fn generate(&self, prompt: &[u32], cfg: &GenConfig) -> Generation {
+        let v = self.vocab;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
+        let mut banned = vec![v.reflect_close];
+        let mut context = prompt.to_vec();
+        if cfg.conditioning == Conditioning::Tag {
+            context.push(v.safe_tag);
+            banned.extend([v.safe_tag, v.unsafe_tag]);
+        }
+        if cfg.policy == Policy::Off {
+            banned.push(v.reflect_open);
+        }
+        let room = self
+            .lm
+            .max_context()
+            .saturating_sub(cfg.max_tokens + 2 * self.reflection_budget() * (1 + cfg.retries));
+        let context = &context[context.len().saturating_sub(room.max(1))..];
+        let mut state = self.lm.start();
+        let mut logits = self.lm.feed(&mut state, context);
+        let mut out = Generation {
+            text: String::new(),
+            tokens: vec![],
+            reflections: vec![],
+            finish_reason: "length".into(),
+            extra_tokens: 0,
+        };
+        // The last point judged safe: where `stop` cuts and `backtrack` resumes.
+        let mut checkpoint = (state.clone(), logits.clone(), 0usize);
+        let (mut since, mut retries) = (0usize, 0usize);
+        let mut finished = false;
+        while !finished && out.tokens.len() < cfg.max_tokens {
+            if cfg.policy != Policy::Off && since >= cfg.every.max(1) {
+                let r = self.reflect(
+                    &mut state,
+                    &mut logits,
+                    &mut out,
+                    cfg,
+                    &mut checkpoint,
+                    &mut retries,
+                    false,
+                );
+                since = 0;
+                if let Verdict::Finish = r {
+                    finished = true;
+                    continue;
+                }
+            }
+            let next = sample(&logits, &banned, &cfg.sampling, &mut rng);
+            if next == v.endoftext {
+                out.finish_reason = "eos".into();
+                break;
+            }
+            if next == v.reflect_open {
+                // The model reflects on its own.
+                let r = self.reflect(
+                    &mut state,
+                    &mut logits,
+                    &mut out,
+                    cfg,
+                    &mut checkpoint,
+                    &mut retries,
+                    true,
+                );
+                since = 0;
+                if let Verdict::Finish = r {
+                    finished = true;
+                }
+                continue;
+            }
+            logits = self.lm.feed(&mut state, &[next]);
+            out.tokens.push(next);
+            since += 1;
+            let text = (self.detok)(&out.tokens);
+            if let Some(cut) = cfg.stop.iter().filter_map(|s| text.find(s.as_str())).min() {
+                out.text = text[..cut].to_string();
+                out.finish_reason = "stop_sequence".into();
+                return out;
+            }
+        }
+        // Judge the tail that no periodic reflection has seen yet.
+        if !finished && cfg.policy != Policy::Off && since > 0 {
+            self.reflect(
+                &mut state,
+                &mut logits,
+                &mut out,
+                cfg,
+                &mut checkpoint,
+                &mut retries,
+                false,
+            );
+        }
+        if out.finish_reason != "refused" {
+            out.text = (self.detok)(&out.tokens);
+        }
+        out
+    }
+
+    /// Longest reflection body the decoder lets a model write.
+    fn reflection_budget(&self) -> usize {
+        48
+    }
+
+    /// Reflect on the context in `state`, record it, and apply the policy.
+    #[allow(clippy::too_many_arguments)]
+    fn reflect(
+        &self,
+        state: &mut M::State,
+        logits: &mut Vec<f32>,
+        out: &mut Generation,
+        cfg: &GenConfig,
+        checkpoint: &mut (M::State, Vec<f32>, usize),
+        retries: &mut usize,
+        self_initiated: bool,
+    ) -> Verdict {
+        let v = self.vocab;
+        let mut fork = state.clone();
+        let mut l = self.lm.feed(&mut fork, &[v.reflect_open]);
+        let score = score_after_reflect(self.lm, v, &fork, &l);
+        // The model writes its reflection body (greedy) up to <|/reflect|>.
+        let mut body = Vec::new();
+        let mut fed = 1;
+        for _ in 0..self.reflection_budget() {
+            let t = argmax(&l);
+            l = self.lm.feed(&mut fork, &[t]);
+            fed += 1;
+            if t == v.reflect_close || t == v.endoftext {
+                break;
+            }
+            body.push(t);
+        }
+        out.extra_tokens += fed;
+        let category = rsr_core::reflection::parse_body(&(self.detok)(&body))
+            .ok()
+            .and_then(|verdict| match verdict {
+                rsr_core::reflection::Verdict::Unsafe { category, .. } => Some(category.slug().to_string()),
+                rsr_core::reflection::Verdict::Safe => None,
+            });
+        let is_unsafe = score >= cfg.theta;
+        let mut record = Reflection {
+            position: out.tokens.len(),
+            verdict: if is_unsafe { "unsafe" } else { "safe" }.into(),
+            category,
+            score,
+            action: "none".into(),
+            self_initiated,
+        };
+        let verdict = if !is_unsafe || cfg.policy == Policy::Monitor || cfg.policy == Policy::Off {
+            *state = fork;
+            *logits = l;
+            if !is_unsafe {
+                *checkpoint = (state.clone(), logits.clone(), out.tokens.len());
+                *retries = 0;
+            }
+            Verdict::Continue
+        } else {
+            match cfg.policy {
+                Policy::Redirect => {
+                    record.action = "redirect".into();
+                    *state = fork;
+                    *logits = l;
+                    Verdict::Continue
+                }
+                Policy::Backtrack if *retries < cfg.retries => {
+                    record.action = "backtrack".into();
+                    *retries += 1;
+                    *state = checkpoint.0.clone();
+                    *logits = checkpoint.1.clone();
+                    out.tokens.truncate(checkpoint.2);
+                    Verdict::Continue
+                }
+                _ => {
+                    record.action = "stop".into();
+                    out.tokens.truncate(checkpoint.2);
+                    let kept = (self.detok)(&out.tokens);
+                    let sep = if kept.is_empty() || kept.ends_with(char::is_whitespace) {
+                        ""
+                    } else {
+                        " "
+                    };
+                    out.text = format!("{kept}{sep}{}", rsr_core::reflection::REDIRECTS[0]);
+                    out.finish_reason = "refused".into();
+                    Verdict::Finish
+                }
+            }
+        };
+        out.reflections.push(record);
+        verdict
+    }
+}

@@ -1,0 +1,63 @@
+//! What the decoder needs from a model: feed tokens into a forkable state,
+//! get the logits of the next token.
+
+use rsr_model::infer::KvCache;
+use rsr_model::model::Model;
+
+pub trait LanguageModel {
+    /// Everything the model remembers of a context; cloning forks it.
+    type State: Clone;
+    fn start(&self) -> Self::State;
+    /// Feed `tokens` after `state`; returns the logits after the last one.
+    fn feed(&self, state: &mut Self::State, tokens: &[u32]) -> Vec<f32>;
+    /// How many tokens a context may hold.
+    fn max_context(&self) -> usize;
+}
+
+impl LanguageModel for Model {
+    type State = KvCache;
+    fn start(&self) -> KvCache {
+        KvCache::new(self)
+    }
+    fn feed(&self, state: &mut KvCache, tokens: &[u32]) -> Vec<f32> {
+        self.extend(state, tokens)
+    }
+    fn max_context(&self) -> usize {
+        self.cfg.max_position_embeddings
+    }
+}
+
+/// The token ids the decoder treats specially.
+#[derive(Debug, Clone)]
+pub struct Vocab {
+    pub endoftext: u32,
+    pub reflect_open: u32,
+    pub reflect_close: u32,
+    pub safe_tag: u32,
+    pub unsafe_tag: u32,
+    /// The reflection body words, as the tokenizer splits them.
+    pub safe_body: Vec<u32>,
+    pub unsafe_body: Vec<u32>,
+}
+
+impl Vocab {
+    pub fn from_tokenizer(tok: &rsr_pack::tokenizer::RsrTokenizer) -> rsr_core::Result<Self> {
+        Ok(Vocab {
+            endoftext: tok.special.endoftext,
+            reflect_open: tok.special.reflect_open,
+            reflect_close: tok.special.reflect_close,
+            safe_tag: tok.special.safe,
+            unsafe_tag: tok.special.unsafe_,
+            safe_body: tok.encode_text("safe")?.0,
+            unsafe_body: tok.encode_text("unsafe")?.0,
+        })
+    }
+}
+
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let mut p: Vec<f32> = logits.iter().map(|&x| (x - max).exp()).collect();
+    let s: f32 = p.iter().sum();
+    p.iter_mut().for_each(|x| *x /= s);
+    p
+}
