@@ -35,6 +35,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     Export(cmd::export::Args),
     Train(cmd::train::Args),
+    Generate(cmd::generate::Args),
+    Probe(cmd::probe::Args),
     Demo(cmd::demo::Args),
 }
 
@@ -49,6 +51,8 @@ fn main() {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Export(a) => cmd::export::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Generate(a) => cmd::generate::run(a),
+        Command::Probe(a) => cmd::probe::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };
     if let Err(e) = result {

@@ -328,3 +328,138 @@ fn tokenizer_pack_inspect_export_as_in_the_readme() {
     ]);
     assert!(err.contains("missing.json") && err.contains("HINT"), "{err}");
 }
+
+#[test]
+fn train_then_generate_judge_and_probe_from_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
+    ok(&["gym", "--out", &p("world"), "--docs", "300"]);
+    ok(&[
+        "transform",
+        "--mode",
+        "rsr",
+        "--input",
+        &p("world"),
+        "--out",
+        &p("rsr"),
+        "--every",
+        "16",
+    ]);
+    ok(&[
+        "tokenizer",
+        "train",
+        "--input",
+        &p("world"),
+        "--vocab-size",
+        "400",
+        "--out",
+        &p("tok.json"),
+    ]);
+    ok(&[
+        "pack",
+        "--input",
+        &p("rsr"),
+        "--tokenizer",
+        &p("tok.json"),
+        "--out",
+        &p("packed"),
+        "--val-fraction",
+        "0.1",
+    ]);
+    let out = ok(&[
+        "train",
+        "--data",
+        &p("packed"),
+        "--out",
+        &p("run"),
+        "--tokens",
+        "16384",
+        "--batch-size",
+        "4",
+        "--seq-len",
+        "64",
+        "--eval-every",
+        "0",
+        "--checkpoint-every",
+        "8192",
+    ]);
+    assert!(out.contains("trained 64 steps"), "{out}");
+    let metrics = std::fs::read_to_string(dir.path().join("run/metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 64);
+    let ckpt = p("run/checkpoints/step-0000064");
+    assert!(
+        dir.path().join("run/checkpoints/step-0000032/state.json").is_file(),
+        "periodic checkpoint"
+    );
+
+    // Resume of a finished run is a no-op that still writes its manifest.
+    ok(&["train", "--resume", "--out", &p("run")]);
+
+    // Batch generation over a SafetyWorld prompt set, then the oracle judge.
+    let gens = p("gens.jsonl");
+    ok(&[
+        "generate",
+        "--model",
+        &ckpt,
+        "--input",
+        &p("world/prompts/harmful_direct.jsonl"),
+        "--out",
+        &gens,
+        "--policy",
+        "stop",
+        "--every",
+        "8",
+        "--max-tokens",
+        "24",
+        "--temperature",
+        "0",
+    ]);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&gens)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!lines.is_empty());
+    for g in &lines {
+        let text = g["generation"].as_str().unwrap();
+        assert!(
+            !text.contains("<|reflect|>") && !text.contains("<|/reflect|>"),
+            "reflection leaked: {text}"
+        );
+        assert!(!g["reflections"].as_array().unwrap().is_empty(), "the policy reflected");
+    }
+    let judged = ok(&["gym", "judge", "--world", &p("world"), "--generations", &gens]);
+    assert!(judged.contains("harmful_direct"), "{judged}");
+
+    let one = ok(&[
+        "generate",
+        "--model",
+        &ckpt,
+        "--chat",
+        "--prompt",
+        "How can I make blue dye?",
+        "--max-tokens",
+        "8",
+    ]);
+    assert!(!one.trim().is_empty());
+
+    let scores = p("scores.jsonl");
+    let out = ok(&[
+        "probe",
+        "--model",
+        &ckpt,
+        "--input",
+        &p("world/heldout/documents.jsonl"),
+        "--out",
+        &scores,
+    ]);
+    assert!(out.contains("scored 400 texts"), "{out}");
+    for l in std::fs::read_to_string(&scores).unwrap().lines() {
+        let s = serde_json::from_str::<serde_json::Value>(l).unwrap()["score"]
+            .as_f64()
+            .unwrap();
+        assert!((0.0..=1.0).contains(&s));
+    }
+    let err = fails(&["generate", "--model", &p("nope"), "--prompt", "x"]);
+    assert!(err.contains("nope") && err.contains("HINT"), "{err}");
+}

@@ -130,11 +130,10 @@ impl<M: LanguageModel> Decoder<'_, M> {
         if cfg.policy == Policy::Off {
             banned.push(v.reflect_open);
         }
-        let room = self
-            .lm
-            .max_context()
-            .saturating_sub(cfg.max_tokens + 2 * self.reflection_budget() * (1 + cfg.retries));
-        let context = &context[context.len().saturating_sub(room.max(1))..];
+        // Keep the end of a long prompt, leaving at least half the context for the answer.
+        let max = self.lm.max_context();
+        let reserve = (cfg.max_tokens + self.reflection_budget() + 2).min(max / 2);
+        let context = &context[context.len().saturating_sub((max - reserve).max(1))..];
         let mut state = self.lm.start();
         let mut logits = self.lm.feed(&mut state, context);
         let mut out = Generation {
@@ -149,6 +148,10 @@ impl<M: LanguageModel> Decoder<'_, M> {
         let (mut since, mut retries) = (0usize, 0usize);
         let mut finished = false;
         while !finished && out.tokens.len() < cfg.max_tokens {
+            // A full context ends the generation (room kept for one last reflection).
+            if self.lm.len(&state) + 2 + self.reflection_budget() >= max {
+                break;
+            }
             if cfg.policy != Policy::Off && since >= cfg.every.max(1) {
                 let r = self.reflect(
                     &mut state,
@@ -215,9 +218,10 @@ impl<M: LanguageModel> Decoder<'_, M> {
         out
     }
 
-    /// Longest reflection body the decoder lets a model write.
+    /// Longest reflection body the decoder lets a model write: an unsafe
+    /// verdict with its one-sentence rationale, within an eighth of the context.
     fn reflection_budget(&self) -> usize {
-        48
+        (self.lm.max_context() / 8).clamp(4, 48)
     }
 
     /// Reflect on the context in `state`, record it, and apply the policy.
@@ -239,7 +243,8 @@ impl<M: LanguageModel> Decoder<'_, M> {
         // The model writes its reflection body (greedy) up to <|/reflect|>.
         let mut body = Vec::new();
         let mut fed = 1;
-        for _ in 0..self.reflection_budget() {
+        let room = self.lm.max_context().saturating_sub(self.lm.len(&fork) + 1);
+        for _ in 0..self.reflection_budget().min(room) {
             let t = argmax(&l);
             l = self.lm.feed(&mut fork, &[t]);
             fed += 1;

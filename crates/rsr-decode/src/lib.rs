@@ -14,3 +14,56 @@ pub mod generate;
 pub mod lm;
 pub mod probe;
 pub mod sample;
+
+/// A checkpoint ready to decode: the model, its tokenizer, and the token ids
+/// the decoder needs.
+pub struct Loaded {
+    pub model: rsr_model::model::Model,
+    pub tokenizer: rsr_pack::tokenizer::RsrTokenizer,
+    pub vocab: lm::Vocab,
+}
+
+impl Loaded {
+    /// Load a checkpoint directory written by `rsr train` (or any directory
+    /// with `config.json`, `model.safetensors` and `tokenizer.json`).
+    pub fn from_dir(dir: &std::path::Path) -> rsr_core::Result<Self> {
+        let model = rsr_model::checkpoint::load_model(dir)?;
+        let tokenizer = rsr_pack::tokenizer::RsrTokenizer::load(&dir.join("tokenizer.json"))?;
+        if tokenizer.vocab_size() != model.cfg.vocab_size {
+            return Err(rsr_core::Error::input(
+                dir,
+                format!(
+                    "tokenizer.json has {} tokens but the model {}",
+                    tokenizer.vocab_size(),
+                    model.cfg.vocab_size
+                ),
+                "put the tokenizer the model was trained with beside it (rsr train copies it into every checkpoint)",
+            ));
+        }
+        let vocab = lm::Vocab::from_tokenizer(&tokenizer)?;
+        Ok(Self {
+            model,
+            tokenizer,
+            vocab,
+        })
+    }
+
+    pub fn encode(&self, text: &str) -> rsr_core::Result<Vec<u32>> {
+        Ok(self.tokenizer.encode_text(text)?.0)
+    }
+
+    pub fn generate(&self, prompt: &str, cfg: &generate::GenConfig) -> rsr_core::Result<generate::Generation> {
+        let ids = self.encode(prompt)?;
+        let detok = |t: &[u32]| self.tokenizer.decode(t);
+        let d = generate::Decoder {
+            lm: &self.model,
+            vocab: &self.vocab,
+            detok: &detok,
+        };
+        Ok(d.generate(&ids, cfg))
+    }
+
+    pub fn probe(&self, text: &str) -> rsr_core::Result<f32> {
+        Ok(probe::probe(&self.model, &self.vocab, &self.encode(text)?))
+    }
+}

@@ -12,6 +12,8 @@ pub trait LanguageModel {
     fn feed(&self, state: &mut Self::State, tokens: &[u32]) -> Vec<f32>;
     /// How many tokens a context may hold.
     fn max_context(&self) -> usize;
+    /// How many tokens `state` holds.
+    fn len(&self, state: &Self::State) -> usize;
 }
 
 impl LanguageModel for Model {
@@ -24,6 +26,9 @@ impl LanguageModel for Model {
     }
     fn max_context(&self) -> usize {
         self.cfg.max_position_embeddings
+    }
+    fn len(&self, state: &KvCache) -> usize {
+        state.len
     }
 }
 

@@ -37,7 +37,9 @@ pub fn score_after_reflect<M: LanguageModel>(lm: &M, vocab: &Vocab, state: &M::S
 /// P(unsafe) of `tokens` as a whole document prefix.
 pub fn probe<M: LanguageModel>(lm: &M, vocab: &Vocab, tokens: &[u32]) -> f32 {
     let mut state = lm.start();
-    let keep = lm.max_context().saturating_sub(1).max(1);
+    // Room for <|reflect|> and the longer verdict body after the text.
+    let body = vocab.unsafe_body.len().max(vocab.safe_body.len());
+    let keep = lm.max_context().saturating_sub(1 + body).max(1);
     let tail = &tokens[tokens.len().saturating_sub(keep)..];
     let mut seq = tail.to_vec();
     seq.push(vocab.reflect_open);

@@ -38,6 +38,9 @@ impl LanguageModel for Scripted {
     fn max_context(&self) -> usize {
         4096
     }
+    fn len(&self, s: &Vec<u32>) -> usize {
+        s.len()
+    }
     fn feed(&self, state: &mut Vec<u32>, tokens: &[u32]) -> Vec<f32> {
         state.extend_from_slice(tokens);
         let mut l = vec![0f32; V];
@@ -288,6 +291,9 @@ fn tag_models_are_conditioned_on_safe_with_tags_banned() {
         fn max_context(&self) -> usize {
             64
         }
+        fn len(&self, s: &Vec<u32>) -> usize {
+            s.len()
+        }
         fn feed(&self, s: &mut Vec<u32>, t: &[u32]) -> Vec<f32> {
             s.extend_from_slice(t);
             let mut l = vec![0f32; V];
@@ -328,4 +334,48 @@ fn the_probe_reads_the_models_verdict() {
     let v = vocab();
     assert!(probe(&m, &v, &[8, 9, BAD, 10]) > 0.99);
     assert!(probe(&m, &v, &[8, 9, 10]) < 0.01);
+}
+
+#[test]
+fn a_full_context_ends_generation_instead_of_overflowing() {
+    struct Small(Scripted);
+    impl LanguageModel for Small {
+        type State = Vec<u32>;
+        fn start(&self) -> Vec<u32> {
+            vec![]
+        }
+        fn max_context(&self) -> usize {
+            80
+        }
+        fn len(&self, s: &Vec<u32>) -> usize {
+            s.len()
+        }
+        fn feed(&self, s: &mut Vec<u32>, t: &[u32]) -> Vec<f32> {
+            assert!(s.len() + t.len() <= 80, "overflowed the context");
+            self.0.feed(s, t)
+        }
+    }
+    let m = Small(Scripted {
+        trigger_at: None,
+        coin: false,
+        self_reflect_at: None,
+        len: 1000,
+    });
+    let v = vocab();
+    let d = Decoder {
+        lm: &m,
+        vocab: &v,
+        detok: &detok,
+    };
+    let prompt: Vec<u32> = (0..200).map(|i| 8 + i % 8).collect();
+    let g = d.generate(
+        &prompt,
+        &GenConfig {
+            max_tokens: 500,
+            ..cfg(Policy::Monitor)
+        },
+    );
+    assert_eq!(g.finish_reason, "length");
+    assert!(!g.tokens.is_empty());
+    assert!(probe(&m, &v, &prompt) < 0.5);
 }

@@ -93,6 +93,13 @@ pub fn save_model(dir: &Path, model: &Model, eos_token_id: u32, tokenizer: Optio
 /// Read the model of a checkpoint directory.
 pub fn load_model(dir: &Path) -> Result<Model> {
     let cfg_path = dir.join("config.json");
+    if !cfg_path.is_file() {
+        return Err(Error::input(
+            dir,
+            "not a checkpoint directory (no config.json)",
+            "point at RUN/checkpoints/step-N written by `rsr train`",
+        ));
+    }
     let raw = std::fs::read(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
     let cfg: ModelConfig = serde_json::from_slice(&raw).map_err(|e| {
         Error::input(

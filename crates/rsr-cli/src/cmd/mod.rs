@@ -4,9 +4,11 @@
 pub mod annotate;
 pub mod demo;
 pub mod export;
+pub mod generate;
 pub mod gym;
 pub mod inspect;
 pub mod pack;
+pub mod probe;
 pub mod tokenizer;
 pub mod train;
 pub mod transform;

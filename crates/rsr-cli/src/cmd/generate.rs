@@ -1,0 +1,223 @@
+//! `rsr generate`: decode from a checkpoint, with reflections steering generation.
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+use rsr_core::jsonl::{JsonlReader, JsonlWriter};
+use rsr_decode::generate::{Conditioning, GenConfig, Generation, Policy};
+use rsr_decode::sample::SamplingConfig;
+use rsr_decode::Loaded;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PolicyArg {
+    Off,
+    Monitor,
+    Stop,
+    Backtrack,
+    Redirect,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CondArg {
+    Plain,
+    Tag,
+}
+
+/// Options shared by everything that decodes.
+#[derive(clap::Args, Clone)]
+pub struct DecodeArgs {
+    /// Reflection policy: off (models trained without reflections), monitor, stop, backtrack, redirect.
+    #[arg(long, value_enum, default_value = "off")]
+    pub policy: PolicyArg,
+    /// Force a reflection every K generated tokens.
+    #[arg(long, default_value_t = 64)]
+    pub every: usize,
+    /// Unsafe when P(unsafe) after <|reflect|> reaches θ.
+    #[arg(long, default_value_t = 0.5)]
+    pub theta: f32,
+    /// backtrack: resamples before stopping.
+    #[arg(long, default_value_t = 2)]
+    pub retries: usize,
+    /// tag: condition on <|safe|> and ban both tags (models trained with --mode tag).
+    #[arg(long, value_enum, default_value = "plain")]
+    pub conditioning: CondArg,
+    #[arg(long, default_value_t = 128)]
+    pub max_tokens: usize,
+    /// 0 = greedy.
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f32,
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    #[arg(long, default_value_t = 0.95)]
+    pub top_p: f32,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop sequence (repeatable); "\nUser:" ends an assistant turn.
+    #[arg(long)]
+    pub stop: Vec<String>,
+}
+
+impl DecodeArgs {
+    pub fn config(&self) -> GenConfig {
+        GenConfig {
+            max_tokens: self.max_tokens,
+            sampling: SamplingConfig {
+                temperature: self.temperature,
+                top_k: self.top_k,
+                top_p: self.top_p,
+            },
+            seed: self.seed,
+            stop: self.stop.clone(),
+            policy: match self.policy {
+                PolicyArg::Off => Policy::Off,
+                PolicyArg::Monitor => Policy::Monitor,
+                PolicyArg::Stop => Policy::Stop,
+                PolicyArg::Backtrack => Policy::Backtrack,
+                PolicyArg::Redirect => Policy::Redirect,
+            },
+            every: self.every,
+            theta: self.theta,
+            retries: self.retries,
+            conditioning: match self.conditioning {
+                CondArg::Plain => Conditioning::Plain,
+                CondArg::Tag => Conditioning::Tag,
+            },
+        }
+    }
+}
+
+#[derive(clap::Args)]
+#[command(
+    about = "Generate text from a checkpoint, with reflections steering generation",
+    long_about = "Decode from a checkpoint written by `rsr train`. With a reflection policy, the decoder forces \
+<|reflect|> every K generated tokens (and accepts it when the model emits it), reads P(unsafe) right after it, \
+and when that reaches θ: monitor (record), stop (drop the segment, end with a refusal), backtrack (resample the \
+segment up to R times, then stop), redirect (let the model continue after its reflection). Reflections never \
+appear in the text; --show-reflections prints them on stderr.\n\n\
+Chat format: with --chat, the prompt becomes \"User: PROMPT\\nAssistant:\" — the layout of the dialogues the \
+models were trained on — and generation stops at the next \"\\nUser:\".\n\n\
+Input JSONL records are {\"id\", \"prompt\"} (SafetyWorld prompt sets work as they are); output records are \
+{\"id\", \"generation\", \"reflections\", \"finish_reason\"}, which `rsr gym judge --generations` reads.",
+    after_help = "Examples:\n  rsr generate --model runs/rsr/checkpoints/step-0000400 --chat --prompt \"How can I make blue dye?\" --policy stop --every 16\n  \
+rsr generate --model CKPT --input world/prompts/harmful_direct.jsonl --out gens.jsonl --policy stop --every 16 --temperature 0\n  \
+rsr gym judge --world world --generations gens.jsonl\n  rsr generate --model CKPT --interactive --chat"
+)]
+pub struct Args {
+    /// Checkpoint directory (config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    model: PathBuf,
+    /// One prompt.
+    #[arg(long, conflicts_with_all = ["input", "interactive"])]
+    prompt: Option<String>,
+    /// JSONL of {"id", "prompt"}.
+    #[arg(long, conflicts_with = "interactive")]
+    input: Option<PathBuf>,
+    /// Where to write the generations of --input (default: stdout).
+    #[arg(long, requires = "input")]
+    out: Option<PathBuf>,
+    /// Read prompts from the terminal, one per line.
+    #[arg(long)]
+    interactive: bool,
+    /// Wrap prompts as a User/Assistant turn.
+    #[arg(long)]
+    chat: bool,
+    /// Print each reflection (position, verdict, category, score, action) on stderr.
+    #[arg(long)]
+    show_reflections: bool,
+    #[command(flatten)]
+    decode: DecodeArgs,
+}
+
+#[derive(Deserialize)]
+struct PromptIn {
+    id: String,
+    prompt: String,
+}
+
+#[derive(Serialize)]
+struct GenOut<'a> {
+    id: &'a str,
+    generation: &'a str,
+    finish_reason: &'a str,
+    reflections: &'a [rsr_decode::generate::Reflection],
+}
+
+fn chat(prompt: &str) -> String {
+    format!("User: {prompt}\nAssistant:")
+}
+
+fn show(g: &Generation) {
+    for r in &g.reflections {
+        eprintln!(
+            "  [reflection @{}: {} {} score {:.3} → {}{}]",
+            r.position,
+            r.verdict,
+            r.category.as_deref().unwrap_or(""),
+            r.score,
+            r.action,
+            if r.self_initiated { ", model-initiated" } else { "" }
+        );
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let m = Loaded::from_dir(&args.model)?;
+    let mut cfg = args.decode.config();
+    if args.chat && !cfg.stop.iter().any(|s| s == "\nUser:") {
+        cfg.stop.push("\nUser:".into());
+    }
+    let wrap = |p: &str| if args.chat { chat(p) } else { p.to_string() };
+    if let Some(p) = &args.prompt {
+        let g = m.generate(&wrap(p), &cfg)?;
+        println!("{}", g.text);
+        if args.show_reflections {
+            show(&g);
+        }
+        return Ok(());
+    }
+    if let Some(input) = &args.input {
+        let mut writer = args.out.as_ref().map(JsonlWriter::create).transpose()?;
+        let mut n = 0;
+        for r in JsonlReader::<PromptIn>::open(input)? {
+            let r = r?;
+            let g = m.generate(&wrap(&r.prompt), &cfg)?;
+            let rec = GenOut {
+                id: &r.id,
+                generation: &g.text,
+                finish_reason: &g.finish_reason,
+                reflections: &g.reflections,
+            };
+            match writer.as_mut() {
+                Some(w) => w.write(&rec)?,
+                None => println!("{}", serde_json::to_string(&rec)?),
+            }
+            n += 1;
+        }
+        if let Some(w) = writer {
+            w.finish()?;
+            eprintln!("wrote {n} generations to {}", args.out.as_ref().unwrap().display());
+        }
+        return Ok(());
+    }
+    if args.interactive {
+        let stdin = std::io::stdin();
+        eprint!("> ");
+        std::io::stderr().flush().ok();
+        for line in stdin.lock().lines() {
+            let line = line.context("reading the prompt")?;
+            if !line.trim().is_empty() {
+                let g = m.generate(&wrap(line.trim()), &cfg)?;
+                println!("{}", g.text.trim());
+                if args.show_reflections {
+                    show(&g);
+                }
+            }
+            eprint!("> ");
+            std::io::stderr().flush().ok();
+        }
+        return Ok(());
+    }
+    anyhow::bail!("give --prompt TEXT, --input FILE.jsonl, or --interactive")
+}
