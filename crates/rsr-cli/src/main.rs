@@ -37,6 +37,7 @@ enum Command {
     Train(cmd::train::Args),
     Generate(cmd::generate::Args),
     Probe(cmd::probe::Args),
+    Serve(cmd::serve::Args),
     Demo(cmd::demo::Args),
 }
 
@@ -53,6 +54,7 @@ fn main() {
         Command::Train(a) => cmd::train::run(a),
         Command::Generate(a) => cmd::generate::run(a),
         Command::Probe(a) => cmd::probe::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };
     if let Err(e) = result {

@@ -9,6 +9,7 @@ pub mod gym;
 pub mod inspect;
 pub mod pack;
 pub mod probe;
+pub mod serve;
 pub mod tokenizer;
 pub mod train;
 pub mod transform;
