@@ -22,6 +22,9 @@
 //! or `backtrack` can retract text until then): the chunks arrive after the
 //! generation, not token by token.
 
+// Handlers' helpers return a ready HTTP error response as their `Err`: idiomatic axum.
+#![allow(clippy::result_large_err)]
+
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
