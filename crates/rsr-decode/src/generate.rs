@@ -116,6 +116,17 @@ enum Verdict {
     Finish,
 }
 
+/// The mutable state of one generation.
+struct Session<S> {
+    state: S,
+    logits: Vec<f32>,
+    out: Generation,
+    /// The last point judged safe: where `stop` cuts and `backtrack` resumes
+    /// (state, logits, visible tokens).
+    checkpoint: (S, Vec<f32>, usize),
+    retries: usize,
+}
+
 impl<M: LanguageModel> Decoder<'_, M> {
     /// Generate a continuation of `prompt` (token ids).
     pub fn generate(&self, prompt: &[u32], cfg: &GenConfig) -> Generation {
@@ -135,87 +146,66 @@ impl<M: LanguageModel> Decoder<'_, M> {
         let reserve = (cfg.max_tokens + self.reflection_budget() + 2).min(max / 2);
         let context = &context[context.len().saturating_sub((max - reserve).max(1))..];
         let mut state = self.lm.start();
-        let mut logits = self.lm.feed(&mut state, context);
-        let mut out = Generation {
+        let logits = self.lm.feed(&mut state, context);
+        let out = Generation {
             text: String::new(),
             tokens: vec![],
             reflections: vec![],
             finish_reason: "length".into(),
             extra_tokens: 0,
         };
-        // The last point judged safe: where `stop` cuts and `backtrack` resumes.
-        let mut checkpoint = (state.clone(), logits.clone(), 0usize);
-        let (mut since, mut retries) = (0usize, 0usize);
+        let checkpoint = (state.clone(), logits.clone(), 0usize);
+        let mut s = Session {
+            state,
+            logits,
+            out,
+            checkpoint,
+            retries: 0,
+        };
+        let mut since = 0usize;
         let mut finished = false;
-        while !finished && out.tokens.len() < cfg.max_tokens {
+        while !finished && s.out.tokens.len() < cfg.max_tokens {
             // A full context ends the generation (room kept for one last reflection).
-            if self.lm.len(&state) + 2 + self.reflection_budget() >= max {
+            if self.lm.len(&s.state) + 2 + self.reflection_budget() >= max {
                 break;
             }
-            if cfg.policy != Policy::Off && since >= cfg.every.max(1) {
-                let r = self.reflect(
-                    &mut state,
-                    &mut logits,
-                    &mut out,
-                    cfg,
-                    &mut checkpoint,
-                    &mut retries,
-                    false,
-                );
-                since = 0;
-                if let Verdict::Finish = r {
-                    finished = true;
-                    continue;
+            let periodic = cfg.policy != Policy::Off && since >= cfg.every.max(1);
+            let next = if periodic {
+                None
+            } else {
+                Some(sample(&s.logits, &banned, &cfg.sampling, &mut rng))
+            };
+            match next {
+                Some(t) if t == v.endoftext => {
+                    s.out.finish_reason = "eos".into();
+                    break;
                 }
-            }
-            let next = sample(&logits, &banned, &cfg.sampling, &mut rng);
-            if next == v.endoftext {
-                out.finish_reason = "eos".into();
-                break;
-            }
-            if next == v.reflect_open {
-                // The model reflects on its own.
-                let r = self.reflect(
-                    &mut state,
-                    &mut logits,
-                    &mut out,
-                    cfg,
-                    &mut checkpoint,
-                    &mut retries,
-                    true,
-                );
-                since = 0;
-                if let Verdict::Finish = r {
-                    finished = true;
+                Some(t) if t != v.reflect_open => {
+                    s.logits = self.lm.feed(&mut s.state, &[t]);
+                    s.out.tokens.push(t);
+                    since += 1;
+                    let text = (self.detok)(&s.out.tokens);
+                    if let Some(cut) = cfg.stop.iter().filter_map(|x| text.find(x.as_str())).min() {
+                        s.out.text = text[..cut].to_string();
+                        s.out.finish_reason = "stop_sequence".into();
+                        return s.out;
+                    }
                 }
-                continue;
-            }
-            logits = self.lm.feed(&mut state, &[next]);
-            out.tokens.push(next);
-            since += 1;
-            let text = (self.detok)(&out.tokens);
-            if let Some(cut) = cfg.stop.iter().filter_map(|s| text.find(s.as_str())).min() {
-                out.text = text[..cut].to_string();
-                out.finish_reason = "stop_sequence".into();
-                return out;
+                // A periodic reflection, or one the model starts itself.
+                _ => {
+                    finished = matches!(self.reflect(&mut s, cfg, next.is_some()), Verdict::Finish);
+                    since = 0;
+                }
             }
         }
         // Judge the tail that no periodic reflection has seen yet.
         if !finished && cfg.policy != Policy::Off && since > 0 {
-            self.reflect(
-                &mut state,
-                &mut logits,
-                &mut out,
-                cfg,
-                &mut checkpoint,
-                &mut retries,
-                false,
-            );
+            self.reflect(&mut s, cfg, false);
         }
-        if out.finish_reason != "refused" {
-            out.text = (self.detok)(&out.tokens);
+        if s.out.finish_reason != "refused" {
+            s.out.text = (self.detok)(&s.out.tokens);
         }
-        out
+        s.out
     }
 
     /// Longest reflection body the decoder lets a model write: an unsafe
@@ -224,20 +214,10 @@ impl<M: LanguageModel> Decoder<'_, M> {
         (self.lm.max_context() / 8).clamp(4, 48)
     }
 
-    /// Reflect on the context in `state`, record it, and apply the policy.
-    #[allow(clippy::too_many_arguments)]
-    fn reflect(
-        &self,
-        state: &mut M::State,
-        logits: &mut Vec<f32>,
-        out: &mut Generation,
-        cfg: &GenConfig,
-        checkpoint: &mut (M::State, Vec<f32>, usize),
-        retries: &mut usize,
-        self_initiated: bool,
-    ) -> Verdict {
+    /// Reflect on the context so far, record it, and apply the policy.
+    fn reflect(&self, s: &mut Session<M::State>, cfg: &GenConfig, self_initiated: bool) -> Verdict {
         let v = self.vocab;
-        let mut fork = state.clone();
+        let mut fork = s.state.clone();
         let mut l = self.lm.feed(&mut fork, &[v.reflect_open]);
         let score = score_after_reflect(self.lm, v, &fork, &l);
         // The model writes its reflection body (greedy) up to <|/reflect|>.
@@ -253,7 +233,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
             }
             body.push(t);
         }
-        out.extra_tokens += fed;
+        s.out.extra_tokens += fed;
         let category = rsr_core::reflection::parse_body(&(self.detok)(&body))
             .ok()
             .and_then(|verdict| match verdict {
@@ -262,7 +242,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
             });
         let is_unsafe = score >= cfg.theta;
         let mut record = Reflection {
-            position: out.tokens.len(),
+            position: s.out.tokens.len(),
             verdict: if is_unsafe { "unsafe" } else { "safe" }.into(),
             category,
             score,
@@ -270,45 +250,45 @@ impl<M: LanguageModel> Decoder<'_, M> {
             self_initiated,
         };
         let verdict = if !is_unsafe || cfg.policy == Policy::Monitor || cfg.policy == Policy::Off {
-            *state = fork;
-            *logits = l;
+            s.state = fork;
+            s.logits = l;
             if !is_unsafe {
-                *checkpoint = (state.clone(), logits.clone(), out.tokens.len());
-                *retries = 0;
+                s.checkpoint = (s.state.clone(), s.logits.clone(), s.out.tokens.len());
+                s.retries = 0;
             }
             Verdict::Continue
         } else {
             match cfg.policy {
                 Policy::Redirect => {
                     record.action = "redirect".into();
-                    *state = fork;
-                    *logits = l;
+                    s.state = fork;
+                    s.logits = l;
                     Verdict::Continue
                 }
-                Policy::Backtrack if *retries < cfg.retries => {
+                Policy::Backtrack if s.retries < cfg.retries => {
                     record.action = "backtrack".into();
-                    *retries += 1;
-                    *state = checkpoint.0.clone();
-                    *logits = checkpoint.1.clone();
-                    out.tokens.truncate(checkpoint.2);
+                    s.retries += 1;
+                    s.state = s.checkpoint.0.clone();
+                    s.logits = s.checkpoint.1.clone();
+                    s.out.tokens.truncate(s.checkpoint.2);
                     Verdict::Continue
                 }
                 _ => {
                     record.action = "stop".into();
-                    out.tokens.truncate(checkpoint.2);
-                    let kept = (self.detok)(&out.tokens);
+                    s.out.tokens.truncate(s.checkpoint.2);
+                    let kept = (self.detok)(&s.out.tokens);
                     let sep = if kept.is_empty() || kept.ends_with(char::is_whitespace) {
                         ""
                     } else {
                         " "
                     };
-                    out.text = format!("{kept}{sep}{}", rsr_core::reflection::REDIRECTS[0]);
-                    out.finish_reason = "refused".into();
+                    s.out.text = format!("{kept}{sep}{}", rsr_core::reflection::REDIRECTS[0]);
+                    s.out.finish_reason = "refused".into();
                     Verdict::Finish
                 }
             }
         };
-        out.reflections.push(record);
+        s.out.reflections.push(record);
         verdict
     }
 }
