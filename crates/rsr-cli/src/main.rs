@@ -38,6 +38,7 @@ enum Command {
     Generate(cmd::generate::Args),
     Probe(cmd::probe::Args),
     Serve(cmd::serve::Args),
+    Eval(cmd::eval::Args),
     Demo(cmd::demo::Args),
 }
 
@@ -55,6 +56,7 @@ fn main() {
         Command::Generate(a) => cmd::generate::run(a),
         Command::Probe(a) => cmd::probe::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };
     if let Err(e) = result {

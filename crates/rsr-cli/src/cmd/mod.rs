@@ -3,6 +3,7 @@
 
 pub mod annotate;
 pub mod demo;
+pub mod eval;
 pub mod export;
 pub mod generate;
 pub mod gym;
