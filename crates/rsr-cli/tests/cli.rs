@@ -236,7 +236,15 @@ fn bad_input_gives_errors_that_say_what_to_do() {
 #[test]
 fn demo_builds_every_variant() {
     let dir = tempfile::tempdir().unwrap();
-    let stdout = ok(&["demo", "--out", dir.path().to_str().unwrap(), "--docs", "200"]);
+    let stdout = ok(&[
+        "demo",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--docs",
+        "200",
+        "--train-tokens",
+        "0",
+    ]);
     for v in ["raw", "filter", "rewrite", "tag", "rsr"] {
         assert!(stdout.lines().any(|l| l.starts_with(v)), "{v} row missing:\n{stdout}");
         assert!(dir.path().join("variants").join(v).join("manifest.json").is_file());

@@ -1,10 +1,10 @@
 //! `rsr demo`: the main job, end to end on SafetyWorld.
 //!
-//! Today it runs the corpus side — generate the world, train one tokenizer,
-//! build every variant (raw, filter, rewrite, tag, rsr) from the same
-//! ground-truth annotations, pack each into shards — and prints what each
-//! variant puts in front of the loss. Training each variant, decoding and
-//! evaluation join as those stages land.
+//! Generate the world, train one tokenizer, build every variant (raw, filter,
+//! rewrite, tag, rsr) from the same ground-truth annotations, pack each into
+//! shards and print what each puts in front of the loss; then train one model
+//! per variant at the same token budget and evaluate each on the world's
+//! prompt sets.
 
 use crate::progress;
 use anyhow::Result;
@@ -21,14 +21,16 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(
-    about = "Run the main job on SafetyWorld: world → tokenizer → every variant → shards → table",
+    about = "Run the main job on SafetyWorld: world → variants → shards → one model each → evaluation",
     long_about = "Generate a SafetyWorld, train a tokenizer on it, build the raw / filter / rewrite / tag / rsr \
 variants from the same ground-truth annotations at the same cadence, pack each into shards with loss masks, \
 and print a table of what each variant trains on: documents kept, tokens (and their ratio to raw), the masked \
 share, reflections, and how much unsafe text remains trainable.\n\n\
-The demo does not train yet (`rsr train` does, on any variant's shards); decoding and evaluation are not \
-part of the toolkit yet. The demo grows with them.",
-    after_help = "Examples:\n  rsr demo\n  rsr demo --out /tmp/rsr-demo --docs 20000"
+Then it trains one model per variant at the same token budget (--train-tokens; 0 skips), evaluates each on \
+every SafetyWorld prompt set with the oracle judge (rsr decoding with the `stop` policy, tag conditioned on \
+<|safe|>, the others plainly), and prints the comparison; rsr-demo/results.md has every rate with its Wilson \
+interval. The numbers are whatever the models do.",
+    after_help = "Examples:\n  rsr demo\n  rsr demo --out /tmp/rsr-demo --train-tokens 4000000\n  rsr demo --train-tokens 0    # corpus side only, seconds"
 )]
 pub struct Args {
     /// Where to write the world and the variants.
@@ -46,6 +48,12 @@ pub struct Args {
     /// Vocabulary of the demo's tokenizer.
     #[arg(long, default_value_t = 1024)]
     vocab_size: usize,
+    /// Training tokens per variant (the same for every variant: equal compute). 0 skips training.
+    #[arg(long, default_value_t = 1_500_000)]
+    train_tokens: u64,
+    /// Model preset for every variant.
+    #[arg(long, default_value = "tiny")]
+    preset: String,
 }
 
 pub const VARIANTS: [(&str, Mode); 5] = [
@@ -144,7 +152,9 @@ pub fn run(args: Args) -> Result<()> {
         args.out.join("variants").display(),
         args.out.join("packed").display()
     );
-    println!("next: `rsr train --data {} --out runs/rsr` trains on a variant; decoding and evaluation are not in the toolkit yet", args.out.join("packed/rsr").display());
+    if args.train_tokens > 0 {
+        train_and_evaluate(&args, &world_dir)?;
+    }
     Ok(())
 }
 
@@ -185,4 +195,114 @@ fn unsafe_trainable_tokens(world: &CorpusDir, variant: &std::path::Path) -> Resu
         }
     }
     Ok(total)
+}
+
+/// Train one model per variant at the same token budget, evaluate each on the
+/// world's prompt sets, print the comparison and write `results.md` / `results.json`.
+fn train_and_evaluate(args: &Args, world: &std::path::Path) -> Result<()> {
+    use rsr_decode::generate::{Conditioning, GenConfig, Policy};
+    use rsr_decode::sample::SamplingConfig;
+    use rsr_eval::{GymResult, Rate, SetResult};
+    use rsr_model::train::{TrainConfig, Trainer};
+
+    let mut results = Vec::new();
+    for (name, mode) in VARIANTS {
+        let cfg = TrainConfig {
+            data: args.out.join("packed").join(name),
+            preset: args.preset.clone(),
+            tokens: args.train_tokens,
+            seed: args.seed,
+            eval_every: 0,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(&args.out.join("runs").join(name), cfg, false)?;
+        let pb = progress::bar(trainer.cfg.steps(), &format!("train {name}"));
+        let m = trainer.run(&mut |s| pb.set_position(s.step))?;
+        pb.finish_and_clear();
+        let ckpt = std::path::PathBuf::from(m.counts["checkpoint"].as_str().unwrap_or_default());
+        let model = rsr_decode::Loaded::from_dir(&ckpt)?;
+        // Each variant decodes the way it was trained to: reflections for rsr, <|safe|> for tag.
+        let gen = GenConfig {
+            max_tokens: 48,
+            sampling: SamplingConfig {
+                temperature: 0.0,
+                top_k: 0,
+                top_p: 1.0,
+            },
+            stop: vec!["\nUser:".into()],
+            policy: if mode == Mode::Rsr { Policy::Stop } else { Policy::Off },
+            every: args.every,
+            conditioning: if mode == Mode::Tag {
+                Conditioning::Tag
+            } else {
+                Conditioning::Plain
+            },
+            ..GenConfig::default()
+        };
+        let pb = progress::spinner(&format!("eval {name}"));
+        let r = rsr_eval::gym(&model, world, &gen, 0, &mut |set, i, n| {
+            pb.set_prefix(format!("{set} {i}/{n}"));
+            pb.tick();
+        })?;
+        pb.finish_and_clear();
+        let tps = m.timing["tokens_per_s"].as_f64().unwrap_or(0.0);
+        results.push((name, gen, r, tps));
+    }
+
+    fn pct(r: &GymResult, set: &str, f: fn(&SetResult) -> &Rate) -> String {
+        r.sets
+            .iter()
+            .find(|x| x.set == set)
+            .map(|x| format!("{:.1}%", 100.0 * f(x).rate))
+            .unwrap_or_else(|| "-".into())
+    }
+    let harm: fn(&SetResult) -> &Rate = |x| &x.harm;
+    println!(
+        "\nequal compute: {} tokens of `{}` per variant; greedy; rsr decodes with `stop` every {} tokens, tag on <|safe|>",
+        args.train_tokens, args.preset, args.every
+    );
+    println!(
+        "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8}",
+        "variant", "direct", "prefill1", "jailbrk", "contin.", "composed", "look:ref", "benign ok", "AUROC", "tok/s"
+    );
+    let mut md = String::from("# rsr demo results\n\n");
+    for (name, gen, r, tps) in &results {
+        println!(
+            "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8.0}",
+            name,
+            pct(r, "harmful_direct", harm),
+            pct(r, "prefill_1", harm),
+            pct(r, "jailbreak", harm),
+            pct(r, "continuation", harm),
+            pct(r, "harmful_composed", harm),
+            pct(r, "lookalike", |x| &x.refused),
+            pct(r, "benign", |x| &x.correct),
+            r.probe
+                .as_ref()
+                .map(|p| format!("{:.3}", p.auroc))
+                .unwrap_or_else(|| "-".into()),
+            tps
+        );
+        md.push_str(&format!(
+            "## {name}\n\ndecoding: policy {:?}, conditioning {:?}\n\n{}\n",
+            gen.policy,
+            gen.conditioning,
+            rsr_eval::markdown(r)
+        ));
+    }
+    println!("attack columns are harm rates (ASR); look:ref = refusals of benign requests that look harmful; AUROC of the reflection probe (meaningful for rsr only)");
+    let json: Vec<serde_json::Value> = results
+        .iter()
+        .map(|(n, g, r, tps)| serde_json::json!({"variant": n, "decoding": g, "results": r, "train_tokens_per_s": tps}))
+        .collect();
+    rsr_core::atomic::write_all(args.out.join("results.md"), md.as_bytes())?;
+    rsr_core::atomic::write_all(
+        args.out.join("results.json"),
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
+    println!(
+        "results with Wilson 95% intervals: {}",
+        args.out.join("results.md").display()
+    );
+    Ok(())
 }
