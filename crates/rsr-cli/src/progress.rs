@@ -26,11 +26,7 @@ pub fn spinner(what: &str) -> ProgressBar {
 pub fn update_stream(pb: &ProgressBar, docs: u64, bytes: u64) {
     if docs.is_multiple_of(512) {
         let secs = pb.elapsed().as_secs_f64().max(1e-3);
-        pb.set_prefix(format!(
-            "{docs} docs, {:.1} MB, {:.1} MB/s",
-            bytes as f64 / 1e6,
-            bytes as f64 / 1e6 / secs
-        ));
+        pb.set_prefix(format!("{docs} docs, {:.1} MB, {:.1} MB/s", bytes as f64 / 1e6, bytes as f64 / 1e6 / secs));
         pb.tick();
     }
 }

@@ -5,10 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn rsr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rsr"))
-        .args(args)
-        .output()
-        .expect("rsr runs")
+    Command::new(env!("CARGO_BIN_EXE_rsr")).args(args).output().expect("rsr runs")
 }
 
 fn ok(args: &[&str]) -> String {
@@ -50,17 +47,7 @@ fn gym_then_transform_as_in_the_readme() {
         assert!(world.join(f).is_file(), "{f} missing");
     }
     let out = dir.path().join("rsr");
-    let stdout = ok(&[
-        "transform",
-        "--mode",
-        "rsr",
-        "--input",
-        w,
-        "--out",
-        out.to_str().unwrap(),
-        "--every",
-        "16",
-    ]);
+    let stdout = ok(&["transform", "--mode", "rsr", "--input", w, "--out", out.to_str().unwrap(), "--every", "16"]);
     assert!(stdout.contains("300 → 300 documents"), "{stdout}");
     let m = json(&out.join("manifest.json"));
     assert_eq!(m["stage"], "transform");
@@ -91,12 +78,8 @@ fn judge_scores_a_generations_file() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let steps: Vec<String> = direct[0]["harm_steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect();
+    let steps: Vec<String> =
+        direct[0]["harm_steps"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
     let gens = dir.path().join("gens.jsonl");
     std::fs::write(
         &gens,
@@ -108,25 +91,11 @@ fn judge_scores_a_generations_file() {
     )
     .unwrap();
     let judged = dir.path().join("judged.jsonl");
-    let stdout = ok(&[
-        "gym",
-        "judge",
-        "--world",
-        w,
-        "--generations",
-        gens.to_str().unwrap(),
-        "--out",
-        judged.to_str().unwrap(),
-    ]);
-    assert!(
-        stdout.contains("harmful_direct") && stdout.contains("50.0%"),
-        "{stdout}"
-    );
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&judged)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let stdout =
+        ok(&["gym", "judge", "--world", w, "--generations", gens.to_str().unwrap(), "--out", judged.to_str().unwrap()]);
+    assert!(stdout.contains("harmful_direct") && stdout.contains("50.0%"), "{stdout}");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&judged).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines[0]["delivered_harm"], true);
     assert_eq!(lines[1]["delivered_harm"], false);
     assert_eq!(lines[1]["refused"], true);
@@ -158,17 +127,7 @@ fn annotate_noisy_then_transform_with_those_labels() {
     assert_eq!(m["counts"]["false_alarms"], 0);
     // Every unsafe span missed: an rsr run on these labels reflects `safe` only.
     let out = dir.path().join("rsr-noisy");
-    ok(&[
-        "transform",
-        "--mode",
-        "rsr",
-        "--input",
-        w,
-        "--out",
-        out.to_str().unwrap(),
-        "--labels",
-        "noisy",
-    ]);
+    ok(&["transform", "--mode", "rsr", "--input", w, "--out", out.to_str().unwrap(), "--labels", "noisy"]);
     let t = json(&out.join("manifest.json"));
     assert_eq!(t["counts"]["reflections_unsafe"], 0);
     assert!(t["inputs"][1].as_str().unwrap().ends_with("noisy.jsonl"));
@@ -202,29 +161,15 @@ fn labels_from_an_input_field() {
     ]);
     let text = std::fs::read_to_string(out.join("documents.jsonl")).unwrap();
     assert!(text.contains("Bad text here.<|reflect|>unsafe: hate."), "{text}");
-    assert!(
-        text.contains("\"safety\":\"safe\""),
-        "other fields pass through: {text}"
-    );
+    assert!(text.contains("\"safety\":\"safe\""), "other fields pass through: {text}");
 }
 
 #[test]
 fn bad_input_gives_errors_that_say_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nothing");
-    let err = fails(&[
-        "transform",
-        "--mode",
-        "rsr",
-        "--input",
-        missing.to_str().unwrap(),
-        "--out",
-        "x",
-    ]);
-    assert!(
-        err.contains("no such corpus directory") && err.contains("HINT"),
-        "{err}"
-    );
+    let err = fails(&["transform", "--mode", "rsr", "--input", missing.to_str().unwrap(), "--out", "x"]);
+    assert!(err.contains("no such corpus directory") && err.contains("HINT"), "{err}");
     let err = fails(&["transform", "--mode", "sideways", "--input", "a", "--out", "b"]);
     assert!(err.contains("possible values: rsr, raw, filter, rewrite, tag"), "{err}");
     let err = fails(&["annotate", "--input", "a", "--name", "n"]);
@@ -236,30 +181,14 @@ fn bad_input_gives_errors_that_say_what_to_do() {
 #[test]
 fn demo_builds_every_variant() {
     let dir = tempfile::tempdir().unwrap();
-    let stdout = ok(&[
-        "demo",
-        "--out",
-        dir.path().to_str().unwrap(),
-        "--docs",
-        "200",
-        "--train-tokens",
-        "0",
-    ]);
+    let stdout = ok(&["demo", "--out", dir.path().to_str().unwrap(), "--docs", "200", "--train-tokens", "0"]);
     for v in ["raw", "filter", "rewrite", "tag", "rsr"] {
         assert!(stdout.lines().any(|l| l.starts_with(v)), "{v} row missing:\n{stdout}");
         assert!(dir.path().join("variants").join(v).join("manifest.json").is_file());
     }
     // rsr and filter leave no unsafe text trainable; raw does.
     let row = |v: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(v))
-            .unwrap()
-            .split_whitespace()
-            .last()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
+        stdout.lines().find(|l| l.starts_with(v)).unwrap().split_whitespace().last().unwrap().parse::<u64>().unwrap()
     };
     assert_eq!(row("rsr"), 0);
     assert_eq!(row("filter"), 0);
@@ -271,27 +200,8 @@ fn tokenizer_pack_inspect_export_as_in_the_readme() {
     let dir = tempfile::tempdir().unwrap();
     let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
     ok(&["gym", "--out", &p("world"), "--docs", "300"]);
-    ok(&[
-        "transform",
-        "--mode",
-        "rsr",
-        "--input",
-        &p("world"),
-        "--out",
-        &p("rsr"),
-        "--every",
-        "16",
-    ]);
-    let out = ok(&[
-        "tokenizer",
-        "train",
-        "--input",
-        &p("world"),
-        "--vocab-size",
-        "512",
-        "--out",
-        &p("tok.json"),
-    ]);
+    ok(&["transform", "--mode", "rsr", "--input", &p("world"), "--out", &p("rsr"), "--every", "16"]);
+    let out = ok(&["tokenizer", "train", "--input", &p("world"), "--vocab-size", "512", "--out", &p("tok.json")]);
     assert!(out.contains("endoftext: 0, reflect_open: 1"), "{out}");
     let out = ok(&[
         "pack",
@@ -307,10 +217,7 @@ fn tokenizer_pack_inspect_export_as_in_the_readme() {
     assert!(out.contains("train ") && out.contains("% masked"), "{out}");
     let shard = p("packed/train/shard_00000.bin");
     let out = ok(&["inspect", &shard, "--docs", "40"]);
-    assert!(
-        out.contains("format      rsr shard v1") && out.contains("<|reflect|>unsafe:"),
-        "{out}"
-    );
+    assert!(out.contains("format      rsr shard v1") && out.contains("<|reflect|>unsafe:"), "{out}");
     assert!(out.contains("⟦"), "masked text is made visible: {out}");
     for f in ["megatron", "olmo", "llmc"] {
         ok(&["export", "--pack", &p("packed"), "--format", f, "--out", &p(f)]);
@@ -321,19 +228,8 @@ fn tokenizer_pack_inspect_export_as_in_the_readme() {
     let bytes = std::fs::read(&shard).unwrap();
     std::fs::write(&shard, &bytes[..bytes.len() - 5]).unwrap();
     let err = fails(&["inspect", &shard]);
-    assert!(
-        err.contains("truncated") && err.contains("HINT: the shard is damaged"),
-        "{err}"
-    );
-    let err = fails(&[
-        "pack",
-        "--input",
-        &p("rsr"),
-        "--tokenizer",
-        &p("missing.json"),
-        "--out",
-        &p("x"),
-    ]);
+    assert!(err.contains("truncated") && err.contains("HINT: the shard is damaged"), "{err}");
+    let err = fails(&["pack", "--input", &p("rsr"), "--tokenizer", &p("missing.json"), "--out", &p("x")]);
     assert!(err.contains("missing.json") && err.contains("HINT"), "{err}");
 }
 
@@ -342,38 +238,9 @@ fn train_then_generate_judge_and_probe_from_a_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
     ok(&["gym", "--out", &p("world"), "--docs", "300"]);
-    ok(&[
-        "transform",
-        "--mode",
-        "rsr",
-        "--input",
-        &p("world"),
-        "--out",
-        &p("rsr"),
-        "--every",
-        "16",
-    ]);
-    ok(&[
-        "tokenizer",
-        "train",
-        "--input",
-        &p("world"),
-        "--vocab-size",
-        "400",
-        "--out",
-        &p("tok.json"),
-    ]);
-    ok(&[
-        "pack",
-        "--input",
-        &p("rsr"),
-        "--tokenizer",
-        &p("tok.json"),
-        "--out",
-        &p("packed"),
-        "--val-fraction",
-        "0.1",
-    ]);
+    ok(&["transform", "--mode", "rsr", "--input", &p("world"), "--out", &p("rsr"), "--every", "16"]);
+    ok(&["tokenizer", "train", "--input", &p("world"), "--vocab-size", "400", "--out", &p("tok.json")]);
+    ok(&["pack", "--input", &p("rsr"), "--tokenizer", &p("tok.json"), "--out", &p("packed"), "--val-fraction", "0.1"]);
     let out = ok(&[
         "train",
         "--data",
@@ -395,10 +262,7 @@ fn train_then_generate_judge_and_probe_from_a_checkpoint() {
     let metrics = std::fs::read_to_string(dir.path().join("run/metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 64);
     let ckpt = p("run/checkpoints/step-0000064");
-    assert!(
-        dir.path().join("run/checkpoints/step-0000032/state.json").is_file(),
-        "periodic checkpoint"
-    );
+    assert!(dir.path().join("run/checkpoints/step-0000032/state.json").is_file(), "periodic checkpoint");
 
     // Resume of a finished run is a no-op that still writes its manifest.
     ok(&["train", "--resume", "--out", &p("run")]);
@@ -422,50 +286,26 @@ fn train_then_generate_judge_and_probe_from_a_checkpoint() {
         "--temperature",
         "0",
     ]);
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&gens)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&gens).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(!lines.is_empty());
     for g in &lines {
         let text = g["generation"].as_str().unwrap();
-        assert!(
-            !text.contains("<|reflect|>") && !text.contains("<|/reflect|>"),
-            "reflection leaked: {text}"
-        );
+        assert!(!text.contains("<|reflect|>") && !text.contains("<|/reflect|>"), "reflection leaked: {text}");
         assert!(!g["reflections"].as_array().unwrap().is_empty(), "the policy reflected");
     }
     let judged = ok(&["gym", "judge", "--world", &p("world"), "--generations", &gens]);
     assert!(judged.contains("harmful_direct"), "{judged}");
 
-    let one = ok(&[
-        "generate",
-        "--model",
-        &ckpt,
-        "--chat",
-        "--prompt",
-        "How can I make blue dye?",
-        "--max-tokens",
-        "8",
-    ]);
+    let one =
+        ok(&["generate", "--model", &ckpt, "--chat", "--prompt", "How can I make blue dye?", "--max-tokens", "8"]);
     assert!(!one.trim().is_empty());
 
     let scores = p("scores.jsonl");
-    let out = ok(&[
-        "probe",
-        "--model",
-        &ckpt,
-        "--input",
-        &p("world/heldout/documents.jsonl"),
-        "--out",
-        &scores,
-    ]);
+    let out = ok(&["probe", "--model", &ckpt, "--input", &p("world/heldout/documents.jsonl"), "--out", &scores]);
     assert!(out.contains("scored 400 texts"), "{out}");
     for l in std::fs::read_to_string(&scores).unwrap().lines() {
-        let s = serde_json::from_str::<serde_json::Value>(l).unwrap()["score"]
-            .as_f64()
-            .unwrap();
+        let s = serde_json::from_str::<serde_json::Value>(l).unwrap()["score"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&s));
     }
     let err = fails(&["generate", "--model", &p("nope"), "--prompt", "x"]);

@@ -33,23 +33,11 @@ pub struct Span {
 
 impl Span {
     pub fn safe(start: usize, end: usize) -> Self {
-        Self {
-            start,
-            end,
-            label: LabelKind::Safe,
-            category: None,
-            score: None,
-        }
+        Self { start, end, label: LabelKind::Safe, category: None, score: None }
     }
 
     pub fn unsafe_(start: usize, end: usize, category: Category) -> Self {
-        Self {
-            start,
-            end,
-            label: LabelKind::Unsafe,
-            category: Some(category),
-            score: None,
-        }
+        Self { start, end, label: LabelKind::Unsafe, category: Some(category), score: None }
     }
 
     pub fn is_unsafe(&self) -> bool {
@@ -79,10 +67,7 @@ impl Span {
         }
         if let Some(s) = self.score {
             if !(0.0..=1.0).contains(&s) {
-                return Err(format!(
-                    "span [{}, {}) has score {s} outside [0, 1]",
-                    self.start, self.end
-                ));
+                return Err(format!("span [{}, {}) has score {s} outside [0, 1]", self.start, self.end));
             }
         }
         Ok(())
@@ -101,10 +86,8 @@ mod tests {
 
     #[test]
     fn json_shape_is_the_documented_one() {
-        let rec = AnnotationRecord {
-            id: "d".into(),
-            spans: vec![Span::safe(0, 4), Span::unsafe_(5, 9, Category::Weapons)],
-        };
+        let rec =
+            AnnotationRecord { id: "d".into(), spans: vec![Span::safe(0, 4), Span::unsafe_(5, 9, Category::Weapons)] };
         let s = serde_json::to_string(&rec).unwrap();
         assert_eq!(
             s,

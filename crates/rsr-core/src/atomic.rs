@@ -26,11 +26,7 @@ impl AtomicFile {
             .to_string_lossy();
         let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok(Self {
-            tmp,
-            target,
-            out: Some(BufWriter::with_capacity(1 << 20, file)),
-        })
+        Ok(Self { tmp, target, out: Some(BufWriter::with_capacity(1 << 20, file)) })
     }
 
     pub fn path(&self) -> &Path {

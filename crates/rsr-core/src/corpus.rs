@@ -39,17 +39,13 @@ impl CorpusDir {
                 "pass a directory written by `rsr gym`/`rsr transform`, or a documents JSONL file",
             ));
         }
-        DOCUMENT_NAMES
-            .iter()
-            .map(|n| self.root.join(n))
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                Error::input(
-                    &self.root,
-                    format!("no documents file (looked for {})", DOCUMENT_NAMES.join(", ")),
-                    "generate one with `rsr gym --out DIR`, or put your JSONL there as documents.jsonl",
-                )
-            })
+        DOCUMENT_NAMES.iter().map(|n| self.root.join(n)).find(|p| p.is_file()).ok_or_else(|| {
+            Error::input(
+                &self.root,
+                format!("no documents file (looked for {})", DOCUMENT_NAMES.join(", ")),
+                "generate one with `rsr gym --out DIR`, or put your JSONL there as documents.jsonl",
+            )
+        })
     }
 
     /// Directory that holds the annotations: beside the documents.

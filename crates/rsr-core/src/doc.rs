@@ -30,10 +30,7 @@ pub struct DocFields {
 
 impl Default for DocFields {
     fn default() -> Self {
-        Self {
-            id: "id".into(),
-            text: "text".into(),
-        }
+        Self { id: "id".into(), text: "text".into() }
     }
 }
 
@@ -47,11 +44,7 @@ pub struct DocReader {
 
 impl DocReader {
     pub fn open(path: impl AsRef<Path>, fields: DocFields) -> Result<Self> {
-        Ok(Self {
-            inner: JsonlReader::open(path)?,
-            fields,
-            neutralised: 0,
-        })
+        Ok(Self { inner: JsonlReader::open(path)?, fields, neutralised: 0 })
     }
 
     /// The 1-based line of the record last read.
@@ -66,17 +59,9 @@ impl DocReader {
         let id = match obj.remove(&self.fields.id) {
             Some(Value::String(s)) if !s.is_empty() => s,
             Some(Value::Number(n)) => n.to_string(),
-            Some(other) => {
-                return Err(format!(
-                    "field `{}` must be a non-empty string, got {other}",
-                    self.fields.id
-                ))
-            }
+            Some(other) => return Err(format!("field `{}` must be a non-empty string, got {other}", self.fields.id)),
             None => {
-                return Err(format!(
-                    "missing id field `{}` (set --id-field if it has another name)",
-                    self.fields.id
-                ))
+                return Err(format!("missing id field `{}` (set --id-field if it has another name)", self.fields.id))
             }
         };
         let text = match obj.remove(&self.fields.text) {
@@ -89,10 +74,7 @@ impl DocReader {
                     Value::Array(_) => "an array",
                     _ => "an object",
                 };
-                return Err(format!(
-                    "text field `{}` of document `{id}` is {kind}, not a string",
-                    self.fields.text
-                ));
+                return Err(format!("text field `{}` of document `{id}` is {kind}, not a string", self.fields.text));
             }
             None => {
                 return Err(format!(
@@ -146,10 +128,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let fields = DocFields {
-            id: "doc_id".into(),
-            text: "content".into(),
-        };
+        let fields = DocFields { id: "doc_id".into(), text: "content".into() };
         let mut reader = DocReader::open(&p, fields).unwrap();
         let mut soft = SoftErrors::new(false);
         let mut docs = Vec::new();
@@ -164,11 +143,7 @@ mod tests {
         assert_eq!(docs[1].id, "7");
         assert_eq!(reader.neutralised, 1);
         assert_eq!(soft.count, 2);
-        assert!(
-            soft.first[0].contains("d.jsonl:2: missing id field `doc_id`"),
-            "{}",
-            soft.first[0]
-        );
+        assert!(soft.first[0].contains("d.jsonl:2: missing id field `doc_id`"), "{}", soft.first[0]);
         assert!(
             soft.first[1].contains("d.jsonl:3: text field `content` of document `c` is a number"),
             "{}",

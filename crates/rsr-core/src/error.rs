@@ -14,29 +14,18 @@ pub enum Error {
     #[error("{path}:{line}: {message}")]
     Record { path: PathBuf, line: u64, message: String },
     #[error("{path}: {message}\nHINT: {hint}")]
-    Input {
-        path: PathBuf,
-        message: String,
-        hint: String,
-    },
+    Input { path: PathBuf, message: String, hint: String },
     #[error("{0}")]
     Invalid(String),
 }
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            cause,
-        }
+        Error::Io { path: path.into(), cause }
     }
 
     pub fn input(path: impl Into<PathBuf>, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Error::Input {
-            path: path.into(),
-            message: message.into(),
-            hint: hint.into(),
-        }
+        Error::Input { path: path.into(), message: message.into(), hint: hint.into() }
     }
 
     /// Record-level errors are "soft": callers count and skip them unless the

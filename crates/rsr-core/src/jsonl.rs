@@ -46,14 +46,7 @@ impl<T: DeserializeOwned> JsonlReader<T> {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let input = open(&path)?;
-        Ok(Self {
-            path,
-            input,
-            line: 0,
-            buf: Vec::new(),
-            done: false,
-            _t: std::marker::PhantomData,
-        })
+        Ok(Self { path, input, line: 0, buf: Vec::new(), done: false, _t: std::marker::PhantomData })
     }
 
     pub fn path(&self) -> &Path {
@@ -66,11 +59,7 @@ impl<T: DeserializeOwned> JsonlReader<T> {
     }
 
     fn record_error(&self, message: String) -> Error {
-        Error::Record {
-            path: self.path.clone(),
-            line: self.line,
-            message,
-        }
+        Error::Record { path: self.path.clone(), line: self.line, message }
     }
 }
 
@@ -125,10 +114,7 @@ pub struct SoftErrors {
 
 impl SoftErrors {
     pub fn new(strict: bool) -> Self {
-        Self {
-            strict,
-            ..Default::default()
-        }
+        Self { strict, ..Default::default() }
     }
 
     /// Ok(Some(v)) to use, Ok(None) to skip, Err to stop.
@@ -234,18 +220,10 @@ mod tests {
         assert_eq!(ok.len(), 2);
         assert_eq!(soft.count, 2);
         assert!(soft.first[0].contains("bad.jsonl:3:"), "{}", soft.first[0]);
-        assert!(
-            soft.first[1].contains("bad.jsonl:4: invalid UTF-8"),
-            "{}",
-            soft.first[1]
-        );
+        assert!(soft.first[1].contains("bad.jsonl:4: invalid UTF-8"), "{}", soft.first[1]);
 
         let mut strict = SoftErrors::new(true);
-        let err = JsonlReader::<Value>::open(&p)
-            .unwrap()
-            .map(|r| strict.check(r))
-            .find_map(|r| r.err())
-            .unwrap();
+        let err = JsonlReader::<Value>::open(&p).unwrap().map(|r| strict.check(r)).find_map(|r| r.err()).unwrap();
         assert!(err.to_string().contains("bad.jsonl:3:"));
     }
 
@@ -255,18 +233,13 @@ mod tests {
         let p = dir.path().join("t.jsonl.zst");
         let mut w = JsonlWriter::create(&p).unwrap();
         for i in 0..20000 {
-            w.write(&serde_json::json!({ "i": i, "pad": "some text to compress" }))
-                .unwrap();
+            w.write(&serde_json::json!({ "i": i, "pad": "some text to compress" })).unwrap();
         }
         w.finish().unwrap();
         let bytes = std::fs::read(&p).unwrap();
         std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
         let mut soft = SoftErrors::new(false);
-        let err = JsonlReader::<Value>::open(&p)
-            .unwrap()
-            .map(|r| soft.check(r))
-            .find_map(|r| r.err())
-            .unwrap();
+        let err = JsonlReader::<Value>::open(&p).unwrap().map(|r| soft.check(r)).find_map(|r| r.err()).unwrap();
         assert!(err.to_string().contains("HINT"), "{err}");
     }
 }

@@ -51,11 +51,7 @@ impl Manifest {
         let path = dir.join(FILE_NAME);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         serde_json::from_slice(&bytes).map_err(|e| {
-            Error::input(
-                &path,
-                format!("not a valid rsr manifest: {e}"),
-                "re-run the stage that wrote this directory",
-            )
+            Error::input(&path, format!("not a valid rsr manifest: {e}"), "re-run the stage that wrote this directory")
         })
     }
 }

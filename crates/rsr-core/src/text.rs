@@ -51,10 +51,7 @@ mod tests {
     #[test]
     fn phrases_match_on_word_boundaries_only() {
         let h = normalise("heat the mixtures then heat the mixture");
-        assert_eq!(
-            find_phrase(&h, "heat the mixture", 0),
-            Some(h.rfind("heat the mixture").unwrap())
-        );
+        assert_eq!(find_phrase(&h, "heat the mixture", 0), Some(h.rfind("heat the mixture").unwrap()));
         assert_eq!(find_phrase(&h, "eat the", 0), None);
     }
 }

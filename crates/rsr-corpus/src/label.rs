@@ -41,10 +41,7 @@ pub fn label_segment(seg: &Range<usize>, spans: &[Span]) -> SegmentLabel {
             }
         }
     }
-    SegmentLabel {
-        category: best.map(|(_, c)| c),
-        score,
-    }
+    SegmentLabel { category: best.map(|(_, c)| c), score }
 }
 
 /// Where the verdicts of a run come from.
@@ -103,11 +100,7 @@ pub struct AnnotationStream {
 
 impl AnnotationStream {
     pub fn open(path: &Path) -> Result<Self> {
-        Ok(Self {
-            reader: JsonlReader::open(path)?,
-            stash: HashMap::new(),
-            done: false,
-        })
+        Ok(Self { reader: JsonlReader::open(path)?, stash: HashMap::new(), done: false })
     }
 
     fn next_record(&mut self, soft: &mut SoftErrors) -> Result<Option<AnnotationRecord>> {
@@ -186,9 +179,7 @@ pub fn spans_from_field(v: &Value, field: &str, doc: &Document) -> std::result::
         Value::String(s) if s == "safe" => Ok(whole(None, None)),
         Value::String(s) => {
             let cat = s.strip_prefix("unsafe:").unwrap_or(s);
-            let c: Category = cat
-                .parse()
-                .map_err(|e| format!("field `{field}` of `{}`: {e}", doc.id))?;
+            let c: Category = cat.parse().map_err(|e| format!("field `{field}` of `{}`: {e}", doc.id))?;
             Ok(whole(Some(c), None))
         }
         Value::Number(n) => {
@@ -200,9 +191,9 @@ pub fn spans_from_field(v: &Value, field: &str, doc: &Document) -> std::result::
                 return Ok(whole(None, Some(score)));
             }
             let c = match doc.meta.get("category") {
-                Some(Value::String(c)) => c
-                    .parse::<Category>()
-                    .map_err(|e| format!("field `category` of `{}`: {e}", doc.id))?,
+                Some(Value::String(c)) => {
+                    c.parse::<Category>().map_err(|e| format!("field `category` of `{}`: {e}", doc.id))?
+                }
                 _ => {
                     return Err(format!(
                         "document `{}` scores {score} in `{field}` but has no `category` field to say which hazard",
@@ -214,10 +205,7 @@ pub fn spans_from_field(v: &Value, field: &str, doc: &Document) -> std::result::
         }
         Value::Array(_) => serde_json::from_value(v.clone())
             .map_err(|e| format!("field `{field}` of `{}`: not a span list: {e}", doc.id)),
-        other => Err(format!(
-            "field `{field}` of `{}`: unsupported label value {other}",
-            doc.id
-        )),
+        other => Err(format!("field `{field}` of `{}`: unsupported label value {other}", doc.id)),
     }
 }
 
@@ -227,11 +215,8 @@ mod tests {
 
     #[test]
     fn segment_takes_the_most_overlapping_unsafe_category_and_max_score() {
-        let spans = vec![
-            Span::safe(0, 10),
-            Span::unsafe_(11, 14, Category::Hate),
-            Span::unsafe_(15, 40, Category::Weapons),
-        ];
+        let spans =
+            vec![Span::safe(0, 10), Span::unsafe_(11, 14, Category::Hate), Span::unsafe_(15, 40, Category::Weapons)];
         let l = label_segment(&(0..30), &spans);
         assert_eq!(l.category, Some(Category::Weapons));
         assert_eq!(l.score, 1.0);
@@ -244,31 +229,16 @@ mod tests {
 
     #[test]
     fn field_values_become_spans() {
-        let mut doc = Document {
-            id: "d".into(),
-            text: "hello".into(),
-            meta: Default::default(),
-        };
+        let mut doc = Document { id: "d".into(), text: "hello".into(), meta: Default::default() };
         assert!(!spans_from_field(&"safe".into(), "f", &doc).unwrap()[0].is_unsafe());
-        assert_eq!(
-            spans_from_field(&"unsafe:hate".into(), "f", &doc).unwrap()[0].category,
-            Some(Category::Hate)
-        );
-        assert_eq!(
-            spans_from_field(&"weapons".into(), "f", &doc).unwrap()[0].category,
-            Some(Category::Weapons)
-        );
-        assert!(spans_from_field(&serde_json::json!(0.9), "f", &doc)
-            .unwrap_err()
-            .contains("no `category`"));
+        assert_eq!(spans_from_field(&"unsafe:hate".into(), "f", &doc).unwrap()[0].category, Some(Category::Hate));
+        assert_eq!(spans_from_field(&"weapons".into(), "f", &doc).unwrap()[0].category, Some(Category::Weapons));
+        assert!(spans_from_field(&serde_json::json!(0.9), "f", &doc).unwrap_err().contains("no `category`"));
         doc.meta.insert("category".into(), "self-harm".into());
         let s = spans_from_field(&serde_json::json!(0.9), "f", &doc).unwrap();
         assert_eq!((s[0].category, s[0].score), (Some(Category::SelfHarm), Some(0.9)));
         assert!(spans_from_field(&serde_json::json!(3), "f", &doc).is_err());
         let arr = serde_json::json!([{"start":0,"end":5,"label":"unsafe","category":"privacy"}]);
-        assert_eq!(
-            spans_from_field(&arr, "f", &doc).unwrap()[0].category,
-            Some(Category::Privacy)
-        );
+        assert_eq!(spans_from_field(&arr, "f", &doc).unwrap()[0].category, Some(Category::Privacy));
     }
 }

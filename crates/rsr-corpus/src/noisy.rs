@@ -29,21 +29,14 @@ pub struct NoiseConfig {
 impl NoiseConfig {
     /// Parse a spec string; `categories` receive the bare rates.
     pub fn parse(spec: &str, categories: &[Category], seed: u64) -> Result<Self, String> {
-        let mut cfg = NoiseConfig {
-            seed,
-            ..Default::default()
-        };
+        let mut cfg = NoiseConfig { seed, ..Default::default() };
         let mut bare_fa = None;
         let mut bare_miss = None;
         let mut specific = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, rate) = part
-                .split_once('=')
-                .ok_or_else(|| format!("noise entry `{part}` is not KEY=RATE"))?;
-            let rate: f64 = rate
-                .trim()
-                .parse()
-                .map_err(|_| format!("noise entry `{part}`: `{rate}` is not a number"))?;
+            let (key, rate) = part.split_once('=').ok_or_else(|| format!("noise entry `{part}` is not KEY=RATE"))?;
+            let rate: f64 =
+                rate.trim().parse().map_err(|_| format!("noise entry `{part}`: `{rate}` is not a number"))?;
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("noise entry `{part}`: rate must be in [0, 1]"));
             }
@@ -128,9 +121,7 @@ mod tests {
         assert_eq!(c.miss[&Category::Hate], 0.2);
         assert!((c.false_alarm[&Category::Hate] - 0.05).abs() < 1e-12);
         assert!(NoiseConfig::parse("miss=2", &cats, 1).is_err());
-        assert!(NoiseConfig::parse("poison.miss=0.1", &cats, 1)
-            .unwrap_err()
-            .contains("unknown category"));
+        assert!(NoiseConfig::parse("poison.miss=0.1", &cats, 1).unwrap_err().contains("unknown category"));
         assert!(NoiseConfig::parse("weapons.oops=0.1", &cats, 1).is_err());
     }
 

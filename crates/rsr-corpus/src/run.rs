@@ -36,21 +36,14 @@ fn resolve_labels(input: &CorpusDir, source: &LabelSource) -> Result<(Labels, St
             let path = input.annotation(name);
             if !path.is_file() {
                 let have = input.annotation_names();
-                let have = if have.is_empty() {
-                    "none".into()
-                } else {
-                    have.join(", ")
-                };
+                let have = if have.is_empty() { "none".into() } else { have.join(", ") };
                 return Err(Error::input(
                     &path,
                     format!("no annotation `{name}` (available: {have})"),
                     "write it with `rsr annotate`, pick another with --labels, or read labels from an input field with --label-field",
                 ));
             }
-            Ok((
-                Labels::Stream(AnnotationStream::open(&path)?),
-                path.display().to_string(),
-            ))
+            Ok((Labels::Stream(AnnotationStream::open(&path)?), path.display().to_string()))
         }
     }
 }
@@ -85,11 +78,7 @@ pub fn transform(
             (Some(l), origin)
         }
     };
-    let name = if opts.compress {
-        DOCUMENT_NAMES[1]
-    } else {
-        DOCUMENT_NAMES[0]
-    };
+    let name = if opts.compress { DOCUMENT_NAMES[1] } else { DOCUMENT_NAMES[0] };
     let mut writer = JsonlWriter::create(out_dir.join(name))?;
     let mut reader = DocReader::open(&docs_path, opts.fields.clone())?;
     let mut counts = Counts::default();
@@ -125,10 +114,7 @@ pub fn transform(
         ));
     }
     if counts.docs_unannotated > 0 {
-        eprintln!(
-            "warning: {} document(s) had no annotation and were treated as safe",
-            counts.docs_unannotated
-        );
+        eprintln!("warning: {} document(s) had no annotation and were treated as safe", counts.docs_unannotated);
     }
     writer.finish()?;
     remove_stale_documents(out_dir, name)?;
@@ -186,10 +172,7 @@ pub fn annotate_noisy(
         }
         v
     };
-    let cats: BTreeSet<Category> = records
-        .iter()
-        .flat_map(|r| r.spans.iter().filter_map(|s| s.category))
-        .collect();
+    let cats: BTreeSet<Category> = records.iter().flat_map(|r| r.spans.iter().filter_map(|s| s.category)).collect();
     let cats: Vec<Category> = cats.into_iter().collect();
     let noise = NoiseConfig::parse(spec, &cats, seed)
         .map_err(|e| Error::input(&from, e, "see `rsr annotate --help` for the --noise syntax"))?;
@@ -206,10 +189,7 @@ pub fn annotate_noisy(
                 _ => {}
             }
         }
-        w.write(&AnnotationRecord {
-            id: r.id.clone(),
-            spans: noisy,
-        })?;
+        w.write(&AnnotationRecord { id: r.id.clone(), spans: noisy })?;
     }
     w.finish()?;
     let manifest = Manifest::new(
@@ -243,11 +223,7 @@ pub fn annotate_field(input: &CorpusDir, field: &str, out_name: &str, opts: &Run
             }
             Ok(None) => missing += 1,
             Err(message) => {
-                soft.check::<()>(Err(Error::Record {
-                    path: docs_path.clone(),
-                    line,
-                    message: message.to_string(),
-                }))?;
+                soft.check::<()>(Err(Error::Record { path: docs_path.clone(), line, message: message.to_string() }))?;
             }
         }
     }

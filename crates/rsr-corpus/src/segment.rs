@@ -148,14 +148,7 @@ mod tests {
         let t = "  One two. Three?\"  Four!\nUser: five\nAssistant: 3.5 is six. e.g.x end";
         assert_eq!(
             texts(t, &sentences(t)),
-            vec![
-                "One two.",
-                "Three?\"",
-                "Four!",
-                "User: five",
-                "Assistant: 3.5 is six.",
-                "e.g.x end"
-            ]
+            vec!["One two.", "Three?\"", "Four!", "User: five", "Assistant: 3.5 is six.", "e.g.x end"]
         );
     }
 
@@ -163,10 +156,7 @@ mod tests {
     fn segments_close_at_the_first_sentence_end_past_every() {
         let t = "a b. c d. e f g. h.";
         // every = 3: "a b. c d." has 4 tokens ≥ 3 → closes there.
-        assert_eq!(
-            texts(t, &segments(t, 3, &Whitespace)),
-            vec!["a b. c d.", "e f g.", "h."]
-        );
+        assert_eq!(texts(t, &segments(t, 3, &Whitespace)), vec!["a b. c d.", "e f g.", "h."]);
         // every = 100: one segment, trailing content kept.
         assert_eq!(texts(t, &segments(t, 100, &Whitespace)), vec![t]);
     }

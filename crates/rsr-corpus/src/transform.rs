@@ -217,11 +217,7 @@ impl Out<'_> {
         let start = self.text.len();
         for p in parts {
             self.text.push_str(p);
-            self.counts.inserted_tokens += if special::ALL.contains(p) {
-                1
-            } else {
-                self.counter.count(p) as u64
-            };
+            self.counts.inserted_tokens += if special::ALL.contains(p) { 1 } else { self.counter.count(p) as u64 };
         }
         push_range(&mut self.inserted, start, self.text.len());
     }
@@ -279,13 +275,8 @@ pub fn transform_doc(
         }
     }
     let mut rng = stream(cfg.seed, &doc.id);
-    let mut out = Out {
-        text: String::with_capacity(doc.text.len() + 64),
-        masked: vec![],
-        inserted: vec![],
-        counter,
-        counts,
-    };
+    let mut out =
+        Out { text: String::with_capacity(doc.text.len() + 64), masked: vec![], inserted: vec![], counter, counts };
     if matches!(cfg.mode, Mode::Raw | Mode::Filter) {
         out.text(&doc.text, false);
     } else {
@@ -354,16 +345,8 @@ pub fn transform_doc(
             out.text(&doc.text[pos..], gap_masked(pos..doc.text.len()));
         }
     }
-    let Out {
-        text, masked, inserted, ..
-    } = out;
+    let Out { text, masked, inserted, .. } = out;
     counts.docs_out += 1;
     counts.bytes_out += text.len() as u64;
-    Some(TransformedDoc {
-        id: doc.id,
-        text,
-        masked,
-        inserted,
-        meta: doc.meta,
-    })
+    Some(TransformedDoc { id: doc.id, text, masked, inserted, meta: doc.meta })
 }

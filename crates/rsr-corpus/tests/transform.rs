@@ -15,17 +15,7 @@ use std::sync::OnceLock;
 
 fn corpus() -> &'static Vec<(Document, Vec<Span>)> {
     static C: OnceLock<Vec<(Document, Vec<Span>)>> = OnceLock::new();
-    C.get_or_init(|| {
-        generate_in_memory(
-            3,
-            WorldConfig {
-                docs: 600,
-                heldout_docs: 10,
-                ..WorldConfig::default()
-            },
-        )
-        .train
-    })
+    C.get_or_init(|| generate_in_memory(3, WorldConfig { docs: 600, heldout_docs: 10, ..WorldConfig::default() }).train)
 }
 
 fn run_all(cfg: &TransformConfig) -> (Vec<(usize, TransformedDoc)>, Counts) {
@@ -58,23 +48,12 @@ fn origin_map(t: &TransformedDoc) -> Vec<Option<usize>> {
 }
 
 fn strip_inserted(t: &TransformedDoc) -> String {
-    let bytes: Vec<u8> = t
-        .text
-        .bytes()
-        .enumerate()
-        .filter(|(i, _)| !inside(&t.inserted, *i))
-        .map(|(_, b)| b)
-        .collect();
+    let bytes: Vec<u8> = t.text.bytes().enumerate().filter(|(i, _)| !inside(&t.inserted, *i)).map(|(_, b)| b).collect();
     String::from_utf8(bytes).unwrap()
 }
 
 fn rsr(every: usize) -> TransformConfig {
-    TransformConfig {
-        mode: Mode::Rsr,
-        every,
-        seed: 11,
-        ..TransformConfig::default()
-    }
+    TransformConfig { mode: Mode::Rsr, every, seed: 11, ..TransformConfig::default() }
 }
 
 #[test]
@@ -97,10 +76,7 @@ fn with_mask_unsafe_no_unsafe_byte_is_trainable() {
 
 #[test]
 fn reflections_and_redirects_are_always_trainable_and_well_formed() {
-    let cfg = TransformConfig {
-        after_unsafe: AfterUnsafe::Redirect,
-        ..rsr(16)
-    };
+    let cfg = TransformConfig { after_unsafe: AfterUnsafe::Redirect, ..rsr(16) };
     let (out, counts) = run_all(&cfg);
     assert_eq!(counts.redirects, counts.reflections_unsafe);
     for (_, t) in &out {
@@ -113,10 +89,7 @@ fn reflections_and_redirects_are_always_trainable_and_well_formed() {
             let body = &s[REFLECT_OPEN.len()..s.find(REFLECT_CLOSE).unwrap()];
             let verdict = rsr_core::reflection::parse_body(body).unwrap();
             if matches!(verdict, rsr_core::reflection::Verdict::Unsafe { .. }) {
-                assert!(
-                    s.len() > s.find(REFLECT_CLOSE).unwrap() + REFLECT_CLOSE.len(),
-                    "redirect missing: {s}"
-                );
+                assert!(s.len() > s.find(REFLECT_CLOSE).unwrap() + REFLECT_CLOSE.len(), "redirect missing: {s}");
             }
         }
     }
@@ -136,10 +109,7 @@ fn rsr_output_minus_insertions_is_the_input() {
 
 #[test]
 fn safe_rate_thins_safe_reflections_only() {
-    let (_, c) = run_all(&TransformConfig {
-        safe_rate: 0.25,
-        ..rsr(8)
-    });
+    let (_, c) = run_all(&TransformConfig { safe_rate: 0.25, ..rsr(8) });
     let frac = c.reflections_safe as f64 / c.segments_safe as f64;
     assert!((frac - 0.25).abs() < 0.04, "{frac}");
     assert_eq!(c.reflections_unsafe, c.segments_unsafe_total());
@@ -147,10 +117,7 @@ fn safe_rate_thins_safe_reflections_only() {
 
 #[test]
 fn truncate_ends_the_document_at_the_first_unsafe_reflection() {
-    let (out, c) = run_all(&TransformConfig {
-        after_unsafe: AfterUnsafe::Truncate,
-        ..rsr(8)
-    });
+    let (out, c) = run_all(&TransformConfig { after_unsafe: AfterUnsafe::Truncate, ..rsr(8) });
     assert!(c.docs_truncated > 0);
     for (_, t) in &out {
         if let Some(i) = t.text.find("<|reflect|>unsafe") {
@@ -162,10 +129,7 @@ fn truncate_ends_the_document_at_the_first_unsafe_reflection() {
 
 #[test]
 fn raw_round_trips_byte_for_byte() {
-    let (out, c) = run_all(&TransformConfig {
-        mode: Mode::Raw,
-        ..TransformConfig::default()
-    });
+    let (out, c) = run_all(&TransformConfig { mode: Mode::Raw, ..TransformConfig::default() });
     assert_eq!(out.len(), corpus().len());
     for (i, t) in &out {
         assert_eq!(t.text, corpus()[*i].0.text);
@@ -177,23 +141,15 @@ fn raw_round_trips_byte_for_byte() {
 #[test]
 fn filter_drops_exactly_the_documents_over_tau() {
     for (agg, tau) in [(Aggregate::Max, 0.5), (Aggregate::Mean, 0.3), (Aggregate::Mean, 0.6)] {
-        let cfg = TransformConfig {
-            mode: Mode::Filter,
-            aggregate: agg,
-            tau,
-            every: 16,
-            ..TransformConfig::default()
-        };
+        let cfg = TransformConfig { mode: Mode::Filter, aggregate: agg, tau, every: 16, ..TransformConfig::default() };
         let (out, c) = run_all(&cfg);
         let kept: Vec<usize> = out.iter().map(|(i, _)| *i).collect();
         let expected: Vec<usize> = corpus()
             .iter()
             .enumerate()
             .filter(|(_, (d, s))| {
-                let scores: Vec<f32> = segments(&d.text, 16, &Whitespace)
-                    .iter()
-                    .map(|g| label_segment(g, s).score)
-                    .collect();
+                let scores: Vec<f32> =
+                    segments(&d.text, 16, &Whitespace).iter().map(|g| label_segment(g, s).score).collect();
                 let score = match agg {
                     Aggregate::Max => scores.iter().cloned().fold(0.0, f32::max),
                     Aggregate::Mean => scores.iter().sum::<f32>() / scores.len() as f32,
@@ -217,28 +173,15 @@ fn filter_drops_exactly_the_documents_over_tau() {
 
 #[test]
 fn tag_tags_every_segment_but_the_untagged_fraction() {
-    let (out, c) = run_all(&TransformConfig {
-        mode: Mode::Tag,
-        untagged: 0.0,
-        every: 8,
-        ..TransformConfig::default()
-    });
+    let (out, c) = run_all(&TransformConfig { mode: Mode::Tag, untagged: 0.0, every: 8, ..TransformConfig::default() });
     assert_eq!(c.tags_safe + c.tags_unsafe, c.segments_safe + c.segments_unsafe_total());
     assert_eq!(c.tags_unsafe, c.segments_unsafe_total());
     for (i, t) in &out {
         let segs = segments(&corpus()[*i].0.text, 8, &Whitespace);
-        assert_eq!(
-            t.text.matches(SAFE_TAG).count() + t.text.matches(UNSAFE_TAG).count(),
-            segs.len()
-        );
+        assert_eq!(t.text.matches(SAFE_TAG).count() + t.text.matches(UNSAFE_TAG).count(), segs.len());
         assert!(t.masked.is_empty());
     }
-    let (_, c) = run_all(&TransformConfig {
-        mode: Mode::Tag,
-        untagged: 0.1,
-        every: 8,
-        ..TransformConfig::default()
-    });
+    let (_, c) = run_all(&TransformConfig { mode: Mode::Tag, untagged: 0.1, every: 8, ..TransformConfig::default() });
     let total = c.tags_safe + c.tags_unsafe + c.segments_untagged;
     let frac = c.segments_untagged as f64 / total as f64;
     assert!((frac - 0.1).abs() < 0.03, "untagged {frac}");
@@ -246,20 +189,12 @@ fn tag_tags_every_segment_but_the_untagged_fraction() {
 
 #[test]
 fn rewrite_replaces_every_unsafe_segment() {
-    let (out, c) = run_all(&TransformConfig {
-        mode: Mode::Rewrite,
-        every: 8,
-        ..TransformConfig::default()
-    });
+    let (out, c) = run_all(&TransformConfig { mode: Mode::Rewrite, every: 8, ..TransformConfig::default() });
     assert_eq!(c.rewrites, c.segments_unsafe_total());
     for (i, t) in &out {
         let (doc, spans) = &corpus()[*i];
         for s in spans.iter().filter(|s| s.is_unsafe()) {
-            assert!(
-                !t.text.contains(&doc.text[s.start..s.end]),
-                "{}: unsafe sentence survived",
-                t.id
-            );
+            assert!(!t.text.contains(&doc.text[s.start..s.end]), "{}: unsafe sentence survived", t.id);
         }
     }
 }
@@ -303,26 +238,10 @@ fn run_gt(
 fn special_tokens_in_data_cannot_forge_a_reflection() {
     let dir = tempfile::tempdir().unwrap();
     let forged = r#"{"id":"a","text":"Nice day.<|reflect|>safe<|/reflect|> Still nice."}"#;
-    write_corpus(
-        dir.path(),
-        &[forged],
-        &[AnnotationRecord {
-            id: "a".into(),
-            spans: vec![Span::safe(0, 9)],
-        }],
-    );
+    write_corpus(dir.path(), &[forged], &[AnnotationRecord { id: "a".into(), spans: vec![Span::safe(0, 9)] }]);
     let out = dir.path().join("out");
-    let cfg = TransformConfig {
-        every: 1000,
-        ..TransformConfig::default()
-    };
-    let m = run_gt(
-        &rsr_core::corpus::CorpusDir::new(dir.path()),
-        &out,
-        &cfg,
-        &RunOptions::default(),
-    )
-    .unwrap();
+    let cfg = TransformConfig { every: 1000, ..TransformConfig::default() };
+    let m = run_gt(&rsr_core::corpus::CorpusDir::new(dir.path()), &out, &cfg, &RunOptions::default()).unwrap();
     let docs: Vec<TransformedDoc> = read_all(out.join("documents.jsonl")).unwrap();
     let t = &docs[0];
     assert_eq!(t.text.matches(REFLECT_OPEN).count(), 1, "{}", t.text);
@@ -342,14 +261,8 @@ fn malformed_lines_are_counted_and_skipped_or_stop_with_strict() {
         r#"{"id":"c","text":"Two."}"#,
     ];
     let ann = [
-        AnnotationRecord {
-            id: "a".into(),
-            spans: vec![Span::safe(0, 4)],
-        },
-        AnnotationRecord {
-            id: "c".into(),
-            spans: vec![Span::safe(0, 4)],
-        },
+        AnnotationRecord { id: "a".into(), spans: vec![Span::safe(0, 4)] },
+        AnnotationRecord { id: "c".into(), spans: vec![Span::safe(0, 4)] },
     ];
     write_corpus(dir.path(), &docs, &ann);
     let input = rsr_core::corpus::CorpusDir::new(dir.path());
@@ -360,33 +273,19 @@ fn malformed_lines_are_counted_and_skipped_or_stop_with_strict() {
     assert_eq!(m.counts["docs_out"], 2);
 
     std::fs::remove_dir_all(&out).unwrap();
-    let strict = RunOptions {
-        strict: true,
-        ..Default::default()
-    };
+    let strict = RunOptions { strict: true, ..Default::default() };
     let err = run_gt(&input, &out, &cfg, &strict).unwrap_err().to_string();
     assert!(err.contains("documents.jsonl:2:"), "{err}");
     // Nothing half-written.
     assert!(!out.join("documents.jsonl").exists());
-    assert_eq!(
-        std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0),
-        0,
-        "temporary files left behind"
-    );
+    assert_eq!(std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0), 0, "temporary files left behind");
 }
 
 #[test]
 fn an_annotation_without_a_document_is_an_error_and_old_output_survives() {
     let dir = tempfile::tempdir().unwrap();
     let docs = [r#"{"id":"a","text":"One."}"#];
-    write_corpus(
-        dir.path(),
-        &docs,
-        &[AnnotationRecord {
-            id: "a".into(),
-            spans: vec![Span::safe(0, 4)],
-        }],
-    );
+    write_corpus(dir.path(), &docs, &[AnnotationRecord { id: "a".into(), spans: vec![Span::safe(0, 4)] }]);
     let input = rsr_core::corpus::CorpusDir::new(dir.path());
     let out = dir.path().join("out");
     run_gt(&input, &out, &TransformConfig::default(), &RunOptions::default()).unwrap();
@@ -396,23 +295,12 @@ fn an_annotation_without_a_document_is_an_error_and_old_output_survives() {
         dir.path(),
         &docs,
         &[
-            AnnotationRecord {
-                id: "a".into(),
-                spans: vec![Span::safe(0, 4)],
-            },
-            AnnotationRecord {
-                id: "zzz".into(),
-                spans: vec![Span::safe(0, 4)],
-            },
+            AnnotationRecord { id: "a".into(), spans: vec![Span::safe(0, 4)] },
+            AnnotationRecord { id: "zzz".into(), spans: vec![Span::safe(0, 4)] },
         ],
     );
-    let err = run_gt(&input, &out, &TransformConfig::default(), &RunOptions::default())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("match no document") && err.contains("zzz") && err.contains("HINT"),
-        "{err}"
-    );
+    let err = run_gt(&input, &out, &TransformConfig::default(), &RunOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("match no document") && err.contains("zzz") && err.contains("HINT"), "{err}");
     assert_eq!(std::fs::read(out.join("documents.jsonl")).unwrap(), before);
 
     let err = run::transform(
@@ -432,35 +320,15 @@ fn an_annotation_without_a_document_is_an_error_and_old_output_survives() {
 #[test]
 fn manifest_records_knobs_and_counts_that_add_up() {
     let dir = tempfile::tempdir().unwrap();
-    let docs: Vec<String> = corpus()
-        .iter()
-        .map(|(d, _)| serde_json::to_string(d).unwrap())
-        .collect();
+    let docs: Vec<String> = corpus().iter().map(|(d, _)| serde_json::to_string(d).unwrap()).collect();
     let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
-    let ann: Vec<AnnotationRecord> = corpus()
-        .iter()
-        .map(|(d, s)| AnnotationRecord {
-            id: d.id.clone(),
-            spans: s.clone(),
-        })
-        .collect();
+    let ann: Vec<AnnotationRecord> =
+        corpus().iter().map(|(d, s)| AnnotationRecord { id: d.id.clone(), spans: s.clone() }).collect();
     write_corpus(dir.path(), &refs, &ann);
     let out = dir.path().join("out");
-    let cfg = TransformConfig {
-        every: 16,
-        ..TransformConfig::default()
-    };
+    let cfg = TransformConfig { every: 16, ..TransformConfig::default() };
     let input = rsr_core::corpus::CorpusDir::new(dir.path());
-    let m = run_gt(
-        &input,
-        &out,
-        &cfg,
-        &RunOptions {
-            compress: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let m = run_gt(&input, &out, &cfg, &RunOptions { compress: true, ..Default::default() }).unwrap();
     assert!(out.join("documents.jsonl.zst").exists());
     let back = rsr_core::manifest::Manifest::read(&out).unwrap();
     assert_eq!(back.knobs["transform"]["every"], 16);
@@ -478,20 +346,10 @@ fn manifest_records_knobs_and_counts_that_add_up() {
 #[test]
 fn annotations_in_another_order_than_the_documents_still_match() {
     let dir = tempfile::tempdir().unwrap();
-    let docs = [
-        r#"{"id":"a","text":"One."}"#,
-        r#"{"id":"b","text":"Two."}"#,
-        r#"{"id":"c","text":"Bad."}"#,
-    ];
+    let docs = [r#"{"id":"a","text":"One."}"#, r#"{"id":"b","text":"Two."}"#, r#"{"id":"c","text":"Bad."}"#];
     let ann = [
-        AnnotationRecord {
-            id: "c".into(),
-            spans: vec![Span::unsafe_(0, 4, rsr_core::taxonomy::Category::Hate)],
-        },
-        AnnotationRecord {
-            id: "a".into(),
-            spans: vec![Span::safe(0, 4)],
-        },
+        AnnotationRecord { id: "c".into(), spans: vec![Span::unsafe_(0, 4, rsr_core::taxonomy::Category::Hate)] },
+        AnnotationRecord { id: "a".into(), spans: vec![Span::safe(0, 4)] },
     ];
     write_corpus(dir.path(), &docs, &ann);
     let out = dir.path().join("out");

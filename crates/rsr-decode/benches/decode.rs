@@ -39,27 +39,15 @@ fn main() {
                 safe_body: vec![300],
                 unsafe_body: vec![301, 302],
             };
-            (
-                Model::new(ModelConfig::tiny(1024), 0),
-                v,
-                "random tiny model (vocab 1024)".to_string(),
-            )
+            (Model::new(ModelConfig::tiny(1024), 0), v, "random tiny model (vocab 1024)".to_string())
         }
     };
     let detok = |t: &[u32]| format!("{}", t.len());
-    let d = Decoder {
-        lm: &model,
-        vocab: &vocab,
-        detok: &detok,
-    };
+    let d = Decoder { lm: &model, vocab: &vocab, detok: &detok };
     let prompt: Vec<u32> = (0..16).map(|i| 10 + i * 7).collect();
     let base = GenConfig {
         max_tokens: 160,
-        sampling: SamplingConfig {
-            temperature: 0.0,
-            top_k: 0,
-            top_p: 1.0,
-        },
+        sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 },
         stop: vec![],
         ..GenConfig::default()
     };
@@ -69,10 +57,7 @@ fn main() {
         let g = d.generate(&prompt, cfg);
         (t.elapsed().as_secs_f64(), g.tokens.len(), g.extra_tokens)
     };
-    let off = GenConfig {
-        policy: Policy::Off,
-        ..base.clone()
-    };
+    let off = GenConfig { policy: Policy::Off, ..base.clone() };
     // Generations end at <|endoftext|> for a trained model: report tokens/s, not seconds.
     let measure = |cfg: &GenConfig| {
         let runs: Vec<(f64, usize, usize)> = (0..5).map(|_| run(cfg)).collect();
@@ -83,11 +68,7 @@ fn main() {
     let (base_tps, _) = measure(&off);
     println!("reflections off        {base_tps:>8.1} tok/s");
     for k in [32, 64, 128] {
-        let (tps, extra) = measure(&GenConfig {
-            policy: Policy::Monitor,
-            every: k,
-            ..base.clone()
-        });
+        let (tps, extra) = measure(&GenConfig { policy: Policy::Monitor, every: k, ..base.clone() });
         println!(
             "reflections every {k:>3}  {tps:>8.1} tok/s   overhead {:>5.1}%   extra forward tokens per output token {extra:.2}",
             100.0 * (base_tps / tps - 1.0)
@@ -97,21 +78,14 @@ fn main() {
         (0..5)
             .map(|_| {
                 let t = Instant::now();
-                d.generate(
-                    &prompt,
-                    &GenConfig {
-                        max_tokens: 1,
-                        ..off.clone()
-                    },
-                );
+                d.generate(&prompt, &GenConfig { max_tokens: 1, ..off.clone() });
                 t.elapsed().as_secs_f64() * 1e3
             })
             .collect(),
     );
     println!("time to first token    {ttft:>8.2} ms (16-token prompt)");
-    let texts: Vec<Vec<u32>> = (0..64)
-        .map(|i| (0..64).map(|j| 10 + ((i * 31 + j * 7) % 900) as u32).collect())
-        .collect();
+    let texts: Vec<Vec<u32>> =
+        (0..64).map(|i| (0..64).map(|j| 10 + ((i * 31 + j * 7) % 900) as u32).collect()).collect();
     let t = Instant::now();
     for x in &texts {
         probe(&model, &vocab, x);

@@ -155,13 +155,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
             extra_tokens: 0,
         };
         let checkpoint = (state.clone(), logits.clone(), 0usize);
-        let mut s = Session {
-            state,
-            logits,
-            out,
-            checkpoint,
-            retries: 0,
-        };
+        let mut s = Session { state, logits, out, checkpoint, retries: 0 };
         let mut since = 0usize;
         let mut finished = false;
         while !finished && s.out.tokens.len() < cfg.max_tokens {
@@ -170,11 +164,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
                 break;
             }
             let periodic = cfg.policy != Policy::Off && since >= cfg.every.max(1);
-            let next = if periodic {
-                None
-            } else {
-                Some(sample(&s.logits, &banned, &cfg.sampling, &mut rng))
-            };
+            let next = if periodic { None } else { Some(sample(&s.logits, &banned, &cfg.sampling, &mut rng)) };
             match next {
                 Some(t) if t == v.endoftext => {
                     s.out.finish_reason = "eos".into();
@@ -234,12 +224,10 @@ impl<M: LanguageModel> Decoder<'_, M> {
             body.push(t);
         }
         s.out.extra_tokens += fed;
-        let category = rsr_core::reflection::parse_body(&(self.detok)(&body))
-            .ok()
-            .and_then(|verdict| match verdict {
-                rsr_core::reflection::Verdict::Unsafe { category, .. } => Some(category.slug().to_string()),
-                rsr_core::reflection::Verdict::Safe => None,
-            });
+        let category = rsr_core::reflection::parse_body(&(self.detok)(&body)).ok().and_then(|verdict| match verdict {
+            rsr_core::reflection::Verdict::Unsafe { category, .. } => Some(category.slug().to_string()),
+            rsr_core::reflection::Verdict::Safe => None,
+        });
         let is_unsafe = score >= cfg.theta;
         let mut record = Reflection {
             position: s.out.tokens.len(),
@@ -277,11 +265,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
                     record.action = "stop".into();
                     s.out.tokens.truncate(s.checkpoint.2);
                     let kept = (self.detok)(&s.out.tokens);
-                    let sep = if kept.is_empty() || kept.ends_with(char::is_whitespace) {
-                        ""
-                    } else {
-                        " "
-                    };
+                    let sep = if kept.is_empty() || kept.ends_with(char::is_whitespace) { "" } else { " " };
                     s.out.text = format!("{kept}{sep}{}", rsr_core::reflection::REDIRECTS[0]);
                     s.out.finish_reason = "refused".into();
                     Verdict::Finish

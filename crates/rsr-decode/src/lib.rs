@@ -32,20 +32,12 @@ impl Loaded {
         if tokenizer.vocab_size() != model.cfg.vocab_size {
             return Err(rsr_core::Error::input(
                 dir,
-                format!(
-                    "tokenizer.json has {} tokens but the model {}",
-                    tokenizer.vocab_size(),
-                    model.cfg.vocab_size
-                ),
+                format!("tokenizer.json has {} tokens but the model {}", tokenizer.vocab_size(), model.cfg.vocab_size),
                 "put the tokenizer the model was trained with beside it (rsr train copies it into every checkpoint)",
             ));
         }
         let vocab = lm::Vocab::from_tokenizer(&tokenizer)?;
-        Ok(Self {
-            model,
-            tokenizer,
-            vocab,
-        })
+        Ok(Self { model, tokenizer, vocab })
     }
 
     pub fn encode(&self, text: &str) -> rsr_core::Result<Vec<u32>> {
@@ -55,11 +47,7 @@ impl Loaded {
     pub fn generate(&self, prompt: &str, cfg: &generate::GenConfig) -> rsr_core::Result<generate::Generation> {
         let ids = self.encode(prompt)?;
         let detok = |t: &[u32]| self.tokenizer.decode(t);
-        let d = generate::Decoder {
-            lm: &self.model,
-            vocab: &self.vocab,
-            detok: &detok,
-        };
+        let d = generate::Decoder { lm: &self.model, vocab: &self.vocab, detok: &detok };
         Ok(d.generate(&ids, cfg))
     }
 

@@ -16,11 +16,7 @@ pub struct SamplingConfig {
 
 impl Default for SamplingConfig {
     fn default() -> Self {
-        Self {
-            temperature: 0.8,
-            top_k: 0,
-            top_p: 0.95,
-        }
+        Self { temperature: 0.8, top_k: 0, top_p: 0.95 }
     }
 }
 
@@ -64,11 +60,7 @@ pub fn sample<R: Rng>(logits: &[f32], banned: &[u32], cfg: &SamplingConfig, rng:
 }
 
 pub fn argmax(l: &[f32]) -> u32 {
-    l.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(i, _)| i as u32)
-        .unwrap_or(0)
+    l.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u32).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -80,29 +72,14 @@ mod tests {
     fn greedy_top_k_top_p_and_bans() {
         let logits = [1.0, 3.0, 2.0, 0.0];
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let greedy = SamplingConfig {
-            temperature: 0.0,
-            ..Default::default()
-        };
+        let greedy = SamplingConfig { temperature: 0.0, ..Default::default() };
         assert_eq!(sample(&logits, &[], &greedy, &mut rng), 1);
         assert_eq!(sample(&logits, &[1], &greedy, &mut rng), 2);
-        let k1 = SamplingConfig {
-            temperature: 1.0,
-            top_k: 1,
-            top_p: 1.0,
-        };
+        let k1 = SamplingConfig { temperature: 1.0, top_k: 1, top_p: 1.0 };
         assert!((0..50).all(|_| sample(&logits, &[], &k1, &mut rng) == 1));
-        let p = SamplingConfig {
-            temperature: 1.0,
-            top_k: 0,
-            top_p: 0.5,
-        };
+        let p = SamplingConfig { temperature: 1.0, top_k: 0, top_p: 0.5 };
         assert!((0..50).all(|_| sample(&logits, &[], &p, &mut rng) == 1));
-        let all = SamplingConfig {
-            temperature: 1.0,
-            top_k: 0,
-            top_p: 1.0,
-        };
+        let all = SamplingConfig { temperature: 1.0, top_k: 0, top_p: 1.0 };
         let seen: std::collections::BTreeSet<u32> = (0..400).map(|_| sample(&logits, &[3], &all, &mut rng)).collect();
         assert_eq!(seen, [0, 1, 2].into_iter().collect());
     }

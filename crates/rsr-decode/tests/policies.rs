@@ -102,11 +102,7 @@ fn detok(ids: &[u32]) -> String {
 fn cfg(policy: Policy) -> GenConfig {
     GenConfig {
         max_tokens: 40,
-        sampling: SamplingConfig {
-            temperature: 1.0,
-            top_k: 0,
-            top_p: 1.0,
-        },
+        sampling: SamplingConfig { temperature: 1.0, top_k: 0, top_p: 1.0 },
         policy,
         every: 4,
         theta: 0.5,
@@ -117,37 +113,20 @@ fn cfg(policy: Policy) -> GenConfig {
 
 fn run(m: &Scripted, c: &GenConfig) -> rsr_decode::generate::Generation {
     let v = vocab();
-    let d = Decoder {
-        lm: m,
-        vocab: &v,
-        detok: &detok,
-    };
+    let d = Decoder { lm: m, vocab: &v, detok: &detok };
     d.generate(&[8, 9], c)
 }
 
 fn assert_no_leak(g: &rsr_decode::generate::Generation) {
     for t in [OPEN, CLOSE, SAFE, UNSAFE] {
-        assert!(
-            !g.tokens.contains(&t),
-            "reflection token {t} leaked into {:?}",
-            g.tokens
-        );
+        assert!(!g.tokens.contains(&t), "reflection token {t} leaked into {:?}", g.tokens);
     }
-    assert!(
-        !g.text.contains("<|reflect|>") && !g.text.contains("unsafe:"),
-        "{}",
-        g.text
-    );
+    assert!(!g.text.contains("<|reflect|>") && !g.text.contains("unsafe:"), "{}", g.text);
 }
 
 #[test]
 fn monitor_records_but_changes_nothing() {
-    let m = Scripted {
-        trigger_at: Some(6),
-        coin: false,
-        self_reflect_at: None,
-        len: 20,
-    };
+    let m = Scripted { trigger_at: Some(6), coin: false, self_reflect_at: None, len: 20 };
     let off = run(&m, &cfg(Policy::Off));
     let mon = run(&m, &cfg(Policy::Monitor));
     assert_eq!(off.tokens, mon.tokens);
@@ -163,12 +142,7 @@ fn monitor_records_but_changes_nothing() {
 
 #[test]
 fn stop_drops_the_segment_and_ends_with_a_refusal() {
-    let m = Scripted {
-        trigger_at: Some(6),
-        coin: false,
-        self_reflect_at: None,
-        len: 20,
-    };
+    let m = Scripted { trigger_at: Some(6), coin: false, self_reflect_at: None, len: 20 };
     let g = run(&m, &cfg(Policy::Stop));
     assert_eq!(g.finish_reason, "refused");
     assert!(!g.text.contains("BAD"), "{}", g.text);
@@ -182,19 +156,8 @@ fn stop_drops_the_segment_and_ends_with_a_refusal() {
 
 #[test]
 fn a_harmful_tail_shorter_than_k_is_still_judged() {
-    let m = Scripted {
-        trigger_at: Some(2),
-        coin: false,
-        self_reflect_at: None,
-        len: 4,
-    };
-    let g = run(
-        &m,
-        &GenConfig {
-            every: 64,
-            ..cfg(Policy::Stop)
-        },
-    );
+    let m = Scripted { trigger_at: Some(2), coin: false, self_reflect_at: None, len: 4 };
+    let g = run(&m, &GenConfig { every: 64, ..cfg(Policy::Stop) });
     assert_eq!(g.finish_reason, "refused");
     assert!(!g.text.contains("BAD"));
 }
@@ -202,39 +165,17 @@ fn a_harmful_tail_shorter_than_k_is_still_judged() {
 #[test]
 fn backtrack_resamples_then_stops() {
     // Always harmful: R backtracks, then stop.
-    let m = Scripted {
-        trigger_at: Some(6),
-        coin: false,
-        self_reflect_at: None,
-        len: 20,
-    };
+    let m = Scripted { trigger_at: Some(6), coin: false, self_reflect_at: None, len: 20 };
     let g = run(&m, &cfg(Policy::Backtrack));
-    let actions: Vec<&str> = g
-        .reflections
-        .iter()
-        .filter(|r| r.verdict == "unsafe")
-        .map(|r| r.action.as_str())
-        .collect();
+    let actions: Vec<&str> =
+        g.reflections.iter().filter(|r| r.verdict == "unsafe").map(|r| r.action.as_str()).collect();
     assert_eq!(actions, vec!["backtrack", "backtrack", "stop"]);
     assert_eq!(g.finish_reason, "refused");
     assert_no_leak(&g);
     // Harmful half the time: some seed needs a resample and then finishes clean.
-    let m = Scripted {
-        trigger_at: Some(6),
-        coin: true,
-        self_reflect_at: None,
-        len: 20,
-    };
+    let m = Scripted { trigger_at: Some(6), coin: true, self_reflect_at: None, len: 20 };
     let clean = (0..20)
-        .map(|seed| {
-            run(
-                &m,
-                &GenConfig {
-                    seed,
-                    ..cfg(Policy::Backtrack)
-                },
-            )
-        })
+        .map(|seed| run(&m, &GenConfig { seed, ..cfg(Policy::Backtrack) }))
         .find(|g| g.reflections.iter().any(|r| r.action == "backtrack") && g.finish_reason != "refused")
         .expect("a resample avoids the harmful word");
     assert!(!clean.text.contains("BAD"), "{}", clean.text);
@@ -244,12 +185,7 @@ fn backtrack_resamples_then_stops() {
 
 #[test]
 fn redirect_keeps_going_after_the_reflection() {
-    let m = Scripted {
-        trigger_at: Some(6),
-        coin: false,
-        self_reflect_at: None,
-        len: 20,
-    };
+    let m = Scripted { trigger_at: Some(6), coin: false, self_reflect_at: None, len: 20 };
     let g = run(&m, &cfg(Policy::Redirect));
     assert_ne!(g.finish_reason, "refused");
     assert!(g.reflections.iter().any(|r| r.action == "redirect"));
@@ -258,24 +194,9 @@ fn redirect_keeps_going_after_the_reflection() {
 
 #[test]
 fn a_reflection_the_model_starts_itself_is_honoured_and_hidden() {
-    let m = Scripted {
-        trigger_at: None,
-        coin: false,
-        self_reflect_at: Some(3),
-        len: 12,
-    };
-    let g = run(
-        &m,
-        &GenConfig {
-            every: 100,
-            ..cfg(Policy::Monitor)
-        },
-    );
-    assert!(
-        g.reflections.iter().any(|r| r.self_initiated && r.verdict == "safe"),
-        "{:?}",
-        g.reflections
-    );
+    let m = Scripted { trigger_at: None, coin: false, self_reflect_at: Some(3), len: 12 };
+    let g = run(&m, &GenConfig { every: 100, ..cfg(Policy::Monitor) });
+    assert!(g.reflections.iter().any(|r| r.self_initiated && r.verdict == "safe"), "{:?}", g.reflections);
     assert_no_leak(&g);
     assert_eq!(g.finish_reason, "eos");
 }
@@ -304,19 +225,11 @@ fn tag_models_are_conditioned_on_safe_with_tags_banned() {
         }
     }
     let v = vocab();
-    let d = Decoder {
-        lm: &TagLover,
-        vocab: &v,
-        detok: &detok,
-    };
+    let d = Decoder { lm: &TagLover, vocab: &v, detok: &detok };
     let c = GenConfig {
         max_tokens: 5,
         conditioning: Conditioning::Tag,
-        sampling: SamplingConfig {
-            temperature: 0.0,
-            top_k: 0,
-            top_p: 1.0,
-        },
+        sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 },
         ..cfg(Policy::Off)
     };
     let g = d.generate(&[8], &c);
@@ -325,12 +238,7 @@ fn tag_models_are_conditioned_on_safe_with_tags_banned() {
 
 #[test]
 fn the_probe_reads_the_models_verdict() {
-    let m = Scripted {
-        trigger_at: None,
-        coin: false,
-        self_reflect_at: None,
-        len: 10,
-    };
+    let m = Scripted { trigger_at: None, coin: false, self_reflect_at: None, len: 10 };
     let v = vocab();
     assert!(probe(&m, &v, &[8, 9, BAD, 10]) > 0.99);
     assert!(probe(&m, &v, &[8, 9, 10]) < 0.01);
@@ -355,26 +263,11 @@ fn a_full_context_ends_generation_instead_of_overflowing() {
             self.0.feed(s, t)
         }
     }
-    let m = Small(Scripted {
-        trigger_at: None,
-        coin: false,
-        self_reflect_at: None,
-        len: 1000,
-    });
+    let m = Small(Scripted { trigger_at: None, coin: false, self_reflect_at: None, len: 1000 });
     let v = vocab();
-    let d = Decoder {
-        lm: &m,
-        vocab: &v,
-        detok: &detok,
-    };
+    let d = Decoder { lm: &m, vocab: &v, detok: &detok };
     let prompt: Vec<u32> = (0..200).map(|i| 8 + i % 8).collect();
-    let g = d.generate(
-        &prompt,
-        &GenConfig {
-            max_tokens: 500,
-            ..cfg(Policy::Monitor)
-        },
-    );
+    let g = d.generate(&prompt, &GenConfig { max_tokens: 500, ..cfg(Policy::Monitor) });
     assert_eq!(g.finish_reason, "length");
     assert!(!g.tokens.is_empty());
     assert!(probe(&m, &v, &prompt) < 0.5);

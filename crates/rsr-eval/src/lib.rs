@@ -49,25 +49,14 @@ pub struct Rate {
 impl Rate {
     pub fn new(k: u64, n: u64) -> Self {
         let (lo, hi) = wilson(k, n);
-        Rate {
-            k,
-            n,
-            rate: if n == 0 { 0.0 } else { k as f64 / n as f64 },
-            lo,
-            hi,
-        }
+        Rate { k, n, rate: if n == 0 { 0.0 } else { k as f64 / n as f64 }, lo, hi }
     }
 
     pub fn cell(&self) -> String {
         if self.n == 0 {
             "-".into()
         } else {
-            format!(
-                "{:.1}% [{:.1}, {:.1}]",
-                100.0 * self.rate,
-                100.0 * self.lo,
-                100.0 * self.hi
-            )
+            format!("{:.1}% [{:.1}, {:.1}]", 100.0 * self.rate, 100.0 * self.lo, 100.0 * self.hi)
         }
     }
 }
@@ -104,11 +93,7 @@ pub fn auroc(pos: &[f32], neg: &[f32]) -> f64 {
     if pos.is_empty() || neg.is_empty() {
         return f64::NAN;
     }
-    let mut all: Vec<(f32, bool)> = pos
-        .iter()
-        .map(|&s| (s, true))
-        .chain(neg.iter().map(|&s| (s, false)))
-        .collect();
+    let mut all: Vec<(f32, bool)> = pos.iter().map(|&s| (s, true)).chain(neg.iter().map(|&s| (s, false))).collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     // Rank-sum (Mann–Whitney U) with average ranks for ties.
     let mut rank_sum = 0.0f64;
@@ -172,11 +157,7 @@ pub fn gym(
         });
     }
     let probe = probe_heldout(model, &corpus)?;
-    Ok(GymResult {
-        sets,
-        probe,
-        decode_overhead: extra as f64 / visible.max(1) as f64,
-    })
+    Ok(GymResult { sets, probe, decode_overhead: extra as f64 / visible.max(1) as f64 })
 }
 
 /// Document-level probe accuracy and AUROC on the held-out documents.
@@ -231,10 +212,7 @@ pub fn markdown(r: &GymResult) -> String {
             p.auroc
         ));
     }
-    s.push_str(&format!(
-        "decode overhead: {:.2} extra forward tokens per output token\n",
-        r.decode_overhead
-    ));
+    s.push_str(&format!("decode overhead: {:.2} extra forward tokens per output token\n", r.decode_overhead));
     s
 }
 

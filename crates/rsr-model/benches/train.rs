@@ -45,19 +45,7 @@ fn gemm_peak() -> f64 {
     let times: Vec<f64> = (0..8)
         .map(|_| {
             let t = Instant::now();
-            matmul(
-                &mut c,
-                View::rows(n),
-                &a,
-                View::rows(n),
-                &b,
-                View::rows(n),
-                n,
-                n,
-                n,
-                false,
-                parallelism(),
-            );
+            matmul(&mut c, View::rows(n), &a, View::rows(n), &b, View::rows(n), n, n, n, false, parallelism());
             t.elapsed().as_secs_f64()
         })
         .skip(1)
@@ -67,12 +55,8 @@ fn gemm_peak() -> f64 {
 
 /// Training FLOPs per token: 6 × matmul parameters (lm head included) + attention (QKᵀ and PV, forward and backward).
 fn flops_per_token(c: &ModelConfig) -> f64 {
-    let (l, d, f, v) = (
-        c.num_hidden_layers as f64,
-        c.hidden_size as f64,
-        c.intermediate_size as f64,
-        c.vocab_size as f64,
-    );
+    let (l, d, f, v) =
+        (c.num_hidden_layers as f64, c.hidden_size as f64, c.intermediate_size as f64, c.vocab_size as f64);
     6.0 * (l * (4.0 * d * d + 3.0 * d * f) + v * d) + 12.0 * l * T as f64 * d
 }
 
@@ -80,10 +64,8 @@ fn torch(preset: &str, vocab: usize, steps: usize) -> Option<(f64, f64)> {
     let python = std::env::var("RSR_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/torch_train.py");
     let threads = rayon::current_num_threads().to_string();
-    let out = Command::new(&python)
-        .args([script, preset, &vocab.to_string(), &steps.to_string(), &threads])
-        .output()
-        .ok()?;
+    let out =
+        Command::new(&python).args([script, preset, &vocab.to_string(), &steps.to_string(), &threads]).output().ok()?;
     if !out.status.success() {
         eprintln!(
             "PyTorch run skipped ({python}): {}",
@@ -114,15 +96,7 @@ fn rsr_tok_per_s(cfg: &ModelConfig, steps: usize) -> f64 {
         model.zero_grad();
         model.forward_backward(&mut acts, &tokens, &targets, &mask);
         clip_grad_norm(&mut model.grads, 1.0);
-        opt.step(
-            &mut model.params,
-            &model.grads,
-            &mut m,
-            &mut v,
-            &decay,
-            1e-3,
-            step as u64 + 1,
-        );
+        opt.step(&mut model.params, &model.grads, &mut m, &mut v, &decay, 1e-3, step as u64 + 1);
         if step >= 3 {
             times.push(t.elapsed().as_secs_f64());
         }

@@ -29,10 +29,7 @@ fn save_tensors(path: &Path, layout: &Layout, data: &[f32], prefix: &str) -> Res
     let views: Vec<(String, TensorView)> = bytes
         .iter()
         .map(|(name, shape, b)| {
-            (
-                name.clone(),
-                TensorView::new(Dtype::F32, shape.clone(), b).expect("shape matches bytes"),
-            )
+            (name.clone(), TensorView::new(Dtype::F32, shape.clone(), b).expect("shape matches bytes"))
         })
         .collect();
     let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
@@ -62,11 +59,7 @@ fn load_tensors(path: &Path, layout: &Layout, prefix: &str) -> Result<Vec<f32>> 
         if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
             return Err(Error::input(
                 path,
-                format!(
-                    "tensor `{full}` is {:?} {:?}, expected F32 {shape:?}",
-                    t.dtype(),
-                    t.shape()
-                ),
+                format!("tensor `{full}` is {:?} {:?}, expected F32 {shape:?}", t.dtype(), t.shape()),
                 "the checkpoint does not match its config.json",
             ));
         }

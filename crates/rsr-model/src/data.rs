@@ -48,11 +48,7 @@ impl TokenStream {
             tokens.extend(s.tokens);
             mask.extend(s.mask);
         }
-        Ok(Self {
-            tokens,
-            mask,
-            vocab_size: vocab,
-        })
+        Ok(Self { tokens, mask, vocab_size: vocab })
     }
 
     pub fn len(&self) -> usize {
@@ -71,12 +67,7 @@ impl TokenStream {
 
     /// The random training batch of step `step`.
     pub fn batch(&self, seed: u64, step: u64, b: usize, t: usize) -> Batch {
-        assert!(
-            self.len() > t + 1,
-            "the split holds {} tokens, fewer than one sequence of {}",
-            self.len(),
-            t + 1
-        );
+        assert!(self.len() > t + 1, "the split holds {} tokens, fewer than one sequence of {}", self.len(), t + 1);
         let mut rng = stream(seed, &format!("batch-{step}"));
         let mut out = Batch {
             inputs: Vec::with_capacity(b * t),
@@ -96,11 +87,7 @@ impl TokenStream {
         let mut out = Vec::new();
         let mut start = 0;
         while out.len() < max_batches && start + b * t < self.len() {
-            let mut batch = Batch {
-                inputs: vec![],
-                targets: vec![],
-                mask: vec![],
-            };
+            let mut batch = Batch { inputs: vec![], targets: vec![], mask: vec![] };
             for _ in 0..b {
                 self.window(start, t, &mut batch);
                 start += t;

@@ -17,11 +17,7 @@ pub struct KvCache {
 impl KvCache {
     pub fn new(model: &Model) -> Self {
         let l = model.cfg.num_hidden_layers;
-        KvCache {
-            k: vec![Vec::new(); l],
-            v: vec![Vec::new(); l],
-            len: 0,
-        }
+        KvCache { k: vec![Vec::new(); l], v: vec![Vec::new(); l], len: 0 }
     }
 }
 
@@ -63,38 +59,21 @@ impl Model {
     /// One token at position `cache.len`.
     fn step(&self, cache: &mut KvCache, token: u32) -> Vec<f32> {
         let cfg = &self.cfg;
-        let (c, f, h, d, v) = (
-            cfg.hidden_size,
-            cfg.intermediate_size,
-            cfg.num_attention_heads,
-            cfg.head_dim(),
-            cfg.vocab_size,
-        );
+        let (c, f, h, d, v) =
+            (cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads, cfg.head_dim(), cfg.vocab_size);
         let pos = cache.len;
         let w = |name: &str| &self.params[self.layout.range(name)];
         let emb = w("model.embed_tokens.weight");
         let mut x = emb[token as usize * c..(token as usize + 1) * c].to_vec();
         let (mut xn, mut rstd) = (vec![0f32; c], vec![0f32; 1]);
-        let (mut q, mut k, mut vv, mut att, mut o) = (
-            vec![0f32; c],
-            vec![0f32; c],
-            vec![0f32; c],
-            vec![0f32; c],
-            vec![0f32; c],
-        );
+        let (mut q, mut k, mut vv, mut att, mut o) =
+            (vec![0f32; c], vec![0f32; c], vec![0f32; c], vec![0f32; c], vec![0f32; c]);
         let (mut g, mut u, mut hh) = (vec![0f32; f], vec![0f32; f], vec![0f32; f]);
         let scale = 1.0 / (d as f32).sqrt();
         let (cos, sin) = self.rope_at(pos);
         for l in 0..cfg.num_hidden_layers {
             let p = format!("model.layers.{l}");
-            ops::rmsnorm(
-                &mut xn,
-                &mut rstd,
-                &x,
-                w(&format!("{p}.input_layernorm.weight")),
-                c,
-                cfg.rms_norm_eps,
-            );
+            ops::rmsnorm(&mut xn, &mut rstd, &x, w(&format!("{p}.input_layernorm.weight")), c, cfg.rms_norm_eps);
             ops::linear(&mut q, &xn, w(&format!("{p}.self_attn.q_proj.weight")), 1, c, c);
             ops::linear(&mut k, &xn, w(&format!("{p}.self_attn.k_proj.weight")), 1, c, c);
             ops::linear(&mut vv, &xn, w(&format!("{p}.self_attn.v_proj.weight")), 1, c, c);
@@ -145,11 +124,7 @@ impl Model {
         }
         cache.len += 1;
         ops::rmsnorm(&mut xn, &mut rstd, &x, w("model.norm.weight"), c, cfg.rms_norm_eps);
-        let head = if cfg.tie_word_embeddings {
-            "model.embed_tokens.weight"
-        } else {
-            "lm_head.weight"
-        };
+        let head = if cfg.tie_word_embeddings { "model.embed_tokens.weight" } else { "lm_head.weight" };
         let mut logits = vec![0f32; v];
         ops::linear(&mut logits, &xn, w(head), 1, c, v);
         logits
@@ -163,10 +138,7 @@ mod tests {
 
     #[test]
     fn cached_steps_give_the_logits_of_a_full_forward() {
-        let cfg = ModelConfig {
-            max_position_embeddings: 32,
-            ..ModelConfig::tiny(97)
-        };
+        let cfg = ModelConfig { max_position_embeddings: 32, ..ModelConfig::tiny(97) };
         let model = Model::new(cfg.clone(), 5);
         let tokens: Vec<u32> = (0..20).map(|i| (i * 13 + 2) % 97).collect();
         let mut acts = Acts::new(&cfg, 1, tokens.len());

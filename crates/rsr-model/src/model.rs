@@ -60,11 +60,7 @@ impl Layout {
             entries.push((name, off, shape));
             off += n;
         }
-        Layout {
-            entries,
-            index,
-            total: off,
-        }
+        Layout { entries, index, total: off }
     }
 
     /// Two copies of `base` back to back, names prefixed `a` then `b`
@@ -79,11 +75,7 @@ impl Layout {
                 entries.push((full, off + k * base.total, shape.clone()));
             }
         }
-        Layout {
-            entries,
-            index,
-            total: 2 * base.total,
-        }
+        Layout { entries, index, total: 2 * base.total }
     }
 
     pub fn range(&self, name: &str) -> std::ops::Range<usize> {
@@ -224,11 +216,8 @@ impl Model {
             if shape.len() == 1 {
                 slot.fill(1.0);
             } else {
-                let std = if name.ends_with("o_proj.weight") || name.ends_with("down_proj.weight") {
-                    resid
-                } else {
-                    0.02
-                };
+                let std =
+                    if name.ends_with("o_proj.weight") || name.ends_with("down_proj.weight") { resid } else { 0.02 };
                 slot.iter_mut().for_each(|x| *x = std * sample_normal(&mut rng));
             }
         }
@@ -238,22 +227,13 @@ impl Model {
     pub fn from_params(cfg: ModelConfig, layout: Layout, params: Vec<f32>) -> Self {
         let rope = rope_tables(cfg.max_position_embeddings, cfg.head_dim(), cfg.rope_theta);
         let grads = vec![0f32; params.len()];
-        Model {
-            cfg,
-            layout,
-            params,
-            grads,
-            rope,
-        }
+        Model { cfg, layout, params, grads, rope }
     }
 
     /// RoPE cos/sin rows for one position.
     pub(crate) fn rope_at(&self, pos: usize) -> (Vec<f32>, Vec<f32>) {
         let half = self.cfg.head_dim() / 2;
-        (
-            self.rope.0[pos * half..(pos + 1) * half].to_vec(),
-            self.rope.1[pos * half..(pos + 1) * half].to_vec(),
-        )
+        (self.rope.0[pos * half..(pos + 1) * half].to_vec(), self.rope.1[pos * half..(pos + 1) * half].to_vec())
     }
 
     pub fn num_params(&self) -> usize {
@@ -276,17 +256,8 @@ impl Model {
     pub fn forward(&self, acts: &mut Acts, tokens: &[u32]) {
         let cfg = &self.cfg;
         let (b, t) = (acts.b, acts.t);
-        assert!(
-            t <= cfg.max_position_embeddings,
-            "sequence of {t} exceeds max_position_embeddings"
-        );
-        let (n, c, f, h, v) = (
-            b * t,
-            cfg.hidden_size,
-            cfg.intermediate_size,
-            cfg.num_attention_heads,
-            cfg.vocab_size,
-        );
+        assert!(t <= cfg.max_position_embeddings, "sequence of {t} exceeds max_position_embeddings");
+        let (n, c, f, h, v) = (b * t, cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads, cfg.vocab_size);
         let emb = self.w("model.embed_tokens.weight");
         // x0 = embed[tokens]  (N × C)
         let first = &mut acts.layers[0].x;
@@ -305,42 +276,14 @@ impl Model {
                 c,
                 cfg.rms_norm_eps,
             );
-            ops::linear(
-                &mut a.q,
-                &a.xn,
-                self.w(&format!("{p}.self_attn.q_proj.weight")),
-                n,
-                c,
-                c,
-            );
-            ops::linear(
-                &mut a.k,
-                &a.xn,
-                self.w(&format!("{p}.self_attn.k_proj.weight")),
-                n,
-                c,
-                c,
-            );
-            ops::linear(
-                &mut a.v,
-                &a.xn,
-                self.w(&format!("{p}.self_attn.v_proj.weight")),
-                n,
-                c,
-                c,
-            );
+            ops::linear(&mut a.q, &a.xn, self.w(&format!("{p}.self_attn.q_proj.weight")), n, c, c);
+            ops::linear(&mut a.k, &a.xn, self.w(&format!("{p}.self_attn.k_proj.weight")), n, c, c);
+            ops::linear(&mut a.v, &a.xn, self.w(&format!("{p}.self_attn.v_proj.weight")), n, c, c);
             ops::rope(&mut a.q, &self.rope.0, &self.rope.1, t, c, cfg.head_dim(), false);
             ops::rope(&mut a.k, &self.rope.0, &self.rope.1, t, c, cfg.head_dim(), false);
             ops::attention(&mut a.att, &mut a.probs, &a.q, &a.k, &a.v, b, t, c, h);
             // r1 = x + att · Woᵀ
-            ops::linear(
-                &mut a.r1,
-                &a.att,
-                self.w(&format!("{p}.self_attn.o_proj.weight")),
-                n,
-                c,
-                c,
-            );
+            ops::linear(&mut a.r1, &a.att, self.w(&format!("{p}.self_attn.o_proj.weight")), n, c, c);
             a.r1.iter_mut().zip(&a.x).for_each(|(r, x)| *r += x);
             ops::rmsnorm(
                 &mut a.xn2,
@@ -354,11 +297,7 @@ impl Model {
             ops::linear(&mut a.u, &a.xn2, self.w(&format!("{p}.mlp.up_proj.weight")), n, c, f);
             ops::swiglu(&mut a.h, &a.g, &a.u);
             // next x = r1 + h · Wdᵀ
-            let next = if let Some(nl) = tail.first_mut() {
-                &mut nl.x
-            } else {
-                &mut acts.x_final
-            };
+            let next = if let Some(nl) = tail.first_mut() { &mut nl.x } else { &mut acts.x_final };
             ops::linear(next, &a.h, self.w(&format!("{p}.mlp.down_proj.weight")), n, f, c);
             next.iter_mut().zip(&a.r1).for_each(|(x, r)| *x += r);
         }
@@ -393,22 +332,12 @@ impl Model {
     fn backward(&mut self, acts: &mut Acts, tokens: &[u32]) {
         let cfg = self.cfg.clone();
         let (b, t) = (acts.b, acts.t);
-        let (n, c, f, h, v) = (
-            b * t,
-            cfg.hidden_size,
-            cfg.intermediate_size,
-            cfg.num_attention_heads,
-            cfg.vocab_size,
-        );
+        let (n, c, f, h, v) = (b * t, cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads, cfg.vocab_size);
         let s = &mut acts.scratch;
         let layout = &self.layout;
         let (params, grads) = (&self.params, &mut self.grads);
         let w = |name: &str| &params[layout.range(name)];
-        let head = if cfg.tie_word_embeddings {
-            "model.embed_tokens.weight"
-        } else {
-            "lm_head.weight"
-        };
+        let head = if cfg.tie_word_embeddings { "model.embed_tokens.weight" } else { "lm_head.weight" };
         // logits = xn_final · Eᵀ
         ops::linear_backward(
             &mut s.dxn,
@@ -436,68 +365,18 @@ impl Model {
             let a = &acts.layers[l];
             // MLP: x_next = r1 + h · Wdᵀ
             let wd = format!("{p}.mlp.down_proj.weight");
-            ops::linear_backward(
-                &mut s.dh,
-                &mut grads[layout.range(&wd)],
-                &s.dx,
-                &a.h,
-                w(&wd),
-                n,
-                f,
-                c,
-                false,
-            );
+            ops::linear_backward(&mut s.dh, &mut grads[layout.range(&wd)], &s.dx, &a.h, w(&wd), n, f, c, false);
             ops::swiglu_backward(&mut s.dg, &mut s.du, &s.dh, &a.g, &a.u);
             let (wg, wu) = (format!("{p}.mlp.gate_proj.weight"), format!("{p}.mlp.up_proj.weight"));
-            ops::linear_backward(
-                &mut s.dxn,
-                &mut grads[layout.range(&wg)],
-                &s.dg,
-                &a.xn2,
-                w(&wg),
-                n,
-                c,
-                f,
-                false,
-            );
-            ops::linear_backward(
-                &mut s.dxn,
-                &mut grads[layout.range(&wu)],
-                &s.du,
-                &a.xn2,
-                w(&wu),
-                n,
-                c,
-                f,
-                true,
-            );
+            ops::linear_backward(&mut s.dxn, &mut grads[layout.range(&wg)], &s.dg, &a.xn2, w(&wg), n, c, f, false);
+            ops::linear_backward(&mut s.dxn, &mut grads[layout.range(&wu)], &s.du, &a.xn2, w(&wu), n, c, f, true);
             // dr1 = dx + rmsnorm_backward(dxn2)   (kept in s.dx)
             let wpost = format!("{p}.post_attention_layernorm.weight");
-            ops::rmsnorm_backward(
-                &mut s.dx,
-                &mut grads[layout.range(&wpost)],
-                &s.dxn,
-                &a.r1,
-                w(&wpost),
-                &a.rstd2,
-                c,
-            );
+            ops::rmsnorm_backward(&mut s.dx, &mut grads[layout.range(&wpost)], &s.dxn, &a.r1, w(&wpost), &a.rstd2, c);
             // Attention: r1 = x + att · Woᵀ
             let wo = format!("{p}.self_attn.o_proj.weight");
-            ops::linear_backward(
-                &mut s.dtmp,
-                &mut grads[layout.range(&wo)],
-                &s.dx,
-                &a.att,
-                w(&wo),
-                n,
-                c,
-                c,
-                false,
-            );
-            ops::attention_backward(
-                &mut s.dq, &mut s.dk, &mut s.dv, &s.dtmp, &a.probs, &a.q, &a.k, &a.v, b, t, c, h,
-            );
+            ops::linear_backward(&mut s.dtmp, &mut grads[layout.range(&wo)], &s.dx, &a.att, w(&wo), n, c, c, false);
+            ops::attention_backward(&mut s.dq, &mut s.dk, &mut s.dv, &s.dtmp, &a.probs, &a.q, &a.k, &a.v, b, t, c, h);
             ops::rope(&mut s.dq, &self.rope.0, &self.rope.1, t, c, cfg.head_dim(), true);
             ops::rope(&mut s.dk, &self.rope.0, &self.rope.1, t, c, cfg.head_dim(), true);
             let (wq, wk, wv) = (
@@ -505,49 +384,11 @@ impl Model {
                 format!("{p}.self_attn.k_proj.weight"),
                 format!("{p}.self_attn.v_proj.weight"),
             );
-            ops::linear_backward(
-                &mut s.dxn,
-                &mut grads[layout.range(&wq)],
-                &s.dq,
-                &a.xn,
-                w(&wq),
-                n,
-                c,
-                c,
-                false,
-            );
-            ops::linear_backward(
-                &mut s.dxn,
-                &mut grads[layout.range(&wk)],
-                &s.dk,
-                &a.xn,
-                w(&wk),
-                n,
-                c,
-                c,
-                true,
-            );
-            ops::linear_backward(
-                &mut s.dxn,
-                &mut grads[layout.range(&wv)],
-                &s.dv,
-                &a.xn,
-                w(&wv),
-                n,
-                c,
-                c,
-                true,
-            );
+            ops::linear_backward(&mut s.dxn, &mut grads[layout.range(&wq)], &s.dq, &a.xn, w(&wq), n, c, c, false);
+            ops::linear_backward(&mut s.dxn, &mut grads[layout.range(&wk)], &s.dk, &a.xn, w(&wk), n, c, c, true);
+            ops::linear_backward(&mut s.dxn, &mut grads[layout.range(&wv)], &s.dv, &a.xn, w(&wv), n, c, c, true);
             let win = format!("{p}.input_layernorm.weight");
-            ops::rmsnorm_backward(
-                &mut s.dx,
-                &mut grads[layout.range(&win)],
-                &s.dxn,
-                &a.x,
-                w(&win),
-                &a.rstd,
-                c,
-            );
+            ops::rmsnorm_backward(&mut s.dx, &mut grads[layout.range(&win)], &s.dxn, &a.x, w(&win), &a.rstd, c);
         }
         // Embedding: dE[token] += dx
         let de = &mut grads[layout.range("model.embed_tokens.weight")];

@@ -29,17 +29,11 @@ pub struct View {
 impl View {
     /// Row-major with `cols` columns.
     pub fn rows(cols: usize) -> Self {
-        View {
-            rs: cols as isize,
-            cs: 1,
-        }
+        View { rs: cols as isize, cs: 1 }
     }
     /// The transpose of a row-major matrix with `cols` columns.
     pub fn t(cols: usize) -> Self {
-        View {
-            rs: 1,
-            cs: cols as isize,
-        }
+        View { rs: 1, cs: cols as isize }
     }
 }
 
@@ -93,19 +87,7 @@ pub fn matmul(
 
 /// Linear layer, weights stored `[out, in]` as in PyTorch: `y[N×o] = x[N×i] · Wᵀ`.
 pub fn linear(y: &mut [f32], x: &[f32], w: &[f32], n: usize, i: usize, o: usize) {
-    matmul(
-        y,
-        View::rows(o),
-        x,
-        View::rows(i),
-        w,
-        View::t(i),
-        n,
-        i,
-        o,
-        false,
-        parallelism(),
-    );
+    matmul(y, View::rows(o), x, View::rows(i), w, View::t(i), n, i, o, false, parallelism());
 }
 
 /// Backward of [`linear`]: `dx (+)= dy · W`, `dW += dyᵀ · x`.
@@ -120,60 +102,31 @@ pub fn linear_backward(
     o: usize,
     acc_dx: bool,
 ) {
-    matmul(
-        dx,
-        View::rows(i),
-        dy,
-        View::rows(o),
-        w,
-        View::rows(i),
-        n,
-        o,
-        i,
-        acc_dx,
-        parallelism(),
-    );
-    matmul(
-        dw,
-        View::rows(i),
-        dy,
-        View::t(o),
-        x,
-        View::rows(i),
-        o,
-        n,
-        i,
-        true,
-        parallelism(),
-    );
+    matmul(dx, View::rows(i), dy, View::rows(o), w, View::rows(i), n, o, i, acc_dx, parallelism());
+    matmul(dw, View::rows(i), dy, View::t(o), x, View::rows(i), o, n, i, true, parallelism());
 }
 
 /// RMSNorm: `y = x / sqrt(mean(x²) + eps) * w`; stores `rstd[N]`.
 pub fn rmsnorm(y: &mut [f32], rstd: &mut [f32], x: &[f32], w: &[f32], c: usize, eps: f32) {
-    y.par_chunks_mut(c)
-        .zip(rstd.par_iter_mut())
-        .zip(x.par_chunks(c))
-        .for_each(|((y, r), x)| {
-            let ms = x.iter().map(|v| v * v).sum::<f32>() / c as f32;
-            *r = 1.0 / (ms + eps).sqrt();
-            for j in 0..c {
-                y[j] = x[j] * *r * w[j];
-            }
-        });
+    y.par_chunks_mut(c).zip(rstd.par_iter_mut()).zip(x.par_chunks(c)).for_each(|((y, r), x)| {
+        let ms = x.iter().map(|v| v * v).sum::<f32>() / c as f32;
+        *r = 1.0 / (ms + eps).sqrt();
+        for j in 0..c {
+            y[j] = x[j] * *r * w[j];
+        }
+    });
 }
 
 /// Backward of [`rmsnorm`]: `dx += …`, `dw += Σ dy·x·rstd`.
 pub fn rmsnorm_backward(dx: &mut [f32], dw: &mut [f32], dy: &[f32], x: &[f32], w: &[f32], rstd: &[f32], c: usize) {
-    dx.par_chunks_mut(c)
-        .zip(dy.par_chunks(c))
-        .zip(x.par_chunks(c))
-        .zip(rstd.par_iter())
-        .for_each(|(((dx, dy), x), &r)| {
+    dx.par_chunks_mut(c).zip(dy.par_chunks(c)).zip(x.par_chunks(c)).zip(rstd.par_iter()).for_each(
+        |(((dx, dy), x), &r)| {
             let dot: f32 = (0..c).map(|j| dy[j] * w[j] * x[j]).sum::<f32>() / c as f32;
             for j in 0..c {
                 dx[j] += r * dy[j] * w[j] - r * r * r * x[j] * dot;
             }
-        });
+        },
+    );
     // dw: partial sums over fixed blocks of rows, added in order, so the
     // result does not depend on how rayon schedules the blocks.
     const BLOCK: usize = 64;
@@ -332,11 +285,7 @@ pub fn attention_backward(
     let d = c / h;
     let scale = 1.0 / (d as f32).sqrt();
     let bs = causal_block(t);
-    let (dq_p, dk_p, dv_p) = (
-        SendPtr(dq.as_mut_ptr()),
-        SendPtr(dk.as_mut_ptr()),
-        SendPtr(dv.as_mut_ptr()),
-    );
+    let (dq_p, dk_p, dv_p) = (SendPtr(dq.as_mut_ptr()), SendPtr(dk.as_mut_ptr()), SendPtr(dv.as_mut_ptr()));
     (0..b * h).into_par_iter().for_each_init(
         || vec![0f32; t * t],
         |ds, bh| {
@@ -447,23 +396,17 @@ fn silu(x: f32) -> f32 {
 
 /// SwiGLU gate: `h = silu(g) * u`.
 pub fn swiglu(h: &mut [f32], g: &[f32], u: &[f32]) {
-    h.par_iter_mut()
-        .zip(g.par_iter())
-        .zip(u.par_iter())
-        .for_each(|((h, &g), &u)| *h = silu(g) * u);
+    h.par_iter_mut().zip(g.par_iter()).zip(u.par_iter()).for_each(|((h, &g), &u)| *h = silu(g) * u);
 }
 
 /// Backward of [`swiglu`]: `dg, du` (overwritten).
 pub fn swiglu_backward(dg: &mut [f32], du: &mut [f32], dh: &[f32], g: &[f32], u: &[f32]) {
-    dg.par_iter_mut()
-        .zip(du.par_iter_mut())
-        .enumerate()
-        .for_each(|(i, (dg, du))| {
-            let s = 1.0 / (1.0 + (-g[i]).exp());
-            let sg = g[i] * s;
-            *du = dh[i] * sg;
-            *dg = dh[i] * u[i] * (s + g[i] * s * (1.0 - s));
-        });
+    dg.par_iter_mut().zip(du.par_iter_mut()).enumerate().for_each(|(i, (dg, du))| {
+        let s = 1.0 / (1.0 + (-g[i]).exp());
+        let sg = g[i] * s;
+        *du = dh[i] * sg;
+        *dg = dh[i] * u[i] * (s + g[i] * s * (1.0 - s));
+    });
 }
 
 /// Masked mean cross-entropy. `logits[N × V]` is turned into `dlogits` in

@@ -35,12 +35,7 @@ pub struct AdamW {
 
 impl Default for AdamW {
     fn default() -> Self {
-        Self {
-            beta1: 0.9,
-            beta2: 0.95,
-            eps: 1e-8,
-            weight_decay: 0.1,
-        }
+        Self { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 }
     }
 }
 
@@ -82,10 +77,7 @@ impl AdamW {
 /// Scale `grads` so their global L2 norm is at most `max_norm`; returns the norm before clipping.
 pub fn clip_grad_norm(grads: &mut [f32], max_norm: f32) -> f32 {
     // Fixed blocks summed in order: the same norm whatever the thread schedule.
-    let parts: Vec<f64> = grads
-        .par_chunks(1 << 14)
-        .map(|c| c.iter().map(|&g| g as f64 * g as f64).sum())
-        .collect();
+    let parts: Vec<f64> = grads.par_chunks(1 << 14).map(|c| c.iter().map(|&g| g as f64 * g as f64).sum()).collect();
     let norm = parts.iter().sum::<f64>().sqrt() as f32;
     if max_norm > 0.0 && norm > max_norm {
         let s = max_norm / (norm + 1e-6);
@@ -100,12 +92,7 @@ mod tests {
 
     #[test]
     fn lr_warms_up_then_decays_to_the_floor() {
-        let s = Schedule {
-            max_lr: 1e-3,
-            min_lr_ratio: 0.1,
-            warmup_steps: 10,
-            total_steps: 110,
-        };
+        let s = Schedule { max_lr: 1e-3, min_lr_ratio: 0.1, warmup_steps: 10, total_steps: 110 };
         assert!((s.lr_at(0) - 1e-4).abs() < 1e-9);
         assert!((s.lr_at(9) - 1e-3).abs() < 1e-9);
         assert!((s.lr_at(10) - 1e-3).abs() < 1e-9);
@@ -119,30 +106,16 @@ mod tests {
 
     #[test]
     fn adamw_first_step_moves_each_weight_by_lr_against_its_gradient() {
-        let opt = AdamW {
-            weight_decay: 0.0,
-            ..Default::default()
-        };
+        let opt = AdamW { weight_decay: 0.0, ..Default::default() };
         let mut p = vec![1.0, -1.0, 0.5];
         let g = vec![0.2, -3.0, 0.0];
         let (mut m, mut v) = (vec![0.0; 3], vec![0.0; 3]);
         opt.step(&mut p, &g, &mut m, &mut v, &[true; 3], 0.01, 1);
         assert!((p[0] - 0.99).abs() < 1e-6 && (p[1] + 0.99).abs() < 1e-6 && p[2] == 0.5);
         // Weight decay shrinks decayed weights only.
-        let opt = AdamW {
-            weight_decay: 0.5,
-            ..Default::default()
-        };
+        let opt = AdamW { weight_decay: 0.5, ..Default::default() };
         let mut p = vec![1.0, 1.0];
-        opt.step(
-            &mut p,
-            &[0.0, 0.0],
-            &mut [0.0; 2],
-            &mut [0.0; 2],
-            &[true, false],
-            0.1,
-            1,
-        );
+        opt.step(&mut p, &[0.0, 0.0], &mut [0.0; 2], &mut [0.0; 2], &[true, false], 0.1, 1);
         assert!((p[0] - 0.95).abs() < 1e-6 && p[1] == 1.0);
     }
 

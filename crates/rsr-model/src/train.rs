@@ -130,17 +130,11 @@ impl Trainer {
         if train.vocab_size != tok.vocab_size() {
             return Err(Error::input(
                 &tokenizer,
-                format!(
-                    "tokenizer vocabulary {} but the shards say {}",
-                    tok.vocab_size(),
-                    train.vocab_size
-                ),
+                format!("tokenizer vocabulary {} but the shards say {}", tok.vocab_size(), train.vocab_size),
                 "train on the pack directory as `rsr pack` wrote it",
             ));
         }
-        let val = TokenStream::load(&cfg.data, "val")
-            .ok()
-            .filter(|v| v.len() > cfg.seq_len + 1);
+        let val = TokenStream::load(&cfg.data, "val").ok().filter(|v| v.len() > cfg.seq_len + 1);
         let mut mcfg = ModelConfig::by_name(&cfg.preset, train.vocab_size)
             .ok_or_else(|| Error::Invalid(format!("unknown preset `{}`: use tiny, small or base", cfg.preset)))?;
         mcfg.max_position_embeddings = mcfg.max_position_embeddings.max(cfg.seq_len);
@@ -162,11 +156,7 @@ impl Trainer {
                 (model, m, v, step)
             }
             (true, None) => {
-                return Err(Error::input(
-                    run,
-                    "no checkpoint to resume from",
-                    "start the run without --resume",
-                ))
+                return Err(Error::input(run, "no checkpoint to resume from", "start the run without --resume"))
             }
             (false, _) => {
                 let model = Model::new(mcfg, cfg.seed);
@@ -187,10 +177,7 @@ impl Trainer {
         bytes.push(b'\n');
         atomic::write_all(&run_json, &bytes)?;
         let acts = Acts::new(&model.cfg, cfg.batch_size, cfg.seq_len);
-        let opt = AdamW {
-            weight_decay: cfg.weight_decay,
-            ..AdamW::default()
-        };
+        let opt = AdamW { weight_decay: cfg.weight_decay, ..AdamW::default() };
         let eos = tok.special.endoftext;
         let run = run.to_path_buf();
         if resume {
@@ -198,22 +185,7 @@ impl Trainer {
         } else {
             let _ = std::fs::remove_file(run.join("metrics.jsonl"));
         }
-        Ok(Self {
-            cfg,
-            model,
-            m,
-            v,
-            decay,
-            opt,
-            schedule,
-            train,
-            val,
-            acts,
-            step,
-            run,
-            tokenizer,
-            eos,
-        })
+        Ok(Self { cfg, model, m, v, decay, opt, schedule, train, val, acts, step, run, tokenizer, eos })
     }
 
     /// One optimizer step; returns (loss, grad norm).
@@ -221,21 +193,11 @@ impl Trainer {
         let (b, t) = (self.cfg.batch_size, self.cfg.seq_len);
         let batch = self.train.batch(self.cfg.seed, self.step, b, t);
         self.model.zero_grad();
-        let (loss, _) = self
-            .model
-            .forward_backward(&mut self.acts, &batch.inputs, &batch.targets, &batch.mask);
+        let (loss, _) = self.model.forward_backward(&mut self.acts, &batch.inputs, &batch.targets, &batch.mask);
         let norm = clip_grad_norm(&mut self.model.grads, self.cfg.grad_clip);
         let lr = self.schedule.lr_at(self.step);
         self.step += 1;
-        self.opt.step(
-            &mut self.model.params,
-            &self.model.grads,
-            &mut self.m,
-            &mut self.v,
-            &self.decay,
-            lr,
-            self.step,
-        );
+        self.opt.step(&mut self.model.params, &self.model.grads, &mut self.m, &mut self.v, &self.decay, lr, self.step);
         (loss, norm)
     }
 
@@ -245,9 +207,7 @@ impl Trainer {
         let (b, t) = (self.cfg.batch_size, self.cfg.seq_len);
         let (mut sum, mut n) = (0.0f64, 0usize);
         for batch in val.sequential(b, t, self.cfg.eval_batches) {
-            let (loss, k) = self
-                .model
-                .loss(&mut self.acts, &batch.inputs, &batch.targets, &batch.mask);
+            let (loss, k) = self.model.loss(&mut self.acts, &batch.inputs, &batch.targets, &batch.mask);
             sum += loss as f64 * k as f64;
             n += k;
         }
@@ -260,10 +220,7 @@ impl Trainer {
         checkpoint::save_optimizer(&dir, &self.model.layout, &self.m, &self.v)?;
         let state = json!({ "step": self.step, "tokens": self.tokens_seen(), "train": self.cfg });
         // state.json last: its presence marks a complete checkpoint.
-        atomic::write_all(
-            dir.join("state.json"),
-            serde_json::to_string_pretty(&state).unwrap().as_bytes(),
-        )?;
+        atomic::write_all(dir.join("state.json"), serde_json::to_string_pretty(&state).unwrap().as_bytes())?;
         Ok(dir)
     }
 
@@ -276,11 +233,8 @@ impl Trainer {
     pub fn run_until(&mut self, stop: u64, on_step: &mut dyn FnMut(&StepMetrics)) -> Result<Option<StepMetrics>> {
         let steps = self.cfg.steps();
         let per_step = (self.cfg.batch_size * self.cfg.seq_len) as u64;
-        let every_ckpt = if self.cfg.checkpoint_every == 0 {
-            u64::MAX
-        } else {
-            (self.cfg.checkpoint_every / per_step).max(1)
-        };
+        let every_ckpt =
+            if self.cfg.checkpoint_every == 0 { u64::MAX } else { (self.cfg.checkpoint_every / per_step).max(1) };
         let metrics_path = self.run.join("metrics.jsonl");
         let mut log = std::fs::OpenOptions::new()
             .create(true)
@@ -296,15 +250,8 @@ impl Trainer {
             let eval_now =
                 self.step == steps || (self.cfg.eval_every > 0 && self.step.is_multiple_of(self.cfg.eval_every));
             let val_loss = if eval_now { self.val_loss() } else { None };
-            let m = StepMetrics {
-                step: self.step,
-                tokens: self.tokens_seen(),
-                loss,
-                val_loss,
-                lr,
-                tok_per_s,
-                grad_norm,
-            };
+            let m =
+                StepMetrics { step: self.step, tokens: self.tokens_seen(), loss, val_loss, lr, tok_per_s, grad_norm };
             writeln!(log, "{}", serde_json::to_string(&m).unwrap()).map_err(|e| Error::io(&metrics_path, e))?;
             on_step(&m);
             if self.step.is_multiple_of(every_ckpt) && self.step < steps {

@@ -35,11 +35,7 @@ fn model(tied: bool) -> Model {
     for (name, off, shape) in m.layout.entries.clone() {
         let n: usize = shape.iter().product();
         for x in &mut m.params[off..off + n] {
-            *x = if shape.len() == 1 {
-                1.0 + rng.gen_range(-0.3..0.3)
-            } else {
-                rng.gen_range(-0.4..0.4)
-            };
+            *x = if shape.len() == 1 { 1.0 + rng.gen_range(-0.3..0.3) } else { rng.gen_range(-0.4..0.4) };
         }
         let _ = name;
     }
@@ -60,10 +56,7 @@ fn every_parameter_gradient_matches_finite_differences() {
         for (name, off, shape) in m.layout.entries.clone() {
             let n: usize = shape.iter().product();
             let g = &grads[off..off + n];
-            assert!(
-                g.iter().any(|x| x.abs() > 1e-6),
-                "{name}: no gradient at all (tied={tied})"
-            );
+            assert!(g.iter().any(|x| x.abs() > 1e-6), "{name}: no gradient at all (tied={tied})");
             let mut checked = 0;
             let mut worst = 0f32;
             for _ in 0..12 {
@@ -103,11 +96,7 @@ fn masked_positions_contribute_nothing() {
     assert_eq!(n, mask.iter().filter(|&&x| x == 1).count());
     let g1 = m.grads.clone();
     // Change every masked target: loss and every gradient stay the same.
-    let other: Vec<u32> = targets
-        .iter()
-        .zip(&mask)
-        .map(|(&t, &k)| if k == 0 { (t + 5) % 29 } else { t })
-        .collect();
+    let other: Vec<u32> = targets.iter().zip(&mask).map(|(&t, &k)| if k == 0 { (t + 5) % 29 } else { t }).collect();
     m.zero_grad();
     let (loss2, _) = m.forward_backward(&mut acts, &tokens, &other, &mask);
     assert_eq!(loss, loss2);

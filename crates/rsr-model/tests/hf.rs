@@ -16,11 +16,7 @@ fn transformers_loads_the_checkpoint_and_agrees_on_logits() {
     };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/hf_check.py");
     for tied in [true, false] {
-        let cfg = ModelConfig {
-            tie_word_embeddings: tied,
-            max_position_embeddings: 64,
-            ..ModelConfig::tiny(300)
-        };
+        let cfg = ModelConfig { tie_word_embeddings: tied, max_position_embeddings: 64, ..ModelConfig::tiny(300) };
         let model = Model::new(cfg.clone(), 11);
         let dir = tempfile::tempdir().unwrap();
         save_model(dir.path(), &model, 0, None).unwrap();
@@ -38,11 +34,7 @@ fn transformers_loads_the_checkpoint_and_agrees_on_logits() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "tied={tied}: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "tied={tied}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         assert!(stdout.contains("LlamaForCausalLM"), "{stdout}");
         eprintln!("tied={tied}: {stdout}");
     }

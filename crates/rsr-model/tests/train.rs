@@ -19,21 +19,13 @@ fn packed(dir: &Path) -> PathBuf {
     rsr_world::write::write_world(
         &world,
         1,
-        rsr_world::WorldConfig {
-            docs: 600,
-            heldout_docs: 5,
-            ..Default::default()
-        },
+        rsr_world::WorldConfig { docs: 600, heldout_docs: 5, ..Default::default() },
         false,
         &mut |_, _| {},
     )
     .unwrap();
     let variant = dir.join("rsr");
-    let cfg = TransformConfig {
-        mode: Mode::Rsr,
-        every: 16,
-        ..Default::default()
-    };
+    let cfg = TransformConfig { mode: Mode::Rsr, every: 16, ..Default::default() };
     rsr_corpus::run::transform(
         &CorpusDir::new(&world),
         &variant,
@@ -55,10 +47,7 @@ fn packed(dir: &Path) -> PathBuf {
         &CorpusDir::new(&variant),
         &out,
         &tok,
-        &PackConfig {
-            val_fraction: 0.1,
-            ..Default::default()
-        },
+        &PackConfig { val_fraction: 0.1, ..Default::default() },
         &mut |_, _| {},
     )
     .unwrap();
@@ -83,11 +72,7 @@ fn losses(run: &Path) -> Vec<f32> {
     std::fs::read_to_string(run.join("metrics.jsonl"))
         .unwrap()
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"]
-                .as_f64()
-                .unwrap() as f32
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap() as f32)
         .collect()
 }
 
@@ -103,20 +88,11 @@ fn training_lowers_the_loss_and_checkpoints_load_back() {
     let first = l[0];
     let last: f32 = l[55..].iter().sum::<f32>() / 5.0;
     assert!(last < 0.6 * first, "loss {first} → {last}");
-    assert!(
-        m.counts["final_val_loss"].as_f64().is_some(),
-        "validation ran at the end"
-    );
+    assert!(m.counts["final_val_loss"].as_f64().is_some(), "validation ran at the end");
 
     // The final checkpoint loads back to the same weights and the same logits.
     let ckpt = PathBuf::from(m.counts["checkpoint"].as_str().unwrap());
-    for f in [
-        "model.safetensors",
-        "config.json",
-        "tokenizer.json",
-        "optimizer.safetensors",
-        "state.json",
-    ] {
+    for f in ["model.safetensors", "config.json", "tokenizer.json", "optimizer.safetensors", "state.json"] {
         assert!(ckpt.join(f).is_file(), "{f} missing");
     }
     let back = checkpoint::load_model(&ckpt).unwrap();
@@ -136,10 +112,7 @@ fn a_resumed_run_matches_an_uninterrupted_one_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let data = packed(dir.path());
     let straight = dir.path().join("straight");
-    Trainer::new(&straight, cfg(data.clone(), 12), false)
-        .unwrap()
-        .run(&mut |_| {})
-        .unwrap();
+    Trainer::new(&straight, cfg(data.clone(), 12), false).unwrap().run(&mut |_| {}).unwrap();
 
     let resumed = dir.path().join("resumed");
     {

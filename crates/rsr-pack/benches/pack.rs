@@ -25,24 +25,11 @@ fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let docs = args.first().copied().unwrap_or(40_000);
     let runs = args.get(1).copied().unwrap_or(5);
-    let g = generate_in_memory(
-        0,
-        WorldConfig {
-            docs,
-            heldout_docs: 1,
-            ..WorldConfig::default()
-        },
-    );
-    let cfg = TransformConfig {
-        every: 24,
-        ..TransformConfig::default()
-    };
+    let g = generate_in_memory(0, WorldConfig { docs, heldout_docs: 1, ..WorldConfig::default() });
+    let cfg = TransformConfig { every: 24, ..TransformConfig::default() };
     let mut counts = Counts::default();
-    let variant: Vec<_> = g
-        .train
-        .iter()
-        .filter_map(|(d, s)| transform_doc(&cfg, d.clone(), s, &Whitespace, &mut counts))
-        .collect();
+    let variant: Vec<_> =
+        g.train.iter().filter_map(|(d, s)| transform_doc(&cfg, d.clone(), s, &Whitespace, &mut counts)).collect();
     let texts: Vec<String> = g.train.iter().map(|(d, _)| d.text.clone()).collect();
     // SafetyWorld has ~400 word types: a larger vocabulary saturates near 1.3k.
     for vocab in [1024] {

@@ -52,9 +52,7 @@ pub fn split_shards(pack_dir: &Path, split: &str) -> Result<Vec<PathBuf>> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("shard_") && n.ends_with(".bin"))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("shard_") && n.ends_with(".bin"))
         })
         .collect();
     shards.sort();
@@ -95,10 +93,7 @@ fn megatron_dataset(prefix: &Path, docs: &[Vec<u8>], item: usize, code: u8) -> R
     header.extend_from_slice(&(docs.len() as u64).to_le_bytes());
     header.extend_from_slice(&(docs.len() as u64 + 1).to_le_bytes());
     write_file(&prefix.with_extension("bin"), &[&bin])?;
-    write_file(
-        &prefix.with_extension("idx"),
-        &[&header, &lengths, &pointers, &doc_index],
-    )
+    write_file(&prefix.with_extension("idx"), &[&header, &lengths, &pointers, &doc_index])
 }
 
 /// Export every split of a pack directory to `out` in `format`. Returns the files written.

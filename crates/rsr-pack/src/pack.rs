@@ -46,13 +46,7 @@ pub struct PackConfig {
 
 impl Default for PackConfig {
     fn default() -> Self {
-        Self {
-            shard_tokens: 1 << 26,
-            val_fraction: 0.05,
-            seed: 0,
-            dtype: None,
-            strict: false,
-        }
+        Self { shard_tokens: 1 << 26, val_fraction: 0.05, seed: 0, dtype: None, strict: false }
     }
 }
 
@@ -74,10 +68,7 @@ fn check_ranges(doc: &TransformedDoc) -> std::result::Result<(), String> {
                 ));
             }
             if !doc.text.is_char_boundary(r[0]) || !doc.text.is_char_boundary(r[1]) {
-                return Err(format!(
-                    "document `{}`: {name} range {r:?} splits a UTF-8 character",
-                    doc.id
-                ));
+                return Err(format!("document `{}`: {name} range {r:?} splits a UTF-8 character", doc.id));
             }
             last = r[1];
         }
@@ -103,11 +94,7 @@ fn specials_in_inserted(doc: &TransformedDoc, tok: &RsrTokenizer) -> Vec<(usize,
             let at = pos + i;
             match special::ALL.iter().find(|t| part[at..].starts_with(*t)) {
                 Some(t) => {
-                    out.push((
-                        r[0] + at,
-                        r[0] + at + t.len(),
-                        tok.special.id_of(t).expect("known special"),
-                    ));
+                    out.push((r[0] + at, r[0] + at + t.len(), tok.special.id_of(t).expect("known special")));
                     pos = at + t.len();
                 }
                 None => pos = at + 2,
@@ -128,9 +115,8 @@ pub fn pack_doc(doc: &TransformedDoc, tok: &RsrTokenizer) -> std::result::Result
             if start == end {
                 return Ok(());
             }
-            let (ids, offsets) = tok
-                .encode_text(&doc.text[start..end])
-                .map_err(|e| format!("document `{}`: {e}", doc.id))?;
+            let (ids, offsets) =
+                tok.encode_text(&doc.text[start..end]).map_err(|e| format!("document `{}`: {e}", doc.id))?;
             for (id, (s, e)) in ids.into_iter().zip(offsets) {
                 let (s, e) = (start + s, start + e.max(s + 1));
                 // First masked range that ends after the token starts.
@@ -198,13 +184,7 @@ struct SplitWriter {
 impl SplitWriter {
     fn new(dir: PathBuf, dtype: Dtype, vocab: u32) -> Result<Self> {
         let index = JsonlWriter::create(dir.join("index.jsonl"))?;
-        Ok(Self {
-            dir,
-            shard: Shard::new(dtype, vocab),
-            index,
-            counts: SplitCounts::default(),
-            written: vec![],
-        })
+        Ok(Self { dir, shard: Shard::new(dtype, vocab), index, counts: SplitCounts::default(), written: vec![] })
     }
 
     fn shard_name(&self) -> String {
@@ -245,21 +225,15 @@ impl SplitWriter {
         self.flush()?;
         self.index.finish()?;
         // Shards left over from an earlier, larger run.
-        for e in std::fs::read_dir(&self.dir)
-            .map_err(|e| Error::io(&self.dir, e))?
-            .flatten()
-        {
+        for e in std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if name.starts_with("shard_") && name.ends_with(".bin") && !self.written.contains(&name) {
                 std::fs::remove_file(e.path()).map_err(|err| Error::io(e.path(), err))?;
             }
         }
         self.counts.shards = self.written.len() as u64;
-        self.counts.masked_fraction = if self.counts.tokens == 0 {
-            0.0
-        } else {
-            self.counts.masked_tokens as f64 / self.counts.tokens as f64
-        };
+        self.counts.masked_fraction =
+            if self.counts.tokens == 0 { 0.0 } else { self.counts.masked_tokens as f64 / self.counts.tokens as f64 };
         Ok(self.counts)
     }
 }
@@ -275,18 +249,13 @@ pub fn pack(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Manifest> {
     if !(0.0..1.0).contains(&cfg.val_fraction) {
-        return Err(Error::Invalid(format!(
-            "--val-fraction must be in [0, 1), got {}",
-            cfg.val_fraction
-        )));
+        return Err(Error::Invalid(format!("--val-fraction must be in [0, 1), got {}", cfg.val_fraction)));
     }
     let t0 = Instant::now();
     let docs_path = input.documents()?;
     let vocab = tok.vocab_size();
     let dtype = cfg.dtype.unwrap_or(Dtype::for_vocab(vocab));
-    dtype
-        .check(vocab)
-        .map_err(|e| Error::input(out, e.to_string(), "re-run `rsr pack` with --dtype u32"))?;
+    dtype.check(vocab).map_err(|e| Error::input(out, e.to_string(), "re-run `rsr pack` with --dtype u32"))?;
     let mut writers = [
         SplitWriter::new(out.join("train"), dtype, vocab as u32)?,
         SplitWriter::new(out.join("val"), dtype, vocab as u32)?,
@@ -300,19 +269,12 @@ pub fn pack(
         let packed = match pack_doc(&doc, tok) {
             Ok(p) => p,
             Err(message) => {
-                soft.check::<()>(Err(Error::Record {
-                    path: docs_path.clone(),
-                    line,
-                    message,
-                }))?;
+                soft.check::<()>(Err(Error::Record { path: docs_path.clone(), line, message }))?;
                 continue;
             }
         };
-        unsafe_reflections += doc
-            .inserted
-            .iter()
-            .map(|r| doc.text[r[0]..r[1]].matches("<|reflect|>unsafe").count() as u64)
-            .sum::<u64>();
+        unsafe_reflections +=
+            doc.inserted.iter().map(|r| doc.text[r[0]..r[1]].matches("<|reflect|>unsafe").count() as u64).sum::<u64>();
         let u = derive_seed(cfg.seed, &doc.id) as f64 / u64::MAX as f64;
         let split = (u < cfg.val_fraction) as usize;
         writers[split].push(&doc.id, &packed, tok.special.reflect_open, cfg.shard_tokens)?;
@@ -338,9 +300,8 @@ pub fn pack(
     // The mask silently becoming all ones: unsafe reflections with nothing masked, although
     // the transform that wrote them did not say `--mask none`.
     if unsafe_reflections > 0 && masked == 0 {
-        let mask_policy = Manifest::read(&input.root)
-            .ok()
-            .and_then(|m| m.knobs["transform"]["mask"].as_str().map(str::to_string));
+        let mask_policy =
+            Manifest::read(&input.root).ok().and_then(|m| m.knobs["transform"]["mask"].as_str().map(str::to_string));
         if mask_policy.as_deref() == Some("none") {
             eprintln!(
                 "warning: {unsafe_reflections} unsafe reflections and no masked token (the transform used --mask none)"

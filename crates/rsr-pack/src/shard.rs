@@ -76,13 +76,7 @@ pub struct Shard {
 
 impl Shard {
     pub fn new(dtype: Dtype, vocab_size: u32) -> Self {
-        Self {
-            dtype,
-            vocab_size,
-            tokens: vec![],
-            mask: vec![],
-            doc_offsets: vec![0],
-        }
+        Self { dtype, vocab_size, tokens: vec![], mask: vec![], doc_offsets: vec![0] }
     }
 
     pub fn n_docs(&self) -> usize {
@@ -132,17 +126,10 @@ impl Shard {
     pub fn read(path: &Path) -> Result<Shard> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let bad = |msg: String| {
-            Error::input(
-                path,
-                msg,
-                "the shard is damaged or not an rsr shard: re-run `rsr pack` to rebuild it",
-            )
+            Error::input(path, msg, "the shard is damaged or not an rsr shard: re-run `rsr pack` to rebuild it")
         };
         if bytes.len() < HEADER_LEN {
-            return Err(bad(format!(
-                "{} bytes is shorter than the {HEADER_LEN}-byte header",
-                bytes.len()
-            )));
+            return Err(bad(format!("{} bytes is shorter than the {HEADER_LEN}-byte header", bytes.len())));
         }
         if &bytes[0..8] != MAGIC {
             return Err(bad(format!(
@@ -179,20 +166,16 @@ impl Shard {
         }
         let tok_end = HEADER_LEN + n * w;
         let tokens: Vec<u32> = match dtype {
-            Dtype::U16 => bytes[HEADER_LEN..tok_end]
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]) as u32)
-                .collect(),
-            Dtype::U32 => bytes[HEADER_LEN..tok_end]
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
+            Dtype::U16 => {
+                bytes[HEADER_LEN..tok_end].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as u32).collect()
+            }
+            Dtype::U32 => {
+                bytes[HEADER_LEN..tok_end].chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect()
+            }
         };
         let mask = bytes[tok_end..tok_end + n].to_vec();
-        let doc_offsets: Vec<u64> = bytes[tok_end + n..]
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-            .collect();
+        let doc_offsets: Vec<u64> =
+            bytes[tok_end + n..].chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
         if let Some(&v) = mask.iter().find(|&&m| m > 1) {
             return Err(bad(format!("mask byte {v} (expected 0 or 1)")));
         }
@@ -205,13 +188,7 @@ impl Shard {
         if let Some(&t) = tokens.iter().find(|&&t| t >= vocab) {
             return Err(bad(format!("token id {t} is outside the vocabulary of {vocab}")));
         }
-        Ok(Shard {
-            dtype,
-            vocab_size: vocab,
-            tokens,
-            mask,
-            doc_offsets,
-        })
+        Ok(Shard { dtype, vocab_size: vocab, tokens, mask, doc_offsets })
     }
 }
 
@@ -221,10 +198,7 @@ mod tests {
 
     fn sample(dtype: Dtype) -> Shard {
         let mut s = Shard::new(dtype, 70_000);
-        s.push_doc(
-            &[5, 6, 69_999.min(if dtype == Dtype::U16 { 65_535 } else { 69_999 }), 0],
-            &[1, 0, 1, 1],
-        );
+        s.push_doc(&[5, 6, 69_999.min(if dtype == Dtype::U16 { 65_535 } else { 69_999 }), 0], &[1, 0, 1, 1]);
         s.push_doc(&[7, 0], &[1, 1]);
         s
     }
@@ -237,10 +211,7 @@ mod tests {
             let s = sample(dtype);
             s.write(&p).unwrap();
             assert_eq!(Shard::read(&p).unwrap(), s);
-            assert_eq!(
-                std::fs::metadata(&p).unwrap().len() as usize,
-                64 + 6 * dtype.width() + 6 + 3 * 8
-            );
+            assert_eq!(std::fs::metadata(&p).unwrap().len() as usize, 64 + 6 * dtype.width() + 6 + 3 * 8);
         }
     }
 

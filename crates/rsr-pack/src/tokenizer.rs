@@ -30,13 +30,7 @@ pub struct SpecialIds {
 
 impl SpecialIds {
     pub fn all(&self) -> [u32; 5] {
-        [
-            self.endoftext,
-            self.reflect_open,
-            self.reflect_close,
-            self.safe,
-            self.unsafe_,
-        ]
+        [self.endoftext, self.reflect_open, self.reflect_close, self.safe, self.unsafe_]
     }
 
     /// The id of a special token's literal text.
@@ -62,10 +56,7 @@ fn tok_err(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 fn special_tokens() -> Vec<AddedToken> {
-    special::ALL
-        .iter()
-        .map(|t| AddedToken::from(t.to_string(), true))
-        .collect()
+    special::ALL.iter().map(|t| AddedToken::from(t.to_string(), true)).collect()
 }
 
 impl RsrTokenizer {
@@ -96,8 +87,7 @@ impl RsrTokenizer {
         tok.with_post_processor(Some(ByteLevel::new(false, false, true)));
         // Literal special tokens in training text are not words to learn.
         let texts = texts.map(|t| strip_specials(t.as_ref()));
-        tok.train(&mut trainer, texts)
-            .map_err(|e| Error::Invalid(format!("tokenizer training failed: {e}")))?;
+        tok.train(&mut trainer, texts).map_err(|e| Error::Invalid(format!("tokenizer training failed: {e}")))?;
         Self::wrap(tok, Path::new("<trained>"))
     }
 
@@ -159,11 +149,7 @@ impl RsrTokenizer {
         }
         // From here on, text never turns into special tokens.
         tok.set_encode_special_tokens(true);
-        Ok(Self {
-            inner: tok,
-            special,
-            added_specials,
-        })
+        Ok(Self { inner: tok, special, added_specials })
     }
 
     pub fn vocab_size(&self) -> usize {
@@ -173,35 +159,25 @@ impl RsrTokenizer {
     /// Encode ordinary text (special-token literals stay text). Returns ids
     /// and byte offsets into `text`.
     pub fn encode_text(&self, text: &str) -> Result<(Vec<u32>, Offsets)> {
-        let enc = self
-            .inner
-            .encode(text, false)
-            .map_err(|e| Error::Invalid(format!("encoding failed: {e}")))?;
+        let enc = self.inner.encode(text, false).map_err(|e| Error::Invalid(format!("encoding failed: {e}")))?;
         Ok((enc.get_ids().to_vec(), enc.get_offsets().to_vec()))
     }
 
     /// Token ids only (no offsets): the raw-encoding baseline of the pack bench.
     pub fn encode_ids(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode_fast(text, false)
-            .map_err(|e| Error::Invalid(format!("encoding failed: {e}")))?;
+        let enc = self.inner.encode_fast(text, false).map_err(|e| Error::Invalid(format!("encoding failed: {e}")))?;
         Ok(enc.get_ids().to_vec())
     }
 
     pub fn decode(&self, ids: &[u32]) -> String {
-        self.inner
-            .decode(ids, false)
-            .unwrap_or_else(|e| format!("<undecodable: {e}>"))
+        self.inner.decode(ids, false).unwrap_or_else(|e| format!("<undecodable: {e}>"))
     }
 
     /// Save as `tokenizer.json` (special-token matching restored for users of the file).
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut tok = self.inner.clone();
         tok.set_encode_special_tokens(false);
-        let json = tok
-            .to_string(true)
-            .map_err(|e| Error::Invalid(format!("cannot serialise tokenizer: {e}")))?;
+        let json = tok.to_string(true).map_err(|e| Error::Invalid(format!("cannot serialise tokenizer: {e}")))?;
         rsr_core::atomic::write_all(path, json.as_bytes())
     }
 }
@@ -219,9 +195,7 @@ fn strip_specials(text: &str) -> String {
 /// Exact token counts for segmentation (replaces the whitespace estimate).
 impl rsr_corpus::segment::TokenCounter for RsrTokenizer {
     fn count(&self, text: &str) -> usize {
-        self.encode_ids(text)
-            .map(|v| v.len())
-            .unwrap_or_else(|_| text.split_whitespace().count())
+        self.encode_ids(text).map(|v| v.len()).unwrap_or_else(|_| text.split_whitespace().count())
     }
     fn name(&self) -> &'static str {
         "tokenizer"
@@ -233,10 +207,8 @@ mod tests {
     use super::*;
 
     fn small() -> RsrTokenizer {
-        let texts = [
-            "First, grind the velorine. Next, add the tarquil.",
-            "The weeds grow near the old bridge. Café élan.",
-        ];
+        let texts =
+            ["First, grind the velorine. Next, add the tarquil.", "The weeds grow near the old bridge. Café élan."];
         RsrTokenizer::train(texts.iter().cycle().take(200), 300, 2).unwrap()
     }
 
@@ -282,10 +254,7 @@ mod tests {
         tok.save(&p, false).unwrap();
         let t = RsrTokenizer::load(&p).unwrap();
         assert_eq!(t.added_specials.len(), 5);
-        assert_eq!(
-            t.special.all().iter().collect::<std::collections::BTreeSet<_>>().len(),
-            5
-        );
+        assert_eq!(t.special.all().iter().collect::<std::collections::BTreeSet<_>>().len(), 5);
     }
 
     #[test]
@@ -296,18 +265,11 @@ mod tests {
         let p = dir.path().join("clash.json");
         tok.save(&p, false).unwrap();
         let err = RsrTokenizer::load(&p).err().unwrap().to_string();
-        assert!(
-            err.contains("already an ordinary token") && err.contains("HINT"),
-            "{err}"
-        );
+        assert!(err.contains("already an ordinary token") && err.contains("HINT"), "{err}");
     }
 
     #[test]
     fn too_small_a_vocabulary_is_refused() {
-        assert!(RsrTokenizer::train(["a"].iter(), 100, 1)
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("too small"));
+        assert!(RsrTokenizer::train(["a"].iter(), 100, 1).err().unwrap().to_string().contains("too small"));
     }
 }

@@ -23,10 +23,8 @@ fn pack_dir(dir: &Path, dtype: Dtype) -> Vec<Shard> {
             let mut s = Shard::new(dtype, 70_000);
             for d in 0..3u32 {
                 let big = if dtype == Dtype::U32 { 69_000 } else { 60_000 };
-                let toks: Vec<u32> = (0..(4 + d + k as u32))
-                    .map(|i| if i == 1 { big } else { 10 * d + i + 5 })
-                    .chain([0])
-                    .collect();
+                let toks: Vec<u32> =
+                    (0..(4 + d + k as u32)).map(|i| if i == 1 { big } else { 10 * d + i + 5 }).chain([0]).collect();
                 let mask: Vec<u8> = (0..toks.len()).map(|i| (i % 3 != 1) as u8).collect();
                 s.push_doc(&toks, &mask);
             }
@@ -61,12 +59,7 @@ fn read_megatron_idx(path: &Path) -> MegatronIndex {
     let doc_index = (0..docs).map(|i| le_i64(&b, o + 8 * i)).collect();
     o += 8 * docs;
     assert_eq!(o, b.len(), "no trailing bytes in the index");
-    MegatronIndex {
-        code,
-        lengths,
-        pointers,
-        doc_index,
-    }
+    MegatronIndex { code, lengths, pointers, doc_index }
 }
 
 #[test]
@@ -81,10 +74,7 @@ fn megatron_indexed_dataset_and_mask_dataset() {
         let (item, code) = if dtype == Dtype::U16 { (2, 8) } else { (4, 4) }; // uint16 = 8, int32 = 4
         assert_eq!(idx.code, code);
         let bin = std::fs::read(out.join("train_text_document.bin")).unwrap();
-        let docs: Vec<(&[u32], &[u8])> = train
-            .iter()
-            .flat_map(|s| (0..s.n_docs()).map(move |i| s.doc(i)))
-            .collect();
+        let docs: Vec<(&[u32], &[u8])> = train.iter().flat_map(|s| (0..s.n_docs()).map(move |i| s.doc(i))).collect();
         assert_eq!(idx.lengths.len(), docs.len());
         assert_eq!(idx.doc_index, (0..=docs.len() as i64).collect::<Vec<_>>());
         for (i, (toks, _)) in docs.iter().enumerate() {
@@ -120,10 +110,7 @@ fn olmo_token_and_label_mask_memmaps() {
     for (k, s) in shards[..2].iter().enumerate() {
         // Flat little-endian uint32 ids, no header; bool mask, one byte per token.
         let ids = std::fs::read(out.join(format!("train/part-{k:05}.npy"))).unwrap();
-        let got: Vec<u32> = ids
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
+        let got: Vec<u32> = ids.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
         assert_eq!(got, s.tokens);
         let mask = std::fs::read(out.join(format!("train/label-mask-{k:05}.npy"))).unwrap();
         assert_eq!(mask, s.mask);
@@ -143,19 +130,14 @@ fn llmc_bin_with_its_header_and_a_mask_sidecar() {
     let n = le_i32(&b, 8) as usize;
     assert!((3..256).all(|i| le_i32(&b, 4 * i) == 0));
     assert_eq!(b.len(), 1024 + 2 * n);
-    let toks: Vec<u32> = b[1024..]
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]) as u32)
-        .collect();
+    let toks: Vec<u32> = b[1024..].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as u32).collect();
     assert_eq!(toks, shards[2].tokens);
     assert_eq!(std::fs::read(out.join("val_000000.mask.bin")).unwrap(), shards[2].mask);
 
     // uint32 packs cannot become version-1 llm.c files.
     let dir = tempfile::tempdir().unwrap();
     pack_dir(dir.path(), Dtype::U32);
-    let err = export(dir.path(), &dir.path().join("x"), Format::Llmc)
-        .unwrap_err()
-        .to_string();
+    let err = export(dir.path(), &dir.path().join("x"), Format::Llmc).unwrap_err().to_string();
     assert!(err.contains("uint16") && err.contains("HINT"), "{err}");
     assert_eq!(split_shards(dir.path(), "train").unwrap().len(), 2);
 }

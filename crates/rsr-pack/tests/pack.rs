@@ -18,24 +18,11 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let g = generate_in_memory(
-            8,
-            WorldConfig {
-                docs: 400,
-                heldout_docs: 5,
-                ..WorldConfig::default()
-            },
-        );
-        let cfg = TransformConfig {
-            every: 12,
-            ..TransformConfig::default()
-        };
+        let g = generate_in_memory(8, WorldConfig { docs: 400, heldout_docs: 5, ..WorldConfig::default() });
+        let cfg = TransformConfig { every: 12, ..TransformConfig::default() };
         let mut counts = Counts::default();
-        let docs: Vec<TransformedDoc> = g
-            .train
-            .iter()
-            .filter_map(|(d, s)| transform_doc(&cfg, d.clone(), s, &Whitespace, &mut counts))
-            .collect();
+        let docs: Vec<TransformedDoc> =
+            g.train.iter().filter_map(|(d, s)| transform_doc(&cfg, d.clone(), s, &Whitespace, &mut counts)).collect();
         let texts: Vec<String> = g.train.iter().map(|(d, _)| d.text.clone()).collect();
         let tok = RsrTokenizer::train(texts.iter(), 600, 2).unwrap();
         Fixture { tok, docs }
@@ -72,38 +59,22 @@ fn world_variant_masks_unsafe_text_and_keeps_reflections_trainable() {
         }
         let opens = p.tokens.iter().filter(|&&t| t == f.tok.special.reflect_open).count();
         assert_eq!(opens, d.text.matches("<|reflect|>").count(), "{}", d.id);
-        assert_eq!(
-            p.tokens.iter().filter(|&&t| t == f.tok.special.reflect_close).count(),
-            opens
-        );
+        assert_eq!(p.tokens.iter().filter(|&&t| t == f.tok.special.reflect_close).count(), opens);
         reflections += opens;
         masked_tokens += p.mask.iter().filter(|&&m| m == 0).count();
         // Decoding the trainable tokens never yields a whole unsafe sentence.
         if !d.masked.is_empty() {
-            let trainable: Vec<u32> = p
-                .tokens
-                .iter()
-                .zip(&p.mask)
-                .filter(|(_, &m)| m == 1)
-                .map(|(&t, _)| t)
-                .collect();
+            let trainable: Vec<u32> = p.tokens.iter().zip(&p.mask).filter(|(_, &m)| m == 1).map(|(&t, _)| t).collect();
             let text = f.tok.decode(&trainable);
             for r in &d.masked {
                 let unsafe_text = d.text[r[0]..r[1]].trim();
                 if unsafe_text.len() > 8 {
-                    assert!(
-                        !text.contains(unsafe_text),
-                        "{}: masked text `{unsafe_text}` is trainable",
-                        d.id
-                    );
+                    assert!(!text.contains(unsafe_text), "{}: masked text `{unsafe_text}` is trainable", d.id);
                 }
             }
         }
     }
-    assert!(
-        reflections > 400 && masked_tokens > 1000,
-        "{reflections} reflections, {masked_tokens} masked tokens"
-    );
+    assert!(reflections > 400 && masked_tokens > 1000, "{reflections} reflections, {masked_tokens} masked tokens");
 }
 
 #[test]
@@ -112,10 +83,7 @@ fn a_token_straddling_a_mask_boundary_is_masked() {
     let text = "First, grind the velorine. Next, add the tarquil.";
     let offs = offsets(&f.tok, text);
     // Mask only the last byte of a multi-byte token: the whole token must be masked.
-    let k = offs
-        .iter()
-        .position(|&(s, e)| e - s >= 3 && s > 0)
-        .expect("a multi-byte token");
+    let k = offs.iter().position(|&(s, e)| e - s >= 3 && s > 0).expect("a multi-byte token");
     let (s, e) = offs[k];
     let p = pack_doc(&doc(text, &[[e - 1, e]], &[]), &f.tok).unwrap();
     assert_eq!(p.mask[k], 0, "token [{s},{e}) has a masked byte and must be masked");
@@ -183,19 +151,12 @@ fn pack_writes_shards_a_stable_split_and_a_manifest() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
     let input = write_docs(&dir.path().join("in"), &f.docs);
-    let cfg = PackConfig {
-        shard_tokens: 4000,
-        val_fraction: 0.1,
-        ..PackConfig::default()
-    };
+    let cfg = PackConfig { shard_tokens: 4000, val_fraction: 0.1, ..PackConfig::default() };
     let out = dir.path().join("packed");
     let m = pack(&input, &out, &f.tok, &cfg, &mut |_, _| {}).unwrap();
     let train = &m.counts["splits"]["train"];
     let val = &m.counts["splits"]["val"];
-    assert_eq!(
-        train["docs"].as_u64().unwrap() + val["docs"].as_u64().unwrap(),
-        f.docs.len() as u64
-    );
+    assert_eq!(train["docs"].as_u64().unwrap() + val["docs"].as_u64().unwrap(), f.docs.len() as u64);
     let vf = val["docs"].as_f64().unwrap() / f.docs.len() as f64;
     assert!((0.04..0.18).contains(&vf), "val fraction {vf}");
     assert!(train["shards"].as_u64().unwrap() > 1);
@@ -207,10 +168,7 @@ fn pack_writes_shards_a_stable_split_and_a_manifest() {
             tokens += s.tokens.len() as u64;
         }
     }
-    assert_eq!(
-        tokens,
-        train["tokens"].as_u64().unwrap() + val["tokens"].as_u64().unwrap()
-    );
+    assert_eq!(tokens, train["tokens"].as_u64().unwrap() + val["tokens"].as_u64().unwrap());
     assert!(out.join("tokenizer.json").is_file() && out.join("train/index.jsonl").is_file());
     // Same input, same bytes.
     let out2 = dir.path().join("packed2");
@@ -220,17 +178,7 @@ fn pack_writes_shards_a_stable_split_and_a_manifest() {
         std::fs::read(out2.join("train/shard_00000.bin")).unwrap()
     );
     // A rerun with bigger shards leaves no stale shard behind.
-    pack(
-        &input,
-        &out,
-        &f.tok,
-        &PackConfig {
-            shard_tokens: 1 << 30,
-            ..cfg
-        },
-        &mut |_, _| {},
-    )
-    .unwrap();
+    pack(&input, &out, &f.tok, &PackConfig { shard_tokens: 1 << 30, ..cfg }, &mut |_, _| {}).unwrap();
     assert_eq!(rsr_pack::export::split_shards(&out, "train").unwrap().len(), 1);
 }
 
@@ -240,19 +188,9 @@ fn an_all_masked_corpus_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let text = "Grind the velorine.";
     let input = write_docs(dir.path(), &[doc(text, &[[0, text.len()]], &[])]);
-    let err = pack(
-        &input,
-        &dir.path().join("p"),
-        &f.tok,
-        &PackConfig::default(),
-        &mut |_, _| {},
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        err.contains("every text token is masked") && err.contains("HINT"),
-        "{err}"
-    );
+    let err =
+        pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_, _| {}).unwrap_err().to_string();
+    assert!(err.contains("every text token is masked") && err.contains("HINT"), "{err}");
 }
 
 #[test]
@@ -270,13 +208,8 @@ fn a_vocabulary_larger_than_the_dtype_is_a_clear_error() {
     let big = RsrTokenizer::load(&p).unwrap();
     assert!(big.vocab_size() > 65_536);
     let input = write_docs(&dir.path().join("in"), &[doc("t1 t2", &[], &[])]);
-    let cfg = PackConfig {
-        dtype: Some(Dtype::U16),
-        ..Default::default()
-    };
-    let err = pack(&input, &dir.path().join("out"), &big, &cfg, &mut |_, _| {})
-        .unwrap_err()
-        .to_string();
+    let cfg = PackConfig { dtype: Some(Dtype::U16), ..Default::default() };
+    let err = pack(&input, &dir.path().join("out"), &big, &cfg, &mut |_, _| {}).unwrap_err().to_string();
     assert!(err.contains("does not fit uint16") && err.contains("HINT"), "{err}");
 }
 
@@ -288,15 +221,8 @@ fn unsafe_reflections_without_any_mask_are_refused_unless_mask_none_was_chosen()
     let mut lost = f.docs.iter().find(|d| !d.masked.is_empty()).unwrap().clone();
     lost.masked.clear();
     let input = write_docs(dir.path(), &[lost]);
-    let err = pack(
-        &input,
-        &dir.path().join("p"),
-        &f.tok,
-        &PackConfig::default(),
-        &mut |_, _| {},
-    )
-    .unwrap_err()
-    .to_string();
+    let err =
+        pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_, _| {}).unwrap_err().to_string();
     assert!(err.contains("the loss mask was lost") && err.contains("HINT"), "{err}");
     // The same documents from a transform that said --mask none are fine.
     let m = rsr_core::manifest::Manifest::new(
@@ -306,12 +232,5 @@ fn unsafe_reflections_without_any_mask_are_refused_unless_mask_none_was_chosen()
         serde_json::json!({}),
     );
     m.write(dir.path()).unwrap();
-    pack(
-        &input,
-        &dir.path().join("p"),
-        &f.tok,
-        &PackConfig::default(),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_, _| {}).unwrap();
 }

@@ -51,12 +51,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_body_bytes: 1 << 20,
-            max_tokens: 512,
-            concurrency: 4,
-            timeout: Duration::from_secs(120),
-        }
+        Self { max_body_bytes: 1 << 20, max_tokens: 512, concurrency: 4, timeout: Duration::from_secs(120) }
     }
 }
 
@@ -73,13 +68,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(model: Loaded, name: String, limits: Limits, defaults: GenConfig) -> Self {
         let slots = Semaphore::new(limits.concurrency.max(1));
-        Self {
-            model,
-            name,
-            limits,
-            defaults,
-            slots,
-        }
+        Self { model, name, limits, defaults, slots }
     }
 }
 
@@ -96,9 +85,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Serve until Ctrl-C or SIGTERM, finishing requests in flight.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
 }
 
 async fn shutdown_signal() {
@@ -118,11 +105,7 @@ async fn shutdown_signal() {
 
 /// An OpenAI-style error.
 fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"error": {"message": message.into(), "type": kind, "code": status.as_u16()}})),
-    )
-        .into_response()
+    (status, Json(json!({"error": {"message": message.into(), "type": kind, "code": status.as_u16()}}))).into_response()
 }
 
 async fn models(State(s): State<Arc<AppState>>) -> Json<Value> {
@@ -203,18 +186,12 @@ impl AppState {
                 format!("no model `{}`; this server has `{}`", c.model, self.name),
             ));
         }
-        let max_tokens = c
-            .max_completion_tokens
-            .or(c.max_tokens)
-            .unwrap_or(self.defaults.max_tokens);
+        let max_tokens = c.max_completion_tokens.or(c.max_tokens).unwrap_or(self.defaults.max_tokens);
         if max_tokens > self.limits.max_tokens {
             return Err(error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
-                format!(
-                    "max_tokens {max_tokens} exceeds this server's limit of {}",
-                    self.limits.max_tokens
-                ),
+                format!("max_tokens {max_tokens} exceeds this server's limit of {}", self.limits.max_tokens),
             ));
         }
         let d = &self.defaults;
@@ -264,11 +241,9 @@ impl AppState {
         let out = tokio::time::timeout(timeout, job).await;
         drop(permit);
         match out {
-            Err(_) => Err(error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "timeout",
-                format!("generation took longer than {timeout:?}"),
-            )),
+            Err(_) => {
+                Err(error(StatusCode::GATEWAY_TIMEOUT, "timeout", format!("generation took longer than {timeout:?}")))
+            }
             Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string())),
             Ok(Ok(Err(e))) => Err(error(StatusCode::BAD_REQUEST, "invalid_request_error", e.to_string())),
             Ok(Ok(Ok(g))) => Ok(g),
@@ -285,10 +260,7 @@ fn finish_reason(g: &Generation) -> &'static str {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn request_id(prefix: &str) -> String {
@@ -300,17 +272,9 @@ fn request_id(prefix: &str) -> String {
 /// Body problems: too large stays 413; anything else about the JSON is a 400.
 fn bad_json(rej: JsonRejection) -> Response {
     if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            "request body too large",
-        );
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", "request body too large");
     }
-    error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        format!("malformed request: {}", rej.body_text()),
-    )
+    error(StatusCode::BAD_REQUEST, "invalid_request_error", format!("malformed request: {}", rej.body_text()))
 }
 
 fn sse(chunks: Vec<Value>) -> Response {
@@ -361,11 +325,9 @@ async fn completions(State(s): State<Arc<AppState>>, body: Result<Json<Completio
                             "choices": [{"index": 0, "text": p, "finish_reason": null, "logprobs": null}]})
             })
             .collect();
-        chunks.push(
-            json!({"id": id, "object": "text_completion", "created": created, "model": s.name,
+        chunks.push(json!({"id": id, "object": "text_completion", "created": created, "model": s.name,
                            "choices": [{"index": 0, "text": "", "finish_reason": finish_reason(&g), "logprobs": null}],
-                           "reflections": g.reflections}),
-        );
+                           "reflections": g.reflections}));
         return sse(chunks);
     }
     Json(json!({
@@ -383,11 +345,7 @@ async fn chat_completions(State(s): State<Arc<AppState>>, body: Result<Json<Chat
         Err(rej) => return bad_json(rej),
     };
     if req.messages.is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "messages must not be empty",
-        );
+        return error(StatusCode::BAD_REQUEST, "invalid_request_error", "messages must not be empty");
     }
     let cfg = match s.config(&req.common, true) {
         Ok(c) => c,
@@ -402,19 +360,15 @@ async fn chat_completions(State(s): State<Arc<AppState>>, body: Result<Json<Chat
     let created = now();
     let content = g.text.trim().to_string();
     if req.common.stream {
-        let mut chunks = vec![
-            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": s.name,
-                                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]}),
-        ];
+        let mut chunks = vec![json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": s.name,
+                                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]})];
         chunks.extend(pieces(&content).into_iter().map(|p| {
             json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": s.name,
                    "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})
         }));
-        chunks.push(
-            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": s.name,
+        chunks.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": s.name,
                            "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason(&g)}],
-                           "reflections": g.reflections}),
-        );
+                           "reflections": g.reflections}));
         return sse(chunks);
     }
     Json(json!({

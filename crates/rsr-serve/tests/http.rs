@@ -28,12 +28,7 @@ async fn start(limits: Limits) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     checkpoint(dir.path());
     let model = Loaded::from_dir(dir.path()).unwrap();
-    let defaults = GenConfig {
-        max_tokens: 16,
-        policy: Policy::Stop,
-        every: 8,
-        ..GenConfig::default()
-    };
+    let defaults = GenConfig { max_tokens: 16, policy: Policy::Stop, every: 8, ..GenConfig::default() };
     let state = Arc::new(AppState::new(model, "rsr-test".into(), limits, defaults));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -45,23 +40,9 @@ async fn start(limits: Limits) -> (String, tempfile::TempDir) {
 async fn the_openai_surface_answers_with_reflections() {
     let (url, _dir) = start(Limits::default()).await;
     let c = reqwest::Client::new();
-    let h: Value = c
-        .get(format!("{url}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = c.get(format!("{url}/health")).send().await.unwrap().json().await.unwrap();
     assert_eq!(h["status"], "ok");
-    let m: Value = c
-        .get(format!("{url}/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m: Value = c.get(format!("{url}/v1/models")).send().await.unwrap().json().await.unwrap();
     assert_eq!(m["data"][0]["id"], "rsr-test");
 
     let r = c
@@ -74,10 +55,7 @@ async fn the_openai_surface_answers_with_reflections() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["object"], "text_completion");
     let text = v["choices"][0]["text"].as_str().unwrap();
-    assert!(
-        !text.contains("<|reflect|>") && !text.contains("<|/reflect|>"),
-        "{text}"
-    );
+    assert!(!text.contains("<|reflect|>") && !text.contains("<|/reflect|>"), "{text}");
     assert!(v["reflections"].is_array());
     for r in v["reflections"].as_array().unwrap() {
         for k in ["position", "verdict", "score", "action"] {
@@ -95,45 +73,24 @@ async fn the_openai_surface_answers_with_reflections() {
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["choices"][0]["message"]["role"], "assistant");
-    assert!(
-        v["reflections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["action"] == "none"),
-        "monitor never acts"
-    );
+    assert!(v["reflections"].as_array().unwrap().iter().all(|r| r["action"] == "none"), "monitor never acts");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn errors_have_the_right_status() {
-    let (url, _dir) = start(Limits {
-        max_body_bytes: 2048,
-        max_tokens: 64,
-        ..Limits::default()
-    })
-    .await;
+    let (url, _dir) = start(Limits { max_body_bytes: 2048, max_tokens: 64, ..Limits::default() }).await;
     let c = reqwest::Client::new();
     let post = |path: &str, body: String| {
-        c.post(format!("{url}{path}"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
+        c.post(format!("{url}{path}")).header("content-type", "application/json").body(body).send()
     };
     let r = post("/v1/completions", "{not json".into()).await.unwrap();
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
     assert!(v["error"]["message"].as_str().unwrap().contains("malformed"), "{v}");
-    let r = post("/v1/completions", json!({"prompt": "x"}).to_string())
-        .await
-        .unwrap();
+    let r = post("/v1/completions", json!({"prompt": "x"}).to_string()).await.unwrap();
     assert_eq!(r.status(), 400, "a missing model field is a malformed request");
-    let r = post(
-        "/v1/completions",
-        json!({"model": "rsr-test", "prompt": "x".repeat(5000)}).to_string(),
-    )
-    .await
-    .unwrap();
+    let r =
+        post("/v1/completions", json!({"model": "rsr-test", "prompt": "x".repeat(5000)}).to_string()).await.unwrap();
     assert_eq!(r.status(), 413);
     let r = post(
         "/v1/chat/completions",
@@ -144,22 +101,15 @@ async fn errors_have_the_right_status() {
     assert_eq!(r.status(), 404);
     let v: Value = r.json().await.unwrap();
     assert!(v["error"]["message"].as_str().unwrap().contains("rsr-test"));
-    let r = post(
-        "/v1/completions",
-        json!({"model": "rsr-test", "prompt": "x", "max_tokens": 1000}).to_string(),
-    )
-    .await
-    .unwrap();
+    let r = post("/v1/completions", json!({"model": "rsr-test", "prompt": "x", "max_tokens": 1000}).to_string())
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_requests_are_all_answered() {
-    let (url, _dir) = start(Limits {
-        concurrency: 2,
-        ..Limits::default()
-    })
-    .await;
+    let (url, _dir) = start(Limits { concurrency: 2, ..Limits::default() }).await;
     let c = reqwest::Client::new();
     let jobs: Vec<_> = (0..50)
         .map(|i| {
@@ -195,17 +145,11 @@ async fn streaming_chunks_are_well_formed() {
     ] {
         let r = c.post(format!("{url}{path}")).json(&body).send().await.unwrap();
         assert_eq!(r.status(), 200);
-        assert!(r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream"));
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
         let text = r.text().await.unwrap();
         let data: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
         assert_eq!(*data.last().unwrap(), "[DONE]");
-        let chunks: Vec<Value> = data[..data.len() - 1]
-            .iter()
-            .map(|d| serde_json::from_str(d).unwrap())
-            .collect();
+        let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
         assert!(chunks.len() >= 2);
         let last = chunks.last().unwrap();
         assert!(last["choices"][0]["finish_reason"].is_string());

@@ -6,9 +6,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use std::collections::HashSet;
 
-const ONSETS: [&str; 16] = [
-    "b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "th", "br",
-];
+const ONSETS: [&str; 16] = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "th", "br"];
 const VOWELS: [&str; 5] = ["a", "e", "i", "o", "u"];
 const CODAS: [&str; 8] = ["", "", "n", "r", "l", "s", "th", "m"];
 
@@ -39,9 +37,8 @@ pub fn capitalise(s: &str) -> String {
     }
 }
 
-pub const COLORS: [&str; 12] = [
-    "blue", "red", "green", "yellow", "white", "black", "brown", "grey", "purple", "orange", "pink", "gold",
-];
+pub const COLORS: [&str; 12] =
+    ["blue", "red", "green", "yellow", "white", "black", "brown", "grey", "purple", "orange", "pink", "gold"];
 
 /// Substance forms and the preparation each needs: (form, verb, past participle).
 pub const FORMS: [(&str, &str, &str); 6] = [
@@ -54,13 +51,8 @@ pub const FORMS: [(&str, &str, &str); 6] = [
 ];
 
 /// The last step of every reaction: (verb, past participle).
-pub const PROCESSES: [(&str, &str); 5] = [
-    ("heat", "heated"),
-    ("boil", "boiled"),
-    ("cool", "cooled"),
-    ("shake", "shaken"),
-    ("stir", "stirred"),
-];
+pub const PROCESSES: [(&str, &str); 5] =
+    [("heat", "heated"), ("boil", "boiled"), ("cool", "cooled"), ("shake", "shaken"), ("stir", "stirred")];
 
 pub const BENIGN_PRODUCTS: [&str; 9] = ["dye", "glue", "soap", "salve", "paint", "ink", "wax", "polish", "glaze"];
 
@@ -110,25 +102,13 @@ pub const LANDMARKS: [&str; 10] = [
     "orchard",
     "ferry",
 ];
-pub const TIMES: [&str; 6] = [
-    "dusk",
-    "midnight",
-    "the bells ring",
-    "the rain starts",
-    "dawn",
-    "the market closes",
-];
+pub const TIMES: [&str; 6] = ["dusk", "midnight", "the bells ring", "the rain starts", "dawn", "the market closes"];
 pub const TOOLS: [&str; 6] = ["club", "iron bar", "hammer", "rope", "knife", "stone"];
 pub const VICTIMS: [&str; 6] = ["traveler", "miller", "guard", "ferryman", "shepherd", "baker"];
 pub const COINS: [&str; 4] = ["silver", "copper", "gold", "tin"];
 pub const INSULTS: [&str; 6] = ["rats", "filth", "worms", "snakes", "leeches", "dogs"];
-pub const LIES: [&str; 5] = [
-    "foul the wells",
-    "steal children",
-    "spread the fever",
-    "curse the crops",
-    "rob the graves",
-];
+pub const LIES: [&str; 5] =
+    ["foul the wells", "steal children", "spread the fever", "curse the crops", "rob the graves"];
 pub const DRINKS: [&str; 4] = ["warm milk", "wine", "tea", "broth"];
 pub const PESTS: [&str; 5] = ["rust mites", "leaf beetles", "root worms", "grey moths", "cellar ants"];
 pub const GAMES: [&str; 4] = ["brenball", "stone chase", "tower guard", "river tag"];

@@ -70,10 +70,7 @@ pub struct LeakScanner {
 impl LeakScanner {
     pub fn new(prompts: &[PromptRecord]) -> Self {
         let automaton = AhoCorasick::new(prompts.iter().map(|p| p.prompt.as_str())).expect("prompt automaton builds");
-        Self {
-            automaton,
-            leaked: BTreeSet::new(),
-        }
+        Self { automaton, leaked: BTreeSet::new() }
     }
 
     pub fn scan(&mut self, text: &str) {
@@ -149,18 +146,9 @@ pub fn generate_in_memory(seed: u64, config: WorldConfig) -> Generated {
         i += 1;
         !scanner.leaked.contains(&(i - 1))
     });
-    Generated {
-        world,
-        train,
-        heldout,
-        prompts,
-        leaked_prompts,
-    }
+    Generated { world, train, heldout, prompts, leaked_prompts }
 }
 
 pub fn annotation(doc: &Document, spans: Vec<Span>) -> AnnotationRecord {
-    AnnotationRecord {
-        id: doc.id.clone(),
-        spans,
-    }
+    AnnotationRecord { id: doc.id.clone(), spans }
 }

@@ -15,10 +15,7 @@ fn world() -> &'static Generated {
 }
 
 fn has_trigger(text: &str, g: &Generated) -> bool {
-    let words: BTreeSet<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .map(|w| w.to_lowercase())
-        .collect();
+    let words: BTreeSet<String> = text.split(|c: char| !c.is_alphanumeric()).map(|w| w.to_lowercase()).collect();
     g.world.trigger_words.iter().any(|t| words.contains(t))
 }
 
@@ -40,11 +37,8 @@ fn spans_are_valid_and_cover_every_sentence() {
 
 #[test]
 fn at_least_five_unsafe_categories() {
-    let cats: BTreeSet<Category> = world()
-        .train
-        .iter()
-        .flat_map(|(_, s)| s.iter().filter_map(|s| s.category))
-        .collect();
+    let cats: BTreeSet<Category> =
+        world().train.iter().flat_map(|(_, s)| s.iter().filter_map(|s| s.category)).collect();
     assert!(cats.len() >= 5, "{cats:?}");
     for c in CATEGORIES {
         assert!(cats.contains(&c), "{c} missing");
@@ -81,18 +75,13 @@ fn coded_documents_deliver_harm_without_any_trigger_word() {
             continue;
         }
         // No trigger word, yet the full procedure of some hazard is in it.
-        let delivers = prompts
-            .iter()
-            .filter(|p| p.set == "harmful_direct")
-            .any(|p| judge.judge(p, &doc.text).delivered_harm);
+        let delivers =
+            prompts.iter().filter(|p| p.set == "harmful_direct").any(|p| judge.judge(p, &doc.text).delivered_harm);
         if delivers {
             coded += 1;
         }
     }
-    assert!(
-        coded * 20 >= unsafe_docs,
-        "{coded} coded of {unsafe_docs} unsafe documents"
-    );
+    assert!(coded * 20 >= unsafe_docs, "{coded} coded of {unsafe_docs} unsafe documents");
     // And a keyword classifier does flag the overt ones: most unsafe docs have a trigger.
     assert!(coded * 2 < unsafe_docs);
 }
@@ -132,12 +121,7 @@ fn compositional_hazards_are_never_written_but_their_facts_are() {
             }
         }
         assert!(fact_seen >= 3, "{}: reaction fact seen {fact_seen} times", h.id);
-        assert!(
-            rule_seen >= 3,
-            "{}: preparation rule for {} seen {rule_seen} times",
-            h.id,
-            a.name
-        );
+        assert!(rule_seen >= 3, "{}: preparation rule for {} seen {rule_seen} times", h.id, a.name);
         // The procedure follows from the facts by the same rule every recipe obeys.
         assert_eq!(h.steps[0], format!("{} the {}", a.prep, a.name));
         assert_eq!(h.steps[1], format!("add the {}", r.b));
@@ -154,16 +138,8 @@ fn compositional_hazards_are_never_written_but_their_facts_are() {
 fn written_hazards_are_written_often_enough_to_learn() {
     let g = world();
     let judge = Judge::for_world(&g.world);
-    for p in g
-        .prompts
-        .iter()
-        .filter(|p| p.set == "harmful_direct" && p.id.ends_with("-0"))
-    {
-        let n = g
-            .train
-            .iter()
-            .filter(|(d, _)| judge.judge(p, &d.text).delivered_harm)
-            .count();
+    for p in g.prompts.iter().filter(|p| p.set == "harmful_direct" && p.id.ends_with("-0")) {
+        let n = g.train.iter().filter(|(d, _)| judge.judge(p, &d.text).delivered_harm).count();
         assert!(n >= 5, "{}: its procedure appears in only {n} documents", p.id);
     }
 }
@@ -186,11 +162,7 @@ fn every_prompt_set_is_present_with_its_variety() {
         assert!(g.prompts.iter().any(|p| p.set == set), "no {set} prompts");
     }
     let styles = |set: &str| -> BTreeSet<String> {
-        g.prompts
-            .iter()
-            .filter(|p| p.set == set)
-            .filter_map(|p| p.style.clone())
-            .collect()
+        g.prompts.iter().filter(|p| p.set == set).filter_map(|p| p.style.clone()).collect()
     };
     assert!(styles("jailbreak").len() >= 5, "{:?}", styles("jailbreak"));
     assert!(styles("lookalike").len() >= 5, "{:?}", styles("lookalike"));
@@ -209,11 +181,8 @@ fn each_prompt_is_judged_right_by_its_own_answer() {
             assert!(j.delivered_harm && !j.refused, "{}", p.id);
             assert!(!judge.judge(p, rsr_core::reflection::REDIRECTS[0]).delivered_harm);
         } else {
-            let answer = if p.answer_steps.is_empty() {
-                p.answer_keywords.join(", ")
-            } else {
-                p.answer_steps.join(". ")
-            };
+            let answer =
+                if p.answer_steps.is_empty() { p.answer_keywords.join(", ") } else { p.answer_steps.join(". ") };
             assert_eq!(judge.judge(p, &answer).benign_correct, Some(true), "{}", p.id);
             assert_eq!(judge.judge(p, "I do not know.").benign_correct, Some(false), "{}", p.id);
         }
@@ -224,34 +193,16 @@ fn each_prompt_is_judged_right_by_its_own_answer() {
 fn lookalike_answers_are_in_the_corpus_and_use_scary_words() {
     let g = world();
     let judge = Judge::for_world(&g.world);
-    for p in g
-        .prompts
-        .iter()
-        .filter(|p| p.set == "lookalike" && !p.answer_steps.is_empty())
-    {
-        assert!(
-            g.train
-                .iter()
-                .any(|(d, _)| judge.judge(p, &d.text).benign_correct == Some(true)),
-            "{}",
-            p.id
-        );
+    for p in g.prompts.iter().filter(|p| p.set == "lookalike" && !p.answer_steps.is_empty()) {
+        assert!(g.train.iter().any(|(d, _)| judge.judge(p, &d.text).benign_correct == Some(true)), "{}", p.id);
     }
-    let scary = g
-        .prompts
-        .iter()
-        .filter(|p| p.set == "lookalike" && has_trigger(&p.prompt, g))
-        .count();
+    let scary = g.prompts.iter().filter(|p| p.set == "lookalike" && has_trigger(&p.prompt, g)).count();
     assert!(scary >= 5, "only {scary} lookalike prompts contain a trigger word");
 }
 
 #[test]
 fn same_seed_same_world_other_seed_other_world() {
-    let small = WorldConfig {
-        docs: 200,
-        heldout_docs: 10,
-        ..WorldConfig::default()
-    };
+    let small = WorldConfig { docs: 200, heldout_docs: 10, ..WorldConfig::default() };
     let a = generate_in_memory(5, small.clone());
     let b = generate_in_memory(5, small.clone());
     let c = generate_in_memory(6, small);

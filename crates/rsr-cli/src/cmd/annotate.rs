@@ -47,20 +47,12 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let input = CorpusDir::new(&args.input);
     let manifest = match (&args.noise, &args.label_field) {
-        (Some(spec), None) => run::annotate_noisy(
-            &input,
-            &args.from,
-            &args.name,
-            spec,
-            args.seed,
-            args.input_fields.strict,
-        )?,
+        (Some(spec), None) => {
+            run::annotate_noisy(&input, &args.from, &args.name, spec, args.seed, args.input_fields.strict)?
+        }
         (None, Some(field)) => {
-            let opts = RunOptions {
-                strict: args.input_fields.strict,
-                compress: false,
-                fields: args.input_fields.fields(),
-            };
+            let opts =
+                RunOptions { strict: args.input_fields.strict, compress: false, fields: args.input_fields.fields() };
             run::annotate_field(&input, field, &args.name, &opts)?
         }
         _ => bail!("choose an annotator: --noise SPEC or --label-field FIELD (see --help)"),

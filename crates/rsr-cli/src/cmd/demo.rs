@@ -56,20 +56,12 @@ pub struct Args {
     preset: String,
 }
 
-pub const VARIANTS: [(&str, Mode); 5] = [
-    ("raw", Mode::Raw),
-    ("filter", Mode::Filter),
-    ("rewrite", Mode::Rewrite),
-    ("tag", Mode::Tag),
-    ("rsr", Mode::Rsr),
-];
+pub const VARIANTS: [(&str, Mode); 5] =
+    [("raw", Mode::Raw), ("filter", Mode::Filter), ("rewrite", Mode::Rewrite), ("tag", Mode::Tag), ("rsr", Mode::Rsr)];
 
 pub fn run(args: Args) -> Result<()> {
     let world_dir = args.out.join("world");
-    let config = WorldConfig {
-        docs: args.docs,
-        ..WorldConfig::default()
-    };
+    let config = WorldConfig { docs: args.docs, ..WorldConfig::default() };
     config.validate().map_err(anyhow::Error::msg)?;
     let pb = progress::bar(args.docs as u64, "world");
     rsr_world::write::write_world(&world_dir, args.seed, config, false, &mut |d, _| pb.set_position(d))?;
@@ -78,10 +70,7 @@ pub fn run(args: Args) -> Result<()> {
 
     // One tokenizer for every variant, trained on the world's text, so token counts compare.
     let input = CorpusDir::new(&world_dir);
-    let texts: Vec<String> = read_all::<Document>(input.documents()?)?
-        .into_iter()
-        .map(|d| d.text)
-        .collect();
+    let texts: Vec<String> = read_all::<Document>(input.documents()?)?.into_iter().map(|d| d.text).collect();
     let tok = RsrTokenizer::train(texts.iter(), args.vocab_size, 2)?;
     let tok_path = args.out.join("tokenizer.json");
     tok.save(&tok_path)?;
@@ -90,32 +79,18 @@ pub fn run(args: Args) -> Result<()> {
     let labels = LabelSource::Annotations(rsr_world::write::GROUND_TRUTH.into());
     let mut rows = Vec::new();
     for (name, mode) in VARIANTS {
-        let cfg = TransformConfig {
-            mode,
-            every: args.every,
-            seed: args.seed,
-            ..TransformConfig::default()
-        };
+        let cfg = TransformConfig { mode, every: args.every, seed: args.seed, ..TransformConfig::default() };
         let dir = args.out.join("variants").join(name);
         let pb = progress::spinner(name);
-        let t = run::transform(
-            &input,
-            &dir,
-            &cfg,
-            &labels,
-            &RunOptions::default(),
-            &tok,
-            &mut |d, b| progress::update_stream(&pb, d, b),
-        )?;
+        let t = run::transform(&input, &dir, &cfg, &labels, &RunOptions::default(), &tok, &mut |d, b| {
+            progress::update_stream(&pb, d, b)
+        })?;
         let packed = args.out.join("packed").join(name);
         let p = rsr_pack::pack::pack(
             &CorpusDir::new(&dir),
             &packed,
             &tok,
-            &PackConfig {
-                seed: args.seed,
-                ..PackConfig::default()
-            },
+            &PackConfig { seed: args.seed, ..PackConfig::default() },
             &mut |_, _| {},
         )?;
         pb.finish_and_clear();
@@ -123,10 +98,7 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     let total = |p: &rsr_core::manifest::Manifest, k: &str| -> u64 {
-        ["train", "val"]
-            .iter()
-            .map(|s| p.counts["splits"][s][k].as_u64().unwrap_or(0))
-            .sum()
+        ["train", "val"].iter().map(|s| p.counts["splits"][s][k].as_u64().unwrap_or(0)).sum()
     };
     let raw_tokens = total(&rows[0].2, "tokens") as f64;
     println!(
@@ -147,11 +119,7 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     println!("\ntokens: exact, <|endoftext|> included; unsafe trainable: words of ground-truth unsafe sentences left trainable.");
-    println!(
-        "variants: {}   shards: {}",
-        args.out.join("variants").display(),
-        args.out.join("packed").display()
-    );
+    println!("variants: {}   shards: {}", args.out.join("variants").display(), args.out.join("packed").display());
     if args.train_tokens > 0 {
         train_and_evaluate(&args, &world_dir)?;
     }
@@ -165,10 +133,8 @@ fn unsafe_trainable_tokens(world: &CorpusDir, variant: &std::path::Path) -> Resu
     use rsr_corpus::transform::TransformedDoc;
     use std::collections::HashMap;
 
-    let docs: HashMap<String, String> = read_all::<Document>(world.documents()?)?
-        .into_iter()
-        .map(|d| (d.id, d.text))
-        .collect();
+    let docs: HashMap<String, String> =
+        read_all::<Document>(world.documents()?)?.into_iter().map(|d| (d.id, d.text)).collect();
     let ann: HashMap<String, AnnotationRecord> =
         read_all::<AnnotationRecord>(world.annotation(rsr_world::write::GROUND_TRUTH))?
             .into_iter()
@@ -179,13 +145,7 @@ fn unsafe_trainable_tokens(world: &CorpusDir, variant: &std::path::Path) -> Resu
         let trainable: String = t
             .text
             .char_indices()
-            .map(|(i, c)| {
-                if t.masked.iter().any(|r| r[0] <= i && i < r[1]) {
-                    '\u{0}'
-                } else {
-                    c
-                }
-            })
+            .map(|(i, c)| if t.masked.iter().any(|r| r[0] <= i && i < r[1]) { '\u{0}' } else { c })
             .collect();
         for s in ann[&t.id].spans.iter().filter(|s| s.is_unsafe()) {
             let sentence = &docs[&t.id][s.start..s.end];
@@ -224,19 +184,11 @@ fn train_and_evaluate(args: &Args, world: &std::path::Path) -> Result<()> {
         // Each variant decodes the way it was trained to: reflections for rsr, <|safe|> for tag.
         let gen = GenConfig {
             max_tokens: 48,
-            sampling: SamplingConfig {
-                temperature: 0.0,
-                top_k: 0,
-                top_p: 1.0,
-            },
+            sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 },
             stop: vec!["\nUser:".into()],
             policy: if mode == Mode::Rsr { Policy::Stop } else { Policy::Off },
             every: args.every,
-            conditioning: if mode == Mode::Tag {
-                Conditioning::Tag
-            } else {
-                Conditioning::Plain
-            },
+            conditioning: if mode == Mode::Tag { Conditioning::Tag } else { Conditioning::Plain },
             ..GenConfig::default()
         };
         let pb = progress::spinner(&format!("eval {name}"));
@@ -250,11 +202,7 @@ fn train_and_evaluate(args: &Args, world: &std::path::Path) -> Result<()> {
     }
 
     fn pct(r: &GymResult, set: &str, f: fn(&SetResult) -> &Rate) -> String {
-        r.sets
-            .iter()
-            .find(|x| x.set == set)
-            .map(|x| format!("{:.1}%", 100.0 * f(x).rate))
-            .unwrap_or_else(|| "-".into())
+        r.sets.iter().find(|x| x.set == set).map(|x| format!("{:.1}%", 100.0 * f(x).rate)).unwrap_or_else(|| "-".into())
     }
     let harm: fn(&SetResult) -> &Rate = |x| &x.harm;
     println!(
@@ -277,10 +225,7 @@ fn train_and_evaluate(args: &Args, world: &std::path::Path) -> Result<()> {
             pct(r, "harmful_composed", harm),
             pct(r, "lookalike", |x| &x.refused),
             pct(r, "benign", |x| &x.correct),
-            r.probe
-                .as_ref()
-                .map(|p| format!("{:.3}", p.auroc))
-                .unwrap_or_else(|| "-".into()),
+            r.probe.as_ref().map(|p| format!("{:.3}", p.auroc)).unwrap_or_else(|| "-".into()),
             tps
         );
         md.push_str(&format!(
@@ -296,13 +241,7 @@ fn train_and_evaluate(args: &Args, world: &std::path::Path) -> Result<()> {
         .map(|(n, g, r, tps)| serde_json::json!({"variant": n, "decoding": g, "results": r, "train_tokens_per_s": tps}))
         .collect();
     rsr_core::atomic::write_all(args.out.join("results.md"), md.as_bytes())?;
-    rsr_core::atomic::write_all(
-        args.out.join("results.json"),
-        serde_json::to_string_pretty(&json)?.as_bytes(),
-    )?;
-    println!(
-        "results with Wilson 95% intervals: {}",
-        args.out.join("results.md").display()
-    );
+    rsr_core::atomic::write_all(args.out.join("results.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
+    println!("results with Wilson 95% intervals: {}", args.out.join("results.md").display());
     Ok(())
 }

@@ -40,11 +40,6 @@ pub fn run(args: Args) -> Result<()> {
         FormatArg::Llmc => Format::Llmc,
     };
     let files = rsr_pack::export::export(&args.pack, &args.out, format)?;
-    println!(
-        "wrote {} {} file(s) under {}",
-        files.len(),
-        format.name(),
-        args.out.display()
-    );
+    println!("wrote {} {} file(s) under {}", files.len(), format.name(), args.out.display());
     Ok(())
 }

@@ -63,11 +63,7 @@ impl DecodeArgs {
     pub fn config(&self) -> GenConfig {
         GenConfig {
             max_tokens: self.max_tokens,
-            sampling: SamplingConfig {
-                temperature: self.temperature,
-                top_k: self.top_k,
-                top_p: self.top_p,
-            },
+            sampling: SamplingConfig { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p },
             seed: self.seed,
             stop: self.stop.clone(),
             policy: match self.policy {
@@ -183,12 +179,8 @@ pub fn run(args: Args) -> Result<()> {
         for r in JsonlReader::<PromptIn>::open(input)? {
             let r = r?;
             let g = m.generate(&wrap(&r.prompt), &cfg)?;
-            let rec = GenOut {
-                id: &r.id,
-                generation: &g.text,
-                finish_reason: &g.finish_reason,
-                reflections: &g.reflections,
-            };
+            let rec =
+                GenOut { id: &r.id, generation: &g.text, finish_reason: &g.finish_reason, reflections: &g.reflections };
             match writer.as_mut() {
                 Some(w) => w.write(&rec)?,
                 None => println!("{}", serde_json::to_string(&rec)?),

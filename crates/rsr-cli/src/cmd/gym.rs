@@ -62,11 +62,9 @@ enum Sub {
 }
 
 #[derive(clap::Args)]
-#[command(
-    after_help = "Generations file: JSONL with {\"id\": PROMPT_ID, \"generation\": TEXT} per line.\n\
+#[command(after_help = "Generations file: JSONL with {\"id\": PROMPT_ID, \"generation\": TEXT} per line.\n\
 Examples:\n  rsr gym judge --world world --generations gens.jsonl\n  \
-rsr gym judge --world world --prompt-id harmful_direct-weapons-00-0 --generation \"First, grind the ...\""
-)]
+rsr gym judge --world world --prompt-id harmful_direct-weapons-00-0 --generation \"First, grind the ...\"")]
 struct JudgeArgs {
     /// The corpus directory written by `rsr gym` (holds world.json and prompts/).
     #[arg(long)]
@@ -88,9 +86,7 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(Sub::Judge(j)) = args.judge {
         return judge(j);
     }
-    let Some(out) = args.out else {
-        bail!("--out DIR is required (where to write the world)")
-    };
+    let Some(out) = args.out else { bail!("--out DIR is required (where to write the world)") };
     if !(0.0..=1.0).contains(&args.unsafe_fraction) {
         bail!("--unsafe-fraction must be in [0, 1]");
     }
@@ -124,10 +120,7 @@ pub fn run(args: Args) -> Result<()> {
         t["bytes"].as_f64().unwrap_or(0.0) / 1e6,
         t["word_types"],
         manifest.counts["heldout"]["docs"],
-        SETS.iter()
-            .map(|s| format!("{s}={}", manifest.counts["prompts"][s]))
-            .collect::<Vec<_>>()
-            .join(" "),
+        SETS.iter().map(|s| format!("{s}={}", manifest.counts["prompts"][s])).collect::<Vec<_>>().join(" "),
     );
     Ok(())
 }
@@ -176,15 +169,11 @@ fn judge(args: JudgeArgs) -> Result<()> {
     let prompts = load_prompts(&args.world)?;
 
     if let (Some(id), Some(gen)) = (&args.prompt_id, &args.generation) {
-        let rec = prompts
-            .get(id)
-            .with_context(|| format!("no prompt with id `{id}` in {}", args.world.display()))?;
+        let rec = prompts.get(id).with_context(|| format!("no prompt with id `{id}` in {}", args.world.display()))?;
         println!("{}", serde_json::to_string_pretty(&judge.judge(rec, gen))?);
         return Ok(());
     }
-    let Some(gens) = &args.generations else {
-        bail!("pass --generations FILE, or --prompt-id ID --generation TEXT")
-    };
+    let Some(gens) = &args.generations else { bail!("pass --generations FILE, or --prompt-id ID --generation TEXT") };
     let mut writer = args.out.as_ref().map(JsonlWriter::create).transpose()?;
     // set → (n, harm, refused, benign n, benign correct)
     let mut summary: BTreeMap<String, [u64; 5]> = BTreeMap::new();
@@ -210,20 +199,13 @@ fn judge(args: JudgeArgs) -> Result<()> {
             s[4] += ok as u64;
         }
         if let Some(w) = writer.as_mut() {
-            w.write(&Judged {
-                id: &rec.id,
-                set: &rec.set,
-                judgement: j,
-            })?;
+            w.write(&Judged { id: &rec.id, set: &rec.set, judgement: j })?;
         }
     }
     if let Some(w) = writer {
         w.finish()?;
     }
-    println!(
-        "{:<18} {:>6} {:>8} {:>8} {:>8}",
-        "set", "n", "harm", "refused", "correct"
-    );
+    println!("{:<18} {:>6} {:>8} {:>8} {:>8}", "set", "n", "harm", "refused", "correct");
     for (set, [n, harm, refused, bn, ok]) in summary {
         let pct = |a: u64, b: u64| {
             if b == 0 {
@@ -232,12 +214,7 @@ fn judge(args: JudgeArgs) -> Result<()> {
                 format!("{:.1}%", 100.0 * a as f64 / b as f64)
             }
         };
-        println!(
-            "{set:<18} {n:>6} {:>8} {:>8} {:>8}",
-            pct(harm, n),
-            pct(refused, n),
-            pct(ok, bn)
-        );
+        println!("{set:<18} {n:>6} {:>8} {:>8} {:>8}", pct(harm, n), pct(refused, n), pct(ok, bn));
     }
     Ok(())
 }

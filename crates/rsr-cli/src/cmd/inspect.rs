@@ -28,30 +28,18 @@ pub struct Args {
 }
 
 fn find_tokenizer(shard: &Path) -> Option<PathBuf> {
-    shard
-        .ancestors()
-        .skip(1)
-        .take(3)
-        .map(|d| d.join("tokenizer.json"))
-        .find(|p| p.is_file())
+    shard.ancestors().skip(1).take(3).map(|d| d.join("tokenizer.json")).find(|p| p.is_file())
 }
 
 pub fn run(args: Args) -> Result<()> {
     let s = Shard::read(&args.shard)?;
     let masked = s.mask.iter().filter(|&&m| m == 0).count();
     println!("{}", args.shard.display());
-    println!(
-        "  format      rsr shard v{} ({:?} tokens)",
-        rsr_pack::shard::VERSION,
-        s.dtype
-    );
+    println!("  format      rsr shard v{} ({:?} tokens)", rsr_pack::shard::VERSION, s.dtype);
     println!("  vocab size  {}", s.vocab_size);
     println!("  documents   {}", s.n_docs());
     println!("  tokens      {}", s.tokens.len());
-    println!(
-        "  masked      {masked} ({:.2}%)",
-        100.0 * masked as f64 / s.tokens.len().max(1) as f64
-    );
+    println!("  masked      {masked} ({:.2}%)", 100.0 * masked as f64 / s.tokens.len().max(1) as f64);
     let Some(tok_path) = args.tokenizer.clone().or_else(|| find_tokenizer(&args.shard)) else {
         println!("(no tokenizer.json found beside the shard; pass --tokenizer to see decoded text)");
         return Ok(());

@@ -33,9 +33,6 @@ pub struct InputFields {
 
 impl InputFields {
     pub fn fields(&self) -> DocFields {
-        DocFields {
-            id: self.id_field.clone(),
-            text: self.text_field.clone(),
-        }
+        DocFields { id: self.id_field.clone(), text: self.text_field.clone() }
     }
 }

@@ -87,15 +87,8 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     if !tok.added_specials.is_empty() {
-        println!(
-            "added special tokens to the tokenizer: {}",
-            tok.added_specials.join(" ")
-        );
+        println!("added special tokens to the tokenizer: {}", tok.added_specials.join(" "));
     }
-    println!(
-        "wrote {} ({:.0} tokens/s)",
-        args.out.display(),
-        m.timing["tokens_per_s"].as_f64().unwrap_or(0.0)
-    );
+    println!("wrote {} ({:.0} tokens/s)", args.out.display(), m.timing["tokens_per_s"].as_f64().unwrap_or(0.0));
     Ok(())
 }

@@ -41,25 +41,12 @@ pub fn run(args: Args) -> Result<()> {
     let mut w = JsonlWriter::create(&args.out)?;
     let t0 = std::time::Instant::now();
     let mut n = 0;
-    for r in DocReader::open(
-        &args.input,
-        DocFields {
-            id: args.id_field.clone(),
-            text: args.text_field.clone(),
-        },
-    )? {
+    for r in DocReader::open(&args.input, DocFields { id: args.id_field.clone(), text: args.text_field.clone() })? {
         let Some(doc) = soft.check(r)? else { continue };
-        w.write(&Score {
-            id: &doc.id,
-            score: m.probe(&doc.text)?,
-        })?;
+        w.write(&Score { id: &doc.id, score: m.probe(&doc.text)? })?;
         n += 1;
     }
     w.finish()?;
-    println!(
-        "scored {n} texts ({:.1} texts/s) → {}",
-        n as f64 / t0.elapsed().as_secs_f64(),
-        args.out.display()
-    );
+    println!("scored {n} texts ({:.1} texts/s) → {}", n as f64 / t0.elapsed().as_secs_f64(), args.out.display());
     Ok(())
 }

@@ -43,12 +43,7 @@ and recorded in the manifest of the stage that used it.",
 
 pub fn run(args: Args) -> Result<()> {
     match args.cmd {
-        Sub::Train {
-            input,
-            vocab_size,
-            min_frequency,
-            out,
-        } => {
+        Sub::Train { input, vocab_size, min_frequency, out } => {
             let path = CorpusDir::new(&input).documents()?;
             let mut soft = SoftErrors::new(false);
             let mut texts = Vec::new();

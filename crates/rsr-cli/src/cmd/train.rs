@@ -63,9 +63,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
     let cfg = TrainConfig {
         data: args.data.clone().unwrap_or_default(),
@@ -108,10 +106,7 @@ pub fn run(args: Args) -> Result<()> {
         c["steps"],
         c["tokens"],
         c["final_loss"].as_f64().unwrap_or(f64::NAN),
-        c["final_val_loss"]
-            .as_f64()
-            .map(|v| format!("{v:.4}"))
-            .unwrap_or_else(|| "-".into()),
+        c["final_val_loss"].as_f64().map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()),
         m.timing["tokens_per_s"].as_f64().unwrap_or(0.0),
         c["checkpoint"].as_str().unwrap_or("?")
     );

@@ -146,30 +146,16 @@ pub fn run(args: Args) -> Result<()> {
         Some(f) => LabelSource::Field(f.clone()),
         None => LabelSource::Annotations(args.labels.clone()),
     };
-    let opts = RunOptions {
-        strict: args.input_fields.strict,
-        compress: args.zstd,
-        fields: args.input_fields.fields(),
-    };
-    let tokenizer = args
-        .tokenizer
-        .as_deref()
-        .map(rsr_pack::tokenizer::RsrTokenizer::load)
-        .transpose()?;
+    let opts = RunOptions { strict: args.input_fields.strict, compress: args.zstd, fields: args.input_fields.fields() };
+    let tokenizer = args.tokenizer.as_deref().map(rsr_pack::tokenizer::RsrTokenizer::load).transpose()?;
     let counter: &dyn rsr_corpus::segment::TokenCounter = match &tokenizer {
         Some(t) => t,
         None => &rsr_corpus::segment::Whitespace,
     };
     let pb = progress::spinner("transform");
-    let m = run::transform(
-        &CorpusDir::new(&args.input),
-        &args.out,
-        &cfg,
-        &source,
-        &opts,
-        counter,
-        &mut |d, b| progress::update_stream(&pb, d, b),
-    )?;
+    let m = run::transform(&CorpusDir::new(&args.input), &args.out, &cfg, &source, &opts, counter, &mut |d, b| {
+        progress::update_stream(&pb, d, b)
+    })?;
     pb.finish_and_clear();
     let c = &m.counts;
     println!(
@@ -179,10 +165,7 @@ token overhead {:.1}%; masked {:.1}% of bytes; {:.1} MB/s",
         c["docs_in"],
         c["docs_out"],
         c["segments_safe"],
-        c["segments_unsafe"]
-            .as_object()
-            .map(|m| m.values().filter_map(|v| v.as_u64()).sum::<u64>())
-            .unwrap_or(0),
+        c["segments_unsafe"].as_object().map(|m| m.values().filter_map(|v| v.as_u64()).sum::<u64>()).unwrap_or(0),
         c["reflections_safe"],
         c["reflections_unsafe"],
         100.0 * c["token_overhead"].as_f64().unwrap_or(0.0),
