@@ -8,15 +8,18 @@
 
 use crate::progress;
 use anyhow::Result;
+use rsr_core::annotation::AnnotationRecord;
 use rsr_core::corpus::CorpusDir;
 use rsr_core::doc::Document;
 use rsr_core::jsonl::read_all;
 use rsr_corpus::label::LabelSource;
 use rsr_corpus::run::{self, RunOptions};
+use rsr_corpus::transform::TransformedDoc;
 use rsr_corpus::transform::{Mode, TransformConfig};
 use rsr_pack::pack::PackConfig;
 use rsr_pack::tokenizer::RsrTokenizer;
 use rsr_world::WorldConfig;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -70,8 +73,9 @@ pub fn run(args: Args) -> Result<()> {
 
     // One tokenizer for every variant, trained on the world's text, so token counts compare.
     let input = CorpusDir::new(&world_dir);
-    let texts: Vec<String> = read_all::<Document>(input.documents()?)?.into_iter().map(|d| d.text).collect();
-    let tok = RsrTokenizer::train(texts.iter(), args.vocab_size, 2)?;
+    let docs = read_all::<Document>(input.documents()?)?;
+    let unsafe_sentences = unsafe_sentences(&input, &docs)?;
+    let tok = RsrTokenizer::train(docs.iter().map(|d| d.text.as_str()), args.vocab_size, 2)?;
     let tok_path = args.out.join("tokenizer.json");
     tok.save(&tok_path)?;
     println!("tokenizer: {} (vocab {})", tok_path.display(), tok.vocab_size());
@@ -94,7 +98,7 @@ pub fn run(args: Args) -> Result<()> {
             &mut |_, _| {},
         )?;
         pb.finish_and_clear();
-        rows.push((name, t, p, unsafe_trainable_tokens(&input, &dir)?));
+        rows.push((name, t, p, unsafe_trainable_words(&unsafe_sentences, &dir)?));
     }
 
     let total = |p: &rsr_core::manifest::Manifest, k: &str| -> u64 {
@@ -126,20 +130,24 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// The ground-truth unsafe sentences of each world document, read once.
+fn unsafe_sentences(world: &CorpusDir, docs: &[Document]) -> Result<HashMap<String, Vec<String>>> {
+    let text: HashMap<&str, &str> = docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
+    let ann = read_all::<AnnotationRecord>(world.annotation(rsr_world::write::GROUND_TRUTH))?;
+    Ok(ann
+        .into_iter()
+        .map(|a| {
+            let t = text[a.id.as_str()];
+            let unsafe_: Vec<String> =
+                a.spans.iter().filter(|s| s.is_unsafe()).map(|s| t[s.start..s.end].to_string()).collect();
+            (a.id, unsafe_)
+        })
+        .collect())
+}
+
 /// Whitespace words of ground-truth unsafe sentences that appear verbatim in
 /// a variant's trainable (unmasked) text.
-fn unsafe_trainable_tokens(world: &CorpusDir, variant: &std::path::Path) -> Result<u64> {
-    use rsr_core::annotation::AnnotationRecord;
-    use rsr_corpus::transform::TransformedDoc;
-    use std::collections::HashMap;
-
-    let docs: HashMap<String, String> =
-        read_all::<Document>(world.documents()?)?.into_iter().map(|d| (d.id, d.text)).collect();
-    let ann: HashMap<String, AnnotationRecord> =
-        read_all::<AnnotationRecord>(world.annotation(rsr_world::write::GROUND_TRUTH))?
-            .into_iter()
-            .map(|a| (a.id.clone(), a))
-            .collect();
+fn unsafe_trainable_words(unsafe_sentences: &HashMap<String, Vec<String>>, variant: &std::path::Path) -> Result<u64> {
     let mut total = 0u64;
     for t in read_all::<TransformedDoc>(CorpusDir::new(variant).documents()?)? {
         let trainable: String = t
@@ -147,9 +155,8 @@ fn unsafe_trainable_tokens(world: &CorpusDir, variant: &std::path::Path) -> Resu
             .char_indices()
             .map(|(i, c)| if t.masked.iter().any(|r| r[0] <= i && i < r[1]) { '\u{0}' } else { c })
             .collect();
-        for s in ann[&t.id].spans.iter().filter(|s| s.is_unsafe()) {
-            let sentence = &docs[&t.id][s.start..s.end];
-            if trainable.contains(sentence) {
+        for sentence in unsafe_sentences.get(&t.id).into_iter().flatten() {
+            if trainable.contains(sentence.as_str()) {
                 total += sentence.split_whitespace().count() as u64;
             }
         }
