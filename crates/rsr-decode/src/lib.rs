@@ -45,10 +45,14 @@ impl Loaded {
     }
 
     pub fn generate(&self, prompt: &str, cfg: &generate::GenConfig) -> rsr_core::Result<generate::Generation> {
-        let ids = self.encode(prompt)?;
+        Ok(self.generate_ids(&self.encode(prompt)?, cfg))
+    }
+
+    /// Generate from an already encoded prompt.
+    pub fn generate_ids(&self, prompt: &[u32], cfg: &generate::GenConfig) -> generate::Generation {
         let detok = |t: &[u32]| self.tokenizer.decode(t);
         let d = generate::Decoder { lm: &self.model, vocab: &self.vocab, detok: &detok };
-        Ok(d.generate(&ids, cfg))
+        d.generate(prompt, cfg)
     }
 
     pub fn probe(&self, text: &str) -> rsr_core::Result<f32> {

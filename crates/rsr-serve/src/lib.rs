@@ -235,8 +235,7 @@ impl AppState {
         };
         let me = Arc::clone(self);
         let job = tokio::task::spawn_blocking(move || {
-            let n_prompt = me.model.encode(&prompt).map(|v| v.len()).unwrap_or(0);
-            me.model.generate(&prompt, &cfg).map(|g| (g, n_prompt))
+            me.model.encode(&prompt).map(|ids| (me.model.generate_ids(&ids, &cfg), ids.len()))
         });
         let out = tokio::time::timeout(timeout, job).await;
         drop(permit);
