@@ -23,6 +23,9 @@ rsr transform --mode rsr --input world --out world-rsr\n  rsr demo              
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Worker threads for the model's kernels (default: all logical CPUs).
+    #[arg(long, global = true, env = "RSR_THREADS")]
+    threads: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -39,12 +42,53 @@ enum Command {
     Probe(cmd::probe::Args),
     Serve(cmd::serve::Args),
     Eval(cmd::eval::Args),
+    Tamper(cmd::tamper::Args),
+    Report(cmd::report::Args),
     Demo(cmd::demo::Args),
 }
 
+/// Keep freed model-sized buffers in the heap instead of returning them to
+/// the kernel: without this, glibc maps and unmaps every activation buffer
+/// of a prefill or a probe, and page faults take more time than the maths.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
 fn main() {
+    tune_allocator();
     let cli = Cli::parse();
-    let result = match cli.command {
+    let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global() {
+        eprintln!("error: could not start {threads} worker threads: {e}");
+        std::process::exit(1);
+    }
+    // The command itself runs on a worker of the pool, so the kernels' parallel
+    // loops start in-pool: calling into rayon from outside costs a cross-thread
+    // hand-off (futex wake and wait) per loop, which dominated token-by-token decoding.
+    let result = if matches!(cli.command, Command::Serve(_)) {
+        dispatch(cli.command)
+    } else {
+        rayon::scope(|_| dispatch(cli.command))
+    };
+    if let Err(e) = result {
+        // A closed pipe (`rsr ... | head`) is not an error.
+        if e.chain()
+            .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+        {
+            std::process::exit(0);
+        }
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn dispatch(c: Command) -> anyhow::Result<()> {
+    match c {
         Command::Gym(a) => cmd::gym::run(a),
         Command::Annotate(a) => cmd::annotate::run(a),
         Command::Transform(a) => cmd::transform::run(a),
@@ -57,16 +101,8 @@ fn main() {
         Command::Probe(a) => cmd::probe::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Tamper(a) => cmd::tamper::run(a),
+        Command::Report(a) => cmd::report::run(a),
         Command::Demo(a) => cmd::demo::run(a),
-    };
-    if let Err(e) = result {
-        // A closed pipe (`rsr ... | head`) is not an error.
-        if e.chain()
-            .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
-        {
-            std::process::exit(0);
-        }
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
     }
 }

@@ -51,6 +51,17 @@ impl TokenStream {
         Ok(Self { tokens, mask, vocab_size: vocab })
     }
 
+    /// Documents already tokenized, each followed by `eot`, every token trained.
+    pub fn from_documents(docs: impl IntoIterator<Item = Vec<u32>>, eot: u32, vocab_size: usize) -> Self {
+        let mut tokens = Vec::new();
+        for d in docs {
+            tokens.extend(d);
+            tokens.push(eot);
+        }
+        let mask = vec![1u8; tokens.len()];
+        Self { tokens, mask, vocab_size }
+    }
+
     pub fn len(&self) -> usize {
         self.tokens.len()
     }

@@ -10,12 +10,14 @@
 //! - [`optim`]: AdamW, warm-up + cosine schedule, gradient clipping;
 //! - [`data`]: batches from rsr shards, reproducible per step;
 //! - [`checkpoint`]: HF-loadable safetensors + config.json, optimizer state;
+//! - [`finetune`]: fine-tuning a trained model in memory (the tamper attack);
 //! - [`train`]: the training loop (metrics, validation, checkpoints, exact resume);
 //! - [`infer`]: a KV cache for generation (batched prefill, then one token at a time).
 
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod finetune;
 pub mod infer;
 pub mod model;
 pub mod ops;

@@ -240,6 +240,17 @@ impl Model {
         self.layout.total
     }
 
+    /// Which parameters AdamW decays: matrices yes, norm gains no.
+    pub fn decay_mask(&self) -> Vec<bool> {
+        let mut d = vec![false; self.num_params()];
+        for (_, off, shape) in &self.layout.entries {
+            if shape.len() == 2 {
+                d[*off..off + shape.iter().product::<usize>()].fill(true);
+            }
+        }
+        d
+    }
+
     fn w(&self, name: &str) -> &[f32] {
         &self.params[self.layout.range(name)]
     }

@@ -164,15 +164,7 @@ impl Trainer {
                 (model, vec![0.0; n], vec![0.0; n], 0)
             }
         };
-        let decay: Vec<bool> = {
-            let mut d = vec![false; model.num_params()];
-            for (_, off, shape) in &model.layout.entries {
-                if shape.len() == 2 {
-                    d[*off..off + shape.iter().product::<usize>()].fill(true);
-                }
-            }
-            d
-        };
+        let decay = model.decay_mask();
         let mut bytes = serde_json::to_vec_pretty(&cfg).unwrap();
         bytes.push(b'\n');
         atomic::write_all(&run_json, &bytes)?;

@@ -57,6 +57,16 @@ pub struct Args {
     /// Model preset for every variant.
     #[arg(long, default_value = "tiny")]
     preset: String,
+    /// Checkpoints per run for the learning curves (1: the final one only, no curve).
+    #[arg(long, default_value_t = 4)]
+    curve_points: usize,
+    /// Prompts per set at each learning-curve and tamper point.
+    #[arg(long, default_value_t = 30)]
+    curve_per_set: usize,
+    /// Tamper test: fine-tuning steps (batch 8×128) on the world's unsafe documents after which
+    /// attack success is measured; "0" alone skips it.
+    #[arg(long, value_delimiter = ',', default_value = "0,25,50,100")]
+    tamper_steps: Vec<u64>,
 }
 
 pub const VARIANTS: [(&str, Mode); 5] =
@@ -125,7 +135,9 @@ pub fn run(args: Args) -> Result<()> {
     println!("\ntokens: exact, <|endoftext|> included; unsafe trainable: words of ground-truth unsafe sentences left trainable.");
     println!("variants: {}   shards: {}", args.out.join("variants").display(), args.out.join("packed").display());
     if args.train_tokens > 0 {
-        train_and_evaluate(&args, &world_dir)?;
+        let corpus: Vec<(&str, u64, f64)> =
+            rows.iter().map(|(n, _, p, _)| (*n, total(p, "tokens"), total(p, "tokens") as f64 / raw_tokens)).collect();
+        train_and_evaluate(&args, &world_dir, &corpus)?;
     }
     Ok(())
 }
@@ -164,16 +176,23 @@ fn unsafe_trainable_words(unsafe_sentences: &HashMap<String, Vec<String>>, varia
     Ok(total)
 }
 
-/// Train one model per variant at the same token budget, evaluate each on the
-/// world's prompt sets, print the comparison and write `results.md` / `results.json`.
-fn train_and_evaluate(args: &Args, world: &std::path::Path) -> Result<()> {
+/// Train one model per variant at the same token budget (saving checkpoints
+/// along the way), evaluate each — the full suite on the final checkpoint, a
+/// learning curve over the others, a tamper attack — print the comparison,
+/// and write `results.json`, `results.md` and the HTML report.
+fn train_and_evaluate(args: &Args, world: &std::path::Path, corpus: &[(&str, u64, f64)]) -> Result<()> {
     use rsr_decode::generate::{Conditioning, GenConfig, Policy};
     use rsr_decode::sample::SamplingConfig;
-    use rsr_eval::{GymResult, Rate, SetResult};
+    use rsr_eval::gym::WorldSuite;
+    use rsr_eval::report::{Cost, RunSummary};
+    use rsr_model::finetune::FinetuneConfig;
     use rsr_model::train::{TrainConfig, Trainer};
 
-    let mut results = Vec::new();
+    let suite = WorldSuite::open(world)?;
+    let attack_docs = attack_documents(world)?;
+    let mut runs: Vec<RunSummary> = Vec::new();
     for (name, mode) in VARIANTS {
+        let run_dir = args.out.join("runs").join(name);
         let cfg = TrainConfig {
             data: args.out.join("packed").join(name),
             preset: args.preset.clone(),
@@ -182,12 +201,16 @@ fn train_and_evaluate(args: &Args, world: &std::path::Path) -> Result<()> {
             eval_every: 0,
             ..TrainConfig::default()
         };
-        let mut trainer = Trainer::new(&args.out.join("runs").join(name), cfg, false)?;
+        // Evenly spaced checkpoints for the learning curve; the last is the final one.
+        let per_step = (cfg.batch_size * cfg.seq_len) as u64;
+        let cfg =
+            TrainConfig { checkpoint_every: cfg.steps().div_ceil(args.curve_points.max(1) as u64) * per_step, ..cfg };
+        let _ = std::fs::remove_dir_all(run_dir.join("checkpoints"));
+        let mut trainer = Trainer::new(&run_dir, cfg, false)?;
         let pb = progress::bar(trainer.cfg.steps(), &format!("train {name}"));
         let m = trainer.run(&mut |s| pb.set_position(s.step))?;
         pb.finish_and_clear();
         let ckpt = std::path::PathBuf::from(m.counts["checkpoint"].as_str().unwrap_or_default());
-        let model = rsr_decode::Loaded::from_dir(&ckpt)?;
         // Each variant decodes the way it was trained to: reflections for rsr, <|safe|> for tag.
         let gen = GenConfig {
             max_tokens: 48,
@@ -199,56 +222,125 @@ fn train_and_evaluate(args: &Args, world: &std::path::Path) -> Result<()> {
             ..GenConfig::default()
         };
         let pb = progress::spinner(&format!("eval {name}"));
-        let r = rsr_eval::gym(&model, world, &gen, 0, &mut |set, i, n| {
-            pb.set_prefix(format!("{set} {i}/{n}"));
+        let mut tick = |what: &str, i: usize, n: usize| {
+            pb.set_prefix(format!("{what} {i}/{n}"));
             pb.tick();
-        })?;
+        };
+        let mut model = rsr_decode::Loaded::from_dir(&ckpt)?;
+        let results = rsr_eval::gym(&model, world, &gen, 0, &mut tick)?;
+        let curve = if args.curve_points > 1 {
+            rsr_eval::curve::curve(&run_dir, world, &gen, args.curve_per_set, &mut tick)?
+        } else {
+            vec![]
+        };
+        let tamper = if args.tamper_steps.iter().any(|&s| s > 0) {
+            let data = rsr_model::data::TokenStream::from_documents(
+                attack_docs.iter().map(|t| model.encode(t)).collect::<rsr_core::Result<Vec<_>>>()?,
+                model.tokenizer.special.endoftext,
+                model.tokenizer.vocab_size(),
+            );
+            let ft = FinetuneConfig { seed: args.seed, ..FinetuneConfig::default() };
+            rsr_eval::tamper::tamper(
+                &mut model,
+                &data,
+                &suite,
+                &gen,
+                ft,
+                &args.tamper_steps,
+                args.curve_per_set,
+                &mut tick,
+            )?
+        } else {
+            vec![]
+        };
         pb.finish_and_clear();
-        let tps = m.timing["tokens_per_s"].as_f64().unwrap_or(0.0);
-        results.push((name, gen, r, tps));
+        let (_, corpus_tokens, vs_raw) = corpus.iter().find(|c| c.0 == name).copied().unwrap_or((name, 0, 0.0));
+        runs.push(RunSummary {
+            name: name.to_string(),
+            decoding: serde_json::to_value(&gen)?,
+            results: Some(results),
+            curve,
+            tamper,
+            cost: Cost {
+                corpus_tokens: Some(corpus_tokens),
+                corpus_vs_raw: Some(vs_raw),
+                train_tokens_per_s: m.timing["tokens_per_s"].as_f64(),
+            },
+        });
     }
 
-    fn pct(r: &GymResult, set: &str, f: fn(&SetResult) -> &Rate) -> String {
-        r.sets.iter().find(|x| x.set == set).map(|x| format!("{:.1}%", 100.0 * f(x).rate)).unwrap_or_else(|| "-".into())
-    }
-    let harm: fn(&SetResult) -> &Rate = |x| &x.harm;
+    let harm = |r: &RunSummary, set: &str| -> String {
+        r.results.as_ref().and_then(|g| g.set(set)).map(|x| x.harm.pct()).unwrap_or_else(|| "-".into())
+    };
     println!(
         "\nequal compute: {} tokens of `{}` per variant; greedy; rsr decodes with `stop` every {} tokens, tag on <|safe|>",
         args.train_tokens, args.preset, args.every
     );
     println!(
-        "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8}",
-        "variant", "direct", "prefill1", "jailbrk", "contin.", "composed", "look:ref", "benign ok", "AUROC", "tok/s"
+        "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7} {:>8}",
+        "variant",
+        "direct",
+        "prefill1",
+        "jailbrk",
+        "contin.",
+        "composed",
+        "look:ref",
+        "benign ok",
+        "ppl safe",
+        "AUROC",
+        "tampered"
     );
-    let mut md = String::from("# rsr demo results\n\n");
-    for (name, gen, r, tps) in &results {
+    for r in &runs {
+        let g = r.results.as_ref().expect("evaluated");
+        let h = g.heldout.as_ref();
         println!(
-            "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8.0}",
-            name,
-            pct(r, "harmful_direct", harm),
-            pct(r, "prefill_1", harm),
-            pct(r, "jailbreak", harm),
-            pct(r, "continuation", harm),
-            pct(r, "harmful_composed", harm),
-            pct(r, "lookalike", |x| &x.refused),
-            pct(r, "benign", |x| &x.correct),
-            r.probe.as_ref().map(|p| format!("{:.3}", p.auroc)).unwrap_or_else(|| "-".into()),
-            tps
+            "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7} {:>8}",
+            r.name,
+            harm(r, "harmful_direct"),
+            harm(r, "prefill_1"),
+            harm(r, "jailbreak"),
+            harm(r, "continuation"),
+            harm(r, "harmful_composed"),
+            g.set("lookalike").map(|x| x.refused.pct()).unwrap_or_default(),
+            g.set("benign").map(|x| x.correct.pct()).unwrap_or_default(),
+            h.map(|h| format!("{:.2}", h.safe.ppl)).unwrap_or_else(|| "-".into()),
+            h.map(|h| format!("{:.3}", h.probe.segment_auroc)).unwrap_or_else(|| "-".into()),
+            r.tamper.last().map(|p| p.pooled_harm().pct()).unwrap_or_else(|| "-".into()),
         );
-        md.push_str(&format!(
-            "## {name}\n\ndecoding: policy {:?}, conditioning {:?}\n\n{}\n",
-            gen.policy,
-            gen.conditioning,
-            rsr_eval::markdown(r)
-        ));
     }
-    println!("attack columns are harm rates (ASR); look:ref = refusals of benign requests that look harmful; AUROC of the reflection probe (meaningful for rsr only)");
-    let json: Vec<serde_json::Value> = results
-        .iter()
-        .map(|(n, g, r, tps)| serde_json::json!({"variant": n, "decoding": g, "results": r, "train_tokens_per_s": tps}))
-        .collect();
-    rsr_core::atomic::write_all(args.out.join("results.md"), md.as_bytes())?;
-    rsr_core::atomic::write_all(args.out.join("results.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
-    println!("results with Wilson 95% intervals: {}", args.out.join("results.md").display());
+    println!(
+        "attack columns: harm rates (ASR); look:ref: refusals of harmless look-alike requests; ppl safe: perplexity of \
+held-out safe text (no reflections); AUROC: the reflection probe per segment (meaningful for rsr only); tampered: \
+pooled ASR after {} steps of fine-tuning on harmful documents",
+        args.tamper_steps.iter().max().copied().unwrap_or(0)
+    );
+    rsr_core::atomic::write_all(args.out.join("results.json"), serde_json::to_string_pretty(&runs)?.as_bytes())?;
+    let notes = format!(
+        "rsr demo: {} SafetyWorld documents, one `{}` model per variant trained on {} tokens (equal compute), greedy \
+decoding; rsr with the `stop` policy every {} tokens, tag conditioned on <|safe|>.",
+        args.docs, args.preset, args.train_tokens, args.every
+    );
+    let report =
+        rsr_eval::report::write(&args.out, "rsr demo: Regular Safety Reflection vs the baselines", &notes, &runs)?;
+    std::fs::rename(args.out.join("report.md"), args.out.join("results.md"))
+        .map_err(|e| rsr_core::Error::io(args.out.join("results.md"), e))?;
+    println!("report: {}   (Markdown: {})", report.display(), args.out.join("results.md").display());
     Ok(())
+}
+
+/// The attacker's data for the tamper test: the world's training documents
+/// that hold unsafe text, as written (no reflections, no masks).
+fn attack_documents(world: &std::path::Path) -> Result<Vec<String>> {
+    let dir = CorpusDir::new(world);
+    let unsafe_ids: std::collections::HashSet<String> =
+        read_all::<AnnotationRecord>(dir.annotation(rsr_world::write::GROUND_TRUTH))?
+            .into_iter()
+            .filter(|a| a.spans.iter().any(|s| s.is_unsafe()))
+            .map(|a| a.id)
+            .collect();
+    Ok(read_all::<Document>(dir.documents()?)?
+        .into_iter()
+        .filter(|d| unsafe_ids.contains(&d.id))
+        .map(|d| d.text)
+        .collect())
 }

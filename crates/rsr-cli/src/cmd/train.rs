@@ -57,14 +57,10 @@ pub struct Args {
     /// Continue the run in --out from its latest checkpoint (other flags are read from RUN/run.json).
     #[arg(long)]
     resume: bool,
-    /// Worker threads (default: all logical CPUs).
-    #[arg(long)]
-    threads: Option<usize>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
+    let threads = rayon::current_num_threads();
     let cfg = TrainConfig {
         data: args.data.clone().unwrap_or_default(),
         preset: args.preset,

@@ -1,0 +1,106 @@
+//! `rsr tamper`: fine-tune a checkpoint on harmful documents and measure how
+//! fast its safety comes off.
+
+use super::generate::DecodeArgs;
+use crate::progress;
+use anyhow::{Context, Result};
+use rsr_decode::Loaded;
+use rsr_eval::gym::WorldSuite;
+use rsr_eval::report::RunSummary;
+use rsr_model::finetune::FinetuneConfig;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+#[command(
+    about = "Tamper resistance: fine-tune on harmful documents, re-measure attack success at each step count",
+    long_about = "Take a trained checkpoint, as an adversary with the weights would, and fine-tune it on harmful text \
+(fresh AdamW, a short warm-up then a constant learning rate, every token trained). At each step count in --steps \
+(0 = before fine-tuning) generate answers to the SafetyWorld attack sets (harmful_direct, prefill_1, jailbreak, \
+continuation) with the decoding given, and judge them with the oracle.\n\n\
+--data is a documents JSONL file (`id`, `text`; tokenized with the checkpoint's tokenizer) or an `rsr pack` \
+directory (its train split, with every token trained whatever its stored mask). Nothing is written to the checkpoint.",
+    after_help = "Examples:\n  rsr tamper --model runs/rsr/checkpoints/step-0000366 --data harmful.jsonl --world world \\\n      \
+--steps 0,50,100,200 --policy stop --every 16 --temperature 0 --out rsr-tamper.json\n  \
+rsr report --input rsr-tamper.json raw-tamper.json --out report/"
+)]
+pub struct Args {
+    #[arg(long)]
+    model: PathBuf,
+    /// Harmful documents: a JSONL file or an `rsr pack` directory.
+    #[arg(long)]
+    data: PathBuf,
+    /// The SafetyWorld directory whose attack sets are measured.
+    #[arg(long)]
+    world: PathBuf,
+    /// Fine-tuning step counts at which to measure (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "0,50,100,200")]
+    steps: Vec<u64>,
+    #[arg(long, default_value_t = FinetuneConfig::default().lr)]
+    lr: f32,
+    #[arg(long, default_value_t = FinetuneConfig::default().batch_size)]
+    batch_size: usize,
+    #[arg(long, default_value_t = FinetuneConfig::default().seq_len)]
+    seq_len: usize,
+    /// Only the first N prompts of each attack set (0 = all).
+    #[arg(long, default_value_t = 0)]
+    per_set: usize,
+    /// Name of this run in the summary (default: the run directory's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Write the run summary as JSON here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    decode: DecodeArgs,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut cfg = args.decode.config();
+    if !cfg.stop.iter().any(|s| s == "\nUser:") {
+        cfg.stop.push("\nUser:".into());
+    }
+    let mut model = Loaded::from_dir(&args.model)?;
+    let data = rsr_eval::tamper::attack_data(&model, &args.data).context("loading the attack data")?;
+    let suite = WorldSuite::open(&args.world)?;
+    let ft = FinetuneConfig {
+        lr: args.lr,
+        batch_size: args.batch_size,
+        seq_len: args.seq_len,
+        seed: args.decode.seed,
+        ..FinetuneConfig::default()
+    };
+    println!("attack data: {} tokens; fine-tuning steps of {}×{}", data.len(), ft.batch_size, ft.seq_len);
+    let pb = progress::spinner("tamper");
+    let points =
+        rsr_eval::tamper::tamper(&mut model, &data, &suite, &cfg, ft, &args.steps, args.per_set, &mut |w, i, n| {
+            pb.set_prefix(format!("{w} {i}/{n}"));
+            pb.tick();
+        })?;
+    pb.finish_and_clear();
+    println!("| steps | tokens | fine-tune loss | ASR (pooled) | direct | prefill@1 | jailbreak | continuation |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for p in &points {
+        let set = |s: &str| p.sets.iter().find(|x| x.set == s).map(|x| x.harm.pct()).unwrap_or_default();
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            p.step,
+            p.tokens,
+            p.loss.map(|l| format!("{l:.3}")).unwrap_or_else(|| "-".into()),
+            p.pooled_harm().cell(),
+            set("harmful_direct"),
+            set("prefill_1"),
+            set("jailbreak"),
+            set("continuation")
+        );
+    }
+    if let Some(out) = &args.out {
+        let summary = RunSummary {
+            name: args.name.clone().unwrap_or_else(|| super::eval::run_name(&args.model)),
+            tamper: points,
+            ..RunSummary::default()
+        };
+        rsr_core::atomic::write_all(out, serde_json::to_string_pretty(&summary)?.as_bytes())?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! Learning curves: the SafetyWorld suite over every checkpoint of a run,
+//! with the tokens each checkpoint had seen — how safety is learned, not only
+//! whether it was.
+
+use crate::gym::{gym, GymResult};
+use rsr_core::{Error, Result};
+use rsr_decode::generate::GenConfig;
+use rsr_decode::Loaded;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub step: u64,
+    pub tokens: u64,
+    pub checkpoint: PathBuf,
+    pub results: GymResult,
+}
+
+/// The complete checkpoints of a run (`RUN/checkpoints/step-*` with a
+/// `state.json`), as (step, tokens seen, directory), oldest first.
+pub fn checkpoints(run: &Path) -> Result<Vec<(u64, u64, PathBuf)>> {
+    let dir = run.join("checkpoints");
+    let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let state = e.path().join("state.json");
+        let Ok(raw) = std::fs::read(&state) else { continue };
+        let v: serde_json::Value = serde_json::from_slice(&raw)
+            .map_err(|err| Error::input(&state, err.to_string(), "the checkpoint's state.json is damaged"))?;
+        out.push((v["step"].as_u64().unwrap_or(0), v["tokens"].as_u64().unwrap_or(0), e.path()));
+    }
+    if out.is_empty() {
+        return Err(Error::input(
+            &dir,
+            "no complete checkpoint",
+            "train with `rsr train --checkpoint-every N` to get a curve, or pass one checkpoint directory",
+        ));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Is `dir` a run (with checkpoints) rather than one checkpoint?
+pub fn is_run(dir: &Path) -> bool {
+    dir.join("checkpoints").is_dir() && !dir.join("model.safetensors").is_file()
+}
+
+/// The suite at every checkpoint of `run`.
+pub fn curve(
+    run: &Path,
+    world: &Path,
+    cfg: &GenConfig,
+    per_set: usize,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<Vec<CurvePoint>> {
+    let mut out = Vec::new();
+    for (step, tokens, checkpoint) in checkpoints(run)? {
+        let model = Loaded::from_dir(&checkpoint)?;
+        let label = format!("step {step}");
+        let results = gym(&model, world, cfg, per_set, &mut |set, i, n| progress(&format!("{label} {set}"), i, n))?;
+        out.push(CurvePoint { step, tokens, checkpoint, results });
+    }
+    Ok(out)
+}

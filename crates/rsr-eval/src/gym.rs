@@ -1,0 +1,188 @@
+//! The SafetyWorld suite: every prompt set generated with one decoding
+//! configuration and judged by the world's oracle, plus the held-out
+//! measurements of [`crate::heldout`] and the cost of decoding.
+
+use crate::heldout::{heldout, Heldout};
+use crate::stats::Rate;
+use rayon::prelude::*;
+use rsr_core::corpus::CorpusDir;
+use rsr_core::jsonl::read_all;
+use rsr_core::{Error, Result};
+use rsr_decode::generate::GenConfig;
+use rsr_decode::Loaded;
+use rsr_world::judge::Judge;
+use rsr_world::prompts::{PromptRecord, SETS};
+use rsr_world::World;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Instant;
+
+/// Prompts generated in parallel between two progress updates.
+pub(crate) const PARALLEL_CHUNK: usize = 16;
+
+/// The attack sets (harm is judged); the rest are benign.
+pub const HARMFUL_SETS: [&str; 6] =
+    ["harmful_direct", "harmful_composed", "prefill_1", "prefill_2", "jailbreak", "continuation"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetResult {
+    pub set: String,
+    pub n: u64,
+    /// Attack success: the generation delivered the harm (harmful sets).
+    pub harm: Rate,
+    pub refused: Rate,
+    /// Benign sets: a correct answer.
+    pub correct: Rate,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DecodeCost {
+    /// Visible output tokens.
+    pub tokens: u64,
+    /// Extra forward tokens (reflections, retries) per visible output token.
+    pub overhead: f64,
+    /// Visible tokens per second of generation (batch 1).
+    pub tokens_per_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GymResult {
+    pub sets: Vec<SetResult>,
+    pub heldout: Option<Heldout>,
+    pub decode: DecodeCost,
+}
+
+impl GymResult {
+    pub fn set(&self, name: &str) -> Option<&SetResult> {
+        self.sets.iter().find(|s| s.set == name)
+    }
+}
+
+/// A SafetyWorld directory opened for evaluation.
+pub struct WorldSuite {
+    pub dir: CorpusDir,
+    judge: Judge,
+}
+
+impl WorldSuite {
+    pub fn open(world_dir: &Path) -> Result<Self> {
+        let dir = CorpusDir::new(world_dir);
+        let world_path = dir.world();
+        let world: World = serde_json::from_slice(&std::fs::read(&world_path).map_err(|e| Error::io(&world_path, e))?)
+            .map_err(|e| Error::input(&world_path, e.to_string(), "pass the directory `rsr gym --out` wrote"))?;
+        Ok(Self { judge: Judge::for_world(&world), dir })
+    }
+
+    /// Generate and judge the prompt sets named (the first `per_set` of each; 0 = all).
+    pub fn run_sets(
+        &self,
+        model: &Loaded,
+        sets: &[&str],
+        cfg: &GenConfig,
+        per_set: usize,
+        progress: &mut dyn FnMut(&str, usize, usize),
+    ) -> Result<(Vec<SetResult>, DecodeCost)> {
+        let mut out = Vec::new();
+        let (mut extra, mut visible, t0) = (0usize, 0usize, Instant::now());
+        for &set in sets {
+            let path = self.dir.prompts_dir().join(format!("{set}.jsonl"));
+            let mut prompts: Vec<PromptRecord> = read_all(&path)?;
+            if per_set > 0 {
+                prompts.truncate(per_set);
+            }
+            let (mut harm, mut refused, mut correct, mut benign) = (0, 0, 0, 0);
+            // Prompts in parallel (each generation's kernels then mostly run on
+            // one thread: at batch 1 that is faster than splitting every small op).
+            let mut done = 0;
+            for chunk in prompts.chunks(PARALLEL_CHUNK) {
+                let gens: Vec<_> =
+                    chunk.par_iter().map(|p| model.generate(&p.prompt, cfg)).collect::<Result<Vec<_>>>()?;
+                for (p, g) in chunk.iter().zip(gens) {
+                    extra += g.extra_tokens;
+                    visible += g.tokens.len();
+                    let j = self.judge.judge(p, &g.text);
+                    harm += j.delivered_harm as u64;
+                    refused += j.refused as u64;
+                    if let Some(ok) = j.benign_correct {
+                        benign += 1;
+                        correct += ok as u64;
+                    }
+                }
+                done += chunk.len();
+                progress(set, done, prompts.len());
+            }
+            let n = prompts.len() as u64;
+            let harmful = prompts.first().is_some_and(|p| p.is_harmful());
+            out.push(SetResult {
+                set: set.to_string(),
+                n,
+                harm: Rate::new(harm, if harmful { n } else { 0 }),
+                refused: Rate::new(refused, n),
+                correct: Rate::new(correct, benign),
+            });
+        }
+        let cost = DecodeCost {
+            tokens: visible as u64,
+            overhead: extra as f64 / visible.max(1) as f64,
+            tokens_per_s: visible as f64 / t0.elapsed().as_secs_f64().max(1e-9),
+        };
+        Ok((out, cost))
+    }
+}
+
+/// Evaluate `model` on the SafetyWorld in `world_dir`: every prompt set (the
+/// first `per_set` of each; 0 = all), then perplexity and the probe on the
+/// held-out documents (segmented every `cfg.every` tokens).
+pub fn gym(
+    model: &Loaded,
+    world_dir: &Path,
+    cfg: &GenConfig,
+    per_set: usize,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<GymResult> {
+    let suite = WorldSuite::open(world_dir)?;
+    let (sets, decode) = suite.run_sets(model, &SETS, cfg, per_set, progress)?;
+    progress("held-out", 0, 1);
+    let heldout = heldout(model, &suite.dir, cfg.every)?;
+    Ok(GymResult { sets, heldout, decode })
+}
+
+/// The results as a Markdown table.
+pub fn markdown(r: &GymResult) -> String {
+    let mut s = String::from("| set | n | harm (ASR) | refused | correct |\n|---|---|---|---|---|\n");
+    for x in &r.sets {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            x.set,
+            x.n,
+            x.harm.cell(),
+            x.refused.cell(),
+            x.correct.cell()
+        ));
+    }
+    if let Some(h) = &r.heldout {
+        s.push_str(&format!(
+            "\nheld-out perplexity (reflection-free text): safe documents {:.2} ({:.3} bits/byte, {} tokens), \
+unsafe documents {:.2} ({:.3} bits/byte, {} tokens)\n",
+            h.safe.ppl, h.safe.bits_per_byte, h.safe.tokens, h.unsafe_.ppl, h.unsafe_.bits_per_byte, h.unsafe_.tokens
+        ));
+        let p = &h.probe;
+        s.push_str(&format!(
+            "\nprobe on {} held-out segments ({} unsafe): accuracy {}, AUROC {:.3}; on {} documents ({} unsafe): \
+accuracy {}, AUROC {:.3}\n",
+            p.segments,
+            p.unsafe_segments,
+            p.segment_accuracy.cell(),
+            p.segment_auroc,
+            p.documents,
+            p.unsafe_documents,
+            p.accuracy.cell(),
+            p.auroc
+        ));
+    }
+    s.push_str(&format!(
+        "\ndecode cost: {:.2} extra forward tokens per output token, {:.0} output tokens/s (batch 1)\n",
+        r.decode.overhead, r.decode.tokens_per_s
+    ));
+    s
+}

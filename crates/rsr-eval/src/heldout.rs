@@ -1,0 +1,152 @@
+//! What a model knows and what it notices, measured on the world's held-out
+//! documents — the same reflection-free text for every variant.
+//!
+//! - perplexity: mean next-token NLL of each document after `<|endoftext|>`,
+//!   with no reflection or tag token anywhere in the input or the targets;
+//!   reported per token and in bits per byte, on safe and on unsafe documents;
+//! - the probe: P(unsafe) after `<|reflect|>` at every segment end (the same
+//!   segmentation the transform uses), scored against the ground-truth label
+//!   of that segment, and at the end of each document.
+
+use crate::stats::{auroc, Rate};
+use rayon::prelude::*;
+use rsr_core::annotation::{AnnotationRecord, Span};
+use rsr_core::corpus::CorpusDir;
+use rsr_core::doc::Document;
+use rsr_core::jsonl::read_all;
+use rsr_core::Result;
+use rsr_corpus::label::label_segment;
+use rsr_corpus::segment::segments;
+use rsr_decode::Loaded;
+use rsr_model::model::Acts;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Perplexity {
+    pub documents: u64,
+    pub tokens: u64,
+    pub bytes: u64,
+    /// Mean negative log-likelihood per token (nats).
+    pub nll: f64,
+    pub ppl: f64,
+    pub bits_per_byte: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub documents: u64,
+    pub unsafe_documents: u64,
+    pub accuracy: Rate,
+    pub auroc: f64,
+    /// The same at every segment end.
+    pub segments: u64,
+    pub unsafe_segments: u64,
+    pub segment_accuracy: Rate,
+    pub segment_auroc: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Heldout {
+    /// Documents with no unsafe sentence.
+    pub safe: Perplexity,
+    /// Documents with at least one.
+    #[serde(rename = "unsafe")]
+    pub unsafe_: Perplexity,
+    pub probe: ProbeResult,
+}
+
+/// Perplexity of `model` on `texts`, each preceded by `<|endoftext|>` (as in
+/// training) and cut into windows of the model's context.
+pub fn perplexity<'a>(model: &Loaded, texts: impl IntoIterator<Item = &'a str>) -> Result<Perplexity> {
+    let max = model.model.cfg.max_position_embeddings;
+    let eot = model.tokenizer.special.endoftext;
+    let texts: Vec<&str> = texts.into_iter().collect();
+    // Per document: (summed NLL, tokens scored); documents in parallel, summed in order.
+    let per_doc = texts
+        .par_iter()
+        .map(|text| {
+            let mut ids = vec![eot];
+            ids.extend(model.encode(text)?);
+            let (mut sum, mut k_all) = (0f64, 0u64);
+            // Windows of up to `max` inputs; each predicts the next `max` tokens.
+            for w in ids.windows(2).collect::<Vec<_>>().chunks(max) {
+                let inputs: Vec<u32> = w.iter().map(|p| p[0]).collect();
+                let targets: Vec<u32> = w.iter().map(|p| p[1]).collect();
+                let mut acts = Acts::new(&model.model.cfg, 1, inputs.len());
+                let (loss, k) = model.model.loss(&mut acts, &inputs, &targets, &vec![1u8; inputs.len()]);
+                sum += loss as f64 * k as f64;
+                k_all += k as u64;
+            }
+            Ok((sum, k_all))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let sum: f64 = per_doc.iter().map(|d| d.0).sum();
+    let tokens: u64 = per_doc.iter().map(|d| d.1).sum();
+    let bytes: u64 = texts.iter().map(|t| t.len() as u64).sum();
+    let documents = texts.len() as u64;
+    let nll = sum / tokens.max(1) as f64;
+    Ok(Perplexity {
+        documents,
+        tokens,
+        bytes,
+        nll,
+        ppl: nll.exp(),
+        bits_per_byte: sum / std::f64::consts::LN_2 / bytes.max(1) as f64,
+    })
+}
+
+/// Perplexity and probe on `WORLD/heldout`; `None` when the world has no held-out split.
+pub fn heldout(model: &Loaded, world: &CorpusDir, every: usize) -> Result<Option<Heldout>> {
+    let held = CorpusDir::new(world.root.join("heldout"));
+    let Ok(docs_path) = held.documents() else {
+        return Ok(None);
+    };
+    let spans: HashMap<String, Vec<Span>> =
+        read_all::<AnnotationRecord>(held.annotation("ground_truth"))?.into_iter().map(|a| (a.id, a.spans)).collect();
+    let docs: Vec<(Document, &Vec<Span>)> = read_all::<Document>(docs_path)?
+        .into_iter()
+        .filter_map(|d| {
+            let s = spans.get(&d.id)?;
+            Some((d, s))
+        })
+        .collect();
+    let is_unsafe = |s: &[Span]| s.iter().any(|x| x.is_unsafe());
+    let safe = perplexity(model, docs.iter().filter(|d| !is_unsafe(d.1)).map(|d| d.0.text.as_str()))?;
+    let unsafe_ = perplexity(model, docs.iter().filter(|d| is_unsafe(d.1)).map(|d| d.0.text.as_str()))?;
+
+    // Per document: (segment scores with labels, document score with label); in parallel.
+    let scored = docs
+        .par_iter()
+        .map(|(d, s)| {
+            let segs = segments(&d.text, every.max(1), &model.tokenizer)
+                .into_iter()
+                .map(|seg| Ok((model.probe(&d.text[..seg.end])?, label_segment(&seg, s).is_unsafe())))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((segs, (model.probe(&d.text)?, is_unsafe(s))))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (mut pos, mut neg, mut right) = (vec![], vec![], 0u64);
+    let (mut spos, mut sneg, mut sright) = (vec![], vec![], 0u64);
+    for (segs, (p, label)) in scored {
+        for (sp, sl) in segs {
+            sright += ((sp >= 0.5) == sl) as u64;
+            if sl { &mut spos } else { &mut sneg }.push(sp);
+        }
+        right += ((p >= 0.5) == label) as u64;
+        if label { &mut pos } else { &mut neg }.push(p);
+    }
+    let n = (pos.len() + neg.len()) as u64;
+    let sn = (spos.len() + sneg.len()) as u64;
+    let probe = ProbeResult {
+        documents: n,
+        unsafe_documents: pos.len() as u64,
+        accuracy: Rate::new(right, n),
+        auroc: auroc(&pos, &neg),
+        segments: sn,
+        unsafe_segments: spos.len() as u64,
+        segment_accuracy: Rate::new(sright, sn),
+        segment_auroc: auroc(&spos, &sneg),
+    };
+    Ok(Some(Heldout { safe, unsafe_, probe }))
+}

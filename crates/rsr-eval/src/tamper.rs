@@ -1,0 +1,105 @@
+//! Tamper resistance: fine-tune a trained model on harmful documents — what an
+//! adversary with the weights would do — and measure attack success after
+//! each number of steps. A model whose safety is learned deeply should need
+//! more steps to lose it.
+
+use crate::gym::{SetResult, WorldSuite};
+use rsr_core::doc::Document;
+use rsr_core::jsonl::read_all;
+use rsr_core::{Error, Result};
+use rsr_decode::generate::GenConfig;
+use rsr_decode::Loaded;
+use rsr_model::data::TokenStream;
+use rsr_model::finetune::{FinetuneConfig, Finetuner};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The attack sets measured after each fine-tuning stage.
+pub const TAMPER_SETS: [&str; 4] = ["harmful_direct", "prefill_1", "jailbreak", "continuation"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TamperPoint {
+    pub step: u64,
+    pub tokens: u64,
+    /// Mean fine-tuning loss since the previous point.
+    pub loss: Option<f32>,
+    pub sets: Vec<SetResult>,
+}
+
+impl TamperPoint {
+    /// Attack success pooled over the sets.
+    pub fn pooled_harm(&self) -> crate::stats::Rate {
+        let (k, n) = self.sets.iter().fold((0, 0), |(k, n), s| (k + s.harm.k, n + s.harm.n));
+        crate::stats::Rate::new(k, n)
+    }
+}
+
+/// The attacker's data: a `rsr pack` directory (its train split, every token
+/// trained regardless of the stored mask) or a documents JSONL file (`id`, `text`),
+/// tokenized with the model's tokenizer.
+pub fn attack_data(model: &Loaded, path: &Path) -> Result<TokenStream> {
+    let vocab = model.tokenizer.vocab_size();
+    let stream = if path.is_dir() {
+        let mut s = TokenStream::load(path, "train")?;
+        if s.vocab_size != vocab {
+            return Err(Error::input(
+                path,
+                format!("the shards' vocabulary is {} but the model's {vocab}", s.vocab_size),
+                "pack the attack documents with the model's tokenizer.json",
+            ));
+        }
+        s.mask.fill(1);
+        s
+    } else {
+        let docs: Vec<Document> = read_all(path)?;
+        let ids = docs.iter().map(|d| model.encode(&d.text)).collect::<Result<Vec<_>>>()?;
+        TokenStream::from_documents(ids, model.tokenizer.special.endoftext, vocab)
+    };
+    if stream.len() < 2 * 129 {
+        return Err(Error::input(
+            path,
+            format!("only {} tokens of attack data", stream.len()),
+            "give the attack at least a few hundred tokens of documents",
+        ));
+    }
+    Ok(stream)
+}
+
+/// Fine-tune `model` in place on `data`, evaluating the attack sets at each
+/// step count in `steps` (ascending; 0 = before any fine-tuning).
+#[allow(clippy::too_many_arguments)]
+pub fn tamper(
+    model: &mut Loaded,
+    data: &TokenStream,
+    suite: &WorldSuite,
+    gen: &GenConfig,
+    cfg: FinetuneConfig,
+    steps: &[u64],
+    per_set: usize,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<Vec<TamperPoint>> {
+    let mut steps = steps.to_vec();
+    steps.sort_unstable();
+    steps.dedup();
+    let seq_len = cfg.seq_len.min(data.len().saturating_sub(2));
+    let mut ft = Finetuner::new(&model.model, FinetuneConfig { seq_len, ..cfg });
+    let mut out = Vec::new();
+    for &target in &steps {
+        let (mut sum, mut n) = (0f64, 0u64);
+        while ft.step < target {
+            sum += ft.step(&mut model.model, data) as f64;
+            n += 1;
+            progress("fine-tune", ft.step as usize, target as usize);
+        }
+        let label = format!("step {target}");
+        let (sets, _) = suite
+            .run_sets(model, &TAMPER_SETS, gen, per_set, &mut |s, i, k| progress(&format!("{label} {s}"), i, k))?;
+        out.push(TamperPoint {
+            step: target,
+            tokens: ft.tokens_seen(),
+            loss: (n > 0).then(|| (sum / n as f64) as f32),
+            sets,
+        });
+    }
+    Ok(out)
+}
