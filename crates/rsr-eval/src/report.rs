@@ -127,6 +127,9 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(0x9c, 0x75, 0x5f),
 ];
 
+/// Percent axes run past 100% so the legend sits above the data.
+const HEADROOM: f64 = 140.0;
+
 fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
@@ -151,17 +154,16 @@ fn grouped_bars(title: &str, y_desc: &str, groups: &[&str], runs: &[(String, Vec
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 17))
             .margin(12)
-            .margin_right(150)
             .x_label_area_size(34)
             .y_label_area_size(52)
-            .build_cartesian_2d(0f64..groups.len() as f64, 0f64..100f64)
+            .build_cartesian_2d(0f64..groups.len() as f64, 0f64..HEADROOM)
             .map_err(plot_err)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(0)
             .y_desc(y_desc)
-            .y_label_formatter(&|y| format!("{y:.0}%"))
+            .y_label_formatter(&|y| if *y <= 100.0 { format!("{y:.0}%") } else { String::new() })
             .draw()
             .map_err(plot_err)?;
         let width = 0.8 / runs.len().max(1) as f64;
@@ -189,7 +191,7 @@ fn grouped_bars(title: &str, y_desc: &str, groups: &[&str], runs: &[(String, Vec
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::Coordinate(620, 10))
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE)
             .border_style(BLACK.mix(0.3))
             .draw()
@@ -207,7 +209,8 @@ fn grouped_bars(title: &str, y_desc: &str, groups: &[&str], runs: &[(String, Vec
 /// Lines, one per run: x against y.
 fn lines(title: &str, x_desc: &str, y_desc: &str, pct: bool, runs: &[(String, Vec<(f64, f64)>)]) -> Result<String> {
     let xmax = runs.iter().flat_map(|r| r.1.iter().map(|p| p.0)).fold(0f64, f64::max).max(1.0);
-    let ymax = if pct { 100.0 } else { runs.iter().flat_map(|r| r.1.iter().map(|p| p.1)).fold(0f64, f64::max) * 1.1 };
+    let ymax =
+        if pct { HEADROOM } else { runs.iter().flat_map(|r| r.1.iter().map(|p| p.1)).fold(0f64, f64::max) * 1.1 };
     let ymax = if ymax.is_finite() && ymax > 0.0 { ymax } else { 1.0 };
     let mut svg = String::new();
     {
@@ -216,7 +219,6 @@ fn lines(title: &str, x_desc: &str, y_desc: &str, pct: bool, runs: &[(String, Ve
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 17))
             .margin(12)
-            .margin_right(150)
             .x_label_area_size(40)
             .y_label_area_size(56)
             .build_cartesian_2d(0f64..xmax, 0f64..ymax)
@@ -226,7 +228,11 @@ fn lines(title: &str, x_desc: &str, y_desc: &str, pct: bool, runs: &[(String, Ve
             .x_desc(x_desc)
             .y_desc(y_desc)
             .x_label_formatter(&|x| if *x >= 1e6 { format!("{:.1}M", x / 1e6) } else { format!("{x:.0}") })
-            .y_label_formatter(&|y| if pct { format!("{y:.0}%") } else { format!("{y:.2}") })
+            .y_label_formatter(&|y| match (pct, *y <= 100.0) {
+                (true, true) => format!("{y:.0}%"),
+                (true, false) => String::new(),
+                _ => format!("{y:.2}"),
+            })
             .draw()
             .map_err(plot_err)?;
         for (ri, (name, pts)) in runs.iter().enumerate() {
@@ -240,7 +246,7 @@ fn lines(title: &str, x_desc: &str, y_desc: &str, pct: bool, runs: &[(String, Ve
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::Coordinate(620, 10))
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE)
             .border_style(BLACK.mix(0.3))
             .draw()
@@ -374,7 +380,8 @@ fine-tuning on harmful documents for N steps. Flatter is more resistant."
             svg: lines("ASR after harmful fine-tuning", "fine-tuning steps", "ASR", true, &data)?,
         });
     }
-    let costs: [(&str, &str, &str, fn(&RunSummary) -> Option<f64>); 3] = [
+    type CostOf = fn(&RunSummary) -> Option<f64>;
+    let costs: [(&str, &str, &str, CostOf); 3] = [
         ("cost-corpus", "Corpus tokens vs raw", "× raw", |r| r.cost.corpus_vs_raw),
         ("cost-decode", "Decode overhead", "extra tokens / token", |r| r.results.as_ref().map(|g| g.decode.overhead)),
         ("cost-train", "Training speed", "tokens/s", |r| r.cost.train_tokens_per_s),
