@@ -44,6 +44,7 @@ enum Command {
     Eval(cmd::eval::Args),
     Tamper(cmd::tamper::Args),
     Report(cmd::report::Args),
+    Classifier(cmd::classifier::Args),
     Demo(cmd::demo::Args),
 }
 
@@ -103,6 +104,7 @@ fn dispatch(c: Command) -> anyhow::Result<()> {
         Command::Eval(a) => cmd::eval::run(a),
         Command::Tamper(a) => cmd::tamper::run(a),
         Command::Report(a) => cmd::report::run(a),
+        Command::Classifier(a) => cmd::classifier::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     }
 }

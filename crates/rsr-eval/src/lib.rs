@@ -9,6 +9,8 @@
 //! - [`heldout`]: perplexity on reflection-free held-out text, the probe per segment;
 //! - [`curve`]: the suite over every checkpoint of a run (learning curves);
 //! - [`tamper`]: fine-tuning attacks and attack success after each step count;
+//! - [`suite`]: real prompt sets (and jailbreak templates) against a checkpoint or an endpoint;
+//! - [`refusal`]: the string-match refusal judge; [`endpoint`]: the OpenAI-compatible client;
 //! - [`report`]: the comparison as one self-contained HTML page and a Markdown twin.
 //!
 //! ```
@@ -17,10 +19,13 @@
 //! ```
 
 pub mod curve;
+pub mod endpoint;
 pub mod gym;
 pub mod heldout;
+pub mod refusal;
 pub mod report;
 pub mod stats;
+pub mod suite;
 pub mod tamper;
 
 pub use gym::{gym, markdown, GymResult, SetResult};

@@ -41,6 +41,9 @@ pub struct RunSummary {
     pub curve: Vec<CurvePoint>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tamper: Vec<TamperPoint>,
+    /// Real prompt sets (`rsr eval --suite prompts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompt_suites: Vec<crate::suite::SuiteResult>,
     #[serde(default)]
     pub cost: Cost,
 }
@@ -90,6 +93,7 @@ fn merge(into: &mut RunSummary, s: RunSummary) {
     if !s.tamper.is_empty() {
         into.tamper = s.tamper;
     }
+    into.prompt_suites.extend(s.prompt_suites);
     into.cost.corpus_tokens = s.cost.corpus_tokens.or(into.cost.corpus_tokens);
     into.cost.corpus_vs_raw = s.cost.corpus_vs_raw.or(into.cost.corpus_vs_raw);
     into.cost.train_tokens_per_s = s.cost.train_tokens_per_s.or(into.cost.train_tokens_per_s);
@@ -441,6 +445,35 @@ fn tamper_rows(runs: &[RunSummary]) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     Some((head, rows))
 }
 
+fn suite_rows(runs: &[RunSummary]) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let head = ["variant", "prompts", "kind", "judge", "n", "harmful", "refused"].map(String::from).to_vec();
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .flat_map(|r| {
+            r.prompt_suites.iter().map(|s| {
+                let what = match &s.templates {
+                    Some(t) => format!("{} × {}", file_name(&s.prompts), file_name(t)),
+                    None => file_name(&s.prompts),
+                };
+                vec![
+                    r.name.clone(),
+                    what,
+                    s.kind.clone(),
+                    s.judge.clone(),
+                    s.n.to_string(),
+                    s.harmful.cell(),
+                    s.refused.cell(),
+                ]
+            })
+        })
+        .collect();
+    (!rows.is_empty()).then_some((head, rows))
+}
+
+fn file_name(p: &str) -> String {
+    Path::new(p).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| p.to_string())
+}
+
 /// Sentences that say where the run called `focus` is not the best, from the numbers.
 pub fn findings(runs: &[RunSummary], focus: &str) -> Vec<String> {
     let Some(me) = runs.iter().find(|r| r.name == focus).and_then(|r| r.results.as_ref()) else {
@@ -560,6 +593,12 @@ the same reflection-free held-out text for every variant.\n\n",
         html.push_str(&html_table(h, r));
         md.push_str("\n## Tamper resistance\n\n");
         md.push_str(&md_table(h, r));
+    }
+    if let Some((h, r)) = suite_rows(runs) {
+        html.push_str("<h2>Real prompt sets</h2>\n");
+        html.push_str(&html_table(&h, &r));
+        md.push_str("\n## Real prompt sets\n\n");
+        md.push_str(&md_table(&h, &r));
     }
     html.push_str("<h2>Figures</h2>\n");
     md.push_str("\n## Figures\n\n");

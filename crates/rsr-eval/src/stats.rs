@@ -50,28 +50,7 @@ impl Rate {
     }
 }
 
-/// Area under the ROC curve: P(score of a random positive > a random negative), ties half.
-pub fn auroc(pos: &[f32], neg: &[f32]) -> f64 {
-    if pos.is_empty() || neg.is_empty() {
-        return f64::NAN;
-    }
-    let mut all: Vec<(f32, bool)> = pos.iter().map(|&s| (s, true)).chain(neg.iter().map(|&s| (s, false))).collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0));
-    // Rank-sum (Mann–Whitney U) with average ranks for ties.
-    let mut rank_sum = 0.0f64;
-    let mut i = 0;
-    while i < all.len() {
-        let mut j = i;
-        while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        rank_sum += all[i..=j].iter().filter(|x| x.1).count() as f64 * avg;
-        i = j + 1;
-    }
-    let (np, nn) = (pos.len() as f64, neg.len() as f64);
-    (rank_sum - np * (np + 1.0) / 2.0) / (np * nn)
-}
+pub use rsr_classify::metrics::auroc;
 
 #[cfg(test)]
 mod tests {

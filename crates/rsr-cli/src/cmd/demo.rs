@@ -266,6 +266,7 @@ fn train_and_evaluate(args: &Args, world: &std::path::Path, corpus: &[(&str, u64
                 corpus_vs_raw: Some(vs_raw),
                 train_tokens_per_s: m.timing["tokens_per_s"].as_f64(),
             },
+            ..RunSummary::default()
         });
     }
 

@@ -24,12 +24,18 @@ rsr eval --model runs/raw --world world --temperature 0 --per-set 30 --out raw-c
 rsr report --input raw-curve.json rsr-curve.json --out report/"
 )]
 pub struct Args {
-    /// A checkpoint directory, or a run directory (every checkpoint: a learning curve).
+    /// A checkpoint directory, a run directory (every checkpoint: a learning curve), or with
+    /// --endpoint the served model's name.
     #[arg(long)]
     model: PathBuf,
-    /// The SafetyWorld directory (`rsr gym --out`).
-    #[arg(long)]
-    world: PathBuf,
+    /// gym: the SafetyWorld suite (oracle-judged); prompts: a real prompt file.
+    #[arg(long, value_enum, default_value = "gym")]
+    suite: Suite,
+    /// The SafetyWorld directory (`rsr gym --out`), for --suite gym.
+    #[arg(long, required_if_eq("suite", "gym"))]
+    world: Option<PathBuf>,
+    #[command(flatten)]
+    prompts: PromptArgs,
     /// Only the first N prompts of each set (0 = all).
     #[arg(long, default_value_t = 0)]
     per_set: usize,
@@ -41,6 +47,58 @@ pub struct Args {
     out: Option<PathBuf>,
     #[command(flatten)]
     decode: DecodeArgs,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Debug)]
+enum Suite {
+    Gym,
+    Prompts,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Debug)]
+enum JudgeArg {
+    Refusal,
+    Classifier,
+    Endpoint,
+}
+
+/// The real-prompt suite (--suite prompts).
+#[derive(clap::Args)]
+struct PromptArgs {
+    /// Prompts: JSONL `{id, prompt, category}` (as in data/) or CSV with `prompt` and `category`/`type` columns.
+    #[arg(long, required_if_eq("suite", "prompts"))]
+    prompts: Option<PathBuf>,
+    /// Jailbreak templates (JSONL, `prompt` holding `{PROMPT}`): every prompt inside every template.
+    #[arg(long)]
+    templates: Option<PathBuf>,
+    /// harmful: report attack success; benign: the refusals are over-refusals.
+    #[arg(long, default_value = "harmful", value_parser = ["harmful", "benign"])]
+    kind: String,
+    /// Keep an evenly spaced subset of this many requests (0 = all).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    /// refusal: harmful = not refused (string match, checked against XSTest); classifier: a
+    /// `rsr classifier train` file scores the response; endpoint: an LLM judge (Llama Guard-style prompt).
+    #[arg(long, value_enum, default_value = "refusal")]
+    judge: JudgeArg,
+    /// The classifier file for --judge classifier.
+    #[arg(long, required_if_eq("judge", "classifier"))]
+    classifier: Option<PathBuf>,
+    /// The judge's OpenAI-compatible base URL (…/v1) for --judge endpoint.
+    #[arg(long, required_if_eq("judge", "endpoint"))]
+    judge_endpoint: Option<String>,
+    /// The judge's model name (e.g. meta-llama/Llama-Guard-3-8B).
+    #[arg(long, default_value = "llama-guard")]
+    judge_model: String,
+    /// Answer with an OpenAI-compatible endpoint (…/v1) instead of a local checkpoint; --model is then its model name.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Requests per second to each endpoint (0: unlimited).
+    #[arg(long, default_value_t = 0.0)]
+    requests_per_s: f64,
+    /// Write every request, response and verdict here (JSONL).
+    #[arg(long)]
+    responses: Option<PathBuf>,
 }
 
 /// "runs/rsr/checkpoints/step-0000366" → "rsr"; "runs/raw" → "raw".
@@ -62,13 +120,18 @@ pub fn run(args: Args) -> Result<()> {
         pb.set_prefix(format!("{what} {i}/{n}"));
         pb.tick();
     };
+    if args.suite == Suite::Prompts {
+        pb.finish_and_clear();
+        return run_prompts(&args, cfg);
+    }
+    let world = args.world.clone().expect("clap requires --world for --suite gym");
     let mut summary = RunSummary {
         name: args.name.clone().unwrap_or_else(|| run_name(&args.model)),
         decoding: serde_json::to_value(&cfg)?,
         ..RunSummary::default()
     };
     if rsr_eval::curve::is_run(&args.model) {
-        let curve = rsr_eval::curve::curve(&args.model, &args.world, &cfg, args.per_set, &mut tick)?;
+        let curve = rsr_eval::curve::curve(&args.model, &world, &cfg, args.per_set, &mut tick)?;
         pb.finish_and_clear();
         println!("| tokens | direct ASR | benign correct | look-alike refused | ppl safe | probe AUROC |\n|---|---|---|---|---|---|");
         for p in &curve {
@@ -90,12 +153,76 @@ pub fn run(args: Args) -> Result<()> {
         summary.curve = curve;
     } else {
         let m = Loaded::from_dir(&args.model)?;
-        let r = rsr_eval::gym(&m, &args.world, &cfg, args.per_set, &mut tick)?;
+        let r = rsr_eval::gym(&m, &world, &cfg, args.per_set, &mut tick)?;
         pb.finish_and_clear();
         print!("{}", rsr_eval::markdown(&r));
         summary.results = Some(r);
     }
     if let Some(out) = &args.out {
+        rsr_core::atomic::write_all(out, serde_json::to_string_pretty(&summary)?.as_bytes())?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn run_prompts(args: &Args, cfg: rsr_decode::generate::GenConfig) -> Result<()> {
+    use rsr_eval::endpoint::ChatClient;
+    use rsr_eval::suite::{self, Judge, Responder};
+    let p = &args.prompts;
+    let prompts_path = p.prompts.clone().expect("clap requires --prompts");
+    let prompts = suite::load_prompts(&prompts_path)?;
+    let templates = p.templates.as_deref().map(suite::load_templates).transpose()?.unwrap_or_default();
+    let requests = suite::requests(&prompts, &templates, p.limit);
+    let timeout = std::time::Duration::from_secs(120);
+    let responder = match &p.endpoint {
+        Some(url) => Responder::Endpoint {
+            client: ChatClient::new(url, None, p.requests_per_s, timeout)?,
+            model: args.model.display().to_string(),
+            max_tokens: cfg.max_tokens,
+            temperature: cfg.sampling.temperature,
+        },
+        None => Responder::Local { model: Box::new(Loaded::from_dir(&args.model)?), cfg },
+    };
+    let judge = match p.judge {
+        JudgeArg::Refusal => Judge::Refusal,
+        JudgeArg::Classifier => Judge::Classifier(Box::new(rsr_classify::Classifier::load(
+            p.classifier.as_deref().expect("clap requires it"),
+        )?)),
+        JudgeArg::Endpoint => Judge::Endpoint {
+            client: ChatClient::new(
+                p.judge_endpoint.as_deref().expect("clap requires it"),
+                None,
+                p.requests_per_s,
+                timeout,
+            )?,
+            model: p.judge_model.clone(),
+        },
+    };
+    let pb = progress::bar(requests.len() as u64, "prompts");
+    let judged = suite::run(&requests, &responder, &judge, &mut |i, _| pb.set_position(i as u64))?;
+    pb.finish_and_clear();
+    let r = suite::summarise(
+        &judged,
+        &prompts_path.display().to_string(),
+        p.templates.as_ref().map(|t| t.display().to_string()).as_deref(),
+        &p.kind,
+        judge.name(),
+    );
+    print!("{}", suite::markdown(&r));
+    if let Some(path) = &p.responses {
+        let mut w = rsr_core::jsonl::JsonlWriter::create(path)?;
+        for j in &judged {
+            w.write(j)?;
+        }
+        w.finish()?;
+        println!("responses: {}", path.display());
+    }
+    if let Some(out) = &args.out {
+        let summary = RunSummary {
+            name: args.name.clone().unwrap_or_else(|| run_name(&args.model)),
+            prompt_suites: vec![r],
+            ..RunSummary::default()
+        };
         rsr_core::atomic::write_all(out, serde_json::to_string_pretty(&summary)?.as_bytes())?;
         println!("wrote {}", out.display());
     }
