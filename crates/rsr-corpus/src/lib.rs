@@ -6,6 +6,7 @@
 //! - [`segment`]: sentences, and segments of about `every` tokens;
 //! - [`label`]: segment verdicts from span annotations or an input field;
 //! - [`noisy`]: the noisy annotator (per-category miss / false-alarm rates);
+//! - [`annotator`]: annotators that label text themselves (`hashed`), and training examples from labels;
 //! - [`transform`]: `rsr` and the `raw` / `filter` / `rewrite` / `tag` baselines;
 //! - [`run`]: the drivers that read a corpus directory and write one.
 //!
@@ -21,6 +22,7 @@
 //! assert_eq!(out.masked, vec![[40, 59]]); // the unsafe sentence is never trained on
 //! ```
 
+pub mod annotator;
 pub mod label;
 pub mod noisy;
 pub mod run;

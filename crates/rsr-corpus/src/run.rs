@@ -202,6 +202,45 @@ pub fn annotate_noisy(
     Ok(manifest)
 }
 
+/// `rsr annotate --classifier`: label every document with `annotator`,
+/// writing `annotations/NAME.jsonl` beside the documents.
+pub fn annotate_with(
+    input: &CorpusDir,
+    annotator: &dyn crate::annotator::Annotator,
+    out_name: &str,
+    opts: &RunOptions,
+    progress: Progress,
+) -> Result<Manifest> {
+    let t0 = Instant::now();
+    let docs_path = input.documents()?;
+    let mut soft = SoftErrors::new(opts.strict);
+    let out = input.annotation(out_name);
+    let mut w = JsonlWriter::create(&out)?;
+    let mut reader = DocReader::open(&docs_path, opts.fields.clone())?;
+    let (mut docs, mut bytes, mut sentences, mut unsafe_sentences) = (0u64, 0u64, 0u64, 0u64);
+    for r in reader.by_ref() {
+        let Some(doc) = soft.check(r)? else { continue };
+        let spans = annotator.annotate(&doc.text);
+        docs += 1;
+        bytes += doc.text.len() as u64;
+        sentences += spans.len() as u64;
+        unsafe_sentences += spans.iter().filter(|s| s.is_unsafe()).count() as u64;
+        w.write(&AnnotationRecord { id: doc.id, spans })?;
+        progress(docs, bytes);
+    }
+    w.finish()?;
+    let secs = t0.elapsed().as_secs_f64();
+    let mut manifest = Manifest::new(
+        "annotate",
+        vec![docs_path.display().to_string()],
+        annotator.describe(),
+        json!({ "documents": docs, "sentences": sentences, "unsafe_sentences": unsafe_sentences, "records_skipped": soft.count }),
+    );
+    manifest.timing = json!({ "seconds": secs, "docs_per_s": docs as f64 / secs.max(1e-9), "mb_per_s": bytes as f64 / 1e6 / secs.max(1e-9) });
+    manifest.write_to(&input.annotations_dir().join(format!("{out_name}.manifest.json")))?;
+    Ok(manifest)
+}
+
 /// `rsr annotate --label-field`: turn labels held in an input field into an
 /// annotation file beside the documents.
 pub fn annotate_field(input: &CorpusDir, field: &str, out_name: &str, opts: &RunOptions) -> Result<Manifest> {

@@ -4,6 +4,8 @@
 //! more steps to lose it.
 
 use crate::gym::{SetResult, WorldSuite};
+use rsr_core::annotation::AnnotationRecord;
+use rsr_core::corpus::CorpusDir;
 use rsr_core::doc::Document;
 use rsr_core::jsonl::read_all;
 use rsr_core::{Error, Result};
@@ -12,6 +14,7 @@ use rsr_decode::Loaded;
 use rsr_model::data::TokenStream;
 use rsr_model::finetune::{FinetuneConfig, Finetuner};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::Path;
 
 /// The attack sets measured after each fine-tuning stage.
@@ -34,12 +37,14 @@ impl TamperPoint {
     }
 }
 
-/// The attacker's data: a `rsr pack` directory (its train split, every token
-/// trained regardless of the stored mask) or a documents JSONL file (`id`, `text`),
-/// tokenized with the model's tokenizer.
-pub fn attack_data(model: &Loaded, path: &Path) -> Result<TokenStream> {
+/// The attacker's data, tokenized with the model's tokenizer, every token trained:
+/// - an `rsr pack` directory: its train split (whatever its stored mask);
+/// - a corpus directory: its documents that `annotation` marks unsafe anywhere
+///   (for SafetyWorld, `ground_truth`: the harmful documents, as written);
+/// - a documents JSONL file (`id`, `text`): every document.
+pub fn attack_data(model: &Loaded, path: &Path, annotation: &str) -> Result<TokenStream> {
     let vocab = model.tokenizer.vocab_size();
-    let stream = if path.is_dir() {
+    let stream = if path.join("train").is_dir() {
         let mut s = TokenStream::load(path, "train")?;
         if s.vocab_size != vocab {
             return Err(Error::input(
@@ -51,7 +56,16 @@ pub fn attack_data(model: &Loaded, path: &Path) -> Result<TokenStream> {
         s.mask.fill(1);
         s
     } else {
-        let docs: Vec<Document> = read_all(path)?;
+        let corpus = CorpusDir::new(path);
+        let mut docs: Vec<Document> = read_all(corpus.documents()?)?;
+        if path.is_dir() {
+            let unsafe_ids: HashSet<String> = read_all::<AnnotationRecord>(corpus.annotation(annotation))?
+                .into_iter()
+                .filter(|a| a.spans.iter().any(|s| s.is_unsafe()))
+                .map(|a| a.id)
+                .collect();
+            docs.retain(|d| unsafe_ids.contains(&d.id));
+        }
         let ids = docs.iter().map(|d| model.encode(&d.text)).collect::<Result<Vec<_>>>()?;
         TokenStream::from_documents(ids, model.tokenizer.special.endoftext, vocab)
     };

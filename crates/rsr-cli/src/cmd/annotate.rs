@@ -14,12 +14,16 @@ the documents of a corpus directory, so every later stage is a cheap pass over t
 Annotators:\n  --noise SPEC       the noisy annotator: a reference annotation (--from) passed through per-category \
 miss and false-alarm rates, to study what classifier error does to each method.\n  --label-field F    \
 labels already in each input record: \"safe\", \"unsafe:CATEGORY\", a score in [0,1] (with a `category` \
-field), or a list of spans.\n\n\
+field), or a list of spans.\n  --classifier FILE  the `hashed` classifier (`rsr classifier train`) on every sentence: unsafe when \
+P(unsafe) ≥ --threshold, the category from its category heads, the score kept on each span (so `rsr transform \
+--mode filter --tau` can use it).\n\n\
 Noise SPEC: comma-separated KEY=RATE; KEY is miss, false_alarm (all categories; a bare false_alarm rate is \
 split evenly over the categories the reference contains), CATEGORY.miss or CATEGORY.false_alarm.",
     after_help = "Examples:\n  rsr annotate --input world --name noisy --noise miss=0.2,false_alarm=0.05\n  \
 rsr annotate --input world --name noisy-weapons --noise weapons.miss=0.5 --seed 3\n  \
-rsr annotate --input mycorpus --name labels --label-field safety"
+rsr annotate --input mycorpus --name labels --label-field safety\n  \
+rsr classifier train --corpus world --annotation ground_truth --out world.rsrclf\n  \
+rsr annotate --input mycorpus --name hashed --classifier world.rsrclf --threshold 0.5"
 )]
 pub struct Args {
     /// Corpus directory (or documents JSONL file).
@@ -29,8 +33,17 @@ pub struct Args {
     #[arg(long)]
     name: String,
     /// Noisy annotator spec, e.g. `miss=0.2,false_alarm=0.05,weapons.miss=0.5`.
-    #[arg(long, conflicts_with = "label_field")]
+    #[arg(long, conflicts_with_all = ["label_field", "classifier"])]
     noise: Option<String>,
+    /// Label with a `hashed` classifier file, sentence by sentence.
+    #[arg(long, conflicts_with = "label_field")]
+    classifier: Option<std::path::PathBuf>,
+    /// With --classifier: a sentence is unsafe when P(unsafe) reaches this.
+    #[arg(long, default_value_t = 0.5)]
+    threshold: f32,
+    /// With --classifier: the category of unsafe sentences when the classifier has no category heads.
+    #[arg(long, default_value = "violent-crimes")]
+    fallback_category: String,
     /// Reference annotation the noise is applied to.
     #[arg(long, default_value = "ground_truth")]
     from: String,
@@ -46,16 +59,26 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let input = CorpusDir::new(&args.input);
+    let opts = RunOptions { strict: args.input_fields.strict, compress: false, fields: args.input_fields.fields() };
     let manifest = match (&args.noise, &args.label_field) {
+        _ if args.classifier.is_some() => {
+            let annotator = rsr_corpus::annotator::Hashed {
+                classifier: rsr_classify::Classifier::load(args.classifier.as_deref().unwrap())?,
+                threshold: args.threshold,
+                fallback: args.fallback_category.parse().map_err(anyhow::Error::msg)?,
+            };
+            let pb = crate::progress::spinner("annotate");
+            let m = run::annotate_with(&input, &annotator, &args.name, &opts, &mut |d, b| {
+                crate::progress::update_stream(&pb, d, b)
+            })?;
+            pb.finish_and_clear();
+            m
+        }
         (Some(spec), None) => {
             run::annotate_noisy(&input, &args.from, &args.name, spec, args.seed, args.input_fields.strict)?
         }
-        (None, Some(field)) => {
-            let opts =
-                RunOptions { strict: args.input_fields.strict, compress: false, fields: args.input_fields.fields() };
-            run::annotate_field(&input, field, &args.name, &opts)?
-        }
-        _ => bail!("choose an annotator: --noise SPEC or --label-field FIELD (see --help)"),
+        (None, Some(field)) => run::annotate_field(&input, field, &args.name, &opts)?,
+        _ => bail!("choose an annotator: --noise SPEC, --label-field FIELD or --classifier FILE (see --help)"),
     };
     println!("wrote {}: {}", input.annotation(&args.name).display(), manifest.counts);
     Ok(())

@@ -18,6 +18,8 @@ or a string: --positive lists the strings that mean unsafe, --negative those tha
 other label are skipped and counted.",
     after_help = "Examples:\n  rsr classifier train --input data/responses_labeled_manyshot.jsonl --text-field response \\\n      \
 --positive harmful --negative not_harmful --holdout 0.25 --out manyshot.rsrclf\n  \
+rsr classifier train --corpus world --annotation ground_truth --holdout 0.2 --out world.rsrclf   # per sentence\n  \
+rsr classifier eval --model world.rsrclf --corpus world/heldout\n  \
 rsr classifier eval --model manyshot.rsrclf --input more.jsonl --text-field response --positive harmful --negative not_harmful"
 )]
 pub struct Args {
@@ -55,8 +57,15 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct DataArgs {
-    #[arg(long)]
-    input: PathBuf,
+    /// Labelled JSONL (text and label fields).
+    #[arg(long, required_unless_present = "corpus")]
+    input: Option<PathBuf>,
+    /// Or a corpus directory with an annotation: one example per sentence, labelled by the annotation.
+    #[arg(long, conflicts_with = "input")]
+    corpus: Option<PathBuf>,
+    /// The corpus annotation that labels the sentences.
+    #[arg(long, default_value = "ground_truth")]
+    annotation: String,
     #[arg(long, default_value = "text")]
     text_field: String,
     #[arg(long, default_value = "label")]
@@ -74,14 +83,18 @@ struct DataArgs {
     id_field: String,
 }
 
-/// (id, example) pairs read from labelled JSONL, and how many were skipped.
+/// (id, example) pairs read from labelled JSONL or a corpus's sentences, and how many were skipped.
 fn read(d: &DataArgs) -> Result<(Vec<(String, Example)>, usize)> {
-    let mut r = JsonlReader::<Value>::open(&d.input)?;
+    if let Some(dir) = &d.corpus {
+        return read_corpus(dir, &d.annotation);
+    }
+    let input = d.input.as_ref().expect("clap requires --input or --corpus");
+    let mut r = JsonlReader::<Value>::open(input)?;
     let (mut out, mut skipped) = (Vec::new(), 0usize);
     while let Some(rec) = r.next() {
         let v = rec?;
         let line = r.line_number();
-        let where_ = || format!("{}:{line}", d.input.display());
+        let where_ = || format!("{}:{line}", input.display());
         let text = v
             .get(&d.text_field)
             .and_then(Value::as_str)
@@ -107,9 +120,34 @@ fn read(d: &DataArgs) -> Result<(Vec<(String, Example)>, usize)> {
         out.push((id, Example { text: text.to_string(), label, category }));
     }
     if out.is_empty() {
-        bail!("{}: no labelled records (check --label-field, --positive and --negative)", d.input.display());
+        bail!("{}: no labelled records (check --label-field, --positive and --negative)", input.display());
     }
     Ok((out, skipped))
+}
+
+/// Sentences of a corpus labelled by one of its annotations; the id is the
+/// document's, so a held-out split keeps each document's sentences together.
+fn read_corpus(dir: &Path, annotation: &str) -> Result<(Vec<(String, Example)>, usize)> {
+    use rsr_core::annotation::AnnotationRecord;
+    let corpus = rsr_core::corpus::CorpusDir::new(dir);
+    let spans: std::collections::HashMap<String, Vec<rsr_core::annotation::Span>> =
+        rsr_core::jsonl::read_all::<AnnotationRecord>(corpus.annotation(annotation))?
+            .into_iter()
+            .map(|a| (a.id, a.spans))
+            .collect();
+    let mut out = Vec::new();
+    let mut unlabelled = 0;
+    for d in rsr_core::jsonl::read_all::<rsr_core::doc::Document>(corpus.documents()?)? {
+        let Some(s) = spans.get(&d.id) else {
+            unlabelled += 1;
+            continue;
+        };
+        out.extend(rsr_corpus::annotator::sentence_examples(&d.text, s).into_iter().map(|e| (d.id.clone(), e)));
+    }
+    if out.is_empty() {
+        bail!("{}: no sentences with labels from annotation `{annotation}`", dir.display());
+    }
+    Ok((out, unlabelled))
 }
 
 /// Held out when a hash of the id falls under `fraction`: the same split on every run.
@@ -124,9 +162,17 @@ fn report(c: &Classifier, data: &[&Example]) {
     let q = quality(&scores, &labels);
     println!("| slice | n | unsafe | precision | recall | F1 | AUROC |\n|---|---|---|---|---|---|---|");
     let row = |name: &str, q: &rsr_classify::metrics::Quality| {
+        // A slice with only unsafe examples (a category) has no false positives to find: precision
+        // and AUROC are not defined there, only recall.
+        let f = |x: f64| if x.is_finite() && q.positives < q.n { format!("{x:.3}") } else { "-".into() };
         println!(
-            "| {name} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
-            q.n, q.positives, q.precision, q.recall, q.f1, q.auroc
+            "| {name} | {} | {} | {} | {:.3} | {} | {} |",
+            q.n,
+            q.positives,
+            f(q.precision),
+            q.recall,
+            f(q.f1),
+            f(q.auroc)
         )
     };
     row("all", &q);
@@ -141,19 +187,21 @@ fn report(c: &Classifier, data: &[&Example]) {
     }
 }
 
-fn print_read(path: &Path, n: usize, skipped: usize) {
-    println!(
-        "{}: {n} labelled records{}",
-        path.display(),
-        if skipped > 0 { format!(", {skipped} skipped (other labels)") } else { String::new() }
-    );
+fn print_read(d: &DataArgs, n: usize, skipped: usize) {
+    let (what, unit) = match (&d.corpus, &d.input) {
+        (Some(c), _) => (c.display().to_string(), "documents without labels skipped"),
+        (_, Some(i)) => (i.display().to_string(), "records skipped (other labels)"),
+        _ => unreachable!("clap requires one"),
+    };
+    let skipped = if skipped > 0 { format!(", {skipped} {unit}") } else { String::new() };
+    println!("{what}: {n} labelled examples{skipped}");
 }
 
 pub fn run(args: Args) -> Result<()> {
     match args.cmd {
         Cmd::Train { data, holdout, bits, epochs, seed, out } => {
             let (all, skipped) = read(&data)?;
-            print_read(&data.input, all.len(), skipped);
+            print_read(&data, all.len(), skipped);
             let (test, train): (Vec<_>, Vec<_>) = all.into_iter().partition(|(id, _)| held_out(id, holdout, seed));
             let train: Vec<Example> = train.into_iter().map(|p| p.1).collect();
             let t0 = std::time::Instant::now();
@@ -174,7 +222,7 @@ pub fn run(args: Args) -> Result<()> {
         Cmd::Eval { model, data } => {
             let c = Classifier::load(&model)?;
             let (all, skipped) = read(&data)?;
-            print_read(&data.input, all.len(), skipped);
+            print_read(&data, all.len(), skipped);
             report(&c, &all.iter().map(|p| &p.1).collect::<Vec<_>>());
         }
     }

@@ -189,7 +189,6 @@ fn train_and_evaluate(args: &Args, world: &std::path::Path, corpus: &[(&str, u64
     use rsr_model::train::{TrainConfig, Trainer};
 
     let suite = WorldSuite::open(world)?;
-    let attack_docs = attack_documents(world)?;
     let mut runs: Vec<RunSummary> = Vec::new();
     for (name, mode) in VARIANTS {
         let run_dir = args.out.join("runs").join(name);
@@ -234,11 +233,8 @@ fn train_and_evaluate(args: &Args, world: &std::path::Path, corpus: &[(&str, u64
             vec![]
         };
         let tamper = if args.tamper_steps.iter().any(|&s| s > 0) {
-            let data = rsr_model::data::TokenStream::from_documents(
-                attack_docs.iter().map(|t| model.encode(t)).collect::<rsr_core::Result<Vec<_>>>()?,
-                model.tokenizer.special.endoftext,
-                model.tokenizer.vocab_size(),
-            );
+            // The attacker's data: the world's training documents that hold unsafe text, as written.
+            let data = rsr_eval::tamper::attack_data(&model, world, rsr_world::write::GROUND_TRUTH)?;
             let ft = FinetuneConfig { seed: args.seed, ..FinetuneConfig::default() };
             rsr_eval::tamper::tamper(
                 &mut model,
@@ -327,21 +323,4 @@ decoding; rsr with the `stop` policy every {} tokens, tag conditioned on <|safe|
         .map_err(|e| rsr_core::Error::io(args.out.join("results.md"), e))?;
     println!("report: {}   (Markdown: {})", report.display(), args.out.join("results.md").display());
     Ok(())
-}
-
-/// The attacker's data for the tamper test: the world's training documents
-/// that hold unsafe text, as written (no reflections, no masks).
-fn attack_documents(world: &std::path::Path) -> Result<Vec<String>> {
-    let dir = CorpusDir::new(world);
-    let unsafe_ids: std::collections::HashSet<String> =
-        read_all::<AnnotationRecord>(dir.annotation(rsr_world::write::GROUND_TRUTH))?
-            .into_iter()
-            .filter(|a| a.spans.iter().any(|s| s.is_unsafe()))
-            .map(|a| a.id)
-            .collect();
-    Ok(read_all::<Document>(dir.documents()?)?
-        .into_iter()
-        .filter(|d| unsafe_ids.contains(&d.id))
-        .map(|d| d.text)
-        .collect())
 }

@@ -17,8 +17,10 @@ use std::path::PathBuf;
 (fresh AdamW, a short warm-up then a constant learning rate, every token trained). At each step count in --steps \
 (0 = before fine-tuning) generate answers to the SafetyWorld attack sets (harmful_direct, prefill_1, jailbreak, \
 continuation) with the decoding given, and judge them with the oracle.\n\n\
---data is a documents JSONL file (`id`, `text`; tokenized with the checkpoint's tokenizer) or an `rsr pack` \
-directory (its train split, with every token trained whatever its stored mask). Nothing is written to the checkpoint.",
+--data is a corpus directory (its documents that --annotation marks unsafe: for a SafetyWorld, the harmful \
+documents as written), a documents JSONL file (`id`, `text`; every document), or an `rsr pack` directory (its \
+train split, every token trained whatever its stored mask); text is tokenized with the checkpoint's tokenizer. \
+Nothing is written to the checkpoint.",
     after_help = "Examples:\n  rsr tamper --model runs/rsr/checkpoints/step-0000366 --data harmful.jsonl --world world \\\n      \
 --steps 0,50,100,200 --policy stop --every 16 --temperature 0 --out rsr-tamper.json\n  \
 rsr report --input rsr-tamper.json raw-tamper.json --out report/"
@@ -26,9 +28,12 @@ rsr report --input rsr-tamper.json raw-tamper.json --out report/"
 pub struct Args {
     #[arg(long)]
     model: PathBuf,
-    /// Harmful documents: a JSONL file or an `rsr pack` directory.
+    /// Harmful documents: a corpus directory, a JSONL file or an `rsr pack` directory.
     #[arg(long)]
     data: PathBuf,
+    /// With a corpus directory: the annotation whose unsafe documents are the attack data.
+    #[arg(long, default_value = "ground_truth")]
+    annotation: String,
     /// The SafetyWorld directory whose attack sets are measured.
     #[arg(long)]
     world: PathBuf,
@@ -60,7 +65,8 @@ pub fn run(args: Args) -> Result<()> {
         cfg.stop.push("\nUser:".into());
     }
     let mut model = Loaded::from_dir(&args.model)?;
-    let data = rsr_eval::tamper::attack_data(&model, &args.data).context("loading the attack data")?;
+    let data =
+        rsr_eval::tamper::attack_data(&model, &args.data, &args.annotation).context("loading the attack data")?;
     let suite = WorldSuite::open(&args.world)?;
     let ft = FinetuneConfig {
         lr: args.lr,

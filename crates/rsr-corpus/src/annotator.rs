@@ -1,0 +1,69 @@
+//! Annotators that label text themselves (as opposed to reading labels): one
+//! trait, so a run can pick its classifier. `hashed` is the fastText-style
+//! classifier of `rsr-classify`, applied sentence by sentence.
+//!
+//! Also here: sentence-level training examples from a labelled corpus, so a
+//! classifier can be trained on one corpus's annotations and applied to another.
+
+use crate::label::label_segment;
+use crate::segment::sentences;
+use rsr_classify::{Classifier, Example};
+use rsr_core::annotation::{LabelKind, Span};
+use rsr_core::taxonomy::Category;
+
+/// Labels a document's text with spans (byte ranges, label, category, score).
+pub trait Annotator: Sync {
+    /// What goes into the manifest.
+    fn describe(&self) -> serde_json::Value;
+    fn annotate(&self, text: &str) -> Vec<Span>;
+}
+
+/// The `hashed` classifier on every sentence: unsafe when P(unsafe) ≥ threshold;
+/// the category from the classifier's category heads (or `fallback`).
+pub struct Hashed {
+    pub classifier: Classifier,
+    pub threshold: f32,
+    pub fallback: Category,
+}
+
+impl Annotator for Hashed {
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "annotator": "hashed", "heads": self.classifier.heads, "threshold": self.threshold, "fallback_category": self.fallback })
+    }
+
+    fn annotate(&self, text: &str) -> Vec<Span> {
+        sentences(text)
+            .into_iter()
+            .map(|r| {
+                let s = &text[r.clone()];
+                let p = self.classifier.score(s);
+                let unsafe_ = p >= self.threshold;
+                let category =
+                    unsafe_.then(|| self.classifier.category(s).and_then(|c| c.parse().ok()).unwrap_or(self.fallback));
+                Span {
+                    start: r.start,
+                    end: r.end,
+                    label: if unsafe_ { LabelKind::Unsafe } else { LabelKind::Safe },
+                    category,
+                    score: Some(p),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One example per sentence of `text`, labelled by `spans` (unsafe when an
+/// unsafe span overlaps it, with that span's category).
+pub fn sentence_examples(text: &str, spans: &[Span]) -> Vec<Example> {
+    sentences(text)
+        .into_iter()
+        .map(|r| {
+            let l = label_segment(&r, spans);
+            Example {
+                text: text[r].to_string(),
+                label: l.is_unsafe(),
+                category: l.category.map(|c| c.slug().to_string()),
+            }
+        })
+        .collect()
+}
