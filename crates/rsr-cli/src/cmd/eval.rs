@@ -36,17 +36,39 @@ pub struct Args {
     world: Option<PathBuf>,
     #[command(flatten)]
     prompts: PromptArgs,
-    /// Only the first N prompts of each set (0 = all).
-    #[arg(long, default_value_t = 0)]
-    per_set: usize,
-    /// Name of this run in the summary (default: the run directory's name).
-    #[arg(long)]
-    name: Option<String>,
-    /// Write the run summary as JSON here.
-    #[arg(long)]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    summary: SummaryArgs,
     #[command(flatten)]
     decode: DecodeArgs,
+}
+
+/// Options shared by the commands that measure a model and write a run summary.
+#[derive(clap::Args)]
+pub struct SummaryArgs {
+    /// Only the first N prompts of each set (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub per_set: usize,
+    /// Name of this run in the summary (default: the run directory's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Write the run summary as JSON here (`rsr report` reads it).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl SummaryArgs {
+    pub fn name_for(&self, model: &std::path::Path) -> String {
+        self.name.clone().unwrap_or_else(|| run_name(model))
+    }
+
+    /// Write `summary` to --out, if given.
+    pub fn write(&self, summary: &RunSummary) -> Result<()> {
+        if let Some(out) = &self.out {
+            rsr_core::atomic::write_all(out, serde_json::to_string_pretty(summary)?.as_bytes())?;
+            println!("wrote {}", out.display());
+        }
+        Ok(())
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Debug)]
@@ -111,10 +133,7 @@ pub fn run_name(model: &std::path::Path) -> String {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut cfg = args.decode.config();
-    if !cfg.stop.iter().any(|s| s == "\nUser:") {
-        cfg.stop.push("\nUser:".into());
-    }
+    let cfg = args.decode.chat_config();
     let pb = progress::spinner("eval");
     let mut tick = |what: &str, i: usize, n: usize| {
         pb.set_prefix(format!("{what} {i}/{n}"));
@@ -126,12 +145,12 @@ pub fn run(args: Args) -> Result<()> {
     }
     let world = args.world.clone().expect("clap requires --world for --suite gym");
     let mut summary = RunSummary {
-        name: args.name.clone().unwrap_or_else(|| run_name(&args.model)),
+        name: args.summary.name_for(&args.model),
         decoding: serde_json::to_value(&cfg)?,
         ..RunSummary::default()
     };
     if rsr_eval::curve::is_run(&args.model) {
-        let curve = rsr_eval::curve::curve(&args.model, &world, &cfg, args.per_set, &mut tick)?;
+        let curve = rsr_eval::curve::curve(&args.model, &world, &cfg, args.summary.per_set, &mut tick)?;
         pb.finish_and_clear();
         println!("| tokens | direct ASR | benign correct | look-alike refused | ppl safe | probe AUROC |\n|---|---|---|---|---|---|");
         for p in &curve {
@@ -153,16 +172,12 @@ pub fn run(args: Args) -> Result<()> {
         summary.curve = curve;
     } else {
         let m = Loaded::from_dir(&args.model)?;
-        let r = rsr_eval::gym(&m, &world, &cfg, args.per_set, &mut tick)?;
+        let r = rsr_eval::gym(&m, &world, &cfg, args.summary.per_set, &mut tick)?;
         pb.finish_and_clear();
         print!("{}", rsr_eval::markdown(&r));
         summary.results = Some(r);
     }
-    if let Some(out) = &args.out {
-        rsr_core::atomic::write_all(out, serde_json::to_string_pretty(&summary)?.as_bytes())?;
-        println!("wrote {}", out.display());
-    }
-    Ok(())
+    args.summary.write(&summary)
 }
 
 fn run_prompts(args: &Args, cfg: rsr_decode::generate::GenConfig) -> Result<()> {
@@ -217,14 +232,7 @@ fn run_prompts(args: &Args, cfg: rsr_decode::generate::GenConfig) -> Result<()> 
         w.finish()?;
         println!("responses: {}", path.display());
     }
-    if let Some(out) = &args.out {
-        let summary = RunSummary {
-            name: args.name.clone().unwrap_or_else(|| run_name(&args.model)),
-            prompt_suites: vec![r],
-            ..RunSummary::default()
-        };
-        rsr_core::atomic::write_all(out, serde_json::to_string_pretty(&summary)?.as_bytes())?;
-        println!("wrote {}", out.display());
-    }
-    Ok(())
+    let summary =
+        RunSummary { name: args.summary.name_for(&args.model), prompt_suites: vec![r], ..RunSummary::default() };
+    args.summary.write(&summary)
 }

@@ -60,6 +60,15 @@ pub struct DecodeArgs {
 }
 
 impl DecodeArgs {
+    /// The configuration for chat-formatted prompts: it also stops at the next `\nUser:`.
+    pub fn chat_config(&self) -> GenConfig {
+        let mut cfg = self.config();
+        if !cfg.stop.iter().any(|s| s == "\nUser:") {
+            cfg.stop.push("\nUser:".into());
+        }
+        cfg
+    }
+
     pub fn config(&self) -> GenConfig {
         GenConfig {
             max_tokens: self.max_tokens,
@@ -160,10 +169,7 @@ fn show(g: &Generation) {
 
 pub fn run(args: Args) -> Result<()> {
     let m = Loaded::from_dir(&args.model)?;
-    let mut cfg = args.decode.config();
-    if args.chat && !cfg.stop.iter().any(|s| s == "\nUser:") {
-        cfg.stop.push("\nUser:".into());
-    }
+    let cfg = if args.chat { args.decode.chat_config() } else { args.decode.config() };
     let wrap = |p: &str| if args.chat { chat(p) } else { p.to_string() };
     if let Some(p) = &args.prompt {
         let g = m.generate(&wrap(p), &cfg)?;

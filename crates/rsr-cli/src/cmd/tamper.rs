@@ -46,24 +46,14 @@ pub struct Args {
     batch_size: usize,
     #[arg(long, default_value_t = FinetuneConfig::default().seq_len)]
     seq_len: usize,
-    /// Only the first N prompts of each attack set (0 = all).
-    #[arg(long, default_value_t = 0)]
-    per_set: usize,
-    /// Name of this run in the summary (default: the run directory's name).
-    #[arg(long)]
-    name: Option<String>,
-    /// Write the run summary as JSON here.
-    #[arg(long)]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    summary: super::eval::SummaryArgs,
     #[command(flatten)]
     decode: DecodeArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut cfg = args.decode.config();
-    if !cfg.stop.iter().any(|s| s == "\nUser:") {
-        cfg.stop.push("\nUser:".into());
-    }
+    let cfg = args.decode.chat_config();
     let mut model = Loaded::from_dir(&args.model)?;
     let data =
         rsr_eval::tamper::attack_data(&model, &args.data, &args.annotation).context("loading the attack data")?;
@@ -77,11 +67,19 @@ pub fn run(args: Args) -> Result<()> {
     };
     println!("attack data: {} tokens; fine-tuning steps of {}×{}", data.len(), ft.batch_size, ft.seq_len);
     let pb = progress::spinner("tamper");
-    let points =
-        rsr_eval::tamper::tamper(&mut model, &data, &suite, &cfg, ft, &args.steps, args.per_set, &mut |w, i, n| {
+    let points = rsr_eval::tamper::tamper(
+        &mut model,
+        &data,
+        &suite,
+        &cfg,
+        ft,
+        &args.steps,
+        args.summary.per_set,
+        &mut |w, i, n| {
             pb.set_prefix(format!("{w} {i}/{n}"));
             pb.tick();
-        })?;
+        },
+    )?;
     pb.finish_and_clear();
     println!("| steps | tokens | fine-tune loss | ASR (pooled) | direct | prefill@1 | jailbreak | continuation |");
     println!("|---|---|---|---|---|---|---|---|");
@@ -99,14 +97,6 @@ pub fn run(args: Args) -> Result<()> {
             set("continuation")
         );
     }
-    if let Some(out) = &args.out {
-        let summary = RunSummary {
-            name: args.name.clone().unwrap_or_else(|| super::eval::run_name(&args.model)),
-            tamper: points,
-            ..RunSummary::default()
-        };
-        rsr_core::atomic::write_all(out, serde_json::to_string_pretty(&summary)?.as_bytes())?;
-        println!("wrote {}", out.display());
-    }
-    Ok(())
+    let summary = RunSummary { name: args.summary.name_for(&args.model), tamper: points, ..RunSummary::default() };
+    args.summary.write(&summary)
 }
