@@ -45,6 +45,7 @@ enum Command {
     Tamper(cmd::tamper::Args),
     Report(cmd::report::Args),
     Classifier(cmd::classifier::Args),
+    Stats(cmd::stats::Args),
     Demo(cmd::demo::Args),
 }
 
@@ -105,6 +106,7 @@ fn dispatch(c: Command) -> anyhow::Result<()> {
         Command::Tamper(a) => cmd::tamper::run(a),
         Command::Report(a) => cmd::report::run(a),
         Command::Classifier(a) => cmd::classifier::run(a),
+        Command::Stats(a) => cmd::stats::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     }
 }

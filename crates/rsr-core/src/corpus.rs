@@ -48,6 +48,28 @@ impl CorpusDir {
         })
     }
 
+    /// Every documents file, in order: `parts/part-*.jsonl*` when a scaled-out
+    /// transform wrote parts (see `rsr_corpus::scale`), else [`Self::documents`].
+    pub fn document_files(&self) -> Result<Vec<PathBuf>> {
+        let parts = self.root.join("parts");
+        if parts.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&parts)
+                .map_err(|e| Error::io(&parts, e))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    n.starts_with("part-") && (n.ends_with(".jsonl") || n.ends_with(".jsonl.zst"))
+                })
+                .collect();
+            files.sort();
+            if !files.is_empty() {
+                return Ok(files);
+            }
+        }
+        Ok(vec![self.documents()?])
+    }
+
     /// Directory that holds the annotations: beside the documents.
     fn base(&self) -> &Path {
         if self.root.is_file() {

@@ -26,11 +26,14 @@ pub struct Document {
 pub struct DocFields {
     pub id: String,
     pub text: String,
+    /// When set, a record without an id gets `PREFIX:LINE` (stable for a given
+    /// file) instead of being an error.
+    pub generate_ids: Option<String>,
 }
 
 impl Default for DocFields {
     fn default() -> Self {
-        Self { id: "id".into(), text: "text".into() }
+        Self { id: "id".into(), text: "text".into(), generate_ids: None }
     }
 }
 
@@ -60,9 +63,15 @@ impl DocReader {
             Some(Value::String(s)) if !s.is_empty() => s,
             Some(Value::Number(n)) => n.to_string(),
             Some(other) => return Err(format!("field `{}` must be a non-empty string, got {other}", self.fields.id)),
-            None => {
-                return Err(format!("missing id field `{}` (set --id-field if it has another name)", self.fields.id))
-            }
+            None => match &self.fields.generate_ids {
+                Some(prefix) => format!("{prefix}:{}", self.inner.line_number()),
+                None => {
+                    return Err(format!(
+                        "missing id field `{}` (set --id-field if it has another name)",
+                        self.fields.id
+                    ))
+                }
+            },
         };
         let text = match obj.remove(&self.fields.text) {
             Some(Value::String(s)) => s,
@@ -128,7 +137,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let fields = DocFields { id: "doc_id".into(), text: "content".into() };
+        let fields = DocFields { id: "doc_id".into(), text: "content".into(), generate_ids: None };
         let mut reader = DocReader::open(&p, fields).unwrap();
         let mut soft = SoftErrors::new(false);
         let mut docs = Vec::new();

@@ -8,7 +8,8 @@
 //! - [`noisy`]: the noisy annotator (per-category miss / false-alarm rates);
 //! - [`annotator`]: annotators that label text themselves (`hashed`), and training examples from labels;
 //! - [`transform`]: `rsr` and the `raw` / `filter` / `rewrite` / `tag` baselines;
-//! - [`run`]: the drivers that read a corpus directory and write one.
+//! - [`run`]: the drivers that read a corpus directory and write one;
+//! - [`scale`]: many input files (JSONL, gz, zst, [`parquet`]) over N ranks, with completion markers and resume.
 //!
 //! ```
 //! use rsr_core::{annotation::Span, doc::Document, taxonomy::Category};
@@ -25,6 +26,8 @@
 pub mod annotator;
 pub mod label;
 pub mod noisy;
+pub mod parquet;
 pub mod run;
+pub mod scale;
 pub mod segment;
 pub mod transform;

@@ -156,6 +156,31 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Add another run's counts (per-rank or per-file stats merged).
+    pub fn add(&mut self, o: &Counts) {
+        self.docs_in += o.docs_in;
+        self.docs_out += o.docs_out;
+        self.docs_dropped += o.docs_dropped;
+        self.docs_truncated += o.docs_truncated;
+        self.docs_unannotated += o.docs_unannotated;
+        self.segments_safe += o.segments_safe;
+        for (k, v) in &o.segments_unsafe {
+            *self.segments_unsafe.entry(k.clone()).or_default() += v;
+        }
+        self.reflections_safe += o.reflections_safe;
+        self.reflections_unsafe += o.reflections_unsafe;
+        self.redirects += o.redirects;
+        self.tags_safe += o.tags_safe;
+        self.tags_unsafe += o.tags_unsafe;
+        self.segments_untagged += o.segments_untagged;
+        self.rewrites += o.rewrites;
+        self.bytes_out += o.bytes_out;
+        self.masked_bytes += o.masked_bytes;
+        self.text_tokens += o.text_tokens;
+        self.inserted_tokens += o.inserted_tokens;
+        self.masked_tokens += o.masked_tokens;
+    }
+
     /// Inserted tokens per token of original text kept.
     pub fn token_overhead(&self) -> f64 {
         ratio(self.inserted_tokens, self.text_tokens)

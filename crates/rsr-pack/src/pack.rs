@@ -252,7 +252,8 @@ pub fn pack(
         return Err(Error::Invalid(format!("--val-fraction must be in [0, 1), got {}", cfg.val_fraction)));
     }
     let t0 = Instant::now();
-    let docs_path = input.documents()?;
+    let files = input.document_files()?;
+    let docs_path = if files.len() == 1 { files[0].clone() } else { input.root.join("parts") };
     let vocab = tok.vocab_size();
     let dtype = cfg.dtype.unwrap_or(Dtype::for_vocab(vocab));
     dtype.check(vocab).map_err(|e| Error::input(out, e.to_string(), "re-run `rsr pack` with --dtype u32"))?;
@@ -261,26 +262,31 @@ pub fn pack(
         SplitWriter::new(out.join("val"), dtype, vocab as u32)?,
     ];
     let mut soft = SoftErrors::new(cfg.strict);
-    let mut reader = JsonlReader::<TransformedDoc>::open(&docs_path)?;
     let (mut unsafe_reflections, mut bytes, mut docs) = (0u64, 0u64, 0u64);
-    while let Some(r) = reader.next() {
-        let Some(doc) = soft.check(r)? else { continue };
-        let line = reader.line_number();
-        let packed = match pack_doc(&doc, tok) {
-            Ok(p) => p,
-            Err(message) => {
-                soft.check::<()>(Err(Error::Record { path: docs_path.clone(), line, message }))?;
-                continue;
-            }
-        };
-        unsafe_reflections +=
-            doc.inserted.iter().map(|r| doc.text[r[0]..r[1]].matches("<|reflect|>unsafe").count() as u64).sum::<u64>();
-        let u = derive_seed(cfg.seed, &doc.id) as f64 / u64::MAX as f64;
-        let split = (u < cfg.val_fraction) as usize;
-        writers[split].push(&doc.id, &packed, tok.special.reflect_open, cfg.shard_tokens)?;
-        docs += 1;
-        bytes += doc.text.len() as u64;
-        progress(docs, bytes);
+    for file in &files {
+        let mut reader = JsonlReader::<TransformedDoc>::open(file)?;
+        while let Some(r) = reader.next() {
+            let Some(doc) = soft.check(r)? else { continue };
+            let line = reader.line_number();
+            let packed = match pack_doc(&doc, tok) {
+                Ok(p) => p,
+                Err(message) => {
+                    soft.check::<()>(Err(Error::Record { path: file.clone(), line, message }))?;
+                    continue;
+                }
+            };
+            unsafe_reflections += doc
+                .inserted
+                .iter()
+                .map(|r| doc.text[r[0]..r[1]].matches("<|reflect|>unsafe").count() as u64)
+                .sum::<u64>();
+            let u = derive_seed(cfg.seed, &doc.id) as f64 / u64::MAX as f64;
+            let split = (u < cfg.val_fraction) as usize;
+            writers[split].push(&doc.id, &packed, tok.special.reflect_open, cfg.shard_tokens)?;
+            docs += 1;
+            bytes += doc.text.len() as u64;
+            progress(docs, bytes);
+        }
     }
     let [train, val] = writers;
     let counts = [train.finish()?, val.finish()?];

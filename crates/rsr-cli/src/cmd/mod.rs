@@ -13,6 +13,7 @@ pub mod pack;
 pub mod probe;
 pub mod report;
 pub mod serve;
+pub mod stats;
 pub mod tamper;
 pub mod tokenizer;
 pub mod train;
@@ -36,6 +37,6 @@ pub struct InputFields {
 
 impl InputFields {
     pub fn fields(&self) -> DocFields {
-        DocFields { id: self.id_field.clone(), text: self.text_field.clone() }
+        DocFields { id: self.id_field.clone(), text: self.text_field.clone(), generate_ids: None }
     }
 }

@@ -41,7 +41,10 @@ pub fn run(args: Args) -> Result<()> {
     let mut w = JsonlWriter::create(&args.out)?;
     let t0 = std::time::Instant::now();
     let mut n = 0;
-    for r in DocReader::open(&args.input, DocFields { id: args.id_field.clone(), text: args.text_field.clone() })? {
+    for r in DocReader::open(
+        &args.input,
+        DocFields { id: args.id_field.clone(), text: args.text_field.clone(), generate_ids: None },
+    )? {
         let Some(doc) = soft.check(r)? else { continue };
         w.write(&Score { id: &doc.id, score: m.probe(&doc.text)? })?;
         n += 1;

@@ -57,14 +57,18 @@ masked fraction). Literal special tokens in the input are neutralised so data ca
 rsr transform --mode rsr --input world --out world-rsr-redirect --every 32 --after-unsafe redirect\n  \
 rsr transform --mode rsr --input world --out world-rsr-noisy --labels noisy\n  \
 rsr transform --mode filter --input world --out world-filter --tau 0.5 --aggregate max\n  \
-rsr transform --mode tag --input world --out world-tag --untagged 0.01"
+rsr transform --mode tag --input world --out world-tag --untagged 0.01\n\n\
+Scaled out (many files, JSONL/.gz/.zst/Parquet, directories and globs; one part per input file, resumable):\n  \
+rsr transform --mode rsr --input 'crawl/*.parquet' --classifier safety.rsrclf --out crawl-rsr --rank 0 --world-size 8\n  \
+rsr transform --mode rsr --input crawl/ --label-field safety --out crawl-rsr     # ranks from SLURM_ARRAY_TASK_ID etc.\n  \
+rsr stats merge crawl-rsr                                                       # once every rank is done"
 )]
 pub struct Args {
     #[arg(long, value_enum)]
     mode: ModeArg,
     /// Corpus directory (or documents JSONL file) to read.
-    #[arg(long)]
-    input: PathBuf,
+    #[arg(long, num_args = 1.., required = true)]
+    input: Vec<String>,
     /// Output corpus directory.
     #[arg(long)]
     out: PathBuf,
@@ -104,6 +108,22 @@ pub struct Args {
     /// Count segment tokens with this tokenizer.json (exact) instead of whitespace words (estimate).
     #[arg(long)]
     tokenizer: Option<PathBuf>,
+    /// Label with a `hashed` classifier (`rsr classifier train`) sentence by sentence as documents stream by
+    /// (scaled-out runs; for one corpus directory, `rsr annotate --classifier` then --labels).
+    #[arg(long, conflicts_with = "label_field")]
+    classifier: Option<PathBuf>,
+    /// With --classifier: a sentence is unsafe when P(unsafe) reaches this.
+    #[arg(long, default_value_t = 0.5)]
+    threshold: f32,
+    /// This process's rank among --world-size independent ranks (default: from SLURM_ARRAY_TASK_ID,
+    /// JOB_COMPLETION_INDEX or RANK). Input file i goes to rank i mod world size.
+    #[arg(long)]
+    rank: Option<usize>,
+    #[arg(long)]
+    world_size: Option<usize>,
+    /// Scaled-out runs: documents longer than this many bytes are skipped and counted, never cut.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_doc_bytes: usize,
     #[command(flatten)]
     input_fields: InputFields,
 }
@@ -140,8 +160,85 @@ impl Args {
     }
 }
 
+/// One corpus directory (or one JSONL file with annotations beside it): the
+/// classic single-process transform. Anything else — several inputs, globs,
+/// directories of files, Parquet, ranks, a streaming classifier — is a
+/// scaled-out run writing parts.
+fn scaled(args: &Args) -> bool {
+    let one = &args.input[0];
+    let p = std::path::Path::new(one);
+    let corpus_dir = p.is_dir() && rsr_core::corpus::CorpusDir::new(p).documents().is_ok();
+    let jsonl_file = p.is_file() && !one.ends_with(".parquet");
+    args.input.len() > 1
+        || !(corpus_dir || jsonl_file)
+        || args.classifier.is_some()
+        || args.rank.is_some()
+        || args.world_size.is_some()
+        || ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX", "WORLD_SIZE"].iter().any(|k| std::env::var(k).is_ok())
+}
+
+fn run_scaled(args: &Args, cfg: &TransformConfig, counter: &dyn rsr_corpus::segment::TokenCounter) -> Result<()> {
+    use rsr_corpus::scale::{self, Labeler, Rank, ScaleConfig};
+    let (rank, from) = Rank::resolve(args.rank, args.world_size)?;
+    let files = scale::input_files(&args.input)?;
+    let labeler = match (&args.classifier, &args.label_field, cfg.mode) {
+        (Some(c), _, _) => Labeler::Classifier(Box::new(rsr_corpus::annotator::Hashed {
+            classifier: rsr_classify::Classifier::load(c)?,
+            threshold: args.threshold,
+            fallback: rsr_core::taxonomy::Category::ViolentCrimes,
+        })),
+        (None, Some(f), _) => Labeler::Field(f.clone()),
+        (None, None, Mode::Raw) => Labeler::None,
+        (None, None, _) => anyhow::bail!(
+            "a scaled-out run needs labels that travel with the documents: --classifier FILE or --label-field FIELD"
+        ),
+    };
+    // Records without an id get FILE:LINE (stable).
+    let fields = args.input_fields.fields();
+    let sc = ScaleConfig {
+        transform: cfg,
+        labeler: &labeler,
+        fields,
+        counter,
+        max_doc_bytes: args.max_doc_bytes,
+        strict: args.input_fields.strict,
+    };
+    let mine = rank.files(files.len()).count();
+    println!("rank {} of {} ({from}): {mine} of {} input files", rank.rank, rank.world_size, files.len());
+    let pb = progress::spinner("transform");
+    let r = scale::transform_files(&files, &args.out, &sc, rank, &mut |d, b| progress::update_stream(&pb, d, b))?;
+    pb.finish_and_clear();
+    println!(
+        "rank {}: {} files ({} already done, {} transformed); {} → {} documents; {:.1} MB in {:.1} s",
+        rank.rank,
+        r.files,
+        r.done_before,
+        r.transformed,
+        r.counts.docs_in,
+        r.counts.docs_out,
+        r.bytes_in as f64 / 1e6,
+        r.seconds
+    );
+    match scale::merge_stats(&args.out) {
+        Ok(m) => println!("all {} parts done: wrote {}", m.counts["parts"], args.out.join("manifest.json").display()),
+        Err(e) => println!(
+            "not all parts are done yet ({e}); when every rank has finished: rsr stats merge {}",
+            args.out.display()
+        ),
+    }
+    Ok(())
+}
+
 pub fn run(args: Args) -> Result<()> {
     let cfg = args.config();
+    if scaled(&args) {
+        let tokenizer = args.tokenizer.as_deref().map(rsr_pack::tokenizer::RsrTokenizer::load).transpose()?;
+        let counter: &dyn rsr_corpus::segment::TokenCounter = match &tokenizer {
+            Some(t) => t,
+            None => &rsr_corpus::segment::Whitespace,
+        };
+        return run_scaled(&args, &cfg, counter);
+    }
     let source = match &args.label_field {
         Some(f) => LabelSource::Field(f.clone()),
         None => LabelSource::Annotations(args.labels.clone()),
@@ -153,7 +250,7 @@ pub fn run(args: Args) -> Result<()> {
         None => &rsr_corpus::segment::Whitespace,
     };
     let pb = progress::spinner("transform");
-    let m = run::transform(&CorpusDir::new(&args.input), &args.out, &cfg, &source, &opts, counter, &mut |d, b| {
+    let m = run::transform(&CorpusDir::new(&args.input[0]), &args.out, &cfg, &source, &opts, counter, &mut |d, b| {
         progress::update_stream(&pb, d, b)
     })?;
     pb.finish_and_clear();

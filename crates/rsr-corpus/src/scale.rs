@@ -1,0 +1,391 @@
+//! Real corpora at scale: many input files (JSONL, `.jsonl.gz`, `.jsonl.zst`,
+//! Parquet; directories and globs), split deterministically over N
+//! independent ranks, each file transformed into one output part written
+//! atomically and followed by a completion marker with its stats — so a
+//! killed run resumes where it stopped, and `merge_stats` sums the markers.
+//!
+//! ```text
+//! OUT/parts/part-00007.jsonl.zst   input file 7 (in sorted input order), transformed
+//! OUT/parts/part-00007.done.json   its marker: input path and size, counts, timing
+//! OUT/ranks/rank-2-of-8.json       what rank 2 did in its last run
+//! OUT/manifest.json                written by `rsr stats merge` once every part is done
+//! ```
+//!
+//! File i belongs to rank `i % world_size`. A part is redone when its marker
+//! is missing or names another input or size; the output of a file depends on
+//! that file alone (document-level seeds), so a resumed run writes exactly
+//! what an uninterrupted one would.
+
+use crate::annotator::{Annotator, Hashed};
+use crate::label::spans_from_field;
+use crate::segment::TokenCounter;
+use crate::transform::{transform_doc, Counts, TransformConfig};
+use rsr_core::atomic::write_all;
+use rsr_core::doc::{DocFields, DocReader, Document};
+use rsr_core::jsonl::{JsonlWriter, SoftErrors};
+use rsr_core::manifest::Manifest;
+use rsr_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Extensions read as documents.
+const INPUT_SUFFIXES: [&str; 5] = [".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet", ".json.gz"];
+
+fn is_input(p: &Path) -> bool {
+    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    INPUT_SUFFIXES.iter().any(|s| n.ends_with(s))
+}
+
+/// The input files named by `inputs` — files, directories (searched
+/// recursively for known extensions) and glob patterns — sorted and
+/// deduplicated, so every rank sees the same list.
+pub fn input_files(inputs: &[String]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for pat in inputs {
+        let p = Path::new(pat);
+        if p.is_file() {
+            out.push(p.to_path_buf());
+        } else if p.is_dir() {
+            walk(p, &mut out)?;
+        } else if pat.contains(['*', '?', '[']) {
+            let paths = glob::glob(pat).map_err(|e| Error::input(pat, e.to_string(), "fix the glob pattern"))?;
+            let before = out.len();
+            for entry in paths {
+                let path = entry.map_err(|e| Error::io(e.path().to_path_buf(), e.into()))?;
+                if path.is_file() {
+                    out.push(path);
+                }
+            }
+            if out.len() == before {
+                return Err(Error::input(
+                    pat,
+                    "the pattern matches no file",
+                    "check the pattern (quote it so the shell leaves it alone)",
+                ));
+            }
+        } else {
+            return Err(Error::input(pat, "no such file or directory", "pass files, directories or glob patterns"));
+        }
+    }
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        return Err(Error::Invalid(format!(
+            "no input files in {} (looked for {})",
+            inputs.join(", "),
+            INPUT_SUFFIXES.join(", ")
+        )));
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if is_input(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// This process's place among the ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rank {
+    pub rank: usize,
+    pub world_size: usize,
+}
+
+impl Rank {
+    /// From the flags, else from the scheduler's environment: Slurm job arrays
+    /// (`SLURM_ARRAY_TASK_ID` − `SLURM_ARRAY_TASK_MIN`, `SLURM_ARRAY_TASK_COUNT`),
+    /// Kubernetes Indexed Jobs (`JOB_COMPLETION_INDEX`, with the world size from
+    /// the flag or `RSR_WORLD_SIZE`), torchrun-style `RANK`/`WORLD_SIZE`; else 0 of 1.
+    pub fn resolve(rank: Option<usize>, world_size: Option<usize>) -> Result<(Rank, &'static str)> {
+        let env = |k: &str| -> Result<Option<usize>> {
+            match std::env::var(k) {
+                Ok(v) => v
+                    .trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| Error::Invalid(format!("environment variable {k}={v:?} is not a whole number"))),
+                Err(_) => Ok(None),
+            }
+        };
+        let (r, w, from) = if let (Some(r), Some(w)) = (rank, world_size) {
+            (r, w, "flags")
+        } else if let (Some(id), Some(n)) = (env("SLURM_ARRAY_TASK_ID")?, env("SLURM_ARRAY_TASK_COUNT")?) {
+            (id - env("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0), n, "slurm")
+        } else if let Some(i) = env("JOB_COMPLETION_INDEX")? {
+            let w = world_size.or(env("RSR_WORLD_SIZE")?).ok_or_else(|| {
+                Error::Invalid("JOB_COMPLETION_INDEX is set but not the number of ranks: pass --world-size (the Job's completions)".into())
+            })?;
+            (i, w, "kubernetes")
+        } else if let (Some(r), Some(w)) = (env("RANK")?, env("WORLD_SIZE")?) {
+            (r, w, "RANK/WORLD_SIZE")
+        } else if rank.is_some() || world_size.is_some() {
+            return Err(Error::Invalid("pass both --rank and --world-size".into()));
+        } else {
+            (0, 1, "single")
+        };
+        if w == 0 || r >= w {
+            return Err(Error::Invalid(format!("rank {r} is not below world size {w} (from {from})")));
+        }
+        Ok((Rank { rank: r, world_size: w }, from))
+    }
+
+    /// Indices of `n` files that belong to this rank.
+    pub fn files(&self, n: usize) -> impl Iterator<Item = usize> + '_ {
+        (self.rank..n).step_by(self.world_size)
+    }
+}
+
+/// Where the verdicts come from when transforming many files.
+pub enum Labeler {
+    /// No labels (raw).
+    None,
+    /// A field of each record (see `label::spans_from_field`).
+    Field(String),
+    /// The `hashed` classifier, sentence by sentence, as the documents stream by.
+    Classifier(Box<Hashed>),
+}
+
+impl Labeler {
+    fn describe(&self) -> Value {
+        match self {
+            Labeler::None => json!("none"),
+            Labeler::Field(f) => json!({ "field": f }),
+            Labeler::Classifier(h) => h.describe(),
+        }
+    }
+}
+
+/// Settings of a scaled-out transform.
+pub struct ScaleConfig<'a> {
+    pub transform: &'a TransformConfig,
+    pub labeler: &'a Labeler,
+    pub fields: DocFields,
+    pub counter: &'a dyn TokenCounter,
+    /// Documents longer than this (bytes) are skipped and recorded, never cut.
+    pub max_doc_bytes: usize,
+    pub strict: bool,
+}
+
+/// A part's completion marker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Marker {
+    pub input: PathBuf,
+    pub input_bytes: u64,
+    pub part: PathBuf,
+    pub files_total: usize,
+    pub counts: Counts,
+    pub records_skipped: u64,
+    pub docs_over_cap: u64,
+    pub bytes_in: u64,
+    pub seconds: f64,
+    pub knobs: Value,
+}
+
+fn part_paths(out: &Path, i: usize) -> (PathBuf, PathBuf) {
+    let dir = out.join("parts");
+    (dir.join(format!("part-{i:05}.jsonl.zst")), dir.join(format!("part-{i:05}.done.json")))
+}
+
+fn read_marker(path: &Path) -> Option<Marker> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Documents of one input file, JSONL or Parquet.
+pub fn documents(path: &Path, fields: &DocFields) -> Result<Box<dyn Iterator<Item = Result<Document>>>> {
+    let stem = path.file_name().and_then(|n| n.to_str()).unwrap_or("input").to_string();
+    let mut fields = fields.clone();
+    if fields.generate_ids.is_none() {
+        fields.generate_ids = Some(stem);
+    }
+    if path.extension().is_some_and(|e| e == "parquet") {
+        return crate::parquet::documents(path, &fields);
+    }
+    Ok(Box::new(DocReader::open(path, fields)?))
+}
+
+/// What one rank did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RankReport {
+    pub rank: Rank,
+    pub files: usize,
+    pub done_before: usize,
+    pub transformed: usize,
+    pub counts: Counts,
+    pub bytes_in: u64,
+    pub seconds: f64,
+}
+
+/// Transform this rank's share of `files` into `out/parts/`, skipping parts
+/// whose marker says they are done. `progress` gets (documents, bytes) so far.
+pub fn transform_files(
+    files: &[PathBuf],
+    out: &Path,
+    cfg: &ScaleConfig,
+    rank: Rank,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<RankReport> {
+    cfg.transform.validate().map_err(Error::Invalid)?;
+    let t0 = Instant::now();
+    let knobs = json!({ "transform": cfg.transform, "labels": cfg.labeler.describe(), "token_counter": cfg.counter.name(), "max_doc_bytes": cfg.max_doc_bytes });
+    let mut report = RankReport {
+        rank,
+        files: 0,
+        done_before: 0,
+        transformed: 0,
+        counts: Counts::default(),
+        bytes_in: 0,
+        seconds: 0.0,
+    };
+    let (mut docs_seen, mut bytes_seen) = (0u64, 0u64);
+    for i in rank.files(files.len()) {
+        report.files += 1;
+        let input = &files[i];
+        let input_bytes = std::fs::metadata(input).map_err(|e| Error::io(input, e))?.len();
+        let (part, marker_path) = part_paths(out, i);
+        if let Some(m) = read_marker(&marker_path) {
+            if m.input == *input && m.input_bytes == input_bytes && m.knobs == knobs && part.is_file() {
+                report.done_before += 1;
+                report.counts.add(&m.counts);
+                report.bytes_in += m.bytes_in;
+                continue;
+            }
+        }
+        let ts = Instant::now();
+        let mut soft = SoftErrors::new(cfg.strict);
+        let mut counts = Counts::default();
+        let (mut bytes_in, mut over_cap) = (0u64, 0u64);
+        let mut w = JsonlWriter::create(&part)?;
+        for r in documents(input, &cfg.fields)? {
+            let Some(doc) = soft.check(r)? else { continue };
+            bytes_in += doc.text.len() as u64;
+            if doc.text.len() > cfg.max_doc_bytes {
+                over_cap += 1;
+                if over_cap <= 3 {
+                    eprintln!(
+                        "warning: {}: document `{}` has {} bytes, over --max-doc-bytes {}: skipped (counted as docs_over_cap)",
+                        input.display(),
+                        doc.id,
+                        doc.text.len(),
+                        cfg.max_doc_bytes
+                    );
+                }
+                continue;
+            }
+            let spans = match cfg.labeler {
+                Labeler::None => vec![],
+                Labeler::Classifier(h) => h.annotate(&doc.text),
+                Labeler::Field(f) => match doc.meta.get(f.as_str()) {
+                    Some(v) => match spans_from_field(v, f, &doc) {
+                        Ok(s) => s,
+                        Err(message) => {
+                            soft.check::<()>(Err(Error::Record { path: input.clone(), line: 0, message }))?;
+                            continue;
+                        }
+                    },
+                    None => {
+                        counts.docs_unannotated += 1;
+                        vec![]
+                    }
+                },
+            };
+            if let Some(t) = transform_doc(cfg.transform, doc, &spans, cfg.counter, &mut counts) {
+                w.write(&t)?;
+            }
+            docs_seen += 1;
+            bytes_seen = report.bytes_in + bytes_in;
+            progress(docs_seen, bytes_seen);
+        }
+        w.finish()?;
+        let marker = Marker {
+            input: input.clone(),
+            input_bytes,
+            part: part.clone(),
+            files_total: files.len(),
+            counts: counts.clone(),
+            records_skipped: soft.count,
+            docs_over_cap: over_cap,
+            bytes_in,
+            seconds: ts.elapsed().as_secs_f64(),
+            knobs: knobs.clone(),
+        };
+        // The marker last: its presence means the part is complete.
+        write_all(&marker_path, serde_json::to_string_pretty(&marker).unwrap().as_bytes())?;
+        report.transformed += 1;
+        report.counts.add(&counts);
+        report.bytes_in += bytes_in;
+    }
+    let _ = bytes_seen;
+    report.seconds = t0.elapsed().as_secs_f64();
+    write_all(
+        out.join("ranks").join(format!("rank-{}-of-{}.json", rank.rank, rank.world_size)),
+        serde_json::to_string_pretty(&report).unwrap().as_bytes(),
+    )?;
+    Ok(report)
+}
+
+/// `rsr stats merge`: sum every part's marker into `out/manifest.json`.
+/// Fails, naming what is missing, unless every input file has its part.
+pub fn merge_stats(out: &Path) -> Result<Manifest> {
+    let dir = out.join("parts");
+    let mut markers: Vec<Marker> = Vec::new();
+    let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut names: Vec<PathBuf> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".done.json")).collect();
+    names.sort();
+    for p in &names {
+        let m = read_marker(p)
+            .ok_or_else(|| Error::input(p, "unreadable completion marker", "delete it and rerun that rank"))?;
+        markers.push(m);
+    }
+    let Some(first) = markers.first() else {
+        return Err(Error::input(&dir, "no completed parts", "run `rsr transform` over the inputs first"));
+    };
+    let total = first.files_total;
+    if markers.len() != total {
+        let have: std::collections::BTreeSet<String> =
+            names.iter().filter_map(|p| p.file_name()?.to_str()?.get(5..10).map(str::to_string)).collect();
+        let missing: Vec<String> =
+            (0..total).map(|i| format!("{i:05}")).filter(|i| !have.contains(i)).take(5).collect();
+        return Err(Error::input(
+            &dir,
+            format!("{} of {total} parts are done; missing e.g. part {}", markers.len(), missing.join(", ")),
+            "rerun the ranks that have not finished (finished parts are skipped)",
+        ));
+    }
+    let mut counts = Counts::default();
+    let (mut skipped, mut over_cap, mut bytes_in, mut seconds) = (0u64, 0u64, 0u64, 0f64);
+    for m in &markers {
+        counts.add(&m.counts);
+        skipped += m.records_skipped;
+        over_cap += m.docs_over_cap;
+        bytes_in += m.bytes_in;
+        seconds += m.seconds;
+    }
+    let mut c = counts.to_json();
+    let o: &mut Map<String, Value> = c.as_object_mut().unwrap();
+    o.insert("records_skipped".into(), skipped.into());
+    o.insert("docs_over_cap".into(), over_cap.into());
+    o.insert("bytes_in".into(), bytes_in.into());
+    o.insert("parts".into(), markers.len().into());
+    let mut manifest = Manifest::new(
+        "transform",
+        markers.iter().map(|m| m.input.display().to_string()).collect(),
+        first.knobs.clone(),
+        c,
+    );
+    manifest.timing =
+        json!({ "part_seconds_total": seconds, "mb_per_s_per_part": bytes_in as f64 / 1e6 / seconds.max(1e-9) });
+    manifest.write(out)?;
+    Ok(manifest)
+}

@@ -1,0 +1,206 @@
+//! Scaled-out transforms: many formats in, N ranks, a run killed mid-way and
+//! resumed — the parts must equal an uninterrupted run's, byte for byte — and
+//! bad inputs as named errors, never panics.
+
+use parquet::data_type::{ByteArray, ByteArrayType};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::parser::parse_message_type;
+use rsr_core::doc::DocFields;
+use rsr_corpus::scale::{input_files, merge_stats, transform_files, Labeler, Rank, ScaleConfig};
+use rsr_corpus::segment::Whitespace;
+use rsr_corpus::transform::TransformConfig;
+use rsr_world::{generate_in_memory, WorldConfig};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// (id, text, doc-level label) rows from a small world.
+fn rows() -> Vec<(String, String, String)> {
+    let g = generate_in_memory(9, WorldConfig { docs: 500, heldout_docs: 10, ..WorldConfig::default() });
+    g.train
+        .into_iter()
+        .map(|(d, s)| {
+            let label = match s.iter().find(|x| x.is_unsafe()) {
+                Some(x) => format!("unsafe:{}", x.category.unwrap().slug()),
+                None => "safe".into(),
+            };
+            (d.id, d.text, label)
+        })
+        .collect()
+}
+
+fn jsonl(rows: &[(String, String, String)]) -> String {
+    rows.iter().map(|(i, t, l)| serde_json::json!({"id": i, "text": t, "safety": l}).to_string() + "\n").collect()
+}
+
+fn write_parquet(path: &Path, rows: &[(String, String, String)], text_col: &str) {
+    let schema = Arc::new(
+        parse_message_type(&format!(
+            "message doc {{ required binary id (UTF8); required binary {text_col} (UTF8); required binary safety (UTF8); }}"
+        ))
+        .unwrap(),
+    );
+    let mut w = SerializedFileWriter::new(
+        std::fs::File::create(path).unwrap(),
+        schema,
+        Arc::new(WriterProperties::builder().build()),
+    )
+    .unwrap();
+    let mut rg = w.next_row_group().unwrap();
+    let cols: [Vec<ByteArray>; 3] = [
+        rows.iter().map(|r| ByteArray::from(r.0.as_str())).collect(),
+        rows.iter().map(|r| ByteArray::from(r.1.as_str())).collect(),
+        rows.iter().map(|r| ByteArray::from(r.2.as_str())).collect(),
+    ];
+    let mut k = 0;
+    while let Some(mut col) = rg.next_column().unwrap() {
+        col.typed::<ByteArrayType>().write_batch(&cols[k], None, None).unwrap();
+        col.close().unwrap();
+        k += 1;
+    }
+    rg.close().unwrap();
+    w.close().unwrap();
+}
+
+/// Five inputs: plain, gzip, zstd, Parquet, and a plain file with bad records.
+fn inputs(dir: &Path) -> Vec<String> {
+    let r = rows();
+    let chunk: Vec<&[(String, String, String)]> = r.chunks(100).collect();
+    std::fs::write(dir.join("a.jsonl"), jsonl(chunk[0])).unwrap();
+    let mut gz =
+        flate2::write::GzEncoder::new(std::fs::File::create(dir.join("b.jsonl.gz")).unwrap(), Default::default());
+    gz.write_all(jsonl(chunk[1]).as_bytes()).unwrap();
+    gz.finish().unwrap();
+    std::fs::write(dir.join("c.jsonl.zst"), zstd::encode_all(jsonl(chunk[2]).as_bytes(), 3).unwrap()).unwrap();
+    write_parquet(&dir.join("d.parquet"), chunk[3], "text");
+    // Bad records: invalid UTF-8, a number for text, no id (gets FILE:LINE), one over the size cap.
+    let mut e = jsonl(&chunk[4][..50]).into_bytes();
+    e.extend_from_slice(b"{\"id\": \"bad-utf8\", \"text\": \"\xff\xfe\"}\n{\"id\": \"num\", \"text\": 5}\n");
+    e.extend_from_slice(b"{\"text\": \"No id here. It is fine.\", \"safety\": \"safe\"}\n");
+    e.extend_from_slice(
+        serde_json::json!({"id": "huge", "text": "word ".repeat(5000), "safety": "safe"}).to_string().as_bytes(),
+    );
+    e.push(b'\n');
+    e.extend_from_slice(jsonl(&chunk[4][50..]).as_bytes());
+    std::fs::write(dir.join("e.jsonl"), e).unwrap();
+    vec![dir.display().to_string()]
+}
+
+fn config() -> (TransformConfig, Labeler) {
+    (TransformConfig { every: 16, ..TransformConfig::default() }, Labeler::Field("safety".into()))
+}
+
+fn run(files: &[PathBuf], out: &Path, rank: Rank, stop_after: Option<u64>) -> std::thread::Result<()> {
+    let (t, l) = config();
+    let sc = ScaleConfig {
+        transform: &t,
+        labeler: &l,
+        fields: DocFields::default(),
+        counter: &Whitespace,
+        max_doc_bytes: 10_000,
+        strict: false,
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        transform_files(files, out, &sc, rank, &mut |docs, _| {
+            if stop_after.is_some_and(|n| docs >= n) {
+                panic!("killed");
+            }
+        })
+        .unwrap();
+    }))
+}
+
+fn parts(out: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(out.join("parts"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl.zst"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                zstd::decode_all(&std::fs::read(e.path()).unwrap()[..]).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn ranks_and_resume_give_the_uninterrupted_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = dir.path().join("in");
+    std::fs::create_dir(&inp).unwrap();
+    let files = input_files(&inputs(&inp)).unwrap();
+    assert_eq!(files.len(), 5);
+
+    let whole = dir.path().join("whole");
+    run(&files, &whole, Rank { rank: 0, world_size: 1 }, None).unwrap();
+    let m = merge_stats(&whole).unwrap();
+    assert_eq!(m.counts["parts"], 5);
+    assert_eq!(m.counts["docs_in"], 501, "500 good + 1 without id; the huge one never reaches the transform");
+    assert_eq!(m.counts["docs_over_cap"], 1);
+    assert_eq!(m.counts["records_skipped"], 2, "invalid UTF-8 and a numeric text");
+    assert!(m.counts["reflections_unsafe"].as_u64().unwrap() > 0);
+    let reference = parts(&whole);
+    assert!(String::from_utf8_lossy(&reference[4].1).contains("\"id\":\"e.jsonl:53\""), "a generated, stable id");
+
+    // Three ranks, each killed part-way through its first file, then rerun.
+    let split = dir.path().join("split");
+    for r in 0..3 {
+        let rank = Rank { rank: r, world_size: 3 };
+        assert!(run(&files, &split, rank, Some(30)).is_err(), "the kill happened");
+    }
+    let err = merge_stats(&split).unwrap_err().to_string();
+    assert!(err.contains("parts are done") || err.contains("no completed parts"), "{err}");
+    for r in 0..3 {
+        run(&files, &split, Rank { rank: r, world_size: 3 }, None).unwrap();
+    }
+    assert_eq!(parts(&split), reference);
+    assert_eq!(merge_stats(&split).unwrap().counts, m.counts);
+
+    // A rerun of a finished rank does nothing.
+    let t0 = std::fs::metadata(split.join("parts/part-00000.jsonl.zst")).unwrap().modified().unwrap();
+    run(&files, &split, Rank { rank: 0, world_size: 3 }, None).unwrap();
+    assert_eq!(std::fs::metadata(split.join("parts/part-00000.jsonl.zst")).unwrap().modified().unwrap(), t0);
+}
+
+#[test]
+fn bad_files_are_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, l) = config();
+    let sc = ScaleConfig {
+        transform: &t,
+        labeler: &l,
+        fields: DocFields::default(),
+        counter: &Whitespace,
+        max_doc_bytes: 10_000,
+        strict: false,
+    };
+    let one = Rank { rank: 0, world_size: 1 };
+    let r = rows();
+
+    let pq = dir.path().join("wrong.parquet");
+    write_parquet(&pq, &r[..5], "body");
+    let err = transform_files(&[pq], &dir.path().join("o1"), &sc, one, &mut |_, _| {}).unwrap_err().to_string();
+    assert!(err.contains("wrong.parquet") && err.contains("no column `text`") && err.contains("body"), "{err}");
+
+    let zst = dir.path().join("cut.jsonl.zst");
+    let full = zstd::encode_all(jsonl(&r[..200]).as_bytes(), 3).unwrap();
+    std::fs::write(&zst, &full[..full.len() / 2]).unwrap();
+    let err = transform_files(&[zst], &dir.path().join("o2"), &sc, one, &mut |_, _| {}).unwrap_err().to_string();
+    assert!(err.contains("cut.jsonl.zst") && err.contains("truncated or corrupt"), "{err}");
+
+    let gz = dir.path().join("cut.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+    enc.write_all(jsonl(&r[..200]).as_bytes()).unwrap();
+    let full = enc.finish().unwrap();
+    std::fs::write(&gz, &full[..full.len() / 2]).unwrap();
+    let err = transform_files(&[gz], &dir.path().join("o3"), &sc, one, &mut |_, _| {}).unwrap_err().to_string();
+    assert!(err.contains("cut.jsonl.gz"), "{err}");
+
+    let err = input_files(&[dir.path().join("nothing-*.jsonl").display().to_string()]).unwrap_err().to_string();
+    assert!(err.contains("matches no file"), "{err}");
+    assert!(Rank::resolve(Some(3), Some(3)).is_err());
+}
