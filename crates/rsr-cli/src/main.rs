@@ -61,8 +61,19 @@ fn tune_allocator() {
     }
 }
 
+/// `rsr … | head` should end quietly, as other command-line tools do, not
+/// panic in `println!` when the reader goes away.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
     tune_allocator();
+    default_sigpipe();
     let cli = Cli::parse();
     let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global() {

@@ -169,8 +169,10 @@ fn scaled(args: &Args) -> bool {
     let p = std::path::Path::new(one);
     let corpus_dir = p.is_dir() && rsr_core::corpus::CorpusDir::new(p).documents().is_ok();
     let jsonl_file = p.is_file() && !one.ends_with(".parquet");
+    // A single path that does not exist gets the corpus-directory error, which says how to make one.
+    let missing = !p.exists() && !one.contains(['*', '?', '[']);
     args.input.len() > 1
-        || !(corpus_dir || jsonl_file)
+        || !(corpus_dir || jsonl_file || missing)
         || args.classifier.is_some()
         || args.rank.is_some()
         || args.world_size.is_some()
