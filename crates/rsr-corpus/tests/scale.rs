@@ -87,22 +87,33 @@ fn inputs(dir: &Path) -> Vec<String> {
     vec![dir.display().to_string()]
 }
 
-fn config() -> (TransformConfig, Labeler) {
-    (TransformConfig { every: 16, ..TransformConfig::default() }, Labeler::Field("safety".into()))
-}
-
-fn run(files: &[PathBuf], out: &Path, rank: Rank, stop_after: Option<u64>) -> std::thread::Result<()> {
-    let (t, l) = config();
-    let sc = ScaleConfig {
+/// The tests' settings: rsr every 16 words, labels from the `safety` field, a 10 kB cap.
+fn with_config<R>(f: impl FnOnce(&ScaleConfig) -> R) -> R {
+    let t = TransformConfig { every: 16, ..TransformConfig::default() };
+    let l = Labeler::Field("safety".into());
+    f(&ScaleConfig {
         transform: &t,
         labeler: &l,
         fields: DocFields::default(),
         counter: &Whitespace,
         max_doc_bytes: 10_000,
         strict: false,
-    };
+    })
+}
+
+fn run(files: &[PathBuf], out: &Path, rank: Rank, stop_after: Option<u64>) -> std::thread::Result<()> {
+    with_config(|sc| run_with(sc, files, out, rank, stop_after))
+}
+
+fn run_with(
+    sc: &ScaleConfig,
+    files: &[PathBuf],
+    out: &Path,
+    rank: Rank,
+    stop_after: Option<u64>,
+) -> std::thread::Result<()> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        transform_files(files, out, &sc, rank, &mut |docs, _| {
+        transform_files(files, out, sc, rank, &mut |docs, _| {
             if stop_after.is_some_and(|n| docs >= n) {
                 panic!("killed");
             }
@@ -168,28 +179,23 @@ fn ranks_and_resume_give_the_uninterrupted_output() {
 
 #[test]
 fn bad_files_are_named_errors() {
+    with_config(bad_files)
+}
+
+fn bad_files(sc: &ScaleConfig) {
     let dir = tempfile::tempdir().unwrap();
-    let (t, l) = config();
-    let sc = ScaleConfig {
-        transform: &t,
-        labeler: &l,
-        fields: DocFields::default(),
-        counter: &Whitespace,
-        max_doc_bytes: 10_000,
-        strict: false,
-    };
     let one = Rank { rank: 0, world_size: 1 };
     let r = rows();
 
     let pq = dir.path().join("wrong.parquet");
     write_parquet(&pq, &r[..5], "body");
-    let err = transform_files(&[pq], &dir.path().join("o1"), &sc, one, &mut |_, _| {}).unwrap_err().to_string();
+    let err = transform_files(&[pq], &dir.path().join("o1"), sc, one, &mut |_, _| {}).unwrap_err().to_string();
     assert!(err.contains("wrong.parquet") && err.contains("no column `text`") && err.contains("body"), "{err}");
 
     let zst = dir.path().join("cut.jsonl.zst");
     let full = zstd::encode_all(jsonl(&r[..200]).as_bytes(), 3).unwrap();
     std::fs::write(&zst, &full[..full.len() / 2]).unwrap();
-    let err = transform_files(&[zst], &dir.path().join("o2"), &sc, one, &mut |_, _| {}).unwrap_err().to_string();
+    let err = transform_files(&[zst], &dir.path().join("o2"), sc, one, &mut |_, _| {}).unwrap_err().to_string();
     assert!(err.contains("cut.jsonl.zst") && err.contains("truncated or corrupt"), "{err}");
 
     let gz = dir.path().join("cut.jsonl.gz");
@@ -197,7 +203,7 @@ fn bad_files_are_named_errors() {
     enc.write_all(jsonl(&r[..200]).as_bytes()).unwrap();
     let full = enc.finish().unwrap();
     std::fs::write(&gz, &full[..full.len() / 2]).unwrap();
-    let err = transform_files(&[gz], &dir.path().join("o3"), &sc, one, &mut |_, _| {}).unwrap_err().to_string();
+    let err = transform_files(&[gz], &dir.path().join("o3"), sc, one, &mut |_, _| {}).unwrap_err().to_string();
     assert!(err.contains("cut.jsonl.gz"), "{err}");
 
     let err = input_files(&[dir.path().join("nothing-*.jsonl").display().to_string()]).unwrap_err().to_string();
