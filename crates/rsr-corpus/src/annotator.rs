@@ -15,7 +15,7 @@ use rsr_core::taxonomy::Category;
 pub trait Annotator: Sync {
     /// What goes into the manifest.
     fn describe(&self) -> serde_json::Value;
-    fn annotate(&self, text: &str) -> Vec<Span>;
+    fn annotate(&self, text: &str) -> rsr_core::Result<Vec<Span>>;
 }
 
 /// The `hashed` classifier on every sentence: unsafe when P(unsafe) ≥ threshold;
@@ -31,8 +31,8 @@ impl Annotator for Hashed {
         serde_json::json!({ "annotator": "hashed", "heads": self.classifier.heads, "threshold": self.threshold, "fallback_category": self.fallback })
     }
 
-    fn annotate(&self, text: &str) -> Vec<Span> {
-        sentences(text)
+    fn annotate(&self, text: &str) -> rsr_core::Result<Vec<Span>> {
+        Ok(sentences(text)
             .into_iter()
             .map(|r| {
                 let s = &text[r.clone()];
@@ -48,7 +48,7 @@ impl Annotator for Hashed {
                     score: Some(p),
                 }
             })
-            .collect()
+            .collect())
     }
 }
 

@@ -220,7 +220,13 @@ pub fn annotate_with(
     let (mut docs, mut bytes, mut sentences, mut unsafe_sentences) = (0u64, 0u64, 0u64, 0u64);
     for r in reader.by_ref() {
         let Some(doc) = soft.check(r)? else { continue };
-        let spans = annotator.annotate(&doc.text);
+        let spans = annotator.annotate(&doc.text).map_err(|e| {
+            Error::input(
+                &docs_path,
+                format!("document `{}`: {e}", doc.id),
+                "check the annotator (endpoint URL and model, classifier file)",
+            )
+        })?;
         docs += 1;
         bytes += doc.text.len() as u64;
         sentences += spans.len() as u64;

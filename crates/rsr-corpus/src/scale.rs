@@ -16,7 +16,7 @@
 //! that file alone (document-level seeds), so a resumed run writes exactly
 //! what an uninterrupted one would.
 
-use crate::annotator::{Annotator, Hashed};
+use crate::annotator::Annotator;
 use crate::label::spans_from_field;
 use crate::segment::TokenCounter;
 use crate::transform::{transform_doc, Counts, TransformConfig};
@@ -152,8 +152,8 @@ pub enum Labeler {
     None,
     /// A field of each record (see `label::spans_from_field`).
     Field(String),
-    /// The `hashed` classifier, sentence by sentence, as the documents stream by.
-    Classifier(Box<Hashed>),
+    /// An annotator (the `hashed` classifier, an endpoint judge, …), as the documents stream by.
+    Annotator(Box<dyn Annotator>),
 }
 
 impl Labeler {
@@ -161,7 +161,7 @@ impl Labeler {
         match self {
             Labeler::None => json!("none"),
             Labeler::Field(f) => json!({ "field": f }),
-            Labeler::Classifier(h) => h.describe(),
+            Labeler::Annotator(a) => a.describe(),
         }
     }
 }
@@ -284,7 +284,7 @@ pub fn transform_files(
             }
             let spans = match cfg.labeler {
                 Labeler::None => vec![],
-                Labeler::Classifier(h) => h.annotate(&doc.text),
+                Labeler::Annotator(a) => a.annotate(&doc.text)?,
                 Labeler::Field(f) => match doc.meta.get(f.as_str()) {
                     Some(v) => match spans_from_field(v, f, &doc) {
                         Ok(s) => s,

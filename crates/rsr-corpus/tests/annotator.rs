@@ -18,7 +18,7 @@ fn hashed_annotator_recovers_heldout_labels() {
     let a = Hashed { classifier, threshold: 0.5, fallback: Category::ViolentCrimes };
     let (mut scores, mut labels, mut cat_right, mut cat_n) = (vec![], vec![], 0, 0);
     for (d, truth) in &g.heldout {
-        let spans = a.annotate(&d.text);
+        let spans = a.annotate(&d.text).unwrap();
         // One span per sentence, covering exactly the sentences.
         assert_eq!(spans.iter().map(|s| s.start..s.end).collect::<Vec<_>>(), sentences(&d.text));
         for s in &spans {

@@ -10,7 +10,7 @@
 //! - [`curve`]: the suite over every checkpoint of a run (learning curves);
 //! - [`tamper`]: fine-tuning attacks and attack success after each step count;
 //! - [`suite`]: real prompt sets (and jailbreak templates) against a checkpoint or an endpoint;
-//! - [`refusal`]: the string-match refusal judge; [`endpoint`]: the OpenAI-compatible client;
+//! - [`refusal`]: the string-match refusal judge (endpoints come from `rsr-remote`);
 //! - [`report`]: the comparison as one self-contained HTML page and a Markdown twin.
 //!
 //! ```
@@ -19,7 +19,6 @@
 //! ```
 
 pub mod curve;
-pub mod endpoint;
 pub mod gym;
 pub mod heldout;
 pub mod refusal;
@@ -29,4 +28,6 @@ pub mod suite;
 pub mod tamper;
 
 pub use gym::{gym, markdown, GymResult, SetResult};
+/// The OpenAI-compatible client (from `rsr-remote`).
+pub use rsr_remote::client as endpoint;
 pub use stats::{auroc, wilson, Rate};

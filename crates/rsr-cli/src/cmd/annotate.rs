@@ -16,14 +16,16 @@ miss and false-alarm rates, to study what classifier error does to each method.\
 labels already in each input record: \"safe\", \"unsafe:CATEGORY\", a score in [0,1] (with a `category` \
 field), or a list of spans.\n  --classifier FILE  the `hashed` classifier (`rsr classifier train`) on every sentence: unsafe when \
 P(unsafe) ≥ --threshold, the category from its category heads, the score kept on each span (so `rsr transform \
---mode filter --tau` can use it).\n\n\
+--mode filter --tau` can use it).\n  --endpoint URL     a Llama Guard-style judge on any OpenAI-compatible server (e.g. Llama Guard 3 on \
+vLLM) for every sentence; its S1–S14 answer gives the category; retried, rate-limited (--requests-per-s).\n\n\
 Noise SPEC: comma-separated KEY=RATE; KEY is miss, false_alarm (all categories; a bare false_alarm rate is \
 split evenly over the categories the reference contains), CATEGORY.miss or CATEGORY.false_alarm.",
     after_help = "Examples:\n  rsr annotate --input world --name noisy --noise miss=0.2,false_alarm=0.05\n  \
 rsr annotate --input world --name noisy-weapons --noise weapons.miss=0.5 --seed 3\n  \
 rsr annotate --input mycorpus --name labels --label-field safety\n  \
 rsr classifier train --corpus world --annotation ground_truth --out world.rsrclf\n  \
-rsr annotate --input mycorpus --name hashed --classifier world.rsrclf --threshold 0.5"
+rsr annotate --input mycorpus --name hashed --classifier world.rsrclf --threshold 0.5\n  \
+rsr annotate --input mycorpus --name guard --endpoint http://127.0.0.1:8000/v1 --endpoint-model meta-llama/Llama-Guard-3-8B"
 )]
 pub struct Args {
     /// Corpus directory (or documents JSONL file).
@@ -38,6 +40,15 @@ pub struct Args {
     /// Label with a `hashed` classifier file, sentence by sentence.
     #[arg(long, conflicts_with = "label_field")]
     classifier: Option<std::path::PathBuf>,
+    /// Label with a Llama Guard-style judge on an OpenAI-compatible endpoint (…/v1), sentence by sentence.
+    #[arg(long, conflicts_with_all = ["label_field", "classifier", "noise"])]
+    endpoint: Option<String>,
+    /// The endpoint's model name (e.g. meta-llama/Llama-Guard-3-8B).
+    #[arg(long, default_value = "llama-guard")]
+    endpoint_model: String,
+    /// Requests per second to the endpoint (0: unlimited); OPENAI_API_KEY is sent when set.
+    #[arg(long, default_value_t = 0.0)]
+    requests_per_s: f64,
     /// With --classifier: a sentence is unsafe when P(unsafe) reaches this.
     #[arg(long, default_value_t = 0.5)]
     threshold: f32,
@@ -61,6 +72,24 @@ pub fn run(args: Args) -> Result<()> {
     let input = CorpusDir::new(&args.input);
     let opts = RunOptions { strict: args.input_fields.strict, compress: false, fields: args.input_fields.fields() };
     let manifest = match (&args.noise, &args.label_field) {
+        _ if args.endpoint.is_some() => {
+            let annotator = rsr_remote::guard::GuardAnnotator {
+                client: rsr_remote::ChatClient::new(
+                    args.endpoint.as_deref().unwrap(),
+                    None,
+                    args.requests_per_s,
+                    std::time::Duration::from_secs(120),
+                )?,
+                model: args.endpoint_model.clone(),
+                fallback: args.fallback_category.parse().map_err(anyhow::Error::msg)?,
+            };
+            let pb = crate::progress::spinner("annotate");
+            let m = run::annotate_with(&input, &annotator, &args.name, &opts, &mut |d, b| {
+                crate::progress::update_stream(&pb, d, b)
+            })?;
+            pb.finish_and_clear();
+            m
+        }
         _ if args.classifier.is_some() => {
             let annotator = rsr_corpus::annotator::Hashed {
                 classifier: rsr_classify::Classifier::load(args.classifier.as_deref().unwrap())?,
@@ -78,7 +107,9 @@ pub fn run(args: Args) -> Result<()> {
             run::annotate_noisy(&input, &args.from, &args.name, spec, args.seed, args.input_fields.strict)?
         }
         (None, Some(field)) => run::annotate_field(&input, field, &args.name, &opts)?,
-        _ => bail!("choose an annotator: --noise SPEC, --label-field FIELD or --classifier FILE (see --help)"),
+        _ => bail!(
+            "choose an annotator: --noise SPEC, --label-field FIELD, --classifier FILE or --endpoint URL (see --help)"
+        ),
     };
     println!("wrote {}: {}", input.annotation(&args.name).display(), manifest.counts);
     Ok(())

@@ -181,8 +181,8 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn run_prompts(args: &Args, cfg: rsr_decode::generate::GenConfig) -> Result<()> {
-    use rsr_eval::endpoint::ChatClient;
     use rsr_eval::suite::{self, Judge, Responder};
+    use rsr_remote::ChatClient;
     let p = &args.prompts;
     let prompts_path = p.prompts.clone().expect("clap requires --prompts");
     let prompts = suite::load_prompts(&prompts_path)?;

@@ -115,6 +115,15 @@ pub struct Args {
     /// With --classifier: a sentence is unsafe when P(unsafe) reaches this.
     #[arg(long, default_value_t = 0.5)]
     threshold: f32,
+    /// Label with a Llama Guard-style judge on an OpenAI-compatible endpoint (…/v1), sentence by sentence.
+    #[arg(long, conflicts_with_all = ["label_field", "classifier"])]
+    endpoint: Option<String>,
+    /// The endpoint's model name.
+    #[arg(long, default_value = "llama-guard")]
+    endpoint_model: String,
+    /// Requests per second to the endpoint (0: unlimited).
+    #[arg(long, default_value_t = 0.0)]
+    requests_per_s: f64,
     /// This process's rank among --world-size independent ranks (default: from SLURM_ARRAY_TASK_ID,
     /// JOB_COMPLETION_INDEX or RANK). Input file i goes to rank i mod world size.
     #[arg(long)]
@@ -174,6 +183,7 @@ fn scaled(args: &Args) -> bool {
     args.input.len() > 1
         || !(corpus_dir || jsonl_file || missing)
         || args.classifier.is_some()
+        || args.endpoint.is_some()
         || args.rank.is_some()
         || args.world_size.is_some()
         || ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX", "WORLD_SIZE"].iter().any(|k| std::env::var(k).is_ok())
@@ -184,7 +194,17 @@ fn run_scaled(args: &Args, cfg: &TransformConfig, counter: &dyn rsr_corpus::segm
     let (rank, from) = Rank::resolve(args.rank, args.world_size)?;
     let files = scale::input_files(&args.input)?;
     let labeler = match (&args.classifier, &args.label_field, cfg.mode) {
-        (Some(c), _, _) => Labeler::Classifier(Box::new(rsr_corpus::annotator::Hashed {
+        _ if args.endpoint.is_some() => Labeler::Annotator(Box::new(rsr_remote::guard::GuardAnnotator {
+            client: rsr_remote::ChatClient::new(
+                args.endpoint.as_deref().unwrap(),
+                None,
+                args.requests_per_s,
+                std::time::Duration::from_secs(120),
+            )?,
+            model: args.endpoint_model.clone(),
+            fallback: rsr_core::taxonomy::Category::ViolentCrimes,
+        })),
+        (Some(c), _, _) => Labeler::Annotator(Box::new(rsr_corpus::annotator::Hashed {
             classifier: rsr_classify::Classifier::load(c)?,
             threshold: args.threshold,
             fallback: rsr_core::taxonomy::Category::ViolentCrimes,
