@@ -72,32 +72,20 @@ pub fn run(args: Args) -> Result<()> {
     let input = CorpusDir::new(&args.input);
     let opts = RunOptions { strict: args.input_fields.strict, compress: false, fields: args.input_fields.fields() };
     let manifest = match (&args.noise, &args.label_field) {
-        _ if args.endpoint.is_some() => {
-            let annotator = rsr_remote::guard::GuardAnnotator {
-                client: rsr_remote::ChatClient::new(
-                    args.endpoint.as_deref().unwrap(),
-                    None,
-                    args.requests_per_s,
-                    std::time::Duration::from_secs(120),
-                )?,
-                model: args.endpoint_model.clone(),
-                fallback: args.fallback_category.parse().map_err(anyhow::Error::msg)?,
+        _ if args.endpoint.is_some() || args.classifier.is_some() => {
+            let fallback = args.fallback_category.parse().map_err(anyhow::Error::msg)?;
+            let annotator: Box<dyn rsr_corpus::annotator::Annotator> = match &args.endpoint {
+                Some(url) => {
+                    Box::new(super::guard_annotator(url, &args.endpoint_model, args.requests_per_s, fallback)?)
+                }
+                None => Box::new(rsr_corpus::annotator::Hashed {
+                    classifier: rsr_classify::Classifier::load(args.classifier.as_deref().unwrap())?,
+                    threshold: args.threshold,
+                    fallback,
+                }),
             };
             let pb = crate::progress::spinner("annotate");
-            let m = run::annotate_with(&input, &annotator, &args.name, &opts, &mut |d, b| {
-                crate::progress::update_stream(&pb, d, b)
-            })?;
-            pb.finish_and_clear();
-            m
-        }
-        _ if args.classifier.is_some() => {
-            let annotator = rsr_corpus::annotator::Hashed {
-                classifier: rsr_classify::Classifier::load(args.classifier.as_deref().unwrap())?,
-                threshold: args.threshold,
-                fallback: args.fallback_category.parse().map_err(anyhow::Error::msg)?,
-            };
-            let pb = crate::progress::spinner("annotate");
-            let m = run::annotate_with(&input, &annotator, &args.name, &opts, &mut |d, b| {
+            let m = run::annotate_with(&input, annotator.as_ref(), &args.name, &opts, &mut |d, b| {
                 crate::progress::update_stream(&pb, d, b)
             })?;
             pb.finish_and_clear();

@@ -40,3 +40,17 @@ impl InputFields {
         DocFields { id: self.id_field.clone(), text: self.text_field.clone(), generate_ids: None }
     }
 }
+
+/// The `endpoint` annotator: a Llama Guard-style judge at `url` (…/v1).
+pub fn guard_annotator(
+    url: &str,
+    model: &str,
+    requests_per_s: f64,
+    fallback: rsr_core::taxonomy::Category,
+) -> rsr_core::Result<rsr_remote::guard::GuardAnnotator> {
+    Ok(rsr_remote::guard::GuardAnnotator {
+        client: rsr_remote::ChatClient::new(url, None, requests_per_s, std::time::Duration::from_secs(120))?,
+        model: model.to_string(),
+        fallback,
+    })
+}

@@ -194,16 +194,12 @@ fn run_scaled(args: &Args, cfg: &TransformConfig, counter: &dyn rsr_corpus::segm
     let (rank, from) = Rank::resolve(args.rank, args.world_size)?;
     let files = scale::input_files(&args.input)?;
     let labeler = match (&args.classifier, &args.label_field, cfg.mode) {
-        _ if args.endpoint.is_some() => Labeler::Annotator(Box::new(rsr_remote::guard::GuardAnnotator {
-            client: rsr_remote::ChatClient::new(
-                args.endpoint.as_deref().unwrap(),
-                None,
-                args.requests_per_s,
-                std::time::Duration::from_secs(120),
-            )?,
-            model: args.endpoint_model.clone(),
-            fallback: rsr_core::taxonomy::Category::ViolentCrimes,
-        })),
+        _ if args.endpoint.is_some() => Labeler::Annotator(Box::new(super::guard_annotator(
+            args.endpoint.as_deref().unwrap(),
+            &args.endpoint_model,
+            args.requests_per_s,
+            rsr_core::taxonomy::Category::ViolentCrimes,
+        )?)),
         (Some(c), _, _) => Labeler::Annotator(Box::new(rsr_corpus::annotator::Hashed {
             classifier: rsr_classify::Classifier::load(c)?,
             threshold: args.threshold,
