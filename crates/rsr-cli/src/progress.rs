@@ -30,3 +30,26 @@ pub fn update_stream(pb: &ProgressBar, docs: u64, bytes: u64) {
         pb.tick();
     }
 }
+
+/// A scaled-out rank: documents, MB and MB/s this run, files done, and an ETA
+/// from the on-disk bytes of the files finished so far.
+pub fn update_rank(pb: &ProgressBar, p: &rsr_corpus::scale::Progress) {
+    if p.docs.is_multiple_of(512) || p.files_done == p.files {
+        let secs = pb.elapsed().as_secs_f64().max(1e-3);
+        let eta = if p.input_bytes_done > 0 && p.input_bytes_done < p.input_bytes {
+            let left = secs * (p.input_bytes - p.input_bytes_done) as f64 / p.input_bytes_done as f64;
+            format!(", ETA {}", indicatif::HumanDuration(std::time::Duration::from_secs_f64(left)))
+        } else {
+            String::new()
+        };
+        pb.set_prefix(format!(
+            "file {}/{}, {} docs, {:.1} MB, {:.1} MB/s{eta}",
+            p.files_done,
+            p.files,
+            p.docs,
+            p.bytes as f64 / 1e6,
+            p.bytes as f64 / 1e6 / secs
+        ));
+        pb.tick();
+    }
+}

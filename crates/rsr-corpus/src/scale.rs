@@ -214,6 +214,19 @@ pub fn documents(path: &Path, fields: &DocFields) -> Result<Box<dyn Iterator<Ite
     Ok(Box::new(DocReader::open(path, fields)?))
 }
 
+/// Where a rank is, for progress displays: documents and text bytes read this
+/// run, and this rank's input files (on-disk bytes) done and in all, from
+/// which an ETA follows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub docs: u64,
+    pub bytes: u64,
+    pub files_done: usize,
+    pub files: usize,
+    pub input_bytes_done: u64,
+    pub input_bytes: u64,
+}
+
 /// What one rank did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RankReport {
@@ -227,13 +240,13 @@ pub struct RankReport {
 }
 
 /// Transform this rank's share of `files` into `out/parts/`, skipping parts
-/// whose marker says they are done. `progress` gets (documents, bytes) so far.
+/// whose marker says they are done. `progress` is called after every document.
 pub fn transform_files(
     files: &[PathBuf],
     out: &Path,
     cfg: &ScaleConfig,
     rank: Rank,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(&Progress),
 ) -> Result<RankReport> {
     cfg.transform.validate().map_err(Error::Invalid)?;
     let t0 = Instant::now();
@@ -247,8 +260,12 @@ pub fn transform_files(
         bytes_in: 0,
         seconds: 0.0,
     };
-    let (mut docs_seen, mut bytes_seen) = (0u64, 0u64);
-    for i in rank.files(files.len()) {
+    let mine: Vec<usize> = rank.files(files.len()).collect();
+    let mut p = Progress { files: mine.len(), ..Progress::default() };
+    for &i in &mine {
+        p.input_bytes += std::fs::metadata(&files[i]).map_err(|e| Error::io(&files[i], e))?.len();
+    }
+    for i in mine {
         report.files += 1;
         let input = &files[i];
         let input_bytes = std::fs::metadata(input).map_err(|e| Error::io(input, e))?.len();
@@ -258,6 +275,10 @@ pub fn transform_files(
                 report.done_before += 1;
                 report.counts.add(&m.counts);
                 report.bytes_in += m.bytes_in;
+                // Finished earlier: out of the ETA's reckoning, which is about this run's speed.
+                p.files_done += 1;
+                p.input_bytes -= input_bytes;
+                progress(&p);
                 continue;
             }
         }
@@ -268,7 +289,8 @@ pub fn transform_files(
         let mut w = JsonlWriter::create(&part)?;
         for r in documents(input, &cfg.fields)? {
             let Some(doc) = soft.check(r)? else { continue };
-            bytes_in += doc.text.len() as u64;
+            let doc_bytes = doc.text.len() as u64;
+            bytes_in += doc_bytes;
             if doc.text.len() > cfg.max_doc_bytes {
                 over_cap += 1;
                 if over_cap <= 3 {
@@ -302,9 +324,9 @@ pub fn transform_files(
             if let Some(t) = transform_doc(cfg.transform, doc, &spans, cfg.counter, &mut counts) {
                 w.write(&t)?;
             }
-            docs_seen += 1;
-            bytes_seen = report.bytes_in + bytes_in;
-            progress(docs_seen, bytes_seen);
+            p.docs += 1;
+            p.bytes += doc_bytes;
+            progress(&p);
         }
         w.finish()?;
         let marker = Marker {
@@ -324,8 +346,10 @@ pub fn transform_files(
         report.transformed += 1;
         report.counts.add(&counts);
         report.bytes_in += bytes_in;
+        p.files_done += 1;
+        p.input_bytes_done += input_bytes;
+        progress(&p);
     }
-    let _ = bytes_seen;
     report.seconds = t0.elapsed().as_secs_f64();
     write_all(
         out.join("ranks").join(format!("rank-{}-of-{}.json", rank.rank, rank.world_size)),

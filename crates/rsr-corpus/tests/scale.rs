@@ -113,8 +113,8 @@ fn run_with(
     stop_after: Option<u64>,
 ) -> std::thread::Result<()> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        transform_files(files, out, sc, rank, &mut |docs, _| {
-            if stop_after.is_some_and(|n| docs >= n) {
+        transform_files(files, out, sc, rank, &mut |p| {
+            if stop_after.is_some_and(|n| p.docs >= n) {
                 panic!("killed");
             }
         })
@@ -189,13 +189,13 @@ fn bad_files(sc: &ScaleConfig) {
 
     let pq = dir.path().join("wrong.parquet");
     write_parquet(&pq, &r[..5], "body");
-    let err = transform_files(&[pq], &dir.path().join("o1"), sc, one, &mut |_, _| {}).unwrap_err().to_string();
+    let err = transform_files(&[pq], &dir.path().join("o1"), sc, one, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("wrong.parquet") && err.contains("no column `text`") && err.contains("body"), "{err}");
 
     let zst = dir.path().join("cut.jsonl.zst");
     let full = zstd::encode_all(jsonl(&r[..200]).as_bytes(), 3).unwrap();
     std::fs::write(&zst, &full[..full.len() / 2]).unwrap();
-    let err = transform_files(&[zst], &dir.path().join("o2"), sc, one, &mut |_, _| {}).unwrap_err().to_string();
+    let err = transform_files(&[zst], &dir.path().join("o2"), sc, one, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("cut.jsonl.zst") && err.contains("truncated or corrupt"), "{err}");
 
     let gz = dir.path().join("cut.jsonl.gz");
@@ -203,7 +203,7 @@ fn bad_files(sc: &ScaleConfig) {
     enc.write_all(jsonl(&r[..200]).as_bytes()).unwrap();
     let full = enc.finish().unwrap();
     std::fs::write(&gz, &full[..full.len() / 2]).unwrap();
-    let err = transform_files(&[gz], &dir.path().join("o3"), sc, one, &mut |_, _| {}).unwrap_err().to_string();
+    let err = transform_files(&[gz], &dir.path().join("o3"), sc, one, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("cut.jsonl.gz"), "{err}");
 
     let err = input_files(&[dir.path().join("nothing-*.jsonl").display().to_string()]).unwrap_err().to_string();

@@ -224,7 +224,7 @@ fn run_scaled(args: &Args, cfg: &TransformConfig, counter: &dyn rsr_corpus::segm
     let mine = rank.files(files.len()).count();
     println!("rank {} of {} ({from}): {mine} of {} input files", rank.rank, rank.world_size, files.len());
     let pb = progress::spinner("transform");
-    let r = scale::transform_files(&files, &args.out, &sc, rank, &mut |d, b| progress::update_stream(&pb, d, b))?;
+    let r = scale::transform_files(&files, &args.out, &sc, rank, &mut |p| progress::update_rank(&pb, p))?;
     pb.finish_and_clear();
     println!(
         "rank {}: {} files ({} already done, {} transformed); {} → {} documents; {:.1} MB in {:.1} s",
