@@ -159,10 +159,22 @@ impl Classifier {
 
     /// The most likely category of an unsafe text (None without category heads).
     pub fn category(&self, text: &str) -> Option<&str> {
+        self.best_category(&features(text, self.bits))
+    }
+
+    /// P(unsafe), and when it reaches `threshold` the most likely category
+    /// (None without category heads) — one feature extraction for both.
+    pub fn predict(&self, text: &str, threshold: f32) -> (f32, Option<&str>) {
         let f = features(text, self.bits);
+        let p = self.head_score(0, &f);
+        (p, if p >= threshold { self.best_category(&f) } else { None })
+    }
+
+    fn best_category(&self, f: &[u32]) -> Option<&str> {
         (1..self.heads.len())
-            .max_by(|&a, &b| self.head_score(a, &f).total_cmp(&self.head_score(b, &f)))
-            .map(|h| self.heads[h].as_str())
+            .map(|h| (h, self.head_score(h, f)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(h, _)| self.heads[h].as_str())
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {

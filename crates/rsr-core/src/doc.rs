@@ -56,51 +56,56 @@ impl DocReader {
     }
 
     fn convert(&mut self, value: Value) -> std::result::Result<Document, String> {
-        let Value::Object(mut obj) = value else {
+        let Value::Object(obj) = value else {
             return Err("record is not a JSON object".into());
         };
-        let id = match obj.remove(&self.fields.id) {
-            Some(Value::String(s)) if !s.is_empty() => s,
-            Some(Value::Number(n)) => n.to_string(),
-            Some(other) => return Err(format!("field `{}` must be a non-empty string, got {other}", self.fields.id)),
-            None => match &self.fields.generate_ids {
-                Some(prefix) => format!("{prefix}:{}", self.inner.line_number()),
-                None => {
-                    return Err(format!(
-                        "missing id field `{}` (set --id-field if it has another name)",
-                        self.fields.id
-                    ))
-                }
-            },
-        };
-        let text = match obj.remove(&self.fields.text) {
-            Some(Value::String(s)) => s,
-            Some(other) => {
-                let kind = match other {
-                    Value::Null => "null",
-                    Value::Bool(_) => "a boolean",
-                    Value::Number(_) => "a number",
-                    Value::Array(_) => "an array",
-                    _ => "an object",
-                };
-                return Err(format!("text field `{}` of document `{id}` is {kind}, not a string", self.fields.text));
-            }
-            None => {
-                return Err(format!(
-                    "document `{id}` has no text field `{}` (set --text-field if it has another name)",
-                    self.fields.text
-                ))
-            }
-        };
-        let text = match special::neutralise(&text) {
-            Some(clean) => {
-                self.neutralised += 1;
-                clean
-            }
-            None => text,
-        };
-        Ok(Document { id, text, meta: obj })
+        let (doc, neutralised) = document_from_fields(obj, &self.fields, self.inner.line_number())?;
+        self.neutralised += neutralised as u64;
+        Ok(doc)
     }
+}
+
+/// A document from one input record's fields (JSONL line, Parquet row, …):
+/// the id and text taken out by name (`line` numbers generated ids), the rest
+/// kept as metadata, literal special tokens neutralised (the flag says so).
+/// The error names the field and says what to do.
+pub fn document_from_fields(
+    mut obj: Map<String, Value>,
+    fields: &DocFields,
+    line: u64,
+) -> std::result::Result<(Document, bool), String> {
+    let id = match obj.remove(&fields.id) {
+        Some(Value::String(s)) if !s.is_empty() => s,
+        Some(Value::Number(n)) => n.to_string(),
+        Some(other) => return Err(format!("field `{}` must be a non-empty string, got {other}", fields.id)),
+        None => match &fields.generate_ids {
+            Some(prefix) => format!("{prefix}:{}", line),
+            None => return Err(format!("missing id field `{}` (set --id-field if it has another name)", fields.id)),
+        },
+    };
+    let text = match obj.remove(&fields.text) {
+        Some(Value::String(s)) => s,
+        Some(other) => {
+            let kind = match other {
+                Value::Null => "null",
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                Value::Array(_) => "an array",
+                _ => "an object",
+            };
+            return Err(format!("text field `{}` of document `{id}` is {kind}, not a string", fields.text));
+        }
+        None => {
+            return Err(format!(
+                "document `{id}` has no text field `{}` (set --text-field if it has another name)",
+                fields.text
+            ))
+        }
+    };
+    Ok(match special::neutralise(&text) {
+        Some(clean) => (Document { id, text: clean, meta: obj }, true),
+        None => (Document { id, text, meta: obj }, false),
+    })
 }
 
 impl Iterator for DocReader {

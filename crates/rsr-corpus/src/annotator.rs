@@ -35,11 +35,9 @@ impl Annotator for Hashed {
         Ok(sentences(text)
             .into_iter()
             .map(|r| {
-                let s = &text[r.clone()];
-                let p = self.classifier.score(s);
+                let (p, category) = self.classifier.predict(&text[r.clone()], self.threshold);
                 let unsafe_ = p >= self.threshold;
-                let category =
-                    unsafe_.then(|| self.classifier.category(s).and_then(|c| c.parse().ok()).unwrap_or(self.fallback));
+                let category = unsafe_.then(|| category.and_then(|c| c.parse().ok()).unwrap_or(self.fallback));
                 Span {
                     start: r.start,
                     end: r.end,

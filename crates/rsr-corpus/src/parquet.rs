@@ -1,14 +1,14 @@
 //! Documents from Parquet files (the layout of FineWeb, Dolma, RedPajama
 //! exports): one row per document, the text and id in named columns, every
-//! other column kept as metadata. The schema is checked when the file is
+//! other column kept as metadata — converted exactly as a JSONL record is
+//! (`rsr_core::doc::document_from_fields`). The schema is checked when the file is
 //! opened: a missing text column, or one that does not hold strings, is an
 //! error naming the file and the columns it has.
 
 use parquet::basic::Type as Physical;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
-use rsr_core::doc::{DocFields, Document};
-use rsr_core::special;
+use rsr_core::doc::{document_from_fields, DocFields, Document};
 use rsr_core::{Error, Result};
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -78,35 +78,7 @@ pub fn documents(path: &Path, fields: &DocFields) -> Result<Box<dyn Iterator<Ite
         let line = i as u64 + 1;
         let rec = |message: String| Error::Record { path: path.clone(), line, message };
         let row = row.map_err(|e| rec(format!("unreadable row: {e}")))?;
-        let mut meta = Map::new();
-        let (mut id, mut text) = (None, None);
-        for (name, f) in row.get_column_iter() {
-            if *name == fields.text {
-                text = Some(match f {
-                    Field::Str(s) => s.clone(),
-                    Field::Bytes(b) => {
-                        String::from_utf8(b.data().to_vec()).map_err(|_| rec("text is not UTF-8".into()))?
-                    }
-                    Field::Null => return Err(rec(format!("text column `{}` is null", fields.text))),
-                    other => return Err(rec(format!("text column `{}` holds {other}, not a string", fields.text))),
-                });
-            } else if *name == fields.id {
-                id = match to_json(f) {
-                    Value::String(s) if !s.is_empty() => Some(s),
-                    Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                };
-            } else {
-                meta.insert(name.clone(), to_json(f));
-            }
-        }
-        let id = match (id, &fields.generate_ids) {
-            (Some(id), _) => id,
-            (None, Some(prefix)) => format!("{prefix}:{line}"),
-            (None, None) => return Err(rec(format!("no id in column `{}`", fields.id))),
-        };
-        let text = text.ok_or_else(|| rec(format!("no text in column `{}`", fields.text)))?;
-        let text = special::neutralise(&text).unwrap_or(text);
-        Ok(Document { id, text, meta })
+        let obj: Map<String, Value> = row.get_column_iter().map(|(name, f)| (name.clone(), to_json(f))).collect();
+        document_from_fields(obj, &fields, line).map(|(doc, _)| doc).map_err(rec)
     })))
 }

@@ -17,7 +17,7 @@
 //! what an uninterrupted one would.
 
 use crate::annotator::Annotator;
-use crate::label::spans_from_field;
+use crate::label::Labels;
 use crate::segment::TokenCounter;
 use crate::transform::{transform_doc, Counts, TransformConfig};
 use rsr_core::atomic::write_all;
@@ -307,17 +307,17 @@ pub fn transform_files(
             let spans = match cfg.labeler {
                 Labeler::None => vec![],
                 Labeler::Annotator(a) => a.annotate(&doc.text)?,
-                Labeler::Field(f) => match doc.meta.get(f.as_str()) {
-                    Some(v) => match spans_from_field(v, f, &doc) {
-                        Ok(s) => s,
-                        Err(message) => {
-                            soft.check::<()>(Err(Error::Record { path: input.clone(), line: 0, message }))?;
-                            continue;
-                        }
-                    },
-                    None => {
+                // The same reading and span checks as a single-corpus transform.
+                Labeler::Field(f) => match Labels::Field(f.clone()).take(&doc, &mut soft) {
+                    Ok(Some(s)) => s,
+                    Ok(None) => {
                         counts.docs_unannotated += 1;
                         vec![]
+                    }
+                    Err(e) => {
+                        let message = format!("document `{}`: {e}", doc.id);
+                        soft.check::<()>(Err(Error::Record { path: input.clone(), line: 0, message }))?;
+                        continue;
                     }
                 },
             };

@@ -4,6 +4,8 @@
 //! the number of cases per property (256 by default; docs/formats.md says how
 //! long a larger run took).
 
+mod common;
+
 use proptest::prelude::*;
 use rsr_core::doc::DocFields;
 use rsr_corpus::scale::documents;
@@ -68,32 +70,8 @@ proptest! {
 }
 
 fn parquet_bytes() -> Vec<u8> {
-    use parquet::data_type::{ByteArray, ByteArrayType};
-    use parquet::file::properties::WriterProperties;
-    use parquet::file::writer::SerializedFileWriter;
-    use std::sync::Arc;
-    let schema = Arc::new(
-        parquet::schema::parser::parse_message_type(
-            "message d { required binary id (UTF8); required binary text (UTF8); }",
-        )
-        .unwrap(),
-    );
-    let mut buf = Vec::new();
-    {
-        let mut w = SerializedFileWriter::new(&mut buf, schema, Arc::new(WriterProperties::builder().build())).unwrap();
-        let mut rg = w.next_row_group().unwrap();
-        let cols: [Vec<ByteArray>; 2] = [
-            (0..30).map(|i| ByteArray::from(format!("d{i}").as_str())).collect(),
-            (0..30).map(|i| ByteArray::from(format!("Text {i}. More.").as_str())).collect(),
-        ];
-        let mut k = 0;
-        while let Some(mut c) = rg.next_column().unwrap() {
-            c.typed::<ByteArrayType>().write_batch(&cols[k], None, None).unwrap();
-            c.close().unwrap();
-            k += 1;
-        }
-        rg.close().unwrap();
-        w.close().unwrap();
-    }
-    buf
+    common::parquet_bytes(&[
+        ("id", (0..30).map(|i| format!("d{i}")).collect()),
+        ("text", (0..30).map(|i| format!("Text {i}. More.")).collect()),
+    ])
 }

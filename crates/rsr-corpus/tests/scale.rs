@@ -2,10 +2,8 @@
 //! resumed — the parts must equal an uninterrupted run's, byte for byte — and
 //! bad inputs as named errors, never panics.
 
-use parquet::data_type::{ByteArray, ByteArrayType};
-use parquet::file::properties::WriterProperties;
-use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::parser::parse_message_type;
+mod common;
+
 use rsr_core::doc::DocFields;
 use rsr_corpus::scale::{input_files, merge_stats, transform_files, Labeler, Rank, ScaleConfig};
 use rsr_corpus::segment::Whitespace;
@@ -13,7 +11,6 @@ use rsr_corpus::transform::TransformConfig;
 use rsr_world::{generate_in_memory, WorldConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// (id, text, doc-level label) rows from a small world.
 fn rows() -> Vec<(String, String, String)> {
@@ -35,32 +32,9 @@ fn jsonl(rows: &[(String, String, String)]) -> String {
 }
 
 fn write_parquet(path: &Path, rows: &[(String, String, String)], text_col: &str) {
-    let schema = Arc::new(
-        parse_message_type(&format!(
-            "message doc {{ required binary id (UTF8); required binary {text_col} (UTF8); required binary safety (UTF8); }}"
-        ))
-        .unwrap(),
-    );
-    let mut w = SerializedFileWriter::new(
-        std::fs::File::create(path).unwrap(),
-        schema,
-        Arc::new(WriterProperties::builder().build()),
-    )
-    .unwrap();
-    let mut rg = w.next_row_group().unwrap();
-    let cols: [Vec<ByteArray>; 3] = [
-        rows.iter().map(|r| ByteArray::from(r.0.as_str())).collect(),
-        rows.iter().map(|r| ByteArray::from(r.1.as_str())).collect(),
-        rows.iter().map(|r| ByteArray::from(r.2.as_str())).collect(),
-    ];
-    let mut k = 0;
-    while let Some(mut col) = rg.next_column().unwrap() {
-        col.typed::<ByteArrayType>().write_batch(&cols[k], None, None).unwrap();
-        col.close().unwrap();
-        k += 1;
-    }
-    rg.close().unwrap();
-    w.close().unwrap();
+    let col = |f: fn(&(String, String, String)) -> &String| rows.iter().map(|r| f(r).clone()).collect();
+    let bytes = common::parquet_bytes(&[("id", col(|r| &r.0)), (text_col, col(|r| &r.1)), ("safety", col(|r| &r.2))]);
+    std::fs::write(path, bytes).unwrap();
 }
 
 /// Five inputs: plain, gzip, zstd, Parquet, and a plain file with bad records.

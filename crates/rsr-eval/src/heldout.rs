@@ -119,11 +119,17 @@ pub fn heldout(model: &Loaded, world: &CorpusDir, every: usize) -> Result<Option
     let scored = docs
         .par_iter()
         .map(|(d, s)| {
-            let segs = segments(&d.text, every.max(1), &model.tokenizer)
-                .into_iter()
-                .map(|seg| Ok((model.probe(&d.text[..seg.end])?, label_segment(&seg, s).is_unsafe())))
+            let ranges = segments(&d.text, every.max(1), &model.tokenizer);
+            let segs = ranges
+                .iter()
+                .map(|seg| Ok((model.probe(&d.text[..seg.end])?, label_segment(seg, s).is_unsafe())))
                 .collect::<Result<Vec<_>>>()?;
-            Ok((segs, (model.probe(&d.text)?, is_unsafe(s))))
+            // The last segment usually ends where the document does: its score is the document's.
+            let whole = match (ranges.last(), segs.last()) {
+                (Some(r), Some(&(p, _))) if r.end == d.text.len() => p,
+                _ => model.probe(&d.text)?,
+            };
+            Ok((segs, (whole, is_unsafe(s))))
         })
         .collect::<Result<Vec<_>>>()?;
     let (mut pos, mut neg, mut right) = (vec![], vec![], 0u64);

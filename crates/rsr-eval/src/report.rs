@@ -10,6 +10,7 @@ use crate::curve::CurvePoint;
 use crate::gym::GymResult;
 use crate::stats::Rate;
 use crate::tamper::TamperPoint;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rsr_core::{Error, Result};
@@ -149,19 +150,63 @@ pub struct Figure {
     pub svg: String,
 }
 
-/// Grouped bars with Wilson error bars: one group per x label, one bar per run.
-fn grouped_bars(title: &str, y_desc: &str, groups: &[&str], runs: &[(String, Vec<Option<Rate>>)]) -> Result<String> {
+type Root<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// An SVG figure of `size` pixels on white, drawn by `draw`.
+fn svg_figure(size: (u32, u32), draw: impl FnOnce(&Root) -> Result<()>) -> Result<String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (760, 340)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
-            .margin(12)
-            .x_label_area_size(34)
-            .y_label_area_size(52)
-            .build_cartesian_2d(0f64..groups.len() as f64, 0f64..HEADROOM)
-            .map_err(plot_err)?;
+        draw(&root)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
+}
+
+/// Axes over [0, x) × [0, y) with a caption; label areas in pixels (x below, y left).
+fn frame<'a, 'b>(
+    root: &'a Root<'b>,
+    title: &str,
+    title_px: u32,
+    areas: (u32, u32),
+    x: f64,
+    y: f64,
+) -> Result<Chart<'a, 'b>> {
+    ChartBuilder::on(root)
+        .caption(title, ("sans-serif", title_px))
+        .margin(if title_px > 15 { 12 } else { 10 })
+        .x_label_area_size(areas.0)
+        .y_label_area_size(areas.1)
+        .build_cartesian_2d(0f64..x, 0f64..y)
+        .map_err(plot_err)
+}
+
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE)
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(plot_err)
+}
+
+/// Category names centred under x = i + 0.5.
+fn category_labels(root: &Root, chart: &Chart, names: &[&str], px: u32, gap: i32) -> Result<()> {
+    let style = TextStyle::from(("sans-serif", px)).pos(Pos::new(HPos::Center, VPos::Top));
+    for (i, name) in names.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+        root.draw(&Text::new(name.to_string(), (x, y + gap), style.clone())).map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+/// Grouped bars with Wilson error bars: one group per x label, one bar per run.
+fn grouped_bars(title: &str, y_desc: &str, groups: &[&str], runs: &[(String, Vec<Option<Rate>>)]) -> Result<String> {
+    svg_figure((760, 340), |root| {
+        let mut chart = frame(root, title, 17, (34, 52), groups.len() as f64, HEADROOM)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -193,21 +238,9 @@ fn grouped_bars(title: &str, y_desc: &str, groups: &[&str], runs: &[(String, Vec
                 }))
                 .map_err(plot_err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE)
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(plot_err)?;
-        let style = TextStyle::from(("sans-serif", 13)).pos(Pos::new(HPos::Center, VPos::Top));
-        for (g, label) in groups.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(g as f64 + 0.5, 0.0));
-            root.draw(&Text::new(label.to_string(), (px, py + 8), style.clone())).map_err(plot_err)?;
-        }
-        root.present().map_err(plot_err)?;
-    }
-    Ok(svg)
+        legend(&mut chart)?;
+        category_labels(root, &chart, groups, 13, 8)
+    })
 }
 
 /// Lines, one per run: x against y.
@@ -216,17 +249,8 @@ fn lines(title: &str, x_desc: &str, y_desc: &str, pct: bool, runs: &[(String, Ve
     let ymax =
         if pct { HEADROOM } else { runs.iter().flat_map(|r| r.1.iter().map(|p| p.1)).fold(0f64, f64::max) * 1.1 };
     let ymax = if ymax.is_finite() && ymax > 0.0 { ymax } else { 1.0 };
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (760, 320)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0f64..xmax, 0f64..ymax)
-            .map_err(plot_err)?;
+    svg_figure((760, 320), |root| {
+        let mut chart = frame(root, title, 17, (40, 56), xmax, ymax)?;
         chart
             .configure_mesh()
             .x_desc(x_desc)
@@ -248,33 +272,16 @@ fn lines(title: &str, x_desc: &str, y_desc: &str, pct: bool, runs: &[(String, Ve
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
             chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled()))).map_err(plot_err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE)
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(plot_err)?;
-        root.present().map_err(plot_err)?;
-    }
-    Ok(svg)
+        legend(&mut chart)
+    })
 }
 
-/// Horizontal comparison of one cost per run (plain bars).
+/// One cost per run (plain bars).
 fn cost_bars(title: &str, unit: &str, runs: &[(String, f64)]) -> Result<String> {
     let ymax = runs.iter().map(|r| r.1).fold(0f64, f64::max) * 1.15;
     let ymax = if ymax > 0.0 { ymax } else { 1.0 };
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (370, 280)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0f64..runs.len() as f64, 0f64..ymax)
-            .map_err(plot_err)?;
+    svg_figure((370, 280), |root| {
+        let mut chart = frame(root, title, 15, (30, 56), runs.len() as f64, ymax)?;
         chart.configure_mesh().disable_x_mesh().x_labels(0).y_desc(unit).draw().map_err(plot_err)?;
         chart
             .draw_series(
@@ -283,14 +290,9 @@ fn cost_bars(title: &str, unit: &str, runs: &[(String, f64)]) -> Result<String> 
                 }),
             )
             .map_err(plot_err)?;
-        let style = TextStyle::from(("sans-serif", 12)).pos(Pos::new(HPos::Center, VPos::Top));
-        for (i, (name, _)) in runs.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
-            root.draw(&Text::new(name.clone(), (px, py + 6), style.clone())).map_err(plot_err)?;
-        }
-        root.present().map_err(plot_err)?;
-    }
-    Ok(svg)
+        let names: Vec<&str> = runs.iter().map(|r| r.0.as_str()).collect();
+        category_labels(root, &chart, &names, 12, 6)
+    })
 }
 
 /// Every figure the runs have data for.
