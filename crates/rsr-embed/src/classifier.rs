@@ -1,0 +1,119 @@
+//! The `minilm` safety classifier: all-MiniLM-L6-v2 sentence embeddings with
+//! logistic heads ([`rsr_classify::dense`]) — `unsafe`, and one per category.
+//!
+//! Saved as one small JSON file (the heads, ~12 KB per head); the encoder's
+//! weights are not copied into it but found at load time ([`locate`]), and the
+//! file names the encoder it was trained on.
+
+use crate::minilm::{self, MiniLm, DIM, MAX_TOKENS};
+use rsr_classify::dense::{DenseConfig, DenseHeads};
+use rsr_classify::Example;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The `format` field of a saved `minilm` classifier.
+pub const FORMAT: &str = "rsr minilm classifier v1";
+const ENCODER: &str = "sentence-transformers/all-MiniLM-L6-v2";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct File {
+    format: String,
+    encoder: String,
+    pooling: String,
+    max_tokens: usize,
+    #[serde(flatten)]
+    heads: DenseHeads,
+}
+
+/// Embeddings of many texts, in batches of similar length (less padding),
+/// returned in the input order; `progress(done)` after each batch.
+pub fn embed_all(
+    encoder: &MiniLm,
+    texts: &[&str],
+    batch: usize,
+    progress: &mut dyn FnMut(usize),
+) -> minilm::Result<Vec<Vec<f32>>> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i].len());
+    let mut out = vec![Vec::new(); texts.len()];
+    let mut done = 0;
+    for chunk in order.chunks(batch.max(1)) {
+        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+        for (&i, v) in chunk.iter().zip(encoder.embed(&batch)?) {
+            out[i] = v;
+        }
+        done += chunk.len();
+        progress(done);
+    }
+    Ok(out)
+}
+
+/// Heads trained on all-MiniLM-L6-v2 embeddings, with the encoder to apply them.
+pub struct MinilmClassifier {
+    pub encoder: MiniLm,
+    pub heads: DenseHeads,
+}
+
+impl MinilmClassifier {
+    /// Fit the heads on `embeddings[i]` labelled by `data[i]` (from [`embed_all`]).
+    pub fn train(
+        encoder: MiniLm,
+        embeddings: &[Vec<f32>],
+        data: &[Example],
+        cfg: &DenseConfig,
+    ) -> rsr_core::Result<Self> {
+        Ok(Self { encoder, heads: DenseHeads::train(embeddings, data, cfg)? })
+    }
+
+    pub fn save(&self, path: &Path) -> rsr_core::Result<()> {
+        let file = File {
+            format: FORMAT.into(),
+            encoder: ENCODER.into(),
+            pooling: "mean over tokens, L2-normalised".into(),
+            max_tokens: MAX_TOKENS,
+            heads: self.heads.clone(),
+        };
+        let bytes = serde_json::to_vec(&file).map_err(|e| rsr_core::Error::Invalid(e.to_string()))?;
+        rsr_core::atomic::write_all(path, &bytes)
+    }
+
+    /// Load the heads from `path` and the encoder from `encoder_dir` (or [`minilm::locate`]'s search).
+    pub fn load(path: &Path, encoder_dir: Option<&Path>) -> rsr_core::Result<Self> {
+        let heads = load_heads(path)?;
+        let encoder = minilm::locate(encoder_dir)
+            .and_then(|dir| MiniLm::load(&dir))
+            .map_err(|e| rsr_core::Error::input(path, e.to_string(), "the minilm classifier needs its encoder"))?;
+        Ok(Self { encoder, heads })
+    }
+
+    /// P(unsafe) of each text.
+    pub fn scores(&self, texts: &[&str], progress: &mut dyn FnMut(usize)) -> minilm::Result<Vec<f32>> {
+        Ok(embed_all(&self.encoder, texts, 32, progress)?.iter().map(|v| self.heads.score(v)).collect())
+    }
+}
+
+/// The heads of a saved `minilm` classifier (checked against the encoder's width).
+pub fn load_heads(path: &Path) -> rsr_core::Result<DenseHeads> {
+    let bytes = std::fs::read(path).map_err(|e| rsr_core::Error::io(path, e))?;
+    let bad = |why: String| rsr_core::Error::input(path, why, "train one with `rsr classifier train --kind minilm`");
+    let file: File = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not a minilm classifier: {e}")))?;
+    if file.format != FORMAT {
+        return Err(bad(format!("format is `{}`, expected `{FORMAT}`", file.format)));
+    }
+    if file.encoder != ENCODER || file.heads.dim != DIM {
+        return Err(bad(format!("trained on {} ({} dims); this build embeds with {ENCODER} ({DIM})", file.encoder, file.heads.dim)));
+    }
+    if let Some(h) = file.heads.heads.iter().find(|h| h.weights.len() != DIM) {
+        return Err(bad(format!("head `{}` has {} weights, expected {DIM}", h.name, h.weights.len())));
+    }
+    Ok(file.heads)
+}
+
+/// Whether `path` looks like a saved `minilm` classifier (JSON with its format) rather than a `hashed` one.
+pub fn is_minilm_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    let s = String::from_utf8_lossy(&head[..n]);
+    s.trim_start().starts_with('{') && s.contains("minilm")
+}
