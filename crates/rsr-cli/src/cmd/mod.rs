@@ -80,11 +80,22 @@ impl AnyClassifier {
         }
     }
 
-    /// P(unsafe) of each text; `progress(done)` as it goes.
-    pub fn scores(&self, texts: &[&str], progress: &mut dyn FnMut(usize)) -> anyhow::Result<Vec<f32>> {
+    /// P(unsafe) of each text and its most likely category (None without
+    /// category heads); `progress(done)` as it goes.
+    pub fn predict(
+        &self,
+        texts: &[&str],
+        progress: &mut dyn FnMut(usize),
+    ) -> anyhow::Result<Vec<(f32, Option<String>)>> {
         match self {
-            Self::Hashed(c) => Ok(texts.iter().map(|t| c.score(t)).collect()),
-            Self::Minilm(c) => Ok(c.scores(texts, progress)?),
+            Self::Hashed(c) => Ok(texts
+                .iter()
+                .map(|t| {
+                    let (p, cat) = c.predict(t, f32::NEG_INFINITY);
+                    (p, cat.map(str::to_string))
+                })
+                .collect()),
+            Self::Minilm(c) => Ok(c.predict(texts, f32::NEG_INFINITY, progress)?),
         }
     }
 
