@@ -49,17 +49,13 @@ enum Command {
     Demo(cmd::demo::Args),
 }
 
-/// Keep freed model-sized buffers in the heap instead of returning them to
-/// the kernel: without this, glibc maps and unmaps every activation buffer
-/// of a prefill or a probe, and page faults take more time than the maths.
-fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
-}
+/// mimalloc, not glibc malloc: the `tokenizers` crate allocates a string per
+/// token, and with glibc a third of `rsr pack`'s time went to malloc and
+/// free (1.20× faster pack on the 1 GB pipeline bench, docs/benchmarks.md).
+/// It also keeps freed model-sized buffers for reuse, so a prefill or a probe
+/// does not map and unmap its activations each time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// `rsr … | head` should end quietly, as other command-line tools do, not
 /// panic in `println!` when the reader goes away.
@@ -72,7 +68,6 @@ fn default_sigpipe() {
 }
 
 fn main() {
-    tune_allocator();
     default_sigpipe();
     let cli = Cli::parse();
     let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
