@@ -1,0 +1,158 @@
+//! # rsr-candle
+//!
+//! Brief overview: the Llama model of `rsr-model` written with candle's
+//! tensors and autograd, so it runs on a GPU (`--features cuda`) while
+//! `rsr-model`'s hand-written CPU kernels stay the default. Both read and
+//! write the same parameter layout (Hugging Face tensor names), so a
+//! checkpoint moves between them unchanged; `tests/equal.rs` keeps them equal
+//! (logits, masked loss and every parameter's gradient on the same weights).
+//!
+//! Only candle ops with a backward are used (no fused `rms_norm`,
+//! `softmax_last_dim`, `rope` or `sdpa`, which silently pass no gradient):
+//! the gradient test is what would catch one slipping in.
+//!
+//! Status: forward, masked loss and gradients. The GPU training loop
+//! (AdamW on these gradients inside `rsr train --device cuda`) is open work.
+
+use candle_core::{DType, Device, Result, Tensor, Var, D};
+use rsr_model::config::ModelConfig;
+use rsr_model::model::Model;
+
+/// The device: CUDA 0 when built with `cuda` and `cuda` is asked for, else the CPU.
+pub fn device(cuda: bool) -> Result<Device> {
+    if cuda {
+        Device::new_cuda(0)
+    } else {
+        Ok(Device::Cpu)
+    }
+}
+
+/// The model's parameters as candle variables, in `rsr-model`'s layout order.
+pub struct CandleLlama {
+    pub cfg: ModelConfig,
+    /// (name, variable), in layout order.
+    pub vars: Vec<(String, Var)>,
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl CandleLlama {
+    /// The same weights as `m`, on `device`.
+    pub fn from_model(m: &Model, device: &Device) -> Result<Self> {
+        let mut vars = Vec::with_capacity(m.layout.entries.len());
+        for (name, off, shape) in &m.layout.entries {
+            let n: usize = shape.iter().product();
+            let t = Tensor::from_slice(&m.params[*off..off + n], shape.as_slice(), device)?;
+            vars.push((name.clone(), Var::from_tensor(&t)?));
+        }
+        let (t, d) = (m.cfg.max_position_embeddings, m.cfg.head_dim());
+        let (cos, sin) = rsr_model::ops::rope_tables(t, d, m.cfg.rope_theta);
+        Ok(Self {
+            cfg: m.cfg.clone(),
+            vars,
+            cos: Tensor::from_vec(cos, (t, d / 2), device)?,
+            sin: Tensor::from_vec(sin, (t, d / 2), device)?,
+        })
+    }
+
+    fn w(&self, name: &str) -> &Tensor {
+        self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_tensor()).unwrap_or_else(|| panic!("no {name}"))
+    }
+
+    fn rmsnorm(&self, x: &Tensor, name: &str) -> Result<Tensor> {
+        let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
+        let rstd = (ms + self.cfg.rms_norm_eps as f64)?.sqrt()?.recip()?;
+        x.broadcast_mul(&rstd)?.broadcast_mul(self.w(name))
+    }
+
+    /// `x[N × in] · Wᵀ` for `W[out × in]`.
+    fn linear(&self, x: &Tensor, name: &str) -> Result<Tensor> {
+        x.matmul(&self.w(name).t()?)
+    }
+
+    /// RoPE in Hugging Face's rotate-half layout on `x[B × H × T × D]`.
+    fn rope(&self, x: &Tensor, t: usize) -> Result<Tensor> {
+        let half = self.cfg.head_dim() / 2;
+        let (cos, sin) = (self.cos.narrow(0, 0, t)?, self.sin.narrow(0, 0, t)?);
+        let (a, b) = (x.narrow(D::Minus1, 0, half)?, x.narrow(D::Minus1, half, half)?);
+        let ra = (a.broadcast_mul(&cos)? - b.broadcast_mul(&sin)?)?;
+        let rb = (b.broadcast_mul(&cos)? + a.broadcast_mul(&sin)?)?;
+        Tensor::cat(&[ra, rb], D::Minus1)
+    }
+
+    /// Logits `[B·T × V]` of `tokens[B × T]`.
+    pub fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
+        let cfg = &self.cfg;
+        let (b, t) = tokens.dims2()?;
+        let (c, h, d) = (cfg.hidden_size, cfg.num_attention_heads, cfg.head_dim());
+        let device = tokens.device();
+        let mut x = self.w("model.embed_tokens.weight").index_select(&tokens.flatten_all()?, 0)?;
+        // Causal mask: 0 on and below the diagonal, a large negative above it.
+        let mask: Vec<f32> = (0..t * t).map(|i| if i % t > i / t { -1e9 } else { 0.0 }).collect();
+        let mask = Tensor::from_vec(mask, (t, t), device)?;
+        let heads = |y: Tensor| y.reshape((b, t, h, d))?.transpose(1, 2)?.contiguous();
+        for l in 0..cfg.num_hidden_layers {
+            let p = format!("model.layers.{l}");
+            let xn = self.rmsnorm(&x, &format!("{p}.input_layernorm.weight"))?;
+            let q = self.rope(&heads(self.linear(&xn, &format!("{p}.self_attn.q_proj.weight"))?)?, t)?;
+            let k = self.rope(&heads(self.linear(&xn, &format!("{p}.self_attn.k_proj.weight"))?)?, t)?;
+            let v = heads(self.linear(&xn, &format!("{p}.self_attn.v_proj.weight"))?)?;
+            let scores = (q.matmul(&k.t()?)? / (d as f64).sqrt())?.broadcast_add(&mask)?;
+            let att = softmax(&scores)?.matmul(&v)?; // B × H × T × D
+            let att = att.transpose(1, 2)?.contiguous()?.reshape((b * t, c))?;
+            let r1 = (&x + self.linear(&att, &format!("{p}.self_attn.o_proj.weight"))?)?;
+            let xn2 = self.rmsnorm(&r1, &format!("{p}.post_attention_layernorm.weight"))?;
+            let g = self.linear(&xn2, &format!("{p}.mlp.gate_proj.weight"))?;
+            let u = self.linear(&xn2, &format!("{p}.mlp.up_proj.weight"))?;
+            let hidden = (g.silu()? * u)?;
+            x = (r1 + self.linear(&hidden, &format!("{p}.mlp.down_proj.weight"))?)?;
+        }
+        let xn = self.rmsnorm(&x, "model.norm.weight")?;
+        let head = if cfg.tie_word_embeddings { "model.embed_tokens.weight" } else { "lm_head.weight" };
+        self.linear(&xn, head)
+    }
+
+    /// Mean cross-entropy over the positions with `mask = 1` (a scalar tensor),
+    /// exactly what `rsr-model` trains on: masked positions add nothing.
+    pub fn loss(&self, tokens: &Tensor, targets: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let logits = self.forward(tokens)?;
+        let max = logits.max_keepdim(D::Minus1)?.detach();
+        let shifted = logits.broadcast_sub(&max)?;
+        let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
+        let picked = shifted.gather(&targets.flatten_all()?.unsqueeze(1)?, 1)?;
+        let nll = (lse - picked)?.squeeze(1)?;
+        let m = mask.flatten_all()?.to_dtype(DType::F32)?;
+        let n = m.sum_all()?.to_scalar::<f32>()?.max(1.0);
+        (nll * m)?.sum_all()? / n as f64
+    }
+
+    /// Gradients of `loss` for every parameter, flattened in layout order
+    /// (the layout of `rsr-model`'s `Model::grads`).
+    pub fn grads(&self, loss: &Tensor) -> Result<Vec<f32>> {
+        let store = loss.backward()?;
+        let mut out = Vec::new();
+        for (name, v) in &self.vars {
+            match store.get(v.as_tensor()) {
+                Some(g) => out.extend(g.flatten_all()?.to_vec1::<f32>()?),
+                None => candle_core::bail!("no gradient reached {name}"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The parameters, flattened in layout order (to save a checkpoint with `rsr-model`).
+    pub fn params(&self) -> Result<Vec<f32>> {
+        let mut out = Vec::new();
+        for (_, v) in &self.vars {
+            out.extend(v.as_tensor().flatten_all()?.to_vec1::<f32>()?);
+        }
+        Ok(out)
+    }
+}
+
+/// Softmax over the last axis from ops that all have a backward.
+fn softmax(x: &Tensor) -> Result<Tensor> {
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let e = x.broadcast_sub(&max)?.exp()?;
+    e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
+}
