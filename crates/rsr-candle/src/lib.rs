@@ -11,12 +11,16 @@
 //! `softmax_last_dim`, `rope` or `sdpa`, which silently pass no gradient):
 //! the gradient test is what would catch one slipping in.
 //!
-//! Status: forward, masked loss and gradients. The GPU training loop
-//! (AdamW on these gradients inside `rsr train --device cuda`) is open work.
+//! [`Trainer`] takes training steps on the device — gradient clipping and
+//! AdamW exactly as `rsr-model`'s trainer does them (a test checks the
+//! weights after several steps). Not yet done: `rsr train --device cuda`,
+//! which needs the trainer's batching, validation, checkpoints and resume
+//! around this step.
 
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 use rsr_model::config::ModelConfig;
 use rsr_model::model::Model;
+use rsr_model::optim::AdamW;
 
 /// The device: CUDA 0 when built with `cuda` and `cuda` is asked for, else the CPU.
 pub fn device(cuda: bool) -> Result<Device> {
@@ -155,4 +159,63 @@ fn softmax(x: &Tensor) -> Result<Tensor> {
     let max = x.max_keepdim(D::Minus1)?.detach();
     let e = x.broadcast_sub(&max)?.exp()?;
     e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
+}
+
+/// Training steps on the device: masked loss, gradients, global-norm
+/// clipping, then AdamW (decoupled weight decay on matrices only) — the
+/// update of `rsr_model::train`, with the moments kept on the device.
+pub struct Trainer {
+    pub model: CandleLlama,
+    pub opt: AdamW,
+    /// Clip the global gradient norm to this (0: no clipping).
+    pub grad_clip: f32,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+    /// Steps taken (AdamW's bias correction uses step + 1).
+    pub step: u64,
+}
+
+impl Trainer {
+    pub fn new(model: CandleLlama, opt: AdamW, grad_clip: f32) -> Result<Self> {
+        let zeros = |model: &CandleLlama| -> Result<Vec<Tensor>> {
+            model.vars.iter().map(|(_, v)| v.as_tensor().zeros_like()).collect()
+        };
+        Ok(Self { m: zeros(&model)?, v: zeros(&model)?, model, opt, grad_clip, step: 0 })
+    }
+
+    /// One step at learning rate `lr`; returns the loss and the gradient norm before clipping.
+    pub fn step(&mut self, tokens: &Tensor, targets: &Tensor, mask: &Tensor, lr: f32) -> Result<(f32, f32)> {
+        let loss = self.model.loss(tokens, targets, mask)?;
+        let store = loss.backward()?;
+        let mut grads = Vec::with_capacity(self.model.vars.len());
+        for (name, v) in &self.model.vars {
+            match store.get(v.as_tensor()) {
+                Some(g) => grads.push(g.clone()),
+                None => candle_core::bail!("no gradient reached {name}"),
+            }
+        }
+        let mut sq = 0f64;
+        for g in &grads {
+            sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+        }
+        let norm = sq.sqrt() as f32;
+        let scale = if self.grad_clip > 0.0 && norm > self.grad_clip { self.grad_clip / (norm + 1e-6) } else { 1.0 };
+        self.step += 1;
+        let (b1, b2) = (self.opt.beta1 as f64, self.opt.beta2 as f64);
+        let c1 = 1.0 - b1.powi(self.step as i32);
+        let c2 = 1.0 - b2.powi(self.step as i32);
+        let lr = lr as f64;
+        for (k, ((_, var), g)) in self.model.vars.iter().zip(grads).enumerate() {
+            let g = (g * scale as f64)?;
+            self.m[k] = ((&self.m[k] * b1)? + (&g * (1.0 - b1))?)?;
+            self.v[k] = ((&self.v[k] * b2)? + (g.sqr()? * (1.0 - b2))?)?;
+            let update = ((&self.m[k] / c1)? / ((&self.v[k] / c2)?.sqrt()? + self.opt.eps as f64)?)?;
+            let mut p = var.as_tensor().detach();
+            if var.as_tensor().rank() == 2 {
+                p = (&p - (&p * (lr * self.opt.weight_decay as f64))?)?;
+            }
+            var.set(&(p - (update * lr)?)?)?;
+        }
+        Ok((loss.to_scalar::<f32>()?, norm))
+    }
 }

@@ -78,3 +78,52 @@ fn candle_equals_the_cpu_kernels_untied() {
 fn cuda_equals_the_cpu_kernels() {
     check(false, rsr_candle::device(true).expect("a CUDA device"));
 }
+
+/// Several AdamW steps with clipping on candle land on the weights rsr-model's trainer reaches.
+#[test]
+fn training_steps_match_the_cpu_trainer() {
+    use rsr_model::optim::{clip_grad_norm, AdamW};
+    let cfg = ModelConfig {
+        vocab_size: 64,
+        hidden_size: 32,
+        intermediate_size: 48,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        max_position_embeddings: 16,
+        rms_norm_eps: 1e-5,
+        rope_theta: 10_000.0,
+        tie_word_embeddings: true,
+    };
+    let (b, t) = (2, 8);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let mut model = Model::new(cfg.clone(), 3);
+    let dev = Device::Cpu;
+    // Clip at 0.5 so clipping is exercised; a weight decay big enough to matter.
+    let opt = AdamW { weight_decay: 0.1, ..AdamW::default() };
+    let mut trainer =
+        rsr_candle::Trainer::new(CandleLlama::from_model(&model, &dev).unwrap(), opt.clone(), 0.5).unwrap();
+    let (mut m, mut v) = (vec![0f32; model.num_params()], vec![0f32; model.num_params()]);
+    let decay = model.decay_mask();
+    let mut acts = Acts::new(&cfg, b, t);
+    let mut clipped = false;
+    for step in 1..=4u64 {
+        let tokens: Vec<u32> = (0..b * t).map(|_| rng.gen_range(0..64)).collect();
+        let targets: Vec<u32> = (0..b * t).map(|_| rng.gen_range(0..64)).collect();
+        let mask: Vec<u8> = (0..b * t).map(|i| u8::from(i % 4 != 0)).collect();
+        let lr = 1e-2;
+        model.zero_grad();
+        let (loss_cpu, _) = model.forward_backward(&mut acts, &tokens, &targets, &mask);
+        let norm_cpu = clip_grad_norm(&mut model.grads, 0.5);
+        opt.step(&mut model.params, &model.grads, &mut m, &mut v, &decay, lr, step);
+        let tok = Tensor::from_vec(tokens, (b, t), &dev).unwrap();
+        let tgt = Tensor::from_vec(targets, (b, t), &dev).unwrap();
+        let msk = Tensor::from_vec(mask.iter().map(|&x| x as u32).collect::<Vec<_>>(), (b, t), &dev).unwrap();
+        let (loss, norm) = trainer.step(&tok, &tgt, &msk, lr).unwrap();
+        assert!((loss - loss_cpu).abs() < 1e-4, "step {step}: loss {loss} vs {loss_cpu}");
+        assert!((norm - norm_cpu).abs() < 1e-3 * norm_cpu, "step {step}: grad norm {norm} vs {norm_cpu}");
+        clipped |= norm > 0.5;
+    }
+    assert!(clipped, "the test should exercise clipping");
+    let d = max_abs_diff(&trainer.model.params().unwrap(), &model.params);
+    assert!(d < 1e-4, "weights after 4 steps differ by {d}");
+}
