@@ -13,9 +13,9 @@
 //!
 //! [`Trainer`] takes training steps on the device — gradient clipping and
 //! AdamW exactly as `rsr-model`'s trainer does them (a test checks the
-//! weights after several steps). Not yet done: `rsr train --device cuda`,
-//! which needs the trainer's batching, validation, checkpoints and resume
-//! around this step.
+//! weights after several steps) — and [`Engine`] plugs it into
+//! `rsr-model`'s training loop (`rsr train --device cuda`), which keeps
+//! batching, the schedule, validation, checkpoints and resume.
 
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 use rsr_model::config::ModelConfig;
@@ -183,6 +183,37 @@ impl Trainer {
         Ok(Self { m: zeros(&model)?, v: zeros(&model)?, model, opt, grad_clip, step: 0 })
     }
 
+    /// Continue from AdamW moments `m`, `v` (flattened in layout order) after `step` steps.
+    pub fn with_moments(mut self, m: &[f32], v: &[f32], step: u64) -> Result<Self> {
+        let split = |flat: &[f32], like: &[Tensor]| -> Result<Vec<Tensor>> {
+            let mut off = 0;
+            like.iter()
+                .map(|t| {
+                    let n = t.elem_count();
+                    let out = Tensor::from_slice(&flat[off..off + n], t.shape(), t.device());
+                    off += n;
+                    out
+                })
+                .collect()
+        };
+        self.m = split(m, &self.m)?;
+        self.v = split(v, &self.v)?;
+        self.step = step;
+        Ok(self)
+    }
+
+    /// The AdamW moments, flattened in layout order.
+    pub fn moments(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        let flat = |ts: &[Tensor]| -> Result<Vec<f32>> {
+            let mut out = Vec::new();
+            for t in ts {
+                out.extend(t.flatten_all()?.to_vec1::<f32>()?);
+            }
+            Ok(out)
+        };
+        Ok((flat(&self.m)?, flat(&self.v)?))
+    }
+
     /// One step at learning rate `lr`; returns the loss and the gradient norm before clipping.
     pub fn step(&mut self, tokens: &Tensor, targets: &Tensor, mask: &Tensor, lr: f32) -> Result<(f32, f32)> {
         let loss = self.model.loss(tokens, targets, mask)?;
@@ -217,5 +248,64 @@ impl Trainer {
             var.set(&(p - (update * lr)?)?)?;
         }
         Ok((loss.to_scalar::<f32>()?, norm))
+    }
+}
+
+/// [`Trainer`] as `rsr-model`'s step engine: batches go to the device, the
+/// weights and moments come back only when the loop validates or saves.
+pub struct Engine {
+    trainer: Trainer,
+    device: Device,
+    seq_len: usize,
+}
+
+impl Engine {
+    /// An engine on `device` for batches of `seq_len`-token rows, starting from
+    /// `model`'s weights and the moments `m`, `v` (zeros for a new run; the
+    /// checkpoint's on resume) after `step` steps.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        model: &Model,
+        m: &[f32],
+        v: &[f32],
+        opt: &AdamW,
+        grad_clip: f32,
+        step: u64,
+        seq_len: usize,
+        device: Device,
+    ) -> Result<Self> {
+        let trainer =
+            Trainer::new(CandleLlama::from_model(model, &device)?, opt.clone(), grad_clip)?.with_moments(m, v, step)?;
+        Ok(Self { trainer, device, seq_len })
+    }
+}
+
+fn to_rsr(e: candle_core::Error) -> rsr_core::Error {
+    rsr_core::Error::Invalid(format!("candle: {e}"))
+}
+
+impl rsr_model::train::StepEngine for Engine {
+    fn step(&mut self, batch: &rsr_model::data::Batch, lr: f32) -> rsr_core::Result<(f32, f32)> {
+        let (b, t) = (batch.inputs.len() / self.seq_len, self.seq_len);
+        let t = |v: Vec<u32>| Tensor::from_vec(v, (b, t), &self.device).map_err(to_rsr);
+        let tokens = t(batch.inputs.clone())?;
+        let targets = t(batch.targets.clone())?;
+        let mask = t(batch.mask.iter().map(|&m| m as u32).collect())?;
+        self.trainer.step(&tokens, &targets, &mask, lr).map_err(to_rsr)
+    }
+
+    fn sync(&mut self, params: &mut [f32], m: &mut [f32], v: &mut [f32]) -> rsr_core::Result<()> {
+        params.copy_from_slice(&self.trainer.model.params().map_err(to_rsr)?);
+        let (mm, vv) = self.trainer.moments().map_err(to_rsr)?;
+        m.copy_from_slice(&mm);
+        v.copy_from_slice(&vv);
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        match self.device {
+            Device::Cpu => "candle cpu".into(),
+            _ => format!("candle {:?}", self.device.location()),
+        }
     }
 }

@@ -10,7 +10,7 @@
 
 use crate::checkpoint;
 use crate::config::ModelConfig;
-use crate::data::TokenStream;
+use crate::data::{Batch, TokenStream};
 use crate::model::{Acts, Model};
 use crate::optim::{clip_grad_norm, AdamW, Schedule};
 use rsr_core::manifest::Manifest;
@@ -85,6 +85,20 @@ pub struct StepMetrics {
     pub grad_norm: f32,
 }
 
+/// Another implementation of the same model and update that takes the
+/// optimizer steps instead of this crate's CPU kernels — `rsr-candle` on a
+/// GPU. The trainer keeps batching, schedule, validation, checkpoints and
+/// resume; before validating or saving it asks the engine for the weights
+/// and AdamW moments (same layout as [`Model::params`]).
+pub trait StepEngine {
+    /// One step (clip, then AdamW at `lr`); returns (loss, grad norm before clipping).
+    fn step(&mut self, batch: &Batch, lr: f32) -> Result<(f32, f32)>;
+    /// Copy the weights and the first and second moments out.
+    fn sync(&mut self, params: &mut [f32], m: &mut [f32], v: &mut [f32]) -> Result<()>;
+    /// What the manifest records (e.g. "candle cuda:0").
+    fn describe(&self) -> String;
+}
+
 pub struct Trainer {
     pub cfg: TrainConfig,
     pub model: Model,
@@ -100,6 +114,9 @@ pub struct Trainer {
     run: PathBuf,
     tokenizer: PathBuf,
     eos: u32,
+    engine: Option<Box<dyn StepEngine>>,
+    /// The engine has stepped since the last sync: `model.params`, `m`, `v` are stale.
+    stale: bool,
 }
 
 fn latest_checkpoint(run: &Path) -> Option<PathBuf> {
@@ -177,25 +194,75 @@ impl Trainer {
         } else {
             let _ = std::fs::remove_file(run.join("metrics.jsonl"));
         }
-        Ok(Self { cfg, model, m, v, decay, opt, schedule, train, val, acts, step, run, tokenizer, eos })
+        Ok(Self {
+            cfg,
+            model,
+            m,
+            v,
+            decay,
+            opt,
+            schedule,
+            train,
+            val,
+            acts,
+            step,
+            run,
+            tokenizer,
+            eos,
+            engine: None,
+            stale: false,
+        })
+    }
+
+    /// Take the steps with `make(model, m, v, opt)`'s engine from now on (it
+    /// starts from the current weights and moments, so this works on resume too).
+    pub fn set_engine(
+        &mut self,
+        make: impl FnOnce(&Model, &[f32], &[f32], &AdamW) -> Result<Box<dyn StepEngine>>,
+    ) -> Result<()> {
+        self.sync()?;
+        self.engine = Some(make(&self.model, &self.m, &self.v, &self.opt)?);
+        Ok(())
+    }
+
+    /// Bring the weights and moments back from the engine (if it has stepped).
+    pub fn sync(&mut self) -> Result<()> {
+        if let (true, Some(e)) = (self.stale, self.engine.as_mut()) {
+            e.sync(&mut self.model.params, &mut self.m, &mut self.v)?;
+        }
+        self.stale = false;
+        Ok(())
+    }
+
+    /// Where the steps run: "cpu kernels" or the engine's description.
+    pub fn device(&self) -> String {
+        self.engine.as_ref().map_or_else(|| "cpu kernels".to_string(), |e| e.describe())
     }
 
     /// One optimizer step; returns (loss, grad norm).
-    pub fn train_step(&mut self) -> (f32, f32) {
+    pub fn train_step(&mut self) -> Result<(f32, f32)> {
         let (b, t) = (self.cfg.batch_size, self.cfg.seq_len);
         let batch = self.train.batch(self.cfg.seed, self.step, b, t);
+        if let Some(e) = self.engine.as_mut() {
+            let lr = self.schedule.lr_at(self.step);
+            let out = e.step(&batch, lr)?;
+            self.step += 1;
+            self.stale = true;
+            return Ok(out);
+        }
         self.model.zero_grad();
         let (loss, _) = self.model.forward_backward(&mut self.acts, &batch.inputs, &batch.targets, &batch.mask);
         let norm = clip_grad_norm(&mut self.model.grads, self.cfg.grad_clip);
         let lr = self.schedule.lr_at(self.step);
         self.step += 1;
         self.opt.step(&mut self.model.params, &self.model.grads, &mut self.m, &mut self.v, &self.decay, lr, self.step);
-        (loss, norm)
+        Ok((loss, norm))
     }
 
     /// Mean masked loss over up to `eval_batches` validation batches.
-    pub fn val_loss(&mut self) -> Option<f32> {
-        let val = self.val.as_ref()?;
+    pub fn val_loss(&mut self) -> Result<Option<f32>> {
+        self.sync()?;
+        let Some(val) = self.val.as_ref() else { return Ok(None) };
         let (b, t) = (self.cfg.batch_size, self.cfg.seq_len);
         let (mut sum, mut n) = (0.0f64, 0usize);
         for batch in val.sequential(b, t, self.cfg.eval_batches) {
@@ -203,10 +270,11 @@ impl Trainer {
             sum += loss as f64 * k as f64;
             n += k;
         }
-        (n > 0).then(|| (sum / n as f64) as f32)
+        Ok((n > 0).then(|| (sum / n as f64) as f32))
     }
 
-    pub fn save_checkpoint(&self) -> Result<PathBuf> {
+    pub fn save_checkpoint(&mut self) -> Result<PathBuf> {
+        self.sync()?;
         let dir = self.run.join("checkpoints").join(format!("step-{:07}", self.step));
         checkpoint::save_model(&dir, &self.model, self.eos, Some(&self.tokenizer))?;
         checkpoint::save_optimizer(&dir, &self.model.layout, &self.m, &self.v)?;
@@ -237,11 +305,11 @@ impl Trainer {
         while self.step < stop.min(steps) {
             let ts = Instant::now();
             let lr = self.schedule.lr_at(self.step);
-            let (loss, grad_norm) = self.train_step();
+            let (loss, grad_norm) = self.train_step()?;
             let tok_per_s = per_step as f64 / ts.elapsed().as_secs_f64();
             let eval_now =
                 self.step == steps || (self.cfg.eval_every > 0 && self.step.is_multiple_of(self.cfg.eval_every));
-            let val_loss = if eval_now { self.val_loss() } else { None };
+            let val_loss = if eval_now { self.val_loss()? } else { None };
             let m =
                 StepMetrics { step: self.step, tokens: self.tokens_seen(), loss, val_loss, lr, tok_per_s, grad_norm };
             writeln!(log, "{}", serde_json::to_string(&m).unwrap()).map_err(|e| Error::io(&metrics_path, e))?;
@@ -278,6 +346,7 @@ impl Trainer {
             "seconds": secs,
             "tokens_per_s": trained as f64 / secs.max(1e-9),
             "threads": rayon::current_num_threads(),
+            "device": self.device(),
         });
         manifest.write(&self.run)?;
         Ok(manifest)

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(
-    about = "Pretrain a Llama-style model on packed shards (CPU), with the loss mask applied",
+    about = "Pretrain a Llama-style model on packed shards (CPU; CUDA with --features cuda), with the loss mask applied",
     long_about = "Train a decoder-only transformer with the Llama architecture (RMSNorm, RoPE, SwiGLU, tied \
 embeddings for the CPU presets) on the shards of `rsr pack`, with AdamW, linear warm-up + cosine decay and \
 gradient clipping. Masked tokens contribute nothing to the loss or the gradient.\n\n\
@@ -15,9 +15,14 @@ Writes RUN/metrics.jsonl (step, tokens, loss, val_loss, lr, tok/s, grad_norm), c
 RUN/checkpoints/step-N/ as model.safetensors + config.json + tokenizer.json (loadable as LlamaForCausalLM in \
 Hugging Face transformers) with optimizer state for exact resume, and RUN/manifest.json.\n\n\
 Presets: tiny (~1M parameters at a 2k vocabulary: d=128, 4 layers), small (~5M at 4k: d=256, 5 layers), \
-base (~110M at 32k: d=768, 12 layers; meant for GPUs).",
+base (~110M at 32k: d=768, 12 layers; meant for GPUs).\n\n\
+Devices: --device cpu runs rsr's own forward/backward kernels (the default, and the fastest on a CPU); \
+--device cuda runs the same model written with candle on GPU 0 (build with \
+`cargo build --release -p rsr-cli --features cuda`); --device candle-cpu runs that GPU code path on the CPU, \
+to check it. A test keeps the two implementations equal (logits, loss, every gradient, AdamW steps).",
     after_help = "Examples:\n  rsr train --data world-rsr-packed --preset tiny --tokens 2000000 --out runs/rsr\n  \
-rsr train --resume --out runs/rsr                   # continue from the latest checkpoint"
+rsr train --resume --out runs/rsr                   # continue from the latest checkpoint\n  \
+rsr train --data packed --preset base --batch-size 32 --seq-len 1024 --tokens 1000000000 --device cuda --out runs/base"
 )]
 pub struct Args {
     /// The `rsr pack` output directory (train/, val/, tokenizer.json).
@@ -57,6 +62,18 @@ pub struct Args {
     /// Continue the run in --out from its latest checkpoint (other flags are read from RUN/run.json).
     #[arg(long)]
     resume: bool,
+    /// Where the steps run: `cpu` (rsr's own kernels, the fastest on a CPU), `cuda` (the same model on
+    /// candle, GPU 0; needs a build with `--features cuda`), or `candle-cpu` (the GPU code path on the
+    /// CPU, to check it). Validation and checkpoints are the same for all three.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: Device,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum Device {
+    Cpu,
+    Cuda,
+    CandleCpu,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -77,16 +94,28 @@ pub fn run(args: Args) -> Result<()> {
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(&args.out, cfg, args.resume)?;
+    if args.device != Device::Cpu {
+        let device = rsr_candle::device(args.device == Device::Cuda).map_err(|e| {
+            anyhow::anyhow!("--device cuda: {e} (build with `cargo build --release -p rsr-cli --features cuda`)")
+        })?;
+        let (clip, step, seq_len) = (trainer.cfg.grad_clip, trainer.step, trainer.cfg.seq_len);
+        trainer.set_engine(|model, m, v, opt| {
+            let e = rsr_candle::Engine::new(model, m, v, opt, clip, step, seq_len, device)
+                .map_err(|e| rsr_core::Error::Invalid(format!("candle: {e}")))?;
+            Ok(Box::new(e) as Box<dyn rsr_model::train::StepEngine>)
+        })?;
+    }
     let steps = trainer.cfg.steps();
     println!(
-        "model: {} parameters ({} layers, d={}, vocab {}); {} steps of {}×{} tokens on {threads} threads",
+        "model: {} parameters ({} layers, d={}, vocab {}); {} steps of {}×{} tokens on {} ({threads} threads)",
         trainer.model.num_params(),
         trainer.model.cfg.num_hidden_layers,
         trainer.model.cfg.hidden_size,
         trainer.model.cfg.vocab_size,
         steps,
         trainer.cfg.batch_size,
-        trainer.cfg.seq_len
+        trainer.cfg.seq_len,
+        trainer.device()
     );
     let pb = progress::bar(steps, "train");
     pb.set_position(trainer.step);
