@@ -13,18 +13,23 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
-fn check(tie: bool, dev: Device) {
-    let cfg = ModelConfig {
-        vocab_size: 96,
+/// Two layers of width 32, four heads: small enough to compare every number.
+fn small_config(vocab_size: usize, intermediate_size: usize, tie_word_embeddings: bool) -> ModelConfig {
+    ModelConfig {
+        vocab_size,
         hidden_size: 32,
-        intermediate_size: 56,
+        intermediate_size,
         num_hidden_layers: 2,
         num_attention_heads: 4,
         max_position_embeddings: 16,
         rms_norm_eps: 1e-5,
         rope_theta: 10_000.0,
-        tie_word_embeddings: tie,
-    };
+        tie_word_embeddings,
+    }
+}
+
+fn check(tie: bool, dev: Device) {
+    let cfg = small_config(96, 56, tie);
     let (b, t) = (2, 12);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
     let tokens: Vec<u32> = (0..b * t).map(|_| rng.gen_range(0..96)).collect();
@@ -83,17 +88,7 @@ fn cuda_equals_the_cpu_kernels() {
 #[test]
 fn training_steps_match_the_cpu_trainer() {
     use rsr_model::optim::{clip_grad_norm, AdamW};
-    let cfg = ModelConfig {
-        vocab_size: 64,
-        hidden_size: 32,
-        intermediate_size: 48,
-        num_hidden_layers: 2,
-        num_attention_heads: 4,
-        max_position_embeddings: 16,
-        rms_norm_eps: 1e-5,
-        rope_theta: 10_000.0,
-        tie_word_embeddings: true,
-    };
+    let cfg = small_config(64, 48, true);
     let (b, t) = (2, 8);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
     let mut model = Model::new(cfg.clone(), 3);

@@ -233,14 +233,20 @@ fn tokenizer_pack_inspect_export_as_in_the_readme() {
     assert!(err.contains("missing.json") && err.contains("HINT"), "{err}");
 }
 
+/// DIR/world (`docs` documents), DIR/rsr (its rsr variant), DIR/tok.json, DIR/packed (10% validation).
+fn pack_a_world(dir: &Path, docs: usize) {
+    let p = |s: &str| dir.join(s).to_str().unwrap().to_string();
+    ok(&["gym", "--out", &p("world"), "--docs", &docs.to_string()]);
+    ok(&["transform", "--mode", "rsr", "--input", &p("world"), "--out", &p("rsr"), "--every", "16"]);
+    ok(&["tokenizer", "train", "--input", &p("world"), "--vocab-size", "400", "--out", &p("tok.json")]);
+    ok(&["pack", "--input", &p("rsr"), "--tokenizer", &p("tok.json"), "--out", &p("packed"), "--val-fraction", "0.1"]);
+}
+
 #[test]
 fn train_then_generate_judge_and_probe_from_a_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
-    ok(&["gym", "--out", &p("world"), "--docs", "300"]);
-    ok(&["transform", "--mode", "rsr", "--input", &p("world"), "--out", &p("rsr"), "--every", "16"]);
-    ok(&["tokenizer", "train", "--input", &p("world"), "--vocab-size", "400", "--out", &p("tok.json")]);
-    ok(&["pack", "--input", &p("rsr"), "--tokenizer", &p("tok.json"), "--out", &p("packed"), "--val-fraction", "0.1"]);
+    pack_a_world(dir.path(), 300);
     let out = ok(&[
         "train",
         "--data",
@@ -362,10 +368,7 @@ fn classifiers_of_both_kinds_train_evaluate_and_annotate() {
 fn training_on_the_candle_path_matches_the_cpu_kernels() {
     let dir = tempfile::tempdir().unwrap();
     let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
-    ok(&["gym", "--out", &p("world"), "--docs", "200"]);
-    ok(&["transform", "--mode", "rsr", "--input", &p("world"), "--out", &p("rsr"), "--every", "16"]);
-    ok(&["tokenizer", "train", "--input", &p("world"), "--vocab-size", "400", "--out", &p("tok.json")]);
-    ok(&["pack", "--input", &p("rsr"), "--tokenizer", &p("tok.json"), "--out", &p("packed"), "--val-fraction", "0.1"]);
+    pack_a_world(dir.path(), 200);
     let data = p("packed");
     let train = |run: &str, device: &str, extra: &[&str]| {
         let mut args = vec!["train", "--data", &data, "--out", run, "--tokens", "8192", "--batch-size", "4"];
