@@ -133,25 +133,34 @@ impl CandleLlama {
     /// Gradients of `loss` for every parameter, flattened in layout order
     /// (the layout of `rsr-model`'s `Model::grads`).
     pub fn grads(&self, loss: &Tensor) -> Result<Vec<f32>> {
-        let store = loss.backward()?;
-        let mut out = Vec::new();
-        for (name, v) in &self.vars {
-            match store.get(v.as_tensor()) {
-                Some(g) => out.extend(g.flatten_all()?.to_vec1::<f32>()?),
-                None => candle_core::bail!("no gradient reached {name}"),
-            }
-        }
-        Ok(out)
+        flatten(&self.backward(loss)?)
     }
 
     /// The parameters, flattened in layout order (to save a checkpoint with `rsr-model`).
     pub fn params(&self) -> Result<Vec<f32>> {
-        let mut out = Vec::new();
-        for (_, v) in &self.vars {
-            out.extend(v.as_tensor().flatten_all()?.to_vec1::<f32>()?);
-        }
-        Ok(out)
+        flatten(self.vars.iter().map(|(_, v)| v.as_tensor()))
     }
+
+    /// One gradient per variable, in layout order; an error names a variable no gradient reached.
+    fn backward(&self, loss: &Tensor) -> Result<Vec<Tensor>> {
+        let store = loss.backward()?;
+        self.vars
+            .iter()
+            .map(|(name, v)| match store.get(v.as_tensor()) {
+                Some(g) => Ok(g.clone()),
+                None => candle_core::bail!("no gradient reached {name}"),
+            })
+            .collect()
+    }
+}
+
+/// Tensors flattened one after another into one vector (the layout order of `rsr-model`).
+fn flatten<'a>(ts: impl IntoIterator<Item = &'a Tensor>) -> Result<Vec<f32>> {
+    let mut out = Vec::new();
+    for t in ts {
+        out.extend(t.flatten_all()?.to_vec1::<f32>()?);
+    }
+    Ok(out)
 }
 
 /// Softmax over the last axis from ops that all have a backward.
@@ -204,27 +213,13 @@ impl Trainer {
 
     /// The AdamW moments, flattened in layout order.
     pub fn moments(&self) -> Result<(Vec<f32>, Vec<f32>)> {
-        let flat = |ts: &[Tensor]| -> Result<Vec<f32>> {
-            let mut out = Vec::new();
-            for t in ts {
-                out.extend(t.flatten_all()?.to_vec1::<f32>()?);
-            }
-            Ok(out)
-        };
-        Ok((flat(&self.m)?, flat(&self.v)?))
+        Ok((flatten(&self.m)?, flatten(&self.v)?))
     }
 
     /// One step at learning rate `lr`; returns the loss and the gradient norm before clipping.
     pub fn step(&mut self, tokens: &Tensor, targets: &Tensor, mask: &Tensor, lr: f32) -> Result<(f32, f32)> {
         let loss = self.model.loss(tokens, targets, mask)?;
-        let store = loss.backward()?;
-        let mut grads = Vec::with_capacity(self.model.vars.len());
-        for (name, v) in &self.model.vars {
-            match store.get(v.as_tensor()) {
-                Some(g) => grads.push(g.clone()),
-                None => candle_core::bail!("no gradient reached {name}"),
-            }
-        }
+        let grads = self.model.backward(&loss)?;
         let mut sq = 0f64;
         for g in &grads {
             sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;

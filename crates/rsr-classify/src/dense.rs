@@ -54,6 +54,12 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
+/// −log P(y) for logit `z`: log(1 + e^{−z}) when y, log(1 + e^{z}) when not, computed stably.
+fn log_loss(z: f64, y: bool) -> f64 {
+    let m = if y { -z } else { z };
+    m.max(0.0) + (-m.abs()).exp().ln_1p()
+}
+
 impl DenseHeads {
     /// Fit on `x[i]` labelled by `data[i]` (same length, every row `dim` wide).
     pub fn train(x: &[Vec<f32>], data: &[Example], cfg: &DenseConfig) -> Result<Self> {
@@ -146,10 +152,9 @@ pub fn select_l2(
             let neg = (test.len() as f64 - pos).max(1.0);
             for &i in &test {
                 let z = head.bias as f64 + head.weights.iter().zip(&x[i]).map(|(w, v)| (w * v) as f64).sum::<f64>();
-                let m = if data[i].label { -z } else { z };
                 // Each class weighs the same in the loss, as in training.
                 let w = if data[i].label { 0.5 / pos } else { 0.5 / neg };
-                loss += w * (m.max(0.0) + (-m.abs()).exp().ln_1p());
+                loss += w * log_loss(z, data[i].label);
                 weight += w;
             }
         }
@@ -180,10 +185,7 @@ fn fit(name: &str, x: &[Vec<f32>], rows: &[(usize, bool)], cfg: &DenseConfig) ->
     let objective = |w: &[f64]| {
         let mut loss = 0.0;
         for (f, &(_, y)) in feats.iter().zip(rows) {
-            let z = dot(w, f);
-            // log(1 + e^{-z}) for y, log(1 + e^{z}) for not y, computed stably.
-            let m = if y { -z } else { z };
-            loss += cw(y) * (m.max(0.0) + (-m.abs()).exp().ln_1p());
+            loss += cw(y) * log_loss(dot(w, f), y);
         }
         loss / n + 0.5 * cfg.l2 * w[..d].iter().map(|v| v * v).sum::<f64>()
     };
