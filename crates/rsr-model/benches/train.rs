@@ -1,6 +1,6 @@
 //! Training throughput on this machine, beside PyTorch in the same run.
 //!
-//!     cargo bench -p rsr-model --bench train [-- STEPS]
+//!     cargo bench -p rsr-model --bench train [-- STEPS [ROUNDS [PRESET…]]]
 //!     RSR_TORCH_PYTHON=/path/to/python cargo bench -p rsr-model --bench train
 //!
 //! For the `tiny` (vocab 2048) and `small` (vocab 4096) presets at batch
@@ -105,15 +105,21 @@ fn rsr_tok_per_s(cfg: &ModelConfig, steps: usize) -> f64 {
 }
 
 fn main() {
-    // Usage: [STEPS] [ROUNDS]. Rounds alternate rsr and PyTorch so that a
-    // noisy neighbour hits both; the ratio is the median of per-round ratios.
-    let nums: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    // Usage: [STEPS] [ROUNDS] [PRESET…]. Rounds alternate rsr and PyTorch so
+    // that a noisy neighbour hits both; the ratio is the median of per-round
+    // ratios. Naming presets (tiny, small) runs only those.
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let nums: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let only: Vec<&str> = args.iter().filter(|a| a.parse::<usize>().is_err()).map(|a| a.as_str()).collect();
     let steps = nums.first().copied().unwrap_or(15);
     let rounds = nums.get(1).copied().unwrap_or(3);
     let threads = rayon::current_num_threads();
     let peak = gemm_peak();
     println!("threads {threads}; measured f32 GEMM peak {peak:.1} GFLOP/s (1024³, median of 7); batch {B}×{T}; {rounds} rounds of {steps} steps");
     for (preset, vocab) in [("tiny", 2048), ("small", 4096)] {
+        if !only.is_empty() && !only.contains(&preset) {
+            continue;
+        }
         let cfg = ModelConfig::by_name(preset, vocab).unwrap();
         let n = Model::new(cfg.clone(), 0).num_params();
         let (mut ours, mut theirs, mut ratios, mut torch_rss) = (vec![], vec![], vec![], 0.0f64);

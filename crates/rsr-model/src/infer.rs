@@ -4,7 +4,7 @@
 //! without committing to it, and to backtrack).
 
 use crate::model::{Acts, Model};
-use crate::ops;
+use crate::{ops, vmath};
 
 #[derive(Clone)]
 pub struct KvCache {
@@ -86,23 +86,17 @@ impl Model {
             let mut scores = vec![0f32; n];
             for head in 0..h {
                 let qh = &q[head * d..(head + 1) * d];
-                let mut max = f32::NEG_INFINITY;
                 for (j, s) in scores.iter_mut().enumerate() {
                     let kh = &ck[j * c + head * d..j * c + (head + 1) * d];
-                    *s = qh.iter().zip(kh).map(|(a, b)| a * b).sum::<f32>() * scale;
-                    max = max.max(*s);
+                    *s = qh.iter().zip(kh).map(|(a, b)| a * b).sum::<f32>();
                 }
-                let mut sum = 0.0;
-                for s in scores.iter_mut() {
-                    *s = (*s - max).exp();
-                    sum += *s;
-                }
+                vmath::softmax(&mut scores, scale);
                 let out = &mut att[head * d..(head + 1) * d];
                 out.fill(0.0);
                 for (j, s) in scores.iter().enumerate() {
                     let vh = &cv[j * c + head * d..j * c + (head + 1) * d];
                     for (o, vv) in out.iter_mut().zip(vh) {
-                        *o += s / sum * vv;
+                        *o += s * vv;
                     }
                 }
             }

@@ -6,6 +6,7 @@
 //!
 //! - [`config`]: `ModelConfig` with Hugging Face field names and presets;
 //! - [`ops`]: the kernels (matmul via `gemm`, RMSNorm, RoPE, attention, SwiGLU, cross-entropy), forward and backward;
+//! - [`vmath`]: vectorised `exp`, softmax and SwiGLU rows (AVX2 chosen at run time);
 //! - [`model`]: parameters by HF tensor name, forward, backward;
 //! - [`optim`]: AdamW, warm-up + cosine schedule, gradient clipping;
 //! - [`data`]: batches from rsr shards, reproducible per step;
@@ -23,3 +24,4 @@ pub mod model;
 pub mod ops;
 pub mod optim;
 pub mod train;
+pub mod vmath;

@@ -6,6 +6,7 @@
 // Kernels index explicitly (as llm.c does) and take the shapes as arguments.
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 
+use crate::vmath;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
@@ -234,19 +235,7 @@ pub fn attention(
             );
             for i in r0..r1 {
                 let row = &mut p[i * t..(i + 1) * t];
-                let mut max = f32::NEG_INFINITY;
-                for j in 0..=i {
-                    row[j] *= scale;
-                    max = max.max(row[j]);
-                }
-                let mut sum = 0.0;
-                for j in 0..=i {
-                    row[j] = (row[j] - max).exp();
-                    sum += row[j];
-                }
-                for j in 0..=i {
-                    row[j] /= sum;
-                }
+                vmath::softmax(&mut row[..=i], scale);
                 row[i + 1..].fill(0.0);
             }
             // out[r0..r1] = P[r0..r1, 0..r1] v[0..r1]
@@ -390,23 +379,23 @@ impl SendPtr {
     }
 }
 
-fn silu(x: f32) -> f32 {
-    x / (1.0 + (-x).exp())
-}
+/// Elements per rayon task in the elementwise kernels.
+const ELEMS: usize = 1 << 14;
 
 /// SwiGLU gate: `h = silu(g) * u`.
 pub fn swiglu(h: &mut [f32], g: &[f32], u: &[f32]) {
-    h.par_iter_mut().zip(g.par_iter()).zip(u.par_iter()).for_each(|((h, &g), &u)| *h = silu(g) * u);
+    h.par_chunks_mut(ELEMS)
+        .zip(g.par_chunks(ELEMS))
+        .zip(u.par_chunks(ELEMS))
+        .for_each(|((h, g), u)| vmath::swiglu(h, g, u));
 }
 
 /// Backward of [`swiglu`]: `dg, du` (overwritten).
 pub fn swiglu_backward(dg: &mut [f32], du: &mut [f32], dh: &[f32], g: &[f32], u: &[f32]) {
-    dg.par_iter_mut().zip(du.par_iter_mut()).enumerate().for_each(|(i, (dg, du))| {
-        let s = 1.0 / (1.0 + (-g[i]).exp());
-        let sg = g[i] * s;
-        *du = dh[i] * sg;
-        *dg = dh[i] * u[i] * (s + g[i] * s * (1.0 - s));
-    });
+    dg.par_chunks_mut(ELEMS)
+        .zip(du.par_chunks_mut(ELEMS))
+        .zip(dh.par_chunks(ELEMS).zip(g.par_chunks(ELEMS)).zip(u.par_chunks(ELEMS)))
+        .for_each(|((dg, du), ((dh, g), u))| vmath::swiglu_backward(dg, du, dh, g, u));
 }
 
 /// Masked mean cross-entropy. `logits[N × V]` is turned into `dlogits` in
@@ -429,16 +418,10 @@ pub fn cross_entropy(logits: &mut [f32], targets: &[u32], mask: &[u8], v: usize)
                 row.iter_mut().for_each(|x| *x = 0.0);
                 return 0.0;
             }
-            let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0;
-            for x in row.iter_mut() {
-                *x = (*x - max).exp();
-                sum += *x;
-            }
+            let max = vmath::max(row);
+            let sum = vmath::exp_sum(row, max, 1.0);
             let p_t = row[t as usize] / sum;
-            for x in row.iter_mut() {
-                *x = *x / sum * inv;
-            }
+            vmath::scale(row, inv / sum);
             row[t as usize] -= inv;
             -p_t.max(1e-30).ln()
         })
