@@ -409,4 +409,9 @@ fn training_on_the_candle_path_matches_the_cpu_kernels() {
     }
     let m = json(&dir.path().join("candle/manifest.json"));
     assert_eq!(m["timing"]["device"], "candle cpu");
+    // Without the cuda feature, asking for the GPU is an error that says how to build it.
+    if !cfg!(feature = "cuda") {
+        let err = fails(&["train", "--data", &data, "--out", &p("gpu"), "--tokens", "64", "--device", "cuda"]);
+        assert!(err.contains("built without CUDA: `cargo build --release -p rsr-cli --features cuda`"), "{err}");
+    }
 }

@@ -96,7 +96,12 @@ pub fn run(args: Args) -> Result<()> {
     let mut trainer = Trainer::new(&args.out, cfg, args.resume)?;
     if args.device != Device::Cpu {
         let device = rsr_candle::device(args.device == Device::Cuda).map_err(|e| {
-            anyhow::anyhow!("--device cuda: {e} (build with `cargo build --release -p rsr-cli --features cuda`)")
+            let hint = if cfg!(feature = "cuda") {
+                "is a GPU visible to this process? `nvidia-smi` should list it"
+            } else {
+                "this binary was built without CUDA: `cargo build --release -p rsr-cli --features cuda`"
+            };
+            anyhow::anyhow!("--device cuda: {e} ({hint})")
         })?;
         let (clip, step, seq_len) = (trainer.cfg.grad_clip, trainer.step, trainer.cfg.seq_len);
         trainer.set_engine(|model, m, v, opt| {
