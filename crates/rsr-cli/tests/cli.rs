@@ -413,5 +413,6 @@ fn training_on_the_candle_path_matches_the_cpu_kernels() {
     if !cfg!(feature = "cuda") {
         let err = fails(&["train", "--data", &data, "--out", &p("gpu"), "--tokens", "64", "--device", "cuda"]);
         assert!(err.contains("built without CUDA: `cargo build --release -p rsr-cli --features cuda`"), "{err}");
+        assert!(!dir.path().join("gpu").exists(), "nothing is written for a run that cannot start");
     }
 }

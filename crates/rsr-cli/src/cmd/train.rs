@@ -93,16 +93,21 @@ pub fn run(args: Args) -> Result<()> {
         checkpoint_every: args.checkpoint_every,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(&args.out, cfg, args.resume)?;
-    if args.device != Device::Cpu {
-        let device = rsr_candle::device(args.device == Device::Cuda).map_err(|e| {
+    // Pick the device before anything is written under --out.
+    let device = if args.device == Device::Cpu {
+        None
+    } else {
+        Some(rsr_candle::device(args.device == Device::Cuda).map_err(|e| {
             let hint = if cfg!(feature = "cuda") {
                 "is a GPU visible to this process? `nvidia-smi` should list it"
             } else {
                 "this binary was built without CUDA: `cargo build --release -p rsr-cli --features cuda`"
             };
             anyhow::anyhow!("--device cuda: {e} ({hint})")
-        })?;
+        })?)
+    };
+    let mut trainer = Trainer::new(&args.out, cfg, args.resume)?;
+    if let Some(device) = device {
         let (clip, step, seq_len) = (trainer.cfg.grad_clip, trainer.step, trainer.cfg.seq_len);
         trainer.set_engine(|model, m, v, opt| {
             let e = rsr_candle::Engine::new(model, m, v, opt, clip, step, seq_len, device)
