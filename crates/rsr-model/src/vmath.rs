@@ -10,23 +10,24 @@
 // The lane loops index explicitly so that LLVM sees eight independent sums.
 #![allow(clippy::needless_range_loop)]
 
-/// Write the body once; get a portable and an AVX2+FMA build of it.
+/// The public, dispatching wrapper of a row body: a portable build and an
+/// AVX2+FMA build of `$imp` (an `#[inline(always)]` function), the second
+/// chosen when the CPU has it. Bodies call each other's `*_row` functions
+/// directly, so a composite (softmax) is one dispatch and one inlined loop nest.
 macro_rules! simd_fn {
-    ($(#[$m:meta])* pub fn $name:ident($($arg:ident : $ty:ty),*) $(-> $ret:ty)? $body:block) => {
+    ($(#[$m:meta])* pub fn $name:ident($($arg:ident : $ty:ty),*) $(-> $ret:ty)? = $imp:ident;) => {
         $(#[$m])*
         pub fn $name($($arg: $ty),*) $(-> $ret)? {
-            #[inline(always)]
-            fn imp($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? { imp($($arg),*) }
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? { $imp($($arg),*) }
                 if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                     // SAFETY: the CPU has the features `avx2` was compiled for.
                     return unsafe { avx2($($arg),*) };
                 }
             }
-            imp($($arg),*)
+            $imp($($arg),*)
         }
     };
 }
@@ -52,86 +53,101 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 0.166_666_65;
     p = p * r + 0.5;
     let y = p * (r * r) + r + 1.0;
-    // The low bits of t hold n (t's low 9 bits of 0x4B40_0000 are zero), so
-    // (bits + 127) << 23 is the float 2^n.
+    // t's bits are 0x4B40_0000 + n, and 0x4B40_0000 has its low 9 bits zero,
+    // so (bits + 127) << 23 is the float 2^n.
     y * f32::from_bits(t.to_bits().wrapping_add(127) << 23)
+}
+
+#[inline(always)]
+fn max_row(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for ch in &mut chunks {
+        for l in 0..LANES {
+            acc[l] = acc[l].max(ch[l]);
+        }
+    }
+    for (l, &v) in chunks.remainder().iter().enumerate() {
+        acc[l] = acc[l].max(v);
+    }
+    acc.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b))
+}
+
+#[inline(always)]
+fn exp_sum_row(x: &mut [f32], shift: f32, scale: f32) -> f32 {
+    let mut acc = [0f32; LANES];
+    let mut chunks = x.chunks_exact_mut(LANES);
+    for ch in &mut chunks {
+        for l in 0..LANES {
+            ch[l] = exp((ch[l] - shift) * scale);
+            acc[l] += ch[l];
+        }
+    }
+    for (l, v) in chunks.into_remainder().iter_mut().enumerate() {
+        *v = exp((*v - shift) * scale);
+        acc[l] += *v;
+    }
+    acc.iter().sum()
+}
+
+#[inline(always)]
+fn scale_row(x: &mut [f32], s: f32) {
+    for v in x.iter_mut() {
+        *v *= s;
+    }
+}
+
+#[inline(always)]
+fn softmax_row(x: &mut [f32], scale: f32) {
+    let m = max_row(x);
+    let sum = exp_sum_row(x, m, scale);
+    scale_row(x, 1.0 / sum);
+}
+
+#[inline(always)]
+fn swiglu_row(h: &mut [f32], g: &[f32], u: &[f32]) {
+    for ((h, &g), &u) in h.iter_mut().zip(g).zip(u) {
+        *h = g / (1.0 + exp(-g)) * u;
+    }
+}
+
+#[inline(always)]
+fn swiglu_backward_row(dg: &mut [f32], du: &mut [f32], dh: &[f32], g: &[f32], u: &[f32]) {
+    for ((((dg, du), &dh), &g), &u) in dg.iter_mut().zip(du.iter_mut()).zip(dh).zip(g).zip(u) {
+        let s = 1.0 / (1.0 + exp(-g));
+        *du = dh * g * s;
+        *dg = dh * u * (s + g * s * (1.0 - s));
+    }
 }
 
 simd_fn! {
     /// The largest element (−∞ for an empty slice).
-    pub fn max(x: &[f32]) -> f32 {
-        let mut acc = [f32::NEG_INFINITY; LANES];
-        let mut chunks = x.chunks_exact(LANES);
-        for ch in &mut chunks {
-            for l in 0..LANES {
-                acc[l] = acc[l].max(ch[l]);
-            }
-        }
-        for (l, &v) in chunks.remainder().iter().enumerate() {
-            acc[l] = acc[l].max(v);
-        }
-        acc.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b))
-    }
+    pub fn max(x: &[f32]) -> f32 = max_row;
 }
 
 simd_fn! {
     /// `x ← e^((x − shift)·scale)` in place; returns the sum of the results.
-    pub fn exp_sum(x: &mut [f32], shift: f32, scale: f32) -> f32 {
-        let mut acc = [0f32; LANES];
-        let mut chunks = x.chunks_exact_mut(LANES);
-        for ch in &mut chunks {
-            for l in 0..LANES {
-                ch[l] = exp((ch[l] - shift) * scale);
-                acc[l] += ch[l];
-            }
-        }
-        for (l, v) in chunks.into_remainder().iter_mut().enumerate() {
-            *v = exp((*v - shift) * scale);
-            acc[l] += *v;
-        }
-        acc.iter().sum()
-    }
+    pub fn exp_sum(x: &mut [f32], shift: f32, scale: f32) -> f32 = exp_sum_row;
 }
 
 simd_fn! {
     /// `x ← x · s` in place.
-    pub fn scale(x: &mut [f32], s: f32) {
-        for v in x.iter_mut() {
-            *v *= s;
-        }
-    }
+    pub fn scale(x: &mut [f32], s: f32) = scale_row;
 }
 
 simd_fn! {
     /// Softmax of `x · scale` in place (numerically stable).
-    pub fn softmax(x: &mut [f32], scale: f32) {
-        let m = max(x);
-        let sum = exp_sum(x, m, scale);
-        let inv = 1.0 / sum;
-        for v in x.iter_mut() {
-            *v *= inv;
-        }
-    }
+    pub fn softmax(x: &mut [f32], scale: f32) = softmax_row;
 }
 
 simd_fn! {
     /// SwiGLU gate: `h = silu(g) · u`, `silu(g) = g / (1 + e^−g)`.
-    pub fn swiglu(h: &mut [f32], g: &[f32], u: &[f32]) {
-        for ((h, &g), &u) in h.iter_mut().zip(g).zip(u) {
-            *h = g / (1.0 + exp(-g)) * u;
-        }
-    }
+    pub fn swiglu(h: &mut [f32], g: &[f32], u: &[f32]) = swiglu_row;
 }
 
 simd_fn! {
     /// Backward of [`swiglu`]: `dg, du` (overwritten).
-    pub fn swiglu_backward(dg: &mut [f32], du: &mut [f32], dh: &[f32], g: &[f32], u: &[f32]) {
-        for ((((dg, du), &dh), &g), &u) in dg.iter_mut().zip(du.iter_mut()).zip(dh).zip(g).zip(u) {
-            let s = 1.0 / (1.0 + exp(-g));
-            *du = dh * g * s;
-            *dg = dh * u * (s + g * s * (1.0 - s));
-        }
-    }
+    pub fn swiglu_backward(dg: &mut [f32], du: &mut [f32], dh: &[f32], g: &[f32], u: &[f32]) = swiglu_backward_row;
 }
 
 #[cfg(test)]
