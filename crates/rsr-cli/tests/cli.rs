@@ -202,7 +202,7 @@ fn tokenizer_pack_inspect_export_as_in_the_readme() {
     ok(&["gym", "--out", &p("world"), "--docs", "300"]);
     ok(&["transform", "--mode", "rsr", "--input", &p("world"), "--out", &p("rsr"), "--every", "16"]);
     let out = ok(&["tokenizer", "train", "--input", &p("world"), "--vocab-size", "512", "--out", &p("tok.json")]);
-    assert!(out.contains("endoftext: 0, reflect_open: 1"), "{out}");
+    assert!(out.contains("<|endoftext|> 0, <|reflect|> 1"), "{out}");
     let out = ok(&[
         "pack",
         "--input",

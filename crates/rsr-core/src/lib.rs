@@ -1,7 +1,7 @@
 //! # rsr-core
 //!
 //! Brief overview: the vocabulary every `rsr` stage shares and nothing heavier.
-//! It defines the special tokens and the reflection format (DESIGN §3), the
+//! It defines the special tokens and the reflection format (docs/design.md#reflection-format), the
 //! safety taxonomy, documents and their byte-span annotations, JSONL reading
 //! with file/line errors, atomic output files, manifests, and seeded random
 //! streams. The corpus side (`rsr-world`, `rsr-corpus`) and the ML side build

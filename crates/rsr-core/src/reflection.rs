@@ -1,4 +1,4 @@
-//! The reflection format v1 (DESIGN §3): what goes between `<|reflect|>` and
+//! The reflection format v1 (docs/design.md#reflection-format): what goes between `<|reflect|>` and
 //! `<|/reflect|>`, the wording pools for rationales and redirects, and the
 //! parser the decoder and the evaluator use to read a reflection back.
 //!

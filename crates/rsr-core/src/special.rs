@@ -1,4 +1,4 @@
-//! The special tokens of the reflection format (DESIGN §3) and the guard that
+//! The special tokens of the reflection format (docs/design.md#reflection-format) and the guard that
 //! keeps data from forging them.
 //!
 //! Every tokenizer the toolkit trains or loads registers these as special

@@ -1,5 +1,5 @@
 //! The hazard taxonomy: one short slug per Llama Guard 3 / MLCommons hazard
-//! (DESIGN §3). Slugs are what appears in reflections and annotations.
+//! (docs/design.md#reflection-format). Slugs are what appears in reflections and annotations.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,6 +1,6 @@
 //! # rsr-corpus
 //!
-//! Brief overview: the corpus passes of the data flow (DESIGN §2–3), with no
+//! Brief overview: the corpus passes of the data flow (docs/design.md#data-flow), with no
 //! ML dependency.
 //!
 //! - [`segment`]: sentences, and segments of about `every` tokens;

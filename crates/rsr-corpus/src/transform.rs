@@ -1,6 +1,6 @@
 //! The transforms: `rsr` (regular safety reflection) and the baselines `raw`,
 //! `filter`, `rewrite`, `tag` — one cheap pass over documents + annotations
-//! (DESIGN §3).
+//! (docs/design.md#reflection-format).
 //!
 //! Every output document carries its text and two lists of byte ranges:
 //! `masked` (text the loss must ignore) and `inserted` (text the transform

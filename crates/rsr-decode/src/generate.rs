@@ -1,4 +1,4 @@
-//! The decoding loop and the reflection policies (DESIGN §4).
+//! The decoding loop and the reflection policies (docs/design.md#decoding-with-reflections).
 //!
 //! Every `every` generated tokens — and whenever the model emits
 //! `<|reflect|>` itself — the decoder forks the context, feeds `<|reflect|>`,

@@ -84,9 +84,11 @@ pub fn load(paths: &[impl AsRef<Path>]) -> Result<Vec<RunSummary>> {
 }
 
 fn merge(into: &mut RunSummary, s: RunSummary) {
+    if s.results.is_some() || into.decoding.is_null() {
+        into.decoding = s.decoding;
+    }
     if s.results.is_some() {
         into.results = s.results;
-        into.decoding = s.decoding;
     }
     if !s.curve.is_empty() {
         into.curve = s.curve;
@@ -433,6 +435,7 @@ fn tamper_rows(runs: &[RunSummary]) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let steps: Vec<u64> = runs.iter().find(|r| !r.tamper.is_empty())?.tamper.iter().map(|p| p.step).collect();
     let mut head = vec!["variant".to_string()];
     head.extend(steps.iter().map(|s| format!("ASR after {s} steps")));
+    head.push("decoding".into());
     let rows = runs
         .iter()
         .filter(|r| !r.tamper.is_empty())
@@ -441,14 +444,48 @@ fn tamper_rows(runs: &[RunSummary]) -> Option<(Vec<String>, Vec<Vec<String>>)> {
             row.extend(steps.iter().map(|s| {
                 r.tamper.iter().find(|p| p.step == *s).map(|p| p.pooled_harm().cell()).unwrap_or_else(|| "-".into())
             }));
+            row.push(decoding_label(&r.decoding));
             row
         })
         .collect();
     Some((head, rows))
 }
 
+/// A decoding configuration in a few words: `policy stop every 16 θ=0.5, greedy, ≤48 tokens`
+/// (a local checkpoint's `GenConfig`), `endpoint URL, T=0.7` (an endpoint), or `not recorded`.
+pub fn decoding_label(v: &serde_json::Value) -> String {
+    if v.is_null() {
+        return "not recorded".into();
+    }
+    let t = v["sampling"]["temperature"].as_f64().or_else(|| v["temperature"].as_f64());
+    let sampling = match t {
+        Some(t) if t <= 0.0 => "greedy".to_string(),
+        Some(t) => format!("T={t:.2}"),
+        None => "sampling not recorded".into(),
+    };
+    let max = v["max_tokens"].as_u64().map(|m| format!(", ≤{m} tokens")).unwrap_or_default();
+    if let Some(url) = v["endpoint"].as_str() {
+        return format!("endpoint {url}, {sampling}{max}");
+    }
+    let policy = v["policy"].as_str().unwrap_or("?");
+    let mut head = format!("policy {policy}");
+    if policy != "off" {
+        head.push_str(&format!(
+            " every {} θ={}",
+            v["every"].as_u64().map(|e| e.to_string()).unwrap_or_else(|| "?".into()),
+            v["theta"].as_f64().map(|t| format!("{t:.2}")).unwrap_or_else(|| "?".into())
+        ));
+    }
+    if v["conditioning"].as_str() == Some("tag") {
+        head.push_str(", tag-conditioned");
+    }
+    format!("{head}, {sampling}{max}")
+}
+
 fn suite_rows(runs: &[RunSummary]) -> Option<(Vec<String>, Vec<Vec<String>>)> {
-    let head = ["variant", "prompts", "kind", "judge", "n", "harmful", "refused"].map(String::from).to_vec();
+    let head = ["variant", "prompts", "kind", "judge", "n", "harmful", "refused", "contrast refused", "decoding"]
+        .map(String::from)
+        .to_vec();
     let rows: Vec<Vec<String>> = runs
         .iter()
         .flat_map(|r| {
@@ -465,6 +502,8 @@ fn suite_rows(runs: &[RunSummary]) -> Option<(Vec<String>, Vec<Vec<String>>)> {
                     s.n.to_string(),
                     s.harmful.cell(),
                     s.refused.cell(),
+                    s.contrast.as_ref().map(|c| c.refused.cell()).unwrap_or_else(|| "-".into()),
+                    decoding_label(&s.decoding),
                 ]
             })
         })
@@ -630,10 +669,10 @@ the same reflection-free held-out text for every variant.\n\n",
         html.push_str(&format!(
             "<h3>{}</h3>\n<p>decoding: <code>{}</code></p>\n",
             escape(&r.name),
-            escape(&r.decoding.to_string())
+            escape(&decoding_label(&r.decoding))
         ));
         html.push_str(&markdown_to_html(&table));
-        md.push_str(&format!("### {}\n\ndecoding: `{}`\n\n{table}\n", r.name, r.decoding));
+        md.push_str(&format!("### {}\n\ndecoding: {}\n\n{table}\n", r.name, decoding_label(&r.decoding)));
     }
     html.push_str("</body></html>\n");
 

@@ -1,5 +1,5 @@
 //! Fine-tuning a trained model in memory: the tamper-resistance attack
-//! (DESIGN §6) — an adversary takes released weights and trains them on
+//! (docs/design.md#evaluation) — an adversary takes released weights and trains them on
 //! harmful text. Fresh AdamW state, linear warm-up then a constant learning
 //! rate, every token trained; batches are reproducible per (seed, step).
 

@@ -4,7 +4,9 @@
 //! RUN/run.json                 the run's configuration (resume reads it back)
 //! RUN/metrics.jsonl            one line per step: step, tokens, loss, val_loss, lr, tok/s, grad_norm
 //! RUN/checkpoints/step-NNNNNNN/  model.safetensors, config.json, tokenizer.json,
-//!                              optimizer.safetensors, state.json
+//!                              optimizer.safetensors, state.json (step, tokens, the run's
+//!                              configuration, and the `transform` that made the training data:
+//!                              decoding reads its reflection cadence from there)
 //! RUN/manifest.json            written when the run ends
 //! ```
 
@@ -117,6 +119,32 @@ pub struct Trainer {
     engine: Option<Box<dyn StepEngine>>,
     /// The engine has stepped since the last sync: `model.params`, `m`, `v` are stale.
     stale: bool,
+    /// The transform knobs recorded in the pack's manifest (mode, cadence…), or null.
+    transform: serde_json::Value,
+}
+
+/// Make `run` ready for a new run (not a resume). A directory that already holds a run
+/// (run.json, metrics or checkpoints) is an error unless `overwrite`, which removes that
+/// run's files first — so old checkpoints never mix with new ones.
+pub fn prepare_new_run(run: &Path, overwrite: bool) -> Result<()> {
+    let parts = ["run.json", "metrics.jsonl", "checkpoints", rsr_core::manifest::FILE_NAME];
+    let present: Vec<&str> = parts.iter().copied().filter(|p| run.join(p).exists()).collect();
+    if present.is_empty() {
+        return Ok(());
+    }
+    if !overwrite {
+        return Err(Error::input(
+            run,
+            format!("already holds a training run ({})", present.join(", ")),
+            "pass --resume to continue it, --overwrite to delete it and start over, or another --out",
+        ));
+    }
+    for p in present {
+        let path = run.join(p);
+        let r = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        r.map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
 }
 
 fn latest_checkpoint(run: &Path) -> Option<PathBuf> {
@@ -143,6 +171,7 @@ impl Trainer {
         };
         let tokenizer = cfg.data.join("tokenizer.json");
         let tok = RsrTokenizer::load(&tokenizer)?;
+        let transform = Manifest::read(&cfg.data).map(|m| m.knobs["transform"].clone()).unwrap_or_default();
         let train = TokenStream::load(&cfg.data, "train")?;
         if train.vocab_size != tok.vocab_size() {
             return Err(Error::input(
@@ -211,6 +240,7 @@ impl Trainer {
             eos,
             engine: None,
             stale: false,
+            transform,
         })
     }
 
@@ -278,7 +308,8 @@ impl Trainer {
         let dir = self.run.join("checkpoints").join(format!("step-{:07}", self.step));
         checkpoint::save_model(&dir, &self.model, self.eos, Some(&self.tokenizer))?;
         checkpoint::save_optimizer(&dir, &self.model.layout, &self.m, &self.v)?;
-        let state = json!({ "step": self.step, "tokens": self.tokens_seen(), "train": self.cfg });
+        let state =
+            json!({ "step": self.step, "tokens": self.tokens_seen(), "train": self.cfg, "transform": self.transform });
         // state.json last: its presence marks a complete checkpoint.
         atomic::write_all(dir.join("state.json"), serde_json::to_string_pretty(&state).unwrap().as_bytes())?;
         Ok(dir)
@@ -314,7 +345,10 @@ impl Trainer {
                 StepMetrics { step: self.step, tokens: self.tokens_seen(), loss, val_loss, lr, tok_per_s, grad_norm };
             writeln!(log, "{}", serde_json::to_string(&m).unwrap()).map_err(|e| Error::io(&metrics_path, e))?;
             on_step(&m);
-            if self.step.is_multiple_of(every_ckpt) && self.step < steps {
+            // A periodic checkpoint closer to the end than half a period would nearly duplicate
+            // the final one: leave it to the final checkpoint.
+            if self.step.is_multiple_of(every_ckpt) && self.step < steps && steps - self.step >= every_ckpt.div_ceil(2)
+            {
                 self.save_checkpoint()?;
             }
             last = Some(m);
@@ -333,7 +367,7 @@ impl Trainer {
         let mut manifest = Manifest::new(
             "train",
             vec![self.cfg.data.display().to_string()],
-            json!({ "train": self.cfg, "model": self.model.cfg, "params": self.model.num_params() }),
+            json!({ "train": self.cfg, "model": self.model.cfg, "params": self.model.num_params(), "transform": self.transform }),
             json!({
                 "steps": self.step,
                 "tokens": self.tokens_seen(),

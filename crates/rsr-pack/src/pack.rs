@@ -303,11 +303,14 @@ pub fn pack(
             "check the transform's masked ranges (was every segment labelled unsafe?) and re-run `rsr transform`",
         ));
     }
+    // The transform that wrote the input (its mode and cadence), carried into this manifest so
+    // training and decoding can see how the reflections were placed.
+    let transform =
+        Manifest::read(&input.root).map(|m| m.knobs["transform"].clone()).unwrap_or(serde_json::Value::Null);
     // The mask silently becoming all ones: unsafe reflections with nothing masked, although
     // the transform that wrote them did not say `--mask none`.
     if unsafe_reflections > 0 && masked == 0 {
-        let mask_policy =
-            Manifest::read(&input.root).ok().and_then(|m| m.knobs["transform"]["mask"].as_str().map(str::to_string));
+        let mask_policy = transform["mask"].as_str().map(str::to_string);
         if mask_policy.as_deref() == Some("none") {
             eprintln!(
                 "warning: {unsafe_reflections} unsafe reflections and no masked token (the transform used --mask none)"
@@ -332,6 +335,7 @@ pub fn pack(
         vec![docs_path.display().to_string()],
         json!({
             "pack": cfg,
+            "transform": transform,
             "dtype": dtype,
             "mask_rule": "a token is masked (0) if any of its bytes lies in a masked range; special tokens and <|endoftext|> are always 1",
         }),

@@ -1,7 +1,7 @@
 //! Tokenizers: train a byte-level BPE with the reflection special tokens, or
 //! load any Hugging Face `tokenizer.json` and add the ones it lacks.
 //!
-//! The special tokens of DESIGN §3 are registered as *special* added tokens,
+//! The special tokens of docs/design.md#reflection-format are registered as *special* added tokens,
 //! one id each (a trained tokenizer gives them ids 0–4). Ordinary text is
 //! always encoded with special-token matching switched off
 //! ([`RsrTokenizer::encode_text`]), so text that spells `<|reflect|>` can never

@@ -1,7 +1,7 @@
 //! # rsr-world — SafetyWorld
 //!
 //! Brief overview: a seeded, deterministic generator of a small synthetic
-//! corpus with exact ground truth (DESIGN §5), the evaluation prompt sets that
+//! corpus with exact ground truth (docs/design.md#safetyworld), the evaluation prompt sets that
 //! go with it, and the oracle judge that scores generations.
 //!
 //! - [`world`]: what is true (substances, reactions, hazards, lookalikes);

@@ -204,7 +204,7 @@ fn train_and_evaluate(args: &Args, world: &std::path::Path, corpus: &[(&str, u64
         let per_step = (cfg.batch_size * cfg.seq_len) as u64;
         let cfg =
             TrainConfig { checkpoint_every: cfg.steps().div_ceil(args.curve_points.max(1) as u64) * per_step, ..cfg };
-        let _ = std::fs::remove_dir_all(run_dir.join("checkpoints"));
+        rsr_model::train::prepare_new_run(&run_dir, true)?;
         let mut trainer = Trainer::new(&run_dir, cfg, false)?;
         let pb = progress::bar(trainer.cfg.steps(), &format!("train {name}"));
         let m = trainer.run(&mut |s| pb.set_position(s.step))?;

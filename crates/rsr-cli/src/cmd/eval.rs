@@ -19,7 +19,7 @@ ground truth. Every rate comes with a Wilson 95% interval; decode cost is report
 --model may be one checkpoint or a run directory (`rsr train --out`): with a run, every checkpoint is evaluated in \
 order of training tokens — a learning curve (train with --checkpoint-every to get several).\n\n\
 Prints Markdown; --out writes a run summary (JSON) that `rsr report` turns into HTML.",
-    after_help = "Examples:\n  rsr eval --model runs/rsr/checkpoints/step-0000366 --world world --policy stop --every 16 --temperature 0\n  \
+    after_help = "Examples:\n  rsr eval --model runs/rsr/checkpoints/step-0000366 --world world --policy stop --temperature 0\n  \
 rsr eval --model runs/raw --world world --temperature 0 --per-set 30 --out raw-curve.json   # every checkpoint\n  \
 rsr report --input raw-curve.json rsr-curve.json --out report/"
 )]
@@ -133,7 +133,7 @@ pub fn run_name(model: &std::path::Path) -> String {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let cfg = args.decode.chat_config();
+    let cfg = args.decode.chat_config(&args.model);
     let pb = progress::spinner("eval");
     let mut tick = |what: &str, i: usize, n: usize| {
         pb.set_prefix(format!("{what} {i}/{n}"));
@@ -143,7 +143,17 @@ pub fn run(args: Args) -> Result<()> {
         pb.finish_and_clear();
         return run_prompts(&args, cfg);
     }
-    let world = args.world.clone().expect("clap requires --world for --suite gym");
+    // clap's `required_if_eq` does not see a default value, so --suite gym (the default) checks here,
+    // with clap's own missing-argument error and exit code.
+    let Some(world) = args.world.clone() else {
+        clap::Error::raw(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "the following required argument was not provided: --world <WORLD>\n\n\
+             --suite gym (the default) measures on a SafetyWorld: pass the directory `rsr gym --out` wrote,\n\
+             or --suite prompts --prompts FILE for a real prompt set\n",
+        )
+        .exit()
+    };
     let mut summary = RunSummary {
         name: args.summary.name_for(&args.model),
         decoding: serde_json::to_value(&cfg)?,
@@ -214,15 +224,21 @@ fn run_prompts(args: &Args, cfg: rsr_decode::generate::GenConfig) -> Result<()> 
         },
     };
     let pb = progress::bar(requests.len() as u64, "prompts");
-    let judged = suite::run(&requests, &responder, &judge, &mut |i, _| pb.set_position(i as u64))?;
+    let judged = suite::run(&requests, &responder, &judge, &p.kind, &mut |i, _| pb.set_position(i as u64))?;
     pb.finish_and_clear();
-    let r = suite::summarise(
+    let mut r = suite::summarise(
         &judged,
         &prompts_path.display().to_string(),
         p.templates.as_ref().map(|t| t.display().to_string()).as_deref(),
         &p.kind,
         judge.name(),
     );
+    r.decoding = match &responder {
+        Responder::Local { cfg, .. } => serde_json::to_value(cfg)?,
+        Responder::Endpoint { max_tokens, temperature, .. } => serde_json::json!({
+            "endpoint": p.endpoint, "model": args.model, "max_tokens": max_tokens, "temperature": temperature
+        }),
+    };
     print!("{}", suite::markdown(&r));
     if let Some(path) = &p.responses {
         let mut w = rsr_core::jsonl::JsonlWriter::create(path)?;

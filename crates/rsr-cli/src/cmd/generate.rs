@@ -31,9 +31,11 @@ pub struct DecodeArgs {
     /// Reflection policy: off (models trained without reflections), monitor, stop, backtrack, redirect.
     #[arg(long, value_enum, default_value = "off")]
     pub policy: PolicyArg,
-    /// Force a reflection every K generated tokens.
-    #[arg(long, default_value_t = 64)]
-    pub every: usize,
+    /// Force a reflection every K generated tokens (default: the cadence the checkpoint's training
+    /// data used, recorded by `rsr transform --every` through pack and train; 64 if none is recorded).
+    /// A different K than training used gets a warning.
+    #[arg(long)]
+    pub every: Option<usize>,
     /// Unsafe when P(unsafe) after <|reflect|> reaches θ.
     #[arg(long, default_value_t = 0.5)]
     pub theta: f32,
@@ -60,16 +62,31 @@ pub struct DecodeArgs {
 }
 
 impl DecodeArgs {
-    /// The configuration for chat-formatted prompts: it also stops at the next `\nUser:`.
-    pub fn chat_config(&self) -> GenConfig {
-        let mut cfg = self.config();
+    /// The configuration for chat-formatted prompts to `model` (a checkpoint or a run
+    /// directory): it also stops at the next `\nUser:`.
+    pub fn chat_config(&self, model: &std::path::Path) -> GenConfig {
+        let mut cfg = self.config(model);
         if !cfg.stop.iter().any(|s| s == "\nUser:") {
             cfg.stop.push("\nUser:".into());
         }
         cfg
     }
 
-    pub fn config(&self) -> GenConfig {
+    /// The configuration for decoding `model` (a checkpoint or a run directory): the
+    /// cadence comes from --every or, without it, from the checkpoint's training data.
+    pub fn config(&self, model: &std::path::Path) -> GenConfig {
+        let mut cfg = self.config_with_every(rsr_decode::trained::DEFAULT_EVERY);
+        let (every, warning) = rsr_decode::trained::TrainedWith::read(model).cadence(self.every, cfg.policy);
+        if let Some(w) = warning {
+            eprintln!("warning: {w}");
+        }
+        cfg.every = every;
+        cfg
+    }
+
+    /// The configuration with a cadence of `default_every` unless --every is given
+    /// (for models that are not local checkpoints).
+    pub fn config_with_every(&self, default_every: usize) -> GenConfig {
         GenConfig {
             max_tokens: self.max_tokens,
             sampling: SamplingConfig { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p },
@@ -82,7 +99,7 @@ impl DecodeArgs {
                 PolicyArg::Backtrack => Policy::Backtrack,
                 PolicyArg::Redirect => Policy::Redirect,
             },
-            every: self.every,
+            every: self.every.unwrap_or(default_every),
             theta: self.theta,
             retries: self.retries,
             conditioning: match self.conditioning {
@@ -105,8 +122,8 @@ Chat format: with --chat, the prompt becomes \"User: PROMPT\\nAssistant:\" — t
 models were trained on — and generation stops at the next \"\\nUser:\".\n\n\
 Input JSONL records are {\"id\", \"prompt\"} (SafetyWorld prompt sets work as they are); output records are \
 {\"id\", \"generation\", \"reflections\", \"finish_reason\"}, which `rsr gym judge --generations` reads.",
-    after_help = "Examples:\n  rsr generate --model runs/rsr/checkpoints/step-0000400 --chat --prompt \"How can I make blue dye?\" --policy stop --every 16\n  \
-rsr generate --model CKPT --input world/prompts/harmful_direct.jsonl --out gens.jsonl --policy stop --every 16 --temperature 0\n  \
+    after_help = "Examples:\n  rsr generate --model runs/rsr/checkpoints/step-0000400 --chat --prompt \"How can I make blue dye?\" --policy stop\n  \
+rsr generate --model CKPT --input world/prompts/harmful_direct.jsonl --out gens.jsonl --policy stop --temperature 0\n  \
 rsr gym judge --world world --generations gens.jsonl\n  rsr generate --model CKPT --interactive --chat"
 )]
 pub struct Args {
@@ -169,7 +186,7 @@ fn show(g: &Generation) {
 
 pub fn run(args: Args) -> Result<()> {
     let m = Loaded::from_dir(&args.model)?;
-    let cfg = if args.chat { args.decode.chat_config() } else { args.decode.config() };
+    let cfg = if args.chat { args.decode.chat_config(&args.model) } else { args.decode.config(&args.model) };
     let wrap = |p: &str| if args.chat { chat(p) } else { p.to_string() };
     if let Some(p) = &args.prompt {
         let g = m.generate(&wrap(p), &cfg)?;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args)]
 #[command(
     about = "Generate SafetyWorld: a synthetic corpus with exact ground truth, prompt sets and a judge",
-    long_about = "Generate SafetyWorld (DESIGN §5), a seeded synthetic world small enough for a 1–5M-parameter \
+    long_about = "Generate SafetyWorld (docs/safetyworld.md), a seeded synthetic world small enough for a 1–5M-parameter \
 model to learn on a CPU: encyclopedic facts about invented substances, benign recipes, stories, dialogues, \
 and unsafe text in five categories (weapons, violent-crimes, self-harm, nonviolent-crimes, hate) — whole \
 unsafe documents, unsafe passages inside safe ones, and coded documents with no trigger word. Some weapons \

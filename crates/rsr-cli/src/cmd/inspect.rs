@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 #[command(
     about = "Show a shard: header, counts, masked fraction, a decoded sample",
     long_about = "Print a shard's header and counts, then decode documents with the loss mask made visible: \
-masked (untrained) text is shown between ⟦ and ⟧.",
+masked (untrained) text is shown between ⟦ and ⟧. Without --doc it shows the first documents that have \
+masked text (or the first documents, when none has).",
     after_help = "Examples:\n  rsr inspect packed/train/shard_00000.bin\n  rsr inspect packed/train/shard_00000.bin --doc 12 --docs 3"
 )]
 pub struct Args {
@@ -19,9 +20,9 @@ pub struct Args {
     /// tokenizer.json to decode with (default: the one beside the pack directory).
     #[arg(long)]
     tokenizer: Option<PathBuf>,
-    /// First document to show.
-    #[arg(long, default_value_t = 0)]
-    doc: usize,
+    /// First document to show (default: the first documents with masked text).
+    #[arg(long)]
+    doc: Option<usize>,
     /// How many documents to show.
     #[arg(long, default_value_t = 2)]
     docs: usize,
@@ -53,7 +54,18 @@ pub fn run(args: Args) -> Result<()> {
             s.vocab_size
         );
     }
-    for i in args.doc..(args.doc + args.docs).min(s.n_docs()) {
+    let shown: Vec<usize> = match args.doc {
+        Some(first) => (first..(first + args.docs).min(s.n_docs())).collect(),
+        None => {
+            let masked: Vec<usize> = (0..s.n_docs()).filter(|&i| s.doc(i).1.contains(&0)).take(args.docs).collect();
+            if masked.is_empty() {
+                (0..args.docs.min(s.n_docs())).collect()
+            } else {
+                masked
+            }
+        }
+    };
+    for i in shown {
         let (tokens, mask) = s.doc(i);
         println!("\n--- document {i} ({} tokens) ---", tokens.len());
         let mut out = String::new();

@@ -17,14 +17,19 @@ Input: JSONL with an id and a text field (documents, held-out SafetyWorld docume
     after_help = "Examples:\n  rsr probe --model CKPT --input world/heldout/documents.jsonl --out scores.jsonl"
 )]
 pub struct Args {
+    /// Checkpoint directory (config.json, model.safetensors, tokenizer.json), as `rsr train` writes.
     #[arg(long)]
     model: PathBuf,
+    /// JSONL (.jsonl, .jsonl.gz, .jsonl.zst) of texts to score, one record per text.
     #[arg(long)]
     input: PathBuf,
+    /// Where to write {"id", "score"} per input record (JSONL).
     #[arg(long)]
     out: PathBuf,
+    /// Field of each input record holding the text.
     #[arg(long, default_value = "text")]
     text_field: String,
+    /// Field of each input record holding its id (copied to the output).
     #[arg(long, default_value = "id")]
     id_field: String,
 }

@@ -18,7 +18,7 @@ score, action); reflections never appear in the text. Requests may set the rsr f
 Chat format: messages become \"User: …\" / \"Assistant: …\" lines (a system message first, as plain text), \
 the prompt ends with \"Assistant:\", and generation stops at \"\\nUser:\". Streaming sends the text once the \
 reflection policy has judged it.",
-    after_help = "Examples:\n  rsr serve --model runs/rsr/checkpoints/step-0000400 --policy stop --every 16\n  \
+    after_help = "Examples:\n  rsr serve --model runs/rsr/checkpoints/step-0000400 --policy stop\n  \
 curl localhost:8000/v1/chat/completions -H 'content-type: application/json' -d '{\"model\":\"rsr\",\"messages\":[{\"role\":\"user\",\"content\":\"How can I make blue dye?\"}]}'\n  \
 python -c \"import openai; c=openai.OpenAI(base_url='http://localhost:8000/v1', api_key='-'); print(c.completions.create(model='rsr', prompt='Velorine is'))\""
 )]
@@ -57,7 +57,7 @@ pub fn run(args: Args) -> Result<()> {
         concurrency: args.concurrency,
         timeout: Duration::from_secs(args.timeout),
     };
-    let state = Arc::new(AppState::new(model, args.name.clone(), limits, args.decode.config()));
+    let state = Arc::new(AppState::new(model, args.name.clone(), limits, args.decode.config(&args.model)));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let addr = format!("{}:{}", args.host, args.port);

@@ -21,7 +21,16 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum Cmd {
     /// Sum every part's marker into DIR/manifest.json.
-    Merge { dir: PathBuf },
+    #[command(
+        long_about = "Check that every input file of a scaled-out `rsr transform --rank R --world-size N` run in DIR \
+has a finished part, sum the parts' counts and write DIR/manifest.json (which `rsr pack` reads). Names the \
+missing parts when some rank has not finished.",
+        after_help = "Example:\n  rsr stats merge crawl-rsr"
+    )]
+    Merge {
+        /// The --out directory of the scaled-out transform (holds parts/ and their markers).
+        dir: PathBuf,
+    },
 }
 
 pub fn run(args: Args) -> Result<()> {

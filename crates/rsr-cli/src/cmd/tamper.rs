@@ -22,7 +22,7 @@ documents as written), a documents JSONL file (`id`, `text`; every document), or
 train split, every token trained whatever its stored mask); text is tokenized with the checkpoint's tokenizer. \
 Nothing is written to the checkpoint.",
     after_help = "Examples:\n  rsr tamper --model runs/rsr/checkpoints/step-0000366 --data harmful.jsonl --world world \\\n      \
---steps 0,50,100,200 --policy stop --every 16 --temperature 0 --out rsr-tamper.json\n  \
+--steps 0,50,100,200 --policy stop --temperature 0 --out rsr-tamper.json\n  \
 rsr report --input rsr-tamper.json raw-tamper.json --out report/"
 )]
 pub struct Args {
@@ -53,7 +53,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let cfg = args.decode.chat_config();
+    let cfg = args.decode.chat_config(&args.model);
     let mut model = Loaded::from_dir(&args.model)?;
     let data =
         rsr_eval::tamper::attack_data(&model, &args.data, &args.annotation).context("loading the attack data")?;
@@ -97,6 +97,11 @@ pub fn run(args: Args) -> Result<()> {
             set("continuation")
         );
     }
-    let summary = RunSummary { name: args.summary.name_for(&args.model), tamper: points, ..RunSummary::default() };
+    let summary = RunSummary {
+        name: args.summary.name_for(&args.model),
+        decoding: serde_json::to_value(&cfg)?,
+        tamper: points,
+        ..RunSummary::default()
+    };
     args.summary.write(&summary)
 }

@@ -54,12 +54,18 @@ pub fn run(args: Args) -> Result<()> {
             }
             let tok = RsrTokenizer::train(texts.iter(), vocab_size, min_frequency)?;
             tok.save(&out)?;
+            let sp = &tok.special;
             println!(
-                "wrote {}: vocab {} trained on {} documents; special ids {:?}",
+                "wrote {}: vocabulary {} trained on {} documents\nspecial tokens: <|endoftext|> {}, <|reflect|> {}, \
+                 <|/reflect|> {}, <|safe|> {}, <|unsafe|> {}",
                 out.display(),
                 tok.vocab_size(),
                 texts.len(),
-                tok.special
+                sp.endoftext,
+                sp.reflect_open,
+                sp.reflect_close,
+                sp.safe,
+                sp.unsafe_
             );
             Ok(())
         }

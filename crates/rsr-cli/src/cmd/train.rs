@@ -22,6 +22,7 @@ Devices: --device cpu runs rsr's own forward/backward kernels (the default, and 
 to check it. A test keeps the two implementations equal (logits, loss, every gradient, AdamW steps).",
     after_help = "Examples:\n  rsr train --data world-rsr-packed --preset tiny --tokens 2000000 --out runs/rsr\n  \
 rsr train --resume --out runs/rsr                   # continue from the latest checkpoint\n  \
+rsr train --data world-rsr-packed --overwrite --out runs/rsr   # delete the run in runs/rsr, start over\n  \
 rsr train --data packed --preset base --batch-size 32 --seq-len 1024 --tokens 1000000000 --device cuda --out runs/base"
 )]
 pub struct Args {
@@ -60,8 +61,12 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     checkpoint_every: u64,
     /// Continue the run in --out from its latest checkpoint (other flags are read from RUN/run.json).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// --out already holds a run: delete its checkpoints, metrics and run.json and start over
+    /// (without this, or --resume, an existing run is an error).
+    #[arg(long)]
+    overwrite: bool,
     /// Where the steps run: `cpu` (rsr's own kernels, the fastest on a CPU), `cuda` (the same model on
     /// candle, GPU 0; needs a build with `--features cuda`), or `candle-cpu` (the GPU code path on the
     /// CPU, to check it). Validation and checkpoints are the same for all three.
@@ -106,6 +111,9 @@ pub fn run(args: Args) -> Result<()> {
             anyhow::anyhow!("--device cuda: {e} ({hint})")
         })?)
     };
+    if !args.resume {
+        rsr_model::train::prepare_new_run(&args.out, args.overwrite)?;
+    }
     let mut trainer = Trainer::new(&args.out, cfg, args.resume)?;
     if let Some(device) = device {
         let (clip, step, seq_len) = (trainer.cfg.grad_clip, trainer.step, trainer.cfg.seq_len);

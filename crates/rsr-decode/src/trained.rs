@@ -1,0 +1,105 @@
+//! How a checkpoint's training data placed its reflections, so decoding can
+//! check where training did.
+//!
+//! `rsr transform` records its knobs (mode, `every`, …) in its manifest;
+//! `rsr pack` carries them into the pack's manifest; `rsr train` writes them
+//! into every checkpoint's `state.json` under `transform`. A model trained on
+//! reflections every 32 tokens and forced to reflect every 16 ends its answers
+//! mid-sentence, so decoding defaults to the recorded cadence and warns when
+//! told otherwise.
+
+use crate::generate::Policy;
+use std::path::{Path, PathBuf};
+
+/// The cadence used when neither the user nor the checkpoint gives one.
+pub const DEFAULT_EVERY: usize = 64;
+
+/// What a checkpoint records of its training data's transform.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrainedWith {
+    /// The transform mode (`rsr`, `raw`, `tag`, …), when recorded.
+    pub mode: Option<String>,
+    /// The reflection cadence in tokens, when recorded.
+    pub every: Option<usize>,
+    /// The checkpoint it was read from.
+    pub checkpoint: Option<PathBuf>,
+}
+
+impl TrainedWith {
+    /// Read `state.json` of a checkpoint directory, or of the latest checkpoint
+    /// of a run directory. Anything missing (a checkpoint from elsewhere, an
+    /// older rsr) gives `None` fields, never an error.
+    pub fn read(dir: &Path) -> Self {
+        let checkpoint = if dir.join("state.json").is_file() {
+            Some(dir.to_path_buf())
+        } else {
+            std::fs::read_dir(dir.join("checkpoints")).ok().and_then(|d| {
+                let mut c: Vec<PathBuf> =
+                    d.flatten().map(|e| e.path()).filter(|p| p.join("state.json").is_file()).collect();
+                c.sort();
+                c.pop()
+            })
+        };
+        let Some(ckpt) = checkpoint else { return Self::default() };
+        let state: serde_json::Value = std::fs::read(ckpt.join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let t = &state["transform"];
+        Self {
+            mode: t["mode"].as_str().map(str::to_string),
+            every: t["every"].as_u64().map(|e| e as usize),
+            checkpoint: Some(ckpt),
+        }
+    }
+
+    /// The cadence to decode with: `requested` if given, else the recorded one,
+    /// else [`DEFAULT_EVERY`]; plus a warning when a reflecting policy is asked
+    /// to check at another cadence than training used.
+    pub fn cadence(&self, requested: Option<usize>, policy: Policy) -> (usize, Option<String>) {
+        let every = requested.or(self.every).unwrap_or(DEFAULT_EVERY);
+        let warning = match (requested, self.every) {
+            (Some(r), Some(t)) if r != t && policy != Policy::Off => Some(format!(
+                "decoding with a reflection every {r} tokens, but {} was trained on reflections every {t} \
+                 (transform --every {t}): checks the model never saw in training can cut its answers short; \
+                 leave --every out to use {t}",
+                self.checkpoint.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "the model".into())
+            )),
+            _ => None,
+        };
+        (every, warning)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cadence_prefers_the_request_then_training_then_the_default() {
+        let t = TrainedWith { mode: Some("rsr".into()), every: Some(32), checkpoint: None };
+        assert_eq!(t.cadence(None, Policy::Stop), (32, None));
+        let (every, warn) = t.cadence(Some(16), Policy::Stop);
+        assert_eq!(every, 16);
+        assert!(warn.unwrap().contains("every 32"));
+        assert_eq!(t.cadence(Some(16), Policy::Off), (16, None));
+        assert_eq!(t.cadence(Some(32), Policy::Stop), (32, None));
+        assert_eq!(TrainedWith::default().cadence(None, Policy::Stop), (DEFAULT_EVERY, None));
+    }
+
+    #[test]
+    fn reads_the_latest_checkpoint_of_a_run() {
+        let dir = std::env::temp_dir().join(format!("rsr-trained-{}", std::process::id()));
+        for (step, every) in [("step-0000010", 16), ("step-0000020", 32)] {
+            let c = dir.join("checkpoints").join(step);
+            std::fs::create_dir_all(&c).unwrap();
+            let state = serde_json::json!({"step": 1, "transform": {"mode": "rsr", "every": every}});
+            std::fs::write(c.join("state.json"), state.to_string()).unwrap();
+        }
+        let t = TrainedWith::read(&dir);
+        assert_eq!((t.mode.as_deref(), t.every), (Some("rsr"), Some(32)));
+        assert_eq!(TrainedWith::read(&dir.join("checkpoints/step-0000010")).every, Some(16));
+        assert_eq!(TrainedWith::read(&dir.join("nowhere")), TrainedWith::default());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
