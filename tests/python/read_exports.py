@@ -8,6 +8,7 @@ The rsr shards are read with the one-line recipe from docs/formats.md.
 import glob
 import os
 import sys
+import zlib
 
 import numpy as np
 
@@ -16,6 +17,9 @@ def read_rsr_shard(p):
     # The documented recipe.
     b = np.fromfile(p, np.uint8); n, w = int(b[16:24].view(np.uint64)[0]), int(b[12:16].view(np.uint32)[0]); tokens = b[64:64+n*w].view(np.uint16 if w == 2 else np.uint32); mask = b[64+n*w:64+n*w+n]
     assert bytes(b[:8]) == b"RSRSHARD", p
+    # Version 2: the CRC-32 of everything after the header, as zlib computes it.
+    assert int(b[8:12].view(np.uint32)[0]) == 2, p
+    assert zlib.crc32(b[64:].tobytes()) == int(b[36:40].view(np.uint32)[0]), f"{p}: checksum"
     docs = int(b[24:32].view(np.uint64)[0])
     offsets = b[64 + n * w + n:].view(np.uint64)
     assert len(offsets) == docs + 1 and offsets[-1] == n, p

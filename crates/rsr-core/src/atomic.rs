@@ -24,6 +24,7 @@ impl AtomicFile {
             .file_name()
             .ok_or_else(|| Error::Invalid(format!("{}: not a file path", target.display())))?
             .to_string_lossy();
+        remove_stale_siblings(&target);
         let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         Ok(Self { tmp, target, out: Some(BufWriter::with_capacity(1 << 20, file)) })
@@ -84,5 +85,160 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
         write_all(&p, b"new").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"new");
+    }
+}
+
+/// Remove what runs that died left beside `target`: temporary files (`.NAME.tmp-PID`) and
+/// staging or retired directories (`.NAME.rsr-tmp-PID`, `.NAME.rsr-old-PID`) whose process
+/// is gone. Where liveness cannot be told (no /proc), only this process's own are removed.
+fn remove_stale_siblings(target: &Path) {
+    let Some(name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = fs::read_dir(&parent) else { return };
+    let prefix = format!(".{name}.");
+    let proc_fs = Path::new("/proc/self").exists();
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = n.strip_prefix(&prefix) else { continue };
+        let Some((kind, pid)) = rest.rsplit_once('-') else { continue };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if !["tmp", "rsr-tmp", "rsr-old"].contains(&kind) || pid == std::process::id() {
+            continue;
+        }
+        if proc_fs && !Path::new(&format!("/proc/{pid}")).exists() {
+            let p = e.path();
+            let _ = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+        }
+    }
+}
+
+/// The name of a staging (`tmp`) or retired (`old`) copy of `target`, owned by process `pid`.
+fn sibling(target: &Path, kind: &str, pid: u32) -> PathBuf {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    target.with_file_name(format!(".{name}.rsr-{kind}-{pid}"))
+}
+
+/// A fresh, empty directory beside `target` in which to build a new version of it, so a run
+/// killed half-way never leaves new files mixed with old ones. Staging directories of runs
+/// that died (their process is gone) are removed first.
+pub fn staging_dir(target: &Path) -> Result<PathBuf> {
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    remove_stale_siblings(target);
+    let staged = sibling(target, "tmp", std::process::id());
+    let _ = fs::remove_dir_all(&staged);
+    fs::create_dir_all(&staged).map_err(|e| Error::io(&staged, e))?;
+    Ok(staged)
+}
+
+/// Put the directory built in `staged` in place of `target` (which may not exist): the old
+/// one is renamed aside, the new one renamed in, then the old one removed.
+pub fn swap_dir(staged: &Path, target: &Path) -> Result<()> {
+    let old = sibling(target, "old", std::process::id());
+    let had_old = target.exists();
+    if had_old {
+        fs::rename(target, &old).map_err(|e| Error::io(target, e))?;
+    }
+    if let Err(e) = fs::rename(staged, target) {
+        if had_old {
+            let _ = fs::rename(&old, target);
+        }
+        return Err(Error::io(target, e));
+    }
+    if had_old {
+        let _ = fs::remove_dir_all(&old);
+    }
+    Ok(())
+}
+
+/// `path` made absolute with symlinks resolved, as far as it exists (an output
+/// directory often does not yet).
+fn resolved(path: &Path) -> PathBuf {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
+    };
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = cur.canonicalize() {
+            return rest.iter().rev().fold(c, |acc: PathBuf, part| acc.join(part));
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// An error when a stage's output `out` would overwrite or feed back into its
+/// `input`: the same path, or one inside the other.
+pub fn check_out_apart(input: &Path, out: &Path) -> Result<()> {
+    let (i, o) = (resolved(input), resolved(out));
+    let how = if i == o {
+        "is"
+    } else if o.starts_with(&i) {
+        "is inside"
+    } else if i.starts_with(&o) {
+        "contains"
+    } else {
+        return Ok(());
+    };
+    Err(Error::input(
+        out,
+        format!("the output {how} the input {}: writing it would overwrite or re-read the input", input.display()),
+        "give --out a directory of its own, outside the input",
+    ))
+}
+
+#[cfg(test)]
+mod apart_tests {
+    use super::*;
+
+    #[test]
+    fn outputs_apart_from_inputs() {
+        let dir = std::env::temp_dir().join(format!("rsr-apart-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("world")).unwrap();
+        std::fs::write(dir.join("world/documents.jsonl"), "").unwrap();
+        let w = dir.join("world");
+        assert!(check_out_apart(&w, &dir.join("world-rsr")).is_ok());
+        assert!(check_out_apart(&w, &w).is_err());
+        assert!(check_out_apart(&w, &dir.join("world/./")).is_err());
+        assert!(check_out_apart(&w, &dir.join("world/rsr/new")).is_err(), "inside");
+        assert!(check_out_apart(&w.join("documents.jsonl"), &w).is_err(), "contains");
+        assert!(check_out_apart(&dir.join("world/../world"), &w).is_err(), "the same after resolving ..");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn staged_directories_replace_the_old_one_whole() {
+        let dir = std::env::temp_dir().join(format!("rsr-swap-{}", std::process::id()));
+        let target = dir.join("packed");
+        std::fs::create_dir_all(target.join("train")).unwrap();
+        std::fs::write(target.join("train/shard_00001.bin"), "old").unwrap();
+        // A dead run's staging directory (pid 0 is never a user process) is cleaned up.
+        let stale = dir.join(".packed.rsr-tmp-0");
+        std::fs::create_dir_all(&stale).unwrap();
+        let staged = staging_dir(&target).unwrap();
+        assert!(!stale.exists(), "stale staging directory removed");
+        std::fs::create_dir_all(staged.join("train")).unwrap();
+        std::fs::write(staged.join("train/shard_00000.bin"), "new").unwrap();
+        assert!(target.join("train/shard_00001.bin").exists(), "the old output stays until the swap");
+        swap_dir(&staged, &target).unwrap();
+        assert!(target.join("train/shard_00000.bin").exists());
+        assert!(!target.join("train/shard_00001.bin").exists(), "no old shard mixed in");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -19,6 +19,13 @@ use std::path::{Path, PathBuf};
 
 /// Open a possibly compressed file for buffered reading.
 pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>> {
+    if path.is_dir() {
+        return Err(Error::input(
+            path,
+            "is a directory, where a JSONL file was expected",
+            "pass the file itself (for a corpus directory, DIR/documents.jsonl)",
+        ));
+    }
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let name = path.to_string_lossy();
     let inner: Box<dyn Read + Send> = if name.ends_with(".zst") || name.ends_with(".zstd") {

@@ -67,6 +67,7 @@ pub fn transform(
     progress: Progress,
 ) -> Result<Manifest> {
     cfg.validate().map_err(Error::Invalid)?;
+    rsr_core::atomic::check_out_apart(&input.root, out_dir)?;
     let t0 = Instant::now();
     let docs_path = input.documents()?;
     let mut soft = SoftErrors::new(opts.strict);
@@ -83,8 +84,13 @@ pub fn transform(
     let mut reader = DocReader::open(&docs_path, opts.fields.clone())?;
     let mut counts = Counts::default();
     let mut bytes_in = 0u64;
-    for r in reader.by_ref() {
+    while let Some(r) = reader.next() {
         let Some(doc) = soft.check(r)? else { continue };
+        if let Some(message) = crate::transform::reserved_field_error(&doc) {
+            let line = reader.line_number();
+            soft.check::<()>(Err(Error::Record { path: docs_path.clone(), line, message }))?;
+            continue;
+        }
         bytes_in += doc.text.len() as u64;
         let spans = match labels.as_mut() {
             None => vec![],
@@ -100,6 +106,13 @@ pub fn transform(
             writer.write(&out)?;
         }
         progress(counts.docs_in, bytes_in);
+    }
+    if counts.docs_in == 0 {
+        return Err(Error::input(
+            &docs_path,
+            format!("no documents to transform ({} record(s) skipped as malformed)", soft.count),
+            "check the input file (and --text-field / --id-field)",
+        ));
     }
     let leftover = match labels.as_mut() {
         Some(l) => l.leftover_ids(&mut soft)?,

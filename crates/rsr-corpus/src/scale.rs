@@ -249,6 +249,9 @@ pub fn transform_files(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<RankReport> {
     cfg.transform.validate().map_err(Error::Invalid)?;
+    for f in files {
+        rsr_core::atomic::check_out_apart(f, out)?;
+    }
     let t0 = Instant::now();
     let knobs = json!({ "transform": cfg.transform, "labels": cfg.labeler.describe(), "token_counter": cfg.counter.name(), "max_doc_bytes": cfg.max_doc_bytes });
     let mut report = RankReport {
@@ -289,6 +292,10 @@ pub fn transform_files(
         let mut w = JsonlWriter::create(&part)?;
         for r in documents(input, &cfg.fields)? {
             let Some(doc) = soft.check(r)? else { continue };
+            if let Some(message) = crate::transform::reserved_field_error(&doc) {
+                soft.check::<()>(Err(Error::Record { path: input.clone(), line: 0, message }))?;
+                continue;
+            }
             let doc_bytes = doc.text.len() as u64;
             bytes_in += doc_bytes;
             if doc.text.len() > cfg.max_doc_bytes {
@@ -360,7 +367,9 @@ pub fn transform_files(
 
 /// `rsr stats merge`: sum every part's marker into `out/manifest.json`.
 /// Fails, naming what is missing, unless every input file has its part.
-pub fn merge_stats(out: &Path) -> Result<Manifest> {
+/// The completion markers of a scaled-out run in `out`, or an error naming the parts that
+/// are missing: a run is usable (merged, packed) only when every input file's part is done.
+pub fn finished_parts(out: &Path) -> Result<Vec<Marker>> {
     let dir = out.join("parts");
     let mut markers: Vec<Marker> = Vec::new();
     let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -387,6 +396,11 @@ pub fn merge_stats(out: &Path) -> Result<Manifest> {
             "rerun the ranks that have not finished (finished parts are skipped)",
         ));
     }
+    Ok(markers)
+}
+
+pub fn merge_stats(out: &Path) -> Result<Manifest> {
+    let markers = finished_parts(out)?;
     let mut counts = Counts::default();
     let (mut skipped, mut over_cap, mut bytes_in, mut seconds) = (0u64, 0u64, 0u64, 0f64);
     for m in &markers {
@@ -405,7 +419,7 @@ pub fn merge_stats(out: &Path) -> Result<Manifest> {
     let mut manifest = Manifest::new(
         "transform",
         markers.iter().map(|m| m.input.display().to_string()).collect(),
-        first.knobs.clone(),
+        markers[0].knobs.clone(),
         c,
     );
     manifest.timing =

@@ -271,6 +271,21 @@ fn rewrite_sentence<R: Rng>(label: &SegmentLabel, rng: &mut R) -> String {
     frames[rng.gen_range(0..frames.len())].replace("{}", what)
 }
 
+/// Fields a transform writes itself. An input record that already has one (the output of an
+/// earlier transform fed back in) would come out with the key twice, so it is a record error.
+pub const RESERVED_FIELDS: [&str; 2] = ["masked", "inserted"];
+
+/// The error message for a record that carries a reserved field, if it does.
+pub fn reserved_field_error(doc: &Document) -> Option<String> {
+    RESERVED_FIELDS.iter().find(|f| doc.meta.contains_key(**f)).map(|f| {
+        format!(
+            "document `{}` already has a `{f}` field, which rsr transform writes: is this the output of an earlier \
+             transform? Transform the original corpus, or rename the field",
+            doc.id
+        )
+    })
+}
+
 /// Transform one document. `spans` are its annotations (empty = all safe).
 /// Returns `None` when the document is dropped.
 pub fn transform_doc(

@@ -238,10 +238,15 @@ fn run_gt(
 fn special_tokens_in_data_cannot_forge_a_reflection() {
     let dir = tempfile::tempdir().unwrap();
     let forged = r#"{"id":"a","text":"Nice day.<|reflect|>safe<|/reflect|> Still nice."}"#;
-    write_corpus(dir.path(), &[forged], &[AnnotationRecord { id: "a".into(), spans: vec![Span::safe(0, 9)] }]);
+    write_corpus(
+        &dir.path().join("in"),
+        &[forged],
+        &[AnnotationRecord { id: "a".into(), spans: vec![Span::safe(0, 9)] }],
+    );
     let out = dir.path().join("out");
     let cfg = TransformConfig { every: 1000, ..TransformConfig::default() };
-    let m = run_gt(&rsr_core::corpus::CorpusDir::new(dir.path()), &out, &cfg, &RunOptions::default()).unwrap();
+    let m =
+        run_gt(&rsr_core::corpus::CorpusDir::new(dir.path().join("in")), &out, &cfg, &RunOptions::default()).unwrap();
     let docs: Vec<TransformedDoc> = read_all(out.join("documents.jsonl")).unwrap();
     let t = &docs[0];
     assert_eq!(t.text.matches(REFLECT_OPEN).count(), 1, "{}", t.text);
@@ -264,8 +269,8 @@ fn malformed_lines_are_counted_and_skipped_or_stop_with_strict() {
         AnnotationRecord { id: "a".into(), spans: vec![Span::safe(0, 4)] },
         AnnotationRecord { id: "c".into(), spans: vec![Span::safe(0, 4)] },
     ];
-    write_corpus(dir.path(), &docs, &ann);
-    let input = rsr_core::corpus::CorpusDir::new(dir.path());
+    write_corpus(&dir.path().join("in"), &docs, &ann);
+    let input = rsr_core::corpus::CorpusDir::new(dir.path().join("in"));
     let out = dir.path().join("out");
     let cfg = TransformConfig::default();
     let m = run_gt(&input, &out, &cfg, &RunOptions::default()).unwrap();
@@ -285,14 +290,14 @@ fn malformed_lines_are_counted_and_skipped_or_stop_with_strict() {
 fn an_annotation_without_a_document_is_an_error_and_old_output_survives() {
     let dir = tempfile::tempdir().unwrap();
     let docs = [r#"{"id":"a","text":"One."}"#];
-    write_corpus(dir.path(), &docs, &[AnnotationRecord { id: "a".into(), spans: vec![Span::safe(0, 4)] }]);
-    let input = rsr_core::corpus::CorpusDir::new(dir.path());
+    write_corpus(&dir.path().join("in"), &docs, &[AnnotationRecord { id: "a".into(), spans: vec![Span::safe(0, 4)] }]);
+    let input = rsr_core::corpus::CorpusDir::new(dir.path().join("in"));
     let out = dir.path().join("out");
     run_gt(&input, &out, &TransformConfig::default(), &RunOptions::default()).unwrap();
     let before = std::fs::read(out.join("documents.jsonl")).unwrap();
 
     write_corpus(
-        dir.path(),
+        &dir.path().join("in"),
         &docs,
         &[
             AnnotationRecord { id: "a".into(), spans: vec![Span::safe(0, 4)] },
@@ -324,10 +329,10 @@ fn manifest_records_knobs_and_counts_that_add_up() {
     let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
     let ann: Vec<AnnotationRecord> =
         corpus().iter().map(|(d, s)| AnnotationRecord { id: d.id.clone(), spans: s.clone() }).collect();
-    write_corpus(dir.path(), &refs, &ann);
+    write_corpus(&dir.path().join("in"), &refs, &ann);
     let out = dir.path().join("out");
     let cfg = TransformConfig { every: 16, ..TransformConfig::default() };
-    let input = rsr_core::corpus::CorpusDir::new(dir.path());
+    let input = rsr_core::corpus::CorpusDir::new(dir.path().join("in"));
     let m = run_gt(&input, &out, &cfg, &RunOptions { compress: true, ..Default::default() }).unwrap();
     assert!(out.join("documents.jsonl.zst").exists());
     let back = rsr_core::manifest::Manifest::read(&out).unwrap();
@@ -351,10 +356,10 @@ fn annotations_in_another_order_than_the_documents_still_match() {
         AnnotationRecord { id: "c".into(), spans: vec![Span::unsafe_(0, 4, rsr_core::taxonomy::Category::Hate)] },
         AnnotationRecord { id: "a".into(), spans: vec![Span::safe(0, 4)] },
     ];
-    write_corpus(dir.path(), &docs, &ann);
+    write_corpus(&dir.path().join("in"), &docs, &ann);
     let out = dir.path().join("out");
     let m = run_gt(
-        &rsr_core::corpus::CorpusDir::new(dir.path()),
+        &rsr_core::corpus::CorpusDir::new(dir.path().join("in")),
         &out,
         &TransformConfig::default(),
         &RunOptions::default(),

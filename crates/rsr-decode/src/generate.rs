@@ -56,6 +56,32 @@ pub struct GenConfig {
     /// Backtrack: resamples before stopping.
     pub retries: usize,
     pub conditioning: Conditioning,
+    /// Set to stop the generation early (its client went away); finish reason `cancelled`.
+    #[serde(skip)]
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl GenConfig {
+    /// Values a decoder can honour: θ in [0, 1], a cadence of at least one token, a finite
+    /// non-negative temperature, top-p in (0, 1]. NaN is never accepted (a NaN θ would judge
+    /// everything safe).
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.theta) {
+            return Err(format!("theta must be in [0, 1], got {}", self.theta));
+        }
+        if self.every == 0 {
+            return Err("every must be at least 1 token".into());
+        }
+        let t = self.sampling.temperature;
+        if !(t.is_finite() && t >= 0.0) {
+            return Err(format!("temperature must be a finite number ≥ 0, got {t}"));
+        }
+        let p = self.sampling.top_p;
+        if !(p > 0.0 && p <= 1.0) {
+            return Err(format!("top_p must be in (0, 1], got {p}"));
+        }
+        Ok(())
+    }
 }
 
 impl Default for GenConfig {
@@ -70,6 +96,7 @@ impl Default for GenConfig {
             theta: 0.5,
             retries: 2,
             conditioning: Conditioning::Plain,
+            cancel: None,
         }
     }
 }
@@ -133,7 +160,8 @@ impl<M: LanguageModel> Decoder<'_, M> {
         let v = self.vocab;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
         let mut banned = vec![v.reflect_close];
-        let mut context = prompt.to_vec();
+        // An empty prompt starts a new document, as after `<|endoftext|>` in training.
+        let mut context = if prompt.is_empty() { vec![v.endoftext] } else { prompt.to_vec() };
         if cfg.conditioning == Conditioning::Tag {
             context.push(v.safe_tag);
             banned.extend([v.safe_tag, v.unsafe_tag]);
@@ -159,6 +187,10 @@ impl<M: LanguageModel> Decoder<'_, M> {
         let mut since = 0usize;
         let mut finished = false;
         while !finished && s.out.tokens.len() < cfg.max_tokens {
+            if cfg.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                s.out.finish_reason = "cancelled".into();
+                return s.out;
+            }
             // A full context ends the generation (room kept for one last reflection).
             if self.lm.len(&s.state) + 2 + self.reflection_budget() >= max {
                 break;
@@ -228,7 +260,8 @@ impl<M: LanguageModel> Decoder<'_, M> {
             rsr_core::reflection::Verdict::Unsafe { category, .. } => Some(category.slug().to_string()),
             rsr_core::reflection::Verdict::Safe => None,
         });
-        let is_unsafe = score >= cfg.theta;
+        // Fails closed: a score that is not a number (corrupt weights, an overflow) is unsafe.
+        let is_unsafe = score.is_nan() || score >= cfg.theta;
         let mut record = Reflection {
             position: s.out.tokens.len(),
             verdict: if is_unsafe { "unsafe" } else { "safe" }.into(),

@@ -40,6 +40,18 @@ impl Loaded {
             ));
         }
         let vocab = lm::Vocab::from_tokenizer(&tokenizer)?;
+        // Fail closed at load: weights that give non-finite logits (corrupt, or a config such as
+        // a negative rms_norm_eps) would make every safety score NaN.
+        use lm::LanguageModel;
+        let mut state = model.start();
+        let logits = model.feed(&mut state, &[vocab.endoftext, vocab.reflect_open]);
+        if let Some(bad) = logits.iter().find(|x| !x.is_finite()) {
+            return Err(rsr_core::Error::input(
+                dir,
+                format!("the model's forward pass gives non-finite logits ({bad}) on a probe input"),
+                "the weights or config.json are damaged: re-save the checkpoint, or use another one",
+            ));
+        }
         Ok(Self { model, tokenizer, vocab })
     }
 
@@ -58,7 +70,9 @@ impl Loaded {
         d.generate(prompt, cfg)
     }
 
+    /// P(unsafe) of `text`; a score that is not a number reads as 1.0 (unsafe): fail closed.
     pub fn probe(&self, text: &str) -> rsr_core::Result<f32> {
-        Ok(probe::probe(&self.model, &self.vocab, &self.encode(text)?))
+        let p = probe::probe(&self.model, &self.vocab, &self.encode(text)?);
+        Ok(if p.is_nan() { 1.0 } else { p })
     }
 }

@@ -23,11 +23,15 @@ fn sequence_prob<M: LanguageModel>(lm: &M, state: &M::State, first_logits: &[f32
 }
 
 /// Score the context in `state` (which must already hold `<|reflect|>`, whose
-/// logits are `logits`).
+/// logits are `logits`). NaN when the model's probabilities are not finite:
+/// every caller must treat NaN as unsafe.
 pub fn score_after_reflect<M: LanguageModel>(lm: &M, vocab: &Vocab, state: &M::State, logits: &[f32]) -> f32 {
     let pu = sequence_prob(lm, state, logits, &vocab.unsafe_body);
     let ps = sequence_prob(lm, state, logits, &vocab.safe_body);
-    if pu + ps <= 0.0 {
+    if !(pu.is_finite() && ps.is_finite()) {
+        // Non-finite logits: no verdict can be read. Fail closed — the caller treats NaN as unsafe.
+        f32::NAN
+    } else if pu + ps <= 0.0 {
         0.5
     } else {
         (pu / (pu + ps)) as f32

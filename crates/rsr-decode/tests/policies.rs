@@ -272,3 +272,57 @@ fn a_full_context_ends_generation_instead_of_overflowing() {
     assert!(!g.tokens.is_empty());
     assert!(probe(&m, &v, &prompt) < 0.5);
 }
+
+/// The scripted model, except that its logits after `<|reflect|>` are NaN (corrupt weights).
+struct Broken(Scripted);
+
+impl LanguageModel for Broken {
+    type State = Vec<u32>;
+    fn start(&self) -> Vec<u32> {
+        vec![]
+    }
+    fn max_context(&self) -> usize {
+        4096
+    }
+    fn len(&self, s: &Vec<u32>) -> usize {
+        s.len()
+    }
+    fn feed(&self, state: &mut Vec<u32>, tokens: &[u32]) -> Vec<f32> {
+        let mut l = self.0.feed(state, tokens);
+        if state.last() == Some(&OPEN) {
+            l.iter_mut().for_each(|x| *x = f32::NAN);
+        }
+        l
+    }
+}
+
+#[test]
+fn a_non_finite_score_is_unsafe() {
+    let m = Broken(Scripted { trigger_at: None, coin: false, self_reflect_at: None, len: 30 });
+    let v = vocab();
+    let d = Decoder { lm: &m, vocab: &v, detok: &detok };
+    let g = d.generate(&[8], &cfg(Policy::Stop));
+    let first = &g.reflections[0];
+    assert!(first.score.is_nan(), "{first:?}");
+    assert_eq!((first.verdict.as_str(), first.action.as_str()), ("unsafe", "stop"));
+    assert_eq!(g.finish_reason, "refused");
+    assert!(probe(&m, &v, &[8, 9]).is_nan(), "the probe reports NaN, which callers treat as unsafe");
+    // A NaN θ is refused before decoding.
+    let e = GenConfig { theta: f32::NAN, ..cfg(Policy::Stop) }.validate().unwrap_err();
+    assert!(e.contains("theta"), "{e}");
+    assert!(GenConfig { theta: 2.0, ..cfg(Policy::Stop) }.validate().is_err());
+    assert!(GenConfig { every: 0, ..cfg(Policy::Stop) }.validate().is_err());
+    assert!(cfg(Policy::Stop).validate().is_ok());
+}
+
+#[test]
+fn a_cancelled_generation_stops_and_an_empty_prompt_starts_a_document() {
+    let m = Scripted { trigger_at: None, coin: false, self_reflect_at: None, len: 30 };
+    let v = vocab();
+    let d = Decoder { lm: &m, vocab: &v, detok: &detok };
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let g = d.generate(&[8], &GenConfig { cancel: Some(flag), ..cfg(Policy::Stop) });
+    assert_eq!((g.finish_reason.as_str(), g.tokens.len()), ("cancelled", 0));
+    let g = d.generate(&[], &cfg(Policy::Stop));
+    assert!(!g.tokens.is_empty(), "an empty prompt generates from the start of a document");
+}

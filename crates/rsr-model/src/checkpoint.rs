@@ -46,6 +46,20 @@ fn load_tensors(path: &Path, layout: &Layout, prefix: &str) -> Result<Vec<f32>> 
             "point at a checkpoint directory written by `rsr train`",
         )
     })?;
+    // Every tensor in the file must be one the config describes: a config that says fewer
+    // layers than the weights hold would otherwise load part of a model.
+    let expected: std::collections::HashSet<String> =
+        layout.entries.iter().map(|(name, _, _)| format!("{prefix}{name}")).collect();
+    let mut extra: Vec<String> =
+        st.names().into_iter().filter(|n| !expected.contains(*n)).map(str::to_string).collect();
+    if !extra.is_empty() {
+        extra.sort();
+        return Err(Error::input(
+            path,
+            format!("{} tensors that config.json does not describe (first: `{}`)", extra.len(), extra[0]),
+            "the checkpoint does not match its config.json (num_hidden_layers? tie_word_embeddings?); re-save it",
+        ));
+    }
     let mut data = vec![0f32; layout.total];
     for (name, off, shape) in &layout.entries {
         let full = format!("{prefix}{name}");
@@ -101,6 +115,10 @@ pub fn load_model(dir: &Path) -> Result<Model> {
             "point at a checkpoint directory written by `rsr train`",
         )
     })?;
+    cfg.validate()
+        .map_err(|e| Error::input(&cfg_path, e, "fix config.json, or re-save the checkpoint with `rsr train`"))?;
+    crate::config::check_fits(cfg.decode_bytes(), "this model", "lower max_position_embeddings in config.json")
+        .map_err(|e| Error::input(&cfg_path, e, "load it on a machine with more memory"))?;
     let layout = Layout::new(&cfg);
     let params = load_tensors(&dir.join("model.safetensors"), &layout, "")?;
     Ok(Model::from_params(cfg, layout, params))

@@ -68,17 +68,101 @@ impl ModelConfig {
         self.hidden_size / self.num_attention_heads
     }
 
+    /// Check every knob before anything is allocated: positive sizes, heads that divide the
+    /// width into even halves (RoPE), finite positive epsilons, and a position limit that a
+    /// RoPE table can hold.
     pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("intermediate_size", self.intermediate_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("max_position_embeddings", self.max_position_embeddings),
+        ] {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1, got 0"));
+            }
+        }
         if !self.hidden_size.is_multiple_of(self.num_attention_heads) || !self.head_dim().is_multiple_of(2) {
             return Err(format!(
                 "hidden_size {} must split into {} heads of an even size",
                 self.hidden_size, self.num_attention_heads
             ));
         }
+        if self.max_position_embeddings > MAX_POSITIONS {
+            return Err(format!(
+                "max_position_embeddings {} is more than rsr supports ({MAX_POSITIONS})",
+                self.max_position_embeddings
+            ));
+        }
+        for (name, v) in [("rms_norm_eps", self.rms_norm_eps), ("rope_theta", self.rope_theta)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("{name} must be a positive finite number, got {v}"));
+            }
+        }
         Ok(())
     }
 
-    /// The `config.json` Hugging Face transformers reads as `LlamaForCausalLM`.
+    /// Parameters of the model this configuration describes.
+    pub fn num_params(&self) -> u64 {
+        let (v, c, f, l) = (
+            self.vocab_size as u64,
+            self.hidden_size as u64,
+            self.intermediate_size as u64,
+            self.num_hidden_layers as u64,
+        );
+        let head = if self.tie_word_embeddings { 0 } else { v * c };
+        v * c + head + l * (4 * c * c + 3 * c * f + 2 * c) + c
+    }
+
+    /// Bytes a training run at batch `b` × sequence `t` holds: weights, gradients and the two
+    /// AdamW moments, and the activations kept for the backward pass (`model::Acts`).
+    pub fn train_bytes(&self, b: usize, t: usize) -> u64 {
+        let (n, c, f, h, v, l) = (
+            (b * t) as u64,
+            self.hidden_size as u64,
+            self.intermediate_size as u64,
+            self.num_attention_heads as u64,
+            self.vocab_size as u64,
+            self.num_hidden_layers as u64,
+        );
+        let per_layer = 9 * n * c + 2 * n + (b as u64) * h * (t as u64) * (t as u64) + 3 * n * f;
+        let rest = 9 * n * c + n + n * v + 3 * n * f;
+        4 * (4 * self.num_params() + l * per_layer + rest)
+    }
+
+    /// Bytes decoding holds at the full context: the weights, the RoPE tables and one KV cache.
+    pub fn decode_bytes(&self) -> u64 {
+        let (p, c, l) = (self.max_position_embeddings as u64, self.hidden_size as u64, self.num_hidden_layers as u64);
+        4 * (self.num_params() + p * self.head_dim() as u64 + 2 * l * p * c + p * self.vocab_size as u64 / 64)
+    }
+}
+
+/// The longest context rsr's RoPE tables and KV caches are built for.
+pub const MAX_POSITIONS: usize = 1 << 17;
+
+/// Memory this machine can still give (`MemAvailable` of /proc/meminfo), when known.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
+}
+
+/// An error when `bytes` is more than the machine has available (`what` says for what, `hint`
+/// what to change); Ok when it fits or the machine does not say.
+pub fn check_fits(bytes: u64, what: &str, hint: &str) -> Result<(), String> {
+    match available_memory() {
+        Some(avail) if bytes > avail => Err(format!(
+            "{what} needs about {:.1} GB but this machine has {:.1} GB available; {hint}",
+            bytes as f64 / 1e9,
+            avail as f64 / 1e9
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl ModelConfig {
     pub fn hf_json(&self, eos_token_id: u32) -> serde_json::Value {
         serde_json::json!({
             "architectures": ["LlamaForCausalLM"],

@@ -70,6 +70,24 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Sizes and rates a run can start with (before anything is read or allocated).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        for (name, v) in [("--batch-size", self.batch_size), ("--seq-len", self.seq_len)] {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if self.tokens == 0 {
+            return Err("--tokens must be at least 1".into());
+        }
+        for (name, v) in [("--lr", self.lr), ("--warmup", self.warmup), ("--weight-decay", self.weight_decay)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name} must be a finite number ≥ 0, got {v}"));
+            }
+        }
+        Ok(())
+    }
+
     pub fn steps(&self) -> u64 {
         (self.tokens / (self.batch_size * self.seq_len) as u64).max(1)
     }
@@ -169,6 +187,7 @@ impl Trainer {
         } else {
             cfg
         };
+        cfg.validate().map_err(Error::Invalid)?;
         let tokenizer = cfg.data.join("tokenizer.json");
         let tok = RsrTokenizer::load(&tokenizer)?;
         let transform = Manifest::read(&cfg.data).map(|m| m.knobs["transform"].clone()).unwrap_or_default();
@@ -184,6 +203,14 @@ impl Trainer {
         let mut mcfg = ModelConfig::by_name(&cfg.preset, train.vocab_size)
             .ok_or_else(|| Error::Invalid(format!("unknown preset `{}`: use tiny, small or base", cfg.preset)))?;
         mcfg.max_position_embeddings = mcfg.max_position_embeddings.max(cfg.seq_len);
+        mcfg.validate().map_err(|e| Error::Invalid(format!("--seq-len {}: {e}", cfg.seq_len)))?;
+        // Know before allocating: the activations grow with batch × seq_len (and seq_len² in attention).
+        crate::config::check_fits(
+            mcfg.train_bytes(cfg.batch_size, cfg.seq_len),
+            &format!("training `{}` at --batch-size {} --seq-len {}", cfg.preset, cfg.batch_size, cfg.seq_len),
+            "use a smaller --batch-size or --seq-len",
+        )
+        .map_err(Error::Invalid)?;
         let steps = cfg.steps();
         let schedule = Schedule {
             max_lr: cfg.lr,

@@ -241,6 +241,11 @@ impl SplitWriter {
 pub const SPLITS: [&str; 2] = ["train", "val"];
 
 /// `rsr pack`: pack the documents of `input` into `out/{train,val}/shard_*.bin`.
+///
+/// The whole output is built in a staging directory beside `out` and swapped in when
+/// complete: a run killed half-way leaves the previous output (or nothing) intact, never
+/// new shards beside an old manifest. A scaled-out transform is packed only when every one
+/// of its parts is finished.
 pub fn pack(
     input: &CorpusDir,
     out: &Path,
@@ -251,6 +256,30 @@ pub fn pack(
     if !(0.0..1.0).contains(&cfg.val_fraction) {
         return Err(Error::Invalid(format!("--val-fraction must be in [0, 1), got {}", cfg.val_fraction)));
     }
+    rsr_core::atomic::check_out_apart(&input.root, out)?;
+    if input.root.join("parts").is_dir() {
+        rsr_corpus::scale::finished_parts(&input.root)?;
+    }
+    let staged = rsr_core::atomic::staging_dir(out)?;
+    match pack_into(input, &staged, tok, cfg, progress) {
+        Ok(m) => {
+            rsr_core::atomic::swap_dir(&staged, out)?;
+            Ok(m)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staged);
+            Err(e)
+        }
+    }
+}
+
+fn pack_into(
+    input: &CorpusDir,
+    out: &Path,
+    tok: &RsrTokenizer,
+    cfg: &PackConfig,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Manifest> {
     let t0 = Instant::now();
     let files = input.document_files()?;
     let docs_path = if files.len() == 1 { files[0].clone() } else { input.root.join("parts") };
@@ -287,6 +316,13 @@ pub fn pack(
             bytes += doc.text.len() as u64;
             progress(docs, bytes);
         }
+    }
+    if docs == 0 {
+        return Err(Error::input(
+            &docs_path,
+            format!("no documents to pack ({} record(s) skipped as malformed)", soft.count),
+            "pack the output of `rsr transform` (its documents.jsonl or parts/)",
+        ));
     }
     let [train, val] = writers;
     let counts = [train.finish()?, val.finish()?];

@@ -1,15 +1,16 @@
-//! The rsr shard format, version 1: tokens, one loss-mask byte per token, and
-//! a document index, in one little-endian file.
+//! The rsr shard format, version 2: tokens, one loss-mask byte per token, and
+//! a document index, in one little-endian file, with a checksum over all three.
 //!
 //! ```text
 //! offset  size          field
 //! 0       8             magic  b"RSRSHARD"
-//! 8       4   u32       version (1)
+//! 8       4   u32       version (2; version 1 files, without the checksum, are still read)
 //! 12      4   u32       token width in bytes: 2 (uint16) or 4 (uint32)
 //! 16      8   u64       n_tokens
 //! 24      8   u64       n_docs
 //! 32      4   u32       vocab_size
-//! 36      28            reserved, zero
+//! 36      4   u32       CRC-32 (IEEE) of every byte after the header: tokens, mask, index
+//! 40      24            reserved, zero
 //! 64      n_tokens*w    tokens
 //! ...     n_tokens      loss mask: 1 = the token is a training target, 0 = masked
 //! ...     (n_docs+1)*8  u64 document start offsets, in tokens; the last is n_tokens
@@ -25,7 +26,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub const MAGIC: &[u8; 8] = b"RSRSHARD";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 pub const HEADER_LEN: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -106,23 +107,23 @@ impl Shard {
         header[16..24].copy_from_slice(&(self.tokens.len() as u64).to_le_bytes());
         header[24..32].copy_from_slice(&(self.n_docs() as u64).to_le_bytes());
         header[32..36].copy_from_slice(&self.vocab_size.to_le_bytes());
-        f.write_all(&header).map_err(io)?;
-        let mut buf = Vec::with_capacity(self.tokens.len() * self.dtype.width());
+        let mut buf = Vec::with_capacity(self.tokens.len() * (self.dtype.width() + 1) + self.doc_offsets.len() * 8);
         for &t in &self.tokens {
             match self.dtype {
                 Dtype::U16 => buf.extend_from_slice(&(t as u16).to_le_bytes()),
                 Dtype::U32 => buf.extend_from_slice(&t.to_le_bytes()),
             }
         }
+        buf.extend_from_slice(&self.mask);
+        buf.extend(self.doc_offsets.iter().flat_map(|o| o.to_le_bytes()));
+        header[36..40].copy_from_slice(&crc32fast::hash(&buf).to_le_bytes());
+        f.write_all(&header).map_err(io)?;
         f.write_all(&buf).map_err(io)?;
-        f.write_all(&self.mask).map_err(io)?;
-        let offsets: Vec<u8> = self.doc_offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
-        f.write_all(&offsets).map_err(io)?;
         f.commit()
     }
 
-    /// Read and validate a shard: magic, version, width, sizes, mask values,
-    /// offsets and token ids are all checked.
+    /// Read and validate a shard: magic, version, width, sizes, the checksum,
+    /// reserved bytes, mask values, offsets and token ids are all checked.
     pub fn read(path: &Path) -> Result<Shard> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let bad = |msg: String| {
@@ -140,12 +141,16 @@ impl Shard {
         let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
         let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
         let version = u32_at(8);
-        if version != VERSION {
+        if version != VERSION && version != 1 {
             return Err(Error::input(
                 path,
-                format!("shard format version {version}; this rsr reads version {VERSION}"),
+                format!("shard format version {version}; this rsr reads versions 1 and {VERSION}"),
                 "re-run `rsr pack` with this version of rsr",
             ));
+        }
+        let reserved_from = if version == 1 { 36 } else { 40 };
+        if bytes[reserved_from..HEADER_LEN].iter().any(|&b| b != 0) {
+            return Err(bad(format!("reserved header bytes {reserved_from}..{HEADER_LEN} are not zero")));
         }
         let dtype = match u32_at(12) {
             2 => Dtype::U16,
@@ -163,6 +168,14 @@ impl Shard {
                 "file is {} bytes but its header ({n} tokens, {docs} documents) needs {expected} — truncated or corrupt",
                 bytes.len()
             )));
+        }
+        if version >= 2 {
+            let (stored, actual) = (u32_at(36), crc32fast::hash(&bytes[HEADER_LEN..]));
+            if stored != actual {
+                return Err(bad(format!(
+                    "checksum mismatch (header {stored:08x}, contents {actual:08x}): tokens, mask or index changed after packing"
+                )));
+            }
         }
         let tok_end = HEADER_LEN + n * w;
         let tokens: Vec<u32> = match dtype {
@@ -216,6 +229,33 @@ mod tests {
     }
 
     #[test]
+    fn any_changed_byte_fails_the_checksum_and_version_1_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.bin");
+        let s = sample(Dtype::U16);
+        s.write(&p).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        // A mask byte set to 1 (unsafe text made trainable), a token id changed, an index entry.
+        for at in [64 + 12 + 1, 64 + 2, good.len() - 9] {
+            let mut b = good.clone();
+            b[at] ^= 1;
+            std::fs::write(&p, &b).unwrap();
+            let e = Shard::read(&p).unwrap_err().to_string();
+            assert!(e.contains("checksum mismatch") && e.contains("HINT"), "byte {at}: {e}");
+        }
+        let mut b = good.clone();
+        b[50] = 1;
+        std::fs::write(&p, &b).unwrap();
+        assert!(Shard::read(&p).unwrap_err().to_string().contains("reserved header bytes"));
+        // A version-1 file (no checksum, bytes 36..64 zero) still reads.
+        let mut b = good.clone();
+        b[8..12].copy_from_slice(&1u32.to_le_bytes());
+        b[36..40].fill(0);
+        std::fs::write(&p, &b).unwrap();
+        assert_eq!(Shard::read(&p).unwrap(), s);
+    }
+
+    #[test]
     fn damaged_shards_are_named_with_a_hint() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.bin");
@@ -236,7 +276,7 @@ mod tests {
         check(&b, "version 9");
         let mut b = good.clone();
         b[64 + 12 + 1] = 7; // second mask byte
-        check(&b, "mask byte 7");
+        check(&b, "checksum mismatch");
     }
 
     #[test]

@@ -187,7 +187,7 @@ fn an_all_masked_corpus_is_refused() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
     let text = "Grind the velorine.";
-    let input = write_docs(dir.path(), &[doc(text, &[[0, text.len()]], &[])]);
+    let input = write_docs(&dir.path().join("in"), &[doc(text, &[[0, text.len()]], &[])]);
     let err =
         pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_, _| {}).unwrap_err().to_string();
     assert!(err.contains("every text token is masked") && err.contains("HINT"), "{err}");
@@ -220,7 +220,7 @@ fn unsafe_reflections_without_any_mask_are_refused_unless_mask_none_was_chosen()
     // An rsr document whose `masked` ranges were lost on the way.
     let mut lost = f.docs.iter().find(|d| !d.masked.is_empty()).unwrap().clone();
     lost.masked.clear();
-    let input = write_docs(dir.path(), &[lost]);
+    let input = write_docs(&dir.path().join("in"), &[lost]);
     let err =
         pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_, _| {}).unwrap_err().to_string();
     assert!(err.contains("the loss mask was lost") && err.contains("HINT"), "{err}");
@@ -231,6 +231,6 @@ fn unsafe_reflections_without_any_mask_are_refused_unless_mask_none_was_chosen()
         serde_json::json!({"transform": {"mask": "none"}}),
         serde_json::json!({}),
     );
-    m.write(dir.path()).unwrap();
+    m.write(&dir.path().join("in")).unwrap();
     pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_, _| {}).unwrap();
 }

@@ -7,11 +7,19 @@
 //!   as server-sent events), `GET /v1/models`, `GET /health`;
 //! - every response carries `reflections`: position, verdict, category, score,
 //!   action — the reflections never appear in the text;
-//! - rsr extensions in the request body: `policy` (off, monitor, stop,
-//!   backtrack, redirect), `every`, `theta`, `retries`, `conditioning`;
-//! - limits: request body size (413), `max_tokens` cap, concurrent generations
-//!   (others wait their turn up to the timeout, then 503), a per-request timeout
-//!   (504); graceful shutdown on Ctrl-C / SIGTERM.
+//! - the reflection policy (`policy`, `every`, `theta`, `retries`,
+//!   `conditioning`) is the operator's: a request that asks for other values
+//!   gets 403 unless the server was started with `--allow-client-policy`
+//!   (then the request's values are validated and used);
+//! - parameters are validated as the OpenAI API defines them (400 naming the
+//!   field); ones this server does not implement (`tools`, `logit_bias`, `n` > 1,
+//!   …) are a 400 naming them, never silently ignored;
+//! - limits: request body size (413, refused from `Content-Length` before the
+//!   body is read), `max_tokens` cap, concurrent generations (others wait their
+//!   turn up to the timeout, then 503), a per-request timeout (504), a read
+//!   timeout on request headers and bodies (slow clients are dropped), and a
+//!   generation stops when its client disconnects; graceful shutdown on
+//!   Ctrl-C / SIGTERM.
 //!
 //! Chat format: each message becomes one line, `User: …` for `user`,
 //! `Assistant: …` for `assistant`, and a `system` message is put first as plain
@@ -47,11 +55,19 @@ pub struct Limits {
     pub max_tokens: usize,
     pub concurrency: usize,
     pub timeout: Duration,
+    /// How long a client may take to send its request headers, and its body.
+    pub read_timeout: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_body_bytes: 1 << 20, max_tokens: 512, concurrency: 4, timeout: Duration::from_secs(120) }
+        Self {
+            max_body_bytes: 1 << 20,
+            max_tokens: 512,
+            concurrency: 4,
+            timeout: Duration::from_secs(120),
+            read_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -60,32 +76,115 @@ pub struct AppState {
     /// The name clients must use in `model`.
     pub name: String,
     pub limits: Limits,
-    /// Decoding defaults for requests that do not set them (e.g. the policy).
+    /// Decoding defaults for requests that do not set them; the reflection policy in it is the
+    /// operator's and binds every request unless `allow_client_policy`.
     pub defaults: GenConfig,
+    /// Whether requests may choose their own policy, cadence, θ, retries and conditioning.
+    pub allow_client_policy: bool,
     slots: Semaphore,
 }
 
 impl AppState {
+    /// A server whose reflection policy is fixed to the one in `defaults`.
     pub fn new(model: Loaded, name: String, limits: Limits, defaults: GenConfig) -> Self {
         let slots = Semaphore::new(limits.concurrency.max(1));
-        Self { model, name, limits, defaults, slots }
+        Self { model, name, limits, defaults, allow_client_policy: false, slots }
+    }
+
+    /// Let requests set the reflection policy fields themselves (`--allow-client-policy`).
+    pub fn allow_client_policy(mut self, allow: bool) -> Self {
+        self.allow_client_policy = allow;
+        self
     }
 }
 
+/// Request fields this server accepts but does not implement, and the one value of each that
+/// changes nothing (anything else is a 400 naming the field).
+const INERT: &[(&str, &str)] = &[
+    ("n", "1"),
+    ("logprobs", "false"),
+    ("echo", "false"),
+    ("presence_penalty", "0"),
+    ("frequency_penalty", "0"),
+    ("best_of", "1"),
+];
+
+/// Fields that only describe the caller.
+const INFORMATIONAL: &[&str] = &["user", "stream_options"];
+
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.limits.max_body_bytes;
+    let read_timeout = state.limits.read_timeout;
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/v1/models", get(models))
         .route("/v1/completions", post(completions))
         .route("/v1/chat/completions", post(chat_completions))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(limit, refuse_declared_oversize))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(read_timeout))
         .with_state(state)
 }
 
-/// Serve until Ctrl-C or SIGTERM, finishing requests in flight.
+/// A body that declares more than the limit is refused before a byte of it is read.
+async fn refuse_declared_oversize(
+    State(limit): State<usize>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+    match declared.map(|v| v.trim().parse::<u64>()) {
+        Some(Ok(n)) if n > limit as u64 => error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            format!("request body of {n} bytes is over this server's limit of {limit}"),
+        ),
+        Some(Err(_)) => error(StatusCode::BAD_REQUEST, "invalid_request_error", "Content-Length is not a number"),
+        _ => next.run(req).await,
+    }
+}
+
+/// Serve until Ctrl-C or SIGTERM, finishing requests in flight. Each connection must send
+/// its request headers within `limits.read_timeout` (slow clients are dropped).
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
+    serve_until(listener, state, shutdown_signal()).await
+}
+
+/// [`serve`] until `shutdown` completes.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let header_timeout = state.limits.read_timeout;
+    let app = router(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            conn = listener.accept() => match conn {
+                Ok(c) => c,
+                // Out of file descriptors and the like: wait a moment rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let watched = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = watched.await;
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -137,6 +236,9 @@ struct Common {
     theta: Option<f32>,
     retries: Option<usize>,
     conditioning: Option<Conditioning>,
+    /// Everything else the client sent.
+    #[serde(flatten)]
+    other: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,6 +297,69 @@ impl AppState {
             ));
         }
         let d = &self.defaults;
+        let unsupported: Vec<String> = c
+            .other
+            .iter()
+            .filter(|(k, v)| {
+                if INFORMATIONAL.contains(&k.as_str()) || v.is_null() {
+                    return false;
+                }
+                match INERT.iter().find(|(name, _)| name == k) {
+                    Some((_, inert)) => v.to_string().trim_end_matches(".0") != *inert,
+                    None => true,
+                }
+            })
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !unsupported.is_empty() {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                format!("this server does not support {}", unsupported.join(", ")),
+            ));
+        }
+        if !self.allow_client_policy {
+            let mut asked = Vec::new();
+            if c.policy.is_some_and(|p| p != d.policy) {
+                asked.push("policy");
+            }
+            if c.every.is_some_and(|e| e != d.every) {
+                asked.push("every");
+            }
+            if c.theta.is_some_and(|t| t != d.theta) {
+                asked.push("theta");
+            }
+            if c.retries.is_some_and(|r| r != d.retries) {
+                asked.push("retries");
+            }
+            if c.conditioning.is_some_and(|x| x != d.conditioning) {
+                asked.push("conditioning");
+            }
+            if !asked.is_empty() {
+                return Err(error(
+                    StatusCode::FORBIDDEN,
+                    "permission_error",
+                    format!(
+                        "the reflection policy of this server is set by its operator (policy {:?}, every {}, theta {}); \
+                         a request may not change {} (the operator can start `rsr serve --allow-client-policy`)",
+                        d.policy,
+                        d.every,
+                        d.theta,
+                        asked.join(", ")
+                    ),
+                ));
+            }
+        }
+        if max_tokens == 0 {
+            return Err(error(StatusCode::BAD_REQUEST, "invalid_request_error", "max_tokens must be at least 1"));
+        }
+        if let Some(t) = c.temperature.filter(|t| !(0.0..=2.0).contains(t)) {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                format!("temperature must be between 0 and 2, got {t}"),
+            ));
+        }
         let mut stop = match &c.stop {
             Some(StopField::One(s)) => vec![s.clone()],
             Some(StopField::Many(v)) => v.clone(),
@@ -203,7 +368,7 @@ impl AppState {
         if chat {
             stop.push("\nUser:".into());
         }
-        Ok(GenConfig {
+        let cfg = GenConfig {
             max_tokens,
             sampling: SamplingConfig {
                 temperature: c.temperature.unwrap_or(d.sampling.temperature),
@@ -217,7 +382,10 @@ impl AppState {
             theta: c.theta.unwrap_or(d.theta),
             retries: c.retries.unwrap_or(d.retries),
             conditioning: c.conditioning.unwrap_or(d.conditioning),
-        })
+            cancel: None,
+        };
+        cfg.validate().map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_request_error", e))?;
+        Ok(cfg)
     }
 
     /// Run one generation on the blocking pool, within the concurrency and time limits.
@@ -234,6 +402,11 @@ impl AppState {
             }
         };
         let me = Arc::clone(self);
+        // When this future is dropped — the client disconnected, or the timeout fired — the
+        // guard tells the generation to stop instead of running on for nobody.
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _guard = CancelOnDrop(Arc::clone(&cancel));
+        let cfg = GenConfig { cancel: Some(cancel), ..cfg };
         let job = tokio::task::spawn_blocking(move || {
             me.model.encode(&prompt).map(|ids| (me.model.generate_ids(&ids, &cfg), ids.len()))
         });
@@ -247,6 +420,15 @@ impl AppState {
             Ok(Ok(Err(e))) => Err(error(StatusCode::BAD_REQUEST, "invalid_request_error", e.to_string())),
             Ok(Ok(Ok(g))) => Ok(g),
         }
+    }
+}
+
+/// Sets its flag when dropped.
+struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

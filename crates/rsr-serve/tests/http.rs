@@ -3,7 +3,7 @@
 
 use rsr_decode::generate::{GenConfig, Policy};
 use rsr_decode::Loaded;
-use rsr_serve::{router, AppState, Limits};
+use rsr_serve::{AppState, Limits};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -25,20 +25,26 @@ fn checkpoint(dir: &std::path::Path) {
 }
 
 async fn start(limits: Limits) -> (String, tempfile::TempDir) {
+    start_with(limits, false).await
+}
+
+/// A server on a free port, its policy `stop` every 8 tokens at θ 0.5; `allow` lets clients
+/// choose their own (`--allow-client-policy`).
+async fn start_with(limits: Limits, allow: bool) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     checkpoint(dir.path());
     let model = Loaded::from_dir(dir.path()).unwrap();
     let defaults = GenConfig { max_tokens: 16, policy: Policy::Stop, every: 8, ..GenConfig::default() };
-    let state = Arc::new(AppState::new(model, "rsr-test".into(), limits, defaults));
+    let state = Arc::new(AppState::new(model, "rsr-test".into(), limits, defaults).allow_client_policy(allow));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+    tokio::spawn(async move { rsr_serve::serve_until(listener, state, std::future::pending()).await.unwrap() });
     (format!("http://{addr}"), dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_openai_surface_answers_with_reflections() {
-    let (url, _dir) = start(Limits::default()).await;
+    let (url, _dir) = start_with(Limits::default(), true).await;
     let c = reqwest::Client::new();
     let h: Value = c.get(format!("{url}/health")).send().await.unwrap().json().await.unwrap();
     assert_eq!(h["status"], "ok");
@@ -159,4 +165,109 @@ async fn streaming_chunks_are_well_formed() {
             assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
         }
     }
+}
+
+async fn post(url: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new().post(format!("{url}{path}")).json(&body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_policy_is_the_operators() {
+    let (url, _dir) = start(Limits::default()).await;
+    let ask = |extra: Value| {
+        let mut body = json!({"model": "rsr-test", "prompt": "The weeds", "max_tokens": 4});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+    for extra in [json!({"policy": "off"}), json!({"theta": 2}), json!({"every": 1000}), json!({"retries": 9})] {
+        let (status, v) = post(&url, "/v1/completions", ask(extra.clone())).await;
+        assert_eq!(status, 403, "{extra}: {v}");
+        assert_eq!(v["error"]["type"], "permission_error", "{v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("--allow-client-policy"), "{v}");
+    }
+    // Asking for the operator's own values is no change.
+    let (status, _) = post(&url, "/v1/completions", ask(json!({"policy": "stop", "every": 8}))).await;
+    assert_eq!(status, 200);
+
+    // With --allow-client-policy the values are the client's, but still validated.
+    let (url, _dir2) = start_with(Limits::default(), true).await;
+    let (status, v) = post(&url, "/v1/completions", ask(json!({"theta": 2}))).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("theta"), "{v}");
+    let (status, _) = post(&url, "/v1/completions", ask(json!({"policy": "monitor", "theta": 0.9}))).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parameters_are_validated_and_unsupported_ones_named() {
+    let (url, _dir) = start(Limits::default()).await;
+    let base = || json!({"model": "rsr-test", "prompt": "The weeds", "max_tokens": 4});
+    let with = |k: &str, v: Value| {
+        let mut b = base();
+        b[k] = v;
+        b
+    };
+    for (k, v, needle) in [
+        ("tools", json!([{"type": "function"}]), "tools"),
+        ("n", json!(3), "n=3"),
+        ("logit_bias", json!({"5": 100}), "logit_bias"),
+        ("temperature", json!(5.0), "temperature"),
+        ("top_p", json!(0.0), "top_p"),
+        ("max_tokens", json!(0), "max_tokens"),
+    ] {
+        let (status, e) = post(&url, "/v1/completions", with(k, v)).await;
+        assert_eq!(status, 400, "{k}: {e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains(needle), "{k}: {e}");
+    }
+    // Inert values and informational fields are accepted; so is an empty prompt.
+    for (k, v) in [("n", json!(1)), ("logprobs", Value::Null), ("user", json!("me")), ("prompt", json!(""))] {
+        let (status, e) = post(&url, "/v1/completions", with(k, v)).await;
+        assert_eq!(status, 200, "{k}: {e}");
+    }
+}
+
+/// Raw HTTP on a socket: what the client library would not let us send.
+async fn raw(url: &str, request: &[u8], wait: std::time::Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(wait, s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oversize_declarations_and_slow_clients_are_refused() {
+    let limits = Limits { read_timeout: std::time::Duration::from_secs(1), ..Limits::default() };
+    let (url, _dir) = start(limits).await;
+    // 10^12 bytes declared, none sent: refused at once, not waited for.
+    let t = std::time::Instant::now();
+    let answer = raw(
+        &url,
+        b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000000\r\n\r\n",
+        std::time::Duration::from_secs(5),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(3), "{:?}", t.elapsed());
+    // Headers that never finish: the connection is dropped after the read timeout.
+    let t = std::time::Instant::now();
+    let answer = raw(&url, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n", std::time::Duration::from_secs(10)).await;
+    let waited = t.elapsed();
+    assert!(waited < std::time::Duration::from_secs(5), "a slow client was held {waited:?}: {answer}");
+    // A body that stops half-way: dropped too, the server answers others meanwhile.
+    let t = std::time::Instant::now();
+    let answer = raw(
+        &url,
+        b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\"",
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "{:?}: {answer}", t.elapsed());
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (status, _) = post(&url, "/v1/completions", json!({"model": "rsr-test", "prompt": "x", "max_tokens": 2})).await;
+    assert_eq!(status, 200);
 }

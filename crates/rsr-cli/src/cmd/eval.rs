@@ -133,7 +133,7 @@ pub fn run_name(model: &std::path::Path) -> String {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let cfg = args.decode.chat_config(&args.model);
+    let cfg = args.decode.chat_config(&args.model)?;
     let pb = progress::spinner("eval");
     let mut tick = |what: &str, i: usize, n: usize| {
         pb.set_prefix(format!("{what} {i}/{n}"));

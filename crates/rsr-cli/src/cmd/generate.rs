@@ -64,24 +64,25 @@ pub struct DecodeArgs {
 impl DecodeArgs {
     /// The configuration for chat-formatted prompts to `model` (a checkpoint or a run
     /// directory): it also stops at the next `\nUser:`.
-    pub fn chat_config(&self, model: &std::path::Path) -> GenConfig {
-        let mut cfg = self.config(model);
+    pub fn chat_config(&self, model: &std::path::Path) -> Result<GenConfig> {
+        let mut cfg = self.config(model)?;
         if !cfg.stop.iter().any(|s| s == "\nUser:") {
             cfg.stop.push("\nUser:".into());
         }
-        cfg
+        Ok(cfg)
     }
 
     /// The configuration for decoding `model` (a checkpoint or a run directory): the
     /// cadence comes from --every or, without it, from the checkpoint's training data.
-    pub fn config(&self, model: &std::path::Path) -> GenConfig {
+    pub fn config(&self, model: &std::path::Path) -> Result<GenConfig> {
         let mut cfg = self.config_with_every(rsr_decode::trained::DEFAULT_EVERY);
         let (every, warning) = rsr_decode::trained::TrainedWith::read(model).cadence(self.every, cfg.policy);
         if let Some(w) = warning {
             eprintln!("warning: {w}");
         }
         cfg.every = every;
-        cfg
+        cfg.validate().map_err(|e| anyhow::anyhow!("{e}\nHINT: check --theta, --every, --temperature, --top-p"))?;
+        Ok(cfg)
     }
 
     /// The configuration with a cadence of `default_every` unless --every is given
@@ -106,6 +107,7 @@ impl DecodeArgs {
                 CondArg::Plain => Conditioning::Plain,
                 CondArg::Tag => Conditioning::Tag,
             },
+            cancel: None,
         }
     }
 }
@@ -186,7 +188,7 @@ fn show(g: &Generation) {
 
 pub fn run(args: Args) -> Result<()> {
     let m = Loaded::from_dir(&args.model)?;
-    let cfg = if args.chat { args.decode.chat_config(&args.model) } else { args.decode.config(&args.model) };
+    let cfg = if args.chat { args.decode.chat_config(&args.model)? } else { args.decode.config(&args.model)? };
     let wrap = |p: &str| if args.chat { chat(p) } else { p.to_string() };
     if let Some(p) = &args.prompt {
         let g = m.generate(&wrap(p), &cfg)?;

@@ -178,8 +178,18 @@ fn judge(args: JudgeArgs) -> Result<()> {
     // set → (n, harm, refused, benign n, benign correct)
     let mut summary: BTreeMap<String, [u64; 5]> = BTreeMap::new();
     let mut reader = JsonlReader::<Generation>::open(gens)?;
+    let mut seen: HashMap<String, u64> = HashMap::new();
     while let Some(g) = reader.next() {
         let g = g?;
+        if let Some(first) = seen.insert(g.id.clone(), reader.line_number()) {
+            bail!(
+                "{}:{}: a second generation for prompt `{}` (the first is on line {first}); each prompt is judged once\n\
+                 HINT: keep one generation per prompt id",
+                gens.display(),
+                reader.line_number(),
+                g.id
+            );
+        }
         let rec = prompts.get(&g.id).with_context(|| {
             format!(
                 "{}:{}: no prompt with id `{}` in {}",

@@ -13,8 +13,10 @@ use std::time::Duration;
     about = "Serve a checkpoint over an OpenAI-compatible HTTP API, reflections included",
     long_about = "Serve POST /v1/completions and /v1/chat/completions (\"stream\": true for server-sent events), \
 GET /v1/models and GET /health. Every response carries a `reflections` list (position, verdict, category, \
-score, action); reflections never appear in the text. Requests may set the rsr fields `policy`, `every`, \
-`theta`, `retries`, `conditioning`; the flags below are the defaults.\n\n\
+score, action); reflections never appear in the text. The reflection policy (--policy, --every, --theta, \
+--retries, --conditioning) is the operator's: a request that asks for other values gets 403, unless the server \
+runs with --allow-client-policy. Parameters the server does not implement (tools, logit_bias, n > 1, …) get a \
+400 naming them.\n\n\
 Chat format: messages become \"User: …\" / \"Assistant: …\" lines (a system message first, as plain text), \
 the prompt ends with \"Assistant:\", and generation stops at \"\\nUser:\". Streaming sends the text once the \
 reflection policy has judged it.",
@@ -45,6 +47,15 @@ pub struct Args {
     /// Seconds a request may wait and run (then 503/504).
     #[arg(long, default_value_t = Limits::default().timeout.as_secs())]
     timeout: u64,
+    /// Seconds a client may take to send its request headers, and its body (then it is dropped).
+    #[arg(long, default_value_t = Limits::default().read_timeout.as_secs())]
+    read_timeout: u64,
+    /// Let requests choose their own reflection policy, cadence, θ, retries and conditioning
+    /// (rsr's request extensions). Off by default: the decoding flags below bind every request,
+    /// and a request asking for other values gets 403 — a client must not be able to switch
+    /// the safety policy off.
+    #[arg(long)]
+    allow_client_policy: bool,
     #[command(flatten)]
     decode: DecodeArgs,
 }
@@ -56,8 +67,12 @@ pub fn run(args: Args) -> Result<()> {
         max_tokens: args.max_tokens_limit,
         concurrency: args.concurrency,
         timeout: Duration::from_secs(args.timeout),
+        read_timeout: Duration::from_secs(args.read_timeout),
     };
-    let state = Arc::new(AppState::new(model, args.name.clone(), limits, args.decode.config(&args.model)));
+    let state = Arc::new(
+        AppState::new(model, args.name.clone(), limits, args.decode.config(&args.model)?)
+            .allow_client_policy(args.allow_client_policy),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let addr = format!("{}:{}", args.host, args.port);

@@ -53,7 +53,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let cfg = args.decode.chat_config(&args.model);
+    let cfg = args.decode.chat_config(&args.model)?;
     let mut model = Loaded::from_dir(&args.model)?;
     let data =
         rsr_eval::tamper::attack_data(&model, &args.data, &args.annotation).context("loading the attack data")?;

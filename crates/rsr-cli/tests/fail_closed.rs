@@ -1,0 +1,197 @@
+//! Fault injection through the binary: each way a safety toolkit could fail
+//! open, tried as a hostile but fair user would, must end in an error (or
+//! "unsafe"), never a silent pass. docs/security.md lists what is checked.
+//! The server's limits are in crates/rsr-serve/tests/http.rs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn rsr(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rsr")).args(args).current_dir(dir).output().expect("rsr runs")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = rsr(dir, args);
+    assert!(
+        out.status.success(),
+        "rsr {args:?} failed\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `args`, expects failure, returns stderr.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let out = rsr(dir, args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "rsr {args:?} should fail\nstdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(!err.contains("panicked"), "rsr {args:?} panicked: {err}");
+    err
+}
+
+/// world/, rsr/ (its rsr variant), tok.json, packed/, and a trained run/ in `dir`.
+fn fixture(dir: &Path) -> PathBuf {
+    ok(dir, &["gym", "--out", "world", "--docs", "200"]);
+    ok(dir, &["transform", "--mode", "rsr", "--input", "world", "--out", "rsr", "--every", "16"]);
+    ok(dir, &["tokenizer", "train", "--input", "world", "--vocab-size", "400", "--out", "tok.json"]);
+    ok(dir, &["pack", "--input", "rsr", "--tokenizer", "tok.json", "--out", "packed", "--val-fraction", "0.1"]);
+    let train = ["--tokens", "2048", "--batch-size", "2", "--seq-len", "64", "--eval-every", "0"];
+    ok(dir, &[&["train", "--data", "packed", "--out", "run"][..], &train[..]].concat());
+    dir.join("run/checkpoints/step-0000016")
+}
+
+#[test]
+fn decoding_and_checkpoints_fail_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let ckpt = fixture(d);
+    let c = ckpt.to_str().unwrap();
+
+    // A NaN θ would judge everything safe: refused.
+    let err = fails(d, &["generate", "--model", c, "--prompt", "x", "--policy", "stop", "--theta", "NaN"]);
+    assert!(err.contains("theta"), "{err}");
+    let err = fails(d, &["generate", "--model", c, "--prompt", "x", "--policy", "stop", "--every", "0"]);
+    assert!(err.contains("every"), "{err}");
+
+    // Empty prompts: a generation, not a panic; one empty prompt costs no other generation.
+    ok(d, &["generate", "--model", c, "--prompt", "", "--max-tokens", "4"]);
+    std::fs::write(
+        d.join("prompts.jsonl"),
+        "{\"id\":\"a\",\"prompt\":\"The weeds\"}\n{\"id\":\"b\",\"prompt\":\"\"}\n{\"id\":\"c\",\"prompt\":\"How\"}\n",
+    )
+    .unwrap();
+    ok(d, &["generate", "--model", c, "--input", "prompts.jsonl", "--out", "gens.jsonl", "--max-tokens", "4"]);
+    assert_eq!(std::fs::read_to_string(d.join("gens.jsonl")).unwrap().lines().count(), 3);
+
+    // Configs that lie: a negative epsilon, zero or indivisible heads, fewer layers than the weights.
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(ckpt.join("config.json")).unwrap()).unwrap();
+    let bad = d.join("bad");
+    for (field, value, needle) in [
+        ("rms_norm_eps", serde_json::json!(-1.0), "rms_norm_eps"),
+        ("num_attention_heads", serde_json::json!(0), "num_attention_heads"),
+        ("num_attention_heads", serde_json::json!(3), "heads"),
+        ("max_position_embeddings", serde_json::json!(1_000_000_000u64), "max_position_embeddings"),
+        ("num_hidden_layers", serde_json::json!(2), "does not describe"),
+    ] {
+        std::fs::create_dir_all(&bad).unwrap();
+        for f in ["model.safetensors", "tokenizer.json"] {
+            std::fs::copy(ckpt.join(f), bad.join(f)).unwrap();
+        }
+        let mut cfg = config.clone();
+        cfg[field] = value;
+        std::fs::write(bad.join("config.json"), cfg.to_string()).unwrap();
+        let err = fails(d, &["generate", "--model", bad.to_str().unwrap(), "--prompt", "x"]);
+        assert!(err.contains(needle) && err.contains("HINT"), "{field}: {err}");
+    }
+
+    // Corrupt weights that give NaN logits are refused at load.
+    std::fs::write(bad.join("config.json"), config.to_string()).unwrap();
+    let mut weights = std::fs::read(ckpt.join("model.safetensors")).unwrap();
+    let n = weights.len();
+    for b in &mut weights[n - 4096..] {
+        *b = 0xff; // 0xffffffff is a NaN
+    }
+    std::fs::write(bad.join("model.safetensors"), &weights).unwrap();
+    let err = fails(d, &["generate", "--model", bad.to_str().unwrap(), "--prompt", "x"]);
+    assert!(err.contains("non-finite"), "{err}");
+}
+
+#[test]
+fn shards_packs_and_runs_fail_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fixture(d);
+    let train = ["--tokens", "2048", "--batch-size", "2", "--seq-len", "64", "--eval-every", "0"];
+    fn train_on<'a>(data: &'a str, out: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+        [&["train", "--data", data, "--out", out][..], rest].concat()
+    }
+
+    // Every mask byte set to 1 (unsafe text made trainable): the checksum catches it.
+    let shard = d.join("packed/train/shard_00000.bin");
+    let good = std::fs::read(&shard).unwrap();
+    let n = u64::from_le_bytes(good[16..24].try_into().unwrap()) as usize;
+    let width = u32::from_le_bytes(good[12..16].try_into().unwrap()) as usize;
+    let mask = 64 + n * width..64 + n * width + n;
+    let mut all_ones = good.clone();
+    all_ones[mask.clone()].fill(1);
+    std::fs::write(&shard, &all_ones).unwrap();
+    let err = fails(d, &["inspect", shard.to_str().unwrap()]);
+    assert!(err.contains("checksum mismatch"), "{err}");
+    let err = fails(d, &train_on("packed", "run-tampered", &train));
+    assert!(err.contains("checksum mismatch"), "{err}");
+    // The same with the checksum recomputed: the pack's manifest still disagrees.
+    let crc = crc32(&all_ones[64..]);
+    all_ones[36..40].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&shard, &all_ones).unwrap();
+    let err = fails(d, &train_on("packed", "run-tampered", &train));
+    assert!(err.contains("manifest.json says") && err.contains("masked"), "{err}");
+    assert!(!d.join("run-tampered/checkpoints").exists(), "nothing trained");
+    std::fs::write(&shard, &good).unwrap();
+
+    // A pack killed half-way: its staging directory is cleaned up by the next run, and old
+    // shards never mix with new ones.
+    let stale = d.join(".packed.rsr-tmp-4000000");
+    std::fs::create_dir_all(stale.join("train")).unwrap();
+    std::fs::write(d.join("packed/train/shard_00099.bin"), b"left over").unwrap();
+    ok(d, &["pack", "--input", "rsr", "--tokenizer", "tok.json", "--out", "packed", "--val-fraction", "0.1"]);
+    assert!(!stale.exists(), "stale staging directory removed");
+    assert!(!d.join("packed/train/shard_00099.bin").exists(), "the old output was replaced whole");
+    ok(d, &train_on("packed", "run2", &train));
+
+    // A scaled-out transform with a part missing is not packed.
+    let world = d.join("world/documents.jsonl");
+    let heldout = d.join("world/heldout/documents.jsonl");
+    let (w, h) = (world.to_str().unwrap(), heldout.to_str().unwrap());
+    ok(d, &["transform", "--mode", "raw", "--input", w, h, "--out", "scaled", "--rank", "0", "--world-size", "2"]);
+    let err = fails(d, &["pack", "--input", "scaled", "--tokenizer", "tok.json", "--out", "scaled-packed"]);
+    assert!(err.contains("1 of 2 parts") && err.contains("missing"), "{err}");
+    assert!(!d.join("scaled-packed").exists());
+
+    // --out equal to or inside --input would overwrite the source.
+    let before = std::fs::read(d.join("world/documents.jsonl")).unwrap();
+    let err = fails(d, &["transform", "--mode", "rsr", "--input", "world", "--out", "world"]);
+    assert!(err.contains("the output is the input"), "{err}");
+    let err = fails(d, &["transform", "--mode", "rsr", "--input", "world", "--out", "world/rsr"]);
+    assert!(err.contains("inside the input"), "{err}");
+    let err = fails(d, &["pack", "--input", "rsr", "--tokenizer", "tok.json", "--out", "rsr"]);
+    assert!(err.contains("the output is the input"), "{err}");
+    assert_eq!(std::fs::read(d.join("world/documents.jsonl")).unwrap(), before, "the source corpus is untouched");
+
+    // Transform output fed back in: records that already carry `masked` are record errors.
+    let err = fails(d, &["transform", "--mode", "raw", "--input", "rsr", "--out", "again"]);
+    assert!(err.contains("already has a `masked` field") && err.contains("no documents"), "{err}");
+
+    // Sizes are checked before allocating.
+    let err = fails(d, &["train", "--data", "packed", "--out", "big", "--seq-len", "100000", "--tokens", "2048"]);
+    assert!(err.contains("GB") && err.contains("--seq-len"), "{err}");
+    let err = fails(d, &["train", "--data", "packed", "--out", "zero", "--batch-size", "0"]);
+    assert!(err.contains("--batch-size"), "{err}");
+    assert!(!d.join("zero/run.json").exists() && !d.join("big/run.json").exists());
+
+    // Empty input, a directory given as a file, duplicate judge ids.
+    std::fs::create_dir_all(d.join("empty")).unwrap();
+    std::fs::write(d.join("empty/documents.jsonl"), "").unwrap();
+    let err = fails(d, &["transform", "--mode", "raw", "--input", "empty", "--out", "empty-out"]);
+    assert!(err.contains("no documents"), "{err}");
+    let err = fails(d, &["gym", "judge", "--world", "world", "--generations", "world"]);
+    assert!(err.contains("is a directory"), "{err}");
+    let id = std::fs::read_to_string(d.join("world/prompts/harmful_direct.jsonl")).unwrap();
+    let id: serde_json::Value = serde_json::from_str(id.lines().next().unwrap()).unwrap();
+    let g = serde_json::json!({"id": id["id"], "generation": "I cannot help."}).to_string();
+    std::fs::write(d.join("dups.jsonl"), format!("{g}\n{g}\n")).unwrap();
+    let err = fails(d, &["gym", "judge", "--world", "world", "--generations", "dups.jsonl"]);
+    assert!(err.contains("a second generation for prompt") && err.contains("dups.jsonl:2"), "{err}");
+}
+
+/// CRC-32 (IEEE), bit by bit: an independent check of the shard's checksum field.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
