@@ -354,6 +354,14 @@ fn classifiers_of_both_kinds_train_evaluate_and_annotate() {
         let m = json(&world.join(format!("annotations/{kind}.manifest.json")));
         assert_eq!(m["knobs"]["annotator"], *kind);
         assert!(m["counts"]["unsafe_sentences"].as_u64().unwrap() > 0, "{m}");
+        // Labelling as the documents stream by gives the same corpus directory as annotating
+        // first: a classifier does not switch a corpus directory to the scaled-out layout.
+        let (a, b) = (dir.path().join(format!("{kind}-stream")), dir.path().join(format!("{kind}-annotated")));
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        ok(&["transform", "--mode", "rsr", "--input", w, "--out", a, "--classifier", f, "--every", "16"]);
+        ok(&["transform", "--mode", "rsr", "--input", w, "--out", b, "--labels", kind, "--every", "16"]);
+        let docs = |d: &str| std::fs::read_to_string(Path::new(d).join("documents.jsonl")).unwrap();
+        assert_eq!(docs(a), docs(b), "{kind}: streamed and annotated labels differ");
     }
     // A file of neither kind: an error that names it.
     let bad = dir.path().join("bad.json");

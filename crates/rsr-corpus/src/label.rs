@@ -44,48 +44,15 @@ pub fn label_segment(seg: &Range<usize>, spans: &[Span]) -> SegmentLabel {
     SegmentLabel { category: best.map(|(_, c)| c), score }
 }
 
-/// Where the verdicts of a run come from.
-#[derive(Debug, Clone)]
-pub enum LabelSource {
+/// Where the verdicts of a run come from (resolved into a [`crate::pipeline::Labeler`]).
+#[derive(Clone, Copy)]
+pub enum LabelSource<'a> {
     /// An annotation file beside the documents (`annotations/NAME.jsonl`).
-    Annotations(String),
+    Annotations(&'a str),
     /// A field of each input record (see [`spans_from_field`]).
-    Field(String),
-}
-
-/// Resolved labels for one run: look up the spans of each document.
-pub enum Labels {
-    Stream(AnnotationStream),
-    Field(String),
-}
-
-impl Labels {
-    /// The spans of `doc`, or `Ok(None)` when it has no annotation. Consumes the
-    /// annotation so that leftovers (ids without a document) can be found.
-    pub fn take(&mut self, doc: &Document, soft: &mut SoftErrors) -> Result<Option<Vec<Span>>> {
-        let spans = match self {
-            Labels::Stream(s) => s.find(&doc.id, soft)?,
-            Labels::Field(f) => match doc.meta.get(f.as_str()) {
-                Some(v) => Some(spans_from_field(v, f, doc).map_err(Error::Invalid)?),
-                None => None,
-            },
-        };
-        if let Some(spans) = &spans {
-            for s in spans {
-                s.validate(&doc.text)
-                    .map_err(|e| Error::Invalid(format!("annotation of document `{}`: {e}", doc.id)))?;
-            }
-        }
-        Ok(spans)
-    }
-
-    /// Annotation ids that matched no document (reads what is left).
-    pub fn leftover_ids(&mut self, soft: &mut SoftErrors) -> Result<Vec<String>> {
-        match self {
-            Labels::Stream(s) => s.leftover(soft),
-            Labels::Field(_) => Ok(vec![]),
-        }
-    }
+    Field(&'a str),
+    /// An annotator that labels the text as the documents stream by.
+    Annotator(&'a dyn crate::annotator::Annotator),
 }
 
 /// Reads an annotation file alongside the documents. When annotations come in
@@ -117,7 +84,7 @@ impl AnnotationStream {
         Ok(None)
     }
 
-    fn find(&mut self, id: &str, soft: &mut SoftErrors) -> Result<Option<Vec<Span>>> {
+    pub fn find(&mut self, id: &str, soft: &mut SoftErrors) -> Result<Option<Vec<Span>>> {
         if let Some(spans) = self.stash.remove(id) {
             return Ok(Some(spans));
         }
@@ -147,7 +114,7 @@ impl AnnotationStream {
         }
     }
 
-    fn leftover(&mut self, soft: &mut SoftErrors) -> Result<Vec<String>> {
+    pub fn leftover(&mut self, soft: &mut SoftErrors) -> Result<Vec<String>> {
         while let Some(rec) = self.next_record(soft)? {
             self.stash(rec, soft)?;
         }

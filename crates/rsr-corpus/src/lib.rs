@@ -27,6 +27,7 @@ pub mod annotator;
 pub mod label;
 pub mod noisy;
 pub mod parquet;
+pub mod pipeline;
 pub mod run;
 pub mod scale;
 pub mod segment;

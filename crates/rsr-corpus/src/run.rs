@@ -1,10 +1,11 @@
 //! Drivers: read a corpus directory, run a pass, write a corpus directory (or
 //! an annotation file) atomically with its manifest.
 
-use crate::label::{AnnotationStream, LabelSource, Labels};
+use crate::label::LabelSource;
 use crate::noisy::NoiseConfig;
+use crate::pipeline::{transform_stream, Labeler, Pass, Seen};
 use crate::segment::TokenCounter;
-use crate::transform::{transform_doc, Counts, Mode, TransformConfig};
+use crate::transform::{Mode, TransformConfig};
 use rsr_core::annotation::AnnotationRecord;
 use rsr_core::corpus::{CorpusDir, DOCUMENT_NAMES};
 use rsr_core::doc::{DocFields, DocReader};
@@ -17,51 +18,38 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Stop at the first malformed record instead of counting and skipping it.
     pub strict: bool,
     /// Write `documents.jsonl.zst` instead of `documents.jsonl`.
     pub compress: bool,
     pub fields: DocFields,
+    /// Documents longer than this (bytes) are skipped and counted, never cut.
+    pub max_doc_bytes: usize,
 }
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { strict: false, compress: false, fields: DocFields::default(), max_doc_bytes: DEFAULT_MAX_DOC_BYTES }
+    }
+}
+
+/// The default `--max-doc-bytes`: 16 MiB.
+pub const DEFAULT_MAX_DOC_BYTES: usize = 16 << 20;
 
 /// Called after each document with (documents read, bytes of text read).
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
-fn resolve_labels(input: &CorpusDir, source: &LabelSource) -> Result<(Labels, String)> {
-    match source {
-        LabelSource::Field(f) => Ok((Labels::Field(f.clone()), format!("field:{f}"))),
-        LabelSource::Annotations(name) => {
-            let path = input.annotation(name);
-            if !path.is_file() {
-                let have = input.annotation_names();
-                let have = if have.is_empty() { "none".into() } else { have.join(", ") };
-                return Err(Error::input(
-                    &path,
-                    format!("no annotation `{name}` (available: {have})"),
-                    "write it with `rsr annotate`, pick another with --labels, or read labels from an input field with --label-field",
-                ));
-            }
-            Ok((Labels::Stream(AnnotationStream::open(&path)?), path.display().to_string()))
-        }
-    }
-}
-
-/// Label problems name the label source and say how to fix it.
-fn label_error(origin: &str, e: Error) -> Error {
-    match e {
-        Error::Invalid(msg) => Error::input(origin, msg, "fix or regenerate the annotation file for this corpus"),
-        other => other,
-    }
-}
-
-/// `rsr transform`: read `input`, write the transformed corpus to `out_dir`.
+/// `rsr transform`: read `input`, write the transformed corpus to `out_dir`
+/// (`documents.jsonl`, or `.jsonl.zst` with `opts.compress`, and `manifest.json`), through
+/// the one transform loop ([`crate::pipeline`]). Returns the manifest and the ids of the first
+/// documents skipped for their size.
 pub fn transform(
     input: &CorpusDir,
     out_dir: &Path,
     cfg: &TransformConfig,
-    source: &LabelSource,
+    source: LabelSource<'_>,
     opts: &RunOptions,
     counter: &dyn TokenCounter,
     progress: Progress,
@@ -70,64 +58,37 @@ pub fn transform(
     rsr_core::atomic::check_out_apart(&input.root, out_dir)?;
     let t0 = Instant::now();
     let docs_path = input.documents()?;
-    let mut soft = SoftErrors::new(opts.strict);
-    // Raw needs no labels; the others do.
-    let (mut labels, label_origin) = match cfg.mode {
-        Mode::Raw => (None, "none".to_string()),
-        _ => {
-            let (l, origin) = resolve_labels(input, source)?;
-            (Some(l), origin)
-        }
-    };
+    let mut labeler = Labeler::for_corpus(input, source, cfg.mode == Mode::Raw)?;
     let name = if opts.compress { DOCUMENT_NAMES[1] } else { DOCUMENT_NAMES[0] };
     let mut writer = JsonlWriter::create(out_dir.join(name))?;
     let mut reader = DocReader::open(&docs_path, opts.fields.clone())?;
-    let mut counts = Counts::default();
-    let mut bytes_in = 0u64;
-    while let Some(r) = reader.next() {
-        let Some(doc) = soft.check(r)? else { continue };
-        if let Some(message) = crate::transform::reserved_field_error(&doc) {
-            let line = reader.line_number();
-            soft.check::<()>(Err(Error::Record { path: docs_path.clone(), line, message }))?;
-            continue;
-        }
-        bytes_in += doc.text.len() as u64;
-        let spans = match labels.as_mut() {
-            None => vec![],
-            Some(l) => match l.take(&doc, &mut soft).map_err(|e| label_error(&label_origin, e))? {
-                Some(s) => s,
-                None => {
-                    counts.docs_unannotated += 1;
-                    vec![]
-                }
-            },
-        };
-        if let Some(out) = transform_doc(cfg, doc, &spans, counter, &mut counts) {
-            writer.write(&out)?;
-        }
-        progress(counts.docs_in, bytes_in);
-    }
+    let pass = Pass { transform: cfg, counter, max_doc_bytes: opts.max_doc_bytes };
+    let mut seen = Seen::new(opts.strict);
+    transform_stream(&pass, &mut reader, &docs_path, &mut labeler, &mut seen, &mut |d| writer.write(d), progress)?;
+    let (counts, soft) = (&seen.counts, &mut seen.soft);
     if counts.docs_in == 0 {
         return Err(Error::input(
             &docs_path,
-            format!("no documents to transform ({} record(s) skipped as malformed)", soft.count),
+            format!(
+                "no documents to transform ({} record(s) skipped as malformed, {} over --max-doc-bytes)",
+                soft.count, seen.docs_over_cap
+            ),
             "check the input file (and --text-field / --id-field)",
         ));
     }
-    let leftover = match labels.as_mut() {
-        Some(l) => l.leftover_ids(&mut soft)?,
-        None => vec![],
+    // The annotation file read beside the documents, if any: an input of this run too.
+    let annotation_file = match &labeler {
+        Labeler::Annotations { name, .. } => Some(input.annotation(name)),
+        _ => None,
     };
+    let leftover = labeler.leftover_ids(soft)?;
     if !leftover.is_empty() {
         let shown: Vec<&str> = leftover.iter().take(3).map(String::as_str).collect();
         return Err(Error::input(
-            &label_origin,
+            annotation_file.as_deref().unwrap_or(&docs_path),
             format!("{} annotation(s) match no document in {}, e.g. {}", leftover.len(), docs_path.display(), shown.join(", ")),
             "the annotations belong to another corpus: re-run `rsr annotate` on this input, or pass the matching --input",
         ));
-    }
-    if counts.docs_unannotated > 0 {
-        eprintln!("warning: {} document(s) had no annotation and were treated as safe", counts.docs_unannotated);
     }
     writer.finish()?;
     remove_stale_documents(out_dir, name)?;
@@ -135,17 +96,18 @@ pub fn transform(
     let mut counts_json = counts.to_json();
     let m = counts_json.as_object_mut().unwrap();
     m.insert("records_skipped".into(), soft.count.into());
-    m.insert("docs_neutralised".into(), reader.neutralised.into());
-    m.insert("bytes_in".into(), bytes_in.into());
+    m.insert("docs_neutralised".into(), seen.docs_neutralised.into());
+    m.insert("docs_over_cap".into(), seen.docs_over_cap.into());
+    m.insert("bytes_in".into(), seen.bytes_in.into());
     let mut manifest = Manifest::new(
         "transform",
-        vec![docs_path.display().to_string(), label_origin],
-        json!({ "transform": cfg, "token_counter": counter.name(), "strict": opts.strict }),
+        std::iter::once(&docs_path).chain(annotation_file.as_ref()).map(|p| p.display().to_string()).collect(),
+        json!({ "transform": cfg, "labels": labeler.describe(), "token_counter": counter.name(), "strict": opts.strict, "max_doc_bytes": opts.max_doc_bytes }),
         counts_json,
     );
     manifest.timing = json!({
         "seconds": secs,
-        "mb_per_s": bytes_in as f64 / 1e6 / secs.max(1e-9),
+        "mb_per_s": seen.bytes_in as f64 / 1e6 / secs.max(1e-9),
         "docs_per_s": counts.docs_in as f64 / secs.max(1e-9),
     });
     manifest.write(out_dir)?;
@@ -265,7 +227,7 @@ pub fn annotate_with(
 pub fn annotate_field(input: &CorpusDir, field: &str, out_name: &str, opts: &RunOptions) -> Result<Manifest> {
     let docs_path = input.documents()?;
     let mut soft = SoftErrors::new(opts.strict);
-    let mut labels = Labels::Field(field.to_string());
+    let mut labels = Labeler::Field(field.to_string());
     let mut label_soft = SoftErrors::new(true);
     let out = input.annotation(out_name);
     let mut w = JsonlWriter::create(&out)?;
@@ -274,7 +236,7 @@ pub fn annotate_field(input: &CorpusDir, field: &str, out_name: &str, opts: &Run
     while let Some(r) = reader.next() {
         let Some(doc) = soft.check(r)? else { continue };
         let line = reader.line_number();
-        match labels.take(&doc, &mut label_soft) {
+        match labels.spans(&doc, &mut label_soft) {
             Ok(Some(spans)) => {
                 annotated += 1;
                 w.write(&AnnotationRecord { id: doc.id, spans })?;

@@ -16,13 +16,13 @@
 //! that file alone (document-level seeds), so a resumed run writes exactly
 //! what an uninterrupted one would.
 
-use crate::annotator::Annotator;
-use crate::label::Labels;
+use crate::label::LabelSource;
+use crate::pipeline::{transform_stream, Counted, DocSource, Labeler, Pass, Seen};
 use crate::segment::TokenCounter;
-use crate::transform::{transform_doc, Counts, TransformConfig};
+use crate::transform::{Counts, TransformConfig};
 use rsr_core::atomic::write_all;
-use rsr_core::doc::{DocFields, DocReader, Document};
-use rsr_core::jsonl::{JsonlWriter, SoftErrors};
+use rsr_core::doc::{DocFields, DocReader};
+use rsr_core::jsonl::JsonlWriter;
 use rsr_core::manifest::Manifest;
 use rsr_core::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -146,35 +146,19 @@ impl Rank {
     }
 }
 
-/// Where the verdicts come from when transforming many files.
-pub enum Labeler {
-    /// No labels (raw).
-    None,
-    /// A field of each record (see `label::spans_from_field`).
-    Field(String),
-    /// An annotator (the `hashed` classifier, an endpoint judge, …), as the documents stream by.
-    Annotator(Box<dyn Annotator>),
-}
-
-impl Labeler {
-    fn describe(&self) -> Value {
-        match self {
-            Labeler::None => json!("none"),
-            Labeler::Field(f) => json!({ "field": f }),
-            Labeler::Annotator(a) => a.describe(),
-        }
-    }
-}
-
 /// Settings of a scaled-out transform.
 pub struct ScaleConfig<'a> {
     pub transform: &'a TransformConfig,
-    pub labeler: &'a Labeler,
+    /// Where the verdicts come from: a field, an annotator, or none (raw); annotation files
+    /// belong to corpus directories ([`crate::run::transform`]).
+    pub labels: LabelSource<'a>,
     pub fields: DocFields,
     pub counter: &'a dyn TokenCounter,
     /// Documents longer than this (bytes) are skipped and recorded, never cut.
     pub max_doc_bytes: usize,
     pub strict: bool,
+    /// Write parts as `.jsonl.zst` (else `.jsonl`).
+    pub compress: bool,
 }
 
 /// A part's completion marker.
@@ -192,24 +176,25 @@ pub struct Marker {
     pub knobs: Value,
 }
 
-fn part_paths(out: &Path, i: usize) -> (PathBuf, PathBuf) {
+fn part_paths(out: &Path, i: usize, compress: bool) -> (PathBuf, PathBuf) {
     let dir = out.join("parts");
-    (dir.join(format!("part-{i:05}.jsonl.zst")), dir.join(format!("part-{i:05}.done.json")))
+    let ext = if compress { "jsonl.zst" } else { "jsonl" };
+    (dir.join(format!("part-{i:05}.{ext}")), dir.join(format!("part-{i:05}.done.json")))
 }
 
 fn read_marker(path: &Path) -> Option<Marker> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-/// Documents of one input file, JSONL or Parquet.
-pub fn documents(path: &Path, fields: &DocFields) -> Result<Box<dyn Iterator<Item = Result<Document>>>> {
+/// Documents of one input file, JSONL or Parquet, with the line or row of each.
+pub fn documents(path: &Path, fields: &DocFields) -> Result<Box<dyn DocSource>> {
     let stem = path.file_name().and_then(|n| n.to_str()).unwrap_or("input").to_string();
     let mut fields = fields.clone();
     if fields.generate_ids.is_none() {
         fields.generate_ids = Some(stem);
     }
     if path.extension().is_some_and(|e| e == "parquet") {
-        return crate::parquet::documents(path, &fields);
+        return Ok(Box::new(Counted::new(crate::parquet::documents(path, &fields)?)));
     }
     Ok(Box::new(DocReader::open(path, fields)?))
 }
@@ -237,6 +222,8 @@ pub struct RankReport {
     pub counts: Counts,
     pub bytes_in: u64,
     pub seconds: f64,
+    /// The first documents of each file skipped for --max-doc-bytes: (file, id).
+    pub over_cap: Vec<(PathBuf, String)>,
 }
 
 /// Transform this rank's share of `files` into `out/parts/`, skipping parts
@@ -252,8 +239,13 @@ pub fn transform_files(
     for f in files {
         rsr_core::atomic::check_out_apart(f, out)?;
     }
+    let raw = cfg.transform.mode == crate::transform::Mode::Raw;
+    let described = Labeler::for_file(cfg.labels, raw)?.describe();
     let t0 = Instant::now();
-    let knobs = json!({ "transform": cfg.transform, "labels": cfg.labeler.describe(), "token_counter": cfg.counter.name(), "max_doc_bytes": cfg.max_doc_bytes });
+    let knobs = json!({
+        "transform": cfg.transform, "labels": described, "token_counter": cfg.counter.name(),
+        "max_doc_bytes": cfg.max_doc_bytes, "compress": cfg.compress,
+    });
     let mut report = RankReport {
         rank,
         files: 0,
@@ -262,17 +254,19 @@ pub fn transform_files(
         counts: Counts::default(),
         bytes_in: 0,
         seconds: 0.0,
+        over_cap: vec![],
     };
     let mine: Vec<usize> = rank.files(files.len()).collect();
     let mut p = Progress { files: mine.len(), ..Progress::default() };
     for &i in &mine {
         p.input_bytes += std::fs::metadata(&files[i]).map_err(|e| Error::io(&files[i], e))?.len();
     }
+    let pass = Pass { transform: cfg.transform, counter: cfg.counter, max_doc_bytes: cfg.max_doc_bytes };
     for i in mine {
         report.files += 1;
         let input = &files[i];
         let input_bytes = std::fs::metadata(input).map_err(|e| Error::io(input, e))?.len();
-        let (part, marker_path) = part_paths(out, i);
+        let (part, marker_path) = part_paths(out, i, cfg.compress);
         if let Some(m) = read_marker(&marker_path) {
             if m.input == *input && m.input_bytes == input_bytes && m.knobs == knobs && part.is_file() {
                 report.done_before += 1;
@@ -286,73 +280,45 @@ pub fn transform_files(
             }
         }
         let ts = Instant::now();
-        let mut soft = SoftErrors::new(cfg.strict);
-        let mut counts = Counts::default();
-        let (mut bytes_in, mut over_cap) = (0u64, 0u64);
+        let mut seen = Seen::new(cfg.strict);
+        let mut labeler = Labeler::for_file(cfg.labels, raw)?;
         let mut w = JsonlWriter::create(&part)?;
-        for r in documents(input, &cfg.fields)? {
-            let Some(doc) = soft.check(r)? else { continue };
-            if let Some(message) = crate::transform::reserved_field_error(&doc) {
-                soft.check::<()>(Err(Error::Record { path: input.clone(), line: 0, message }))?;
-                continue;
-            }
-            let doc_bytes = doc.text.len() as u64;
-            bytes_in += doc_bytes;
-            if doc.text.len() > cfg.max_doc_bytes {
-                over_cap += 1;
-                if over_cap <= 3 {
-                    eprintln!(
-                        "warning: {}: document `{}` has {} bytes, over --max-doc-bytes {}: skipped (counted as docs_over_cap)",
-                        input.display(),
-                        doc.id,
-                        doc.text.len(),
-                        cfg.max_doc_bytes
-                    );
-                }
-                continue;
-            }
-            let spans = match cfg.labeler {
-                Labeler::None => vec![],
-                Labeler::Annotator(a) => a.annotate(&doc.text)?,
-                // The same reading and span checks as a single-corpus transform.
-                Labeler::Field(f) => match Labels::Field(f.clone()).take(&doc, &mut soft) {
-                    Ok(Some(s)) => s,
-                    Ok(None) => {
-                        counts.docs_unannotated += 1;
-                        vec![]
-                    }
-                    Err(e) => {
-                        let message = format!("document `{}`: {e}", doc.id);
-                        soft.check::<()>(Err(Error::Record { path: input.clone(), line: 0, message }))?;
-                        continue;
-                    }
-                },
-            };
-            if let Some(t) = transform_doc(cfg.transform, doc, &spans, cfg.counter, &mut counts) {
-                w.write(&t)?;
-            }
-            p.docs += 1;
-            p.bytes += doc_bytes;
-            progress(&p);
-        }
+        let (docs0, bytes0) = (p.docs, p.bytes);
+        transform_stream(
+            &pass,
+            &mut *documents(input, &cfg.fields)?,
+            input,
+            &mut labeler,
+            &mut seen,
+            &mut |d| w.write(d),
+            &mut |docs, bytes| {
+                p.docs = docs0 + docs;
+                p.bytes = bytes0 + bytes;
+                progress(&p);
+            },
+        )?;
         w.finish()?;
+        // A rerun that switched --zstd leaves one version of the part.
+        let (other, _) = part_paths(out, i, !cfg.compress);
+        let _ = std::fs::remove_file(other);
+        report.over_cap.extend(seen.over_cap_ids.iter().map(|id| (input.clone(), id.clone())));
         let marker = Marker {
             input: input.clone(),
             input_bytes,
             part: part.clone(),
             files_total: files.len(),
-            counts: counts.clone(),
-            records_skipped: soft.count,
-            docs_over_cap: over_cap,
-            bytes_in,
+            counts: seen.counts.clone(),
+            records_skipped: seen.soft.count,
+            docs_over_cap: seen.docs_over_cap,
+            bytes_in: seen.bytes_in,
             seconds: ts.elapsed().as_secs_f64(),
             knobs: knobs.clone(),
         };
         // The marker last: its presence means the part is complete.
         write_all(&marker_path, serde_json::to_string_pretty(&marker).unwrap().as_bytes())?;
         report.transformed += 1;
-        report.counts.add(&counts);
-        report.bytes_in += bytes_in;
+        report.counts.add(&seen.counts);
+        report.bytes_in += seen.bytes_in;
         p.files_done += 1;
         p.input_bytes_done += input_bytes;
         progress(&p);

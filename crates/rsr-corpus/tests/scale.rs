@@ -5,7 +5,8 @@
 mod common;
 
 use rsr_core::doc::DocFields;
-use rsr_corpus::scale::{input_files, merge_stats, transform_files, Labeler, Rank, ScaleConfig};
+use rsr_corpus::label::LabelSource;
+use rsr_corpus::scale::{input_files, merge_stats, transform_files, Rank, ScaleConfig};
 use rsr_corpus::segment::Whitespace;
 use rsr_corpus::transform::TransformConfig;
 use rsr_world::{generate_in_memory, WorldConfig};
@@ -64,14 +65,14 @@ fn inputs(dir: &Path) -> Vec<String> {
 /// The tests' settings: rsr every 16 words, labels from the `safety` field, a 10 kB cap.
 fn with_config<R>(f: impl FnOnce(&ScaleConfig) -> R) -> R {
     let t = TransformConfig { every: 16, ..TransformConfig::default() };
-    let l = Labeler::Field("safety".into());
     f(&ScaleConfig {
         transform: &t,
-        labeler: &l,
+        labels: LabelSource::Field("safety"),
         fields: DocFields::default(),
         counter: &Whitespace,
         max_doc_bytes: 10_000,
         strict: false,
+        compress: true,
     })
 }
 

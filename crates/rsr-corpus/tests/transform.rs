@@ -220,8 +220,8 @@ fn write_corpus(dir: &Path, docs: &[&str], annotations: &[AnnotationRecord]) {
     w.finish().unwrap();
 }
 
-fn gt() -> LabelSource {
-    LabelSource::Annotations("gt".into())
+fn gt() -> LabelSource<'static> {
+    LabelSource::Annotations("gt")
 }
 
 /// `rsr transform` with the `gt` annotations and whitespace token counts.
@@ -231,7 +231,7 @@ fn run_gt(
     cfg: &TransformConfig,
     opts: &RunOptions,
 ) -> rsr_core::Result<rsr_core::manifest::Manifest> {
-    run::transform(input, out, cfg, &gt(), opts, &Whitespace, &mut |_, _| {})
+    run::transform(input, out, cfg, gt(), opts, &Whitespace, &mut |_, _| {})
 }
 
 #[test]
@@ -312,7 +312,7 @@ fn an_annotation_without_a_document_is_an_error_and_old_output_survives() {
         &input,
         &out,
         &TransformConfig::default(),
-        &LabelSource::Annotations("nope".into()),
+        LabelSource::Annotations("nope"),
         &RunOptions::default(),
         &Whitespace,
         &mut |_, _| {},

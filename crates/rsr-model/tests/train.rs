@@ -30,7 +30,7 @@ fn packed(dir: &Path) -> PathBuf {
         &CorpusDir::new(&world),
         &variant,
         &cfg,
-        &LabelSource::Annotations("ground_truth".into()),
+        LabelSource::Annotations("ground_truth"),
         &RunOptions::default(),
         &Whitespace,
         &mut |_, _| {},

@@ -76,7 +76,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let input = CorpusDir::new(&args.input);
-    let opts = RunOptions { strict: args.input_fields.strict, compress: false, fields: args.input_fields.fields() };
+    let opts =
+        RunOptions { strict: args.input_fields.strict, fields: args.input_fields.fields(), ..RunOptions::default() };
     let manifest = match (&args.noise, &args.label_field) {
         _ if args.endpoint.is_some() || args.classifier.is_some() => {
             let fallback = args.fallback_category.parse().map_err(anyhow::Error::msg)?;

@@ -90,13 +90,13 @@ pub fn run(args: Args) -> Result<()> {
     tok.save(&tok_path)?;
     println!("tokenizer: {} (vocab {})", tok_path.display(), tok.vocab_size());
 
-    let labels = LabelSource::Annotations(rsr_world::write::GROUND_TRUTH.into());
+    let labels = LabelSource::Annotations(rsr_world::write::GROUND_TRUTH);
     let mut rows = Vec::new();
     for (name, mode) in VARIANTS {
         let cfg = TransformConfig { mode, every: args.every, seed: args.seed, ..TransformConfig::default() };
         let dir = args.out.join("variants").join(name);
         let pb = progress::spinner(name);
-        let t = run::transform(&input, &dir, &cfg, &labels, &RunOptions::default(), &tok, &mut |d, b| {
+        let t = run::transform(&input, &dir, &cfg, labels, &RunOptions::default(), &tok, &mut |d, b| {
             progress::update_stream(&pb, d, b)
         })?;
         let packed = args.out.join("packed").join(name);

@@ -102,14 +102,15 @@ pub struct Args {
     /// Seed for sampled choices (safe-rate, rationale wording, untagged segments).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Write documents.jsonl.zst.
+    /// Compress the output: documents.jsonl.zst (one corpus directory) or parts/part-N.jsonl.zst
+    /// (many files).
     #[arg(long)]
     zstd: bool,
     /// Count segment tokens with this tokenizer.json (exact) instead of whitespace words (estimate).
     #[arg(long)]
     tokenizer: Option<PathBuf>,
     /// Label with a classifier (`rsr classifier train`, `hashed` or `minilm`) sentence by sentence as
-    /// documents stream by (scaled-out runs; for one corpus directory, `rsr annotate --classifier` then --labels).
+    /// documents stream by (or label once with `rsr annotate --classifier`, then --labels).
     #[arg(long, conflicts_with = "label_field")]
     classifier: Option<PathBuf>,
     /// With a `minilm` classifier: the all-MiniLM-L6-v2 directory (default: RSR_MINILM_DIR, else the
@@ -134,8 +135,8 @@ pub struct Args {
     rank: Option<usize>,
     #[arg(long)]
     world_size: Option<usize>,
-    /// Scaled-out runs: documents longer than this many bytes are skipped and counted, never cut.
-    #[arg(long, default_value_t = 16 << 20)]
+    /// Documents longer than this many bytes are skipped and counted (docs_over_cap), never cut.
+    #[arg(long, default_value_t = rsr_corpus::run::DEFAULT_MAX_DOC_BYTES)]
     max_doc_bytes: usize,
     #[command(flatten)]
     input_fields: InputFields,
@@ -173,10 +174,10 @@ impl Args {
     }
 }
 
-/// One corpus directory (or one JSONL file with annotations beside it): the
-/// classic single-process transform. Anything else — several inputs, globs,
-/// directories of files, Parquet, ranks, a streaming classifier — is a
-/// scaled-out run writing parts.
+/// One corpus directory (or one JSONL file with annotations beside it) → one corpus directory;
+/// anything else — several inputs, globs, directories of files, Parquet, ranks — is a
+/// scaled-out run writing one part per input file. Both run the same transform loop
+/// (`rsr_corpus::pipeline`), so every flag means the same on both.
 fn scaled(args: &Args) -> bool {
     let one = &args.input[0];
     let p = std::path::Path::new(one);
@@ -186,49 +187,57 @@ fn scaled(args: &Args) -> bool {
     let missing = !p.exists() && !one.contains(['*', '?', '[']);
     args.input.len() > 1
         || !(corpus_dir || jsonl_file || missing)
-        || args.classifier.is_some()
-        || args.endpoint.is_some()
         || args.rank.is_some()
         || args.world_size.is_some()
         || ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX", "WORLD_SIZE"].iter().any(|k| std::env::var(k).is_ok())
 }
 
-fn run_scaled(args: &Args, cfg: &TransformConfig, counter: &dyn rsr_corpus::segment::TokenCounter) -> Result<()> {
-    use rsr_corpus::scale::{self, Labeler, Rank, ScaleConfig};
+/// The annotator of --classifier or --endpoint, if one was asked for.
+fn annotator(args: &Args) -> Result<Option<Box<dyn rsr_corpus::annotator::Annotator>>> {
+    let fallback = rsr_core::taxonomy::Category::ViolentCrimes;
+    Ok(match (&args.endpoint, &args.classifier) {
+        (Some(url), _) => {
+            Some(Box::new(super::guard_annotator(url, &args.endpoint_model, args.requests_per_s, fallback)?))
+        }
+        (None, Some(c)) => {
+            Some(super::AnyClassifier::load(c, args.minilm_dir.as_deref())?.annotator(args.threshold, fallback))
+        }
+        (None, None) => None,
+    })
+}
+
+fn run_scaled(
+    args: &Args,
+    cfg: &TransformConfig,
+    labels: LabelSource<'_>,
+    counter: &dyn rsr_corpus::segment::TokenCounter,
+) -> Result<()> {
+    use rsr_corpus::scale::{self, Rank, ScaleConfig};
     let (rank, from) = Rank::resolve(args.rank, args.world_size)?;
     let files = scale::input_files(&args.input)?;
-    let labeler = match (&args.classifier, &args.label_field, cfg.mode) {
-        _ if args.endpoint.is_some() => Labeler::Annotator(Box::new(super::guard_annotator(
-            args.endpoint.as_deref().unwrap(),
-            &args.endpoint_model,
-            args.requests_per_s,
-            rsr_core::taxonomy::Category::ViolentCrimes,
-        )?)),
-        (Some(c), _, _) => Labeler::Annotator(
-            super::AnyClassifier::load(c, args.minilm_dir.as_deref())?
-                .annotator(args.threshold, rsr_core::taxonomy::Category::ViolentCrimes),
-        ),
-        (None, Some(f), _) => Labeler::Field(f.clone()),
-        (None, None, Mode::Raw) => Labeler::None,
-        (None, None, _) => anyhow::bail!(
-            "a scaled-out run needs labels that travel with the documents: --classifier FILE or --label-field FIELD"
-        ),
-    };
     // Records without an id get FILE:LINE (stable).
-    let fields = args.input_fields.fields();
     let sc = ScaleConfig {
         transform: cfg,
-        labeler: &labeler,
-        fields,
+        labels,
+        fields: args.input_fields.fields(),
         counter,
         max_doc_bytes: args.max_doc_bytes,
         strict: args.input_fields.strict,
+        compress: args.zstd,
     };
     let mine = rank.files(files.len()).count();
     println!("rank {} of {} ({from}): {mine} of {} input files", rank.rank, rank.world_size, files.len());
     let pb = progress::spinner("transform");
     let r = scale::transform_files(&files, &args.out, &sc, rank, &mut |p| progress::update_rank(&pb, p))?;
     pb.finish_and_clear();
+    for (file, id) in &r.over_cap {
+        eprintln!(
+            "warning: {}: document `{id}` is over --max-doc-bytes {}: skipped (counted as docs_over_cap)",
+            file.display(),
+            args.max_doc_bytes
+        );
+    }
+    warn_unannotated(r.counts.docs_unannotated);
     println!(
         "rank {}: {} files ({} already done, {} transformed); {} → {} documents; {:.1} MB in {:.1} s",
         rank.rank,
@@ -250,32 +259,48 @@ fn run_scaled(args: &Args, cfg: &TransformConfig, counter: &dyn rsr_corpus::segm
     Ok(())
 }
 
+fn warn_unannotated(n: u64) {
+    if n > 0 {
+        eprintln!("warning: {n} document(s) had no verdict (no annotation or label field) and were treated as safe");
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
     let cfg = args.config();
-    if scaled(&args) {
-        let tokenizer = args.tokenizer.as_deref().map(rsr_pack::tokenizer::RsrTokenizer::load).transpose()?;
-        let counter: &dyn rsr_corpus::segment::TokenCounter = match &tokenizer {
-            Some(t) => t,
-            None => &rsr_corpus::segment::Whitespace,
-        };
-        return run_scaled(&args, &cfg, counter);
-    }
-    let source = match &args.label_field {
-        Some(f) => LabelSource::Field(f.clone()),
-        None => LabelSource::Annotations(args.labels.clone()),
-    };
-    let opts = RunOptions { strict: args.input_fields.strict, compress: args.zstd, fields: args.input_fields.fields() };
     let tokenizer = args.tokenizer.as_deref().map(rsr_pack::tokenizer::RsrTokenizer::load).transpose()?;
     let counter: &dyn rsr_corpus::segment::TokenCounter = match &tokenizer {
         Some(t) => t,
         None => &rsr_corpus::segment::Whitespace,
     };
+    let annotator = annotator(&args)?;
+    let labels = match (&annotator, &args.label_field) {
+        (Some(a), _) => LabelSource::Annotator(a.as_ref()),
+        (None, Some(f)) => LabelSource::Field(f),
+        (None, None) if scaled(&args) && cfg.mode != Mode::Raw => anyhow::bail!(
+            "a run over many files needs labels that travel with the documents: --classifier FILE, --endpoint URL \
+             or --label-field FIELD"
+        ),
+        (None, None) => LabelSource::Annotations(&args.labels),
+    };
+    if scaled(&args) {
+        return run_scaled(&args, &cfg, labels, counter);
+    }
+    let opts = RunOptions {
+        strict: args.input_fields.strict,
+        compress: args.zstd,
+        fields: args.input_fields.fields(),
+        max_doc_bytes: args.max_doc_bytes,
+    };
     let pb = progress::spinner("transform");
-    let m = run::transform(&CorpusDir::new(&args.input[0]), &args.out, &cfg, &source, &opts, counter, &mut |d, b| {
+    let m = run::transform(&CorpusDir::new(&args.input[0]), &args.out, &cfg, labels, &opts, counter, &mut |d, b| {
         progress::update_stream(&pb, d, b)
     })?;
     pb.finish_and_clear();
     let c = &m.counts;
+    if let Some(n) = c["docs_over_cap"].as_u64().filter(|&n| n > 0) {
+        eprintln!("warning: {n} document(s) over --max-doc-bytes {} were skipped (docs_over_cap)", args.max_doc_bytes);
+    }
+    warn_unannotated(c["docs_unannotated"].as_u64().unwrap_or(0));
     println!(
         "wrote {}: {} → {} documents; segments {} safe / {} unsafe; reflections {} safe / {} unsafe; \
 token overhead {:.1}%; masked {:.1}% of bytes; {:.1} MB/s",
