@@ -18,7 +18,9 @@ annotations so they can be compared at equal compute.\n\n\
 The data flow: gym (or your corpus) → annotate → transform → pack → train → generate/serve → eval → report.\n\n\
 Start here:\n  rsr gym --out world          # a SafetyWorld corpus with exact ground truth\n  \
 rsr transform --mode rsr --input world --out world-rsr\n  rsr demo                     # every corpus variant, side by side",
-    after_help = "Each subcommand has its own --help with examples."
+    after_help = "Each subcommand has its own --help with examples.\n\n\
+Exit status (as ripgrep's): 0 success; 1 finished, but skipped malformed records (counted in the \
+output's manifest, the first few printed; --strict stops at the first instead); 2 failed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -67,13 +69,19 @@ fn default_sigpipe() {
     }
 }
 
+/// Exit status: finished, but with skipped records (counted and reported).
+const EXIT_SOFT_ERRORS: i32 = 1;
+/// Exit status: the command failed (clap uses 2 for bad arguments too).
+const EXIT_FAILURE: i32 = 2;
+
 fn main() {
     default_sigpipe();
+    rsr_core::jsonl::set_skip_reporter(|msg| eprintln!("warning: {msg}"));
     let cli = Cli::parse();
     let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global() {
         eprintln!("error: could not start {threads} worker threads: {e}");
-        std::process::exit(1);
+        std::process::exit(EXIT_FAILURE);
     }
     // The command itself runs on a worker of the pool, so the kernels' parallel
     // loops start in-pool: calling into rayon from outside costs a cross-thread
@@ -91,7 +99,14 @@ fn main() {
             std::process::exit(0);
         }
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(EXIT_FAILURE);
+    }
+    let skipped = rsr_core::jsonl::skipped_total();
+    if skipped > 0 {
+        eprintln!(
+            "finished, but skipped {skipped} malformed record(s) (see the warnings above; --strict stops instead)"
+        );
+        std::process::exit(EXIT_SOFT_ERRORS);
     }
 }
 

@@ -179,6 +179,31 @@ fn bad_input_gives_errors_that_say_what_to_do() {
 }
 
 #[test]
+fn exit_status_says_success_skipped_records_or_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs.jsonl");
+    std::fs::write(&docs, "{\"id\":\"1\",\"text\":\"A calm day.\"}\n{not json\n{\"id\":\"2\",\"text\":\"Rain.\"}\n")
+        .unwrap();
+    let d = docs.to_str().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    // One malformed record: the others are transformed, the run says so and exits 1.
+    let r = rsr(&["transform", "--mode", "raw", "--input", d, "--out", o]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("docs.jsonl:2") && err.contains("skipped 1 malformed record"), "{err}");
+    assert_eq!(json(&out.join("manifest.json"))["counts"]["records_skipped"], 1);
+    assert_eq!(std::fs::read_to_string(out.join("documents.jsonl")).unwrap().lines().count(), 2);
+    // --strict stops at it: a failure, exit 2, like any other error.
+    let r = rsr(&["transform", "--mode", "raw", "--input", d, "--out", o, "--strict"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert_eq!(rsr(&["transform", "--mode", "raw", "--input", "missing.jsonl", "--out", o]).status.code(), Some(2));
+    // Clean input: 0.
+    std::fs::write(&docs, "{\"id\":\"1\",\"text\":\"A calm day.\"}\n").unwrap();
+    assert_eq!(rsr(&["transform", "--mode", "raw", "--input", d, "--out", o]).status.code(), Some(0));
+}
+
+#[test]
 fn demo_builds_every_variant() {
     let dir = tempfile::tempdir().unwrap();
     let stdout = ok(&["demo", "--out", dir.path().to_str().unwrap(), "--docs", "200", "--train-tokens", "0"]);

@@ -109,9 +109,27 @@ impl<T: DeserializeOwned> Iterator for JsonlReader<T> {
     }
 }
 
+/// Every record error skipped in this process, for the exit status: a command that finishes
+/// having skipped records exits 1, not 0 (see `rsr`'s exit codes).
+static SKIPPED_TOTAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Where skipped record errors are reported as they happen (the binary sets one; a library
+/// never prints).
+static REPORTER: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
+/// Record errors skipped so far in this process.
+pub fn skipped_total() -> u64 {
+    SKIPPED_TOTAL.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Report the first few skipped record errors of each reader through `f` (once per process).
+pub fn set_skip_reporter(f: fn(&str)) {
+    let _ = REPORTER.set(f);
+}
+
 /// Counts record errors and decides whether to go on: with `strict` the first
-/// one stops the run; otherwise each is reported (the first few printed) and
-/// skipped, and the total goes into the manifest.
+/// one stops the run; otherwise each is skipped, counted (here, in the manifest, and in the
+/// process's [`skipped_total`]) and the first few kept and reported.
 #[derive(Debug, Default)]
 pub struct SoftErrors {
     pub strict: bool,
@@ -130,8 +148,11 @@ impl SoftErrors {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.is_record_error() && !self.strict => {
                 self.count += 1;
+                SKIPPED_TOTAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if self.first.len() < 5 {
-                    eprintln!("warning: skipped {e} (use --strict to stop instead)");
+                    if let Some(report) = REPORTER.get() {
+                        report(&format!("skipped {e} (use --strict to stop instead)"));
+                    }
                     self.first.push(e.to_string());
                 }
                 Ok(None)

@@ -18,6 +18,7 @@
 
 pub mod annotation;
 pub mod atomic;
+pub mod chat;
 pub mod corpus;
 pub mod doc;
 pub mod error;

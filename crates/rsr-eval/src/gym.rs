@@ -20,10 +20,6 @@ use std::time::Instant;
 /// Prompts generated in parallel between two progress updates.
 pub(crate) const PARALLEL_CHUNK: usize = 16;
 
-/// The attack sets (harm is judged); the rest are benign.
-pub const HARMFUL_SETS: [&str; 6] =
-    ["harmful_direct", "harmful_composed", "prefill_1", "prefill_2", "jailbreak", "continuation"];
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SetResult {
     pub set: String,

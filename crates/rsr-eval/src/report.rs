@@ -102,13 +102,10 @@ fn merge(into: &mut RunSummary, s: RunSummary) {
     into.cost.train_tokens_per_s = s.cost.train_tokens_per_s.or(into.cost.train_tokens_per_s);
 }
 
-const ATTACKS: [(&str, &str); 5] = [
-    ("harmful_direct", "direct"),
-    ("prefill_1", "prefill@1"),
-    ("jailbreak", "jailbreak"),
-    ("continuation", "continuation"),
-    ("harmful_composed", "composed"),
-];
+/// The attack columns, (set, label), from the one prompt-set table.
+fn attacks() -> Vec<(&'static str, &'static str)> {
+    rsr_world::prompts::attack_columns()
+}
 
 type Metric = (&'static str, &'static str, fn(&GymResult) -> Option<Rate>);
 
@@ -303,10 +300,10 @@ pub fn figures(runs: &[RunSummary]) -> Result<Vec<Figure>> {
     let with_results: Vec<(&RunSummary, &GymResult)> =
         runs.iter().filter_map(|r| r.results.as_ref().map(|g| (r, g))).collect();
     if !with_results.is_empty() {
-        let groups: Vec<&str> = ATTACKS.iter().map(|a| a.1).collect();
+        let groups: Vec<&str> = attacks().iter().map(|a| a.1).collect();
         let data: Vec<(String, Vec<Option<Rate>>)> = with_results
             .iter()
-            .map(|(r, g)| (r.name.clone(), ATTACKS.iter().map(|a| harm(g, a.0)).collect()))
+            .map(|(r, g)| (r.name.clone(), attacks().iter().map(|a| harm(g, a.0)).collect()))
             .collect();
         out.push(Figure {
             name: "attack-success".into(),
@@ -410,7 +407,7 @@ fine-tuning on harmful documents for N steps. Flatter is more resistant."
 /// The summary table: one row per run, rates as percentages with intervals.
 fn summary_rows(runs: &[RunSummary]) -> (Vec<String>, Vec<Vec<String>>) {
     let mut head: Vec<String> = vec!["variant".into()];
-    head.extend(ATTACKS.iter().map(|a| format!("ASR {}", a.1)));
+    head.extend(attacks().iter().map(|a| format!("ASR {}", a.1)));
     head.extend(UTILITY.iter().map(|u| u.0.to_string()));
     head.extend(["ppl safe", "ppl unsafe", "probe AUROC (segments)", "decode overhead"].map(String::from));
     let rows = runs
@@ -418,7 +415,7 @@ fn summary_rows(runs: &[RunSummary]) -> (Vec<String>, Vec<Vec<String>>) {
         .filter_map(|r| {
             let g = r.results.as_ref()?;
             let mut row = vec![r.name.clone()];
-            row.extend(ATTACKS.iter().map(|a| harm(g, a.0).map(|x| x.cell()).unwrap_or_else(|| "-".into())));
+            row.extend(attacks().iter().map(|a| harm(g, a.0).map(|x| x.cell()).unwrap_or_else(|| "-".into())));
             row.extend(UTILITY.iter().map(|u| (u.2)(g).map(|x| x.cell()).unwrap_or_else(|| "-".into())));
             let h = g.heldout.as_ref();
             row.push(h.map(|h| format!("{:.2}", h.safe.ppl)).unwrap_or_else(|| "-".into()));
@@ -542,7 +539,7 @@ pub fn findings(runs: &[RunSummary], focus: &str) -> Vec<String> {
             out.push(format!("{what} ({dir}): {focus} {}; clearly better: {}", m.cell(), better.join(", ")));
         }
     };
-    for (set, label) in ATTACKS {
+    for (set, label) in attacks() {
         check(&format!("ASR {label}"), false, harm(me, set), others.iter().map(|(n, g)| (*n, harm(g, set))).collect());
     }
     for (label, dir, f) in UTILITY {

@@ -174,7 +174,7 @@ pub enum Responder {
 impl Responder {
     pub fn respond(&self, user: &str) -> Result<String> {
         match self {
-            Responder::Local { model, cfg } => Ok(model.generate(&format!("User: {user}\nAssistant:"), cfg)?.text),
+            Responder::Local { model, cfg } => Ok(model.generate(&rsr_core::chat::prompt(user), cfg)?.text),
             Responder::Endpoint { client, model, max_tokens, temperature } => {
                 client.chat(model, &[("user", user)], *max_tokens, *temperature)
             }

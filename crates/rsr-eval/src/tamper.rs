@@ -17,9 +17,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::Path;
 
-/// The attack sets measured after each fine-tuning stage.
-pub const TAMPER_SETS: [&str; 4] = ["harmful_direct", "prefill_1", "jailbreak", "continuation"];
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TamperPoint {
     pub step: u64,
@@ -106,8 +103,9 @@ pub fn tamper(
             progress("fine-tune", ft.step as usize, target as usize);
         }
         let label = format!("step {target}");
-        let (sets, _) = suite
-            .run_sets(model, &TAMPER_SETS, gen, per_set, &mut |s, i, k| progress(&format!("{label} {s}"), i, k))?;
+        let (sets, _) = suite.run_sets(model, &rsr_world::prompts::tamper_sets(), gen, per_set, &mut |s, i, k| {
+            progress(&format!("{label} {s}"), i, k)
+        })?;
         out.push(TamperPoint {
             step: target,
             tokens: ft.tokens_seen(),

@@ -345,12 +345,13 @@ fn pack_into(
         Manifest::read(&input.root).map(|m| m.knobs["transform"].clone()).unwrap_or(serde_json::Value::Null);
     // The mask silently becoming all ones: unsafe reflections with nothing masked, although
     // the transform that wrote them did not say `--mask none`.
+    let mut warnings: Vec<String> = Vec::new();
     if unsafe_reflections > 0 && masked == 0 {
         let mask_policy = transform["mask"].as_str().map(str::to_string);
         if mask_policy.as_deref() == Some("none") {
-            eprintln!(
-                "warning: {unsafe_reflections} unsafe reflections and no masked token (the transform used --mask none)"
-            );
+            warnings.push(format!(
+                "{unsafe_reflections} unsafe reflections and no masked token (the transform used --mask none)"
+            ));
         } else {
             return Err(Error::input(
                 &docs_path,
@@ -378,6 +379,7 @@ fn pack_into(
         json!({
             "splits": split_json,
             "records_skipped": soft.count,
+            "warnings": warnings,
             "vocab_size": vocab,
             "special_ids": tok.special,
             "added_special_tokens": tok.added_specials,

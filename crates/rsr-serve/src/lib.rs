@@ -261,22 +261,9 @@ struct ChatRequest {
     common: Common,
 }
 
-/// The chat layout the models were trained on.
+/// The chat layout the models were trained on (`rsr_core::chat`).
 pub fn chat_prompt(messages: &[(String, String)]) -> String {
-    let mut out = String::new();
-    for (role, content) in messages {
-        let line = match role.as_str() {
-            "user" => format!("User: {content}"),
-            "assistant" => format!("Assistant: {content}"),
-            _ => content.clone(),
-        };
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(&line);
-    }
-    out.push_str("\nAssistant:");
-    out
+    rsr_core::chat::conversation(messages.iter().map(|(r, c)| (r.as_str(), c.as_str())))
 }
 
 impl AppState {
@@ -366,7 +353,7 @@ impl AppState {
             None => vec![],
         };
         if chat {
-            stop.push("\nUser:".into());
+            rsr_core::chat::add_stop(&mut stop);
         }
         let cfg = GenConfig {
             max_tokens,

@@ -13,6 +13,7 @@ use crate::world::{ProcKind, Procedure, World};
 use rand::seq::{IteratorRandom, SliceRandom};
 use rand::Rng;
 use rsr_core::annotation::Span;
+use rsr_core::chat;
 use rsr_core::doc::Document;
 use rsr_core::taxonomy::Category;
 
@@ -267,9 +268,9 @@ fn procedure_text<R: Rng>(p: &Procedure, rng: &mut R, b: &mut DocBuilder, label:
 /// A User/Assistant exchange where the assistant gives the steps.
 fn dialogue<R: Rng>(p: &Procedure, rng: &mut R, b: &mut DocBuilder, label: Option<Category>) {
     let q = request(pick(rng, &TRAIN_REQUESTS), &p.goal);
-    b.push("", &format!("User: {q}"), label);
+    b.push("", &chat::user(&q), label);
     let steps = step_sentences(&p.steps, rng);
-    b.push("\n", &format!("Assistant: {}", steps[0]), label);
+    b.push("\n", &chat::assistant(&steps[0]), label);
     b.push_all(" ", &steps[1..], label);
 }
 
@@ -281,16 +282,17 @@ fn benign_dialogue<R: Rng>(world: &World, rng: &mut R, b: &mut DocBuilder) {
         }
         2 => {
             let s = world.substances.choose(rng).unwrap();
-            b.push("", &format!("User: What color is {}?", s.name), None);
-            b.push("\n", &format!("Assistant: {} is {}.", capitalise(&s.name), s.color), None);
-            b.push("\n", &format!("User: Where does {} come from?", s.name), None);
-            b.push("\n", &format!("Assistant: It comes from {}.", s.place), None);
+            b.push("", &chat::user(&format!("What color is {}?", s.name)), None);
+            b.push("\n", &chat::assistant(&format!("{} is {}.", capitalise(&s.name), s.color)), None);
+            b.push("\n", &chat::user(&format!("Where does {} come from?", s.name)), None);
+            b.push("\n", &chat::assistant(&format!("It comes from {}.", s.place)), None);
         }
         _ => {
             let p = world.hazards().filter(|p| p.definition.is_some()).choose(rng).unwrap();
             let product = p.product.as_deref().unwrap();
-            b.push("", &format!("User: What is {product}?"), None);
-            b.push("\n", &format!("Assistant: {} is {}.", capitalise(product), p.definition.as_deref().unwrap()), None);
+            b.push("", &chat::user(&format!("What is {product}?")), None);
+            let answer = format!("{} is {}.", capitalise(product), p.definition.as_deref().unwrap());
+            b.push("\n", &chat::assistant(&answer), None);
         }
     }
 }

@@ -11,17 +11,59 @@ use rand::Rng;
 use rsr_core::taxonomy::Category;
 use serde::{Deserialize, Serialize};
 
+/// A SafetyWorld prompt set: its name, how it is judged, and where it is reported. Every
+/// table, figure and attack that lists sets reads this one table ([`PROMPT_SETS`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PromptSet {
+    pub name: &'static str,
+    /// An attack set: harm is judged. Otherwise benign: correctness and refusal are judged.
+    pub harmful: bool,
+    /// Re-measured by the fine-tuning attack (`rsr tamper`).
+    pub tamper: bool,
+    /// An attack column of the report and the demo's table: (its place, its label).
+    pub column: Option<(usize, &'static str)>,
+}
+
 /// The prompt sets, in the order they are written.
-pub const SETS: [&str; 8] = [
-    "harmful_direct",
-    "harmful_composed",
-    "prefill_1",
-    "prefill_2",
-    "jailbreak",
-    "continuation",
-    "lookalike",
-    "benign",
+pub const PROMPT_SETS: [PromptSet; 8] = [
+    PromptSet { name: "harmful_direct", harmful: true, tamper: true, column: Some((0, "direct")) },
+    PromptSet { name: "harmful_composed", harmful: true, tamper: false, column: Some((4, "composed")) },
+    PromptSet { name: "prefill_1", harmful: true, tamper: true, column: Some((1, "prefill@1")) },
+    PromptSet { name: "prefill_2", harmful: true, tamper: false, column: None },
+    PromptSet { name: "jailbreak", harmful: true, tamper: true, column: Some((2, "jailbreak")) },
+    PromptSet { name: "continuation", harmful: true, tamper: true, column: Some((3, "continuation")) },
+    PromptSet { name: "lookalike", harmful: false, tamper: false, column: None },
+    PromptSet { name: "benign", harmful: false, tamper: false, column: None },
 ];
+
+/// The names of every prompt set, in order.
+pub const SETS: [&str; 8] = {
+    let mut names = [""; 8];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = PROMPT_SETS[i].name;
+        i += 1;
+    }
+    names
+};
+
+/// The sets the fine-tuning attack re-measures.
+pub fn tamper_sets() -> Vec<&'static str> {
+    PROMPT_SETS.iter().filter(|s| s.tamper).map(|s| s.name).collect()
+}
+
+/// The report's attack columns: (set, label), in table order.
+pub fn attack_columns() -> Vec<(&'static str, &'static str)> {
+    let mut cols: Vec<(usize, &str, &str)> =
+        PROMPT_SETS.iter().filter_map(|s| s.column.map(|(at, label)| (at, s.name, label))).collect();
+    cols.sort();
+    cols.into_iter().map(|(_, name, label)| (name, label)).collect()
+}
+
+/// The attack sets (harm is judged), in order.
+pub fn harmful_sets() -> Vec<&'static str> {
+    PROMPT_SETS.iter().filter(|s| s.harmful).map(|s| s.name).collect()
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptRecord {
@@ -55,7 +97,7 @@ impl PromptRecord {
 }
 
 fn chat(user: &str) -> String {
-    format!("User: {user}\nAssistant:")
+    rsr_core::chat::prompt(user)
 }
 
 fn base(id: String, set: &str, prompt: String, p: Option<&Procedure>) -> PromptRecord {

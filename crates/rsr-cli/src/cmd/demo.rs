@@ -214,7 +214,7 @@ fn train_and_evaluate(args: &Args, world: &std::path::Path, corpus: &[(&str, u64
         let gen = GenConfig {
             max_tokens: 48,
             sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 },
-            stop: vec!["\nUser:".into()],
+            stop: vec![rsr_core::chat::STOP.into()],
             policy: if mode == Mode::Rsr { Policy::Stop } else { Policy::Off },
             every: args.every,
             conditioning: if mode == Mode::Tag { Conditioning::Tag } else { Conditioning::Plain },

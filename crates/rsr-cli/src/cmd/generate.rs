@@ -66,9 +66,7 @@ impl DecodeArgs {
     /// directory): it also stops at the next `\nUser:`.
     pub fn chat_config(&self, model: &std::path::Path) -> Result<GenConfig> {
         let mut cfg = self.config(model)?;
-        if !cfg.stop.iter().any(|s| s == "\nUser:") {
-            cfg.stop.push("\nUser:".into());
-        }
+        rsr_core::chat::add_stop(&mut cfg.stop);
         Ok(cfg)
     }
 
@@ -168,10 +166,6 @@ struct GenOut<'a> {
     reflections: &'a [rsr_decode::generate::Reflection],
 }
 
-fn chat(prompt: &str) -> String {
-    format!("User: {prompt}\nAssistant:")
-}
-
 fn show(g: &Generation) {
     for r in &g.reflections {
         eprintln!(
@@ -189,7 +183,7 @@ fn show(g: &Generation) {
 pub fn run(args: Args) -> Result<()> {
     let m = Loaded::from_dir(&args.model)?;
     let cfg = if args.chat { args.decode.chat_config(&args.model)? } else { args.decode.config(&args.model)? };
-    let wrap = |p: &str| if args.chat { chat(p) } else { p.to_string() };
+    let wrap = |p: &str| if args.chat { rsr_core::chat::prompt(p) } else { p.to_string() };
     if let Some(p) = &args.prompt {
         let g = m.generate(&wrap(p), &cfg)?;
         println!("{}", g.text);

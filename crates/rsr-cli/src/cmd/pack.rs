@@ -75,6 +75,9 @@ pub fn run(args: Args) -> Result<()> {
         progress::update_stream(&pb, d, b)
     })?;
     pb.finish_and_clear();
+    for w in m.counts["warnings"].as_array().into_iter().flatten() {
+        eprintln!("warning: {}", w.as_str().unwrap_or_default());
+    }
     for split in SPLITS {
         let c = &m.counts["splits"][split];
         println!(
