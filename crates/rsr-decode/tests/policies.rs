@@ -279,13 +279,13 @@ struct Broken(Scripted);
 impl LanguageModel for Broken {
     type State = Vec<u32>;
     fn start(&self) -> Vec<u32> {
-        vec![]
+        self.0.start()
     }
     fn max_context(&self) -> usize {
-        4096
+        self.0.max_context()
     }
     fn len(&self, s: &Vec<u32>) -> usize {
-        s.len()
+        self.0.len(s)
     }
     fn feed(&self, state: &mut Vec<u32>, tokens: &[u32]) -> Vec<f32> {
         let mut l = self.0.feed(state, tokens);

@@ -63,7 +63,7 @@ impl Model {
             (cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads, cfg.head_dim(), cfg.vocab_size);
         let pos = cache.len;
         let w = |name: &str| &self.params[self.layout.range(name)];
-        let emb = w("model.embed_tokens.weight");
+        let emb = w(crate::names::EMBED);
         let mut x = emb[token as usize * c..(token as usize + 1) * c].to_vec();
         let (mut xn, mut rstd) = (vec![0f32; c], vec![0f32; 1]);
         let (mut q, mut k, mut vv, mut att, mut o) =
@@ -72,11 +72,11 @@ impl Model {
         let scale = 1.0 / (d as f32).sqrt();
         let (cos, sin) = self.rope_at(pos);
         for l in 0..cfg.num_hidden_layers {
-            let p = format!("model.layers.{l}");
-            ops::rmsnorm(&mut xn, &mut rstd, &x, w(&format!("{p}.input_layernorm.weight")), c, cfg.rms_norm_eps);
-            ops::linear(&mut q, &xn, w(&format!("{p}.self_attn.q_proj.weight")), 1, c, c);
-            ops::linear(&mut k, &xn, w(&format!("{p}.self_attn.k_proj.weight")), 1, c, c);
-            ops::linear(&mut vv, &xn, w(&format!("{p}.self_attn.v_proj.weight")), 1, c, c);
+            let p = crate::names::Layer::new(l);
+            ops::rmsnorm(&mut xn, &mut rstd, &x, w(&p.input_norm), c, cfg.rms_norm_eps);
+            ops::linear(&mut q, &xn, w(&p.q), 1, c, c);
+            ops::linear(&mut k, &xn, w(&p.k), 1, c, c);
+            ops::linear(&mut vv, &xn, w(&p.v), 1, c, c);
             ops::rope(&mut q, &cos, &sin, 1, c, d, false);
             ops::rope(&mut k, &cos, &sin, 1, c, d, false);
             cache.k[l].extend_from_slice(&k);
@@ -100,25 +100,18 @@ impl Model {
                     }
                 }
             }
-            ops::linear(&mut o, &att, w(&format!("{p}.self_attn.o_proj.weight")), 1, c, c);
+            ops::linear(&mut o, &att, w(&p.o), 1, c, c);
             x.iter_mut().zip(&o).for_each(|(x, o)| *x += o);
-            ops::rmsnorm(
-                &mut xn,
-                &mut rstd,
-                &x,
-                w(&format!("{p}.post_attention_layernorm.weight")),
-                c,
-                cfg.rms_norm_eps,
-            );
-            ops::linear(&mut g, &xn, w(&format!("{p}.mlp.gate_proj.weight")), 1, c, f);
-            ops::linear(&mut u, &xn, w(&format!("{p}.mlp.up_proj.weight")), 1, c, f);
+            ops::rmsnorm(&mut xn, &mut rstd, &x, w(&p.post_norm), c, cfg.rms_norm_eps);
+            ops::linear(&mut g, &xn, w(&p.gate), 1, c, f);
+            ops::linear(&mut u, &xn, w(&p.up), 1, c, f);
             ops::swiglu(&mut hh, &g, &u);
-            ops::linear(&mut o, &hh, w(&format!("{p}.mlp.down_proj.weight")), 1, f, c);
+            ops::linear(&mut o, &hh, w(&p.down), 1, f, c);
             x.iter_mut().zip(&o).for_each(|(x, o)| *x += o);
         }
         cache.len += 1;
-        ops::rmsnorm(&mut xn, &mut rstd, &x, w("model.norm.weight"), c, cfg.rms_norm_eps);
-        let head = if cfg.tie_word_embeddings { "model.embed_tokens.weight" } else { "lm_head.weight" };
+        ops::rmsnorm(&mut xn, &mut rstd, &x, w(crate::names::NORM), c, cfg.rms_norm_eps);
+        let head = crate::names::head(cfg.tie_word_embeddings);
         let mut logits = vec![0f32; v];
         ops::linear(&mut logits, &xn, w(head), 1, c, v);
         logits

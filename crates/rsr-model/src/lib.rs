@@ -21,6 +21,7 @@ pub mod data;
 pub mod finetune;
 pub mod infer;
 pub mod model;
+pub mod names;
 pub mod ops;
 pub mod optim;
 pub mod train;

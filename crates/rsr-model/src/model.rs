@@ -35,21 +35,21 @@ pub struct Layout {
 impl Layout {
     pub fn new(cfg: &ModelConfig) -> Self {
         let (v, c, f) = (cfg.vocab_size, cfg.hidden_size, cfg.intermediate_size);
-        let mut shapes: Vec<(String, Vec<usize>)> = vec![("model.embed_tokens.weight".into(), vec![v, c])];
+        let mut shapes: Vec<(String, Vec<usize>)> = vec![(crate::names::EMBED.into(), vec![v, c])];
         for l in 0..cfg.num_hidden_layers {
-            let p = format!("model.layers.{l}");
-            shapes.push((format!("{p}.input_layernorm.weight"), vec![c]));
-            for proj in ["q_proj", "k_proj", "v_proj", "o_proj"] {
-                shapes.push((format!("{p}.self_attn.{proj}.weight"), vec![c, c]));
+            let p = crate::names::Layer::new(l);
+            shapes.push((p.input_norm.clone(), vec![c]));
+            for proj in [&p.q, &p.k, &p.v, &p.o] {
+                shapes.push((proj.clone(), vec![c, c]));
             }
-            shapes.push((format!("{p}.post_attention_layernorm.weight"), vec![c]));
-            shapes.push((format!("{p}.mlp.gate_proj.weight"), vec![f, c]));
-            shapes.push((format!("{p}.mlp.up_proj.weight"), vec![f, c]));
-            shapes.push((format!("{p}.mlp.down_proj.weight"), vec![c, f]));
+            shapes.push((p.post_norm.clone(), vec![c]));
+            shapes.push((p.gate.clone(), vec![f, c]));
+            shapes.push((p.up.clone(), vec![f, c]));
+            shapes.push((p.down.clone(), vec![c, f]));
         }
-        shapes.push(("model.norm.weight".into(), vec![c]));
+        shapes.push((crate::names::NORM.into(), vec![c]));
         if !cfg.tie_word_embeddings {
-            shapes.push(("lm_head.weight".into(), vec![v, c]));
+            shapes.push((crate::names::LM_HEAD.into(), vec![v, c]));
         }
         let mut entries = Vec::new();
         let mut index = BTreeMap::new();
@@ -257,9 +257,9 @@ impl Model {
 
     fn lm_head_name(&self) -> &'static str {
         if self.cfg.tie_word_embeddings {
-            "model.embed_tokens.weight"
+            crate::names::EMBED
         } else {
-            "lm_head.weight"
+            crate::names::LM_HEAD
         }
     }
 
@@ -269,54 +269,40 @@ impl Model {
         let (b, t) = (acts.b, acts.t);
         assert!(t <= cfg.max_position_embeddings, "sequence of {t} exceeds max_position_embeddings");
         let (n, c, f, h, v) = (b * t, cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads, cfg.vocab_size);
-        let emb = self.w("model.embed_tokens.weight");
+        let emb = self.w(crate::names::EMBED);
         // x0 = embed[tokens]  (N × C)
         let first = &mut acts.layers[0].x;
         for (i, &tok) in tokens.iter().enumerate() {
             first[i * c..(i + 1) * c].copy_from_slice(&emb[tok as usize * c..(tok as usize + 1) * c]);
         }
         for l in 0..cfg.num_hidden_layers {
-            let p = format!("model.layers.{l}");
+            let p = crate::names::Layer::new(l);
             let (head, tail) = acts.layers.split_at_mut(l + 1);
             let a = &mut head[l];
-            ops::rmsnorm(
-                &mut a.xn,
-                &mut a.rstd,
-                &a.x,
-                self.w(&format!("{p}.input_layernorm.weight")),
-                c,
-                cfg.rms_norm_eps,
-            );
-            ops::linear(&mut a.q, &a.xn, self.w(&format!("{p}.self_attn.q_proj.weight")), n, c, c);
-            ops::linear(&mut a.k, &a.xn, self.w(&format!("{p}.self_attn.k_proj.weight")), n, c, c);
-            ops::linear(&mut a.v, &a.xn, self.w(&format!("{p}.self_attn.v_proj.weight")), n, c, c);
+            ops::rmsnorm(&mut a.xn, &mut a.rstd, &a.x, self.w(&p.input_norm), c, cfg.rms_norm_eps);
+            ops::linear(&mut a.q, &a.xn, self.w(&p.q), n, c, c);
+            ops::linear(&mut a.k, &a.xn, self.w(&p.k), n, c, c);
+            ops::linear(&mut a.v, &a.xn, self.w(&p.v), n, c, c);
             ops::rope(&mut a.q, &self.rope.0, &self.rope.1, t, c, cfg.head_dim(), false);
             ops::rope(&mut a.k, &self.rope.0, &self.rope.1, t, c, cfg.head_dim(), false);
             ops::attention(&mut a.att, &mut a.probs, &a.q, &a.k, &a.v, b, t, c, h);
             // r1 = x + att · Woᵀ
-            ops::linear(&mut a.r1, &a.att, self.w(&format!("{p}.self_attn.o_proj.weight")), n, c, c);
+            ops::linear(&mut a.r1, &a.att, self.w(&p.o), n, c, c);
             a.r1.iter_mut().zip(&a.x).for_each(|(r, x)| *r += x);
-            ops::rmsnorm(
-                &mut a.xn2,
-                &mut a.rstd2,
-                &a.r1,
-                self.w(&format!("{p}.post_attention_layernorm.weight")),
-                c,
-                cfg.rms_norm_eps,
-            );
-            ops::linear(&mut a.g, &a.xn2, self.w(&format!("{p}.mlp.gate_proj.weight")), n, c, f);
-            ops::linear(&mut a.u, &a.xn2, self.w(&format!("{p}.mlp.up_proj.weight")), n, c, f);
+            ops::rmsnorm(&mut a.xn2, &mut a.rstd2, &a.r1, self.w(&p.post_norm), c, cfg.rms_norm_eps);
+            ops::linear(&mut a.g, &a.xn2, self.w(&p.gate), n, c, f);
+            ops::linear(&mut a.u, &a.xn2, self.w(&p.up), n, c, f);
             ops::swiglu(&mut a.h, &a.g, &a.u);
             // next x = r1 + h · Wdᵀ
             let next = if let Some(nl) = tail.first_mut() { &mut nl.x } else { &mut acts.x_final };
-            ops::linear(next, &a.h, self.w(&format!("{p}.mlp.down_proj.weight")), n, f, c);
+            ops::linear(next, &a.h, self.w(&p.down), n, f, c);
             next.iter_mut().zip(&a.r1).for_each(|(x, r)| *x += r);
         }
         ops::rmsnorm(
             &mut acts.xn_final,
             &mut acts.rstd_final,
             &acts.x_final,
-            self.w("model.norm.weight"),
+            self.w(crate::names::NORM),
             c,
             cfg.rms_norm_eps,
         );
@@ -348,7 +334,7 @@ impl Model {
         let layout = &self.layout;
         let (params, grads) = (&self.params, &mut self.grads);
         let w = |name: &str| &params[layout.range(name)];
-        let head = if cfg.tie_word_embeddings { "model.embed_tokens.weight" } else { "lm_head.weight" };
+        let head = crate::names::head(cfg.tie_word_embeddings);
         // logits = xn_final · Eᵀ
         ops::linear_backward(
             &mut s.dxn,
@@ -364,45 +350,41 @@ impl Model {
         s.dx.fill(0.0);
         ops::rmsnorm_backward(
             &mut s.dx,
-            &mut grads[layout.range("model.norm.weight")],
+            &mut grads[layout.range(crate::names::NORM)],
             &s.dxn,
             &acts.x_final,
-            w("model.norm.weight"),
+            w(crate::names::NORM),
             &acts.rstd_final,
             c,
         );
         for l in (0..cfg.num_hidden_layers).rev() {
-            let p = format!("model.layers.{l}");
+            let p = crate::names::Layer::new(l);
             let a = &acts.layers[l];
             // MLP: x_next = r1 + h · Wdᵀ
-            let wd = format!("{p}.mlp.down_proj.weight");
+            let wd = p.down.clone();
             ops::linear_backward(&mut s.dh, &mut grads[layout.range(&wd)], &s.dx, &a.h, w(&wd), n, f, c, false);
             ops::swiglu_backward(&mut s.dg, &mut s.du, &s.dh, &a.g, &a.u);
-            let (wg, wu) = (format!("{p}.mlp.gate_proj.weight"), format!("{p}.mlp.up_proj.weight"));
+            let (wg, wu) = (p.gate.clone(), p.up.clone());
             ops::linear_backward(&mut s.dxn, &mut grads[layout.range(&wg)], &s.dg, &a.xn2, w(&wg), n, c, f, false);
             ops::linear_backward(&mut s.dxn, &mut grads[layout.range(&wu)], &s.du, &a.xn2, w(&wu), n, c, f, true);
             // dr1 = dx + rmsnorm_backward(dxn2)   (kept in s.dx)
-            let wpost = format!("{p}.post_attention_layernorm.weight");
+            let wpost = p.post_norm.clone();
             ops::rmsnorm_backward(&mut s.dx, &mut grads[layout.range(&wpost)], &s.dxn, &a.r1, w(&wpost), &a.rstd2, c);
             // Attention: r1 = x + att · Woᵀ
-            let wo = format!("{p}.self_attn.o_proj.weight");
+            let wo = p.o.clone();
             ops::linear_backward(&mut s.dtmp, &mut grads[layout.range(&wo)], &s.dx, &a.att, w(&wo), n, c, c, false);
             ops::attention_backward(&mut s.dq, &mut s.dk, &mut s.dv, &s.dtmp, &a.probs, &a.q, &a.k, &a.v, b, t, c, h);
             ops::rope(&mut s.dq, &self.rope.0, &self.rope.1, t, c, cfg.head_dim(), true);
             ops::rope(&mut s.dk, &self.rope.0, &self.rope.1, t, c, cfg.head_dim(), true);
-            let (wq, wk, wv) = (
-                format!("{p}.self_attn.q_proj.weight"),
-                format!("{p}.self_attn.k_proj.weight"),
-                format!("{p}.self_attn.v_proj.weight"),
-            );
+            let (wq, wk, wv) = (p.q.clone(), p.k.clone(), p.v.clone());
             ops::linear_backward(&mut s.dxn, &mut grads[layout.range(&wq)], &s.dq, &a.xn, w(&wq), n, c, c, false);
             ops::linear_backward(&mut s.dxn, &mut grads[layout.range(&wk)], &s.dk, &a.xn, w(&wk), n, c, c, true);
             ops::linear_backward(&mut s.dxn, &mut grads[layout.range(&wv)], &s.dv, &a.xn, w(&wv), n, c, c, true);
-            let win = format!("{p}.input_layernorm.weight");
+            let win = p.input_norm.clone();
             ops::rmsnorm_backward(&mut s.dx, &mut grads[layout.range(&win)], &s.dxn, &a.x, w(&win), &a.rstd, c);
         }
         // Embedding: dE[token] += dx
-        let de = &mut grads[layout.range("model.embed_tokens.weight")];
+        let de = &mut grads[layout.range(crate::names::EMBED)];
         for (i, &tok) in tokens.iter().enumerate() {
             let row = &mut de[tok as usize * c..(tok as usize + 1) * c];
             row.iter_mut().zip(&s.dx[i * c..(i + 1) * c]).for_each(|(g, d)| *g += d);

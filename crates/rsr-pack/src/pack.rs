@@ -260,132 +260,114 @@ pub fn pack(
     if input.root.join("parts").is_dir() {
         rsr_corpus::scale::finished_parts(&input.root)?;
     }
-    let staged = rsr_core::atomic::staging_dir(out)?;
-    match pack_into(input, &staged, tok, cfg, progress) {
-        Ok(m) => {
-            rsr_core::atomic::swap_dir(&staged, out)?;
-            Ok(m)
+    rsr_core::atomic::build_dir(out, |out| {
+        let t0 = Instant::now();
+        let files = input.document_files()?;
+        let docs_path = if files.len() == 1 { files[0].clone() } else { input.root.join("parts") };
+        let vocab = tok.vocab_size();
+        let dtype = cfg.dtype.unwrap_or(Dtype::for_vocab(vocab));
+        dtype.check(vocab).map_err(|e| Error::input(out, e.to_string(), "re-run `rsr pack` with --dtype u32"))?;
+        let mut writers = [
+            SplitWriter::new(out.join("train"), dtype, vocab as u32)?,
+            SplitWriter::new(out.join("val"), dtype, vocab as u32)?,
+        ];
+        let mut soft = SoftErrors::new(cfg.strict);
+        let (mut unsafe_reflections, mut bytes, mut docs) = (0u64, 0u64, 0u64);
+        for file in &files {
+            let mut reader = JsonlReader::<TransformedDoc>::open(file)?;
+            while let Some(r) = reader.next() {
+                let Some(doc) = soft.check(r)? else { continue };
+                let line = reader.line_number();
+                let packed = match pack_doc(&doc, tok) {
+                    Ok(p) => p,
+                    Err(message) => {
+                        soft.check::<()>(Err(Error::Record { path: file.clone(), line, message }))?;
+                        continue;
+                    }
+                };
+                unsafe_reflections += doc
+                    .inserted
+                    .iter()
+                    .map(|r| doc.text[r[0]..r[1]].matches("<|reflect|>unsafe").count() as u64)
+                    .sum::<u64>();
+                let u = derive_seed(cfg.seed, &doc.id) as f64 / u64::MAX as f64;
+                let split = (u < cfg.val_fraction) as usize;
+                writers[split].push(&doc.id, &packed, tok.special.reflect_open, cfg.shard_tokens)?;
+                docs += 1;
+                bytes += doc.text.len() as u64;
+                progress(docs, bytes);
+            }
         }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staged);
-            Err(e)
-        }
-    }
-}
-
-fn pack_into(
-    input: &CorpusDir,
-    out: &Path,
-    tok: &RsrTokenizer,
-    cfg: &PackConfig,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<Manifest> {
-    let t0 = Instant::now();
-    let files = input.document_files()?;
-    let docs_path = if files.len() == 1 { files[0].clone() } else { input.root.join("parts") };
-    let vocab = tok.vocab_size();
-    let dtype = cfg.dtype.unwrap_or(Dtype::for_vocab(vocab));
-    dtype.check(vocab).map_err(|e| Error::input(out, e.to_string(), "re-run `rsr pack` with --dtype u32"))?;
-    let mut writers = [
-        SplitWriter::new(out.join("train"), dtype, vocab as u32)?,
-        SplitWriter::new(out.join("val"), dtype, vocab as u32)?,
-    ];
-    let mut soft = SoftErrors::new(cfg.strict);
-    let (mut unsafe_reflections, mut bytes, mut docs) = (0u64, 0u64, 0u64);
-    for file in &files {
-        let mut reader = JsonlReader::<TransformedDoc>::open(file)?;
-        while let Some(r) = reader.next() {
-            let Some(doc) = soft.check(r)? else { continue };
-            let line = reader.line_number();
-            let packed = match pack_doc(&doc, tok) {
-                Ok(p) => p,
-                Err(message) => {
-                    soft.check::<()>(Err(Error::Record { path: file.clone(), line, message }))?;
-                    continue;
-                }
-            };
-            unsafe_reflections += doc
-                .inserted
-                .iter()
-                .map(|r| doc.text[r[0]..r[1]].matches("<|reflect|>unsafe").count() as u64)
-                .sum::<u64>();
-            let u = derive_seed(cfg.seed, &doc.id) as f64 / u64::MAX as f64;
-            let split = (u < cfg.val_fraction) as usize;
-            writers[split].push(&doc.id, &packed, tok.special.reflect_open, cfg.shard_tokens)?;
-            docs += 1;
-            bytes += doc.text.len() as u64;
-            progress(docs, bytes);
-        }
-    }
-    if docs == 0 {
-        return Err(Error::input(
-            &docs_path,
-            format!("no documents to pack ({} record(s) skipped as malformed)", soft.count),
-            "pack the output of `rsr transform` (its documents.jsonl or parts/)",
-        ));
-    }
-    let [train, val] = writers;
-    let counts = [train.finish()?, val.finish()?];
-
-    // Guards against the failures seen elsewhere.
-    let masked: u64 = counts.iter().map(|c| c.masked_tokens).sum();
-    let total: u64 = counts.iter().map(|c| c.tokens).sum();
-    // `<|endoftext|>` (one per document) is always trainable: count text tokens.
-    let trainable_text = total - masked - docs;
-    if docs > 0 && trainable_text == 0 {
-        return Err(Error::input(
-            &docs_path,
-            "every text token is masked: the model would learn nothing but document ends",
-            "check the transform's masked ranges (was every segment labelled unsafe?) and re-run `rsr transform`",
-        ));
-    }
-    // The transform that wrote the input (its mode and cadence), carried into this manifest so
-    // training and decoding can see how the reflections were placed.
-    let transform =
-        Manifest::read(&input.root).map(|m| m.knobs["transform"].clone()).unwrap_or(serde_json::Value::Null);
-    // The mask silently becoming all ones: unsafe reflections with nothing masked, although
-    // the transform that wrote them did not say `--mask none`.
-    let mut warnings: Vec<String> = Vec::new();
-    if unsafe_reflections > 0 && masked == 0 {
-        let mask_policy = transform["mask"].as_str().map(str::to_string);
-        if mask_policy.as_deref() == Some("none") {
-            warnings.push(format!(
-                "{unsafe_reflections} unsafe reflections and no masked token (the transform used --mask none)"
-            ));
-        } else {
+        if docs == 0 {
             return Err(Error::input(
+                &docs_path,
+                format!("no documents to pack ({} record(s) skipped as malformed)", soft.count),
+                "pack the output of `rsr transform` (its documents.jsonl or parts/)",
+            ));
+        }
+        let [train, val] = writers;
+        let counts = [train.finish()?, val.finish()?];
+
+        // Guards against the failures seen elsewhere.
+        let masked: u64 = counts.iter().map(|c| c.masked_tokens).sum();
+        let total: u64 = counts.iter().map(|c| c.tokens).sum();
+        // `<|endoftext|>` (one per document) is always trainable: count text tokens.
+        let trainable_text = total - masked - docs;
+        if docs > 0 && trainable_text == 0 {
+            return Err(Error::input(
+                &docs_path,
+                "every text token is masked: the model would learn nothing but document ends",
+                "check the transform's masked ranges (was every segment labelled unsafe?) and re-run `rsr transform`",
+            ));
+        }
+        // The transform that wrote the input (its mode and cadence), carried into this manifest so
+        // training and decoding can see how the reflections were placed.
+        let transform =
+            Manifest::read(&input.root).map(|m| m.knobs["transform"].clone()).unwrap_or(serde_json::Value::Null);
+        // The mask silently becoming all ones: unsafe reflections with nothing masked, although
+        // the transform that wrote them did not say `--mask none`.
+        let mut warnings: Vec<String> = Vec::new();
+        if unsafe_reflections > 0 && masked == 0 {
+            let mask_policy = transform["mask"].as_str().map(str::to_string);
+            if mask_policy.as_deref() == Some("none") {
+                warnings.push(format!(
+                    "{unsafe_reflections} unsafe reflections and no masked token (the transform used --mask none)"
+                ));
+            } else {
+                return Err(Error::input(
                 &docs_path,
                 format!("{unsafe_reflections} unsafe reflections but not one masked token: the loss mask was lost on the way here"),
                 "pack the output of `rsr transform --mask unsafe` unchanged (its documents carry `masked` ranges), or re-run the transform with --mask none if that is intended",
             ));
+            }
         }
-    }
 
-    tok.save(&out.join("tokenizer.json"))?;
-    let mut split_json = serde_json::Map::new();
-    for (name, c) in SPLITS.iter().zip(&counts) {
-        split_json.insert(name.to_string(), serde_json::to_value(c).unwrap());
-    }
-    let secs = t0.elapsed().as_secs_f64();
-    let mut manifest = Manifest::new(
-        "pack",
-        vec![docs_path.display().to_string()],
-        json!({
-            "pack": cfg,
-            "transform": transform,
-            "dtype": dtype,
-            "mask_rule": "a token is masked (0) if any of its bytes lies in a masked range; special tokens and <|endoftext|> are always 1",
-        }),
-        json!({
-            "splits": split_json,
-            "records_skipped": soft.count,
-            "warnings": warnings,
-            "vocab_size": vocab,
-            "special_ids": tok.special,
-            "added_special_tokens": tok.added_specials,
-        }),
-    );
-    manifest.timing = json!({ "seconds": secs, "tokens_per_s": total as f64 / secs.max(1e-9) });
-    manifest.write(out)?;
-    Ok(manifest)
+        tok.save(&out.join("tokenizer.json"))?;
+        let mut split_json = serde_json::Map::new();
+        for (name, c) in SPLITS.iter().zip(&counts) {
+            split_json.insert(name.to_string(), serde_json::to_value(c).unwrap());
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let mut manifest = Manifest::new(
+            "pack",
+            vec![docs_path.display().to_string()],
+            json!({
+                "pack": cfg,
+                "transform": transform,
+                "dtype": dtype,
+                "mask_rule": "a token is masked (0) if any of its bytes lies in a masked range; special tokens and <|endoftext|> are always 1",
+            }),
+            json!({
+                "splits": split_json,
+                "records_skipped": soft.count,
+                "warnings": warnings,
+                "vocab_size": vocab,
+                "special_ids": tok.special,
+                "added_special_tokens": tok.added_specials,
+            }),
+        );
+        manifest.timing = json!({ "seconds": secs, "tokens_per_s": total as f64 / secs.max(1e-9) });
+        manifest.write(out)?;
+        Ok(manifest)
+    })
 }

@@ -63,6 +63,20 @@ pub fn parse(answer: &str, fallback: Category) -> Option<Option<Category>> {
     }
 }
 
+/// Ask the judge `model` at `client` about the last `role` turn of `turns`: `None` when it
+/// says safe, the category (or `fallback`) when unsafe; any other answer is an error.
+pub fn judge(
+    client: &ChatClient,
+    model: &str,
+    turns: &[(&str, &str)],
+    role: &str,
+    fallback: Category,
+) -> Result<Option<Category>> {
+    let answer = client.chat(model, &[("user", &prompt(turns, role))], 16, 0.0)?;
+    parse(&answer, fallback)
+        .ok_or_else(|| Error::Invalid(format!("the judge answered {answer:?}; expected `safe` or `unsafe` first")))
+}
+
 /// Labels every sentence with a Llama Guard-style endpoint (sentences of a
 /// document in parallel; the client retries and rate-limits).
 pub struct GuardAnnotator {
@@ -74,9 +88,7 @@ pub struct GuardAnnotator {
 
 impl GuardAnnotator {
     fn judge(&self, sentence: &str) -> Result<Option<Category>> {
-        let answer = self.client.chat(&self.model, &[("user", &prompt(&[("User", sentence)], "User"))], 16, 0.0)?;
-        parse(&answer, self.fallback)
-            .ok_or_else(|| Error::Invalid(format!("the judge answered {answer:?}; expected `safe` or `unsafe` first")))
+        judge(&self.client, &self.model, &[("User", sentence)], "User", self.fallback)
     }
 }
 
