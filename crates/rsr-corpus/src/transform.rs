@@ -25,13 +25,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// Text unchanged: the baseline every other variant is compared with.
-    Raw,
     /// Regular safety reflection after every segment.
     Rsr,
+    /// Text unchanged: the baseline every other variant is compared with.
+    Raw,
     /// Drop documents whose segment score (max or mean) reaches `tau`.
     Filter,
     /// Replace unsafe segments with a safe sentence.
@@ -40,6 +41,7 @@ pub enum Mode {
     Tag,
 }
 
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MaskPolicy {
@@ -48,6 +50,7 @@ pub enum MaskPolicy {
     None,
 }
 
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AfterUnsafe {
@@ -58,6 +61,7 @@ pub enum AfterUnsafe {
     Truncate,
 }
 
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Aggregate {

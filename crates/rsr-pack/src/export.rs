@@ -22,6 +22,7 @@ use rsr_core::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Megatron,

@@ -1,16 +1,8 @@
 //! `rsr export`: packed shards → the formats other trainers read.
 
 use anyhow::Result;
-use clap::ValueEnum;
 use rsr_pack::export::Format;
 use std::path::PathBuf;
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum FormatArg {
-    Megatron,
-    Olmo,
-    Llmc,
-}
 
 #[derive(clap::Args)]
 #[command(
@@ -27,18 +19,14 @@ pub struct Args {
     #[arg(long)]
     pack: PathBuf,
     #[arg(long, value_enum)]
-    format: FormatArg,
+    format: Format,
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let format = match args.format {
-        FormatArg::Megatron => Format::Megatron,
-        FormatArg::Olmo => Format::Olmo,
-        FormatArg::Llmc => Format::Llmc,
-    };
+    let format = args.format;
     let files = rsr_pack::export::export(&args.pack, &args.out, format)?;
     println!("wrote {} {} file(s) under {}", files.len(), format.name(), args.out.display());
     Ok(())

@@ -1,7 +1,6 @@
 //! `rsr generate`: decode from a checkpoint, with reflections steering generation.
 
 use anyhow::{Context, Result};
-use clap::ValueEnum;
 use rsr_core::jsonl::{JsonlReader, JsonlWriter};
 use rsr_decode::generate::{Conditioning, GenConfig, Generation, Policy};
 use rsr_decode::sample::SamplingConfig;
@@ -10,27 +9,12 @@ use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum PolicyArg {
-    Off,
-    Monitor,
-    Stop,
-    Backtrack,
-    Redirect,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum CondArg {
-    Plain,
-    Tag,
-}
-
 /// Options shared by everything that decodes.
 #[derive(clap::Args, Clone)]
 pub struct DecodeArgs {
     /// Reflection policy: off (models trained without reflections), monitor, stop, backtrack, redirect.
     #[arg(long, value_enum, default_value = "off")]
-    pub policy: PolicyArg,
+    pub policy: Policy,
     /// Force a reflection every K generated tokens (default: the cadence the checkpoint's training
     /// data used, recorded by `rsr transform --every` through pack and train; 64 if none is recorded).
     /// A different K than training used gets a warning.
@@ -44,7 +28,7 @@ pub struct DecodeArgs {
     pub retries: usize,
     /// tag: condition on <|safe|> and ban both tags (models trained with --mode tag).
     #[arg(long, value_enum, default_value = "plain")]
-    pub conditioning: CondArg,
+    pub conditioning: Conditioning,
     #[arg(long, default_value_t = 128)]
     pub max_tokens: usize,
     /// 0 = greedy.
@@ -91,20 +75,11 @@ impl DecodeArgs {
             sampling: SamplingConfig { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p },
             seed: self.seed,
             stop: self.stop.clone(),
-            policy: match self.policy {
-                PolicyArg::Off => Policy::Off,
-                PolicyArg::Monitor => Policy::Monitor,
-                PolicyArg::Stop => Policy::Stop,
-                PolicyArg::Backtrack => Policy::Backtrack,
-                PolicyArg::Redirect => Policy::Redirect,
-            },
+            policy: self.policy,
             every: self.every.unwrap_or(default_every),
             theta: self.theta,
             retries: self.retries,
-            conditioning: match self.conditioning {
-                CondArg::Plain => Conditioning::Plain,
-                CondArg::Tag => Conditioning::Tag,
-            },
+            conditioning: self.conditioning,
             cancel: None,
         }
     }

@@ -4,40 +4,11 @@
 use super::InputFields;
 use crate::progress;
 use anyhow::Result;
-use clap::ValueEnum;
 use rsr_core::corpus::CorpusDir;
 use rsr_corpus::label::LabelSource;
 use rsr_corpus::run::{self, RunOptions};
 use rsr_corpus::transform::{AfterUnsafe, Aggregate, MaskPolicy, Mode, TransformConfig};
 use std::path::PathBuf;
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ModeArg {
-    Rsr,
-    Raw,
-    Filter,
-    Rewrite,
-    Tag,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum MaskArg {
-    Unsafe,
-    None,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum AfterArg {
-    Continue,
-    Redirect,
-    Truncate,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum AggArg {
-    Max,
-    Mean,
-}
 
 #[derive(clap::Args)]
 #[command(
@@ -65,7 +36,7 @@ rsr stats merge crawl-rsr                                                       
 )]
 pub struct Args {
     #[arg(long, value_enum)]
-    mode: ModeArg,
+    mode: Mode,
     /// Corpus directory (or documents JSONL file) to read.
     #[arg(long, num_args = 1.., required = true)]
     input: Vec<String>,
@@ -86,16 +57,16 @@ pub struct Args {
     safe_rate: f64,
     /// rsr: loss-mask the text of unsafe segments.
     #[arg(long, value_enum, default_value = "unsafe")]
-    mask: MaskArg,
+    mask: MaskPolicy,
     /// rsr: what follows an unsafe reflection.
     #[arg(long, value_enum, default_value = "continue")]
-    after_unsafe: AfterArg,
+    after_unsafe: AfterUnsafe,
     /// filter: drop a document whose aggregated segment score is ≥ TAU.
     #[arg(long, default_value_t = 0.5)]
     tau: f32,
     /// filter: aggregate segment scores by max or mean.
     #[arg(long, value_enum, default_value = "max")]
-    aggregate: AggArg,
+    aggregate: Aggregate,
     /// tag: fraction of segments left untagged.
     #[arg(long, default_value_t = 0.01)]
     untagged: f64,
@@ -145,29 +116,13 @@ pub struct Args {
 impl Args {
     fn config(&self) -> TransformConfig {
         TransformConfig {
-            mode: match self.mode {
-                ModeArg::Rsr => Mode::Rsr,
-                ModeArg::Raw => Mode::Raw,
-                ModeArg::Filter => Mode::Filter,
-                ModeArg::Rewrite => Mode::Rewrite,
-                ModeArg::Tag => Mode::Tag,
-            },
+            mode: self.mode,
             every: self.every,
             safe_rate: self.safe_rate,
-            mask: match self.mask {
-                MaskArg::Unsafe => MaskPolicy::Unsafe,
-                MaskArg::None => MaskPolicy::None,
-            },
-            after_unsafe: match self.after_unsafe {
-                AfterArg::Continue => AfterUnsafe::Continue,
-                AfterArg::Redirect => AfterUnsafe::Redirect,
-                AfterArg::Truncate => AfterUnsafe::Truncate,
-            },
+            mask: self.mask,
+            after_unsafe: self.after_unsafe,
             tau: self.tau,
-            aggregate: match self.aggregate {
-                AggArg::Max => Aggregate::Max,
-                AggArg::Mean => Aggregate::Mean,
-            },
+            aggregate: self.aggregate,
             untagged: self.untagged,
             seed: self.seed,
         }
