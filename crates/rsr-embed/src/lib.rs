@@ -10,8 +10,9 @@
 //!
 //! On them, [`classifier`] trains logistic heads (`unsafe` and one per
 //! category, [`rsr_classify::dense`]) and saves them as a small JSON file;
-//! [`annotator`] applies them to every sentence of a corpus
-//! (`rsr annotate|transform --classifier FILE`).
+//! [`annotator`] makes it a `SafetyScorer`, so the corpus's sentence annotator
+//! applies it to every sentence (`rsr annotate|transform --classifier FILE`), and
+//! loads a classifier of either kind by its file ([`annotator::load_scorer`]).
 //!
 //! This crate carries the ML stack (candle) so the corpus crates need not.
 

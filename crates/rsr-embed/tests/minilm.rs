@@ -115,11 +115,10 @@ fn classifier_heads_and_annotator() {
     assert_eq!(back.scores(&probe, &mut |_| {}).unwrap(), s);
 
     let doc = "We went to the park. Then he loaded the rifle to shoot the guard. Then we had tea.";
-    let a = rsr_embed::annotator::Minilm {
-        classifier: back,
+    let a = rsr_corpus::annotator::SentenceAnnotator {
+        scorer: back,
         threshold: 0.5,
         fallback: rsr_core::taxonomy::Category::Hate,
-        batch: 8,
     };
     let spans = a.annotate(doc).unwrap();
     let labels: Vec<LabelKind> = spans.iter().map(|s| s.label).collect();

@@ -1,15 +1,13 @@
 //! Llama Guard-style safety judgements from a chat endpoint: the prompt (task,
 //! the MLCommons hazard categories S1–S14, the conversation, the answer
 //! format), reading the answer (`safe`, or `unsafe` and a category line), and
-//! an [`Annotator`] that labels every sentence of a document that way.
+//! the judge as a [`SafetyScorer`], which labels every sentence of a document.
 
 use crate::client::ChatClient;
 use rayon::prelude::*;
-use rsr_core::annotation::{LabelKind, Span};
 use rsr_core::taxonomy::Category;
 use rsr_core::{Error, Result};
-use rsr_corpus::annotator::Annotator;
-use rsr_corpus::segment::sentences;
+use rsr_corpus::annotator::{SafetyScorer, SentenceAnnotator};
 
 /// The hazard categories in Llama Guard 3's order: S1 is `Category::ALL[0]`.
 const CATEGORY_NAMES: [&str; 14] = [
@@ -77,40 +75,43 @@ pub fn judge(
         .ok_or_else(|| Error::Invalid(format!("the judge answered {answer:?}; expected `safe` or `unsafe` first")))
 }
 
-/// Labels every sentence with a Llama Guard-style endpoint (sentences of a
-/// document in parallel; the client retries and rate-limits).
-pub struct GuardAnnotator {
+/// A Llama Guard-style endpoint as a [`SafetyScorer`]: P(unsafe) is 1 when the judge says
+/// `unsafe` (with its category, else `fallback`), 0 when it says `safe`; texts are judged in
+/// parallel (the client retries and rate-limits). Wrapped in a
+/// [`rsr_corpus::annotator::SentenceAnnotator`] it labels every sentence of a document.
+pub struct Guard {
     pub client: ChatClient,
     pub model: String,
     /// Category when the judge says `unsafe` without naming one.
     pub fallback: Category,
 }
 
-impl GuardAnnotator {
-    fn judge(&self, sentence: &str) -> Result<Option<Category>> {
-        judge(&self.client, &self.model, &[("User", sentence)], "User", self.fallback)
+/// The `endpoint` annotator: the judge on every sentence.
+pub type GuardAnnotator = SentenceAnnotator<Guard>;
+
+impl Guard {
+    /// The judge on every sentence, unsafe at its `unsafe` verdicts.
+    pub fn annotator(self) -> GuardAnnotator {
+        let fallback = self.fallback;
+        SentenceAnnotator { scorer: self, threshold: 0.5, fallback }
     }
 }
 
-impl Annotator for GuardAnnotator {
+impl SafetyScorer for Guard {
     fn describe(&self) -> serde_json::Value {
         serde_json::json!({ "annotator": "endpoint", "url": self.client.base, "model": self.model, "prompt": "llama-guard-3" })
     }
 
-    fn annotate(&self, text: &str) -> Result<Vec<Span>> {
-        sentences(text)
-            .into_par_iter()
-            .map(|r| {
-                let verdict = self.judge(&text[r.clone()])?;
-                Ok(Span {
-                    start: r.start,
-                    end: r.end,
-                    label: if verdict.is_some() { LabelKind::Unsafe } else { LabelKind::Safe },
-                    category: verdict,
-                    score: None,
-                })
+    fn score(&self, texts: &[&str], progress: &mut dyn FnMut(usize)) -> Result<Vec<(f32, Option<String>)>> {
+        let out = texts
+            .par_iter()
+            .map(|t| {
+                let verdict = judge(&self.client, &self.model, &[("User", t)], "User", self.fallback)?;
+                Ok((if verdict.is_some() { 1.0 } else { 0.0 }, verdict.map(|c| c.slug().to_string())))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        progress(texts.len());
+        Ok(out)
     }
 }
 

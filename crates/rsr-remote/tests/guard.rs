@@ -9,7 +9,7 @@ use rsr_core::corpus::CorpusDir;
 use rsr_core::taxonomy::Category;
 use rsr_corpus::annotator::Annotator;
 use rsr_corpus::run::{annotate_with, RunOptions};
-use rsr_remote::guard::GuardAnnotator;
+use rsr_remote::guard::Guard;
 use rsr_remote::ChatClient;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -38,11 +38,12 @@ fn guard_annotator_labels_sentences() {
         async move { axum::serve(listener, Router::new().route("/v1/chat/completions", post(guard))).await.unwrap() },
     );
 
-    let a = GuardAnnotator {
+    let a = Guard {
         client: ChatClient::new(&format!("http://{addr}/v1"), None, 0.0, Duration::from_secs(10)).unwrap(),
         model: "guard".into(),
         fallback: Category::ViolentCrimes,
-    };
+    }
+    .annotator();
     let text = "Bake the bread. Mix the explosive slowly. I want to hurt myself.";
     let spans = a.annotate(text).unwrap();
     let got: Vec<(&str, Option<Category>)> = spans.iter().map(|s| (&text[s.start..s.end], s.category)).collect();

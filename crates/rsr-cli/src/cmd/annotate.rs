@@ -85,8 +85,12 @@ pub fn run(args: Args) -> Result<()> {
                 Some(url) => {
                     Box::new(super::guard_annotator(url, &args.endpoint_model, args.requests_per_s, fallback)?)
                 }
-                None => super::AnyClassifier::load(args.classifier.as_deref().unwrap(), args.minilm_dir.as_deref())?
-                    .annotator(args.threshold, fallback),
+                None => super::classifier_annotator(
+                    args.classifier.as_deref().unwrap(),
+                    args.minilm_dir.as_deref(),
+                    args.threshold,
+                    fallback,
+                )?,
             };
             let pb = crate::progress::spinner("annotate");
             let m = run::annotate_with(&input, annotator.as_ref(), &args.name, &opts, &mut |d, b| {

@@ -1,11 +1,11 @@
 //! `rsr classifier train|eval`: the `hashed` and `minilm` safety classifiers.
 
-use super::AnyClassifier;
 use anyhow::{bail, Context, Result};
 use rsr_classify::dense::DenseConfig;
 use rsr_classify::metrics::quality;
 use rsr_classify::{Classifier, Example, TrainConfig};
 use rsr_core::jsonl::JsonlReader;
+use rsr_corpus::annotator::SafetyScorer;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -190,10 +190,10 @@ fn held_out(id: &str, fraction: f64, seed: u64) -> bool {
 /// The held-out quality table: precision, recall, F1, AUROC of the `unsafe`
 /// head overall and per category, and how often the category heads name the
 /// right category for the unsafe examples ("category acc.").
-fn report(c: &AnyClassifier, data: &[&Example]) -> Result<()> {
+fn report(c: &dyn SafetyScorer, data: &[&Example]) -> Result<()> {
     let texts: Vec<&str> = data.iter().map(|e| e.text.as_str()).collect();
     let pb = crate::progress::bar(texts.len() as u64, "score");
-    let predicted = c.predict(&texts, &mut |d| pb.set_position(d as u64))?;
+    let predicted = c.score(&texts, &mut |d| pb.set_position(d as u64))?;
     pb.finish_and_clear();
     let with_heads = predicted.iter().any(|p| p.1.is_some());
     println!(
@@ -251,7 +251,12 @@ fn print_read(d: &DataArgs, n: usize, skipped: usize) {
 }
 
 /// Train a `minilm` classifier: embed every example (progress bar), then fit the heads.
-fn train_minilm(train: &[Example], l2: Option<f64>, seed: u64, dir: Option<&Path>) -> Result<AnyClassifier> {
+fn train_minilm(
+    train: &[Example],
+    l2: Option<f64>,
+    seed: u64,
+    dir: Option<&Path>,
+) -> Result<rsr_embed::classifier::MinilmClassifier> {
     use rsr_embed::{classifier, minilm};
     let encoder = minilm::MiniLm::load(&minilm::locate(dir)?)?;
     let texts: Vec<&str> = train.iter().map(|e| e.text.as_str()).collect();
@@ -270,7 +275,7 @@ fn train_minilm(train: &[Example], l2: Option<f64>, seed: u64, dir: Option<&Path
     };
     let cfg = DenseConfig { l2, ..DenseConfig::default() };
     let c = classifier::MinilmClassifier::train(encoder, &emb, train, &cfg)?;
-    Ok(AnyClassifier::Minilm(Box::new(c)))
+    Ok(c)
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -281,40 +286,39 @@ pub fn run(args: Args) -> Result<()> {
             let (test, train): (Vec<_>, Vec<_>) = all.into_iter().partition(|(id, _)| held_out(id, holdout, seed));
             let train: Vec<Example> = train.into_iter().map(|p| p.1).collect();
             let t0 = std::time::Instant::now();
-            let c = match kind {
-                Kind::Hashed => AnyClassifier::Hashed(Classifier::train(
-                    &train,
-                    &TrainConfig { bits, epochs, seed, ..TrainConfig::default() },
-                )),
-                Kind::Minilm => train_minilm(&train, l2, seed, minilm_dir.as_deref())?,
-            };
-            let heads = match &c {
-                AnyClassifier::Hashed(h) => {
+            let c: Box<dyn SafetyScorer> = match kind {
+                Kind::Hashed => {
+                    let h = Classifier::train(&train, &TrainConfig { bits, epochs, seed, ..TrainConfig::default() });
                     h.save(&out)?;
-                    h.heads.join(", ")
+                    Box::new(h)
                 }
-                AnyClassifier::Minilm(m) => {
+                Kind::Minilm => {
+                    let m = train_minilm(&train, l2, seed, minilm_dir.as_deref())?;
                     m.save(&out)?;
-                    m.heads.names().join(", ")
+                    Box::new(m)
                 }
             };
+            let described = c.describe();
+            let heads: Vec<&str> =
+                described["heads"].as_array().into_iter().flatten().filter_map(|h| h.as_str()).collect();
+            let heads = heads.join(", ");
             println!(
                 "trained `{}` on {} records in {:.2} s; heads: {heads}",
-                c.kind(),
+                described["annotator"].as_str().unwrap_or("?"),
                 train.len(),
                 t0.elapsed().as_secs_f64()
             );
             println!("classifier: {}", out.display());
             if !test.is_empty() {
                 println!("\nheld out ({} records, {:.0}%):", test.len(), 100.0 * holdout);
-                report(&c, &test.iter().map(|p| &p.1).collect::<Vec<_>>())?;
+                report(c.as_ref(), &test.iter().map(|p| &p.1).collect::<Vec<_>>())?;
             }
         }
         Cmd::Eval { model, minilm_dir, data } => {
-            let c = AnyClassifier::load(&model, minilm_dir.as_deref())?;
+            let c = rsr_embed::annotator::load_scorer(&model, minilm_dir.as_deref())?;
             let (all, skipped) = read(&data)?;
             print_read(&data, all.len(), skipped);
-            report(&c, &all.iter().map(|p| &p.1).collect::<Vec<_>>())?;
+            report(c.as_ref(), &all.iter().map(|p| &p.1).collect::<Vec<_>>())?;
         }
     }
     Ok(())

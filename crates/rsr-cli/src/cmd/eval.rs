@@ -210,9 +210,10 @@ fn run_prompts(args: &Args, cfg: rsr_decode::generate::GenConfig) -> Result<()> 
     };
     let judge = match p.judge {
         JudgeArg::Refusal => Judge::Refusal,
-        JudgeArg::Classifier => {
-            super::AnyClassifier::load(p.classifier.as_deref().expect("clap requires it"), None)?.judge()
-        }
+        JudgeArg::Classifier => Judge::Classifier(rsr_embed::annotator::load_scorer(
+            p.classifier.as_deref().expect("clap requires it"),
+            None,
+        )?),
         JudgeArg::Endpoint => Judge::Endpoint {
             client: ChatClient::new(
                 p.judge_endpoint.as_deref().expect("clap requires it"),

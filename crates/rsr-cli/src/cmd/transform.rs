@@ -154,9 +154,7 @@ fn annotator(args: &Args) -> Result<Option<Box<dyn rsr_corpus::annotator::Annota
         (Some(url), _) => {
             Some(Box::new(super::guard_annotator(url, &args.endpoint_model, args.requests_per_s, fallback)?))
         }
-        (None, Some(c)) => {
-            Some(super::AnyClassifier::load(c, args.minilm_dir.as_deref())?.annotator(args.threshold, fallback))
-        }
+        (None, Some(c)) => Some(super::classifier_annotator(c, args.minilm_dir.as_deref(), args.threshold, fallback)?),
         (None, None) => None,
     })
 }
