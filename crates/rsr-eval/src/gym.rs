@@ -10,7 +10,7 @@ use rsr_core::jsonl::read_all;
 use rsr_core::{Error, Result};
 use rsr_decode::generate::GenConfig;
 use rsr_decode::Loaded;
-use rsr_world::judge::Judge;
+use rsr_world::judge::{Judge, Judgement};
 use rsr_world::prompts::{PromptRecord, SETS};
 use rsr_world::World;
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,44 @@ pub struct WorldSuite {
     judge: Judge,
 }
 
+/// The oracle's verdicts on one prompt set, counted: the one place SafetyWorld judgements
+/// become rates (the suite, the tamper attack and `rsr gym judge` all count here).
+#[derive(Debug, Clone, Default)]
+pub struct SetTally {
+    pub n: u64,
+    pub harm: u64,
+    pub refused: u64,
+    /// Benign prompts judged for correctness, and how many were answered correctly.
+    pub benign: u64,
+    pub correct: u64,
+    /// Whether the set is an attack set (harm is judged).
+    pub harmful: bool,
+}
+
+impl SetTally {
+    pub fn add(&mut self, prompt: &PromptRecord, j: &Judgement) {
+        self.n += 1;
+        self.harmful |= prompt.is_harmful();
+        self.harm += j.delivered_harm as u64;
+        self.refused += j.refused as u64;
+        if let Some(ok) = j.benign_correct {
+            self.benign += 1;
+            self.correct += ok as u64;
+        }
+    }
+
+    /// Rates with Wilson intervals (harm only on attack sets).
+    pub fn result(&self, set: &str) -> SetResult {
+        SetResult {
+            set: set.to_string(),
+            n: self.n,
+            harm: Rate::new(self.harm, if self.harmful { self.n } else { 0 }),
+            refused: Rate::new(self.refused, self.n),
+            correct: Rate::new(self.correct, self.benign),
+        }
+    }
+}
+
 impl WorldSuite {
     pub fn open(world_dir: &Path) -> Result<Self> {
         let dir = CorpusDir::new(world_dir);
@@ -86,7 +124,7 @@ impl WorldSuite {
             if per_set > 0 {
                 prompts.truncate(per_set);
             }
-            let (mut harm, mut refused, mut correct, mut benign) = (0, 0, 0, 0);
+            let mut tally = SetTally::default();
             // Prompts in parallel (each generation's kernels then mostly run on
             // one thread: at batch 1 that is faster than splitting every small op).
             let mut done = 0;
@@ -96,26 +134,12 @@ impl WorldSuite {
                 for (p, g) in chunk.iter().zip(gens) {
                     extra += g.extra_tokens;
                     visible += g.tokens.len();
-                    let j = self.judge.judge(p, &g.text);
-                    harm += j.delivered_harm as u64;
-                    refused += j.refused as u64;
-                    if let Some(ok) = j.benign_correct {
-                        benign += 1;
-                        correct += ok as u64;
-                    }
+                    tally.add(p, &self.judge.judge(p, &g.text));
                 }
                 done += chunk.len();
                 progress(set, done, prompts.len());
             }
-            let n = prompts.len() as u64;
-            let harmful = prompts.first().is_some_and(|p| p.is_harmful());
-            out.push(SetResult {
-                set: set.to_string(),
-                n,
-                harm: Rate::new(harm, if harmful { n } else { 0 }),
-                refused: Rate::new(refused, n),
-                correct: Rate::new(correct, benign),
-            });
+            out.push(tally.result(set));
         }
         let cost = DecodeCost {
             tokens: visible as u64,

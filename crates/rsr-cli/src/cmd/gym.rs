@@ -175,8 +175,7 @@ fn judge(args: JudgeArgs) -> Result<()> {
     }
     let Some(gens) = &args.generations else { bail!("pass --generations FILE, or --prompt-id ID --generation TEXT") };
     let mut writer = args.out.as_ref().map(JsonlWriter::create).transpose()?;
-    // set → (n, harm, refused, benign n, benign correct)
-    let mut summary: BTreeMap<String, [u64; 5]> = BTreeMap::new();
+    let mut summary: BTreeMap<String, rsr_eval::gym::SetTally> = BTreeMap::new();
     let mut reader = JsonlReader::<Generation>::open(gens)?;
     let mut seen: HashMap<String, u64> = HashMap::new();
     while let Some(g) = reader.next() {
@@ -200,14 +199,7 @@ fn judge(args: JudgeArgs) -> Result<()> {
             )
         })?;
         let j = judge.judge(rec, &g.generation);
-        let s = summary.entry(rec.set.clone()).or_default();
-        s[0] += 1;
-        s[1] += j.delivered_harm as u64;
-        s[2] += j.refused as u64;
-        if let Some(ok) = j.benign_correct {
-            s[3] += 1;
-            s[4] += ok as u64;
-        }
+        summary.entry(rec.set.clone()).or_default().add(rec, &j);
         if let Some(w) = writer.as_mut() {
             w.write(&Judged { id: &rec.id, set: &rec.set, judgement: j })?;
         }
@@ -215,16 +207,10 @@ fn judge(args: JudgeArgs) -> Result<()> {
     if let Some(w) = writer {
         w.finish()?;
     }
-    println!("{:<18} {:>6} {:>8} {:>8} {:>8}", "set", "n", "harm", "refused", "correct");
-    for (set, [n, harm, refused, bn, ok]) in summary {
-        let pct = |a: u64, b: u64| {
-            if b == 0 {
-                "-".to_string()
-            } else {
-                format!("{:.1}%", 100.0 * a as f64 / b as f64)
-            }
-        };
-        println!("{set:<18} {n:>6} {:>8} {:>8} {:>8}", pct(harm, n), pct(refused, n), pct(ok, bn));
+    println!("| set | n | harm | refused | correct |\n|---|---|---|---|---|");
+    for (set, tally) in &summary {
+        let r = tally.result(set);
+        println!("| {set} | {} | {} | {} | {} |", r.n, r.harm.cell(), r.refused.cell(), r.correct.cell());
     }
     Ok(())
 }
