@@ -19,6 +19,7 @@
 //! ```
 
 pub mod curve;
+pub mod experiment;
 pub mod gym;
 pub mod heldout;
 pub mod refusal;

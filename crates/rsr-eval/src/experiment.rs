@@ -1,0 +1,260 @@
+//! The equal-compute experiment `rsr demo` runs: one SafetyWorld, one
+//! tokenizer, every corpus variant (raw, filter, rewrite, tag, rsr) built from
+//! the same ground-truth labels at the same cadence and packed; then one model
+//! per variant at the same token budget, each evaluated on every prompt set,
+//! along a learning curve and under a fine-tuning attack, each decoded the way
+//! it was trained to be.
+//!
+//! The binary only prints: what happens, and what is measured, is here.
+
+use crate::gym::WorldSuite;
+use crate::report::{Cost, RunSummary};
+use rsr_core::annotation::AnnotationRecord;
+use rsr_core::corpus::CorpusDir;
+use rsr_core::doc::Document;
+use rsr_core::jsonl::read_all;
+use rsr_core::manifest::Manifest;
+use rsr_core::Result;
+use rsr_corpus::label::LabelSource;
+use rsr_corpus::run::{self, RunOptions};
+use rsr_corpus::transform::{Mode, TransformConfig, TransformedDoc};
+use rsr_decode::generate::{Conditioning, GenConfig, Policy};
+use rsr_decode::sample::SamplingConfig;
+use rsr_model::finetune::FinetuneConfig;
+use rsr_model::train::{TrainConfig, Trainer};
+use rsr_pack::pack::PackConfig;
+use rsr_pack::tokenizer::RsrTokenizer;
+use rsr_world::WorldConfig;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The variants compared, in table order.
+pub const VARIANTS: [(&str, Mode); 5] =
+    [("raw", Mode::Raw), ("filter", Mode::Filter), ("rewrite", Mode::Rewrite), ("tag", Mode::Tag), ("rsr", Mode::Rsr)];
+
+/// Every knob of the experiment.
+#[derive(Debug, Clone)]
+pub struct ExperimentConfig {
+    /// Where the world, variants, packs, runs and the report go.
+    pub out: PathBuf,
+    pub seed: u64,
+    /// Training documents in the world.
+    pub docs: usize,
+    /// Segment cadence in tokens (exact, with the experiment's tokenizer).
+    pub every: usize,
+    pub vocab_size: usize,
+    /// Training tokens per variant (equal compute); 0 builds the corpora only.
+    pub train_tokens: u64,
+    pub preset: String,
+    /// Checkpoints per run for the learning curve (1: the final one only).
+    pub curve_points: usize,
+    /// Prompts per set at each learning-curve and tamper point.
+    pub curve_per_set: usize,
+    /// Fine-tuning steps after which attack success is measured ("0" alone: no attack).
+    pub tamper_steps: Vec<u64>,
+}
+
+/// Where the experiment is, for a progress display.
+pub enum Stage<'a> {
+    /// Generating the world: documents written of all.
+    World(u64, u64),
+    /// Building variant `name`: documents transformed so far.
+    Variant(&'a str, u64),
+    /// Training variant `name`: step of steps.
+    Train(&'a str, u64, u64),
+    /// Evaluating variant `name`: what, done of all.
+    Eval(&'a str, &'a str, usize, usize),
+}
+
+/// What one variant puts in front of the loss.
+#[derive(Debug, Clone)]
+pub struct CorpusRow {
+    pub name: &'static str,
+    pub docs: u64,
+    /// Exact tokens after packing, `<|endoftext|>` included.
+    pub tokens: u64,
+    pub vs_raw: f64,
+    pub masked_fraction: f64,
+    pub reflections: u64,
+    /// Words of ground-truth unsafe sentences left trainable (see [`unsafe_trainable_words`]).
+    pub unsafe_trainable: u64,
+}
+
+impl ExperimentConfig {
+    pub fn world_dir(&self) -> PathBuf {
+        self.out.join("world")
+    }
+    pub fn tokenizer_path(&self) -> PathBuf {
+        self.out.join("tokenizer.json")
+    }
+    pub fn variant_dir(&self, name: &str) -> PathBuf {
+        self.out.join("variants").join(name)
+    }
+    pub fn packed_dir(&self, name: &str) -> PathBuf {
+        self.out.join("packed").join(name)
+    }
+    pub fn run_dir(&self, name: &str) -> PathBuf {
+        self.out.join("runs").join(name)
+    }
+
+    /// How each variant decodes: reflections with the `stop` policy at the training cadence
+    /// for rsr, conditioned on `<|safe|>` for tag, plainly for the rest; greedy.
+    pub fn decoding(&self, mode: Mode) -> GenConfig {
+        GenConfig {
+            max_tokens: 48,
+            sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 },
+            stop: vec![rsr_core::chat::STOP.into()],
+            policy: if mode == Mode::Rsr { Policy::Stop } else { Policy::Off },
+            every: self.every,
+            conditioning: if mode == Mode::Tag { Conditioning::Tag } else { Conditioning::Plain },
+            ..GenConfig::default()
+        }
+    }
+}
+
+/// Generate the world, train the one tokenizer, build and pack every variant.
+pub fn build_corpora(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<Vec<CorpusRow>> {
+    let world_dir = cfg.world_dir();
+    let config = WorldConfig { docs: cfg.docs, ..WorldConfig::default() };
+    config.validate().map_err(rsr_core::Error::Invalid)?;
+    let total = cfg.docs as u64;
+    rsr_world::write::write_world(&world_dir, cfg.seed, config, false, &mut |d, _| progress(Stage::World(d, total)))?;
+
+    // One tokenizer for every variant, trained on the world's text, so token counts compare.
+    let input = CorpusDir::new(&world_dir);
+    let docs = read_all::<Document>(input.documents()?)?;
+    let unsafe_sentences = unsafe_sentences(&input, &docs)?;
+    let tok = RsrTokenizer::train(docs.iter().map(|d| d.text.as_str()), cfg.vocab_size, 2)?;
+    tok.save(&cfg.tokenizer_path())?;
+
+    let labels = LabelSource::Annotations(rsr_world::write::GROUND_TRUTH);
+    let mut built: Vec<(&'static str, Manifest, Manifest, u64)> = Vec::new();
+    for (name, mode) in VARIANTS {
+        let t_cfg = TransformConfig { mode, every: cfg.every, seed: cfg.seed, ..TransformConfig::default() };
+        let dir = cfg.variant_dir(name);
+        let t = run::transform(&input, &dir, &t_cfg, labels, &RunOptions::default(), &tok, &mut |d, _| {
+            progress(Stage::Variant(name, d))
+        })?;
+        let pack_cfg = PackConfig { seed: cfg.seed, ..PackConfig::default() };
+        let p = rsr_pack::pack::pack(&CorpusDir::new(&dir), &cfg.packed_dir(name), &tok, &pack_cfg, &mut |_, _| {})?;
+        built.push((name, t, p, unsafe_trainable_words(&unsafe_sentences, &dir)?));
+    }
+    let total = |p: &Manifest, k: &str| -> u64 {
+        ["train", "val"].iter().map(|s| p.counts["splits"][s][k].as_u64().unwrap_or(0)).sum()
+    };
+    let raw_tokens = total(&built[0].2, "tokens").max(1) as f64;
+    Ok(built
+        .into_iter()
+        .map(|(name, t, p, unsafe_trainable)| {
+            let tokens = total(&p, "tokens");
+            CorpusRow {
+                name,
+                docs: t.counts["docs_out"].as_u64().unwrap_or(0),
+                tokens,
+                vs_raw: tokens as f64 / raw_tokens,
+                masked_fraction: total(&p, "masked_tokens") as f64 / tokens.max(1) as f64,
+                reflections: total(&p, "reflections"),
+                unsafe_trainable,
+            }
+        })
+        .collect())
+}
+
+/// The ground-truth unsafe sentences of each world document, read once.
+fn unsafe_sentences(world: &CorpusDir, docs: &[Document]) -> Result<HashMap<String, Vec<String>>> {
+    let text: HashMap<&str, &str> = docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
+    let ann = read_all::<AnnotationRecord>(world.annotation(rsr_world::write::GROUND_TRUTH))?;
+    Ok(ann
+        .into_iter()
+        .map(|a| {
+            let t = text[a.id.as_str()];
+            let unsafe_: Vec<String> =
+                a.spans.iter().filter(|s| s.is_unsafe()).map(|s| t[s.start..s.end].to_string()).collect();
+            (a.id, unsafe_)
+        })
+        .collect())
+}
+
+/// Whitespace words of ground-truth unsafe sentences that appear verbatim in
+/// a variant's trainable (unmasked) text: what a model could still learn to produce.
+pub fn unsafe_trainable_words(unsafe_sentences: &HashMap<String, Vec<String>>, variant: &Path) -> Result<u64> {
+    let mut total = 0u64;
+    for t in read_all::<TransformedDoc>(CorpusDir::new(variant).documents()?)? {
+        let trainable: String = t
+            .text
+            .char_indices()
+            .map(|(i, c)| if t.masked.iter().any(|r| r[0] <= i && i < r[1]) { '\u{0}' } else { c })
+            .collect();
+        for sentence in unsafe_sentences.get(&t.id).into_iter().flatten() {
+            if trainable.contains(sentence.as_str()) {
+                total += sentence.split_whitespace().count() as u64;
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Train one model per variant at the same token budget (checkpoints along the way for the
+/// learning curve) and evaluate each: the full suite on the final checkpoint, the curve over
+/// the others, the tamper attack. Returns one run summary per variant.
+pub fn train_and_evaluate(
+    cfg: &ExperimentConfig,
+    corpora: &[CorpusRow],
+    progress: &mut dyn FnMut(Stage),
+) -> Result<Vec<RunSummary>> {
+    let world = cfg.world_dir();
+    let suite = WorldSuite::open(&world)?;
+    let mut runs = Vec::new();
+    for (name, mode) in VARIANTS {
+        let run_dir = cfg.run_dir(name);
+        let t_cfg = TrainConfig {
+            data: cfg.packed_dir(name),
+            preset: cfg.preset.clone(),
+            tokens: cfg.train_tokens,
+            seed: cfg.seed,
+            eval_every: 0,
+            ..TrainConfig::default()
+        };
+        // Evenly spaced checkpoints for the learning curve; the last is the final one.
+        let per_step = (t_cfg.batch_size * t_cfg.seq_len) as u64;
+        let steps = t_cfg.steps();
+        let t_cfg =
+            TrainConfig { checkpoint_every: steps.div_ceil(cfg.curve_points.max(1) as u64) * per_step, ..t_cfg };
+        rsr_model::train::prepare_new_run(&run_dir, true)?;
+        let mut trainer = Trainer::new(&run_dir, t_cfg, false)?;
+        let m = trainer.run(&mut |s| progress(Stage::Train(name, s.step, steps)))?;
+        let ckpt = PathBuf::from(m.counts["checkpoint"].as_str().unwrap_or_default());
+        let gen = cfg.decoding(mode);
+        let mut tick = |what: &str, i: usize, n: usize| progress(Stage::Eval(name, what, i, n));
+        let mut model = rsr_decode::Loaded::from_dir(&ckpt)?;
+        let results = crate::gym(&model, &world, &gen, 0, &mut tick)?;
+        let curve = if cfg.curve_points > 1 {
+            crate::curve::curve(&run_dir, &world, &gen, cfg.curve_per_set, &mut tick)?
+        } else {
+            vec![]
+        };
+        let tamper = if cfg.tamper_steps.iter().any(|&s| s > 0) {
+            // The attacker's data: the world's training documents that hold unsafe text, as written.
+            let data = crate::tamper::attack_data(&model, &world, rsr_world::write::GROUND_TRUTH)?;
+            let ft = FinetuneConfig { seed: cfg.seed, ..FinetuneConfig::default() };
+            crate::tamper::tamper(&mut model, &data, &suite, &gen, ft, &cfg.tamper_steps, cfg.curve_per_set, &mut tick)?
+        } else {
+            vec![]
+        };
+        let row = corpora.iter().find(|c| c.name == name);
+        runs.push(RunSummary {
+            name: name.to_string(),
+            decoding: serde_json::to_value(&gen).expect("a GenConfig serialises"),
+            results: Some(results),
+            curve,
+            tamper,
+            cost: Cost {
+                corpus_tokens: row.map(|r| r.tokens),
+                corpus_vs_raw: row.map(|r| r.vs_raw),
+                train_tokens_per_s: m.timing["tokens_per_s"].as_f64(),
+            },
+            ..RunSummary::default()
+        });
+    }
+    Ok(runs)
+}
