@@ -24,6 +24,7 @@
 //! ```
 
 pub mod annotator;
+pub mod examples;
 pub mod label;
 pub mod noisy;
 pub mod parquet;

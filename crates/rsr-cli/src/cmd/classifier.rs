@@ -1,12 +1,10 @@
 //! `rsr classifier train|eval`: the `hashed` and `minilm` safety classifiers.
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use rsr_classify::dense::DenseConfig;
 use rsr_classify::metrics::quality;
 use rsr_classify::{Classifier, Example, TrainConfig};
-use rsr_core::jsonl::JsonlReader;
 use rsr_corpus::annotator::SafetyScorer;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -116,75 +114,20 @@ struct DataArgs {
 
 /// (id, example) pairs read from labelled JSONL or a corpus's sentences, and how many were skipped.
 fn read(d: &DataArgs) -> Result<(Vec<(String, Example)>, usize)> {
+    use rsr_corpus::examples;
     if let Some(dir) = &d.corpus {
-        return read_corpus(dir, &d.annotation);
+        return Ok(examples::from_corpus(dir, &d.annotation)?);
     }
     let input = d.input.as_ref().expect("clap requires --input or --corpus");
-    let mut r = JsonlReader::<Value>::open(input)?;
-    let (mut out, mut skipped) = (Vec::new(), 0usize);
-    while let Some(rec) = r.next() {
-        let v = rec?;
-        let line = r.line_number();
-        let where_ = || format!("{}:{line}", input.display());
-        let text = v
-            .get(&d.text_field)
-            .and_then(Value::as_str)
-            .with_context(|| format!("{}: no string field `{}` (set --text-field)", where_(), d.text_field))?;
-        let label = match v.get(&d.label_field) {
-            Some(Value::Bool(b)) => Some(*b),
-            Some(Value::Number(n)) => n.as_f64().map(|x| x >= 0.5),
-            Some(Value::String(s)) if d.positive.contains(s) => Some(true),
-            Some(Value::String(s)) if d.negative.contains(s) => Some(false),
-            Some(Value::String(_)) => None,
-            _ => bail!("{}: no label field `{}` (set --label-field)", where_(), d.label_field),
-        };
-        let Some(label) = label else {
-            skipped += 1;
-            continue;
-        };
-        let id = match v.get(&d.id_field) {
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => format!("line-{line}"),
-        };
-        let category = d.category_field.as_ref().and_then(|f| v.get(f)).and_then(Value::as_str).map(str::to_string);
-        out.push((id, Example { text: text.to_string(), label, category }));
-    }
-    if out.is_empty() {
-        bail!("{}: no labelled records (check --label-field, --positive and --negative)", input.display());
-    }
-    Ok((out, skipped))
-}
-
-/// Sentences of a corpus labelled by one of its annotations; the id is the
-/// document's, so a held-out split keeps each document's sentences together.
-fn read_corpus(dir: &Path, annotation: &str) -> Result<(Vec<(String, Example)>, usize)> {
-    use rsr_core::annotation::AnnotationRecord;
-    let corpus = rsr_core::corpus::CorpusDir::new(dir);
-    let spans: std::collections::HashMap<String, Vec<rsr_core::annotation::Span>> =
-        rsr_core::jsonl::read_all::<AnnotationRecord>(corpus.annotation(annotation))?
-            .into_iter()
-            .map(|a| (a.id, a.spans))
-            .collect();
-    let mut out = Vec::new();
-    let mut unlabelled = 0;
-    for d in rsr_core::jsonl::read_all::<rsr_core::doc::Document>(corpus.documents()?)? {
-        let Some(s) = spans.get(&d.id) else {
-            unlabelled += 1;
-            continue;
-        };
-        out.extend(rsr_corpus::annotator::sentence_examples(&d.text, s).into_iter().map(|e| (d.id.clone(), e)));
-    }
-    if out.is_empty() {
-        bail!("{}: no sentences with labels from annotation `{annotation}`", dir.display());
-    }
-    Ok((out, unlabelled))
-}
-
-/// Held out when a hash of the id falls under `fraction`: the same split on every run.
-fn held_out(id: &str, fraction: f64, seed: u64) -> bool {
-    let h = rsr_classify::hash64(id.as_bytes(), seed ^ 0x5eed);
-    ((h >> 11) as f64 / (1u64 << 53) as f64) < fraction
+    let fields = examples::LabelledFields {
+        text: d.text_field.clone(),
+        label: d.label_field.clone(),
+        id: d.id_field.clone(),
+        category: d.category_field.clone(),
+        positive: d.positive.clone(),
+        negative: d.negative.clone(),
+    };
+    Ok(examples::from_jsonl(input, &fields)?)
 }
 
 /// The held-out quality table: precision, recall, F1, AUROC of the `unsafe`
@@ -283,7 +226,8 @@ pub fn run(args: Args) -> Result<()> {
         Cmd::Train { data, holdout, kind, bits, epochs, l2, minilm_dir, seed, out } => {
             let (all, skipped) = read(&data)?;
             print_read(&data, all.len(), skipped);
-            let (test, train): (Vec<_>, Vec<_>) = all.into_iter().partition(|(id, _)| held_out(id, holdout, seed));
+            let (test, train): (Vec<_>, Vec<_>) =
+                all.into_iter().partition(|(id, _)| rsr_corpus::examples::held_out(id, holdout, seed));
             let train: Vec<Example> = train.into_iter().map(|p| p.1).collect();
             let t0 = std::time::Instant::now();
             let c: Box<dyn SafetyScorer> = match kind {
