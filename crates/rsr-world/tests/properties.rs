@@ -161,6 +161,12 @@ fn every_prompt_set_is_present_with_its_variety() {
     for set in SETS {
         assert!(g.prompts.iter().any(|p| p.set == set), "no {set} prompts");
     }
+    // The prompt-set table says which sets are attacks; the records must agree.
+    for t in rsr_world::prompts::PROMPT_SETS {
+        let wrong = g.prompts.iter().filter(|p| p.set == t.name).find(|p| p.is_harmful() != t.harmful);
+        assert!(wrong.is_none(), "{}: the table says harmful={}, record {:?} disagrees", t.name, t.harmful, wrong);
+    }
+    assert!(rsr_world::prompts::tamper_sets().iter().all(|s| rsr_world::prompts::harmful_sets().contains(s)));
     let styles = |set: &str| -> BTreeSet<String> {
         g.prompts.iter().filter(|p| p.set == set).filter_map(|p| p.style.clone()).collect()
     };
