@@ -170,6 +170,11 @@ fn bad_input_gives_errors_that_say_what_to_do() {
     assert!(err.contains("choose an annotator"), "{err}");
     let err = fails(&["gym"]);
     assert!(err.contains("--out DIR is required"), "{err}");
+    // `rsr eval` without --world: clap's missing-argument error (exit 2), not a panic.
+    let r = rsr(&["eval", "--model", "runs/x/checkpoints/step-0000001"]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(err.contains("--world <WORLD>") && !err.contains("panicked"), "{err}");
 }
 
 #[test]

@@ -238,6 +238,24 @@ mod apart_tests {
     }
 
     #[test]
+    fn temporary_files_of_dead_runs_are_cleaned_by_the_next_write() {
+        let dir = std::env::temp_dir().join(format!("rsr-stale-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("documents.jsonl");
+        // pid 0 is never a user process: a run that died; our own pid: a write in progress.
+        let dead = dir.join(".documents.jsonl.tmp-0");
+        std::fs::write(&dead, "half").unwrap();
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"new").unwrap();
+        if Path::new("/proc/self").exists() {
+            assert!(!dead.exists(), "the dead run's temporary file is removed");
+        }
+        f.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn staged_directories_replace_the_old_one_whole() {
         let dir = std::env::temp_dir().join(format!("rsr-swap-{}", std::process::id()));
         let target = dir.join("packed");
