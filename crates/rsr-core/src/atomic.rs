@@ -88,22 +88,29 @@ mod tests {
     }
 }
 
-/// Remove what runs that died left beside `target`: temporary files (`.NAME.tmp-PID`) and
-/// staging or retired directories (`.NAME.rsr-tmp-PID`, `.NAME.rsr-old-PID`) whose process
-/// is gone. Where liveness cannot be told (no /proc), only this process's own are removed.
+/// Remove what runs that died left in `target`'s directory: temporary files (`.NAME.tmp-PID`)
+/// and staging or retired directories (`.NAME.rsr-tmp-PID`, `.NAME.rsr-old-PID`) whose process
+/// is gone. Where liveness cannot be told (no /proc), nothing is removed.
 fn remove_stale_siblings(target: &Path) {
-    let Some(name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
-    let parent = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    // Once per directory and process: a stage writing thousands of shards or parts into one
+    // directory must not rescan it for every file.
+    static SWEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let parent = parent_dir(target);
+    {
+        let mut swept = SWEPT.lock().unwrap_or_else(|e| e.into_inner());
+        if swept.contains(&parent) {
+            return;
+        }
+        swept.push(parent.clone());
+    }
     let Ok(entries) = fs::read_dir(&parent) else { return };
-    let prefix = format!(".{name}.");
     let proc_fs = Path::new("/proc/self").exists();
     for e in entries.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
-        let Some(rest) = n.strip_prefix(&prefix) else { continue };
+        // `.NAME.KIND-PID`, for any output NAME in this directory.
+        let Some(rest) = n.strip_prefix('.') else { continue };
         let Some((kind, pid)) = rest.rsplit_once('-') else { continue };
+        let Some((_, kind)) = kind.rsplit_once('.') else { continue };
         let Ok(pid) = pid.parse::<u32>() else { continue };
         if !["tmp", "rsr-tmp", "rsr-old"].contains(&kind) || pid == std::process::id() {
             continue;
@@ -112,6 +119,14 @@ fn remove_stale_siblings(target: &Path) {
             let p = e.path();
             let _ = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
         }
+    }
+}
+
+/// The directory `target` lies in (`.` for a bare name).
+fn parent_dir(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }
 
@@ -125,10 +140,7 @@ fn sibling(target: &Path, kind: &str, pid: u32) -> PathBuf {
 /// killed half-way never leaves new files mixed with old ones. Staging directories of runs
 /// that died (their process is gone) are removed first.
 pub fn staging_dir(target: &Path) -> Result<PathBuf> {
-    let parent = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = parent_dir(target);
     fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
     remove_stale_siblings(target);
     let staged = sibling(target, "tmp", std::process::id());

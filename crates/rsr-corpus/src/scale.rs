@@ -240,10 +240,11 @@ pub fn transform_files(
         rsr_core::atomic::check_out_apart(f, out)?;
     }
     let raw = cfg.transform.mode == crate::transform::Mode::Raw;
-    let described = Labeler::for_file(cfg.labels, raw)?.describe();
+    // Field, annotator or none: stateless, so one labeler serves every file.
+    let mut labeler = Labeler::for_file(cfg.labels, raw)?;
     let t0 = Instant::now();
     let knobs = json!({
-        "transform": cfg.transform, "labels": described, "token_counter": cfg.counter.name(),
+        "transform": cfg.transform, "labels": labeler.describe(), "token_counter": cfg.counter.name(),
         "max_doc_bytes": cfg.max_doc_bytes, "compress": cfg.compress,
     });
     let mut report = RankReport {
@@ -281,7 +282,6 @@ pub fn transform_files(
         }
         let ts = Instant::now();
         let mut seen = Seen::new(cfg.strict);
-        let mut labeler = Labeler::for_file(cfg.labels, raw)?;
         let mut w = JsonlWriter::create(&part)?;
         let (docs0, bytes0) = (p.docs, p.bytes);
         transform_stream(

@@ -57,31 +57,24 @@ impl DecodeArgs {
     /// The configuration for decoding `model` (a checkpoint or a run directory): the
     /// cadence comes from --every or, without it, from the checkpoint's training data.
     pub fn config(&self, model: &std::path::Path) -> Result<GenConfig> {
-        let mut cfg = self.config_with_every(rsr_decode::trained::DEFAULT_EVERY);
-        let (every, warning) = rsr_decode::trained::TrainedWith::read(model).cadence(self.every, cfg.policy);
+        let (every, warning) = rsr_decode::trained::TrainedWith::read(model).cadence(self.every, self.policy);
         if let Some(w) = warning {
             eprintln!("warning: {w}");
         }
-        cfg.every = every;
-        cfg.validate().map_err(|e| anyhow::anyhow!("{e}\nHINT: check --theta, --every, --temperature, --top-p"))?;
-        Ok(cfg)
-    }
-
-    /// The configuration with a cadence of `default_every` unless --every is given
-    /// (for models that are not local checkpoints).
-    pub fn config_with_every(&self, default_every: usize) -> GenConfig {
-        GenConfig {
+        let cfg = GenConfig {
             max_tokens: self.max_tokens,
             sampling: SamplingConfig { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p },
             seed: self.seed,
             stop: self.stop.clone(),
             policy: self.policy,
-            every: self.every.unwrap_or(default_every),
+            every,
             theta: self.theta,
             retries: self.retries,
             conditioning: self.conditioning,
             cancel: None,
-        }
+        };
+        cfg.validate().map_err(|e| anyhow::anyhow!("{e}\nHINT: check --theta, --every, --temperature, --top-p"))?;
+        Ok(cfg)
     }
 }
 
