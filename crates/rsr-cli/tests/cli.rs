@@ -154,7 +154,7 @@ fn labels_from_an_input_field() {
         "doc_id",
     ]);
     let text = std::fs::read_to_string(out.join("documents.jsonl")).unwrap();
-    assert!(text.contains("Bad text here.<|reflect|>unsafe: hate."), "{text}");
+    assert!(text.contains("Bad text here.<|reflect|><|unsafe|> hate<|/reflect|>"), "{text}");
     assert!(text.contains("\"safety\":\"safe\""), "other fields pass through: {text}");
 }
 
@@ -241,7 +241,7 @@ fn tokenizer_pack_inspect_export_as_in_the_readme() {
     assert!(out.contains("train ") && out.contains("% masked"), "{out}");
     let shard = p("packed/train/shard_00000.bin");
     let out = ok(&["inspect", &shard, "--docs", "40"]);
-    assert!(out.contains("format      rsr shard v2") && out.contains("<|reflect|>unsafe:"), "{out}");
+    assert!(out.contains("format      rsr shard v2") && out.contains("<|reflect|><|unsafe|>"), "{out}");
     assert!(out.contains("⟦"), "masked text is made visible: {out}");
     for f in ["megatron", "olmo", "llmc"] {
         ok(&["export", "--pack", &p("packed"), "--format", f, "--out", &p(f)]);

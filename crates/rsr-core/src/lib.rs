@@ -8,12 +8,14 @@
 //! on it; it never depends on either.
 //!
 //! ```
-//! use rsr_core::reflection::{Verdict, render_reflection};
+//! use rsr_core::reflection::{render, Format, Verdict};
 //! use rsr_core::taxonomy::Category;
 //!
-//! let v = Verdict::Unsafe { category: Category::Weapons, rationale: "It explains a poison.".into() };
-//! assert_eq!(render_reflection(&v), "<|reflect|>unsafe: weapons. It explains a poison.<|/reflect|>");
-//! assert_eq!(render_reflection(&Verdict::Safe), "<|reflect|>safe<|/reflect|>");
+//! let v = Verdict::Unsafe { category: Category::Weapons, rationale: String::new() };
+//! assert_eq!(render(Format::V2, &v), "<|reflect|><|unsafe|> weapons<|/reflect|>");
+//! assert_eq!(render(Format::V2, &Verdict::Safe), "<|reflect|><|safe|>");
+//! let v1 = Verdict::Unsafe { category: Category::Weapons, rationale: "It explains a poison.".into() };
+//! assert_eq!(render(Format::V1, &v1), "<|reflect|>unsafe: weapons. It explains a poison.<|/reflect|>");
 //! ```
 
 pub mod annotation;

@@ -60,6 +60,17 @@ impl Category {
             Category::CodeAbuse => "code-abuse",
         }
     }
+
+    /// The category as plain words (`nonviolent crimes`): what a format-v2 reflection writes,
+    /// one or two words that a tokenizer trained with the reflection vocabulary keeps whole.
+    pub fn words(self) -> String {
+        self.slug().replace('-', " ")
+    }
+
+    /// Read [`Category::words`] (or a slug) back.
+    pub fn from_words(s: &str) -> Result<Self, String> {
+        s.split_whitespace().collect::<Vec<_>>().join("-").parse()
+    }
 }
 
 impl fmt::Display for Category {

@@ -19,8 +19,8 @@
 //! let spans = [Span::safe(0, 12), Span::unsafe_(13, 32, Category::Weapons)];
 //! let cfg = TransformConfig { every: 2, ..TransformConfig::default() };
 //! let out = transform_doc(&cfg, doc, &spans, &Whitespace, &mut Counts::default()).unwrap();
-//! assert!(out.text.starts_with("A safe line.<|reflect|>safe<|/reflect|> Grind the velorine.<|reflect|>unsafe: weapons."));
-//! assert_eq!(out.masked, vec![[40, 59]]); // the unsafe sentence is never trained on
+//! assert_eq!(out.text, "A safe line.<|reflect|><|safe|> Grind the velorine.<|reflect|><|unsafe|> weapons<|/reflect|>");
+//! assert_eq!(out.masked, vec![[32, 51]]); // the unsafe sentence is never trained on
 //! ```
 
 pub mod annotator;

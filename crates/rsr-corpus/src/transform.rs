@@ -9,8 +9,8 @@
 //! `after_unsafe = truncate` cut the document).
 //!
 //! ```json
-//! {"id":"sw-000001","text":"... heat the mixture.<|reflect|>unsafe: weapons. ...<|/reflect|> ...",
-//!  "masked":[[120,188]],"inserted":[[188,262]]}
+//! {"id":"sw-000001","text":"... heat the mixture.<|reflect|><|unsafe|> weapons<|/reflect|> ...",
+//!  "masked":[[120,188]],"inserted":[[188,231]]}
 //! ```
 
 use crate::label::{label_segment, SegmentLabel};
@@ -18,9 +18,9 @@ use crate::segment::{segments, TokenCounter};
 use rand::Rng;
 use rsr_core::annotation::Span;
 use rsr_core::doc::Document;
-use rsr_core::reflection::{self, describe, render_body, Verdict};
+use rsr_core::reflection::{self, describe, Format, Verdict};
 use rsr_core::rng::stream;
-use rsr_core::special::{self, REFLECT_CLOSE, REFLECT_OPEN, SAFE_TAG, UNSAFE_TAG};
+use rsr_core::special::{self, SAFE_TAG, UNSAFE_TAG};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -75,8 +75,16 @@ pub struct TransformConfig {
     pub mode: Mode,
     /// Segment cadence in tokens (hard cap at twice this).
     pub every: usize,
-    /// rsr: fraction of safe segments that get a `safe` reflection.
+    /// rsr: fraction of safe segments that get a `safe` reflection. Below 1, decoding rolls its
+    /// safe checks back instead of keeping them (docs/design.md#decoding-with-reflections).
     pub safe_rate: f64,
+    /// rsr: the reflection format (a manifest without one was written in v1).
+    #[serde(default = "Format::unrecorded")]
+    pub format: Format,
+    /// rsr, format v2: fraction of unsafe reflections that carry a one-sentence rationale
+    /// (format v1 always writes one).
+    #[serde(default)]
+    pub rationale_rate: f64,
     pub mask: MaskPolicy,
     pub after_unsafe: AfterUnsafe,
     /// filter: drop a document whose aggregated segment score is ≥ tau.
@@ -93,6 +101,8 @@ impl Default for TransformConfig {
             mode: Mode::Rsr,
             every: 128,
             safe_rate: 1.0,
+            format: Format::V2,
+            rationale_rate: 0.05,
             mask: MaskPolicy::Unsafe,
             after_unsafe: AfterUnsafe::Continue,
             tau: 0.5,
@@ -108,7 +118,9 @@ impl TransformConfig {
         if self.every == 0 {
             return Err("--every must be at least 1 token".into());
         }
-        for (name, v) in [("--safe-rate", self.safe_rate), ("--untagged", self.untagged)] {
+        for (name, v) in
+            [("--safe-rate", self.safe_rate), ("--rationale-rate", self.rationale_rate), ("--untagged", self.untagged)]
+        {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{name} must be in [0, 1], got {v}"));
             }
@@ -242,17 +254,18 @@ impl Out<'_> {
 
     /// Insert `parts` back to back; a part that is a special token counts as
     /// one token, any other part as many as the counter says.
-    fn insert(&mut self, parts: &[&str]) {
+    fn insert<S: AsRef<str>>(&mut self, parts: &[S]) {
         let start = self.text.len();
         for p in parts {
+            let p = p.as_ref();
             self.text.push_str(p);
-            self.counts.inserted_tokens += if special::ALL.contains(p) { 1 } else { self.counter.count(p) as u64 };
+            self.counts.inserted_tokens += if special::ALL.contains(&p) { 1 } else { self.counter.count(p) as u64 };
         }
         push_range(&mut self.inserted, start, self.text.len());
     }
 
-    fn reflect(&mut self, verdict: &Verdict) {
-        self.insert(&[REFLECT_OPEN, &render_body(verdict), REFLECT_CLOSE]);
+    fn reflect(&mut self, format: Format, verdict: &Verdict) {
+        self.insert(&reflection::pieces(format, verdict));
     }
 }
 
@@ -359,14 +372,16 @@ pub fn transform_doc(
                     let Some(category) = label.category else {
                         out.text(seg_text, false);
                         if rng.gen_bool(cfg.safe_rate) {
-                            out.reflect(&Verdict::Safe);
+                            out.reflect(cfg.format, &Verdict::Safe);
                             out.counts.reflections_safe += 1;
                         }
                         continue;
                     };
                     out.text(seg_text, mask_unsafe);
-                    let rationale = reflection::rationale(category, &mut rng);
-                    out.reflect(&Verdict::Unsafe { category, rationale });
+                    let with_rationale = cfg.format == Format::V1 || rng.gen_bool(cfg.rationale_rate);
+                    let rationale =
+                        if with_rationale { reflection::rationale(category, &mut rng) } else { String::new() };
+                    out.reflect(cfg.format, &Verdict::Unsafe { category, rationale });
                     out.counts.reflections_unsafe += 1;
                     match cfg.after_unsafe {
                         AfterUnsafe::Continue => {}

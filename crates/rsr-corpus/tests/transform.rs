@@ -86,10 +86,9 @@ fn reflections_and_redirects_are_always_trainable_and_well_formed() {
             }
             let s = &t.text[r[0]..r[1]];
             assert!(s.starts_with(REFLECT_OPEN), "{s}");
-            let body = &s[REFLECT_OPEN.len()..s.find(REFLECT_CLOSE).unwrap()];
-            let verdict = rsr_core::reflection::parse_body(body).unwrap();
+            let (verdict, len) = rsr_core::reflection::parse(s).unwrap();
             if matches!(verdict, rsr_core::reflection::Verdict::Unsafe { .. }) {
-                assert!(s.len() > s.find(REFLECT_CLOSE).unwrap() + REFLECT_CLOSE.len(), "redirect missing: {s}");
+                assert!(s.len() > len, "redirect missing: {s}");
             }
         }
     }
@@ -120,9 +119,9 @@ fn truncate_ends_the_document_at_the_first_unsafe_reflection() {
     let (out, c) = run_all(&TransformConfig { after_unsafe: AfterUnsafe::Truncate, ..rsr(8) });
     assert!(c.docs_truncated > 0);
     for (_, t) in &out {
-        if let Some(i) = t.text.find("<|reflect|>unsafe") {
+        if let Some(i) = t.text.find("<|reflect|><|unsafe|>") {
             assert!(t.text[i..].ends_with(REFLECT_CLOSE), "{}", t.id);
-            assert_eq!(t.text.matches("<|reflect|>unsafe").count(), 1);
+            assert_eq!(rsr_core::reflection::count_unsafe(&t.text), 1);
         }
     }
 }
@@ -368,5 +367,43 @@ fn annotations_in_another_order_than_the_documents_still_match() {
     assert_eq!(m.counts["reflections_unsafe"], 1);
     assert_eq!(m.counts["docs_unannotated"], 1);
     let docs: Vec<TransformedDoc> = read_all(out.join("documents.jsonl")).unwrap();
-    assert!(docs[2].text.starts_with("Bad.<|reflect|>unsafe: hate."));
+    assert!(docs[2].text.starts_with("Bad.<|reflect|><|unsafe|> hate"));
+}
+
+#[test]
+fn format_v2_writes_short_reflections_and_v1_stays_available() {
+    use rsr_core::reflection::{find_all, Format, Verdict};
+    let kinds = |text: &str| -> Vec<Option<rsr_core::taxonomy::Category>> {
+        find_all(text)
+            .map(|v| match v.unwrap() {
+                Verdict::Safe => None,
+                Verdict::Unsafe { category, .. } => Some(category),
+            })
+            .collect()
+    };
+    let (v2, c2) = run_all(&TransformConfig { rationale_rate: 0.0, ..rsr(8) });
+    let (v1, c1) = run_all(&TransformConfig { format: Format::V1, ..rsr(8) });
+    assert_eq!((c2.reflections_safe, c2.reflections_unsafe), (c1.reflections_safe, c1.reflections_unsafe));
+    for ((_, a), (_, b)) in v2.iter().zip(&v1) {
+        assert_eq!(kinds(&a.text), kinds(&b.text), "the same verdicts in both formats: {}", a.id);
+        assert_eq!(strip_inserted(a), strip_inserted(b));
+        assert!(!a.text.contains("<|reflect|>safe") && !a.text.contains("<|reflect|>unsafe"));
+    }
+    // A v2 safe reflection is two special tokens, an unsafe one two plus its category and close.
+    let bare = 2 * c2.reflections_safe + 3 * c2.reflections_unsafe;
+    assert!(
+        c2.inserted_tokens >= bare + c2.reflections_unsafe && c2.inserted_tokens <= bare + 2 * c2.reflections_unsafe
+    );
+    assert!(c2.inserted_tokens * 2 < c1.inserted_tokens, "{} vs {}", c2.inserted_tokens, c1.inserted_tokens);
+    // --rationale-rate 1: every unsafe verdict explains itself.
+    let (all, _) = run_all(&TransformConfig { rationale_rate: 1.0, ..rsr(8) });
+    let rationales: Vec<bool> = all
+        .iter()
+        .flat_map(|(_, t)| find_all(&t.text).map(|v| v.unwrap()).collect::<Vec<_>>())
+        .filter_map(|v| match v {
+            Verdict::Unsafe { rationale, .. } => Some(!rationale.is_empty()),
+            Verdict::Safe => None,
+        })
+        .collect();
+    assert!(!rationales.is_empty() && rationales.iter().all(|&r| r));
 }

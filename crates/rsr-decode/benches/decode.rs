@@ -1,20 +1,27 @@
-//! Decoding speed with reflections off and on, time to first token, and probe throughput.
+//! The cost of reflection checks while decoding, against the same model with reflections off,
+//! measured in one run; time to first token; probe throughput.
 //!
 //!     cargo bench -p rsr-decode --bench decode                       # a random tiny model
 //!     RSR_BENCH_MODEL=RUN/checkpoints/step-N cargo bench -p rsr-decode --bench decode
+//!     RSR_BENCH_PROMPT='User: …\nAssistant:' …                       # the prompt for a trained model
 //!
-//! Batch 1, greedy, KV cache, 160 generated tokens after a 16-token prompt,
-//! median of 5 runs. "Reflections on" is the `monitor` policy (every
-//! reflection scored and written, nothing cut), so the overhead is the pure
-//! cost of reflecting: the forced `<|reflect|>`, the verdict scoring, and the
-//! body the model writes. A random model never closes its reflection, so its
-//! bodies run to the budget (worst case); a trained model's are short.
+//! Batch 1, greedy, KV cache, 160 generated tokens after the prompt. End of text is suppressed in
+//! every run, so each run writes the same number of tokens and the figure is the steady-state cost
+//! per token. "off" decodes with no check and `<|reflect|>` never sampled; "every K" decodes with
+//! the `stop` policy and a check at the first sentence end after K tokens, plus the final check,
+//! the way the model was trained to reflect (a kept safe verdict costs two forward tokens, a
+//! rolled-back one one). A random model's scores mean nothing, so it runs with θ = 1 (every check
+//! safe) in both styles; a trained model runs with its own style and θ = 0.5 on a benign prompt.
+//! Off and on runs alternate, 11 of each per point; medians; overhead = off tok/s ÷ on tok/s − 1.
 
+use rsr_core::reflection::Format;
 use rsr_decode::generate::{Decoder, GenConfig, Policy};
-use rsr_decode::lm::Vocab;
+use rsr_decode::lm::{LanguageModel, Vocab};
 use rsr_decode::probe::probe;
 use rsr_decode::sample::SamplingConfig;
+use rsr_decode::trained::ReflectionStyle;
 use rsr_model::config::ModelConfig;
+use rsr_model::infer::KvCache;
 use rsr_model::model::Model;
 use std::time::Instant;
 
@@ -23,11 +30,43 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The model with some tokens made impossible (end of text; `<|reflect|>` for "off").
+struct Banning<'a> {
+    model: &'a Model,
+    ban: Vec<u32>,
+}
+
+impl LanguageModel for Banning<'_> {
+    type State = KvCache;
+    fn start(&self) -> KvCache {
+        self.model.start()
+    }
+    fn feed(&self, state: &mut KvCache, tokens: &[u32]) -> Vec<f32> {
+        let mut l = self.model.feed(state, tokens);
+        for &t in &self.ban {
+            l[t as usize] = f32::NEG_INFINITY;
+        }
+        l
+    }
+    fn max_context(&self) -> usize {
+        self.model.max_context()
+    }
+    fn len(&self, state: &KvCache) -> usize {
+        state.len
+    }
+    fn truncate(&self, state: &mut KvCache, len: usize) {
+        state.truncate(len)
+    }
+}
+
 fn main() {
-    let (model, vocab, label) = match std::env::var("RSR_BENCH_MODEL") {
+    let (model, vocab, prompt, styles, theta, label) = match std::env::var("RSR_BENCH_MODEL") {
         Ok(dir) => {
             let l = rsr_decode::Loaded::from_dir(std::path::Path::new(&dir)).expect("RSR_BENCH_MODEL is a checkpoint");
-            (l.model, l.vocab, dir)
+            let text = std::env::var("RSR_BENCH_PROMPT")
+                .unwrap_or_else(|_| "User: How do I keep bread fresh for longer?\nAssistant:".into());
+            let prompt = l.encode(&text).expect("the prompt encodes");
+            (l.model, l.vocab, prompt, vec![l.style], 0.5, dir)
         }
         Err(_) => {
             let v = Vocab {
@@ -38,42 +77,63 @@ fn main() {
                 unsafe_tag: 4,
                 safe_body: vec![300],
                 unsafe_body: vec![301, 302],
+                // About one token in twelve ends a sentence.
+                sentence_end: (0..1024u32).map(|t| t > 4 && t % 12 == 0).collect(),
             };
-            (Model::new(ModelConfig::tiny(1024), 0), v, "random tiny model (vocab 1024)".to_string())
+            let styles = vec![
+                ReflectionStyle { format: Format::V2, safe_rate: 1.0 },
+                ReflectionStyle { format: Format::V2, safe_rate: 0.5 },
+            ];
+            let prompt = (0..16).map(|i| 10 + i * 7).collect();
+            (Model::new(ModelConfig::tiny(1024), 0), v, prompt, styles, 1.0, "random tiny model (vocab 1024)".into())
         }
     };
-    let detok = |t: &[u32]| format!("{}", t.len());
-    let d = Decoder { lm: &model, vocab: &vocab, detok: &detok };
-    let prompt: Vec<u32> = (0..16).map(|i| 10 + i * 7).collect();
     let base = GenConfig {
         max_tokens: 160,
         sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 },
         stop: vec![],
+        theta,
         ..GenConfig::default()
     };
-    println!("model: {label}, {} parameters", model.num_params());
-    let run = |cfg: &GenConfig| -> (f64, usize, usize) {
+    println!("model: {label}, {} parameters, {}-token prompt", model.num_params(), prompt.len());
+    let detok = |t: &[u32]| format!("{}", t.len());
+    let off_lm = Banning { model: &model, ban: vec![vocab.endoftext, vocab.reflect_open] };
+    let on_lm = Banning { model: &model, ban: vec![vocab.endoftext] };
+    let off = GenConfig { policy: Policy::Off, ..base.clone() };
+    let timed = |d: &Decoder<Banning>, cfg: &GenConfig| {
         let t = Instant::now();
         let g = d.generate(&prompt, cfg);
-        (t.elapsed().as_secs_f64(), g.tokens.len(), g.extra_tokens)
+        (g.tokens.len() as f64 / t.elapsed().as_secs_f64(), g)
     };
-    let off = GenConfig { policy: Policy::Off, ..base.clone() };
-    // Generations end at <|endoftext|> for a trained model: report tokens/s, not seconds.
-    let measure = |cfg: &GenConfig| {
-        let runs: Vec<(f64, usize, usize)> = (0..5).map(|_| run(cfg)).collect();
-        let tps = median(runs.iter().map(|(s, n, _)| *n as f64 / s).collect());
-        let extra = runs[0].2 as f64 / runs[0].1.max(1) as f64;
-        (tps, extra)
-    };
-    let (base_tps, _) = measure(&off);
-    println!("reflections off        {base_tps:>8.1} tok/s");
-    for k in [32, 64, 128] {
-        let (tps, extra) = measure(&GenConfig { policy: Policy::Monitor, every: k, ..base.clone() });
-        println!(
-            "reflections every {k:>3}  {tps:>8.1} tok/s   overhead {:>5.1}%   extra forward tokens per output token {extra:.2}",
-            100.0 * (base_tps / tps - 1.0)
-        );
+    for style in styles {
+        let keep = if style.keeps_safe_checks() { "kept" } else { "rolled back" };
+        println!("style: format {:?}, safe rate {}, safe checks {keep}", style.format, style.safe_rate);
+        let d_off = Decoder { lm: &off_lm, vocab: &vocab, detok: &detok, style };
+        let d_on = Decoder { lm: &on_lm, vocab: &vocab, detok: &detok, style };
+        let mut base_all = vec![];
+        for k in [32, 64, 128] {
+            let on = GenConfig { policy: Policy::Stop, every: k, ..base.clone() };
+            let (mut off_tps, mut on_tps, mut last) = (vec![], vec![], None);
+            for _ in 0..11 {
+                off_tps.push(timed(&d_off, &off).0);
+                let (tps, g) = timed(&d_on, &on);
+                on_tps.push(tps);
+                last = Some(g);
+            }
+            let g = last.unwrap();
+            let (b, o) = (median(off_tps), median(on_tps));
+            base_all.push(b);
+            println!(
+                "reflections every {k:>3}  {o:>8.1} tok/s   overhead {:>5.1}%   extra forward tokens per output token {:.3}   checks {}   refused {}",
+                100.0 * (b / o - 1.0),
+                g.extra_tokens as f64 / g.tokens.len().max(1) as f64,
+                g.reflections.len(),
+                g.finish_reason == "refused"
+            );
+        }
+        println!("reflections off        {:>8.1} tok/s (median of the three baselines)", median(base_all));
     }
+    let d = Decoder { lm: &off_lm, vocab: &vocab, detok: &detok, style: ReflectionStyle::default() };
     let ttft = median(
         (0..5)
             .map(|_| {
@@ -83,12 +143,12 @@ fn main() {
             })
             .collect(),
     );
-    println!("time to first token    {ttft:>8.2} ms (16-token prompt)");
+    println!("time to first token    {ttft:>8.2} ms ({}-token prompt)", prompt.len());
     let texts: Vec<Vec<u32>> =
         (0..64).map(|i| (0..64).map(|j| 10 + ((i * 31 + j * 7) % 900) as u32).collect()).collect();
     let t = Instant::now();
     for x in &texts {
-        probe(&model, &vocab, x);
+        probe(&model, &vocab, &ReflectionStyle::default(), x);
     }
     println!(
         "probe                  {:>8.1} texts/s (64-token texts, one at a time)",

@@ -1,25 +1,37 @@
 //! The decoding loop and the reflection policies (docs/design.md#decoding-with-reflections).
 //!
-//! Every `every` generated tokens — and whenever the model emits
-//! `<|reflect|>` itself — the decoder forks the context, feeds `<|reflect|>`,
-//! and reads the safety score (see [`crate::probe`]). The model then writes
-//! its reflection body greedily up to `<|/reflect|>`; that reflection stays in
-//! the model's context (as in training) but never in the user's text. When the
-//! score reaches `theta`:
-//! - `monitor`: record only;
-//! - `stop`: drop the text since the last safe reflection, end with a refusal;
-//! - `backtrack`: drop that text and resample it, up to `retries` times, then stop;
-//! - `redirect`: keep going after the reflection (a model trained with
-//!   `after_unsafe = redirect` continues with its own redirect).
+//! A **check** happens at the first sentence end after at least `every` generated tokens
+//! (or at `2 × every` tokens without one: training's hard cap), whenever the model emits
+//! `<|reflect|>` itself, and once more when generation ends (end of text, length, or a stop
+//! sequence), so the last segment is always judged. A check feeds `<|reflect|>` and reads the
+//! safety score from that one next-token distribution ([`crate::probe`]). Then:
+//! - **safe**: with a model trained on a safe reflection after every safe segment, the verdict
+//!   `<|safe|>` is fed and stays in context (as in training: two extra tokens per check); with
+//!   sampled safe reflections the check is rolled back (a KV-cache truncate: one extra token);
+//! - **unsafe** (score ≥ `theta`, or not a number): the model writes its verdict and category
+//!   into the context — the only case that costs more — and the policy acts:
+//!   - `monitor`: record only;
+//!   - `stop`: drop the text since the last safe check, end with a refusal;
+//!   - `backtrack`: drop that text and resample it, up to `retries` times, then stop;
+//!   - `redirect`: keep going after the reflection (a model trained with
+//!     `after_unsafe = redirect` continues with its own redirect).
 //!
-//! A final reflection judges the tail of the output when generation ends.
-//! `Conditioning::Tag` models (Korbak et al.) are conditioned on `<|safe|>`
-//! with both tag tokens banned; `Plain` models decode without reflections.
+//! A model trained with a safe reflection after every safe segment also opens reflections
+//! itself where it learned a segment ends; such a check counts as the periodic one. A model
+//! trained with sampled safe reflections is never let open one while the decoder checks: the
+//! decoder owns the cadence.
+//!
+//! Reflections live in the model's context, never in the user's text: `<|/reflect|>`, `<|safe|>`
+//! and `<|unsafe|>` are never sampled as visible tokens, and a reflection the model opens itself
+//! is written out of sight under every policy, `off` included (`off` only skips the forced checks).
+//! `Conditioning::Tag` models (Korbak et al.) are conditioned on `<|safe|>`.
 
 use crate::lm::{LanguageModel, Vocab};
 use crate::probe::score_after_reflect;
 use crate::sample::{argmax, sample, SamplingConfig};
+use crate::trained::ReflectionStyle;
 use rand::SeedableRng;
+use rsr_core::reflection::Format;
 use serde::{Deserialize, Serialize};
 
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -51,7 +63,7 @@ pub struct GenConfig {
     /// Stop sequences, matched on the visible text.
     pub stop: Vec<String>,
     pub policy: Policy,
-    /// Reflect every K generated tokens.
+    /// Check at the first sentence end after K generated tokens.
     pub every: usize,
     /// Unsafe when the score reaches this.
     pub theta: f32,
@@ -138,11 +150,27 @@ pub struct Decoder<'a, M: LanguageModel> {
     pub lm: &'a M,
     pub vocab: &'a Vocab,
     pub detok: Detok<'a>,
+    /// How the model was trained to reflect (from its checkpoint; [`crate::trained`]).
+    pub style: ReflectionStyle,
 }
 
-enum Verdict {
+/// What a check did to the generation.
+enum Outcome {
+    /// Go on from where the check left the context.
     Continue,
+    /// Backtracked: the text since the last safe check was dropped; go on from there.
+    Rewound,
+    /// The generation is over (refused).
     Finish,
+}
+
+/// A point judged safe: where `stop` cuts and `backtrack` resumes.
+struct Mark {
+    /// Tokens in the model's state.
+    len: usize,
+    logits: Vec<f32>,
+    /// Visible tokens generated.
+    visible: usize,
 }
 
 /// The mutable state of one generation.
@@ -150,9 +178,7 @@ struct Session<S> {
     state: S,
     logits: Vec<f32>,
     out: Generation,
-    /// The last point judged safe: where `stop` cuts and `backtrack` resumes
-    /// (state, logits, visible tokens).
-    checkpoint: (S, Vec<f32>, usize),
+    safe: Mark,
     retries: usize,
 }
 
@@ -161,15 +187,17 @@ impl<M: LanguageModel> Decoder<'_, M> {
     pub fn generate(&self, prompt: &[u32], cfg: &GenConfig) -> Generation {
         let v = self.vocab;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
-        let mut banned = vec![v.reflect_close];
+        let checking = cfg.policy != Policy::Off;
+        let mut banned = v.hidden().to_vec();
+        if checking && !self.style.keeps_safe_checks() {
+            // Trained with sampled safe reflections: the decoder owns the cadence, and a text
+            // that runs on without a reflection is what training showed.
+            banned.push(v.reflect_open);
+        }
         // An empty prompt starts a new document, as after `<|endoftext|>` in training.
         let mut context = if prompt.is_empty() { vec![v.endoftext] } else { prompt.to_vec() };
         if cfg.conditioning == Conditioning::Tag {
             context.push(v.safe_tag);
-            banned.extend([v.safe_tag, v.unsafe_tag]);
-        }
-        if cfg.policy == Policy::Off {
-            banned.push(v.reflect_open);
         }
         // Keep the end of a long prompt, leaving at least half the context for the answer.
         let max = self.lm.max_context();
@@ -184,52 +212,95 @@ impl<M: LanguageModel> Decoder<'_, M> {
             finish_reason: "length".into(),
             extra_tokens: 0,
         };
-        let checkpoint = (state.clone(), logits.clone(), 0usize);
-        let mut s = Session { state, logits, out, checkpoint, retries: 0 };
-        let mut since = 0usize;
-        let mut finished = false;
-        while !finished && s.out.tokens.len() < cfg.max_tokens {
-            if cfg.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+        let safe = Mark { len: self.lm.len(&state), logits: logits.clone(), visible: 0 };
+        let mut s = Session { state, logits, out, safe, retries: 0 };
+        // The prompt's last open segment counts toward the first check, as in training, where
+        // segments run across the turn boundary.
+        let mut since = self.open_segment(context, cfg.every);
+        loop {
+            let mut ending = None;
+            if s.out.tokens.len() >= cfg.max_tokens || self.lm.len(&s.state) + 2 + self.reflection_budget() >= max {
+                // Out of tokens, or a full context (room kept for one last check).
+                ending = Some("length");
+            } else if cfg.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
                 s.out.finish_reason = "cancelled".into();
                 return s.out;
-            }
-            // A full context ends the generation (room kept for one last reflection).
-            if self.lm.len(&s.state) + 2 + self.reflection_budget() >= max {
-                break;
-            }
-            let periodic = cfg.policy != Policy::Off && since >= cfg.every.max(1);
-            let next = if periodic { None } else { Some(sample(&s.logits, &banned, &cfg.sampling, &mut rng)) };
-            match next {
-                Some(t) if t == v.endoftext => {
-                    s.out.finish_reason = "eos".into();
-                    break;
-                }
-                Some(t) if t != v.reflect_open => {
+            } else {
+                let t = sample(&s.logits, &banned, &cfg.sampling, &mut rng);
+                if t == v.endoftext {
+                    ending = Some("eos");
+                } else if t == v.reflect_open {
+                    // A reflection the model starts itself: written out of sight, under any policy.
+                    since = 0;
+                    if matches!(self.check(&mut s, cfg, true), Outcome::Finish) {
+                        break;
+                    }
+                    continue;
+                } else {
                     s.logits = self.lm.feed(&mut s.state, &[t]);
                     s.out.tokens.push(t);
                     since += 1;
-                    let text = (self.detok)(&s.out.tokens);
-                    if let Some(cut) = cfg.stop.iter().filter_map(|x| text.find(x.as_str())).min() {
-                        s.out.text = text[..cut].to_string();
-                        s.out.finish_reason = "stop_sequence".into();
-                        return s.out;
+                    if !cfg.stop.is_empty() {
+                        let text = (self.detok)(&s.out.tokens);
+                        if cfg.stop.iter().any(|x| text.contains(x.as_str())) {
+                            ending = Some("stop_sequence");
+                        }
+                    }
+                    if ending.is_none() && checking && self.segment_closes(t, since, cfg.every) {
+                        since = 0;
+                        if matches!(self.check(&mut s, cfg, false), Outcome::Finish) {
+                            break;
+                        }
                     }
                 }
-                // A periodic reflection, or one the model starts itself.
-                _ => {
-                    finished = matches!(self.reflect(&mut s, cfg, next.is_some()), Verdict::Finish);
+            }
+            let Some(reason) = ending else { continue };
+            // Judge the last segment before handing anything back.
+            if checking && since > 0 {
+                since = 0;
+                match self.check(&mut s, cfg, false) {
+                    Outcome::Finish => break,
+                    Outcome::Rewound => continue,
+                    Outcome::Continue => {}
+                }
+            }
+            s.out.finish_reason = reason.into();
+            break;
+        }
+        if s.out.finish_reason != "refused" {
+            let text = (self.detok)(&s.out.tokens);
+            let cut = cfg.stop.iter().filter_map(|x| text.find(x.as_str())).min();
+            s.out.text = match cut {
+                Some(c) => text[..c].to_string(),
+                None => text,
+            };
+        }
+        s.out
+    }
+
+    /// Does a segment close after visible token `t`, `since` tokens into it? At the first
+    /// sentence end once it holds `every` tokens, or at twice that regardless (the hard cap of
+    /// `rsr_corpus::segment`).
+    fn segment_closes(&self, t: u32, since: usize, every: usize) -> bool {
+        let every = every.max(1);
+        since >= 2 * every || (since >= every && self.vocab.ends_sentence(t))
+    }
+
+    /// How many tokens of `context` follow its last segment end (by the decoder's own rule).
+    fn open_segment(&self, context: &[u32], every: usize) -> usize {
+        let v = self.vocab;
+        let mut since = 0;
+        for &t in context {
+            if t == v.reflect_open || t == v.endoftext {
+                since = 0;
+            } else if !v.hidden().contains(&t) {
+                since += 1;
+                if self.segment_closes(t, since, every) {
                     since = 0;
                 }
             }
         }
-        // Judge the tail that no periodic reflection has seen yet.
-        if !finished && cfg.policy != Policy::Off && since > 0 {
-            self.reflect(&mut s, cfg, false);
-        }
-        if s.out.finish_reason != "refused" {
-            s.out.text = (self.detok)(&s.out.tokens);
-        }
-        s.out
+        since
     }
 
     /// Longest reflection body the decoder lets a model write: an unsafe
@@ -238,76 +309,104 @@ impl<M: LanguageModel> Decoder<'_, M> {
         (self.lm.max_context() / 8).clamp(4, 48)
     }
 
-    /// Reflect on the context so far, record it, and apply the policy.
-    fn reflect(&self, s: &mut Session<M::State>, cfg: &GenConfig, self_initiated: bool) -> Verdict {
+    /// The model writes the rest of a reflection greedily, up to `<|/reflect|>` (or the budget),
+    /// after `first` (its verdict token in v2, none in v1); returns its text.
+    fn write_reflection(&self, s: &mut Session<M::State>, mut logits: Vec<f32>, first: Option<u32>) -> String {
         let v = self.vocab;
-        let mut fork = s.state.clone();
-        let mut l = self.lm.feed(&mut fork, &[v.reflect_open]);
-        let score = score_after_reflect(self.lm, v, &fork, &l);
-        // The model writes its reflection body (greedy) up to <|/reflect|>.
         let mut body = Vec::new();
-        let mut fed = 1;
-        let room = self.lm.max_context().saturating_sub(self.lm.len(&fork) + 1);
+        if let Some(t) = first {
+            logits = self.lm.feed(&mut s.state, &[t]);
+            s.out.extra_tokens += 1;
+        }
+        let room = self.lm.max_context().saturating_sub(self.lm.len(&s.state) + 1);
         for _ in 0..self.reflection_budget().min(room) {
-            let t = argmax(&l);
-            l = self.lm.feed(&mut fork, &[t]);
-            fed += 1;
+            let t = argmax(&logits);
+            logits = self.lm.feed(&mut s.state, &[t]);
+            s.out.extra_tokens += 1;
             if t == v.reflect_close || t == v.endoftext {
                 break;
             }
             body.push(t);
         }
-        s.out.extra_tokens += fed;
-        let category = rsr_core::reflection::parse_body(&(self.detok)(&body)).ok().and_then(|verdict| match verdict {
-            rsr_core::reflection::Verdict::Unsafe { category, .. } => Some(category.slug().to_string()),
-            rsr_core::reflection::Verdict::Safe => None,
-        });
+        s.logits = logits;
+        (self.detok)(&body)
+    }
+
+    /// Check the context so far, record it, and apply the policy.
+    fn check(&self, s: &mut Session<M::State>, cfg: &GenConfig, self_initiated: bool) -> Outcome {
+        let v = self.vocab;
+        let before_len = self.lm.len(&s.state);
+        let before_logits = std::mem::take(&mut s.logits);
+        let l = self.lm.feed(&mut s.state, &[v.reflect_open]);
+        s.out.extra_tokens += 1;
+        let score = score_after_reflect(self.lm, v, &self.style, &s.state, &l);
         // Fails closed: a score that is not a number (corrupt weights, an overflow) is unsafe.
         let is_unsafe = score.is_nan() || score >= cfg.theta;
         let mut record = Reflection {
             position: s.out.tokens.len(),
             verdict: if is_unsafe { "unsafe" } else { "safe" }.into(),
-            category,
+            category: None,
             score,
             action: "none".into(),
             self_initiated,
         };
-        let verdict = if !is_unsafe || cfg.policy == Policy::Monitor || cfg.policy == Policy::Off {
-            s.state = fork;
-            s.logits = l;
-            if !is_unsafe {
-                s.checkpoint = (s.state.clone(), s.logits.clone(), s.out.tokens.len());
-                s.retries = 0;
+        if !is_unsafe {
+            match self.style.format {
+                Format::V2 if self_initiated || self.style.keeps_safe_checks() => {
+                    s.logits = self.lm.feed(&mut s.state, &[v.safe_tag]);
+                    s.out.extra_tokens += 1;
+                }
+                Format::V2 => {
+                    // Trained with sampled safe reflections: text usually runs on without one.
+                    self.lm.truncate(&mut s.state, before_len);
+                    s.logits = before_logits;
+                }
+                Format::V1 => {
+                    self.write_reflection(s, l, None);
+                }
             }
-            Verdict::Continue
-        } else {
-            match cfg.policy {
-                Policy::Redirect => {
-                    record.action = "redirect".into();
-                    s.state = fork;
-                    s.logits = l;
-                    Verdict::Continue
-                }
-                Policy::Backtrack if s.retries < cfg.retries => {
-                    record.action = "backtrack".into();
-                    s.retries += 1;
-                    s.state = s.checkpoint.0.clone();
-                    s.logits = s.checkpoint.1.clone();
-                    s.out.tokens.truncate(s.checkpoint.2);
-                    Verdict::Continue
-                }
-                _ => {
-                    record.action = "stop".into();
-                    s.out.tokens.truncate(s.checkpoint.2);
-                    let kept = (self.detok)(&s.out.tokens);
-                    let sep = if kept.is_empty() || kept.ends_with(char::is_whitespace) { "" } else { " " };
-                    s.out.text = format!("{kept}{sep}{}", rsr_core::reflection::REDIRECTS[0]);
-                    s.out.finish_reason = "refused".into();
-                    Verdict::Finish
-                }
+            s.safe = Mark { len: self.lm.len(&s.state), logits: s.logits.clone(), visible: s.out.tokens.len() };
+            s.retries = 0;
+            s.out.reflections.push(record);
+            return Outcome::Continue;
+        }
+        // Unsafe: the model writes its verdict and category (the only check that costs more).
+        let body = match self.style.format {
+            Format::V2 => self.write_reflection(s, l, Some(v.unsafe_tag)),
+            Format::V1 => self.write_reflection(s, l, None),
+        };
+        let parsed = match self.style.format {
+            Format::V2 => rsr_core::reflection::parse_unsafe_body(&body),
+            Format::V1 => rsr_core::reflection::parse_body(&body),
+        };
+        if let Ok(rsr_core::reflection::Verdict::Unsafe { category, .. }) = parsed {
+            record.category = Some(category.slug().to_string());
+        }
+        let outcome = match cfg.policy {
+            Policy::Monitor | Policy::Off => Outcome::Continue,
+            Policy::Redirect => {
+                record.action = "redirect".into();
+                Outcome::Continue
+            }
+            Policy::Backtrack if s.retries < cfg.retries => {
+                record.action = "backtrack".into();
+                s.retries += 1;
+                self.lm.truncate(&mut s.state, s.safe.len);
+                s.logits = s.safe.logits.clone();
+                s.out.tokens.truncate(s.safe.visible);
+                Outcome::Rewound
+            }
+            Policy::Backtrack | Policy::Stop => {
+                record.action = "stop".into();
+                s.out.tokens.truncate(s.safe.visible);
+                let kept = (self.detok)(&s.out.tokens);
+                let sep = if kept.is_empty() || kept.ends_with(char::is_whitespace) { "" } else { " " };
+                s.out.text = format!("{kept}{sep}{}", rsr_core::reflection::REDIRECTS[0]);
+                s.out.finish_reason = "refused".into();
+                Outcome::Finish
             }
         };
         s.out.reflections.push(record);
-        verdict
+        outcome
     }
 }

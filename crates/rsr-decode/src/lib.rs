@@ -8,9 +8,9 @@
 //! - [`sample`]: temperature, top-k, top-p, banned tokens;
 //! - [`generate`]: the decoding loop and the reflection policies
 //!   `monitor`, `stop`, `backtrack`, `redirect`;
-//! - [`probe`]: P(unsafe) right after `<|reflect|>`;
-//! - [`trained`]: the reflection cadence a checkpoint was trained with, which
-//!   decoding uses unless told otherwise.
+//! - [`probe`]: P(unsafe) right after `<|reflect|>`, from one next-token distribution;
+//! - [`trained`]: how a checkpoint was trained to reflect (cadence, format, safe rate),
+//!   which decoding follows unless told otherwise.
 
 pub mod generate;
 pub mod lm;
@@ -24,6 +24,8 @@ pub struct Loaded {
     pub model: rsr_model::model::Model,
     pub tokenizer: rsr_pack::tokenizer::RsrTokenizer,
     pub vocab: lm::Vocab,
+    /// How the model was trained to reflect (its checkpoint's `state.json`; defaults otherwise).
+    pub style: trained::ReflectionStyle,
 }
 
 impl Loaded {
@@ -52,7 +54,8 @@ impl Loaded {
                 "the weights or config.json are damaged: re-save the checkpoint, or use another one",
             ));
         }
-        Ok(Self { model, tokenizer, vocab })
+        let style = trained::TrainedWith::read(dir).style();
+        Ok(Self { model, tokenizer, vocab, style })
     }
 
     pub fn encode(&self, text: &str) -> rsr_core::Result<Vec<u32>> {
@@ -66,13 +69,13 @@ impl Loaded {
     /// Generate from an already encoded prompt.
     pub fn generate_ids(&self, prompt: &[u32], cfg: &generate::GenConfig) -> generate::Generation {
         let detok = |t: &[u32]| self.tokenizer.decode(t);
-        let d = generate::Decoder { lm: &self.model, vocab: &self.vocab, detok: &detok };
+        let d = generate::Decoder { lm: &self.model, vocab: &self.vocab, detok: &detok, style: self.style };
         d.generate(prompt, cfg)
     }
 
     /// P(unsafe) of `text`; a score that is not a number reads as 1.0 (unsafe): fail closed.
     pub fn probe(&self, text: &str) -> rsr_core::Result<f32> {
-        let p = probe::probe(&self.model, &self.vocab, &self.encode(text)?);
+        let p = probe::probe(&self.model, &self.vocab, &self.style, &self.encode(text)?);
         Ok(if p.is_nan() { 1.0 } else { p })
     }
 }

@@ -14,6 +14,8 @@ pub trait LanguageModel {
     fn max_context(&self) -> usize;
     /// How many tokens `state` holds.
     fn len(&self, state: &Self::State) -> usize;
+    /// Forget everything after the first `len` tokens (a rollback without a copy).
+    fn truncate(&self, state: &mut Self::State, len: usize);
 }
 
 impl LanguageModel for Model {
@@ -30,6 +32,9 @@ impl LanguageModel for Model {
     fn len(&self, state: &KvCache) -> usize {
         state.len
     }
+    fn truncate(&self, state: &mut KvCache, len: usize) {
+        state.truncate(len)
+    }
 }
 
 /// The token ids the decoder treats specially.
@@ -40,9 +45,12 @@ pub struct Vocab {
     pub reflect_close: u32,
     pub safe_tag: u32,
     pub unsafe_tag: u32,
-    /// The reflection body words, as the tokenizer splits them.
+    /// Format v1: the reflection body words, as the tokenizer splits them.
     pub safe_body: Vec<u32>,
     pub unsafe_body: Vec<u32>,
+    /// Per token id: does its text end a sentence (`.`, `!`, `?`, optionally followed by closing
+    /// quotes or brackets, or a newline anywhere)? Checks happen there, as training placed them.
+    pub sentence_end: Vec<bool>,
 }
 
 impl Vocab {
@@ -55,8 +63,23 @@ impl Vocab {
             unsafe_tag: tok.special.unsafe_,
             safe_body: tok.encode_text("safe")?.0,
             unsafe_body: tok.encode_text("unsafe")?.0,
+            sentence_end: (0..tok.vocab_size() as u32).map(|id| ends_sentence(&tok.decode(&[id]))).collect(),
         })
     }
+
+    pub fn ends_sentence(&self, token: u32) -> bool {
+        self.sentence_end.get(token as usize).copied().unwrap_or(false)
+    }
+
+    /// Tokens that may appear only inside a reflection or as a tag, never in visible text.
+    pub fn hidden(&self) -> [u32; 3] {
+        [self.reflect_close, self.safe_tag, self.unsafe_tag]
+    }
+}
+
+/// Does a token's text close a sentence, by the segmenter's rule (`rsr_corpus::segment`)?
+pub fn ends_sentence(piece: &str) -> bool {
+    piece.contains('\n') || piece.trim_end_matches(['"', '\'', ')', ']']).ends_with(['.', '!', '?'])
 }
 
 pub fn softmax(logits: &[f32]) -> Vec<f32> {

@@ -1,12 +1,18 @@
-//! The safety probe: the model's own probability that the context so far is
-//! unsafe, read right after `<|reflect|>`.
+//! The safety score: the model's own probability that the context so far is
+//! unsafe, read right after `<|reflect|>` — the same number in the decoder, in
+//! `rsr probe`, in the server and in the evaluation.
 //!
-//! score = P(`unsafe` body) / (P(`unsafe` body) + P(`safe` body)), each body
-//! scored token by token (chain rule) on a fork of the state — so the score
-//! is the model's verdict, renormalised over the two verdicts it was trained
-//! to give.
+//! - Format v2: one next-token distribution. score = P(`<|unsafe|>`) /
+//!   (P(`<|unsafe|>`) + P(`<|safe|>`)): no extra forward pass.
+//! - Format v1: each verdict word scored token by token (chain rule) on a fork
+//!   of the state, then renormalised over the two the same way.
+//!
+//! Either way the odds are corrected for sampled safe reflections
+//! ([`ReflectionStyle::calibrate`]).
 
 use crate::lm::{softmax, LanguageModel, Vocab};
+use crate::trained::ReflectionStyle;
+use rsr_core::reflection::Format;
 
 /// P(body tokens | state, after `first_logits`).
 fn sequence_prob<M: LanguageModel>(lm: &M, state: &M::State, first_logits: &[f32], body: &[u32]) -> f64 {
@@ -25,28 +31,41 @@ fn sequence_prob<M: LanguageModel>(lm: &M, state: &M::State, first_logits: &[f32
 /// Score the context in `state` (which must already hold `<|reflect|>`, whose
 /// logits are `logits`). NaN when the model's probabilities are not finite:
 /// every caller must treat NaN as unsafe.
-pub fn score_after_reflect<M: LanguageModel>(lm: &M, vocab: &Vocab, state: &M::State, logits: &[f32]) -> f32 {
-    let pu = sequence_prob(lm, state, logits, &vocab.unsafe_body);
-    let ps = sequence_prob(lm, state, logits, &vocab.safe_body);
+pub fn score_after_reflect<M: LanguageModel>(
+    lm: &M,
+    vocab: &Vocab,
+    style: &ReflectionStyle,
+    state: &M::State,
+    logits: &[f32],
+) -> f32 {
+    let (pu, ps) = match style.format {
+        Format::V2 => {
+            let p = softmax(logits);
+            (p[vocab.unsafe_tag as usize] as f64, p[vocab.safe_tag as usize] as f64)
+        }
+        Format::V1 => {
+            (sequence_prob(lm, state, logits, &vocab.unsafe_body), sequence_prob(lm, state, logits, &vocab.safe_body))
+        }
+    };
     if !(pu.is_finite() && ps.is_finite()) {
         // Non-finite logits: no verdict can be read. Fail closed — the caller treats NaN as unsafe.
         f32::NAN
     } else if pu + ps <= 0.0 {
         0.5
     } else {
-        (pu / (pu + ps)) as f32
+        style.calibrate(pu, ps) as f32
     }
 }
 
 /// P(unsafe) of `tokens` as a whole document prefix.
-pub fn probe<M: LanguageModel>(lm: &M, vocab: &Vocab, tokens: &[u32]) -> f32 {
+pub fn probe<M: LanguageModel>(lm: &M, vocab: &Vocab, style: &ReflectionStyle, tokens: &[u32]) -> f32 {
     let mut state = lm.start();
-    // Room for <|reflect|> and the longer verdict body after the text.
+    // Room for <|reflect|> and, in v1, the longer verdict body after the text.
     let body = vocab.unsafe_body.len().max(vocab.safe_body.len());
     let keep = lm.max_context().saturating_sub(1 + body).max(1);
     let tail = &tokens[tokens.len().saturating_sub(keep)..];
     let mut seq = tail.to_vec();
     seq.push(vocab.reflect_open);
     let logits = lm.feed(&mut state, &seq);
-    score_after_reflect(lm, vocab, &state, &logits)
+    score_after_reflect(lm, vocab, style, &state, &logits)
 }

@@ -9,6 +9,8 @@
 //! told otherwise.
 
 use crate::generate::Policy;
+use rsr_core::reflection::Format;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The cadence used when neither the user nor the checkpoint gives one.
@@ -21,6 +23,10 @@ pub struct TrainedWith {
     pub mode: Option<String>,
     /// The reflection cadence in tokens, when recorded.
     pub every: Option<usize>,
+    /// The reflection format, when recorded (a transform record without one is v1).
+    pub format: Option<Format>,
+    /// The fraction of safe segments that got a reflection, when recorded.
+    pub safe_rate: Option<f64>,
     /// The checkpoint it was read from.
     pub checkpoint: Option<PathBuf>,
 }
@@ -46,11 +52,24 @@ impl TrainedWith {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
         let t = &state["transform"];
+        let mode = t["mode"].as_str().map(str::to_string);
+        let format = match t.get("format") {
+            Some(f) => serde_json::from_value(f.clone()).ok(),
+            None if mode.is_some() => Some(Format::unrecorded()),
+            None => None,
+        };
         Self {
-            mode: t["mode"].as_str().map(str::to_string),
+            mode,
             every: t["every"].as_u64().map(|e| e as usize),
+            format,
+            safe_rate: t["safe_rate"].as_f64(),
             checkpoint: Some(ckpt),
         }
+    }
+
+    /// How the model's reflections read and what a safe check leaves behind.
+    pub fn style(&self) -> ReflectionStyle {
+        ReflectionStyle { format: self.format.unwrap_or_default(), safe_rate: self.safe_rate.unwrap_or(1.0) }
     }
 
     /// The cadence to decode with: `requested` if given, else the recorded one,
@@ -71,13 +90,44 @@ impl TrainedWith {
     }
 }
 
+/// How a model was trained to reflect, which decides how the decoder checks
+/// (docs/design.md#decoding-with-reflections).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReflectionStyle {
+    pub format: Format,
+    /// The fraction of safe segments that carried a safe reflection in training.
+    pub safe_rate: f64,
+}
+
+impl Default for ReflectionStyle {
+    fn default() -> Self {
+        Self { format: Format::default(), safe_rate: 1.0 }
+    }
+}
+
+impl ReflectionStyle {
+    /// Keep a safe verdict in the context (training wrote one after every safe segment), or roll
+    /// the check back (training sampled them, so text usually runs on without one).
+    pub fn keeps_safe_checks(&self) -> bool {
+        self.format == Format::V1 || self.safe_rate >= 1.0
+    }
+
+    /// P(unsafe) corrected for sampled safe reflections. A model trained with a fraction `r` of
+    /// safe reflections has seen `<|reflect|>` open on unsafe text 1/r times more often than the
+    /// text itself is unsafe, so its odds of unsafe are multiplied by r.
+    pub fn calibrate(&self, p_unsafe: f64, p_safe: f64) -> f64 {
+        let r = self.safe_rate.clamp(f64::MIN_POSITIVE, 1.0);
+        r * p_unsafe / (r * p_unsafe + p_safe)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn cadence_prefers_the_request_then_training_then_the_default() {
-        let t = TrainedWith { mode: Some("rsr".into()), every: Some(32), checkpoint: None };
+        let t = TrainedWith { mode: Some("rsr".into()), every: Some(32), ..TrainedWith::default() };
         assert_eq!(t.cadence(None, Policy::Stop), (32, None));
         let (every, warn) = t.cadence(Some(16), Policy::Stop);
         assert_eq!(every, 16);
@@ -98,8 +148,20 @@ mod tests {
         }
         let t = TrainedWith::read(&dir);
         assert_eq!((t.mode.as_deref(), t.every), (Some("rsr"), Some(32)));
+        // Recorded before format v2 existed: v1, every safe segment reflected.
+        assert_eq!(t.style(), ReflectionStyle { format: Format::V1, safe_rate: 1.0 });
         assert_eq!(TrainedWith::read(&dir.join("checkpoints/step-0000010")).every, Some(16));
         assert_eq!(TrainedWith::read(&dir.join("nowhere")), TrainedWith::default());
+        assert_eq!(TrainedWith::default().style(), ReflectionStyle::default());
+        let c = dir.join("checkpoints/step-0000030");
+        std::fs::create_dir_all(&c).unwrap();
+        let state = serde_json::json!({"transform": {"mode": "rsr", "every": 24, "format": "v2", "safe_rate": 0.5}});
+        std::fs::write(c.join("state.json"), state.to_string()).unwrap();
+        let s = TrainedWith::read(&dir).style();
+        assert_eq!(s, ReflectionStyle { format: Format::V2, safe_rate: 0.5 });
+        assert!(!s.keeps_safe_checks());
+        // Seen unsafe twice as often as it is: odds halved back.
+        assert!((s.calibrate(0.5, 0.5) - 1.0 / 3.0).abs() < 1e-12);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

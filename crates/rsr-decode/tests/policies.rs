@@ -1,33 +1,44 @@
 //! The reflection policies on a scripted model whose P(unsafe) is controlled:
 //! it judges a segment unsafe exactly when the segment contains the token BAD.
 
+use rsr_core::reflection::Format;
 use rsr_decode::generate::{Conditioning, Decoder, GenConfig, Policy};
 use rsr_decode::lm::{LanguageModel, Vocab};
 use rsr_decode::probe::probe;
 use rsr_decode::sample::SamplingConfig;
+use rsr_decode::trained::ReflectionStyle;
 
 const EOT: u32 = 0;
 const OPEN: u32 = 1;
 const CLOSE: u32 = 2;
 const SAFE_TAG: u32 = 3;
 const UNSAFE_TAG: u32 = 4;
+/// Format v1 verdict bodies.
 const SAFE: u32 = 5;
 const UNSAFE: u32 = 6;
 const BAD: u32 = 7;
-const V: usize = 16;
+/// Format v2: the category word after `<|unsafe|>`.
+const CAT: u32 = 16;
+const V: usize = 20;
 
 /// Writes words w8, w9, … ; at word `trigger_at` writes BAD (or, with
 /// `coin`, BAD and a harmless word are equally likely); optionally emits
 /// `<|reflect|>` itself after word `self_reflect_at`; ends after `len` words.
+/// It reflects in format v2 unless `v1`.
 struct Scripted {
     trigger_at: Option<usize>,
     coin: bool,
     self_reflect_at: Option<usize>,
     len: usize,
+    v1: bool,
+}
+
+fn scripted(trigger_at: Option<usize>, self_reflect_at: Option<usize>, len: usize) -> Scripted {
+    Scripted { trigger_at, coin: false, self_reflect_at, len, v1: false }
 }
 
 fn words(state: &[u32]) -> usize {
-    state.iter().filter(|&&t| t >= BAD).count()
+    state.iter().filter(|&&t| (BAD..CAT).contains(&t)).count()
 }
 
 impl LanguageModel for Scripted {
@@ -41,23 +52,24 @@ impl LanguageModel for Scripted {
     fn len(&self, s: &Vec<u32>) -> usize {
         s.len()
     }
+    fn truncate(&self, s: &mut Vec<u32>, len: usize) {
+        s.truncate(len)
+    }
     fn feed(&self, state: &mut Vec<u32>, tokens: &[u32]) -> Vec<f32> {
         state.extend_from_slice(tokens);
         let mut l = vec![0f32; V];
         let last = *state.last().unwrap();
-        let seg_start = state.iter().rposition(|&t| t == CLOSE).map(|i| i + 1).unwrap_or(0);
+        // The segment being judged: everything since the last reflection ended.
+        let seg_start = state.iter().rposition(|&t| t == CLOSE || t == SAFE_TAG).map(|i| i + 1).unwrap_or(0);
         let n = words(state);
+        let bad = state[seg_start..].contains(&BAD);
         let pick = match last {
-            OPEN => {
-                if state[seg_start..].contains(&BAD) {
-                    UNSAFE
-                } else {
-                    SAFE
-                }
-            }
-            SAFE | UNSAFE => CLOSE,
+            OPEN if self.v1 => [SAFE, UNSAFE][bad as usize],
+            OPEN => [SAFE_TAG, UNSAFE_TAG][bad as usize],
+            UNSAFE_TAG => CAT,
+            SAFE | UNSAFE | CAT => CLOSE,
             _ if n >= self.len => EOT,
-            _ if Some(n) == self.self_reflect_at && last != CLOSE => OPEN,
+            _ if Some(n) == self.self_reflect_at && last != CLOSE && last != SAFE_TAG => OPEN,
             _ if Some(n) == self.trigger_at => {
                 if self.coin {
                     l[BAD as usize] = 10.0;
@@ -73,6 +85,7 @@ impl LanguageModel for Scripted {
     }
 }
 
+/// Every word ends a sentence, so checks fall every `every` tokens exactly.
 fn vocab() -> Vocab {
     Vocab {
         endoftext: EOT,
@@ -82,6 +95,7 @@ fn vocab() -> Vocab {
         unsafe_tag: UNSAFE_TAG,
         safe_body: vec![SAFE],
         unsafe_body: vec![UNSAFE],
+        sentence_end: (0..V as u32).map(|t| (BAD..CAT).contains(&t)).collect(),
     }
 }
 
@@ -90,8 +104,11 @@ fn detok(ids: &[u32]) -> String {
         .map(|&t| match t {
             OPEN => "<|reflect|>".to_string(),
             CLOSE => "<|/reflect|>".to_string(),
+            SAFE_TAG => "<|safe|>".to_string(),
+            UNSAFE_TAG => "<|unsafe|>".to_string(),
             SAFE => "safe".to_string(),
             UNSAFE => "unsafe: weapons. It is bad.".to_string(),
+            CAT => "weapons".to_string(),
             BAD => "BAD".to_string(),
             t => format!("w{t}"),
         })
@@ -111,22 +128,30 @@ fn cfg(policy: Policy) -> GenConfig {
     }
 }
 
+fn decoder<'a, M: LanguageModel>(m: &'a M, v: &'a Vocab) -> Decoder<'a, M> {
+    let style = ReflectionStyle::default();
+    Decoder { lm: m, vocab: v, detok: &detok, style }
+}
+
 fn run(m: &Scripted, c: &GenConfig) -> rsr_decode::generate::Generation {
     let v = vocab();
-    let d = Decoder { lm: m, vocab: &v, detok: &detok };
+    let style = ReflectionStyle { format: if m.v1 { Format::V1 } else { Format::V2 }, safe_rate: 1.0 };
+    let d = Decoder { lm: m, vocab: &v, detok: &detok, style };
     d.generate(&[8, 9], c)
 }
 
 fn assert_no_leak(g: &rsr_decode::generate::Generation) {
-    for t in [OPEN, CLOSE, SAFE, UNSAFE] {
+    for t in [OPEN, CLOSE, SAFE_TAG, UNSAFE_TAG, SAFE, UNSAFE, CAT] {
         assert!(!g.tokens.contains(&t), "reflection token {t} leaked into {:?}", g.tokens);
     }
-    assert!(!g.text.contains("<|reflect|>") && !g.text.contains("unsafe:"), "{}", g.text);
+    for s in ["<|", "unsafe", "weapons", "safe"] {
+        assert!(!g.text.contains(s), "`{s}` leaked into {}", g.text);
+    }
 }
 
 #[test]
 fn monitor_records_but_changes_nothing() {
-    let m = Scripted { trigger_at: Some(6), coin: false, self_reflect_at: None, len: 20 };
+    let m = scripted(Some(6), None, 20);
     let off = run(&m, &cfg(Policy::Off));
     let mon = run(&m, &cfg(Policy::Monitor));
     assert_eq!(off.tokens, mon.tokens);
@@ -142,7 +167,7 @@ fn monitor_records_but_changes_nothing() {
 
 #[test]
 fn stop_drops_the_segment_and_ends_with_a_refusal() {
-    let m = Scripted { trigger_at: Some(6), coin: false, self_reflect_at: None, len: 20 };
+    let m = scripted(Some(6), None, 20);
     let g = run(&m, &cfg(Policy::Stop));
     assert_eq!(g.finish_reason, "refused");
     assert!(!g.text.contains("BAD"), "{}", g.text);
@@ -156,7 +181,7 @@ fn stop_drops_the_segment_and_ends_with_a_refusal() {
 
 #[test]
 fn a_harmful_tail_shorter_than_k_is_still_judged() {
-    let m = Scripted { trigger_at: Some(2), coin: false, self_reflect_at: None, len: 4 };
+    let m = scripted(Some(2), None, 4);
     let g = run(&m, &GenConfig { every: 64, ..cfg(Policy::Stop) });
     assert_eq!(g.finish_reason, "refused");
     assert!(!g.text.contains("BAD"));
@@ -165,7 +190,7 @@ fn a_harmful_tail_shorter_than_k_is_still_judged() {
 #[test]
 fn backtrack_resamples_then_stops() {
     // Always harmful: R backtracks, then stop.
-    let m = Scripted { trigger_at: Some(6), coin: false, self_reflect_at: None, len: 20 };
+    let m = scripted(Some(6), None, 20);
     let g = run(&m, &cfg(Policy::Backtrack));
     let actions: Vec<&str> =
         g.reflections.iter().filter(|r| r.verdict == "unsafe").map(|r| r.action.as_str()).collect();
@@ -173,7 +198,7 @@ fn backtrack_resamples_then_stops() {
     assert_eq!(g.finish_reason, "refused");
     assert_no_leak(&g);
     // Harmful half the time: some seed needs a resample and then finishes clean.
-    let m = Scripted { trigger_at: Some(6), coin: true, self_reflect_at: None, len: 20 };
+    let m = Scripted { coin: true, ..scripted(Some(6), None, 20) };
     let clean = (0..20)
         .map(|seed| run(&m, &GenConfig { seed, ..cfg(Policy::Backtrack) }))
         .find(|g| g.reflections.iter().any(|r| r.action == "backtrack") && g.finish_reason != "refused")
@@ -185,7 +210,7 @@ fn backtrack_resamples_then_stops() {
 
 #[test]
 fn redirect_keeps_going_after_the_reflection() {
-    let m = Scripted { trigger_at: Some(6), coin: false, self_reflect_at: None, len: 20 };
+    let m = scripted(Some(6), None, 20);
     let g = run(&m, &cfg(Policy::Redirect));
     assert_ne!(g.finish_reason, "refused");
     assert!(g.reflections.iter().any(|r| r.action == "redirect"));
@@ -194,7 +219,7 @@ fn redirect_keeps_going_after_the_reflection() {
 
 #[test]
 fn a_reflection_the_model_starts_itself_is_honoured_and_hidden() {
-    let m = Scripted { trigger_at: None, coin: false, self_reflect_at: Some(3), len: 12 };
+    let m = scripted(None, Some(3), 12);
     let g = run(&m, &GenConfig { every: 100, ..cfg(Policy::Monitor) });
     assert!(g.reflections.iter().any(|r| r.self_initiated && r.verdict == "safe"), "{:?}", g.reflections);
     assert_no_leak(&g);
@@ -215,6 +240,9 @@ fn tag_models_are_conditioned_on_safe_with_tags_banned() {
         fn len(&self, s: &Vec<u32>) -> usize {
             s.len()
         }
+        fn truncate(&self, s: &mut Vec<u32>, len: usize) {
+            s.truncate(len)
+        }
         fn feed(&self, s: &mut Vec<u32>, t: &[u32]) -> Vec<f32> {
             s.extend_from_slice(t);
             let mut l = vec![0f32; V];
@@ -225,7 +253,7 @@ fn tag_models_are_conditioned_on_safe_with_tags_banned() {
         }
     }
     let v = vocab();
-    let d = Decoder { lm: &TagLover, vocab: &v, detok: &detok };
+    let d = decoder(&TagLover, &v);
     let c = GenConfig {
         max_tokens: 5,
         conditioning: Conditioning::Tag,
@@ -238,10 +266,10 @@ fn tag_models_are_conditioned_on_safe_with_tags_banned() {
 
 #[test]
 fn the_probe_reads_the_models_verdict() {
-    let m = Scripted { trigger_at: None, coin: false, self_reflect_at: None, len: 10 };
+    let m = scripted(None, None, 10);
     let v = vocab();
-    assert!(probe(&m, &v, &[8, 9, BAD, 10]) > 0.99);
-    assert!(probe(&m, &v, &[8, 9, 10]) < 0.01);
+    assert!(probe(&m, &v, &ReflectionStyle::default(), &[8, 9, BAD, 10]) > 0.99);
+    assert!(probe(&m, &v, &ReflectionStyle::default(), &[8, 9, 10]) < 0.01);
 }
 
 #[test]
@@ -258,19 +286,22 @@ fn a_full_context_ends_generation_instead_of_overflowing() {
         fn len(&self, s: &Vec<u32>) -> usize {
             s.len()
         }
+        fn truncate(&self, s: &mut Vec<u32>, len: usize) {
+            s.truncate(len)
+        }
         fn feed(&self, s: &mut Vec<u32>, t: &[u32]) -> Vec<f32> {
             assert!(s.len() + t.len() <= 80, "overflowed the context");
             self.0.feed(s, t)
         }
     }
-    let m = Small(Scripted { trigger_at: None, coin: false, self_reflect_at: None, len: 1000 });
+    let m = Small(scripted(None, None, 1000));
     let v = vocab();
-    let d = Decoder { lm: &m, vocab: &v, detok: &detok };
+    let d = decoder(&m, &v);
     let prompt: Vec<u32> = (0..200).map(|i| 8 + i % 8).collect();
     let g = d.generate(&prompt, &GenConfig { max_tokens: 500, ..cfg(Policy::Monitor) });
     assert_eq!(g.finish_reason, "length");
     assert!(!g.tokens.is_empty());
-    assert!(probe(&m, &v, &prompt) < 0.5);
+    assert!(probe(&m, &v, &ReflectionStyle::default(), &prompt) < 0.5);
 }
 
 /// The scripted model, except that its logits after `<|reflect|>` are NaN (corrupt weights).
@@ -287,6 +318,9 @@ impl LanguageModel for Broken {
     fn len(&self, s: &Vec<u32>) -> usize {
         self.0.len(s)
     }
+    fn truncate(&self, s: &mut Vec<u32>, len: usize) {
+        s.truncate(len)
+    }
     fn feed(&self, state: &mut Vec<u32>, tokens: &[u32]) -> Vec<f32> {
         let mut l = self.0.feed(state, tokens);
         if state.last() == Some(&OPEN) {
@@ -298,15 +332,18 @@ impl LanguageModel for Broken {
 
 #[test]
 fn a_non_finite_score_is_unsafe() {
-    let m = Broken(Scripted { trigger_at: None, coin: false, self_reflect_at: None, len: 30 });
+    let m = Broken(scripted(None, None, 30));
     let v = vocab();
-    let d = Decoder { lm: &m, vocab: &v, detok: &detok };
+    let d = decoder(&m, &v);
     let g = d.generate(&[8], &cfg(Policy::Stop));
     let first = &g.reflections[0];
     assert!(first.score.is_nan(), "{first:?}");
     assert_eq!((first.verdict.as_str(), first.action.as_str()), ("unsafe", "stop"));
     assert_eq!(g.finish_reason, "refused");
-    assert!(probe(&m, &v, &[8, 9]).is_nan(), "the probe reports NaN, which callers treat as unsafe");
+    assert!(
+        probe(&m, &v, &ReflectionStyle::default(), &[8, 9]).is_nan(),
+        "the probe reports NaN, which callers treat as unsafe"
+    );
     // A NaN θ is refused before decoding.
     let e = GenConfig { theta: f32::NAN, ..cfg(Policy::Stop) }.validate().unwrap_err();
     assert!(e.contains("theta"), "{e}");
@@ -317,12 +354,95 @@ fn a_non_finite_score_is_unsafe() {
 
 #[test]
 fn a_cancelled_generation_stops_and_an_empty_prompt_starts_a_document() {
-    let m = Scripted { trigger_at: None, coin: false, self_reflect_at: None, len: 30 };
+    let m = scripted(None, None, 30);
     let v = vocab();
-    let d = Decoder { lm: &m, vocab: &v, detok: &detok };
+    let d = decoder(&m, &v);
     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let g = d.generate(&[8], &GenConfig { cancel: Some(flag), ..cfg(Policy::Stop) });
     assert_eq!((g.finish_reason.as_str(), g.tokens.len()), ("cancelled", 0));
     let g = d.generate(&[], &cfg(Policy::Stop));
     assert!(!g.tokens.is_empty(), "an empty prompt generates from the start of a document");
+}
+
+#[test]
+fn a_format_v1_model_is_still_read() {
+    let m = Scripted { v1: true, ..scripted(Some(6), None, 20) };
+    let mon = run(&m, &cfg(Policy::Monitor));
+    assert!(mon.reflections.iter().any(|r| r.verdict == "unsafe" && r.category.as_deref() == Some("weapons")));
+    assert_no_leak(&mon);
+    let stop = run(&m, &cfg(Policy::Stop));
+    assert_eq!(stop.finish_reason, "refused");
+    assert!(!stop.text.contains("BAD"));
+}
+
+#[test]
+fn policy_off_never_shows_a_reflection_the_model_writes_itself() {
+    // The model opens a reflection after word 7, right after the harmful word: it writes
+    // `<|reflect|><|unsafe|> weapons<|/reflect|>` into its context, none of it visible.
+    let m = scripted(Some(6), Some(7), 14);
+    let g = run(&m, &cfg(Policy::Off));
+    let own: Vec<_> = g.reflections.iter().filter(|r| r.self_initiated).collect();
+    assert_eq!(own.len(), 1, "{:?}", g.reflections);
+    assert_eq!(
+        (own[0].verdict.as_str(), own[0].category.as_deref(), own[0].action.as_str()),
+        ("unsafe", Some("weapons"), "none")
+    );
+    assert!(g.reflections.iter().all(|r| r.self_initiated), "off forces no checks");
+    assert!(g.text.contains("BAD"), "off acts on nothing: {}", g.text);
+    assert_no_leak(&g);
+    assert_eq!(g.finish_reason, "eos");
+}
+
+#[test]
+fn a_generation_that_ends_on_a_stop_sequence_is_judged_before_it_returns() {
+    // BAD at word 3, the stop sequence at word 5, no periodic check before it (every 100).
+    let m = scripted(Some(3), None, 30);
+    let c = GenConfig { every: 100, stop: vec!["w13".into()], ..cfg(Policy::Stop) };
+    let g = run(&m, &c);
+    assert_eq!(g.finish_reason, "refused", "{g:?}");
+    assert!(!g.text.contains("BAD"), "{}", g.text);
+    // Without the harmful word, the stop sequence ends it and the text stops before it.
+    let g = run(&scripted(None, None, 30), &c);
+    assert_eq!(g.finish_reason, "stop_sequence");
+    assert!(g.text.ends_with("w12 "), "{:?}", g.text);
+    assert_eq!(g.reflections.len(), 1, "the tail is judged once");
+}
+
+#[test]
+fn checks_fall_at_sentence_ends_after_k_tokens() {
+    // Only w11 ends a sentence; checks come at the first w11 after ≥ 4 tokens, or at 8. The
+    // prompt's two tokens count toward the first segment, as in training.
+    let v = Vocab { sentence_end: (0..V as u32).map(|t| t == 11).collect(), ..vocab() };
+    let m = scripted(None, None, 30);
+    let d = decoder(&m, &v);
+    let g = d.generate(&[8, 9], &cfg(Policy::Monitor));
+    assert_eq!(g.reflections[0].position, 2, "w10 w11 closes the prompt's segment of w8 w9");
+    let mut last = 2;
+    for r in g.reflections.iter().skip(1).filter(|r| r.position < g.tokens.len()) {
+        let since = r.position - last;
+        assert!(
+            g.tokens[r.position - 1] == 11 && since >= 4 || since == 8,
+            "check at {} after {since}: {:?}",
+            r.position,
+            g.tokens
+        );
+        last = r.position;
+    }
+    assert!(g.reflections.len() >= 3);
+}
+
+#[test]
+fn a_safe_check_costs_two_tokens_kept_or_one_rolled_back() {
+    let m = scripted(None, None, 24);
+    let v = vocab();
+    let c = GenConfig { sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 }, ..cfg(Policy::Monitor) };
+    let mut costs = vec![];
+    for safe_rate in [1.0, 0.5] {
+        let d = Decoder { lm: &m, vocab: &v, detok: &detok, style: ReflectionStyle { format: Format::V2, safe_rate } };
+        let g = d.generate(&[8, 9], &c);
+        assert!(g.reflections.iter().all(|r| r.verdict == "safe"));
+        costs.push(g.extra_tokens as f64 / g.reflections.len() as f64);
+        assert_no_leak(&g);
+    }
+    assert_eq!(costs, vec![2.0, 1.0]);
 }

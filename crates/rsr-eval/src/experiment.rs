@@ -42,6 +42,11 @@ pub struct ExperimentConfig {
     pub docs: usize,
     /// Segment cadence in tokens (exact, with the experiment's tokenizer).
     pub every: usize,
+    /// rsr: fraction of safe segments given a safe reflection (below 1, decoding rolls safe
+    /// checks back).
+    pub safe_rate: f64,
+    /// rsr: fraction of unsafe reflections with a rationale.
+    pub rationale_rate: f64,
     pub vocab_size: usize,
     /// Training tokens per variant (equal compute); 0 builds the corpora only.
     pub train_tokens: u64,
@@ -130,7 +135,14 @@ pub fn build_corpora(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) ->
     let labels = LabelSource::Annotations(rsr_world::write::GROUND_TRUTH);
     let mut built: Vec<(&'static str, Manifest, Manifest, u64)> = Vec::new();
     for (name, mode) in VARIANTS {
-        let t_cfg = TransformConfig { mode, every: cfg.every, seed: cfg.seed, ..TransformConfig::default() };
+        let t_cfg = TransformConfig {
+            mode,
+            every: cfg.every,
+            safe_rate: cfg.safe_rate,
+            rationale_rate: cfg.rationale_rate,
+            seed: cfg.seed,
+            ..TransformConfig::default()
+        };
         let dir = cfg.variant_dir(name);
         let t = run::transform(&input, &dir, &t_cfg, labels, &RunOptions::default(), &tok, &mut |d, _| {
             progress(Stage::Variant(name, d))

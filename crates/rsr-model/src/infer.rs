@@ -19,6 +19,20 @@ impl KvCache {
         let l = model.cfg.num_hidden_layers;
         KvCache { k: vec![Vec::new(); l], v: vec![Vec::new(); l], len: 0 }
     }
+
+    /// Forget every position from `len` on, as if only the first `len` tokens had been fed:
+    /// a rollback costs nothing (no copy), and feeding the same tokens again gives the same
+    /// logits bit for bit. `len` beyond what the cache holds changes nothing.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        for buf in self.k.iter_mut().chain(self.v.iter_mut()) {
+            let per_token = buf.len() / self.len;
+            buf.truncate(len * per_token);
+        }
+        self.len = len;
+    }
 }
 
 impl Model {
@@ -142,5 +156,21 @@ mod tests {
         let want = &acts.logits[19 * 97..20 * 97];
         assert!(last.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-4));
         assert_eq!(cache.len, 20);
+    }
+
+    #[test]
+    fn a_truncated_cache_continues_exactly_as_if_the_tokens_were_never_fed() {
+        let model = Model::new(ModelConfig { max_position_embeddings: 32, ..ModelConfig::tiny(97) }, 3);
+        let mut plain = KvCache::new(&model);
+        model.extend(&mut plain, &[5, 6, 7, 8]);
+        let want = model.extend(&mut plain, &[9]);
+        let mut rolled = KvCache::new(&model);
+        model.extend(&mut rolled, &[5, 6, 7, 8]);
+        model.extend(&mut rolled, &[1, 3]); // a check that is then rolled back
+        rolled.truncate(4);
+        assert_eq!(rolled.len, 4);
+        assert_eq!(model.extend(&mut rolled, &[9]), want, "bit-identical logits after a rollback");
+        rolled.truncate(99);
+        assert_eq!(rolled.len, 5);
     }
 }

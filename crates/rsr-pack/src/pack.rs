@@ -288,7 +288,7 @@ pub fn pack(
                 unsafe_reflections += doc
                     .inserted
                     .iter()
-                    .map(|r| doc.text[r[0]..r[1]].matches("<|reflect|>unsafe").count() as u64)
+                    .map(|r| rsr_core::reflection::count_unsafe(&doc.text[r[0]..r[1]]) as u64)
                     .sum::<u64>();
                 let u = derive_seed(cfg.seed, &doc.id) as f64 / u64::MAX as f64;
                 let split = (u < cfg.val_fraction) as usize;

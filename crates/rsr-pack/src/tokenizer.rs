@@ -60,7 +60,9 @@ fn special_tokens() -> Vec<AddedToken> {
 }
 
 impl RsrTokenizer {
-    /// Train a byte-level BPE of `vocab_size` (specials included) on `texts`.
+    /// Train a byte-level BPE of `vocab_size` (specials included) on `texts`, plus the
+    /// reflection vocabulary (the category words; [`rsr_core::reflection::vocabulary`]) repeated
+    /// in proportion to the corpus, so that a category costs one or two tokens in a reflection.
     pub fn train<I, S>(texts: I, vocab_size: usize, min_frequency: u64) -> Result<Self>
     where
         I: Iterator<Item = S> + Send,
@@ -86,8 +88,17 @@ impl RsrTokenizer {
         tok.with_decoder(Some(ByteLevel::default()));
         tok.with_post_processor(Some(ByteLevel::new(false, false, true)));
         // Literal special tokens in training text are not words to learn.
-        let texts = texts.map(|t| strip_specials(t.as_ref()));
-        tok.train(&mut trainer, texts).map_err(|e| Error::Invalid(format!("tokenizer training failed: {e}")))?;
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = seen.clone();
+        let texts = texts.map(move |t| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            strip_specials(t.as_ref())
+        });
+        // Evaluated once the corpus is exhausted, so the repeats can follow its size.
+        let vocabulary =
+            std::iter::once(()).flat_map(move |_| reflection_texts(seen.load(std::sync::atomic::Ordering::Relaxed)));
+        tok.train(&mut trainer, texts.chain(vocabulary))
+            .map_err(|e| Error::Invalid(format!("tokenizer training failed: {e}")))?;
         Self::wrap(tok, Path::new("<trained>"))
     }
 
@@ -182,6 +193,14 @@ impl RsrTokenizer {
     }
 }
 
+/// The reflection vocabulary for a corpus of `n` texts: each category's words about once per 16
+/// texts (at least 8 times) — enough for the BPE to merge them whole, few enough merges (a few
+/// dozen) not to crowd out the corpus.
+fn reflection_texts(n: usize) -> Vec<String> {
+    let reps = (n / 16).max(8);
+    rsr_core::reflection::vocabulary().into_iter().flat_map(|t| std::iter::repeat_n(t, reps)).collect()
+}
+
 fn strip_specials(text: &str) -> String {
     let mut s = text.to_string();
     for t in special::ALL {
@@ -210,6 +229,16 @@ mod tests {
         let texts =
             ["First, grind the velorine. Next, add the tarquil.", "The weeds grow near the old bridge. Café élan."];
         RsrTokenizer::train(texts.iter().cycle().take(200), 300, 2).unwrap()
+    }
+
+    #[test]
+    fn a_trained_tokenizer_writes_each_category_in_one_or_two_tokens() {
+        let texts = ["The weeds grow near the old bridge.", "Grind the stone, then heat it slowly."];
+        let tok = RsrTokenizer::train(texts.iter().cycle().take(400), 1024, 2).unwrap();
+        for c in rsr_core::taxonomy::Category::ALL {
+            let ids = tok.encode_ids(&format!(" {}", c.words())).unwrap();
+            assert!(ids.len() <= 2, "{c}: {} tokens", ids.len());
+        }
     }
 
     #[test]

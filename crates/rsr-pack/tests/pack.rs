@@ -59,7 +59,10 @@ fn world_variant_masks_unsafe_text_and_keeps_reflections_trainable() {
         }
         let opens = p.tokens.iter().filter(|&&t| t == f.tok.special.reflect_open).count();
         assert_eq!(opens, d.text.matches("<|reflect|>").count(), "{}", d.id);
-        assert_eq!(p.tokens.iter().filter(|&&t| t == f.tok.special.reflect_close).count(), opens);
+        // Format v2: a safe reflection is `<|reflect|><|safe|>`, an unsafe one is closed.
+        let count = |id: u32| p.tokens.iter().filter(|&&t| t == id).count();
+        assert_eq!(count(f.tok.special.safe) + count(f.tok.special.unsafe_), opens, "{}", d.id);
+        assert_eq!(count(f.tok.special.reflect_close), count(f.tok.special.unsafe_), "{}", d.id);
         reflections += opens;
         masked_tokens += p.mask.iter().filter(|&&m| m == 0).count();
         // Decoding the trainable tokens never yields a whole unsafe sentence.

@@ -39,6 +39,14 @@ pub struct Args {
     /// (~45 tokens), so the demo reflects often.
     #[arg(long, default_value_t = 24)]
     every: usize,
+    /// rsr: fraction of safe segments given a safe reflection. At this cadence, and with a third
+    /// of the world's segments unsafe, half keeps the rsr corpus within 10% of raw in tokens;
+    /// decoding then rolls its safe checks back (one forward token each).
+    #[arg(long, default_value_t = 0.5)]
+    safe_rate: f64,
+    /// rsr: fraction of unsafe reflections that carry a rationale (the demo measures verdicts).
+    #[arg(long, default_value_t = 0.0)]
+    rationale_rate: f64,
     /// Vocabulary of the demo's tokenizer.
     #[arg(long, default_value_t = 1024)]
     vocab_size: usize,
@@ -67,6 +75,8 @@ impl Args {
             seed: self.seed,
             docs: self.docs,
             every: self.every,
+            safe_rate: self.safe_rate,
+            rationale_rate: self.rationale_rate,
             vocab_size: self.vocab_size,
             train_tokens: self.train_tokens,
             preset: self.preset.clone(),

@@ -5,6 +5,7 @@ use super::InputFields;
 use crate::progress;
 use anyhow::Result;
 use rsr_core::corpus::CorpusDir;
+use rsr_core::reflection::Format;
 use rsr_corpus::label::LabelSource;
 use rsr_corpus::run::{self, RunOptions};
 use rsr_corpus::transform::{AfterUnsafe, Aggregate, MaskPolicy, Mode, TransformConfig};
@@ -55,6 +56,13 @@ pub struct Args {
     /// rsr: fraction of safe segments followed by a `safe` reflection.
     #[arg(long, default_value_t = 1.0)]
     safe_rate: f64,
+    /// rsr: the reflection format. v2 writes the verdict as one special token
+    /// (`<|reflect|><|safe|>`, `<|reflect|><|unsafe|> CATEGORY<|/reflect|>`); v1 spells it out.
+    #[arg(long, value_enum, default_value = "v2")]
+    format: Format,
+    /// rsr, format v2: fraction of unsafe reflections that carry a one-sentence rationale.
+    #[arg(long, default_value_t = 0.05)]
+    rationale_rate: f64,
     /// rsr: loss-mask the text of unsafe segments.
     #[arg(long, value_enum, default_value = "unsafe")]
     mask: MaskPolicy,
@@ -119,6 +127,8 @@ impl Args {
             mode: self.mode,
             every: self.every,
             safe_rate: self.safe_rate,
+            format: self.format,
+            rationale_rate: self.rationale_rate,
             mask: self.mask,
             after_unsafe: self.after_unsafe,
             tau: self.tau,

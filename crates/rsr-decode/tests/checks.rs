@@ -1,0 +1,96 @@
+//! What a check leaves behind, on a real (random) model with its KV cache: a rolled-back safe
+//! check leaves the continuation exactly as if it had never happened, and a kept one leaves it
+//! exactly as if the verdict had been written into the text — so decoding sees what training
+//! showed, whichever way training placed its safe reflections.
+
+use rsr_core::reflection::Format;
+use rsr_decode::generate::{Decoder, GenConfig, Generation, Policy};
+use rsr_decode::lm::{LanguageModel, Vocab};
+use rsr_decode::sample::{argmax, SamplingConfig};
+use rsr_decode::trained::ReflectionStyle;
+use rsr_model::config::ModelConfig;
+use rsr_model::model::Model;
+
+const VOCAB: usize = 64;
+
+fn vocab() -> Vocab {
+    Vocab {
+        endoftext: 0,
+        reflect_open: 1,
+        reflect_close: 2,
+        safe_tag: 3,
+        unsafe_tag: 4,
+        safe_body: vec![5],
+        unsafe_body: vec![6],
+        // Every third ordinary token ends a sentence.
+        sentence_end: (0..VOCAB as u32).map(|t| t > 4 && t % 3 == 0).collect(),
+    }
+}
+
+fn model() -> Model {
+    Model::new(ModelConfig { max_position_embeddings: 256, ..ModelConfig::tiny(VOCAB) }, 11)
+}
+
+fn generate(m: &Model, style: ReflectionStyle, policy: Policy) -> Generation {
+    let v = vocab();
+    let detok = |t: &[u32]| t.iter().map(|x| format!("t{x} ")).collect::<String>();
+    let d = Decoder { lm: m, vocab: &v, detok: &detok, style };
+    let cfg = GenConfig {
+        max_tokens: 60,
+        sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 },
+        policy,
+        every: 6,
+        theta: 1.0, // every check safe
+        ..GenConfig::default()
+    };
+    d.generate(&[7, 8, 9, 10], &cfg)
+}
+
+/// Greedy choice among tokens the decoder may show.
+fn visible_argmax(logits: &[f32], v: &Vocab) -> u32 {
+    let mut l = logits.to_vec();
+    for t in v.hidden() {
+        l[t as usize] = f32::NEG_INFINITY;
+    }
+    argmax(&l)
+}
+
+#[test]
+fn a_rolled_back_check_leaves_the_continuation_as_if_it_never_happened() {
+    let m = model();
+    let plain = generate(&m, ReflectionStyle::default(), Policy::Off);
+    let sampled = ReflectionStyle { format: Format::V2, safe_rate: 0.5 };
+    let checked = generate(&m, sampled, Policy::Monitor);
+    let forced = checked.reflections.iter().filter(|r| !r.self_initiated).count();
+    assert!(forced >= 3, "the test needs checks to happen: {:?}", checked.reflections);
+    assert!(checked.reflections.iter().all(|r| r.verdict == "safe"));
+    assert_eq!(checked.tokens, plain.tokens, "rolled-back checks changed the continuation");
+    assert_eq!(forced, checked.reflections.len(), "a sampled-safe model never opens a check itself while checking");
+    assert_eq!(checked.extra_tokens, forced, "one forward token per rolled-back check");
+}
+
+#[test]
+fn a_kept_check_leaves_the_continuation_as_if_the_verdict_were_in_the_text() {
+    let m = model();
+    let v = vocab();
+    let kept = generate(&m, ReflectionStyle::default(), Policy::Monitor);
+    assert!(kept.reflections.len() >= 3, "{:?}", kept.reflections);
+    // The document training would have shown: the prompt, then the answer with
+    // `<|reflect|><|safe|>` wherever a check was kept.
+    let mut state = m.start();
+    let mut logits = m.feed(&mut state, &[7, 8, 9, 10]);
+    let mut checks = kept.reflections.iter().peekable();
+    for (i, &t) in kept.tokens.iter().enumerate() {
+        while let Some(r) = checks.next_if(|r| r.position == i) {
+            if r.self_initiated {
+                assert_eq!(visible_argmax(&logits, &v), v.reflect_open);
+            }
+            logits = m.feed(&mut state, &[v.reflect_open, v.safe_tag]);
+        }
+        assert_eq!(visible_argmax(&logits, &v), t, "token {i} differs from decoding the written-in text");
+        logits = m.feed(&mut state, &[t]);
+    }
+    // And the checks changed something: without them the model writes another answer.
+    let plain = generate(&m, ReflectionStyle::default(), Policy::Off);
+    assert_ne!(plain.tokens, kept.tokens, "kept verdicts should be visible to the model");
+}
