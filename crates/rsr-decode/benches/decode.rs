@@ -79,6 +79,7 @@ fn main() {
                 unsafe_body: vec![301, 302],
                 // About one token in twelve ends a sentence.
                 sentence_end: (0..1024u32).map(|t| t > 4 && t % 12 == 0).collect(),
+                period: None,
             };
             let styles = vec![
                 ReflectionStyle { format: Format::V2, safe_rate: 1.0 },

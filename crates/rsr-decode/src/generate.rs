@@ -70,6 +70,11 @@ pub struct GenConfig {
     /// Backtrack: resamples before stopping.
     pub retries: usize,
     pub conditioning: Conditioning,
+    /// After each unsafe verdict, have the model write its one-sentence rationale too (format
+    /// v2 writes one only at the training's rationale rate): costs a few forward tokens per
+    /// unsafe check, nothing otherwise.
+    #[serde(default)]
+    pub rationales: bool,
     /// Set to stop the generation early (its client went away); finish reason `cancelled`.
     #[serde(skip)]
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -110,6 +115,7 @@ impl Default for GenConfig {
             theta: 0.5,
             retries: 2,
             conditioning: Conditioning::Plain,
+            rationales: false,
             cancel: None,
         }
     }
@@ -124,6 +130,9 @@ pub struct Reflection {
     pub verdict: String,
     /// The category the model wrote in its reflection, if any.
     pub category: Option<String>,
+    /// The rationale the model wrote, when it wrote one (see [`GenConfig::rationales`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rationale: Option<String>,
     pub score: f32,
     /// `none`, `stop`, `backtrack` or `redirect`.
     pub action: String,
@@ -310,17 +319,29 @@ impl<M: LanguageModel> Decoder<'_, M> {
     }
 
     /// The model writes the rest of a reflection greedily, up to `<|/reflect|>` (or the budget),
-    /// after `first` (its verdict token in v2, none in v1); returns its text.
-    fn write_reflection(&self, s: &mut Session<M::State>, mut logits: Vec<f32>, first: Option<u32>) -> String {
+    /// after `first` (its verdict token in v2, none in v1); returns its text. With `rationale`,
+    /// a body about to close without one gets `.` and the model goes on to explain itself.
+    fn write_reflection(
+        &self,
+        s: &mut Session<M::State>,
+        mut logits: Vec<f32>,
+        first: Option<u32>,
+        rationale: bool,
+    ) -> String {
         let v = self.vocab;
         let mut body = Vec::new();
+        let mut asked = !rationale || v.period.is_none();
         if let Some(t) = first {
             logits = self.lm.feed(&mut s.state, &[t]);
             s.out.extra_tokens += 1;
         }
         let room = self.lm.max_context().saturating_sub(self.lm.len(&s.state) + 1);
         for _ in 0..self.reflection_budget().min(room) {
-            let t = argmax(&logits);
+            let mut t = argmax(&logits);
+            if t == v.reflect_close && !asked && !body.is_empty() && !(self.detok)(&body).contains('.') {
+                t = v.period.expect("checked above");
+                asked = true;
+            }
             logits = self.lm.feed(&mut s.state, &[t]);
             s.out.extra_tokens += 1;
             if t == v.reflect_close || t == v.endoftext {
@@ -346,6 +367,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
             position: s.out.tokens.len(),
             verdict: if is_unsafe { "unsafe" } else { "safe" }.into(),
             category: None,
+            rationale: None,
             score,
             action: "none".into(),
             self_initiated,
@@ -362,7 +384,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
                     s.logits = before_logits;
                 }
                 Format::V1 => {
-                    self.write_reflection(s, l, None);
+                    self.write_reflection(s, l, None, false);
                 }
             }
             s.safe = Mark { len: self.lm.len(&s.state), logits: s.logits.clone(), visible: s.out.tokens.len() };
@@ -372,15 +394,16 @@ impl<M: LanguageModel> Decoder<'_, M> {
         }
         // Unsafe: the model writes its verdict and category (the only check that costs more).
         let body = match self.style.format {
-            Format::V2 => self.write_reflection(s, l, Some(v.unsafe_tag)),
-            Format::V1 => self.write_reflection(s, l, None),
+            Format::V2 => self.write_reflection(s, l, Some(v.unsafe_tag), cfg.rationales),
+            Format::V1 => self.write_reflection(s, l, None, false),
         };
         let parsed = match self.style.format {
             Format::V2 => rsr_core::reflection::parse_unsafe_body(&body),
             Format::V1 => rsr_core::reflection::parse_body(&body),
         };
-        if let Ok(rsr_core::reflection::Verdict::Unsafe { category, .. }) = parsed {
+        if let Ok(rsr_core::reflection::Verdict::Unsafe { category, rationale }) = parsed {
             record.category = Some(category.slug().to_string());
+            record.rationale = Some(rationale).filter(|r| !r.is_empty());
         }
         let outcome = match cfg.policy {
             Policy::Monitor | Policy::Off => Outcome::Continue,

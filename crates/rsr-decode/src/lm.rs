@@ -51,6 +51,8 @@ pub struct Vocab {
     /// Per token id: does its text end a sentence (`.`, `!`, `?`, optionally followed by closing
     /// quotes or brackets, or a newline anywhere)? Checks happen there, as training placed them.
     pub sentence_end: Vec<bool>,
+    /// The token of `.` (when it is one token): what opens a rationale asked for on demand.
+    pub period: Option<u32>,
 }
 
 impl Vocab {
@@ -64,6 +66,7 @@ impl Vocab {
             safe_body: tok.encode_text("safe")?.0,
             unsafe_body: tok.encode_text("unsafe")?.0,
             sentence_end: (0..tok.vocab_size() as u32).map(|id| ends_sentence(&tok.decode(&[id]))).collect(),
+            period: Some(tok.encode_text(".")?.0).filter(|p| p.len() == 1).map(|p| p[0]),
         })
     }
 

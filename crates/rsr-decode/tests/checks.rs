@@ -24,6 +24,7 @@ fn vocab() -> Vocab {
         unsafe_body: vec![6],
         // Every third ordinary token ends a sentence.
         sentence_end: (0..VOCAB as u32).map(|t| t > 4 && t % 3 == 0).collect(),
+        period: None,
     }
 }
 

@@ -19,6 +19,9 @@ const UNSAFE: u32 = 6;
 const BAD: u32 = 7;
 /// Format v2: the category word after `<|unsafe|>`.
 const CAT: u32 = 16;
+/// `.` and a rationale sentence, written only when asked for.
+const PERIOD: u32 = 17;
+const WHY: u32 = 18;
 const V: usize = 20;
 
 /// Writes words w8, w9, … ; at word `trigger_at` writes BAD (or, with
@@ -67,7 +70,8 @@ impl LanguageModel for Scripted {
             OPEN if self.v1 => [SAFE, UNSAFE][bad as usize],
             OPEN => [SAFE_TAG, UNSAFE_TAG][bad as usize],
             UNSAFE_TAG => CAT,
-            SAFE | UNSAFE | CAT => CLOSE,
+            SAFE | UNSAFE | CAT | WHY => CLOSE,
+            PERIOD => WHY,
             _ if n >= self.len => EOT,
             _ if Some(n) == self.self_reflect_at && last != CLOSE && last != SAFE_TAG => OPEN,
             _ if Some(n) == self.trigger_at => {
@@ -96,6 +100,7 @@ fn vocab() -> Vocab {
         safe_body: vec![SAFE],
         unsafe_body: vec![UNSAFE],
         sentence_end: (0..V as u32).map(|t| (BAD..CAT).contains(&t)).collect(),
+        period: Some(PERIOD),
     }
 }
 
@@ -109,6 +114,8 @@ fn detok(ids: &[u32]) -> String {
             SAFE => "safe".to_string(),
             UNSAFE => "unsafe: weapons. It is bad.".to_string(),
             CAT => "weapons".to_string(),
+            PERIOD => ".".to_string(),
+            WHY => "It explains a poison".to_string(),
             BAD => "BAD".to_string(),
             t => format!("w{t}"),
         })
@@ -445,4 +452,20 @@ fn a_safe_check_costs_two_tokens_kept_or_one_rolled_back() {
         assert_no_leak(&g);
     }
     assert_eq!(costs, vec![2.0, 1.0]);
+}
+
+#[test]
+fn a_rationale_is_written_only_when_asked_for() {
+    let m = scripted(Some(6), None, 20);
+    let plain = run(&m, &cfg(Policy::Monitor));
+    let asked = run(&m, &GenConfig { rationales: true, ..cfg(Policy::Monitor) });
+    let unsafe_ = |g: &rsr_decode::generate::Generation| {
+        g.reflections.iter().find(|r| r.verdict == "unsafe").cloned().expect("an unsafe check")
+    };
+    assert_eq!(unsafe_(&plain).rationale, None);
+    let r = unsafe_(&asked);
+    assert_eq!((r.category.as_deref(), r.rationale.as_deref()), (Some("weapons"), Some("It explains a poison")));
+    assert_eq!(asked.extra_tokens, plain.extra_tokens + 2, "the rationale costs its own tokens, nothing else");
+    assert_eq!(asked.tokens, plain.tokens);
+    assert_no_leak(&asked);
 }

@@ -6,7 +6,8 @@
 //! - `POST /v1/completions`, `POST /v1/chat/completions` (with `"stream": true`
 //!   as server-sent events), `GET /v1/models`, `GET /health`;
 //! - every response carries `reflections`: position, verdict, category, score,
-//!   action — the reflections never appear in the text;
+//!   action (and `rationale` when the request sets `"rationales": true`) — the
+//!   reflections never appear in the text;
 //! - the reflection policy (`policy`, `every`, `theta`, `retries`,
 //!   `conditioning`) is the operator's: a request that asks for other values
 //!   gets 403 unless the server was started with `--allow-client-policy`
@@ -236,6 +237,10 @@ struct Common {
     theta: Option<f32>,
     retries: Option<usize>,
     conditioning: Option<Conditioning>,
+    /// rsr extension: have the model write a rationale for each unsafe verdict (returned in
+    /// `reflections[].rationale`; costs a few tokens per unsafe check).
+    #[serde(default)]
+    rationales: bool,
     /// Everything else the client sent.
     #[serde(flatten)]
     other: serde_json::Map<String, Value>,
@@ -369,6 +374,7 @@ impl AppState {
             theta: c.theta.unwrap_or(d.theta),
             retries: c.retries.unwrap_or(d.retries),
             conditioning: c.conditioning.unwrap_or(d.conditioning),
+            rationales: c.rationales || d.rationales,
             cancel: None,
         };
         cfg.validate().map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_request_error", e))?;

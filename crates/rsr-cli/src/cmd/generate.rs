@@ -71,6 +71,7 @@ impl DecodeArgs {
             theta: self.theta,
             retries: self.retries,
             conditioning: self.conditioning,
+            rationales: false,
             cancel: None,
         };
         cfg.validate().map_err(|e| anyhow::anyhow!("{e}\nHINT: check --theta, --every, --temperature, --top-p"))?;
@@ -81,9 +82,11 @@ impl DecodeArgs {
 #[derive(clap::Args)]
 #[command(
     about = "Generate text from a checkpoint, with reflections steering generation",
-    long_about = "Decode from a checkpoint written by `rsr train`. With a reflection policy, the decoder forces \
-<|reflect|> every K generated tokens (and accepts it when the model emits it), reads P(unsafe) right after it, \
-and when that reaches θ: monitor (record), stop (drop the segment, end with a refusal), backtrack (resample the \
+    long_about = "Decode from a checkpoint written by `rsr train`. With a reflection policy, the decoder checks at the first \
+sentence end after every K generated tokens (K: the cadence the model was trained with, unless --every), at the \
+end of the generation, and wherever the model opens a reflection itself: it feeds <|reflect|> and reads P(unsafe) \
+from that one next-token distribution. A safe verdict stays in context or is rolled back, as training placed \
+safe reflections; when P(unsafe) reaches θ: monitor (record), stop (drop the segment, end with a refusal), backtrack (resample the \
 segment up to R times, then stop), redirect (let the model continue after its reflection). Reflections never \
 appear in the text; --show-reflections prints them on stderr.\n\n\
 Chat format: with --chat, the prompt becomes \"User: PROMPT\\nAssistant:\" — the layout of the dialogues the \
@@ -113,7 +116,8 @@ pub struct Args {
     /// Wrap prompts as a User/Assistant turn.
     #[arg(long)]
     chat: bool,
-    /// Print each reflection (position, verdict, category, score, action) on stderr.
+    /// Print each reflection (position, verdict, category, score, action) on stderr, with the
+    /// model's rationale for each unsafe verdict (written on demand: a few tokens each).
     #[arg(long)]
     show_reflections: bool,
     #[command(flatten)]
@@ -137,20 +141,23 @@ struct GenOut<'a> {
 fn show(g: &Generation) {
     for r in &g.reflections {
         eprintln!(
-            "  [reflection @{}: {} {} score {:.3} → {}{}]",
+            "  [reflection @{}: {} {} score {:.3} → {}{}]{}",
             r.position,
             r.verdict,
             r.category.as_deref().unwrap_or(""),
             r.score,
             r.action,
-            if r.self_initiated { ", model-initiated" } else { "" }
+            if r.self_initiated { ", model-initiated" } else { "" },
+            r.rationale.as_deref().map(|x| format!(" {x}")).unwrap_or_default()
         );
     }
 }
 
 pub fn run(args: Args) -> Result<()> {
     let m = Loaded::from_dir(&args.model)?;
-    let cfg = if args.chat { args.decode.chat_config(&args.model)? } else { args.decode.config(&args.model)? };
+    let mut cfg = if args.chat { args.decode.chat_config(&args.model)? } else { args.decode.config(&args.model)? };
+    // Showing reflections asks the model to explain its unsafe verdicts (a few tokens each).
+    cfg.rationales = args.show_reflections;
     let wrap = |p: &str| if args.chat { rsr_core::chat::prompt(p) } else { p.to_string() };
     if let Some(p) = &args.prompt {
         let g = m.generate(&wrap(p), &cfg)?;
