@@ -125,10 +125,11 @@ fn main() {
             let (b, o) = (median(off_tps), median(on_tps));
             base_all.push(b);
             println!(
-                "reflections every {k:>3}  {o:>8.1} tok/s   overhead {:>5.1}%   extra forward tokens per output token {:.3}   checks {}   refused {}",
+                "reflections every {k:>3}  {o:>8.1} tok/s   overhead {:>5.1}%   extra forward tokens per output token {:.3}   checks {} ({} opened by the model)   refused {}",
                 100.0 * (b / o - 1.0),
                 g.extra_tokens as f64 / g.tokens.len().max(1) as f64,
                 g.reflections.len(),
+                g.reflections.iter().filter(|r| r.self_initiated).count(),
                 g.finish_reason == "refused"
             );
         }
