@@ -17,6 +17,10 @@
 //!   so does a corpus in which no text token stays trainable.
 //! - `<|endoftext|>` follows every document; documents go to `train` or `val`
 //!   by a seeded hash of their id, so the split is stable across reruns.
+//!
+//! Documents are tokenized and masked on every core (rayon, in batches read in
+//! order) and written in input order, so the output is byte-identical whatever
+//! the thread count.
 
 use crate::shard::{Dtype, Shard};
 use crate::tokenizer::RsrTokenizer;
@@ -26,6 +30,7 @@ use rsr_core::manifest::Manifest;
 use rsr_core::rng::derive_seed;
 use rsr_core::{special, Error, Result};
 use rsr_corpus::transform::TransformedDoc;
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -42,11 +47,15 @@ pub struct PackConfig {
     pub dtype: Option<Dtype>,
     #[serde(skip)]
     pub strict: bool,
+    /// Documents packed in parallel per batch, at most (and at most 64 MB of text): enough to
+    /// keep every core busy, little enough to bound memory. The output does not depend on it.
+    #[serde(skip)]
+    pub batch_docs: usize,
 }
 
 impl Default for PackConfig {
     fn default() -> Self {
-        Self { shard_tokens: 1 << 26, val_fraction: 0.05, seed: 0, dtype: None, strict: false }
+        Self { shard_tokens: 1 << 26, val_fraction: 0.05, seed: 0, dtype: None, strict: false, batch_docs: 4096 }
     }
 }
 
@@ -240,6 +249,9 @@ impl SplitWriter {
 
 pub const SPLITS: [&str; 2] = ["train", "val"];
 
+/// Text bytes packed in parallel per batch, at most (see [`PackConfig::batch_docs`]).
+const BATCH_BYTES: usize = 64 << 20;
+
 /// `rsr pack`: pack the documents of `input` into `out/{train,val}/shard_*.bin`.
 ///
 /// The whole output is built in a staging directory beside `out` and swapped in when
@@ -273,15 +285,19 @@ pub fn pack(
         ];
         let mut soft = SoftErrors::new(cfg.strict);
         let (mut unsafe_reflections, mut bytes, mut docs) = (0u64, 0u64, 0u64);
-        for file in &files {
-            let mut reader = JsonlReader::<TransformedDoc>::open(file)?;
-            while let Some(r) = reader.next() {
-                let Some(doc) = soft.check(r)? else { continue };
-                let line = reader.line_number();
-                let packed = match pack_doc(&doc, tok) {
+        // Read a batch in order (records and their line numbers), pack it on every core, write
+        // it in order: parallel work, serial output.
+        let batch_docs = cfg.batch_docs.max(1);
+        let mut batch: Vec<(TransformedDoc, u64)> = Vec::with_capacity(batch_docs);
+        let mut batch_bytes = 0usize;
+        let mut write_batch = |batch: &mut Vec<(TransformedDoc, u64)>, file: &Path| -> Result<()> {
+            let packed: Vec<std::result::Result<Packed, String>> =
+                batch.par_iter().map(|(doc, _)| pack_doc(doc, tok)).collect();
+            for ((doc, line), packed) in batch.drain(..).zip(packed) {
+                let packed = match packed {
                     Ok(p) => p,
                     Err(message) => {
-                        soft.check::<()>(Err(Error::Record { path: file.clone(), line, message }))?;
+                        soft.check::<()>(Err(Error::Record { path: file.to_path_buf(), line, message }))?;
                         continue;
                     }
                 };
@@ -295,13 +311,30 @@ pub fn pack(
                 writers[split].push(&doc.id, &packed, tok.special.reflect_open, cfg.shard_tokens)?;
                 docs += 1;
                 bytes += doc.text.len() as u64;
-                progress(docs, bytes);
             }
+            progress(docs, bytes);
+            Ok(())
+        };
+        let mut read_soft = SoftErrors::new(cfg.strict);
+        for file in &files {
+            let mut reader = JsonlReader::<TransformedDoc>::open(file)?;
+            while let Some(r) = reader.next() {
+                let Some(doc) = read_soft.check(r)? else { continue };
+                batch_bytes += doc.text.len();
+                batch.push((doc, reader.line_number()));
+                if batch.len() >= batch_docs || batch_bytes >= BATCH_BYTES {
+                    write_batch(&mut batch, file)?;
+                    batch_bytes = 0;
+                }
+            }
+            write_batch(&mut batch, file)?;
+            batch_bytes = 0;
         }
+        let soft_count = soft.count + read_soft.count;
         if docs == 0 {
             return Err(Error::input(
                 &docs_path,
-                format!("no documents to pack ({} record(s) skipped as malformed)", soft.count),
+                format!("no documents to pack ({soft_count} record(s) skipped as malformed)"),
                 "pack the output of `rsr transform` (its documents.jsonl or parts/)",
             ));
         }
@@ -359,7 +392,7 @@ pub fn pack(
             }),
             json!({
                 "splits": split_json,
-                "records_skipped": soft.count,
+                "records_skipped": soft_count,
                 "warnings": warnings,
                 "vocab_size": vocab,
                 "special_ids": tok.special,

@@ -186,6 +186,42 @@ fn pack_writes_shards_a_stable_split_and_a_manifest() {
 }
 
 #[test]
+fn parallel_packing_is_byte_identical_to_serial() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    // A malformed record in the middle: skipped and counted the same way by both.
+    let mut docs = f.docs.clone();
+    docs[57].masked = vec![[5, 1]];
+    let input = write_docs(&dir.path().join("in"), &docs);
+    let cfg = PackConfig { shard_tokens: 3000, val_fraction: 0.1, ..PackConfig::default() };
+    let run = |threads: usize, batch_docs: usize, out: &str| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let out = dir.path().join(out);
+        let m = pool.install(|| pack(&input, &out, &f.tok, &PackConfig { batch_docs, ..cfg.clone() }, &mut |_, _| {}));
+        (out, m.unwrap())
+    };
+    let (serial, ms) = run(1, 1, "serial");
+    let (parallel, mp) = run(4, 37, "parallel");
+    assert_eq!(ms.counts, mp.counts);
+    assert_eq!(ms.counts["records_skipped"], 1);
+    let mut compared = 0;
+    for split in ["train", "val"] {
+        let files = |root: &std::path::Path| {
+            let mut v: Vec<_> = std::fs::read_dir(root.join(split)).unwrap().map(|e| e.unwrap().file_name()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(files(&serial), files(&parallel));
+        for name in files(&serial) {
+            let (a, b) = (serial.join(split).join(&name), parallel.join(split).join(&name));
+            assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "{} differs", a.display());
+            compared += 1;
+        }
+    }
+    assert!(compared > 4, "several shards and both indexes compared");
+}
+
+#[test]
 fn an_all_masked_corpus_is_refused() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();

@@ -16,8 +16,9 @@ use std::path::PathBuf;
     about = "Insert safety reflections (rsr) or build a baseline (raw, filter, rewrite, tag)",
     long_about = "Transform a labelled corpus directory into training documents.\n\n\
   rsr      after each segment of ~EVERY tokens (closing at the first sentence end past EVERY, hard cap \
-2×EVERY) insert <|reflect|>safe<|/reflect|> or <|reflect|>unsafe: CATEGORY. RATIONALE<|/reflect|>; \
-unsafe text is loss-masked (--mask unsafe), so the model learns to recognise it, never to produce it\n  \
+2×EVERY) insert <|reflect|><|safe|> (for a --safe-rate fraction of safe segments) or \
+<|reflect|><|unsafe|> CATEGORY<|/reflect|> (with a rationale at --rationale-rate; --format v1 writes the older \
+<|reflect|>unsafe: CATEGORY. RATIONALE<|/reflect|>); unsafe text is loss-masked (--mask unsafe), so the model learns to recognise it, never to produce it\n  \
 raw      the text unchanged\n  filter   drop documents whose max (or mean) segment score is ≥ TAU\n  \
 rewrite  replace unsafe segments with a safe sentence\n  tag      prefix each segment with <|safe|> or \
 <|unsafe|> (Korbak et al. 2023), leaving a fraction untagged\n\n\
@@ -53,7 +54,9 @@ pub struct Args {
     /// Segment cadence in tokens (whitespace-token estimate).
     #[arg(long, default_value_t = 128)]
     every: usize,
-    /// rsr: fraction of safe segments followed by a `safe` reflection.
+    /// rsr: fraction of safe segments followed by a safe reflection. Below 1, fewer tokens; decoding
+    /// then rolls its safe checks back (one forward token each) and rescales the score's odds by
+    /// this rate (docs/design.md#reflection-format).
     #[arg(long, default_value_t = 1.0)]
     safe_rate: f64,
     /// rsr: the reflection format. v2 writes the verdict as one special token
