@@ -35,6 +35,14 @@ pub fn update_stream(pb: &ProgressBar, docs: u64, bytes: u64) {
 /// from the on-disk bytes of the files finished so far.
 pub fn update_rank(pb: &ProgressBar, p: &rsr_corpus::scale::Progress) {
     if p.docs.is_multiple_of(512) || p.files_done == p.files {
+        show_files(pb, p);
+    }
+}
+
+/// Documents, MB and MB/s so far, files done, and an ETA from the on-disk bytes done (for
+/// callers that report in batches; [`update_rank`] throttles per-document reports).
+pub fn show_files(pb: &ProgressBar, p: &rsr_corpus::scale::Progress) {
+    {
         let secs = pb.elapsed().as_secs_f64().max(1e-3);
         let eta = if p.input_bytes_done > 0 && p.input_bytes_done < p.input_bytes {
             let left = secs * (p.input_bytes - p.input_bytes_done) as f64 / p.input_bytes_done as f64;

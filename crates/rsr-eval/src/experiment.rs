@@ -148,7 +148,7 @@ pub fn build_corpora(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) ->
             progress(Stage::Variant(name, d))
         })?;
         let pack_cfg = PackConfig { seed: cfg.seed, ..PackConfig::default() };
-        let p = rsr_pack::pack::pack(&CorpusDir::new(&dir), &cfg.packed_dir(name), &tok, &pack_cfg, &mut |_, _| {})?;
+        let p = rsr_pack::pack::pack(&CorpusDir::new(&dir), &cfg.packed_dir(name), &tok, &pack_cfg, &mut |_| {})?;
         built.push((name, t, p, unsafe_trainable_words(&unsafe_sentences, &dir)?));
     }
     let total = |p: &Manifest, k: &str| -> u64 {

@@ -43,14 +43,8 @@ fn packed(dir: &Path) -> PathBuf {
         .collect();
     let tok = RsrTokenizer::train(texts.iter(), 400, 2).unwrap();
     let out = dir.join("packed");
-    pack(
-        &CorpusDir::new(&variant),
-        &out,
-        &tok,
-        &PackConfig { val_fraction: 0.1, ..Default::default() },
-        &mut |_, _| {},
-    )
-    .unwrap();
+    pack(&CorpusDir::new(&variant), &out, &tok, &PackConfig { val_fraction: 0.1, ..Default::default() }, &mut |_| {})
+        .unwrap();
     out
 }
 

@@ -24,13 +24,14 @@
 
 use crate::shard::{Dtype, Shard};
 use crate::tokenizer::RsrTokenizer;
+use rayon::prelude::*;
 use rsr_core::corpus::CorpusDir;
 use rsr_core::jsonl::{JsonlReader, JsonlWriter, SoftErrors};
 use rsr_core::manifest::Manifest;
 use rsr_core::rng::derive_seed;
 use rsr_core::{special, Error, Result};
+use rsr_corpus::scale::Progress;
 use rsr_corpus::transform::TransformedDoc;
-use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -249,6 +250,49 @@ impl SplitWriter {
 
 pub const SPLITS: [&str; 2] = ["train", "val"];
 
+/// Where packed documents go, in input order, and what is counted on the way.
+struct Sink {
+    writers: [SplitWriter; 2],
+    soft: SoftErrors,
+    unsafe_reflections: u64,
+    docs: u64,
+    bytes: u64,
+}
+
+impl Sink {
+    /// Pack `batch` on every core, then write it in order (emptying it).
+    fn write_batch(
+        &mut self,
+        batch: &mut Vec<(TransformedDoc, u64)>,
+        file: &Path,
+        tok: &RsrTokenizer,
+        cfg: &PackConfig,
+    ) -> Result<()> {
+        let packed: Vec<std::result::Result<Packed, String>> =
+            batch.par_iter().map(|(doc, _)| pack_doc(doc, tok)).collect();
+        for ((doc, line), packed) in batch.drain(..).zip(packed) {
+            let packed = match packed {
+                Ok(p) => p,
+                Err(message) => {
+                    self.soft.check::<()>(Err(Error::Record { path: file.to_path_buf(), line, message }))?;
+                    continue;
+                }
+            };
+            self.unsafe_reflections += doc
+                .inserted
+                .iter()
+                .map(|r| rsr_core::reflection::count_unsafe(&doc.text[r[0]..r[1]]) as u64)
+                .sum::<u64>();
+            let u = derive_seed(cfg.seed, &doc.id) as f64 / u64::MAX as f64;
+            let split = (u < cfg.val_fraction) as usize;
+            self.writers[split].push(&doc.id, &packed, tok.special.reflect_open, cfg.shard_tokens)?;
+            self.docs += 1;
+            self.bytes += doc.text.len() as u64;
+        }
+        Ok(())
+    }
+}
+
 /// Text bytes packed in parallel per batch, at most (see [`PackConfig::batch_docs`]).
 const BATCH_BYTES: usize = 64 << 20;
 
@@ -263,7 +307,7 @@ pub fn pack(
     out: &Path,
     tok: &RsrTokenizer,
     cfg: &PackConfig,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(&Progress),
 ) -> Result<Manifest> {
     if !(0.0..1.0).contains(&cfg.val_fraction) {
         return Err(Error::Invalid(format!("--val-fraction must be in [0, 1), got {}", cfg.val_fraction)));
@@ -279,57 +323,61 @@ pub fn pack(
         let vocab = tok.vocab_size();
         let dtype = cfg.dtype.unwrap_or(Dtype::for_vocab(vocab));
         dtype.check(vocab).map_err(|e| Error::input(out, e.to_string(), "re-run `rsr pack` with --dtype u32"))?;
-        let mut writers = [
-            SplitWriter::new(out.join("train"), dtype, vocab as u32)?,
-            SplitWriter::new(out.join("val"), dtype, vocab as u32)?,
-        ];
-        let mut soft = SoftErrors::new(cfg.strict);
-        let (mut unsafe_reflections, mut bytes, mut docs) = (0u64, 0u64, 0u64);
+        let mut sink = Sink {
+            writers: [
+                SplitWriter::new(out.join("train"), dtype, vocab as u32)?,
+                SplitWriter::new(out.join("val"), dtype, vocab as u32)?,
+            ],
+            soft: SoftErrors::new(cfg.strict),
+            unsafe_reflections: 0,
+            docs: 0,
+            bytes: 0,
+        };
         // Read a batch in order (records and their line numbers), pack it on every core, write
         // it in order: parallel work, serial output.
         let batch_docs = cfg.batch_docs.max(1);
         let mut batch: Vec<(TransformedDoc, u64)> = Vec::with_capacity(batch_docs);
         let mut batch_bytes = 0usize;
-        let mut write_batch = |batch: &mut Vec<(TransformedDoc, u64)>, file: &Path| -> Result<()> {
-            let packed: Vec<std::result::Result<Packed, String>> =
-                batch.par_iter().map(|(doc, _)| pack_doc(doc, tok)).collect();
-            for ((doc, line), packed) in batch.drain(..).zip(packed) {
-                let packed = match packed {
-                    Ok(p) => p,
-                    Err(message) => {
-                        soft.check::<()>(Err(Error::Record { path: file.to_path_buf(), line, message }))?;
-                        continue;
-                    }
-                };
-                unsafe_reflections += doc
-                    .inserted
-                    .iter()
-                    .map(|r| rsr_core::reflection::count_unsafe(&doc.text[r[0]..r[1]]) as u64)
-                    .sum::<u64>();
-                let u = derive_seed(cfg.seed, &doc.id) as f64 / u64::MAX as f64;
-                let split = (u < cfg.val_fraction) as usize;
-                writers[split].push(&doc.id, &packed, tok.special.reflect_open, cfg.shard_tokens)?;
-                docs += 1;
-                bytes += doc.text.len() as u64;
-            }
-            progress(docs, bytes);
-            Ok(())
-        };
+        // On-disk sizes, for the progress display's ETA: files done, plus the text read so far of
+        // the current file when it is uncompressed.
+        let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).collect();
+        let mut shown = Progress { files: files.len(), input_bytes: sizes.iter().sum(), ..Progress::default() };
         let mut read_soft = SoftErrors::new(cfg.strict);
-        for file in &files {
+        for (i, file) in files.iter().enumerate() {
+            let plain = file.extension().is_some_and(|e| e == "jsonl" || e == "json");
+            let mut file_text = 0u64;
             let mut reader = JsonlReader::<TransformedDoc>::open(file)?;
-            while let Some(r) = reader.next() {
-                let Some(doc) = read_soft.check(r)? else { continue };
-                batch_bytes += doc.text.len();
-                batch.push((doc, reader.line_number()));
-                if batch.len() >= batch_docs || batch_bytes >= BATCH_BYTES {
-                    write_batch(&mut batch, file)?;
+            loop {
+                let next = reader.next();
+                let end = next.is_none();
+                if let Some(r) = next {
+                    if let Some(doc) = read_soft.check(r)? {
+                        batch_bytes += doc.text.len();
+                        file_text += doc.text.len() as u64;
+                        batch.push((doc, reader.line_number()));
+                    }
+                }
+                if end || batch.len() >= batch_docs || batch_bytes >= BATCH_BYTES {
+                    sink.write_batch(&mut batch, file, tok, cfg)?;
                     batch_bytes = 0;
+                    if end {
+                        shown.files_done = i + 1;
+                        shown.input_bytes_done += sizes[i];
+                    }
+                    let current = if plain && !end { file_text.min(sizes[i]) } else { 0 };
+                    progress(&Progress {
+                        docs: sink.docs,
+                        bytes: sink.bytes,
+                        input_bytes_done: shown.input_bytes_done + current,
+                        ..shown
+                    });
+                }
+                if end {
+                    break;
                 }
             }
-            write_batch(&mut batch, file)?;
-            batch_bytes = 0;
         }
+        let Sink { writers, soft, unsafe_reflections, docs, .. } = sink;
         let soft_count = soft.count + read_soft.count;
         if docs == 0 {
             return Err(Error::input(

@@ -156,7 +156,7 @@ fn pack_writes_shards_a_stable_split_and_a_manifest() {
     let input = write_docs(&dir.path().join("in"), &f.docs);
     let cfg = PackConfig { shard_tokens: 4000, val_fraction: 0.1, ..PackConfig::default() };
     let out = dir.path().join("packed");
-    let m = pack(&input, &out, &f.tok, &cfg, &mut |_, _| {}).unwrap();
+    let m = pack(&input, &out, &f.tok, &cfg, &mut |_| {}).unwrap();
     let train = &m.counts["splits"]["train"];
     let val = &m.counts["splits"]["val"];
     assert_eq!(train["docs"].as_u64().unwrap() + val["docs"].as_u64().unwrap(), f.docs.len() as u64);
@@ -175,13 +175,13 @@ fn pack_writes_shards_a_stable_split_and_a_manifest() {
     assert!(out.join("tokenizer.json").is_file() && out.join("train/index.jsonl").is_file());
     // Same input, same bytes.
     let out2 = dir.path().join("packed2");
-    pack(&input, &out2, &f.tok, &cfg, &mut |_, _| {}).unwrap();
+    pack(&input, &out2, &f.tok, &cfg, &mut |_| {}).unwrap();
     assert_eq!(
         std::fs::read(out.join("train/shard_00000.bin")).unwrap(),
         std::fs::read(out2.join("train/shard_00000.bin")).unwrap()
     );
     // A rerun with bigger shards leaves no stale shard behind.
-    pack(&input, &out, &f.tok, &PackConfig { shard_tokens: 1 << 30, ..cfg }, &mut |_, _| {}).unwrap();
+    pack(&input, &out, &f.tok, &PackConfig { shard_tokens: 1 << 30, ..cfg }, &mut |_| {}).unwrap();
     assert_eq!(rsr_pack::export::split_shards(&out, "train").unwrap().len(), 1);
 }
 
@@ -197,7 +197,7 @@ fn parallel_packing_is_byte_identical_to_serial() {
     let run = |threads: usize, batch_docs: usize, out: &str| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let out = dir.path().join(out);
-        let m = pool.install(|| pack(&input, &out, &f.tok, &PackConfig { batch_docs, ..cfg.clone() }, &mut |_, _| {}));
+        let m = pool.install(|| pack(&input, &out, &f.tok, &PackConfig { batch_docs, ..cfg.clone() }, &mut |_| {}));
         (out, m.unwrap())
     };
     let (serial, ms) = run(1, 1, "serial");
@@ -227,8 +227,7 @@ fn an_all_masked_corpus_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let text = "Grind the velorine.";
     let input = write_docs(&dir.path().join("in"), &[doc(text, &[[0, text.len()]], &[])]);
-    let err =
-        pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_, _| {}).unwrap_err().to_string();
+    let err = pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("every text token is masked") && err.contains("HINT"), "{err}");
 }
 
@@ -248,7 +247,7 @@ fn a_vocabulary_larger_than_the_dtype_is_a_clear_error() {
     assert!(big.vocab_size() > 65_536);
     let input = write_docs(&dir.path().join("in"), &[doc("t1 t2", &[], &[])]);
     let cfg = PackConfig { dtype: Some(Dtype::U16), ..Default::default() };
-    let err = pack(&input, &dir.path().join("out"), &big, &cfg, &mut |_, _| {}).unwrap_err().to_string();
+    let err = pack(&input, &dir.path().join("out"), &big, &cfg, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("does not fit uint16") && err.contains("HINT"), "{err}");
 }
 
@@ -260,8 +259,7 @@ fn unsafe_reflections_without_any_mask_are_refused_unless_mask_none_was_chosen()
     let mut lost = f.docs.iter().find(|d| !d.masked.is_empty()).unwrap().clone();
     lost.masked.clear();
     let input = write_docs(&dir.path().join("in"), &[lost]);
-    let err =
-        pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_, _| {}).unwrap_err().to_string();
+    let err = pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("the loss mask was lost") && err.contains("HINT"), "{err}");
     // The same documents from a transform that said --mask none are fine.
     let m = rsr_core::manifest::Manifest::new(
@@ -271,5 +269,5 @@ fn unsafe_reflections_without_any_mask_are_refused_unless_mask_none_was_chosen()
         serde_json::json!({}),
     );
     m.write(&dir.path().join("in")).unwrap();
-    pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_, _| {}).unwrap();
+    pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_| {}).unwrap();
 }

@@ -55,6 +55,9 @@ pub struct Args {
     /// Stop at the first bad record instead of counting and skipping it.
     #[arg(long)]
     strict: bool,
+    /// Threads that tokenize and mask (0: one per core). The output is the same for any number.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -69,10 +72,12 @@ pub fn run(args: Args) -> Result<()> {
             DtypeArg::U32 => Some(Dtype::U32),
         },
         strict: args.strict,
+        ..PackConfig::default()
     };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build()?;
     let pb = progress::spinner("pack");
-    let m = rsr_pack::pack::pack(&CorpusDir::new(&args.input), &args.out, &tok, &cfg, &mut |d, b| {
-        progress::update_stream(&pb, d, b)
+    let m = pool.install(|| {
+        rsr_pack::pack::pack(&CorpusDir::new(&args.input), &args.out, &tok, &cfg, &mut |p| progress::show_files(&pb, p))
     })?;
     pb.finish_and_clear();
     for w in m.counts["warnings"].as_array().into_iter().flatten() {
