@@ -8,7 +8,7 @@
 # Real prose: bench/real_prose.py (installed documentation and Python docstrings, ~60 MB) in 8 files;
 # a 32k byte-level BPE trained on it (`rsr tokenizer train`), used by both. Runs alternate, 3 each;
 # medians; the ratio is datatrove wall time ÷ rsr wall time.
-# Needs datatrove: a virtualenv with `pip install "datatrove[processing]==0.10.1" tokenizers`, named by
+# Needs datatrove: a virtualenv with `pip install "datatrove[processing]==0.10.1" tokenizers orjson`, named by
 # DATATROVE_PYTHON (default: python3).
 # Usage: bench/pipeline_real.sh [WORK=/tmp/rsr-bench-real] [RUNS=3]
 set -euo pipefail
