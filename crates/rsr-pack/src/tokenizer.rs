@@ -45,6 +45,8 @@ pub struct RsrTokenizer {
     pub special: SpecialIds,
     /// Special tokens this toolkit had to add to a loaded tokenizer.
     pub added_specials: Vec<String>,
+    /// The faster encode path, when it reproduces this tokenizer exactly ([`crate::fastbpe`]).
+    fast: Option<crate::fastbpe::FastBpe>,
 }
 
 fn tok_err(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
@@ -160,7 +162,8 @@ impl RsrTokenizer {
         }
         // From here on, text never turns into special tokens.
         tok.set_encode_special_tokens(true);
-        Ok(Self { inner: tok, special, added_specials })
+        let fast = crate::fastbpe::FastBpe::for_tokenizer(&tok).filter(|f| agrees(&tok, f));
+        Ok(Self { inner: tok, special, added_specials, fast })
     }
 
     pub fn vocab_size(&self) -> usize {
@@ -170,12 +173,30 @@ impl RsrTokenizer {
     /// Encode ordinary text (special-token literals stay text). Returns ids
     /// and byte offsets into `text`.
     pub fn encode_text(&self, text: &str) -> Result<(Vec<u32>, Offsets)> {
+        if let Some(f) = &self.fast {
+            return f.encode(&self.inner, text).map_err(Error::Invalid);
+        }
         let enc = self.inner.encode(text, false).map_err(|e| Error::Invalid(format!("encoding failed: {e}")))?;
         Ok((enc.get_ids().to_vec(), enc.get_offsets().to_vec()))
     }
 
+    /// The same as [`encode_text`](Self::encode_text) through `tokenizers` alone (never the fast
+    /// path): the reference the fast path is tested against.
+    pub fn encode_reference(&self, text: &str) -> Result<(Vec<u32>, Offsets)> {
+        let enc = self.inner.encode(text, false).map_err(|e| Error::Invalid(format!("encoding failed: {e}")))?;
+        Ok((enc.get_ids().to_vec(), enc.get_offsets().to_vec()))
+    }
+
+    /// Whether encoding takes the fast path ([`crate::fastbpe`]).
+    pub fn uses_fast_path(&self) -> bool {
+        self.fast.is_some()
+    }
+
     /// Token ids only (no offsets): the raw-encoding baseline of the pack bench.
     pub fn encode_ids(&self, text: &str) -> Result<Vec<u32>> {
+        if let Some(f) = &self.fast {
+            return Ok(f.encode(&self.inner, text).map_err(Error::Invalid)?.0);
+        }
         let enc = self.inner.encode_fast(text, false).map_err(|e| Error::Invalid(format!("encoding failed: {e}")))?;
         Ok(enc.get_ids().to_vec())
     }
@@ -191,6 +212,22 @@ impl RsrTokenizer {
         let json = tok.to_string(true).map_err(|e| Error::Invalid(format!("cannot serialise tokenizer: {e}")))?;
         rsr_core::atomic::write_all(path, json.as_bytes())
     }
+}
+
+/// Multilingual text with the shapes that trip pre-tokenizers (contractions, digits, runs of
+/// spaces and newlines, tabs, combining marks, scripts without spaces, emoji, NBSP): the fast
+/// path is used only if it encodes this exactly as `tokenizers` does.
+const AGREEMENT_SAMPLE: &str = "It's 3.14159, isn't it?  Two  spaces,\ttabs\r\n\nand\n\n  indented lines.\u{a0}NBSP \
+    naïve café Ünïcödé; Ελληνικά κείμενα; русский текст; 日本語のテキスト、中文文本。 हिन्दी पाठ \
+    عربي 😀👍🏽 ¼ ½ Ⅻ 1,000,000 'S 'LL we'd they'll I'M   \n";
+
+/// Does the fast path encode [`AGREEMENT_SAMPLE`] (and its halves) exactly as `tokenizers` does?
+fn agrees(tok: &Tokenizer, fast: &crate::fastbpe::FastBpe) -> bool {
+    let mid = AGREEMENT_SAMPLE.char_indices().nth(AGREEMENT_SAMPLE.chars().count() / 2).map(|(i, _)| i).unwrap_or(0);
+    [AGREEMENT_SAMPLE, &AGREEMENT_SAMPLE[..mid], &AGREEMENT_SAMPLE[mid..], " ", ""].iter().all(|t| {
+        let slow = tok.encode(*t, false).map(|e| (e.get_ids().to_vec(), e.get_offsets().to_vec()));
+        matches!((slow, fast.encode(tok, t)), (Ok(a), Ok(b)) if a == b)
+    })
 }
 
 /// The reflection vocabulary for a corpus of `n` texts: each category's words about once per 16

@@ -5,27 +5,38 @@
 #              one process per core (--rank/--world-size), then `rsr pack` (tokenize + loss mask +
 #              shards, every core) — the whole job, end to end
 #   datatrove: JsonlReader → DocumentTokenizer (tokenize only), LocalPipelineExecutor, one task per core
-# Real prose: bench/real_prose.py (installed documentation and Python docstrings, ~60 MB) in 8 files;
-# a 32k byte-level BPE trained on it (`rsr tokenizer train`), used by both. Runs alternate, 3 each;
-# medians; the ratio is datatrove wall time ÷ rsr wall time.
-# Needs datatrove: a virtualenv with `pip install "datatrove[processing]==0.10.1" tokenizers orjson`, named by
-# DATATROVE_PYTHON (default: python3).
-# Usage: bench/pipeline_real.sh [WORK=/tmp/rsr-bench-real] [RUNS=3]
+# Corpora: `real` (default) — bench/real_prose.py (installed documentation and Python docstrings,
+# ~60 MB) in 8 JSONL files, with a 32k byte-level BPE trained on it (`rsr tokenizer train`);
+# `synthetic` — SafetyWorld documents repeated with fresh ids (bench/make_corpus.py, 60 MB in 8
+# .jsonl.zst files) with the 4k BPE of bench/pipeline.sh. The same tokenizer for both pipelines.
+# Runs alternate, 3 each; medians; the ratio is datatrove wall time ÷ rsr wall time.
+# Needs datatrove: a virtualenv with
+#   pip install "datatrove[processing]==0.10.1" tokenizers orjson zstandard
+# named by DATATROVE_PYTHON (default: python3).
+# Usage: bench/pipeline_vs_datatrove.sh [real|synthetic] [WORK=/tmp/rsr-bench-CORPUS] [RUNS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WORK=${1:-/tmp/rsr-bench-real}
-RUNS=${2:-3}
+CORPUS=${1:-real}
+WORK=${2:-/tmp/rsr-bench-$CORPUS}
+RUNS=${3:-3}
 PY=${DATATROVE_PYTHON:-python3}
 CORES=$(nproc)
 cargo build --release -q -p rsr-cli
 R=$PWD/target/release/rsr
 mkdir -p "$WORK/in"
-if [ ! -f "$WORK/prose.jsonl" ]; then
-  python3 bench/real_prose.py "$WORK/prose.jsonl"
-  split -n l/8 -d --additional-suffix=.jsonl "$WORK/prose.jsonl" "$WORK/in/part-"
-fi
-[ -f "$WORK/tok.json" ] || $R tokenizer train --input "$WORK/prose.jsonl" --vocab-size 32000 --out "$WORK/tok.json" >/dev/null
 [ -f "$WORK/world/world.json" ] || $R gym --out "$WORK/world" --docs 20000 >/dev/null
+if [ "$CORPUS" = real ]; then
+  GLOB='*.jsonl'
+  if [ ! -f "$WORK/prose.jsonl" ]; then
+    python3 bench/real_prose.py "$WORK/prose.jsonl"
+    split -n l/8 -d --additional-suffix=.jsonl "$WORK/prose.jsonl" "$WORK/in/part-"
+  fi
+  [ -f "$WORK/tok.json" ] || $R tokenizer train --input "$WORK/prose.jsonl" --vocab-size 32000 --out "$WORK/tok.json" >/dev/null
+else
+  GLOB='*.jsonl.zst'
+  python3 bench/make_corpus.py "$WORK/world/documents.jsonl" 60 "$WORK/in" 8 >/dev/null
+  [ -f "$WORK/tok.json" ] || $R tokenizer train --input "$WORK/world" --vocab-size 4096 --out "$WORK/tok.json" >/dev/null
+fi
 [ -f "$WORK/clf.rsrclf" ] || $R classifier train --corpus "$WORK/world" --out "$WORK/clf.rsrclf" >/dev/null
 now() { date +%s.%N; }
 
@@ -49,15 +60,15 @@ dt_run() {
   rm -rf "$WORK/dt-out" "$WORK/dt-logs"
   local t0 t1
   t0=$(now)
-  "$PY" - "$WORK" "$CORES" <<'PY'
+  "$PY" - "$WORK" "$CORES" "$GLOB" <<'PY'
 import sys
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.tokens import DocumentTokenizer
-work, cores = sys.argv[1], int(sys.argv[2])
+work, cores, glob = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 LocalPipelineExecutor(
     pipeline=[
-        JsonlReader(f"{work}/in", glob_pattern="*.jsonl"),
+        JsonlReader(f"{work}/in", glob_pattern=glob),
         DocumentTokenizer(f"{work}/dt-out", tokenizer_name_or_path=f"{work}/tok.json", eos_token="<|endoftext|>",
                           shuffle_documents=False),
     ],
@@ -76,17 +87,18 @@ for i in $(seq 1 "$RUNS"); do
   dt_times+=("$(echo "$b - $a" | bc)")
 done
 
-python3 - "$WORK" "$CORES" "${rsr_times[*]}" "${pack_times[*]}" "${dt_times[*]}" <<'PY'
+python3 - "$WORK" "$CORES" "${rsr_times[*]}" "${pack_times[*]}" "${dt_times[*]}" "$CORPUS" <<'PY'
 import json, statistics, sys
 work, cores = sys.argv[1], int(sys.argv[2])
 rsr = [float(x) for x in sys.argv[3].split()]
 pack = [float(x) for x in sys.argv[4].split()]
 dt = [float(x) for x in sys.argv[5].split()]
+corpus = sys.argv[6]
 pm = json.load(open(f"{work}/packed/manifest.json"))["counts"]["splits"]
 tokens = sum(pm[s]["tokens"] for s in pm)
 tm = json.load(open(f"{work}/rsr/manifest.json"))["counts"]
 med = statistics.median
-print(f"real prose: {tm['bytes_in'] / 1e6:.0f} MB, {tm['docs_in']} documents, {tokens:,} tokens after pack (32k BPE); {cores} cores; {len(rsr)} runs each, medians")
+print(f"{corpus}: {tm['bytes_in'] / 1e6:.0f} MB, {tm['docs_in']} documents, {tokens:,} tokens after pack; {cores} cores; {len(rsr)} runs each, medians")
 print(f"{'pipeline':<62} {'wall s':>7} {'tokens/s per core-s':>20}")
 print(f"{'rsr: classify + transform rsr (' + str(cores) + ' ranks) + pack (' + str(cores) + ' threads)':<62} {med(rsr):>7.1f} {tokens / med(rsr) / cores:>20,.0f}")
 print(f"{'   of which pack':<62} {med(pack):>7.1f}")
