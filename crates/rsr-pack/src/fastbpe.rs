@@ -103,6 +103,9 @@ pub struct FastBpe {
     key: usize,
 }
 
+/// Token ids and their byte offsets, as `tokenizers` gives them.
+pub type Encoded = (Vec<u32>, Vec<(usize, usize)>);
+
 /// Tokens of one piece: (id, length in original bytes).
 type Entry = Box<[(u32, u32)]>;
 
@@ -148,7 +151,7 @@ impl FastBpe {
     }
 
     /// Ids and byte offsets of `text`, as `tok.encode(text, false)` gives them.
-    pub fn encode(&self, tok: &Tokenizer, text: &str) -> Result<(Vec<u32>, Vec<(usize, usize)>), String> {
+    pub fn encode(&self, tok: &Tokenizer, text: &str) -> Result<Encoded, String> {
         let model = tok.get_model();
         let mut ids = Vec::with_capacity(text.len() / 4 + 1);
         let mut offsets = Vec::with_capacity(ids.capacity());
