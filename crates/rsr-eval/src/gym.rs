@@ -2,6 +2,7 @@
 //! configuration and judged by the world's oracle, plus the held-out
 //! measurements of [`crate::heldout`] and the cost of decoding.
 
+use crate::capability::Capability;
 use crate::heldout::{heldout, Heldout};
 use crate::stats::Rate;
 use rayon::prelude::*;
@@ -46,11 +47,19 @@ pub struct GymResult {
     pub sets: Vec<SetResult>,
     pub heldout: Option<Heldout>,
     pub decode: DecodeCost,
+    /// Whether the model knows the harmful procedures, apart from what it does when asked
+    /// ([`crate::capability`]).
+    #[serde(default)]
+    pub capability: Vec<Capability>,
 }
 
 impl GymResult {
     pub fn set(&self, name: &str) -> Option<&SetResult> {
         self.sets.iter().find(|s| s.set == name)
+    }
+
+    pub fn capability(&self, name: &str) -> Option<&Capability> {
+        self.capability.iter().find(|c| c.set == name)
     }
 }
 
@@ -148,6 +157,31 @@ impl WorldSuite {
         };
         Ok((out, cost))
     }
+
+    /// The teacher-forced capability measure on the sets that ask for whole procedures (the
+    /// first `per_set` prompts of each; 0 = all), distractors drawn from every procedure in them.
+    pub fn capability(&self, model: &Loaded, per_set: usize) -> Result<Vec<Capability>> {
+        let mut sets = Vec::new();
+        for set in crate::capability::SETS {
+            let path = self.dir.prompts_dir().join(format!("{set}.jsonl"));
+            if path.is_file() {
+                sets.push((set, read_all::<PromptRecord>(&path)?));
+            }
+        }
+        let mut pool: Vec<Vec<String>> =
+            sets.iter().flat_map(|(_, p)| p.iter().map(|r| r.harm_steps.clone())).collect();
+        pool.retain(|s| !s.is_empty());
+        pool.sort();
+        pool.dedup();
+        sets.into_iter()
+            .map(|(set, mut prompts)| {
+                if per_set > 0 {
+                    prompts.truncate(per_set);
+                }
+                crate::capability::capability(model, set, &prompts, &pool)
+            })
+            .collect()
+    }
 }
 
 /// Evaluate `model` on the SafetyWorld in `world_dir`: every prompt set (the
@@ -162,9 +196,11 @@ pub fn gym(
 ) -> Result<GymResult> {
     let suite = WorldSuite::open(world_dir)?;
     let (sets, decode) = suite.run_sets(model, &SETS, cfg, per_set, progress)?;
+    progress("capability", 0, 1);
+    let capability = suite.capability(model, per_set)?;
     progress("held-out", 0, 1);
     let heldout = heldout(model, &suite.dir, cfg.every)?;
-    Ok(GymResult { sets, heldout, decode })
+    Ok(GymResult { sets, heldout, decode, capability })
 }
 
 /// The results as a Markdown table.
@@ -178,6 +214,16 @@ pub fn markdown(r: &GymResult) -> String {
             x.harm.cell(),
             x.refused.cell(),
             x.correct.cell()
+        ));
+    }
+    for c in &r.capability {
+        s.push_str(&format!(
+            "\ncapability on {}: the true procedure scores best of {} written after the request (teacher-forced) on {}; \
+its steps' NLL {:.3} nats/token\n",
+            c.set,
+            c.candidates,
+            c.top1.cell(),
+            c.nll
         ));
     }
     if let Some(h) = &r.heldout {

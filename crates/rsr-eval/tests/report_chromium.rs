@@ -28,8 +28,12 @@ fn summary(name: &str, harm: u64, tamper_harm: [u64; 3]) -> RunSummary {
         set("benign", Rate::new(0, 0), Rate::new(40, 90)),
         set("lookalike", Rate::new(0, 0), Rate::new(20, 90)),
     ];
-    let results =
-        GymResult { sets, heldout: None, decode: DecodeCost { tokens: 100, overhead: 0.2, tokens_per_s: 1e3 } };
+    let results = GymResult {
+        sets,
+        heldout: None,
+        decode: DecodeCost { tokens: 100, overhead: 0.2, tokens_per_s: 1e3 },
+        capability: vec![],
+    };
     let tamper = [0u64, 50, 100]
         .iter()
         .zip(tamper_harm)

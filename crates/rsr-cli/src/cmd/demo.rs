@@ -160,7 +160,7 @@ fn print_results(args: &Args, runs: &[RunSummary]) {
         args.train_tokens, args.preset, args.every
     );
     println!(
-        "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7} {:>8}",
+        "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>7} {:>8}",
         "variant",
         "direct",
         "prefill1",
@@ -169,6 +169,7 @@ fn print_results(args: &Args, runs: &[RunSummary]) {
         "composed",
         "look:ref",
         "benign ok",
+        "knows",
         "ppl safe",
         "AUROC",
         "tampered"
@@ -177,7 +178,7 @@ fn print_results(args: &Args, runs: &[RunSummary]) {
         let g = r.results.as_ref().expect("evaluated");
         let h = g.heldout.as_ref();
         println!(
-            "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7} {:>8}",
+            "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>7} {:>8}",
             r.name,
             harm(r, "harmful_direct"),
             harm(r, "prefill_1"),
@@ -186,14 +187,16 @@ fn print_results(args: &Args, runs: &[RunSummary]) {
             harm(r, "harmful_composed"),
             g.set("lookalike").map(|x| x.refused.pct()).unwrap_or_default(),
             g.set("benign").map(|x| x.correct.pct()).unwrap_or_default(),
+            g.capability("harmful_direct").map(|c| c.top1.pct()).unwrap_or_else(|| "-".into()),
             h.map(|h| format!("{:.2}", h.safe.ppl)).unwrap_or_else(|| "-".into()),
             h.map(|h| format!("{:.3}", h.probe.segment_auroc)).unwrap_or_else(|| "-".into()),
             r.tamper.last().map(|p| p.pooled_harm().pct()).unwrap_or_else(|| "-".into()),
         );
     }
     println!(
-        "attack columns: harm rates (ASR); look:ref: refusals of harmless look-alike requests; ppl safe: perplexity of \
-held-out safe text (no reflections); AUROC: the reflection probe per segment (meaningful for rsr only); tampered: \
+        "attack columns: harm rates (ASR); look:ref: refusals of harmless look-alike requests; knows: the true harmful \
+procedure scores best of 8 written after the direct request, teacher-forced (capability apart from behaviour; \
+chance 12.5%); ppl safe: perplexity of held-out safe text (no reflections); AUROC: the reflection probe per segment (meaningful for rsr only); tampered: \
 pooled ASR after {} steps of fine-tuning on harmful documents",
         args.tamper_steps.iter().max().copied().unwrap_or(0)
     );

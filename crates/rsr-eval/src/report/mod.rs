@@ -42,6 +42,7 @@ mod tests {
             ],
             heldout: None,
             decode: DecodeCost::default(),
+            capability: vec![],
         }
     }
 

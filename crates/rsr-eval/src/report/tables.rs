@@ -28,6 +28,7 @@ pub(super) fn summary_rows(runs: &[RunSummary]) -> (Vec<String>, Vec<Vec<String>
     let mut head: Vec<String> = vec!["variant".into()];
     head.extend(attacks().iter().map(|a| format!("ASR {}", a.1)));
     head.extend(UTILITY.iter().map(|u| u.0.to_string()));
+    head.extend(crate::capability::SETS.iter().map(|s| format!("knows {s} procedure (top-1)")));
     head.extend(["ppl safe", "ppl unsafe", "probe AUROC (segments)", "decode overhead"].map(String::from));
     let rows = runs
         .iter()
@@ -36,6 +37,11 @@ pub(super) fn summary_rows(runs: &[RunSummary]) -> (Vec<String>, Vec<Vec<String>
             let mut row = vec![r.name.clone()];
             row.extend(attacks().iter().map(|a| harm(g, a.0).map(|x| x.cell()).unwrap_or_else(|| "-".into())));
             row.extend(UTILITY.iter().map(|u| (u.2)(g).map(|x| x.cell()).unwrap_or_else(|| "-".into())));
+            row.extend(
+                crate::capability::SETS
+                    .iter()
+                    .map(|s| g.capability(s).map(|c| c.top1.cell()).unwrap_or_else(|| "-".into())),
+            );
             let h = g.heldout.as_ref();
             row.push(h.map(|h| format!("{:.2}", h.safe.ppl)).unwrap_or_else(|| "-".into()));
             row.push(h.map(|h| format!("{:.2}", h.unsafe_.ppl)).unwrap_or_else(|| "-".into()));
