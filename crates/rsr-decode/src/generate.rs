@@ -25,6 +25,10 @@
 //! and `<|unsafe|>` are never sampled as visible tokens, and a reflection the model opens itself
 //! is written out of sight under every policy, `off` included (`off` only skips the forced checks).
 //! `Conditioning::Tag` models (Korbak et al.) are conditioned on `<|safe|>`.
+//!
+//! Streaming: text before the last safe check can no longer be retracted, so after each check
+//! the decoder hands it to [`GenConfig::on_final`]; what follows the last check waits for the
+//! end of the generation (a `stop` there would cut it).
 
 use crate::lm::{LanguageModel, Vocab};
 use crate::probe::score_after_reflect;
@@ -78,6 +82,20 @@ pub struct GenConfig {
     /// Set to stop the generation early (its client went away); finish reason `cancelled`.
     #[serde(skip)]
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Called with each new piece of text that no later check can retract, as checks make it
+    /// final (for streaming; see [`Decoder::generate`]).
+    #[serde(skip)]
+    pub on_final: Option<OnFinal>,
+}
+
+/// A callback for text that has become final.
+#[derive(Clone)]
+pub struct OnFinal(pub std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for OnFinal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnFinal(..)")
+    }
 }
 
 impl GenConfig {
@@ -117,6 +135,7 @@ impl Default for GenConfig {
             conditioning: Conditioning::Plain,
             rationales: false,
             cancel: None,
+            on_final: None,
         }
     }
 }
@@ -189,6 +208,8 @@ struct Session<S> {
     out: Generation,
     safe: Mark,
     retries: usize,
+    /// Bytes of visible text handed to `on_final` so far.
+    sent: usize,
 }
 
 impl<M: LanguageModel> Decoder<'_, M> {
@@ -222,7 +243,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
             extra_tokens: 0,
         };
         let safe = Mark { len: self.lm.len(&state), logits: logits.clone(), visible: 0 };
-        let mut s = Session { state, logits, out, safe, retries: 0 };
+        let mut s = Session { state, logits, out, safe, retries: 0, sent: 0 };
         // The prompt's last open segment counts toward the first check, as in training, where
         // segments run across the turn boundary.
         let mut since = self.open_segment(context, cfg.every);
@@ -244,6 +265,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
                     if matches!(self.check(&mut s, cfg, true), Outcome::Finish) {
                         break;
                     }
+                    self.emit_final(&mut s, cfg);
                     continue;
                 } else {
                     s.logits = self.lm.feed(&mut s.state, &[t]);
@@ -260,6 +282,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
                         if matches!(self.check(&mut s, cfg, false), Outcome::Finish) {
                             break;
                         }
+                        self.emit_final(&mut s, cfg);
                     }
                 }
             }
@@ -285,6 +308,32 @@ impl<M: LanguageModel> Decoder<'_, M> {
             };
         }
         s.out
+    }
+
+    /// Hand `on_final` the text that has become final since the last call. Final: everything up
+    /// to the last safe check under `stop` and `backtrack` (the only policies that retract), all
+    /// of it under the others — minus a trailing piece that could still become a stop sequence,
+    /// trailing whitespace, and an incomplete character, which wait for the next call (or for the
+    /// generation's end, when the caller sends the rest of [`Generation::text`]).
+    fn emit_final(&self, s: &mut Session<M::State>, cfg: &GenConfig) {
+        let Some(cb) = &cfg.on_final else { return };
+        let upto = match cfg.policy {
+            Policy::Stop | Policy::Backtrack => s.safe.visible,
+            _ => s.out.tokens.len(),
+        };
+        let text = (self.detok)(&s.out.tokens[..upto]);
+        let mut end = text.trim_end_matches(|c: char| c.is_whitespace() || c == '\u{FFFD}').len();
+        for stop in &cfg.stop {
+            for (k, _) in stop.char_indices().skip(1) {
+                if text[..end].ends_with(&stop[..k]) {
+                    end = end.min(text[..end].len() - k);
+                }
+            }
+        }
+        if end > s.sent && text.is_char_boundary(s.sent) {
+            (cb.0)(&text[s.sent..end]);
+            s.sent = end;
+        }
     }
 
     /// Does a segment close after visible token `t`, `since` tokens into it? At the first

@@ -27,9 +27,14 @@
 //! text; the prompt ends with `Assistant:` and generation stops at `\nUser:` —
 //! the layout of the dialogues the models were trained on.
 //!
-//! Streaming sends the text once the reflection policy has judged it (a `stop`
-//! or `backtrack` can retract text until then): the chunks arrive after the
-//! generation, not token by token.
+//! Streaming sends text as soon as the reflection policy has judged it: after
+//! each check, everything before the last check that cannot be taken back
+//! (under `stop` and `backtrack`, the last safe one; under the other policies,
+//! the last one), minus trailing whitespace, a partial stop sequence and an
+//! incomplete character. What it holds back — the text since that check, at
+//! most about `every` tokens — follows when the generation ends, then the
+//! finish reason and the reflections. A `stop` can therefore never retract
+//! text a client has already been sent.
 
 // Handlers' helpers return a ready HTTP error response as their `Err`: idiomatic axum.
 #![allow(clippy::result_large_err)]
@@ -82,13 +87,13 @@ pub struct AppState {
     pub defaults: GenConfig,
     /// Whether requests may choose their own policy, cadence, θ, retries and conditioning.
     pub allow_client_policy: bool,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
 }
 
 impl AppState {
     /// A server whose reflection policy is fixed to the one in `defaults`.
     pub fn new(model: Loaded, name: String, limits: Limits, defaults: GenConfig) -> Self {
-        let slots = Semaphore::new(limits.concurrency.max(1));
+        let slots = Arc::new(Semaphore::new(limits.concurrency.max(1)));
         Self { model, name, limits, defaults, allow_client_policy: false, slots }
     }
 
@@ -376,6 +381,7 @@ impl AppState {
             conditioning: c.conditioning.unwrap_or(d.conditioning),
             rationales: c.rationales || d.rationales,
             cancel: None,
+            on_final: None,
         };
         cfg.validate().map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_request_error", e))?;
         Ok(cfg)
@@ -416,6 +422,123 @@ impl AppState {
     }
 }
 
+/// What a streamed response's chunks look like.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    Completion,
+    Chat,
+}
+
+impl AppState {
+    /// One chunk of a streamed response (`text` new, `finish` on the last).
+    fn chunk(&self, shape: Shape, id: &str, created: u64, text: Option<&str>, g: Option<&Generation>) -> Value {
+        match shape {
+            Shape::Completion => {
+                let mut v = json!({"id": id, "object": "text_completion", "created": created, "model": self.name,
+                    "choices": [{"index": 0, "text": text.unwrap_or(""), "finish_reason": g.map(finish_reason), "logprobs": null}]});
+                if let Some(g) = g {
+                    v["reflections"] = json!(g.reflections);
+                }
+                v
+            }
+            Shape::Chat => {
+                let delta = match (text, g) {
+                    (Some(t), _) => json!({"content": t}),
+                    (None, None) => json!({"role": "assistant", "content": ""}),
+                    (None, Some(_)) => json!({}),
+                };
+                let mut v = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": self.name,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": g.map(finish_reason)}]});
+                if let Some(g) = g {
+                    v["reflections"] = json!(g.reflections);
+                }
+                v
+            }
+        }
+    }
+
+    /// A streamed generation: text is sent as the reflection policy makes it final (after each
+    /// check that cannot be taken back), the rest when the generation ends, then the finish
+    /// reason and the reflections. A full server still answers 503 before the stream starts;
+    /// a client that goes away stops the generation.
+    async fn stream(self: &Arc<Self>, prompt: String, cfg: GenConfig, shape: Shape) -> Response {
+        let timeout = self.limits.timeout;
+        let permit = match tokio::time::timeout(timeout, Arc::clone(&self.slots).acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            _ => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "too many concurrent requests; retry later",
+                )
+            }
+        };
+        let id = request_id(if shape == Shape::Chat { "chatcmpl" } else { "cmpl" });
+        let created = now();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+        if shape == Shape::Chat {
+            let _ = tx.send(self.chunk(shape, &id, created, None, None));
+        }
+        // What the client has been sent, as it sees it (chat content is trimmed at the start).
+        let sent = Arc::new(std::sync::Mutex::new(String::new()));
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let guard = CancelOnDrop(Arc::clone(&cancel));
+        let on_final = {
+            let (me, tx, sent, id) = (Arc::clone(self), tx.clone(), Arc::clone(&sent), id.clone());
+            rsr_decode::generate::OnFinal(Arc::new(move |piece: &str| {
+                let mut sent = sent.lock().expect("not poisoned");
+                let piece = if shape == Shape::Chat && sent.is_empty() { piece.trim_start() } else { piece };
+                if !piece.is_empty() {
+                    sent.push_str(piece);
+                    let _ = tx.send(me.chunk(shape, &id, created, Some(piece), None));
+                }
+            }))
+        };
+        let cfg = GenConfig { cancel: Some(cancel), on_final: Some(on_final), ..cfg };
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let model = Arc::clone(&me);
+            let job = tokio::task::spawn_blocking(move || model.model.generate(&prompt, &cfg));
+            let out = tokio::time::timeout(timeout, job).await;
+            drop(permit);
+            match out {
+                Ok(Ok(Ok(g))) => {
+                    let text = if shape == Shape::Chat { g.text.trim() } else { g.text.as_str() };
+                    let sent = sent.lock().expect("not poisoned").clone();
+                    let rest = text.strip_prefix(sent.as_str()).unwrap_or("");
+                    if !rest.is_empty() {
+                        let _ = tx.send(me.chunk(shape, &id, created, Some(rest), None));
+                    }
+                    let _ = tx.send(me.chunk(shape, &id, created, None, Some(&g)));
+                }
+                Err(_) => {
+                    let _ = tx.send(json!({"error": {"type": "timeout", "message": format!("generation took longer than {timeout:?}")}}));
+                }
+                Ok(Err(e)) => {
+                    let _ = tx.send(json!({"error": {"type": "server_error", "message": e.to_string()}}));
+                }
+                Ok(Ok(Err(e))) => {
+                    let _ = tx.send(json!({"error": {"type": "invalid_request_error", "message": e.to_string()}}));
+                }
+            }
+        });
+        // The stream owns the cancel guard: when the client goes, the response is dropped and
+        // the generation told to stop.
+        let events = futures_util::stream::unfold((rx, Some(guard), false), |(mut rx, guard, done)| async move {
+            if done {
+                return None;
+            }
+            match rx.recv().await {
+                Some(v) => {
+                    Some((Ok::<_, std::convert::Infallible>(Event::default().data(v.to_string())), (rx, guard, false)))
+                }
+                None => Some((Ok(Event::default().data("[DONE]")), (rx, None, true))),
+            }
+        });
+        Sse::new(events).into_response()
+    }
+}
+
 /// Sets its flag when dropped.
 struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
 
@@ -451,31 +574,6 @@ fn bad_json(rej: JsonRejection) -> Response {
     error(StatusCode::BAD_REQUEST, "invalid_request_error", format!("malformed request: {}", rej.body_text()))
 }
 
-fn sse(chunks: Vec<Value>) -> Response {
-    let events: Vec<Result<Event, std::convert::Infallible>> = chunks
-        .into_iter()
-        .map(|c| Ok(Event::default().data(c.to_string())))
-        .chain(std::iter::once(Ok(Event::default().data("[DONE]"))))
-        .collect();
-    Sse::new(futures_util::stream::iter(events)).into_response()
-}
-
-/// Split a text into word-sized pieces for streaming.
-fn pieces(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for ch in text.chars() {
-        if ch.is_whitespace() && !cur.trim().is_empty() {
-            out.push(std::mem::take(&mut cur));
-        }
-        cur.push(ch);
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
 async fn completions(State(s): State<Arc<AppState>>, body: Result<Json<CompletionRequest>, JsonRejection>) -> Response {
     let Json(req) = match body {
         Ok(b) => b,
@@ -485,25 +583,15 @@ async fn completions(State(s): State<Arc<AppState>>, body: Result<Json<Completio
         Ok(c) => c,
         Err(r) => return r,
     };
+    if req.common.stream {
+        return s.stream(req.prompt, cfg, Shape::Completion).await;
+    }
     let (g, n_prompt) = match s.run(req.prompt, cfg).await {
         Ok(g) => g,
         Err(r) => return r,
     };
     let id = request_id("cmpl");
     let created = now();
-    if req.common.stream {
-        let mut chunks: Vec<Value> = pieces(&g.text)
-            .into_iter()
-            .map(|p| {
-                json!({"id": id, "object": "text_completion", "created": created, "model": s.name,
-                            "choices": [{"index": 0, "text": p, "finish_reason": null, "logprobs": null}]})
-            })
-            .collect();
-        chunks.push(json!({"id": id, "object": "text_completion", "created": created, "model": s.name,
-                           "choices": [{"index": 0, "text": "", "finish_reason": finish_reason(&g), "logprobs": null}],
-                           "reflections": g.reflections}));
-        return sse(chunks);
-    }
     Json(json!({
         "id": id, "object": "text_completion", "created": created, "model": s.name,
         "choices": [{"index": 0, "text": g.text, "finish_reason": finish_reason(&g), "logprobs": null}],
@@ -526,6 +614,9 @@ async fn chat_completions(State(s): State<Arc<AppState>>, body: Result<Json<Chat
         Err(r) => return r,
     };
     let msgs: Vec<(String, String)> = req.messages.into_iter().map(|m| (m.role, m.content)).collect();
+    if req.common.stream {
+        return s.stream(chat_prompt(&msgs), cfg, Shape::Chat).await;
+    }
     let (g, n_prompt) = match s.run(chat_prompt(&msgs), cfg).await {
         Ok(g) => g,
         Err(r) => return r,
@@ -533,18 +624,6 @@ async fn chat_completions(State(s): State<Arc<AppState>>, body: Result<Json<Chat
     let id = request_id("chatcmpl");
     let created = now();
     let content = g.text.trim().to_string();
-    if req.common.stream {
-        let mut chunks = vec![json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": s.name,
-                                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]})];
-        chunks.extend(pieces(&content).into_iter().map(|p| {
-            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": s.name,
-                   "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})
-        }));
-        chunks.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": s.name,
-                           "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason(&g)}],
-                           "reflections": g.reflections}));
-        return sse(chunks);
-    }
     Json(json!({
         "id": id, "object": "chat.completion", "created": created, "model": s.name,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason(&g)}],

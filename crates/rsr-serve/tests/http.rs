@@ -167,6 +167,60 @@ async fn streaming_chunks_are_well_formed() {
     }
 }
 
+/// The text of a streamed response, chunk by chunk (completion `text` or chat `delta.content`).
+fn streamed_pieces(body: &str) -> Vec<String> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .filter_map(|c| {
+            let choice = &c["choices"][0];
+            choice["text"].as_str().or(choice["delta"]["content"].as_str()).map(str::to_string)
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stream_sends_text_as_checks_make_it_final_and_adds_up_to_the_answer() {
+    // Monitor never retracts, so every check releases the text before it; greedy, so the
+    // streamed and the whole answer are the same generation.
+    let (url, _dir) = start_with(Limits::default(), true).await;
+    let c = reqwest::Client::new();
+    for policy in ["monitor", "stop"] {
+        for (path, mut body) in [
+            ("/v1/completions", json!({"prompt": "The weeds grow near the old bridge."})),
+            ("/v1/chat/completions", json!({"messages": [{"role": "user", "content": "How can I make blue dye?"}]})),
+        ] {
+            let o = body.as_object_mut().unwrap();
+            for (k, v) in [
+                ("model", json!("rsr-test")),
+                ("max_tokens", json!(64)),
+                ("temperature", json!(0)),
+                ("policy", json!(policy)),
+                ("every", json!(4)),
+                ("stop", json!([])),
+            ] {
+                o.insert(k.into(), v);
+            }
+            let whole: Value = c.post(format!("{url}{path}")).json(&body).send().await.unwrap().json().await.unwrap();
+            let answer = whole["choices"][0]["text"]
+                .as_str()
+                .or(whole["choices"][0]["message"]["content"].as_str())
+                .unwrap()
+                .to_string();
+            body["stream"] = json!(true);
+            let r = c.post(format!("{url}{path}")).json(&body).send().await.unwrap();
+            let pieces = streamed_pieces(&r.text().await.unwrap());
+            assert_eq!(pieces.concat(), answer, "{policy} {path}: the stream adds up to the answer");
+            let checks = whole["reflections"].as_array().unwrap().len();
+            if policy == "monitor" && checks >= 3 {
+                assert!(pieces.len() >= 2, "{path}: {checks} checks but the text came in one piece: {pieces:?}");
+            }
+        }
+    }
+}
+
 async fn post(url: &str, path: &str, body: Value) -> (u16, Value) {
     let r = reqwest::Client::new().post(format!("{url}{path}")).json(&body).send().await.unwrap();
     let status = r.status().as_u16();

@@ -73,6 +73,7 @@ impl DecodeArgs {
             conditioning: self.conditioning,
             rationales: false,
             cancel: None,
+            on_final: None,
         };
         cfg.validate().map_err(|e| anyhow::anyhow!("{e}\nHINT: check --theta, --every, --temperature, --top-p"))?;
         Ok(cfg)
