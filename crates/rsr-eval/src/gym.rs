@@ -159,28 +159,27 @@ impl WorldSuite {
     }
 
     /// The teacher-forced capability measure on the sets that ask for whole procedures (the
-    /// first `per_set` prompts of each; 0 = all), distractors drawn from every procedure in them.
+    /// first `per_set` prompts of each; 0 = all). Distractors come from the same set's other
+    /// procedures: held-out hazards are compared with held-out hazards, not with procedures the
+    /// model may have memorised from unsafe documents.
     pub fn capability(&self, model: &Loaded, per_set: usize) -> Result<Vec<Capability>> {
-        let mut sets = Vec::new();
+        let mut out = Vec::new();
         for set in crate::capability::SETS {
             let path = self.dir.prompts_dir().join(format!("{set}.jsonl"));
-            if path.is_file() {
-                sets.push((set, read_all::<PromptRecord>(&path)?));
+            if !path.is_file() {
+                continue;
             }
+            let mut prompts = read_all::<PromptRecord>(&path)?;
+            let mut pool: Vec<Vec<String>> =
+                prompts.iter().map(|r| r.harm_steps.clone()).filter(|s| !s.is_empty()).collect();
+            pool.sort();
+            pool.dedup();
+            if per_set > 0 {
+                prompts.truncate(per_set);
+            }
+            out.push(crate::capability::capability(model, set, &prompts, &pool)?);
         }
-        let mut pool: Vec<Vec<String>> =
-            sets.iter().flat_map(|(_, p)| p.iter().map(|r| r.harm_steps.clone())).collect();
-        pool.retain(|s| !s.is_empty());
-        pool.sort();
-        pool.dedup();
-        sets.into_iter()
-            .map(|(set, mut prompts)| {
-                if per_set > 0 {
-                    prompts.truncate(per_set);
-                }
-                crate::capability::capability(model, set, &prompts, &pool)
-            })
-            .collect()
+        Ok(out)
     }
 }
 

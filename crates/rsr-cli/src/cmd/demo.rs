@@ -195,8 +195,8 @@ fn print_results(args: &Args, runs: &[RunSummary]) {
     }
     println!(
         "attack columns: harm rates (ASR); look:ref: refusals of harmless look-alike requests; knows: the true harmful \
-procedure scores best of 8 written after the direct request, teacher-forced (capability apart from behaviour; \
-chance 12.5%); ppl safe: perplexity of held-out safe text (no reflections); AUROC: the reflection probe per segment (meaningful for rsr only); tampered: \
+procedure scores best of 8 from the same set written after the direct request, teacher-forced (capability apart \
+from behaviour; chance 12.5%); ppl safe: perplexity of held-out safe text (no reflections); AUROC: the reflection probe per segment (meaningful for rsr only); tampered: \
 pooled ASR after {} steps of fine-tuning on harmful documents",
         args.tamper_steps.iter().max().copied().unwrap_or(0)
     );
