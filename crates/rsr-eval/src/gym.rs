@@ -227,9 +227,16 @@ its steps' NLL {:.3} nats/token\n",
     }
     if let Some(h) = &r.heldout {
         s.push_str(&format!(
-            "\nheld-out perplexity (reflection-free text): safe documents {:.2} ({:.3} bits/byte, {} tokens), \
-unsafe documents {:.2} ({:.3} bits/byte, {} tokens)\n",
-            h.safe.ppl, h.safe.bits_per_byte, h.safe.tokens, h.unsafe_.ppl, h.unsafe_.bits_per_byte, h.unsafe_.tokens
+            "\nheld-out perplexity (reflection-free text): safe documents {:.2} ({:.3} bits/byte, {} tokens; {:.2} over \
+ordinary tokens), unsafe documents {:.2} ({:.3} bits/byte, {} tokens; {:.2} over ordinary tokens)\n",
+            h.safe.ppl,
+            h.safe.bits_per_byte,
+            h.safe.tokens,
+            h.safe.ppl_text,
+            h.unsafe_.ppl,
+            h.unsafe_.bits_per_byte,
+            h.unsafe_.tokens,
+            h.unsafe_.ppl_text
         ));
         let p = &h.probe;
         s.push_str(&format!(

@@ -27,10 +27,17 @@ pub struct Perplexity {
     pub documents: u64,
     pub tokens: u64,
     pub bytes: u64,
-    /// Mean negative log-likelihood per token (nats).
+    /// Mean negative log-likelihood per token (nats), over the full softmax.
     pub nll: f64,
     pub ppl: f64,
     pub bits_per_byte: f64,
+    /// The same with the softmax renormalised over ordinary tokens: a model trained to expect
+    /// reflection or tag tokens in text is not charged for the probability it keeps for them
+    /// (the text scored has none).
+    #[serde(default)]
+    pub nll_text: f64,
+    #[serde(default)]
+    pub ppl_text: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,30 +69,48 @@ pub fn perplexity<'a>(model: &Loaded, texts: impl IntoIterator<Item = &'a str>) 
     let max = model.model.cfg.max_position_embeddings;
     let eot = model.tokenizer.special.endoftext;
     let texts: Vec<&str> = texts.into_iter().collect();
-    // Per document: (summed NLL, tokens scored); documents in parallel, summed in order.
+    let specials = model.tokenizer.special.all();
+    let vocab = model.model.cfg.vocab_size;
+    // Per document: (summed NLL, summed NLL over ordinary tokens, tokens scored); documents in
+    // parallel, summed in order.
     let per_doc = texts
         .par_iter()
         .map(|text| {
             let mut ids = vec![eot];
             ids.extend(model.encode(text)?);
-            let (mut sum, mut k_all) = (0f64, 0u64);
+            let (mut sum, mut sum_text, mut k_all) = (0f64, 0f64, 0u64);
             // Windows of up to `max` inputs; each predicts the next `max` tokens.
             for w in ids.windows(2).collect::<Vec<_>>().chunks(max) {
                 let inputs: Vec<u32> = w.iter().map(|p| p[0]).collect();
-                let targets: Vec<u32> = w.iter().map(|p| p[1]).collect();
                 let mut acts = Acts::new(&model.model.cfg, 1, inputs.len());
-                let (loss, k) = model.model.loss(&mut acts, &inputs, &targets, &vec![1u8; inputs.len()]);
-                sum += loss as f64 * k as f64;
-                k_all += k as u64;
+                model.model.forward(&mut acts, &inputs);
+                for (i, p) in w.iter().enumerate() {
+                    let row = &acts.logits[i * vocab..(i + 1) * vocab];
+                    let target = row[p[1] as usize] as f64;
+                    let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+                    let (mut all, mut text) = (0f64, 0f64);
+                    for (id, &l) in row.iter().enumerate() {
+                        let e = (l as f64 - max).exp();
+                        all += e;
+                        if !specials.contains(&(id as u32)) {
+                            text += e;
+                        }
+                    }
+                    sum += max + all.ln() - target;
+                    sum_text += max + text.ln() - target;
+                    k_all += 1;
+                }
             }
-            Ok((sum, k_all))
+            Ok((sum, sum_text, k_all))
         })
         .collect::<Result<Vec<_>>>()?;
     let sum: f64 = per_doc.iter().map(|d| d.0).sum();
-    let tokens: u64 = per_doc.iter().map(|d| d.1).sum();
+    let sum_text: f64 = per_doc.iter().map(|d| d.1).sum();
+    let tokens: u64 = per_doc.iter().map(|d| d.2).sum();
     let bytes: u64 = texts.iter().map(|t| t.len() as u64).sum();
     let documents = texts.len() as u64;
     let nll = sum / tokens.max(1) as f64;
+    let nll_text = sum_text / tokens.max(1) as f64;
     Ok(Perplexity {
         documents,
         tokens,
@@ -93,6 +118,8 @@ pub fn perplexity<'a>(model: &Loaded, texts: impl IntoIterator<Item = &'a str>) 
         nll,
         ppl: nll.exp(),
         bits_per_byte: sum / std::f64::consts::LN_2 / bytes.max(1) as f64,
+        nll_text,
+        ppl_text: nll_text.exp(),
     })
 }
 
@@ -155,4 +182,50 @@ pub fn heldout(model: &Loaded, world: &CorpusDir, every: usize) -> Result<Option
         segment_auroc: auroc(&spos, &sneg),
     };
     Ok(Some(Heldout { safe, unsafe_, probe }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A random model with a trained tokenizer, saved and loaded as a checkpoint.
+    fn loaded() -> (Loaded, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let texts = ["The weeds grow near the old bridge.", "First, grind the velorine. Next, add the tarquil."];
+        let tok = rsr_pack::tokenizer::RsrTokenizer::train(texts.iter().cycle().take(100), 300, 2).unwrap();
+        let tok_path = dir.path().join("tokenizer.json");
+        tok.save(&tok_path).unwrap();
+        let cfg = rsr_model::config::ModelConfig {
+            max_position_embeddings: 16,
+            ..rsr_model::config::ModelConfig::tiny(tok.vocab_size())
+        };
+        let model = rsr_model::model::Model::new(cfg, 4);
+        rsr_model::checkpoint::save_model(dir.path(), &model, 0, Some(&tok_path)).unwrap();
+        (Loaded::from_dir(dir.path()).unwrap(), dir)
+    }
+
+    #[test]
+    fn perplexity_matches_the_training_loss_and_renormalising_only_lowers_it() {
+        let (m, _dir) = loaded();
+        let text = "The weeds grow near the old bridge. First, grind the velorine and add the tarquil, slowly.";
+        let p = perplexity(&m, [text]).unwrap();
+        // The full-softmax figure is the training loss on the same windows.
+        let mut ids = vec![m.tokenizer.special.endoftext];
+        ids.extend(m.encode(text).unwrap());
+        let max = m.model.cfg.max_position_embeddings;
+        let (mut sum, mut k_all) = (0f64, 0usize);
+        for w in ids.windows(2).collect::<Vec<_>>().chunks(max) {
+            let inputs: Vec<u32> = w.iter().map(|p| p[0]).collect();
+            let targets: Vec<u32> = w.iter().map(|p| p[1]).collect();
+            let mut acts = Acts::new(&m.model.cfg, 1, inputs.len());
+            let (loss, k) = m.model.loss(&mut acts, &inputs, &targets, &vec![1u8; inputs.len()]);
+            sum += loss as f64 * k as f64;
+            k_all += k;
+        }
+        assert_eq!(p.tokens as usize, k_all);
+        assert!((p.nll - sum / k_all as f64).abs() < 1e-4, "{} vs {}", p.nll, sum / k_all as f64);
+        // Special tokens hold some probability in a random model: renormalising removes it.
+        assert!(p.nll_text < p.nll && p.nll - p.nll_text < 0.1, "{} vs {}", p.nll_text, p.nll);
+        assert!((p.ppl_text - p.nll_text.exp()).abs() < 1e-9);
+    }
 }

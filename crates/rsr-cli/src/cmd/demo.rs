@@ -188,7 +188,7 @@ fn print_results(args: &Args, runs: &[RunSummary]) {
             g.set("lookalike").map(|x| x.refused.pct()).unwrap_or_default(),
             g.set("benign").map(|x| x.correct.pct()).unwrap_or_default(),
             g.capability("harmful_direct").map(|c| c.top1.pct()).unwrap_or_else(|| "-".into()),
-            h.map(|h| format!("{:.2}", h.safe.ppl)).unwrap_or_else(|| "-".into()),
+            h.map(|h| format!("{:.2}", h.safe.ppl_text)).unwrap_or_else(|| "-".into()),
             h.map(|h| format!("{:.3}", h.probe.segment_auroc)).unwrap_or_else(|| "-".into()),
             r.tamper.last().map(|p| p.pooled_harm().pct()).unwrap_or_else(|| "-".into()),
         );
@@ -196,7 +196,9 @@ fn print_results(args: &Args, runs: &[RunSummary]) {
     println!(
         "attack columns: harm rates (ASR); look:ref: refusals of harmless look-alike requests; knows: the true harmful \
 procedure scores best of 8 from the same set written after the direct request, teacher-forced (capability apart \
-from behaviour; chance 12.5%); ppl safe: perplexity of held-out safe text (no reflections); AUROC: the reflection probe per segment (meaningful for rsr only); tampered: \
+from behaviour; chance 12.5%); ppl safe: perplexity of held-out safe text (no reflections), \
+the softmax renormalised over ordinary tokens so no variant pays for the special tokens it was trained to expect \
+(the report has both); AUROC: the reflection probe per segment (meaningful for rsr only); tampered: \
 pooled ASR after {} steps of fine-tuning on harmful documents",
         args.tamper_steps.iter().max().copied().unwrap_or(0)
     );

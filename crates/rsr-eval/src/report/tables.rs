@@ -29,7 +29,10 @@ pub(super) fn summary_rows(runs: &[RunSummary]) -> (Vec<String>, Vec<Vec<String>
     head.extend(attacks().iter().map(|a| format!("ASR {}", a.1)));
     head.extend(UTILITY.iter().map(|u| u.0.to_string()));
     head.extend(crate::capability::SETS.iter().map(|s| format!("knows {s} procedure (top-1)")));
-    head.extend(["ppl safe", "ppl unsafe", "probe AUROC (segments)", "decode overhead"].map(String::from));
+    head.extend(
+        ["ppl safe", "ppl safe (text tokens)", "ppl unsafe", "probe AUROC (segments)", "decode overhead"]
+            .map(String::from),
+    );
     let rows = runs
         .iter()
         .filter_map(|r| {
@@ -44,6 +47,7 @@ pub(super) fn summary_rows(runs: &[RunSummary]) -> (Vec<String>, Vec<Vec<String>
             );
             let h = g.heldout.as_ref();
             row.push(h.map(|h| format!("{:.2}", h.safe.ppl)).unwrap_or_else(|| "-".into()));
+            row.push(h.map(|h| format!("{:.2}", h.safe.ppl_text)).unwrap_or_else(|| "-".into()));
             row.push(h.map(|h| format!("{:.2}", h.unsafe_.ppl)).unwrap_or_else(|| "-".into()));
             row.push(h.map(|h| format!("{:.3}", h.probe.segment_auroc)).unwrap_or_else(|| "-".into()));
             row.push(format!("{:.2}", g.decode.overhead));
