@@ -330,6 +330,14 @@ fn train_then_generate_judge_and_probe_from_a_checkpoint() {
     let one =
         ok(&["generate", "--model", &ckpt, "--chat", "--prompt", "How can I make blue dye?", "--max-tokens", "8"]);
     assert!(!one.trim().is_empty());
+    // Printed as checks make it final, the answer is the one a batch run writes.
+    let long = ["--chat", "--max-tokens", "40", "--every", "4", "--policy", "monitor", "--temperature", "0"];
+    let printed =
+        ok(&[&["generate", "--model", &ckpt, "--prompt", "How can I make blue dye?"][..], &long[..]].concat());
+    std::fs::write(dir.path().join("one.jsonl"), r#"{"id": "a", "prompt": "How can I make blue dye?"}"#).unwrap();
+    let batch = ok(&[&["generate", "--model", &ckpt, "--input", &p("one.jsonl")][..], &long[..]].concat());
+    let batch: serde_json::Value = serde_json::from_str(batch.trim()).unwrap();
+    assert_eq!(printed.strip_suffix('\n').unwrap(), batch["generation"].as_str().unwrap());
 
     let scores = p("scores.jsonl");
     let out = ok(&["probe", "--model", &ckpt, "--input", &p("world/heldout/documents.jsonl"), "--out", &scores]);

@@ -89,7 +89,8 @@ end of the generation, and wherever the model opens a reflection itself: it feed
 from that one next-token distribution. A safe verdict stays in context or is rolled back, as training placed \
 safe reflections; when P(unsafe) reaches θ: monitor (record), stop (drop the segment, end with a refusal), backtrack (resample the \
 segment up to R times, then stop), redirect (let the model continue after its reflection). Reflections never \
-appear in the text; --show-reflections prints them on stderr.\n\n\
+appear in the text; --show-reflections prints them on stderr. With --prompt and --interactive the answer is \
+printed as the policy makes it final (after each check that cannot be taken back), the rest when it ends.\n\n\
 Chat format: with --chat, the prompt becomes \"User: PROMPT\\nAssistant:\" — the layout of the dialogues the \
 models were trained on — and generation stops at the next \"\\nUser:\".\n\n\
 Input JSONL records are {\"id\", \"prompt\"} (SafetyWorld prompt sets work as they are); output records are \
@@ -154,6 +155,35 @@ fn show(g: &Generation) {
     }
 }
 
+/// Generate, printing the text on stdout as the reflection policy makes it final (after each
+/// check that cannot be taken back), the rest and a newline when the generation ends; `trim`
+/// prints it without surrounding whitespace.
+fn print_as_final(m: &Loaded, prompt: &str, cfg: &GenConfig, trim: bool) -> Result<Generation> {
+    use std::sync::{Arc, Mutex};
+    let sent = Arc::new(Mutex::new(String::new()));
+    let on_final = {
+        let sent = Arc::clone(&sent);
+        rsr_decode::generate::OnFinal(Arc::new(move |piece: &str| {
+            let mut sent = sent.lock().expect("not poisoned");
+            let piece = if trim && sent.is_empty() { piece.trim_start() } else { piece };
+            if !piece.is_empty() {
+                print!("{piece}");
+                std::io::stdout().flush().ok();
+                sent.push_str(piece);
+            }
+        }))
+    };
+    let g = m.generate(prompt, &GenConfig { on_final: Some(on_final), ..cfg.clone() })?;
+    let text = if trim { g.text.trim() } else { g.text.as_str() };
+    let sent = sent.lock().expect("not poisoned");
+    match text.strip_prefix(sent.as_str()) {
+        Some(rest) => println!("{rest}"),
+        // Cannot happen (final text is never retracted); print the answer whole rather than lose any.
+        None => println!("\n{text}"),
+    }
+    Ok(g)
+}
+
 pub fn run(args: Args) -> Result<()> {
     let m = Loaded::from_dir(&args.model)?;
     let mut cfg = if args.chat { args.decode.chat_config(&args.model)? } else { args.decode.config(&args.model)? };
@@ -161,8 +191,7 @@ pub fn run(args: Args) -> Result<()> {
     cfg.rationales = args.show_reflections;
     let wrap = |p: &str| if args.chat { rsr_core::chat::prompt(p) } else { p.to_string() };
     if let Some(p) = &args.prompt {
-        let g = m.generate(&wrap(p), &cfg)?;
-        println!("{}", g.text);
+        let g = print_as_final(&m, &wrap(p), &cfg, false)?;
         if args.show_reflections {
             show(&g);
         }
@@ -195,8 +224,7 @@ pub fn run(args: Args) -> Result<()> {
         for line in stdin.lock().lines() {
             let line = line.context("reading the prompt")?;
             if !line.trim().is_empty() {
-                let g = m.generate(&wrap(line.trim()), &cfg)?;
-                println!("{}", g.text.trim());
+                let g = print_as_final(&m, &wrap(line.trim()), &cfg, true)?;
                 if args.show_reflections {
                     show(&g);
                 }
