@@ -42,22 +42,20 @@ pub fn update_rank(pb: &ProgressBar, p: &rsr_corpus::scale::Progress) {
 /// Documents, MB and MB/s so far, files done, and an ETA from the on-disk bytes done (for
 /// callers that report in batches; [`update_rank`] throttles per-document reports).
 pub fn show_files(pb: &ProgressBar, p: &rsr_corpus::scale::Progress) {
-    {
-        let secs = pb.elapsed().as_secs_f64().max(1e-3);
-        let eta = if p.input_bytes_done > 0 && p.input_bytes_done < p.input_bytes {
-            let left = secs * (p.input_bytes - p.input_bytes_done) as f64 / p.input_bytes_done as f64;
-            format!(", ETA {}", indicatif::HumanDuration(std::time::Duration::from_secs_f64(left)))
-        } else {
-            String::new()
-        };
-        pb.set_prefix(format!(
-            "file {}/{}, {} docs, {:.1} MB, {:.1} MB/s{eta}",
-            p.files_done,
-            p.files,
-            p.docs,
-            p.bytes as f64 / 1e6,
-            p.bytes as f64 / 1e6 / secs
-        ));
-        pb.tick();
-    }
+    let secs = pb.elapsed().as_secs_f64().max(1e-3);
+    let eta = if p.input_bytes_done > 0 && p.input_bytes_done < p.input_bytes {
+        let left = secs * (p.input_bytes - p.input_bytes_done) as f64 / p.input_bytes_done as f64;
+        format!(", ETA {}", indicatif::HumanDuration(std::time::Duration::from_secs_f64(left)))
+    } else {
+        String::new()
+    };
+    pb.set_prefix(format!(
+        "file {}/{}, {} docs, {:.1} MB, {:.1} MB/s{eta}",
+        p.files_done,
+        p.files,
+        p.docs,
+        p.bytes as f64 / 1e6,
+        p.bytes as f64 / 1e6 / secs
+    ));
+    pb.tick();
 }

@@ -442,13 +442,14 @@ impl<M: LanguageModel> Decoder<'_, M> {
             return Outcome::Continue;
         }
         // Unsafe: the model writes its verdict and category (the only check that costs more).
-        let body = match self.style.format {
-            Format::V2 => self.write_reflection(s, l, Some(v.unsafe_tag), cfg.rationales),
-            Format::V1 => self.write_reflection(s, l, None, false),
-        };
         let parsed = match self.style.format {
-            Format::V2 => rsr_core::reflection::parse_unsafe_body(&body),
-            Format::V1 => rsr_core::reflection::parse_body(&body),
+            Format::V2 => rsr_core::reflection::parse_unsafe_body(&self.write_reflection(
+                s,
+                l,
+                Some(v.unsafe_tag),
+                cfg.rationales,
+            )),
+            Format::V1 => rsr_core::reflection::parse_body(&self.write_reflection(s, l, None, false)),
         };
         if let Ok(rsr_core::reflection::Verdict::Unsafe { category, rationale }) = parsed {
             record.category = Some(category.slug().to_string());

@@ -164,18 +164,21 @@ impl FastBpe {
             let mut mapped = String::new();
             for (start, end) in pieces(text) {
                 let piece = &text[start..end];
-                if !cache.contains_key(piece) {
-                    mapped.clear();
-                    mapped.extend(piece.bytes().map(|b| BYTE_CHAR[b as usize]));
-                    let tokens = model.tokenize(&mapped).map_err(|e| format!("encoding failed: {e}"))?;
-                    let entry: Entry = tokens.iter().map(|t| (t.id, t.value.chars().count() as u32)).collect();
-                    if cache.len() >= CACHE_ENTRIES {
-                        cache.clear();
+                let entry = match cache.get(piece) {
+                    Some(entry) => entry,
+                    None => {
+                        mapped.clear();
+                        mapped.extend(piece.bytes().map(|b| BYTE_CHAR[b as usize]));
+                        let tokens = model.tokenize(&mapped).map_err(|e| format!("encoding failed: {e}"))?;
+                        let entry: Entry = tokens.iter().map(|t| (t.id, t.value.chars().count() as u32)).collect();
+                        if cache.len() >= CACHE_ENTRIES {
+                            cache.clear();
+                        }
+                        cache.entry(piece.into()).or_insert(entry)
                     }
-                    cache.insert(piece.into(), entry);
-                }
+                };
                 let mut at = start;
-                for &(id, len) in cache[piece].iter() {
+                for &(id, len) in entry.iter() {
                     // A token holding part of a multi-byte character reports the whole character.
                     let (s, e) = (floor_char(text, at), ceil_char(text, at + len as usize));
                     ids.push(id);

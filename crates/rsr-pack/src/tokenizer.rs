@@ -173,11 +173,10 @@ impl RsrTokenizer {
     /// Encode ordinary text (special-token literals stay text). Returns ids
     /// and byte offsets into `text`.
     pub fn encode_text(&self, text: &str) -> Result<(Vec<u32>, Offsets)> {
-        if let Some(f) = &self.fast {
-            return f.encode(&self.inner, text).map_err(Error::Invalid);
+        match &self.fast {
+            Some(f) => f.encode(&self.inner, text).map_err(Error::Invalid),
+            None => self.encode_reference(text),
         }
-        let enc = self.inner.encode(text, false).map_err(|e| Error::Invalid(format!("encoding failed: {e}")))?;
-        Ok((enc.get_ids().to_vec(), enc.get_offsets().to_vec()))
     }
 
     /// The same as [`encode_text`](Self::encode_text) through `tokenizers` alone (never the fast

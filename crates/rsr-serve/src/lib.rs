@@ -388,18 +388,17 @@ impl AppState {
     }
 
     /// Run one generation on the blocking pool, within the concurrency and time limits.
+    /// A generation slot, waited for up to the request timeout; 503 when none frees up.
+    async fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
+        match tokio::time::timeout(self.limits.timeout, Arc::clone(&self.slots).acquire_owned()).await {
+            Ok(Ok(p)) => Ok(p),
+            _ => Err(error(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many concurrent requests; retry later")),
+        }
+    }
+
     async fn run(self: &Arc<Self>, prompt: String, cfg: GenConfig) -> Result<(Generation, usize), Response> {
         let timeout = self.limits.timeout;
-        let permit = match tokio::time::timeout(timeout, self.slots.acquire()).await {
-            Ok(Ok(p)) => p,
-            _ => {
-                return Err(error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "overloaded",
-                    "too many concurrent requests; retry later",
-                ))
-            }
-        };
+        let permit = self.slot().await?;
         let me = Arc::clone(self);
         // When this future is dropped — the client disconnected, or the timeout fired — the
         // guard tells the generation to stop instead of running on for nobody.
@@ -463,15 +462,9 @@ impl AppState {
     /// a client that goes away stops the generation.
     async fn stream(self: &Arc<Self>, prompt: String, cfg: GenConfig, shape: Shape) -> Response {
         let timeout = self.limits.timeout;
-        let permit = match tokio::time::timeout(timeout, Arc::clone(&self.slots).acquire_owned()).await {
-            Ok(Ok(p)) => p,
-            _ => {
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "overloaded",
-                    "too many concurrent requests; retry later",
-                )
-            }
+        let permit = match self.slot().await {
+            Ok(p) => p,
+            Err(r) => return r,
         };
         let id = request_id(if shape == Shape::Chat { "chatcmpl" } else { "cmpl" });
         let created = now();
