@@ -50,6 +50,8 @@ pub struct ExperimentConfig {
     pub vocab_size: usize,
     /// Training tokens per variant (equal compute); 0 builds the corpora only.
     pub train_tokens: u64,
+    /// Sequences per optimizer step (of 256 tokens).
+    pub batch_size: usize,
     pub preset: String,
     /// Checkpoints per run for the learning curve (1: the final one only).
     pub curve_points: usize,
@@ -57,7 +59,19 @@ pub struct ExperimentConfig {
     pub curve_per_set: usize,
     /// Fine-tuning steps after which attack success is measured ("0" alone: no attack).
     pub tamper_steps: Vec<u64>,
+    /// The variants trained and evaluated (names from [`VARIANTS`]; empty: all). Every corpus
+    /// is still built, so the corpus table is whole.
+    pub variants: Vec<String>,
+    /// Also train `raw` on the negative-control world (the held-out facts deleted) and measure
+    /// what it composes: the calibration gates' control ([`crate::calibration`]).
+    pub control: bool,
 }
+
+/// The negative control's run name.
+pub const CONTROL_RUN: &str = "raw-control";
+
+/// The sets the negative-control model is asked.
+pub const CONTROL_SETS: [&str; 3] = ["harmful_composed", "open_book", "benign_composed"];
 
 /// Where the experiment is, for a progress display.
 pub enum Stage<'a> {
@@ -100,6 +114,27 @@ impl ExperimentConfig {
     }
     pub fn run_dir(&self, name: &str) -> PathBuf {
         self.out.join("runs").join(name)
+    }
+    /// The negative-control world: the same world with the held-out facts deleted.
+    pub fn control_dir(&self) -> PathBuf {
+        self.out.join("control")
+    }
+    /// Whether variant `name` is trained and evaluated.
+    pub fn selected(&self, name: &str) -> bool {
+        self.variants.is_empty() || self.variants.iter().any(|v| v == name)
+    }
+    /// Reject a variant name that is not one of [`VARIANTS`].
+    pub fn validate(&self) -> Result<()> {
+        for v in &self.variants {
+            if !VARIANTS.iter().any(|(n, _)| n == v) {
+                let names: Vec<_> = VARIANTS.iter().map(|(n, _)| *n).collect();
+                return Err(rsr_core::Error::Invalid(format!(
+                    "unknown variant `{v}`: choose from {}",
+                    names.join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// How each variant decodes: reflections with the `stop` policy at the training cadence
@@ -150,6 +185,20 @@ pub fn build_corpora(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) ->
         let pack_cfg = PackConfig { seed: cfg.seed, ..PackConfig::default() };
         let p = rsr_pack::pack::pack(&CorpusDir::new(&dir), &cfg.packed_dir(name), &tok, &pack_cfg, &mut |_| {})?;
         built.push((name, t, p, unsafe_trainable_words(&unsafe_sentences, &dir)?));
+    }
+    if cfg.control && cfg.train_tokens > 0 {
+        // The negative control: the same seed, the held-out facts deleted, raw only.
+        let control = cfg.control_dir();
+        let config = WorldConfig { docs: cfg.docs, omit_heldout_facts: true, ..WorldConfig::default() };
+        rsr_world::write::write_world(&control.join("world"), cfg.seed, config, false, &mut |_, _| {})?;
+        let t_cfg = TransformConfig { mode: Mode::Raw, every: cfg.every, seed: cfg.seed, ..TransformConfig::default() };
+        let input = CorpusDir::new(control.join("world"));
+        let dir = control.join("variant");
+        run::transform(&input, &dir, &t_cfg, labels, &RunOptions::default(), &tok, &mut |d, _| {
+            progress(Stage::Variant(CONTROL_RUN, d))
+        })?;
+        let pack_cfg = PackConfig { seed: cfg.seed, ..PackConfig::default() };
+        rsr_pack::pack::pack(&CorpusDir::new(&dir), &control.join("packed"), &tok, &pack_cfg, &mut |_| {})?;
     }
     let total = |p: &Manifest, k: &str| -> u64 {
         ["train", "val"].iter().map(|s| p.counts["splits"][s][k].as_u64().unwrap_or(0)).sum()
@@ -218,23 +267,11 @@ pub fn train_and_evaluate(
     let suite = WorldSuite::open(&world)?;
     let mut runs = Vec::new();
     for (name, mode) in VARIANTS {
+        if !cfg.selected(name) {
+            continue;
+        }
         let run_dir = cfg.run_dir(name);
-        let t_cfg = TrainConfig {
-            data: cfg.packed_dir(name),
-            preset: cfg.preset.clone(),
-            tokens: cfg.train_tokens,
-            seed: cfg.seed,
-            eval_every: 0,
-            ..TrainConfig::default()
-        };
-        // Evenly spaced checkpoints for the learning curve; the last is the final one.
-        let per_step = (t_cfg.batch_size * t_cfg.seq_len) as u64;
-        let steps = t_cfg.steps();
-        let t_cfg =
-            TrainConfig { checkpoint_every: steps.div_ceil(cfg.curve_points.max(1) as u64) * per_step, ..t_cfg };
-        rsr_model::train::prepare_new_run(&run_dir, true)?;
-        let mut trainer = Trainer::new(&run_dir, t_cfg, false)?;
-        let m = trainer.run(&mut |s| progress(Stage::Train(name, s.step, steps)))?;
+        let (m, _) = train(cfg, &cfg.packed_dir(name), &run_dir, cfg.curve_points, name, progress)?;
         let ckpt = PathBuf::from(m.counts["checkpoint"].as_str().unwrap_or_default());
         let gen = cfg.decoding(mode);
         let mut tick = |what: &str, i: usize, n: usize| progress(Stage::Eval(name, what, i, n));
@@ -269,4 +306,48 @@ pub fn train_and_evaluate(
         });
     }
     Ok(runs)
+}
+
+/// Train one model on the shards in `data` at the experiment's budget, with `points`
+/// evenly spaced checkpoints (the last is the final one).
+fn train(
+    cfg: &ExperimentConfig,
+    data: &Path,
+    run_dir: &Path,
+    points: usize,
+    name: &str,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<(Manifest, u64)> {
+    let t_cfg = TrainConfig {
+        data: data.to_path_buf(),
+        preset: cfg.preset.clone(),
+        tokens: cfg.train_tokens,
+        batch_size: cfg.batch_size,
+        seed: cfg.seed,
+        eval_every: 0,
+        ..TrainConfig::default()
+    };
+    let per_step = (t_cfg.batch_size * t_cfg.seq_len) as u64;
+    let steps = t_cfg.steps();
+    let t_cfg = TrainConfig { checkpoint_every: steps.div_ceil(points.max(1) as u64) * per_step, ..t_cfg };
+    rsr_model::train::prepare_new_run(run_dir, true)?;
+    let mut trainer = Trainer::new(run_dir, t_cfg, false)?;
+    let m = trainer.run(&mut |s| progress(Stage::Train(name, s.step, steps)))?;
+    Ok((m, steps))
+}
+
+/// The negative control: `raw` trained at the same budget on the world with the held-out facts
+/// deleted ([`build_corpora`] built it when `cfg.control`), asked [`CONTROL_SETS`] of the real
+/// world's prompts (the same prompts: they do not depend on the facts written).
+pub fn train_control(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<crate::gym::GymResult> {
+    let control = cfg.control_dir();
+    let run_dir = control.join("run");
+    let (m, _) = train(cfg, &control.join("packed"), &run_dir, 1, CONTROL_RUN, progress)?;
+    let ckpt = PathBuf::from(m.counts["checkpoint"].as_str().unwrap_or_default());
+    let model = rsr_decode::Loaded::from_dir(&ckpt)?;
+    let suite = WorldSuite::open(&cfg.world_dir())?;
+    let gen = cfg.decoding(Mode::Raw);
+    let (sets, decode) = suite
+        .run_sets(&model, &CONTROL_SETS, &gen, 0, &mut |what, i, n| progress(Stage::Eval(CONTROL_RUN, what, i, n)))?;
+    Ok(crate::gym::GymResult { sets, heldout: None, decode, capability: vec![] })
 }

@@ -67,6 +67,9 @@ impl GymResult {
 pub struct WorldSuite {
     pub dir: CorpusDir,
     judge: Judge,
+    /// Written hazards whose documents the fine-tuning attack trains on; the attack is
+    /// measured on the others ([`rsr_world::world::Procedure::attack`]).
+    pub attack_procedures: std::collections::HashSet<String>,
 }
 
 /// The oracle's verdicts on one prompt set, counted: the one place SafetyWorld judgements
@@ -113,7 +116,13 @@ impl WorldSuite {
         let world_path = dir.world();
         let world: World = serde_json::from_slice(&std::fs::read(&world_path).map_err(|e| Error::io(&world_path, e))?)
             .map_err(|e| Error::input(&world_path, e.to_string(), "pass the directory `rsr gym --out` wrote"))?;
-        Ok(Self { judge: Judge::for_world(&world), dir })
+        let attack_procedures = world.hazards().filter(|p| p.attack).map(|p| p.id.clone()).collect();
+        Ok(Self { judge: Judge::for_world(&world), dir, attack_procedures })
+    }
+
+    /// Whether a prompt is about a hazard the fine-tuning attack never trains on.
+    pub fn outside_attack(&self, p: &PromptRecord) -> bool {
+        p.procedure.as_ref().is_none_or(|id| !self.attack_procedures.contains(id))
     }
 
     /// Generate and judge the prompt sets named (the first `per_set` of each; 0 = all).
@@ -125,11 +134,25 @@ impl WorldSuite {
         per_set: usize,
         progress: &mut dyn FnMut(&str, usize, usize),
     ) -> Result<(Vec<SetResult>, DecodeCost)> {
+        self.run_sets_where(model, sets, cfg, per_set, &|_| true, progress)
+    }
+
+    /// [`Self::run_sets`] on the prompts `keep` accepts.
+    pub fn run_sets_where(
+        &self,
+        model: &Loaded,
+        sets: &[&str],
+        cfg: &GenConfig,
+        per_set: usize,
+        keep: &dyn Fn(&PromptRecord) -> bool,
+        progress: &mut dyn FnMut(&str, usize, usize),
+    ) -> Result<(Vec<SetResult>, DecodeCost)> {
         let mut out = Vec::new();
         let (mut extra, mut visible, t0) = (0usize, 0usize, Instant::now());
         for &set in sets {
             let path = self.dir.prompts_dir().join(format!("{set}.jsonl"));
             let mut prompts: Vec<PromptRecord> = read_all(&path)?;
+            prompts.retain(|p| keep(p));
             if per_set > 0 {
                 prompts.truncate(per_set);
             }

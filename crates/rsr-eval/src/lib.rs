@@ -18,6 +18,7 @@
 //! assert!(lo < 0.5 && 0.5 < hi && hi - lo < 0.25);
 //! ```
 
+pub mod calibration;
 pub mod capability;
 pub mod curve;
 pub mod experiment;

@@ -61,7 +61,18 @@ pub fn attack_data(model: &Loaded, path: &Path, annotation: &str) -> Result<Toke
                 .filter(|a| a.spans.iter().any(|s| s.is_unsafe()))
                 .map(|a| a.id)
                 .collect();
-            docs.retain(|d| unsafe_ids.contains(&d.id));
+            // A SafetyWorld's attack data writes only the attack's hazards (`procedure` in a
+            // document's record names the hazard it writes); the attack is measured on the rest.
+            let held: HashSet<String> = match std::fs::read(corpus.world()) {
+                Ok(bytes) => serde_json::from_slice::<rsr_world::World>(&bytes)
+                    .map(|w| w.written_hazards().filter(|p| !p.attack).map(|p| p.id.clone()).collect())
+                    .unwrap_or_default(),
+                Err(_) => HashSet::new(),
+            };
+            docs.retain(|d| {
+                unsafe_ids.contains(&d.id)
+                    && !d.meta.get("procedure").and_then(|v| v.as_str()).is_some_and(|id| held.contains(id))
+            });
         }
         let ids = docs.iter().map(|d| model.encode(&d.text)).collect::<Result<Vec<_>>>()?;
         TokenStream::from_documents(ids, model.tokenizer.special.endoftext, vocab)
@@ -103,9 +114,12 @@ pub fn tamper(
             progress("fine-tune", ft.step as usize, target as usize);
         }
         let label = format!("step {target}");
-        let (sets, _) = suite.run_sets(model, &rsr_world::prompts::tamper_sets(), gen, per_set, &mut |s, i, k| {
-            progress(&format!("{label} {s}"), i, k)
-        })?;
+        // Measured on the hazards the attack's documents never write (disjoint, per category).
+        let keep = |p: &rsr_world::prompts::PromptRecord| suite.outside_attack(p);
+        let (sets, _) =
+            suite.run_sets_where(model, &rsr_world::prompts::tamper_sets(), gen, per_set, &keep, &mut |s, i, k| {
+                progress(&format!("{label} {s}"), i, k)
+            })?;
         out.push(TamperPoint {
             step: target,
             tokens: ft.tokens_seen(),

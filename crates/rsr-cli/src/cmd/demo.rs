@@ -8,6 +8,7 @@
 
 use crate::progress;
 use anyhow::Result;
+use rsr_eval::calibration;
 use rsr_eval::experiment::{self, CorpusRow, ExperimentConfig, Stage};
 use rsr_eval::report::RunSummary;
 use rsr_world::WorldConfig;
@@ -51,8 +52,11 @@ pub struct Args {
     #[arg(long, default_value_t = 1024)]
     vocab_size: usize,
     /// Training tokens per variant (the same for every variant: equal compute). 0 skips training.
-    #[arg(long, default_value_t = 1_500_000)]
+    #[arg(long, default_value_t = 4_000_000)]
     train_tokens: u64,
+    /// Sequences of 256 tokens per optimizer step.
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
     /// Model preset for every variant.
     #[arg(long, default_value = "tiny")]
     preset: String,
@@ -66,6 +70,14 @@ pub struct Args {
     /// attack success is measured; "0" alone skips it.
     #[arg(long, value_delimiter = ',', default_value = "0,25,50,100")]
     tamper_steps: Vec<u64>,
+    /// Train and evaluate only these variants (comma-separated; every corpus is still built).
+    /// `--variants raw,filter` is the calibration run: the gates need nothing else.
+    #[arg(long, value_delimiter = ',')]
+    variants: Vec<String>,
+    /// Skip the negative control (raw trained on the world with the held-out facts deleted);
+    /// its calibration gate then reads NOT MEASURED.
+    #[arg(long)]
+    no_control: bool,
 }
 
 impl Args {
@@ -79,10 +91,13 @@ impl Args {
             rationale_rate: self.rationale_rate,
             vocab_size: self.vocab_size,
             train_tokens: self.train_tokens,
+            batch_size: self.batch_size,
             preset: self.preset.clone(),
             curve_points: self.curve_points,
             curve_per_set: self.curve_per_set,
             tamper_steps: self.tamper_steps.clone(),
+            variants: self.variants.clone(),
+            control: !self.no_control,
         }
     }
 }
@@ -102,6 +117,7 @@ fn show(pb: &indicatif::ProgressBar) -> impl FnMut(Stage) + '_ {
 
 pub fn run(args: Args) -> Result<()> {
     let cfg = args.config();
+    cfg.validate()?;
     let pb = progress::spinner("demo");
     let rows = experiment::build_corpora(&cfg, &mut show(&pb))?;
     pb.finish_and_clear();
@@ -115,20 +131,76 @@ pub fn run(args: Args) -> Result<()> {
     }
     let pb = progress::spinner("demo");
     let runs = experiment::train_and_evaluate(&cfg, &rows, &mut show(&pb))?;
+    let control = if cfg.control { Some(experiment::train_control(&cfg, &mut show(&pb))?) } else { None };
     pb.finish_and_clear();
+    let result = |name: &str| runs.iter().find(|r| r.name == name).and_then(|r| r.results.as_ref());
+    let gates = calibration::gates(result("raw"), result("filter"), control.as_ref());
+    let passed = calibration::all_pass(&gates);
+    print_gates(&gates, passed);
     print_results(&args, &runs);
-    rsr_core::atomic::write_all(cfg.out.join("results.json"), serde_json::to_string_pretty(&runs)?.as_bytes())?;
-    let notes = format!(
+    let results = serde_json::json!({
+        "calibration": { "gates": gates, "passed": passed, "control": control },
+        "runs": runs,
+    });
+    rsr_core::atomic::write_all(cfg.out.join("results.json"), serde_json::to_string_pretty(&results)?.as_bytes())?;
+    let mut notes = format!(
         "rsr demo: {} SafetyWorld documents, one `{}` model per variant trained on {} tokens (equal compute), greedy \
 decoding; rsr with the `stop` policy every {} tokens, tag conditioned on <|safe|>.",
         args.docs, args.preset, args.train_tokens, args.every
     );
+    notes.push_str(&gate_notes(&gates, passed));
     let report =
         rsr_eval::report::write(&cfg.out, "rsr demo: Regular Safety Reflection vs the baselines", &notes, &runs)?;
     std::fs::rename(cfg.out.join("report.md"), cfg.out.join("results.md"))
         .map_err(|e| rsr_core::Error::io(cfg.out.join("results.md"), e))?;
     println!("report: {}   (Markdown: {})", report.display(), cfg.out.join("results.md").display());
     Ok(())
+}
+
+/// The calibration gates, and loudly whether the comparison below means anything.
+fn print_gates(gates: &[calibration::Gate], passed: bool) {
+    println!("\ncalibration gates (raw and filter only; docs/safetyworld.md#calibration-gates):");
+    for g in gates {
+        println!("  {}", g.line());
+    }
+    if !passed {
+        println!(
+            "\n!! CALIBRATION FAILED: at least one gate did not pass, so this world does not show the situation the \
+comparison is about (harm learned from safe data that filtering keeps). Read the table below as a description of \
+these models, not as evidence for or against any method."
+        );
+    }
+}
+
+fn gate_notes(gates: &[calibration::Gate], passed: bool) -> String {
+    let each: Vec<String> = gates
+        .iter()
+        .map(|g| {
+            format!(
+                "{} {:.1}% [{:.1}, {:.1}] vs {:.1}%: {}",
+                g.name,
+                100.0 * g.value,
+                100.0 * g.interval[0],
+                100.0 * g.interval[1],
+                100.0 * g.threshold,
+                if g.n == 0 {
+                    "not measured"
+                } else if g.pass {
+                    "pass"
+                } else {
+                    "FAIL"
+                }
+            )
+        })
+        .collect();
+    let verdict = if passed {
+        "all passed".to_string()
+    } else {
+        "CALIBRATION FAILED: this world does not show harm learned from safe data that filtering keeps, so the \
+comparison below describes these models and is not evidence for or against any method"
+            .to_string()
+    };
+    format!(" Calibration gates (raw and filter only): {}. {verdict}.", each.join("; "))
 }
 
 fn print_corpora(rows: &[CorpusRow]) {
@@ -160,13 +232,16 @@ fn print_results(args: &Args, runs: &[RunSummary]) {
         args.train_tokens, args.preset, args.every
     );
     println!(
-        "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>7} {:>8}",
+        "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>7} {:>8}",
         "variant",
         "direct",
         "prefill1",
         "jailbrk",
         "contin.",
         "composed",
+        "open-bk",
+        "dual-use",
+        "intent",
         "look:ref",
         "benign ok",
         "knows",
@@ -178,13 +253,16 @@ fn print_results(args: &Args, runs: &[RunSummary]) {
         let g = r.results.as_ref().expect("evaluated");
         let h = g.heldout.as_ref();
         println!(
-            "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>7} {:>8}",
+            "{:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>7} {:>8}",
             r.name,
             harm(r, "harmful_direct"),
             harm(r, "prefill_1"),
             harm(r, "jailbreak"),
             harm(r, "continuation"),
             harm(r, "harmful_composed"),
+            harm(r, "open_book"),
+            harm(r, "dual_use"),
+            harm(r, "intent"),
             g.set("lookalike").map(|x| x.refused.pct()).unwrap_or_default(),
             g.set("benign").map(|x| x.correct.pct()).unwrap_or_default(),
             g.capability("harmful_direct").map(|c| c.top1.pct()).unwrap_or_else(|| "-".into()),
@@ -194,7 +272,9 @@ fn print_results(args: &Args, runs: &[RunSummary]) {
         );
     }
     println!(
-        "attack columns: harm rates (ASR); look:ref: refusals of harmless look-alike requests; knows: the true harmful \
+        "attack columns: harm rates (ASR); composed: held-out hazards asked for, known only from safe facts; \
+open-bk: the same with the facts in the prompt; dual-use: a dose safe text states, asked for to stop a heart; \
+intent: a written benign recipe asked for a harmful use; look:ref: refusals of harmless look-alike requests; knows: the true harmful \
 procedure scores best of 8 from the same set written after the direct request, teacher-forced (capability apart \
 from behaviour; chance 12.5%); ppl safe: perplexity of held-out safe text (no reflections), \
 the softmax renormalised over ordinary tokens so no variant pays for the special tokens it was trained to expect \

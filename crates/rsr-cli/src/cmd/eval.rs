@@ -11,8 +11,8 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(
     about = "Evaluate a checkpoint on SafetyWorld: attacks, over-refusal, benign accuracy, perplexity, probe",
-    long_about = "Generate an answer to every SafetyWorld prompt set (harmful_direct, harmful_composed, prefill_1, \
-prefill_2, jailbreak, continuation, lookalike, benign) with the decoding policy given and judge each with the oracle; \
+    long_about = "Generate an answer to every SafetyWorld prompt set (harmful_direct, harmful_composed, open_book, \
+dual_use, intent, prefill_1, prefill_2, jailbreak, continuation, lookalike, benign, benign_composed, benign_open_book) with the decoding policy given and judge each with the oracle; \
 then, on the world's held-out documents, the perplexity of reflection-free text (safe and unsafe documents apart; \
 the same text for every variant) and the probe — P(unsafe) after <|reflect|> — at every segment end against the \
 ground truth. Every rate comes with a Wilson 95% interval; decode cost is reported too.\n\n\

@@ -16,17 +16,22 @@ use std::path::{Path, PathBuf};
 #[command(
     about = "Generate SafetyWorld: a synthetic corpus with exact ground truth, prompt sets and a judge",
     long_about = "Generate SafetyWorld (docs/safetyworld.md), a seeded synthetic world small enough for a 1–5M-parameter \
-model to learn on a CPU: encyclopedic facts about invented substances, benign recipes, stories, dialogues, \
-and unsafe text in five categories (weapons, violent-crimes, self-harm, nonviolent-crimes, hate) — whole \
-unsafe documents, unsafe passages inside safe ones, and coded documents with no trigger word. Some weapons \
-hazards are compositional: no document writes their procedure, but safe facts imply it.\n\n\
+model to learn on a CPU, built so that harm can be learned from safe data: products stated product first with \
+the facts every procedure follows from, lessons that teach using facts in context, benign recipes, doses and \
+dialogues, stories, and unsafe text in five categories (weapons, violent-crimes, self-harm, nonviolent-crimes, \
+hate) — whole unsafe documents, unsafe passages inside safe ones, and coded documents with no trigger word. \
+Held-out products (benign ones as the composition control, hazards as the composed attack) appear only as safe \
+facts; doses and benign recipes that safe text states are asked for harmful uses (dual-use, intent).\n\n\
 Writes DIR/documents.jsonl, DIR/annotations/ground_truth.jsonl (per-sentence byte spans), \
 DIR/heldout/ (held-out documents for perplexity and probe evaluation), DIR/prompts/*.jsonl \
-(harmful_direct, harmful_composed, prefill_1, prefill_2, jailbreak, continuation, lookalike, benign), \
-DIR/world.json (what the judge works from) and DIR/manifest.json.",
+(harmful_direct, harmful_composed, open_book, dual_use, intent, prefill_1, prefill_2, jailbreak, continuation, \
+lookalike, benign, benign_composed, benign_open_book), DIR/world.json (what the judge works from) and \
+DIR/manifest.json. `rsr gym check` checks the calibration gates on evaluated raw and filter models.",
     after_help = "Examples:\n  rsr gym --out world\n  rsr gym --out world --seed 7 --docs 20000 --zstd\n  \
 rsr gym --out world --noise miss=0.2,false_alarm=0.05   # also write annotations/noisy.jsonl\n  \
-rsr gym judge --world world --generations gens.jsonl --out judged.jsonl",
+rsr gym --out control --omit-heldout-facts   # the negative-control world\n  \
+rsr gym judge --world world --generations gens.jsonl --out judged.jsonl\n  \
+rsr gym check --results rsr-demo/results.json",
     args_conflicts_with_subcommands = true
 )]
 pub struct Args {
@@ -53,12 +58,37 @@ pub struct Args {
     /// Also write annotations/noisy.jsonl through the noisy annotator (see `rsr annotate --help`).
     #[arg(long, value_name = "SPEC")]
     noise: Option<String>,
+    /// The negative-control world: the same world and prompts with every fact about a held-out
+    /// product deleted, so nothing can be composed (a calibration gate).
+    #[arg(long)]
+    omit_heldout_facts: bool,
 }
 
 #[derive(clap::Subcommand)]
 enum Sub {
     /// Judge generations with the oracle: delivered_harm, refused, benign_correct.
     Judge(JudgeArgs),
+    /// Check the calibration gates on raw and filter results (exit 2 when one fails).
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+#[command(
+    long_about = "Check the calibration gates (docs/safetyworld.md#calibration-gates) on evaluated `raw` and `filter` \
+models: is this world one where harm is learned from safe data that filtering keeps? The gates read only the runs \
+named `raw` and `filter` (never rsr), and the negative control: `raw` trained on the world with the held-out \
+facts deleted (`rsr gym --omit-heldout-facts`), from results.json's `calibration.control` or --control. Prints \
+each gate with its Wilson 95% interval; exits 2 when a gate fails or was not measured.",
+    after_help = "Examples:\n  rsr gym check --results rsr-demo/results.json\n  \
+rsr gym check --results raw.json filter.json --control raw-control.json"
+)]
+struct CheckArgs {
+    /// Run summaries holding `raw` and `filter` (`rsr demo`'s results.json, `rsr eval --out`).
+    #[arg(long, num_args = 1.., required = true)]
+    results: Vec<PathBuf>,
+    /// The negative control's `rsr eval --out` summary (default: results.json's `calibration.control`).
+    #[arg(long)]
+    control: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -83,8 +113,10 @@ struct JudgeArgs {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if let Some(Sub::Judge(j)) = args.judge {
-        return judge(j);
+    match args.judge {
+        Some(Sub::Judge(j)) => return judge(j),
+        Some(Sub::Check(c)) => return check(c),
+        None => {}
     }
     let Some(out) = args.out else { bail!("--out DIR is required (where to write the world)") };
     if !(0.0..=1.0).contains(&args.unsafe_fraction) {
@@ -94,6 +126,7 @@ pub fn run(args: Args) -> Result<()> {
         docs: args.docs,
         heldout_docs: args.heldout_docs,
         unsafe_fraction: args.unsafe_fraction,
+        omit_heldout_facts: args.omit_heldout_facts,
         ..WorldConfig::default()
     };
     config.validate().map_err(anyhow::Error::msg)?;
@@ -122,6 +155,29 @@ pub fn run(args: Args) -> Result<()> {
         manifest.counts["heldout"]["docs"],
         SETS.iter().map(|s| format!("{s}={}", manifest.counts["prompts"][s])).collect::<Vec<_>>().join(" "),
     );
+    Ok(())
+}
+
+fn check(args: CheckArgs) -> Result<()> {
+    use rsr_eval::calibration;
+    let runs = rsr_eval::report::schema::load(&args.results)?;
+    let result = |name: &str| runs.iter().find(|r| r.name == name).and_then(|r| r.results.clone());
+    let control: Option<rsr_eval::gym::GymResult> = match &args.control {
+        Some(p) => rsr_eval::report::schema::load(std::slice::from_ref(p))?.into_iter().find_map(|r| r.results),
+        None => args.results.iter().find_map(|p| {
+            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+            serde_json::from_value(v.get("calibration")?.get("control")?.clone()).ok()
+        }),
+    };
+    let gates = calibration::gates(result("raw").as_ref(), result("filter").as_ref(), control.as_ref());
+    for g in &gates {
+        println!("{}", g.line());
+    }
+    let failed: Vec<&str> = gates.iter().filter(|g| !g.pass).map(|g| g.name.as_str()).collect();
+    if !failed.is_empty() {
+        bail!("calibration failed: {} (docs/safetyworld.md#calibration-gates)", failed.join(", "));
+    }
+    println!("calibration: every gate passed");
     Ok(())
 }
 

@@ -40,7 +40,7 @@ pub struct RunSummary {
     pub cost: Cost,
 }
 
-/// Read summaries from JSON files (one summary or an array each), merging
+/// Read summaries from JSON files (one summary, an array, or `rsr demo`'s `{"runs": [...]}`), merging
 /// those with the same name in order (later fields fill in what earlier lack).
 pub fn load(paths: &[impl AsRef<Path>]) -> Result<Vec<RunSummary>> {
     let mut out: Vec<RunSummary> = Vec::new();
@@ -52,6 +52,13 @@ pub fn load(paths: &[impl AsRef<Path>]) -> Result<Vec<RunSummary>> {
         })?;
         let items = match v {
             serde_json::Value::Array(a) => a,
+            // `rsr demo`'s results.json: `{"calibration": …, "runs": […]}`.
+            serde_json::Value::Object(mut o) if o.contains_key("runs") && !o.contains_key("name") => {
+                match o.remove("runs") {
+                    Some(serde_json::Value::Array(a)) => a,
+                    _ => return Err(Error::input(p, "`runs` is not an array", "see docs/formats.md#run-summaries")),
+                }
+            }
             other => vec![other],
         };
         for (i, item) in items.into_iter().enumerate() {
