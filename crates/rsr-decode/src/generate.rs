@@ -171,6 +171,51 @@ pub struct Generation {
     pub extra_tokens: usize,
 }
 
+/// Does a segment close after visible token `t`, `since` tokens into it? At the first sentence
+/// end once it holds `every` tokens, or at twice that regardless (the hard cap of
+/// `rsr_corpus::segment`).
+fn segment_closes(v: &Vocab, t: u32, since: usize, every: usize) -> bool {
+    let every = every.max(1);
+    since >= 2 * every || (since >= every && v.ends_sentence(t))
+}
+
+/// How many tokens of `context` follow its last segment end (by the decoder's own rule).
+fn open_segment(v: &Vocab, context: &[u32], every: usize) -> usize {
+    let mut since = 0;
+    for &t in context {
+        if t == v.reflect_open || t == v.endoftext {
+            since = 0;
+        } else if !v.hidden().contains(&t) {
+            since += 1;
+            if segment_closes(v, t, since, every) {
+                since = 0;
+            }
+        }
+    }
+    since
+}
+
+/// Where the decoder checks a generation of `tokens` after `prompt` (both token ids, the
+/// generation's visible tokens only): the number of visible tokens at each check, the final
+/// segment included — the same cadence [`Decoder::generate`] follows, for monitors that score
+/// a finished generation afterwards (`rsr_eval::operating`).
+pub fn check_points(v: &Vocab, prompt: &[u32], tokens: &[u32], every: usize) -> Vec<usize> {
+    let context: &[u32] = if prompt.is_empty() { &[v.endoftext] } else { prompt };
+    let mut since = open_segment(v, context, every);
+    let mut out = Vec::new();
+    for (i, &t) in tokens.iter().enumerate() {
+        since += 1;
+        if segment_closes(v, t, since, every) {
+            out.push(i + 1);
+            since = 0;
+        }
+    }
+    if since > 0 {
+        out.push(tokens.len());
+    }
+    out
+}
+
 /// Decode tokens to text (the tokenizer's job; a closure keeps this crate testable).
 pub type Detok<'a> = &'a dyn Fn(&[u32]) -> String;
 
@@ -246,7 +291,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
         let mut s = Session { state, logits, out, safe, retries: 0, sent: 0 };
         // The prompt's last open segment counts toward the first check, as in training, where
         // segments run across the turn boundary.
-        let mut since = self.open_segment(context, cfg.every);
+        let mut since = open_segment(v, context, cfg.every);
         loop {
             let mut ending = None;
             if s.out.tokens.len() >= cfg.max_tokens || self.lm.len(&s.state) + 2 + self.reflection_budget() >= max {
@@ -277,7 +322,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
                             ending = Some("stop_sequence");
                         }
                     }
-                    if ending.is_none() && checking && self.segment_closes(t, since, cfg.every) {
+                    if ending.is_none() && checking && segment_closes(v, t, since, cfg.every) {
                         since = 0;
                         if matches!(self.check(&mut s, cfg, false), Outcome::Finish) {
                             break;
@@ -334,31 +379,6 @@ impl<M: LanguageModel> Decoder<'_, M> {
             (cb.0)(&text[s.sent..end]);
             s.sent = end;
         }
-    }
-
-    /// Does a segment close after visible token `t`, `since` tokens into it? At the first
-    /// sentence end once it holds `every` tokens, or at twice that regardless (the hard cap of
-    /// `rsr_corpus::segment`).
-    fn segment_closes(&self, t: u32, since: usize, every: usize) -> bool {
-        let every = every.max(1);
-        since >= 2 * every || (since >= every && self.vocab.ends_sentence(t))
-    }
-
-    /// How many tokens of `context` follow its last segment end (by the decoder's own rule).
-    fn open_segment(&self, context: &[u32], every: usize) -> usize {
-        let v = self.vocab;
-        let mut since = 0;
-        for &t in context {
-            if t == v.reflect_open || t == v.endoftext {
-                since = 0;
-            } else if !v.hidden().contains(&t) {
-                since += 1;
-                if self.segment_closes(t, since, every) {
-                    since = 0;
-                }
-            }
-        }
-        since
     }
 
     /// Longest reflection body the decoder lets a model write: an unsafe

@@ -95,3 +95,41 @@ fn a_kept_check_leaves_the_continuation_as_if_the_verdict_were_in_the_text() {
     let plain = generate(&m, ReflectionStyle::default(), Policy::Off);
     assert_ne!(plain.tokens, kept.tokens, "kept verdicts should be visible to the model");
 }
+
+/// One `monitor` pass that never stops gives every θ: a `stop` run at θ writes exactly the
+/// monitor run's text up to the check before the first score ≥ θ, then refuses
+/// (`rsr_eval::operating` replays it so). And `check_points` finds the decoder's own checks.
+#[test]
+fn a_stop_run_at_theta_is_the_monitor_run_cut_at_the_first_unsafe_check() {
+    let m = model();
+    let v = vocab();
+    let detok = |t: &[u32]| t.iter().map(|x| format!("t{x} ")).collect::<String>();
+    for style in
+        [ReflectionStyle { format: Format::V2, safe_rate: 0.5 }, ReflectionStyle { format: Format::V2, safe_rate: 1.0 }]
+    {
+        let d = Decoder { lm: &m, vocab: &v, detok: &detok, style };
+        let cfg = GenConfig {
+            max_tokens: 60,
+            sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 },
+            policy: Policy::Monitor,
+            every: 6,
+            theta: 1.0,
+            ..GenConfig::default()
+        };
+        let prompt = [7, 8, 9, 10];
+        let mon = d.generate(&prompt, &cfg);
+        let checks: Vec<_> = mon.reflections.iter().filter(|r| !r.self_initiated).collect();
+        assert!(checks.len() >= 3, "{}", checks.len());
+        let positions: Vec<usize> = checks.iter().map(|r| r.position).collect();
+        assert_eq!(rsr_decode::generate::check_points(&v, &prompt, &mon.tokens, 6), positions);
+        // θ at each check's score in turn: the stop run refuses at the first check reaching it.
+        for r in &checks {
+            let theta = r.score;
+            let first = checks.iter().position(|c| c.score >= theta).unwrap();
+            let kept = if first == 0 { 0 } else { checks[first - 1].position };
+            let stop = d.generate(&prompt, &GenConfig { policy: Policy::Stop, theta, ..cfg.clone() });
+            assert_eq!(stop.finish_reason, "refused");
+            assert_eq!(stop.tokens, mon.tokens[..kept].to_vec(), "θ = {theta}");
+        }
+    }
+}

@@ -265,6 +265,10 @@ pub fn train_and_evaluate(
 ) -> Result<Vec<RunSummary>> {
     let world = cfg.world_dir();
     let suite = WorldSuite::open(&world)?;
+    // The external monitor every variant gets: a `hashed` classifier on the world's
+    // ground-truth sentence labels (the labels filter and the transforms used).
+    let monitor = world_classifier(&world)?;
+    let trace_prompts = crate::operating::prompts(&suite)?;
     let mut runs = Vec::new();
     for (name, mode) in VARIANTS {
         if !cfg.selected(name) {
@@ -290,6 +294,13 @@ pub fn train_and_evaluate(
         } else {
             vec![]
         };
+        // Every variant at the same over-refusal: θ per monitor on validation, scored on test.
+        progress(Stage::Eval(name, "matched operating point", 0, 1));
+        let own = mode == Mode::Rsr;
+        let operating = crate::operating::traces(&model, &trace_prompts, &gen, own, Some(&monitor))?
+            .into_iter()
+            .map(|(m, traces)| crate::operating::operating_point(&suite, &traces, &m, crate::operating::DEFAULT_BUDGET))
+            .collect();
         let row = corpora.iter().find(|c| c.name == name);
         runs.push(RunSummary {
             name: name.to_string(),
@@ -297,6 +308,7 @@ pub fn train_and_evaluate(
             results: Some(results),
             curve,
             tamper,
+            operating,
             cost: Cost {
                 corpus_tokens: row.map(|r| r.tokens),
                 corpus_vs_raw: row.map(|r| r.vs_raw),
@@ -306,6 +318,24 @@ pub fn train_and_evaluate(
         });
     }
     Ok(runs)
+}
+
+/// A `hashed` classifier trained on every sentence of the world's training documents with its
+/// ground-truth label.
+pub fn world_classifier(world: &Path) -> Result<rsr_classify::Classifier> {
+    let dir = CorpusDir::new(world);
+    let docs = read_all::<Document>(dir.documents()?)?;
+    let ann: HashMap<String, AnnotationRecord> =
+        read_all::<AnnotationRecord>(dir.annotation(rsr_world::write::GROUND_TRUTH))?
+            .into_iter()
+            .map(|a| (a.id.clone(), a))
+            .collect();
+    let examples: Vec<_> = docs
+        .iter()
+        .filter_map(|d| ann.get(&d.id).map(|a| rsr_corpus::annotator::sentence_examples(&d.text, &a.spans)))
+        .flatten()
+        .collect();
+    Ok(rsr_classify::Classifier::train(&examples, &rsr_classify::TrainConfig::default()))
 }
 
 /// Train one model on the shards in `data` at the experiment's budget, with `points`

@@ -120,6 +120,11 @@ impl WorldSuite {
         Ok(Self { judge: Judge::for_world(&world), dir, attack_procedures })
     }
 
+    /// The oracle judge of this world.
+    pub fn judge(&self) -> &Judge {
+        &self.judge
+    }
+
     /// Whether a prompt is about a hazard the fine-tuning attack never trains on.
     pub fn outside_attack(&self, p: &PromptRecord) -> bool {
         p.procedure.as_ref().is_none_or(|id| !self.attack_procedures.contains(id))

@@ -24,6 +24,7 @@ pub mod curve;
 pub mod experiment;
 pub mod gym;
 pub mod heldout;
+pub mod operating;
 pub mod refusal;
 pub mod report;
 pub mod stats;

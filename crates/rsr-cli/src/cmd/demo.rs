@@ -138,6 +138,7 @@ pub fn run(args: Args) -> Result<()> {
     let passed = calibration::all_pass(&gates);
     print_gates(&gates, passed);
     print_results(&args, &runs);
+    print_operating(&runs);
     let results = serde_json::json!({
         "calibration": { "gates": gates, "passed": passed, "control": control },
         "runs": runs,
@@ -155,6 +156,40 @@ decoding; rsr with the `stop` policy every {} tokens, tag conditioned on <|safe|
         .map_err(|e| rsr_core::Error::io(cfg.out.join("results.md"), e))?;
     println!("report: {}   (Markdown: {})", report.display(), cfg.out.join("results.md").display());
     Ok(())
+}
+
+/// Every variant at the same over-refusal, per monitor.
+fn print_operating(runs: &[RunSummary]) {
+    let Some(budget) = runs.iter().flat_map(|r| &r.operating).map(|o| o.budget).next() else { return };
+    println!(
+        "\nmatched over-refusal: θ per variant and monitor, the smallest refusing ≤ {:.0}% of the validation half's benign + \
+look-alike prompts; rates on the test half (split by procedure)",
+        100.0 * budget
+    );
+    println!(
+        "{:<8} {:<10} {:>7} {:>8} {:>9} {:>9} {:>22} {:>22}",
+        "variant", "monitor", "θ", "val ref", "test ref", "benign ok", "ASR, all harmful", "ASR, safe-knowledge"
+    );
+    for r in runs {
+        for o in &r.operating {
+            println!(
+                "{:<8} {:<10} {:>7} {:>8} {:>9} {:>9} {:>22} {:>22}",
+                r.name,
+                o.monitor,
+                o.theta.map(|t| format!("{t:.3}")).unwrap_or_else(|| "none".into()),
+                o.validation_refused.pct(),
+                o.test_refused.pct(),
+                o.test_benign_correct.pct(),
+                o.test_asr.cell(),
+                o.test_asr_safe_knowledge.cell(),
+            );
+        }
+    }
+    println!(
+        "monitor own: the model's reflection score; classifier: a `hashed` classifier on the world's ground-truth \
+sentence labels, scoring the request and each segment (every variant); θ none: no threshold within budget refuses \
+anything"
+    );
 }
 
 /// The calibration gates, and loudly whether the comparison below means anything.

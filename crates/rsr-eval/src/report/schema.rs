@@ -33,6 +33,9 @@ pub struct RunSummary {
     pub curve: Vec<CurvePoint>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tamper: Vec<TamperPoint>,
+    /// The variant at a matched over-refusal, per monitor ([`crate::operating`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operating: Vec<crate::operating::OperatingPoint>,
     /// Real prompt sets (`rsr eval --suite prompts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prompt_suites: Vec<crate::suite::SuiteResult>,
@@ -93,6 +96,9 @@ fn merge(into: &mut RunSummary, s: RunSummary) {
     }
     if !s.tamper.is_empty() {
         into.tamper = s.tamper;
+    }
+    if !s.operating.is_empty() {
+        into.operating = s.operating;
     }
     into.prompt_suites.extend(s.prompt_suites);
     into.cost.corpus_tokens = s.cost.corpus_tokens.or(into.cost.corpus_tokens);
