@@ -286,6 +286,14 @@ pub fn train_and_evaluate(
         } else {
             vec![]
         };
+        // Every variant at the same over-refusal: θ per monitor on validation, scored on test
+        // (before the tamper attack below fine-tunes the model in place).
+        tick("matched operating point", 0, 1);
+        let own = mode == Mode::Rsr;
+        let operating = crate::operating::traces(&model, &trace_prompts, &gen, own, Some(&monitor))?
+            .into_iter()
+            .map(|(m, traces)| crate::operating::operating_point(&suite, &traces, &m, crate::operating::DEFAULT_BUDGET))
+            .collect();
         let tamper = if cfg.tamper_steps.iter().any(|&s| s > 0) {
             // The attacker's data: the world's training documents that hold unsafe text, as written.
             let data = crate::tamper::attack_data(&model, &world, rsr_world::write::GROUND_TRUTH)?;
@@ -294,13 +302,6 @@ pub fn train_and_evaluate(
         } else {
             vec![]
         };
-        // Every variant at the same over-refusal: θ per monitor on validation, scored on test.
-        progress(Stage::Eval(name, "matched operating point", 0, 1));
-        let own = mode == Mode::Rsr;
-        let operating = crate::operating::traces(&model, &trace_prompts, &gen, own, Some(&monitor))?
-            .into_iter()
-            .map(|(m, traces)| crate::operating::operating_point(&suite, &traces, &m, crate::operating::DEFAULT_BUDGET))
-            .collect();
         let row = corpora.iter().find(|c| c.name == name);
         runs.push(RunSummary {
             name: name.to_string(),
