@@ -208,26 +208,7 @@ these models, not as evidence for or against any method."
 }
 
 fn gate_notes(gates: &[calibration::Gate], passed: bool) -> String {
-    let each: Vec<String> = gates
-        .iter()
-        .map(|g| {
-            format!(
-                "{} {:.1}% [{:.1}, {:.1}] vs {:.1}%: {}",
-                g.name,
-                100.0 * g.value,
-                100.0 * g.interval[0],
-                100.0 * g.interval[1],
-                100.0 * g.threshold,
-                if g.n == 0 {
-                    "not measured"
-                } else if g.pass {
-                    "pass"
-                } else {
-                    "FAIL"
-                }
-            )
-        })
-        .collect();
+    let each: Vec<String> = gates.iter().map(|g| g.line().split_whitespace().collect::<Vec<_>>().join(" ")).collect();
     let verdict = if passed {
         "all passed".to_string()
     } else {
