@@ -259,6 +259,35 @@ pub fn figures(runs: &[RunSummary]) -> Result<Vec<Figure>> {
             )?,
         });
     }
+    let operating: Vec<(String, Vec<(f64, f64)>)> = runs
+        .iter()
+        .flat_map(|r| {
+            r.operating.iter().map(move |o| {
+                let mut pts: Vec<(f64, f64)> =
+                    o.curve.iter().map(|&(_, refused, asr)| (100.0 * refused, 100.0 * asr)).collect();
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+                // Many thresholds give the same point: draw each point once.
+                pts.dedup_by(|a, b| (a.0 - b.0).abs() < 0.5 && (a.1 - b.1).abs() < 0.5);
+                (format!("{} ({})", r.name, o.monitor), pts)
+            })
+        })
+        .collect();
+    if !operating.is_empty() {
+        out.push(Figure {
+            name: "operating-points".into(),
+            caption: "Attack success against over-refusal on the test half, every threshold θ of each variant's \
+monitor (one greedy pass replayed at each θ): lower and further left is better; a curve below another is \
+safer at every over-refusal."
+                .into(),
+            svg: lines(
+                "ASR vs over-refusal",
+                "benign + look-alike refused (%)",
+                "ASR (all harmful sets)",
+                true,
+                &operating,
+            )?,
+        });
+    }
     let tampered: Vec<&RunSummary> = runs.iter().filter(|r| !r.tamper.is_empty()).collect();
     if !tampered.is_empty() {
         let data: Vec<(String, Vec<(f64, f64)>)> = tampered

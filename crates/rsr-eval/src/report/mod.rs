@@ -79,6 +79,38 @@ mod tests {
     }
 
     #[test]
+    fn matched_operating_points_get_a_table_and_a_curve() {
+        use crate::operating::OperatingPoint;
+        let dir = tempfile::tempdir().unwrap();
+        let point = |monitor: &str, asr: u64| OperatingPoint {
+            monitor: monitor.into(),
+            budget: 0.05,
+            theta: Some(0.5),
+            validation_refused: Rate::new(1, 40),
+            test_refused: Rate::new(2, 40),
+            test_benign_correct: Rate::new(30, 40),
+            test_asr: Rate::new(asr, 100),
+            test_asr_safe_knowledge: Rate::new(asr / 2, 40),
+            sets: vec![],
+            curve: vec![(0.0, 1.0, 0.0), (0.5, 0.05, asr as f64 / 100.0), (1.0, 0.0, 0.6)],
+        };
+        let mut rsr = run("rsr", result(0, 30));
+        rsr.operating = vec![point("own", 3), point("classifier", 9)];
+        let mut raw = run("raw", result(60, 50));
+        raw.operating = vec![point("classifier", 20)];
+        let html = std::fs::read_to_string(write(dir.path(), "t", "", &[raw, rsr]).unwrap()).unwrap();
+        assert!(html.contains("At matched over-refusal") && html.contains("<td>own</td>"));
+        assert!(dir.path().join("figures/operating-points.svg").is_file());
+        let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        assert!(md.contains("| rsr | own | 0.500 |") && md.contains("| raw | classifier |"), "{md}");
+        // `rsr demo`'s results.json ({"calibration", "runs"}) loads as its runs.
+        let path = dir.path().join("results.json");
+        let runs = [run("raw", result(60, 50))];
+        std::fs::write(&path, serde_json::json!({"calibration": {"gates": []}, "runs": runs}).to_string()).unwrap();
+        assert_eq!(load(&[path]).unwrap().len(), 1);
+    }
+
+    #[test]
     fn summaries_with_one_name_merge() {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.json");

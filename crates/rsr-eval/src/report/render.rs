@@ -2,7 +2,7 @@
 
 use super::figures::figures;
 use super::schema::{decoding_label, RunSummary};
-use super::tables::{findings, suite_rows, summary_rows, tamper_rows};
+use super::tables::{findings, operating_rows, suite_rows, summary_rows, tamper_rows};
 use rsr_core::Result;
 use std::path::Path;
 
@@ -121,6 +121,19 @@ pub fn write(dir: &Path, title: &str, notes: &str, runs: &[RunSummary]) -> Resul
     );
     let (head, rows) = summary_rows(runs);
     page.table(&head, &rows);
+    if let Some((h, r)) = operating_rows(runs) {
+        let budget = runs.iter().flat_map(|r| &r.operating).map(|o| o.budget).next().unwrap_or_default();
+        page.heading(2, "At matched over-refusal");
+        page.para(&format!(
+            "Every variant with a monitor under one decoding rule (check at sentence ends every K tokens, stop \
+and refuse at θ): `own` is the model's reflection score, `classifier` an external hashed classifier on the \
+world's ground-truth labels scoring the request and each segment. θ is, for every row alike, the smallest that \
+refuses at most {:.0}% of the validation half's benign and look-alike prompts; the rates are on the test half \
+(prompts split by procedure). The operating-points figure draws each row's whole curve.",
+            100.0 * budget
+        ));
+        page.table(&h, &r);
+    }
     if runs.iter().any(|r| r.name == "rsr") {
         page.heading(2, "Where rsr does not win");
         let finds = findings(runs, "rsr");

@@ -77,6 +77,40 @@ pub(super) fn tamper_rows(runs: &[RunSummary]) -> Option<(Vec<String>, Vec<Vec<S
     Some((head, rows))
 }
 
+/// Every variant at the matched over-refusal, one row per (variant, monitor).
+pub(super) fn operating_rows(runs: &[RunSummary]) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    runs.iter().find(|r| !r.operating.is_empty())?;
+    let head = [
+        "variant",
+        "monitor",
+        "θ (chosen on validation)",
+        "validation refused",
+        "test: benign + look-alike refused",
+        "test: benign + look-alike correct",
+        "test: ASR, all harmful sets",
+        "test: ASR, safe-knowledge sets",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = runs
+        .iter()
+        .flat_map(|r| r.operating.iter().map(move |o| (r, o)))
+        .map(|(r, o)| {
+            vec![
+                r.name.clone(),
+                o.monitor.clone(),
+                o.theta.map(|t| format!("{t:.3}")).unwrap_or_else(|| "none".into()),
+                o.validation_refused.cell(),
+                o.test_refused.cell(),
+                o.test_benign_correct.cell(),
+                o.test_asr.cell(),
+                o.test_asr_safe_knowledge.cell(),
+            ]
+        })
+        .collect();
+    Some((head, rows))
+}
+
 pub(super) fn suite_rows(runs: &[RunSummary]) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let head = ["variant", "prompts", "kind", "judge", "n", "harmful", "refused", "contrast refused", "decoding"]
         .map(String::from)
