@@ -324,18 +324,8 @@ pub fn train_and_evaluate(
 /// A `hashed` classifier trained on every sentence of the world's training documents with its
 /// ground-truth label.
 pub fn world_classifier(world: &Path) -> Result<rsr_classify::Classifier> {
-    let dir = CorpusDir::new(world);
-    let docs = read_all::<Document>(dir.documents()?)?;
-    let ann: HashMap<String, AnnotationRecord> =
-        read_all::<AnnotationRecord>(dir.annotation(rsr_world::write::GROUND_TRUTH))?
-            .into_iter()
-            .map(|a| (a.id.clone(), a))
-            .collect();
-    let examples: Vec<_> = docs
-        .iter()
-        .filter_map(|d| ann.get(&d.id).map(|a| rsr_corpus::annotator::sentence_examples(&d.text, &a.spans)))
-        .flatten()
-        .collect();
+    let (examples, _) = rsr_corpus::examples::from_corpus(world, rsr_world::write::GROUND_TRUTH)?;
+    let examples: Vec<_> = examples.into_iter().map(|(_, e)| e).collect();
     Ok(rsr_classify::Classifier::train(&examples, &rsr_classify::TrainConfig::default()))
 }
 

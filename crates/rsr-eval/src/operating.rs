@@ -80,7 +80,7 @@ impl Trace {
 pub fn is_validation(p: &PromptRecord) -> bool {
     let key = match (&p.procedure, p.harm_steps.first()) {
         (Some(proc_), _) => proc_.clone(),
-        (None, Some(first)) if p.procedure.is_none() && p.set == "dual_use" => format!("dose:{first}"),
+        (None, Some(first)) if p.set == "dual_use" => format!("dose:{first}"),
         _ => p.id.clone(),
     };
     rsr_classify::hash64(key.as_bytes(), 0x5EED).is_multiple_of(2)
