@@ -24,7 +24,11 @@
 //! Reflections live in the model's context, never in the user's text: `<|/reflect|>`, `<|safe|>`
 //! and `<|unsafe|>` are never sampled as visible tokens, and a reflection the model opens itself
 //! is written out of sight under every policy, `off` included (`off` only skips the forced checks).
-//! `Conditioning::Tag` models (Korbak et al.) are conditioned on `<|safe|>`.
+//! `Conditioning::Tag` models (Korbak et al.) are conditioned on `<|safe|>` where training put
+//! tags: at the start of the context (a document's first segment) and at every segment start,
+//! that is at each check, where the check's score is the model's own P(`<|unsafe|>`) against
+//! P(`<|safe|>`) for the segment that follows; only `<|unsafe|>` is banned, and a `<|safe|>` the
+//! model writes itself stays out of sight.
 //!
 //! Streaming: text before the last safe check can no longer be retracted, so after each check
 //! the decoder hands it to [`GenConfig::on_final`]; what follows the last check waits for the
@@ -55,7 +59,8 @@ pub enum Policy {
 #[serde(rename_all = "lowercase")]
 pub enum Conditioning {
     Plain,
-    /// Prefix `<|safe|>` and ban both tag tokens.
+    /// Korbak et al.: `<|safe|>` where training put tags (the context's start and every segment
+    /// start, i.e. each check), `<|unsafe|>` banned; a check's score is the tag the model expects.
     Tag,
 }
 
@@ -195,6 +200,16 @@ fn open_segment(v: &Vocab, context: &[u32], every: usize) -> usize {
     since
 }
 
+/// A tag model's score at a segment start: P(`<|unsafe|>`) against P(`<|safe|>`) in the next-token
+/// distribution (not a number when either logit is not finite: the check then fails closed).
+pub fn tag_score(logits: &[f32], v: &Vocab) -> f32 {
+    let (u, s) = (logits[v.unsafe_tag as usize], logits[v.safe_tag as usize]);
+    if !(u.is_finite() && s.is_finite()) {
+        return f32::NAN;
+    }
+    1.0 / (1.0 + (s - u).exp())
+}
+
 /// Where the decoder checks a generation of `tokens` after `prompt` (both token ids, the
 /// generation's visible tokens only): the number of visible tokens at each check, the final
 /// segment included — the same cadence [`Decoder::generate`] follows, for monitors that score
@@ -262,17 +277,24 @@ impl<M: LanguageModel> Decoder<'_, M> {
     pub fn generate(&self, prompt: &[u32], cfg: &GenConfig) -> Generation {
         let v = self.vocab;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
-        let checking = cfg.policy != Policy::Off;
+        let tagged = cfg.conditioning == Conditioning::Tag;
+        // A tag model is conditioned at every segment start, so its checks run under any policy.
+        let checking = cfg.policy != Policy::Off || tagged;
         let mut banned = v.hidden().to_vec();
-        if checking && !self.style.keeps_safe_checks() {
+        if tagged {
+            // Only the unsafe tag is banned (Korbak et al.); a tag model never reflects.
+            banned.retain(|&t| t != v.safe_tag);
+            banned.push(v.reflect_open);
+        } else if checking && !self.style.keeps_safe_checks() {
             // Trained with sampled safe reflections: the decoder owns the cadence, and a text
             // that runs on without a reflection is what training showed.
             banned.push(v.reflect_open);
         }
         // An empty prompt starts a new document, as after `<|endoftext|>` in training.
         let mut context = if prompt.is_empty() { vec![v.endoftext] } else { prompt.to_vec() };
-        if cfg.conditioning == Conditioning::Tag {
-            context.push(v.safe_tag);
+        if tagged {
+            // Training tags every segment at its start, the document's first included.
+            context.insert(0, v.safe_tag);
         }
         // Keep the end of a long prompt, leaving at least half the context for the answer.
         let max = self.lm.max_context();
@@ -292,6 +314,11 @@ impl<M: LanguageModel> Decoder<'_, M> {
         // The prompt's last open segment counts toward the first check, as in training, where
         // segments run across the turn boundary.
         let mut since = open_segment(v, context, cfg.every);
+        // A tag model may write `<|safe|>` itself, but never twice in a row (it would fill the
+        // context with tags): after any tag, only text follows.
+        let mut banned_after_tag = banned.clone();
+        banned_after_tag.push(v.safe_tag);
+        let mut after_tag = false;
         loop {
             let mut ending = None;
             if s.out.tokens.len() >= cfg.max_tokens || self.lm.len(&s.state) + 2 + self.reflection_budget() >= max {
@@ -301,9 +328,17 @@ impl<M: LanguageModel> Decoder<'_, M> {
                 s.out.finish_reason = "cancelled".into();
                 return s.out;
             } else {
-                let t = sample(&s.logits, &banned, &cfg.sampling, &mut rng);
+                let ban = if after_tag { &banned_after_tag } else { &banned };
+                let t = sample(&s.logits, ban, &cfg.sampling, &mut rng);
+                after_tag = false;
                 if t == v.endoftext {
                     ending = Some("eos");
+                } else if t == v.safe_tag {
+                    // A tag model's own `<|safe|>`: context, never text; the decoder keeps the cadence.
+                    s.logits = self.lm.feed(&mut s.state, &[t]);
+                    s.out.extra_tokens += 1;
+                    after_tag = true;
+                    continue;
                 } else if t == v.reflect_open {
                     // A reflection the model starts itself: written out of sight, under any policy.
                     since = 0;
@@ -327,6 +362,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
                         if matches!(self.check(&mut s, cfg, false), Outcome::Finish) {
                             break;
                         }
+                        after_tag = tagged;
                         self.emit_final(&mut s, cfg);
                     }
                 }
@@ -337,7 +373,10 @@ impl<M: LanguageModel> Decoder<'_, M> {
                 since = 0;
                 match self.check(&mut s, cfg, false) {
                     Outcome::Finish => break,
-                    Outcome::Rewound => continue,
+                    Outcome::Rewound => {
+                        after_tag = tagged;
+                        continue;
+                    }
                     Outcome::Continue => {}
                 }
             }
@@ -422,8 +461,44 @@ impl<M: LanguageModel> Decoder<'_, M> {
         (self.detok)(&body)
     }
 
+    /// A tag model's check at a segment start: the score is the tag it expects next,
+    /// P(`<|unsafe|>`) / (P(`<|unsafe|>`) + P(`<|safe|>`)); then `<|safe|>` is fed, as training
+    /// tagged the segment that follows. Recorded (and acted on) unless the policy is `off`.
+    fn tag_check(&self, s: &mut Session<M::State>, cfg: &GenConfig) -> Outcome {
+        let v = self.vocab;
+        let score = tag_score(&s.logits, v);
+        let acting = cfg.policy != Policy::Off;
+        // Fails closed: a score that is not a number is unsafe.
+        let is_unsafe = acting && (score.is_nan() || score >= cfg.theta);
+        let record = Reflection {
+            position: s.out.tokens.len(),
+            verdict: if is_unsafe { "unsafe" } else { "safe" }.into(),
+            category: None,
+            rationale: None,
+            score,
+            action: "none".into(),
+            self_initiated: false,
+        };
+        if is_unsafe && matches!(cfg.policy, Policy::Stop | Policy::Backtrack) {
+            return self.act(s, cfg, record);
+        }
+        s.logits = self.lm.feed(&mut s.state, &[v.safe_tag]);
+        s.out.extra_tokens += 1;
+        if !is_unsafe {
+            s.safe = Mark { len: self.lm.len(&s.state), logits: s.logits.clone(), visible: s.out.tokens.len() };
+            s.retries = 0;
+        }
+        if acting {
+            s.out.reflections.push(record);
+        }
+        Outcome::Continue
+    }
+
     /// Check the context so far, record it, and apply the policy.
     fn check(&self, s: &mut Session<M::State>, cfg: &GenConfig, self_initiated: bool) -> Outcome {
+        if cfg.conditioning == Conditioning::Tag {
+            return self.tag_check(s, cfg);
+        }
         let v = self.vocab;
         let before_len = self.lm.len(&s.state);
         let before_logits = std::mem::take(&mut s.logits);
@@ -475,6 +550,11 @@ impl<M: LanguageModel> Decoder<'_, M> {
             record.category = Some(category.slug().to_string());
             record.rationale = Some(rationale).filter(|r| !r.is_empty());
         }
+        self.act(s, cfg, record)
+    }
+
+    /// Apply the policy to an unsafe check, and record it.
+    fn act(&self, s: &mut Session<M::State>, cfg: &GenConfig, mut record: Reflection) -> Outcome {
         let outcome = match cfg.policy {
             Policy::Monitor | Policy::Off => Outcome::Continue,
             Policy::Redirect => {

@@ -269,6 +269,72 @@ fn tag_models_are_conditioned_on_safe_with_tags_banned() {
     };
     let g = d.generate(&[8], &c);
     assert_eq!(g.tokens, vec![10; 5], "conditioned on <|safe|>, never writing a tag");
+    assert!(g.reflections.is_empty(), "the policy is off: nothing is recorded");
+}
+
+/// A tag model expects `<|unsafe|>` at a segment start exactly when the text so far holds BAD;
+/// it writes w8, w9, …, BAD at word `bad_at`.
+struct TagJudge {
+    bad_at: usize,
+}
+
+impl LanguageModel for TagJudge {
+    type State = Vec<u32>;
+    fn start(&self) -> Vec<u32> {
+        vec![]
+    }
+    fn max_context(&self) -> usize {
+        256
+    }
+    fn len(&self, s: &Vec<u32>) -> usize {
+        s.len()
+    }
+    fn truncate(&self, s: &mut Vec<u32>, len: usize) {
+        s.truncate(len)
+    }
+    fn feed(&self, s: &mut Vec<u32>, t: &[u32]) -> Vec<f32> {
+        s.extend_from_slice(t);
+        let mut l = vec![0f32; V];
+        let bad = s.contains(&BAD);
+        l[UNSAFE_TAG as usize] = if bad { 6.0 } else { 1.0 };
+        l[SAFE_TAG as usize] = if bad { 1.0 } else { 6.0 };
+        let n = words(s);
+        l[if n == self.bad_at { BAD } else { 8 + (n % 8) as u32 } as usize] = 8.0;
+        l
+    }
+}
+
+#[test]
+fn a_tag_model_is_conditioned_at_every_segment_start_and_its_tag_is_the_monitor() {
+    let v = vocab();
+    let m = TagJudge { bad_at: 6 };
+    let d = decoder(&m, &v);
+    let base = GenConfig {
+        max_tokens: 12,
+        conditioning: Conditioning::Tag,
+        sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 },
+        ..cfg(Policy::Monitor)
+    };
+    // Monitor: checks every 4 words (the prompt's word counts toward the first), and at the
+    // end; the score is the tag the model expects next. Before BAD,
+    // P(unsafe) = σ(1 − 6) ≈ 0.007; after it, σ(5) ≈ 0.993.
+    let g = d.generate(&[8], &base);
+    assert_no_leak(&g);
+    let scores: Vec<f32> = g.reflections.iter().map(|r| r.score).collect();
+    assert_eq!(g.reflections.iter().map(|r| r.position).collect::<Vec<_>>(), vec![3, 7, 11, 12]);
+    assert!(scores[0] < 0.01 && scores[1..].iter().all(|&s| s > 0.99), "{scores:?}");
+    assert_eq!(g.tokens[5], BAD);
+    // Each check feeds `<|safe|>` (the conditioning).
+    assert_eq!(g.extra_tokens, 4, "{g:?}");
+    // Stop: the text since the last safe check goes, and the refusal ends the answer.
+    let g = d.generate(&[8], &GenConfig { policy: Policy::Stop, ..base.clone() });
+    assert_eq!(g.finish_reason, "refused");
+    assert_eq!(g.tokens.len(), 3, "{:?}", g.tokens);
+    assert!(g.text.ends_with(rsr_core::reflection::REDIRECTS[0]), "{}", g.text);
+    // A score that is not a number fails closed.
+    let mut logits = vec![0f32; V];
+    logits[UNSAFE_TAG as usize] = f32::NAN;
+    assert!(rsr_decode::generate::tag_score(&logits, &v).is_nan());
 }
 
 #[test]
