@@ -35,8 +35,12 @@ pub enum Mode {
     Raw,
     /// Drop documents whose segment score (max or mean) reaches `tau`.
     Filter,
-    /// Replace unsafe segments with a safe sentence.
+    /// Replace unsafe segments with a safe sentence ("a passage about … was left out").
     Rewrite,
+    /// RefuseWeb-style rewrite (Safety Pretraining): keep every user turn, request included,
+    /// and turn an unsafe assistant answer into a refusal (one per turn); unsafe text outside a
+    /// dialogue becomes a safety notice, as in `rewrite`.
+    Refuse,
     /// Korbak et al.: prefix segments with `<|safe|>` / `<|unsafe|>`.
     Tag,
 }
@@ -277,6 +281,42 @@ fn push_range(ranges: &mut Vec<[usize; 2]>, start: usize, end: usize) {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    User,
+    Assistant,
+}
+
+/// Where a turn's text starts, in a document in the chat layout of [`rsr_core::chat`]: a user
+/// turn at the line break before `User:` (so text kept after a refusal keeps its own line), an
+/// assistant's text after `Assistant:` (which stays).
+struct Turn {
+    start: usize,
+    role: Role,
+}
+
+fn turns(text: &str) -> Vec<Turn> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices(rsr_core::chat::USER) {
+        if i == 0 || text[..i].ends_with('\n') {
+            out.push(Turn { start: i.saturating_sub(1), role: Role::User });
+        }
+    }
+    for (i, _) in text.match_indices(rsr_core::chat::ASSISTANT) {
+        if i == 0 || text[..i].ends_with('\n') {
+            out.push(Turn { start: i + rsr_core::chat::ASSISTANT.len(), role: Role::Assistant });
+        }
+    }
+    out.sort_by_key(|t| t.start);
+    out
+}
+
+/// The turn (its index and role) that byte `at` lies in; `None` outside any turn.
+fn turn_at(turns: &[Turn], at: usize) -> Option<(usize, Role)> {
+    let i = turns.iter().rposition(|t| t.start <= at)?;
+    Some((i, turns[i].role))
+}
+
 /// Rewrite template: a safe sentence standing in for an unsafe segment.
 fn rewrite_sentence<R: Rng>(label: &SegmentLabel, rng: &mut R) -> String {
     let what = describe(label.category.expect("rewrite only replaces unsafe segments"));
@@ -343,6 +383,8 @@ pub fn transform_doc(
         // unsafe span (a sentence the hard cap cut in two).
         let mask_unsafe = cfg.mode == Mode::Rsr && cfg.mask == MaskPolicy::Unsafe;
         let gap_masked = |r: std::ops::Range<usize>| mask_unsafe && label_segment(&r, spans).is_unsafe();
+        let turns = if cfg.mode == Mode::Refuse { turns(&doc.text) } else { vec![] };
+        let mut refused_turn = None;
         for (seg, label) in segs.iter().zip(&labels) {
             out.text(&doc.text[pos..seg.start], gap_masked(pos..seg.start));
             let seg_text = &doc.text[seg.clone()];
@@ -366,6 +408,35 @@ pub fn transform_doc(
                         out.counts.rewrites += 1;
                     } else {
                         out.text(seg_text, false);
+                    }
+                }
+                Mode::Refuse => {
+                    if !label.is_unsafe() {
+                        out.text(seg_text, false);
+                        continue;
+                    }
+                    // The segment's pieces by turn: user text stays, an assistant answer becomes
+                    // one refusal, text outside any turn a notice.
+                    let cuts: Vec<usize> =
+                        turns.iter().map(|t| t.start).filter(|&c| seg.start < c && c < seg.end).collect();
+                    let mut a = seg.start;
+                    for b in cuts.into_iter().chain([seg.end]) {
+                        match turn_at(&turns, a) {
+                            Some((i, Role::Assistant)) => {
+                                if refused_turn != Some(i) {
+                                    let sep = if out.text.ends_with(char::is_whitespace) { "" } else { " " };
+                                    out.insert(&[sep, reflection::redirect(&mut rng)]);
+                                    out.counts.rewrites += 1;
+                                    refused_turn = Some(i);
+                                }
+                            }
+                            Some((_, Role::User)) => out.text(&doc.text[a..b], false),
+                            None => {
+                                out.insert(&[&rewrite_sentence(label, &mut rng)]);
+                                out.counts.rewrites += 1;
+                            }
+                        }
+                        a = b;
                     }
                 }
                 Mode::Rsr => {

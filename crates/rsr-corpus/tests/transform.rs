@@ -407,3 +407,38 @@ fn format_v2_writes_short_reflections_and_v1_stays_available() {
         .collect();
     assert!(!rationales.is_empty() && rationales.iter().all(|&r| r));
 }
+
+#[test]
+fn refuse_keeps_every_request_and_turns_unsafe_answers_into_one_refusal() {
+    use rsr_core::reflection::REDIRECTS;
+    let (out, c) = run_all(&TransformConfig { mode: Mode::Refuse, every: 8, ..TransformConfig::default() });
+    assert!(c.rewrites > 0);
+    let mut refusals = 0;
+    for (i, t) in &out {
+        let (doc, spans) = &corpus()[*i];
+        // Every user line of the input survives whole, harmful requests included.
+        for line in doc.text.lines().filter(|l| l.starts_with("User:")) {
+            assert!(t.text.lines().any(|l| l == line), "{}: lost the request `{line}`:\n{}", t.id, t.text);
+        }
+        // No unsafe sentence of an assistant turn survives.
+        for s in spans.iter().filter(|s| s.is_unsafe()) {
+            let line = doc.text[..s.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+            if doc.text[line..].starts_with("Assistant:") {
+                assert!(!t.text.contains(&doc.text[s.start..s.end]), "{}: unsafe answer survived", t.id);
+            }
+        }
+        // An answer is refused once, however many unsafe segments it had.
+        for line in t.text.lines().filter(|l| l.starts_with("Assistant:")) {
+            let n: usize = REDIRECTS.iter().map(|r| line.matches(r).count()).sum();
+            assert!(n <= 1, "{}: refused twice: {line}", t.id);
+            refusals += n;
+        }
+    }
+    assert!(refusals > 0, "no unsafe answer became a refusal");
+    // Everything not inserted is original text, in order (a subsequence of it).
+    for (i, t) in &out {
+        let mut orig = corpus()[*i].0.text.bytes();
+        let kept = strip_inserted(t);
+        assert!(kept.bytes().all(|b| orig.any(|o| o == b)), "{}: kept text is not the original's, in order", t.id);
+    }
+}

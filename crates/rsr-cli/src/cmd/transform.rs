@@ -20,7 +20,7 @@ use std::path::PathBuf;
 <|reflect|><|unsafe|> CATEGORY<|/reflect|> (with a rationale at --rationale-rate; --format v1 writes the older \
 <|reflect|>unsafe: CATEGORY. RATIONALE<|/reflect|>); unsafe text is loss-masked (--mask unsafe), so the model learns to recognise it, never to produce it\n  \
 raw      the text unchanged\n  filter   drop documents whose max (or mean) segment score is ≥ TAU\n  \
-rewrite  replace unsafe segments with a safe sentence\n  tag      prefix each segment with <|safe|> or \
+rewrite  replace unsafe segments with a safe sentence (\"a passage about … was left out\")\n  refuse   keep every user turn; an unsafe assistant answer becomes one refusal (RefuseWeb-style)\n  tag      prefix each segment with <|safe|> or \
 <|unsafe|> (Korbak et al. 2023), leaving a fraction untagged\n\n\
 Output: OUT/documents.jsonl with {id, text, masked: [[start,end]...], inserted: [[start,end]...]} \
 (byte ranges: `masked` text is excluded from the loss; `inserted` text was added by the transform), and \
