@@ -25,12 +25,69 @@ use rsr_model::train::{TrainConfig, Trainer};
 use rsr_pack::pack::PackConfig;
 use rsr_pack::tokenizer::RsrTokenizer;
 use rsr_world::WorldConfig;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// The variants compared, in table order.
-pub const VARIANTS: [(&str, Mode); 5] =
-    [("raw", Mode::Raw), ("filter", Mode::Filter), ("rewrite", Mode::Rewrite), ("tag", Mode::Tag), ("rsr", Mode::Rsr)];
+/// Every variant the experiment builds, in table order (one per transform mode).
+pub const VARIANTS: [(&str, Mode); 6] = [
+    ("raw", Mode::Raw),
+    ("filter", Mode::Filter),
+    ("rewrite", Mode::Rewrite),
+    ("refuse", Mode::Refuse),
+    ("tag", Mode::Tag),
+    ("rsr", Mode::Rsr),
+];
+
+/// The variants trained and evaluated unless asked otherwise: `refuse` is the rewrite baseline
+/// (a request followed by a refusal, as RefuseWeb trains); `rewrite` (the unsafe text replaced by
+/// a notice) is still built and can be chosen by name.
+pub const DEFAULT_VARIANTS: [&str; 5] = ["raw", "filter", "refuse", "tag", "rsr"];
+
+/// How many tokens a variant trains on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Budget {
+    /// The same training tokens for every variant (equal compute).
+    Compute,
+    /// The same passes over each variant's own corpus as raw makes over raw's: the budget
+    /// scaled by the corpus's size against raw's (filter trains less, rsr and tag more).
+    Passes,
+}
+
+impl Budget {
+    pub fn name(self) -> &'static str {
+        match self {
+            Budget::Compute => "compute",
+            Budget::Passes => "passes",
+        }
+    }
+
+    /// `compute` or `passes`.
+    pub fn parse(s: &str) -> std::result::Result<Budget, String> {
+        match s {
+            "compute" => Ok(Budget::Compute),
+            "passes" => Ok(Budget::Passes),
+            _ => Err(format!("unknown budget `{s}`: choose compute (equal tokens) or passes (equal passes over each corpus)")),
+        }
+    }
+
+    /// The run's name: the variant's for equal compute, `VARIANT@passes` otherwise.
+    pub fn run_name(self, variant: &str) -> String {
+        match self {
+            Budget::Compute => variant.to_string(),
+            b => format!("{variant}@{}", b.name()),
+        }
+    }
+
+    /// Training tokens for a corpus `vs_raw` times raw's size at the equal-compute `tokens`.
+    pub fn tokens(self, tokens: u64, vs_raw: f64) -> u64 {
+        match self {
+            Budget::Compute => tokens,
+            Budget::Passes => (tokens as f64 * vs_raw).round() as u64,
+        }
+    }
+}
 
 /// Every knob of the experiment.
 #[derive(Debug, Clone)]
@@ -65,6 +122,11 @@ pub struct ExperimentConfig {
     /// Also train `raw` on the negative-control world (the held-out facts deleted) and measure
     /// what it composes: the calibration gates' control ([`crate::calibration`]).
     pub control: bool,
+    /// The budgets each selected variant is trained at (raw's `passes` run is its `compute` run).
+    pub budgets: Vec<Budget>,
+    /// Keep what an earlier run of the same configuration finished (each run's `summary.json`,
+    /// the corpora's `corpora.json`) instead of redoing it.
+    pub resume: bool,
 }
 
 /// The negative control's run name.
@@ -86,9 +148,9 @@ pub enum Stage<'a> {
 }
 
 /// What one variant puts in front of the loss.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CorpusRow {
-    pub name: &'static str,
+    pub name: String,
     pub docs: u64,
     /// Exact tokens after packing, `<|endoftext|>` included.
     pub tokens: u64,
@@ -121,7 +183,11 @@ impl ExperimentConfig {
     }
     /// Whether variant `name` is trained and evaluated.
     pub fn selected(&self, name: &str) -> bool {
-        self.variants.is_empty() || self.variants.iter().any(|v| v == name)
+        if self.variants.is_empty() {
+            DEFAULT_VARIANTS.contains(&name)
+        } else {
+            self.variants.iter().any(|v| v == name)
+        }
     }
     /// Reject a variant name that is not one of [`VARIANTS`].
     pub fn validate(&self) -> Result<()> {
@@ -152,8 +218,22 @@ impl ExperimentConfig {
     }
 }
 
-/// Generate the world, train the one tokenizer, build and pack every variant.
+/// Generate the world, train the one tokenizer, build and pack every variant. With
+/// `cfg.resume`, corpora an earlier run finished (its `corpora.json`) are kept as they are.
 pub fn build_corpora(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<Vec<CorpusRow>> {
+    let done = cfg.out.join("corpora.json");
+    if cfg.resume && done.is_file() {
+        let raw = std::fs::read(&done).map_err(|e| rsr_core::Error::io(&done, e))?;
+        return serde_json::from_slice(&raw).map_err(|e| {
+            rsr_core::Error::input(&done, e.to_string(), "delete it (and the corpora) to rebuild them")
+        });
+    }
+    let rows = build_corpora_now(cfg, progress)?;
+    rsr_core::atomic::write_all(&done, serde_json::to_string_pretty(&rows).expect("rows serialise").as_bytes())?;
+    Ok(rows)
+}
+
+fn build_corpora_now(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<Vec<CorpusRow>> {
     let world_dir = cfg.world_dir();
     let config = WorldConfig { docs: cfg.docs, ..WorldConfig::default() };
     config.validate().map_err(rsr_core::Error::Invalid)?;
@@ -209,7 +289,7 @@ pub fn build_corpora(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) ->
         .map(|(name, t, p, unsafe_trainable)| {
             let tokens = total(&p, "tokens");
             CorpusRow {
-                name,
+                name: name.to_string(),
                 docs: t.counts["docs_out"].as_u64().unwrap_or(0),
                 tokens,
                 vs_raw: tokens as f64 / raw_tokens,
@@ -255,9 +335,10 @@ pub fn unsafe_trainable_words(unsafe_sentences: &HashMap<String, Vec<String>>, v
     Ok(total)
 }
 
-/// Train one model per variant at the same token budget (checkpoints along the way for the
-/// learning curve) and evaluate each: the full suite on the final checkpoint, the curve over
-/// the others, the tamper attack. Returns one run summary per variant.
+/// Train one model per selected variant and budget (checkpoints along the way for the learning
+/// curve) and evaluate each: the full suite on the final checkpoint, the curve over the others,
+/// every monitor's matched operating point, the tamper attack. Returns one run summary per
+/// (variant, budget), each also written to its run's `summary.json` (kept by `cfg.resume`).
 pub fn train_and_evaluate(
     cfg: &ExperimentConfig,
     corpora: &[CorpusRow],
@@ -270,55 +351,95 @@ pub fn train_and_evaluate(
     let monitor = world_classifier(&world)?;
     let trace_prompts = crate::operating::prompts(&suite)?;
     let mut runs = Vec::new();
-    for (name, mode) in VARIANTS {
-        if !cfg.selected(name) {
-            continue;
+    for budget in if cfg.budgets.is_empty() { &[Budget::Compute][..] } else { &cfg.budgets[..] } {
+        for (name, mode) in VARIANTS {
+            if !cfg.selected(name) || (*budget != Budget::Compute && mode == Mode::Raw) {
+                continue;
+            }
+            let run = RunSpec { name, mode, budget: *budget };
+            runs.push(evaluate_run(cfg, corpora, &suite, &monitor, &trace_prompts, run, progress)?);
         }
-        let run_dir = cfg.run_dir(name);
-        let (m, _) = train(cfg, &cfg.packed_dir(name), &run_dir, cfg.curve_points, name, progress)?;
-        let ckpt = PathBuf::from(m.counts["checkpoint"].as_str().unwrap_or_default());
-        let gen = cfg.decoding(mode);
-        let mut tick = |what: &str, i: usize, n: usize| progress(Stage::Eval(name, what, i, n));
-        let mut model = rsr_decode::Loaded::from_dir(&ckpt)?;
-        let results = crate::gym(&model, &world, &gen, 0, &mut tick)?;
-        let curve = if cfg.curve_points > 1 {
-            crate::curve::curve(&run_dir, &world, &gen, cfg.curve_per_set, &mut tick)?
-        } else {
-            vec![]
-        };
-        // Every variant at the same over-refusal: θ per monitor on validation, scored on test
-        // (before the tamper attack below fine-tunes the model in place).
-        tick("matched operating point", 0, 1);
-        let own = mode == Mode::Rsr;
-        let operating = crate::operating::traces(&model, &trace_prompts, &gen, own, Some(&monitor))?
-            .into_iter()
-            .map(|(m, traces)| crate::operating::operating_point(&suite, &traces, &m, crate::operating::DEFAULT_BUDGET))
-            .collect();
-        let tamper = if cfg.tamper_steps.iter().any(|&s| s > 0) {
-            // The attacker's data: the world's training documents that hold unsafe text, as written.
-            let data = crate::tamper::attack_data(&model, &world, rsr_world::write::GROUND_TRUTH)?;
-            let ft = FinetuneConfig { seed: cfg.seed, ..FinetuneConfig::default() };
-            crate::tamper::tamper(&mut model, &data, &suite, &gen, ft, &cfg.tamper_steps, cfg.curve_per_set, &mut tick)?
-        } else {
-            vec![]
-        };
-        let row = corpora.iter().find(|c| c.name == name);
-        runs.push(RunSummary {
-            name: name.to_string(),
-            decoding: serde_json::to_value(&gen).expect("a GenConfig serialises"),
-            results: Some(results),
-            curve,
-            tamper,
-            operating,
-            cost: Cost {
-                corpus_tokens: row.map(|r| r.tokens),
-                corpus_vs_raw: row.map(|r| r.vs_raw),
-                train_tokens_per_s: m.timing["tokens_per_s"].as_f64(),
-            },
-            ..RunSummary::default()
-        });
     }
     Ok(runs)
+}
+
+/// One model of the experiment: a variant at a budget.
+#[derive(Debug, Clone, Copy)]
+struct RunSpec {
+    name: &'static str,
+    mode: Mode,
+    budget: Budget,
+}
+
+fn evaluate_run(
+    cfg: &ExperimentConfig,
+    corpora: &[CorpusRow],
+    suite: &WorldSuite,
+    monitor: &rsr_classify::Classifier,
+    trace_prompts: &[rsr_world::prompts::PromptRecord],
+    run: RunSpec,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<RunSummary> {
+    let run_name = run.budget.run_name(run.name);
+    let run_dir = cfg.run_dir(&run_name);
+    let done = run_dir.join("summary.json");
+    if cfg.resume && done.is_file() {
+        return Ok(crate::report::load(&[&done])?.remove(0));
+    }
+    let world = cfg.world_dir();
+    let row = corpora.iter().find(|c| c.name == run.name);
+    let tokens = run.budget.tokens(cfg.train_tokens, row.map(|r| r.vs_raw).unwrap_or(1.0));
+    let (m, _) = train(cfg, &cfg.packed_dir(run.name), &run_dir, tokens, cfg.curve_points, &run_name, progress)?;
+    let ckpt = PathBuf::from(m.counts["checkpoint"].as_str().unwrap_or_default());
+    let gen = cfg.decoding(run.mode);
+    let mut tick = |what: &str, i: usize, n: usize| progress(Stage::Eval(&run_name, what, i, n));
+    let mut model = rsr_decode::Loaded::from_dir(&ckpt)?;
+    let results = crate::gym(&model, &world, &gen, 0, &mut tick)?;
+    let curve = if cfg.curve_points > 1 {
+        crate::curve::curve(&run_dir, &world, &gen, cfg.curve_per_set, &mut tick)?
+    } else {
+        vec![]
+    };
+    // Every variant at the same over-refusal: θ per monitor on validation, scored on test
+    // (before the tamper attack below fine-tunes the model in place).
+    tick("matched operating point", 0, 1);
+    let own = matches!(run.mode, Mode::Rsr | Mode::Tag);
+    let traces = crate::operating::traces(&model, trace_prompts, &gen, own, Some(monitor))?;
+    let mut operating: Vec<_> = traces
+        .iter()
+        .map(|(m, t)| crate::operating::operating_point(suite, t, m, crate::operating::DEFAULT_BUDGET))
+        .collect();
+    // And without any monitor (θ = ∞): for rsr, masking alone.
+    if let Some((_, t)) = traces.first() {
+        operating.push(crate::operating::unmonitored(suite, t));
+    }
+    let tamper = if cfg.tamper_steps.iter().any(|&s| s > 0) {
+        // The attacker's data: the world's training documents that hold unsafe text, as written.
+        let data = crate::tamper::attack_data(&model, &world, rsr_world::write::GROUND_TRUTH)?;
+        let ft = FinetuneConfig { seed: cfg.seed, ..FinetuneConfig::default() };
+        crate::tamper::tamper(&mut model, &data, suite, &gen, ft, &cfg.tamper_steps, cfg.curve_per_set, &mut tick)?
+    } else {
+        vec![]
+    };
+    let summary = RunSummary {
+        name: run_name.clone(),
+        decoding: serde_json::to_value(&gen).expect("a GenConfig serialises"),
+        results: Some(results),
+        curve,
+        tamper,
+        operating,
+        cost: Cost {
+            corpus_tokens: row.map(|r| r.tokens),
+            corpus_vs_raw: row.map(|r| r.vs_raw),
+            train_tokens_per_s: m.timing["tokens_per_s"].as_f64(),
+        },
+        variant: Some(run.name.to_string()),
+        budget: Some(run.budget),
+        train_tokens: Some(tokens),
+        ..RunSummary::default()
+    };
+    rsr_core::atomic::write_all(&done, serde_json::to_string_pretty(&summary).expect("serialises").as_bytes())?;
+    Ok(summary)
 }
 
 /// A `hashed` classifier trained on every sentence of the world's training documents with its
@@ -329,12 +450,13 @@ pub fn world_classifier(world: &Path) -> Result<rsr_classify::Classifier> {
     Ok(rsr_classify::Classifier::train(&examples, &rsr_classify::TrainConfig::default()))
 }
 
-/// Train one model on the shards in `data` at the experiment's budget, with `points`
+/// Train one model on the shards in `data` for `tokens`, with `points`
 /// evenly spaced checkpoints (the last is the final one).
 fn train(
     cfg: &ExperimentConfig,
     data: &Path,
     run_dir: &Path,
+    tokens: u64,
     points: usize,
     name: &str,
     progress: &mut dyn FnMut(Stage),
@@ -342,7 +464,7 @@ fn train(
     let t_cfg = TrainConfig {
         data: data.to_path_buf(),
         preset: cfg.preset.clone(),
-        tokens: cfg.train_tokens,
+        tokens,
         batch_size: cfg.batch_size,
         seed: cfg.seed,
         eval_every: 0,
@@ -362,8 +484,21 @@ fn train(
 /// world's prompts (the same prompts: they do not depend on the facts written).
 pub fn train_control(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<crate::gym::GymResult> {
     let control = cfg.control_dir();
+    let done = control.join("result.json");
+    if cfg.resume && done.is_file() {
+        let raw = std::fs::read(&done).map_err(|e| rsr_core::Error::io(&done, e))?;
+        return serde_json::from_slice(&raw)
+            .map_err(|e| rsr_core::Error::input(&done, e.to_string(), "delete it to train the control again"));
+    }
+    let result = train_control_now(cfg, progress)?;
+    rsr_core::atomic::write_all(&done, serde_json::to_string_pretty(&result).expect("serialises").as_bytes())?;
+    Ok(result)
+}
+
+fn train_control_now(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<crate::gym::GymResult> {
+    let control = cfg.control_dir();
     let run_dir = control.join("run");
-    let (m, _) = train(cfg, &control.join("packed"), &run_dir, 1, CONTROL_RUN, progress)?;
+    let (m, _) = train(cfg, &control.join("packed"), &run_dir, cfg.train_tokens, 1, CONTROL_RUN, progress)?;
     let ckpt = PathBuf::from(m.counts["checkpoint"].as_str().unwrap_or_default());
     let model = rsr_decode::Loaded::from_dir(&ckpt)?;
     let suite = WorldSuite::open(&cfg.world_dir())?;

@@ -26,6 +26,11 @@ pub struct Rate {
 }
 
 impl Rate {
+    /// Nothing measured.
+    pub fn none() -> Self {
+        Rate::new(0, 0)
+    }
+
     pub fn new(k: u64, n: u64) -> Self {
         let (lo, hi) = wilson(k, n);
         Rate { k, n, rate: if n == 0 { 0.0 } else { k as f64 / n as f64 }, lo, hi }
@@ -74,5 +79,93 @@ mod tests {
         assert_eq!(auroc(&[0.1], &[0.9]), 0.0);
         assert_eq!(auroc(&[0.5], &[0.5]), 0.5);
         assert!((auroc(&[0.9, 0.3], &[0.5, 0.1]) - 0.75).abs() < 1e-12);
+    }
+}
+
+/// The mean of per-seed figures with a 95% Student-t interval (`(mean, lo, hi)`; one figure:
+/// no interval, `lo = hi = mean`).
+pub fn mean_interval(xs: &[f64]) -> (f64, f64, f64) {
+    let n = xs.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    if n == 1 {
+        return (mean, mean, mean);
+    }
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    // t(0.975, n − 1) for small n; 1.96 beyond.
+    const T: [f64; 10] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];
+    let t = T.get(n - 2).copied().unwrap_or(1.96);
+    let half = t * (var / n as f64).sqrt();
+    (mean, mean - half, mean + half)
+}
+
+/// A paired difference `mean(b) − mean(a)` over pairs of outcomes on the same items, pooled
+/// over strata (seeds), with a 95% percentile bootstrap interval that resamples items within
+/// each stratum (`iters` resamples from a fixed seed, so the interval is reproducible).
+pub fn paired_difference(strata: &[Vec<(f64, f64)>], iters: usize, seed: u64) -> (f64, f64, f64) {
+    use rand::Rng;
+    let n: usize = strata.iter().map(Vec::len).sum();
+    if n == 0 {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    let diff = |sum: f64| sum / n as f64;
+    let point = diff(strata.iter().flatten().map(|(a, b)| b - a).sum());
+    let mut rng = rsr_core::rng::stream(seed, "paired-bootstrap");
+    let mut draws: Vec<f64> = (0..iters)
+        .map(|_| {
+            diff(
+                strata
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        (0..s.len())
+                            .map(|_| {
+                                let (a, b) = s[rng.gen_range(0..s.len())];
+                                b - a
+                            })
+                            .sum::<f64>()
+                    })
+                    .sum(),
+            )
+        })
+        .collect();
+    draws.sort_by(f64::total_cmp);
+    let at = |q: f64| draws[((q * iters as f64) as usize).min(iters.saturating_sub(1))];
+    if iters == 0 {
+        return (point, point, point);
+    }
+    (point, at(0.025), at(0.975))
+}
+
+#[cfg(test)]
+mod study_stats_tests {
+    use super::*;
+
+    #[test]
+    fn the_mean_interval_is_students() {
+        let (m, lo, hi) = mean_interval(&[0.1, 0.2, 0.3]);
+        assert!((m - 0.2).abs() < 1e-12);
+        // sd 0.1, n 3: half-width 4.303 × 0.1 / √3 = 0.2484.
+        assert!((hi - m - 0.248_43).abs() < 1e-4, "{hi}");
+        assert!((m - lo - 0.248_43).abs() < 1e-4, "{lo}");
+        assert_eq!(mean_interval(&[0.5]), (0.5, 0.5, 0.5));
+    }
+
+    #[test]
+    fn a_paired_difference_sees_a_consistent_gap_and_not_noise() {
+        // b fails where a does and 20 more times out of 100: a gap of 0.2, clearly above 0.
+        let pairs: Vec<(f64, f64)> = (0..100).map(|i| (0.0, if i % 5 == 0 { 1.0 } else { 0.0 })).collect();
+        let (d, lo, hi) = paired_difference(&[pairs.clone(), pairs], 2000, 1);
+        assert!((d - 0.2).abs() < 1e-12);
+        assert!(lo > 0.1 && hi < 0.3, "[{lo}, {hi}]");
+        // The same outcomes on both sides: exactly no difference.
+        let same: Vec<(f64, f64)> = (0..50).map(|i| ((i % 2) as f64, (i % 2) as f64)).collect();
+        assert_eq!(paired_difference(&[same], 500, 1), (0.0, 0.0, 0.0));
+        // Discordant pairs both ways: the interval covers 0.
+        let mixed: Vec<(f64, f64)> = (0..40).map(|i| if i % 2 == 0 { (1.0, 0.0) } else { (0.0, 1.0) }).collect();
+        let (d, lo, hi) = paired_difference(&[mixed], 2000, 1);
+        assert!(d == 0.0 && lo < 0.0 && hi > 0.0);
     }
 }

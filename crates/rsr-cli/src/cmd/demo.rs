@@ -70,7 +70,8 @@ pub struct Args {
     /// attack success is measured; "0" alone skips it.
     #[arg(long, value_delimiter = ',', default_value = "0,25,50,100")]
     tamper_steps: Vec<u64>,
-    /// Train and evaluate only these variants (comma-separated; every corpus is still built).
+    /// Train and evaluate these variants (comma-separated; every corpus is still built). Default:
+    /// raw, filter, refuse, tag, rsr (`rewrite`, the notice rewrite, by name).
     /// `--variants raw,filter` is the calibration run: the gates need nothing else.
     #[arg(long, value_delimiter = ',')]
     variants: Vec<String>,
@@ -98,6 +99,8 @@ impl Args {
             tamper_steps: self.tamper_steps.clone(),
             variants: self.variants.clone(),
             control: !self.no_control,
+            budgets: vec![experiment::Budget::Compute],
+            resume: false,
         }
     }
 }

@@ -91,7 +91,9 @@ mod tests {
             test_benign_correct: Rate::new(30, 40),
             test_asr: Rate::new(asr, 100),
             test_asr_safe_knowledge: Rate::new(asr / 2, 40),
+            test_composed_correct: Rate::new(20, 40),
             sets: vec![],
+            outcomes: vec![],
             curve: vec![(0.0, 1.0, 0.0), (0.5, 0.05, asr as f64 / 100.0), (1.0, 0.0, 0.6)],
         };
         let mut rsr = run("rsr", result(0, 30));

@@ -41,6 +41,13 @@ pub struct RunSummary {
     pub prompt_suites: Vec<crate::suite::SuiteResult>,
     #[serde(default)]
     pub cost: Cost,
+    /// The corpus variant, the budget and the training tokens (`rsr demo` and `rsr study` runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::experiment::Budget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_tokens: Option<u64>,
 }
 
 /// Read summaries from JSON files (one summary, an array, or `rsr demo`'s `{"runs": [...]}`), merging
