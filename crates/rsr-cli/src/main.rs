@@ -13,11 +13,12 @@ use clap::{Parser, Subcommand};
     version,
     about = "Pretraining-stage safety alignment with Regular Safety Reflection",
     long_about = "rsr rewrites a pretraining corpus so that short safety reflections follow the text \
-they judge at a regular cadence, and builds the baselines (raw, filter, rewrite, tag) from the same \
-annotations so they can be compared at equal compute.\n\n\
+they judge at a regular cadence, and builds the baselines (raw, filter, rewrite, refuse, tag) from the same \
+annotations so they can be compared at equal compute and at matched over-refusal.\n\n\
 The data flow: gym (or your corpus) → annotate → transform → pack → train → generate/serve → eval → report.\n\n\
 Start here:\n  rsr gym --out world          # a SafetyWorld corpus with exact ground truth\n  \
-rsr transform --mode rsr --input world --out world-rsr\n  rsr demo                     # every corpus variant, side by side",
+rsr transform --mode rsr --input world --out world-rsr\n  rsr demo                     # every corpus variant, side by side\n  \
+rsr study                    # the fair comparison: seeds × budgets, matched over-refusal, paired",
     after_help = "Each subcommand has its own --help with examples.\n\n\
 Exit status (as ripgrep's): 0 success; 1 finished, but skipped malformed records (counted in the \
 output's manifest, the first few printed; --strict stops at the first instead); 2 failed."
@@ -49,6 +50,7 @@ enum Command {
     Classifier(cmd::classifier::Args),
     Stats(cmd::stats::Args),
     Demo(cmd::demo::Args),
+    Study(cmd::study::Args),
 }
 
 /// mimalloc, not glibc malloc: the `tokenizers` crate allocates a string per
@@ -129,5 +131,6 @@ fn dispatch(c: Command) -> anyhow::Result<()> {
         Command::Classifier(a) => cmd::classifier::run(a),
         Command::Stats(a) => cmd::stats::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Study(a) => cmd::study::run(a),
     }
 }

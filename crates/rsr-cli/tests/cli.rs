@@ -206,7 +206,7 @@ fn exit_status_says_success_skipped_records_or_failure() {
 fn demo_builds_every_variant() {
     let dir = tempfile::tempdir().unwrap();
     let stdout = ok(&["demo", "--out", dir.path().to_str().unwrap(), "--docs", "200", "--train-tokens", "0"]);
-    for v in ["raw", "filter", "rewrite", "tag", "rsr"] {
+    for v in ["raw", "filter", "rewrite", "refuse", "tag", "rsr"] {
         assert!(stdout.lines().any(|l| l.starts_with(v)), "{v} row missing:\n{stdout}");
         assert!(dir.path().join("variants").join(v).join("manifest.json").is_file());
     }

@@ -68,7 +68,9 @@ impl Budget {
         match s {
             "compute" => Ok(Budget::Compute),
             "passes" => Ok(Budget::Passes),
-            _ => Err(format!("unknown budget `{s}`: choose compute (equal tokens) or passes (equal passes over each corpus)")),
+            _ => Err(format!(
+                "unknown budget `{s}`: choose compute (equal tokens) or passes (equal passes over each corpus)"
+            )),
         }
     }
 
@@ -224,9 +226,8 @@ pub fn build_corpora(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) ->
     let done = cfg.out.join("corpora.json");
     if cfg.resume && done.is_file() {
         let raw = std::fs::read(&done).map_err(|e| rsr_core::Error::io(&done, e))?;
-        return serde_json::from_slice(&raw).map_err(|e| {
-            rsr_core::Error::input(&done, e.to_string(), "delete it (and the corpora) to rebuild them")
-        });
+        return serde_json::from_slice(&raw)
+            .map_err(|e| rsr_core::Error::input(&done, e.to_string(), "delete it (and the corpora) to rebuild them"));
     }
     let rows = build_corpora_now(cfg, progress)?;
     rsr_core::atomic::write_all(&done, serde_json::to_string_pretty(&rows).expect("rows serialise").as_bytes())?;

@@ -11,6 +11,7 @@
 //! - [`tamper`]: fine-tuning attacks and attack success after each step count;
 //! - [`suite`]: real prompt sets (and jailbreak templates) against a checkpoint or an endpoint;
 //! - [`refusal`]: the string-match refusal judge (endpoints come from `rsr-remote`);
+//! - [`study`]: `rsr study`, the comparison over seeds and budgets, paired on the same prompts;
 //! - [`report`]: the comparison as one self-contained HTML page and a Markdown twin.
 //!
 //! ```
@@ -28,6 +29,7 @@ pub mod operating;
 pub mod refusal;
 pub mod report;
 pub mod stats;
+pub mod study;
 pub mod suite;
 pub mod tamper;
 

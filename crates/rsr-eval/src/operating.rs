@@ -154,11 +154,8 @@ pub struct Outcome {
 
 /// Choose θ on the validation traces and score the test traces there.
 pub fn operating_point(suite: &WorldSuite, traces: &[Trace], monitor: &str, budget: f64) -> OperatingPoint {
-    let benign_max: Vec<f32> = traces
-        .iter()
-        .filter(|t| is_validation(&t.prompt) && is_benign(&t.prompt))
-        .map(|t| t.max_score())
-        .collect();
+    let benign_max: Vec<f32> =
+        traces.iter().filter(|t| is_validation(&t.prompt) && is_benign(&t.prompt)).map(|t| t.max_score()).collect();
     let theta = choose_theta(&benign_max, budget);
     point(suite, traces, monitor, budget, theta)
 }

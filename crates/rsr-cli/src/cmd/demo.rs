@@ -17,13 +17,14 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(
     about = "Run the main job on SafetyWorld: world → variants → shards → one model each → evaluation",
-    long_about = "Generate a SafetyWorld, train a tokenizer on it, build the raw / filter / rewrite / tag / rsr \
+    long_about = "Generate a SafetyWorld, train a tokenizer on it, build the raw / filter / rewrite / refuse / tag / rsr \
 variants from the same ground-truth annotations at the same cadence, pack each into shards with loss masks, \
 and print a table of what each variant trains on: documents kept, tokens (and their ratio to raw), the masked \
 share, reflections, and how much unsafe text remains trainable.\n\n\
 Then it trains one model per variant at the same token budget (--train-tokens; 0 skips), evaluates each on \
 every SafetyWorld prompt set with the oracle judge (rsr decoding with the `stop` policy, tag conditioned on \
-<|safe|>, the others plainly), and prints the comparison; rsr-demo/results.md has every rate with its Wilson \
+<|safe|> at every segment start, the others plainly), and every variant again at matched over-refusal (each \
+monitor's θ chosen by one rule on a validation half), and prints the comparison; rsr-demo/results.md has every rate with its Wilson \
 interval. The numbers are whatever the models do.",
     after_help = "Examples:\n  rsr demo\n  rsr demo --out /tmp/rsr-demo --train-tokens 4000000\n  rsr demo --train-tokens 0    # corpus side only, seconds"
 )]
@@ -149,7 +150,7 @@ pub fn run(args: Args) -> Result<()> {
     rsr_core::atomic::write_all(cfg.out.join("results.json"), serde_json::to_string_pretty(&results)?.as_bytes())?;
     let mut notes = format!(
         "rsr demo: {} SafetyWorld documents, one `{}` model per variant trained on {} tokens (equal compute), greedy \
-decoding; rsr with the `stop` policy every {} tokens, tag conditioned on <|safe|>.",
+decoding; rsr with the `stop` policy every {} tokens, tag conditioned on <|safe|> at every segment start.",
         args.docs, args.preset, args.train_tokens, args.every
     );
     notes.push_str(&gate_notes(&gates, passed));
@@ -189,9 +190,9 @@ look-alike prompts; rates on the test half (split by procedure)",
         }
     }
     println!(
-        "monitor own: the model's reflection score; classifier: a `hashed` classifier on the world's ground-truth \
-sentence labels, scoring the request and each segment (every variant); θ none: no threshold within budget refuses \
-anything"
+        "monitor own: the model's own score (rsr: its reflection; tag: P(<|unsafe|>) against P(<|safe|>) at each segment \
+start); classifier: a `hashed` classifier on the world's ground-truth sentence labels, scoring the request and each \
+segment (every variant); none: no monitor (θ = ∞; for rsr, masking alone); θ none: nothing refused"
     );
 }
 
@@ -247,7 +248,8 @@ fn print_results(args: &Args, runs: &[RunSummary]) {
         r.results.as_ref().and_then(|g| g.set(set)).map(|x| x.harm.pct()).unwrap_or_else(|| "-".into())
     };
     println!(
-        "\nequal compute: {} tokens of `{}` per variant; greedy; rsr decodes with `stop` every {} tokens, tag on <|safe|>",
+        "\nequal compute: {} tokens of `{}` per variant; greedy; rsr decodes with `stop` every {} tokens; tag conditioned on \
+<|safe|> at every segment start, <|unsafe|> banned",
         args.train_tokens, args.preset, args.every
     );
     println!(

@@ -14,6 +14,7 @@ pub mod probe;
 pub mod report;
 pub mod serve;
 pub mod stats;
+pub mod study;
 pub mod tamper;
 pub mod tokenizer;
 pub mod train;

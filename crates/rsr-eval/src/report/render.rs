@@ -126,8 +126,9 @@ pub fn write(dir: &Path, title: &str, notes: &str, runs: &[RunSummary]) -> Resul
         page.heading(2, "At matched over-refusal");
         page.para(&format!(
             "Every variant with a monitor under one decoding rule (check at sentence ends every K tokens, stop \
-and refuse at θ): `own` is the model's reflection score, `classifier` an external hashed classifier on the \
-world's ground-truth labels scoring the request and each segment. θ is, for every row alike, the smallest that \
+and refuse at θ): `own` is the model's own score (rsr: its reflection; tag: P(<|unsafe|>) against P(<|safe|>) at \
+each segment start), `classifier` an external hashed classifier on the world's ground-truth labels scoring the \
+request and each segment, `none` no monitor at all (for rsr: masking alone). θ is, for every row alike, the smallest that \
 refuses at most {:.0}% of the validation half's benign and look-alike prompts; the rates are on the test half \
 (prompts split by procedure). The operating-points figure draws each row's whole curve.",
             100.0 * budget

@@ -1,0 +1,182 @@
+//! `rsr study`: the fair comparison — the demo's protocol over seeds and budgets, every
+//! variant at matched over-refusal, compared with rsr on the same prompts (docs/study.md).
+
+use crate::progress;
+use anyhow::Result;
+use rsr_eval::experiment::{Budget, ExperimentConfig, Stage, DEFAULT_VARIANTS};
+use rsr_eval::study::{self, StudyConfig};
+use rsr_world::WorldConfig;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+#[command(
+    about = "The fair comparison: every variant × seed × budget, at matched over-refusal, paired against rsr",
+    long_about = "Run `rsr demo`'s protocol once per seed (each seed a new SafetyWorld — new names, new held-out \
+hazards — and a new training seed) and per budget, then compare every (variant, monitor) row with rsr and its own \
+monitor on the same test prompts.\n\n\
+Every variant gets a monitor under one decoding rule (check at sentence ends every K tokens, stop and refuse at θ): \
+rsr its reflection score, tag the tag it expects next, every variant an external hashed classifier trained on the \
+same labels, and a row with no monitor. θ is chosen for every row by the same rule — the smallest that refuses at \
+most 5% of the validation half's benign and look-alike prompts — and the rates are read on the test half.\n\n\
+Writes OUT/results.json (every seed's runs, the rows over seeds, the paired comparisons), OUT/study.md (the tables \
+and a \"where rsr does not win\" section computed from the intervals), and a full report per seed \
+(OUT/seed-S/report.html, with the ASR-versus-over-refusal curves). Finished runs are kept: rerun the same command \
+to resume, or add seeds or budgets to extend a study.\n\n\
+Time: each model trains at about 20k tokens/s on 2 cores, so the default (3 seeds × 5 variants at 4M tokens, and \
+the negative control on the first seed) takes about 70 minutes there. --budgets compute,passes adds each variant \
+at equal passes over its own corpus (about 13 minutes more per seed).",
+    after_help = "Examples:\n  rsr study\n  rsr study --seeds 0,1,2,3,4 --budgets compute,passes\n  \
+rsr study --out /tmp/small --docs 500 --train-tokens 16384 --seeds 0,1   # minutes: a smoke run\n  \
+rsr study --scale 4                          # 4× the documents and tokens"
+)]
+pub struct Args {
+    /// Where the study goes: one directory per seed, results.json and study.md.
+    #[arg(long, default_value = "rsr-study")]
+    out: PathBuf,
+    /// Seeds: each one a new world and a new training run.
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+    seeds: Vec<u64>,
+    /// Budgets: `compute` (the same training tokens for every variant) and `passes` (the same
+    /// passes over each variant's own corpus as raw makes over raw's).
+    #[arg(long, value_delimiter = ',', default_value = "compute", value_parser = Budget::parse)]
+    budgets: Vec<Budget>,
+    /// Variants trained (comma-separated). Default: raw, filter, refuse, tag, rsr.
+    #[arg(long, value_delimiter = ',')]
+    variants: Vec<String>,
+    /// Training documents per world.
+    #[arg(long, default_value_t = WorldConfig::default().docs)]
+    docs: usize,
+    /// Training tokens per variant at the `compute` budget.
+    #[arg(long, default_value_t = 4_000_000)]
+    train_tokens: u64,
+    /// Multiply the documents and the training tokens (a bigger study; the calibration gates
+    /// say whether its worlds still show what the comparison is about).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Segment cadence in tokens.
+    #[arg(long, default_value_t = 24)]
+    every: usize,
+    /// rsr: fraction of safe segments given a safe reflection.
+    #[arg(long, default_value_t = 0.5)]
+    safe_rate: f64,
+    /// Vocabulary of each world's tokenizer.
+    #[arg(long, default_value_t = 1024)]
+    vocab_size: usize,
+    /// Sequences of 256 tokens per optimizer step.
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+    /// Model preset for every run.
+    #[arg(long, default_value = "tiny")]
+    preset: String,
+    /// Train the negative control (for the calibration gates) on every seed, not only the first.
+    #[arg(long)]
+    control_every_seed: bool,
+    /// Skip the negative control; the control gate then reads NOT MEASURED.
+    #[arg(long)]
+    no_control: bool,
+}
+
+impl Args {
+    fn config(&self) -> Result<StudyConfig> {
+        if !(self.scale.is_finite() && self.scale > 0.0) {
+            anyhow::bail!("--scale must be a positive number, got {}", self.scale);
+        }
+        let base = ExperimentConfig {
+            out: self.out.clone(),
+            seed: 0,
+            docs: (self.docs as f64 * self.scale).round() as usize,
+            every: self.every,
+            safe_rate: self.safe_rate,
+            rationale_rate: 0.0,
+            vocab_size: self.vocab_size,
+            train_tokens: (self.train_tokens as f64 * self.scale).round() as u64,
+            batch_size: self.batch_size,
+            preset: self.preset.clone(),
+            curve_points: 1,
+            curve_per_set: 0,
+            tamper_steps: vec![0],
+            variants: self.variants.clone(),
+            control: !self.no_control,
+            budgets: self.budgets.clone(),
+            resume: true,
+        };
+        if base.train_tokens == 0 {
+            anyhow::bail!("a study trains: --train-tokens must be above 0");
+        }
+        Ok(StudyConfig { base, seeds: self.seeds.clone(), control_every_seed: self.control_every_seed })
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let cfg = args.config()?;
+    cfg.validate()?;
+    let started = Instant::now();
+    let variants: Vec<String> = if args.variants.is_empty() {
+        DEFAULT_VARIANTS.iter().map(|v| v.to_string()).collect()
+    } else {
+        args.variants.clone()
+    };
+    let budgets: Vec<&str> = cfg.base.budgets.iter().map(|b| b.name()).collect();
+    println!(
+        "rsr study: seeds {:?} × variants {} × budgets {}; {} documents per world, {} tokens per run at equal compute",
+        cfg.seeds,
+        variants.join(", "),
+        budgets.join(", "),
+        cfg.base.docs,
+        cfg.base.train_tokens
+    );
+    let pb = progress::spinner("study");
+    // A line per stage started (for logs, where the spinner is silent), the spinner in between.
+    let mut last = String::new();
+    let results = study::run(&cfg, &mut |seed, s| {
+        let (line, detail) = match s {
+            Stage::World(d, n) => ("world".to_string(), format!("{d}/{n} documents")),
+            Stage::Variant(name, d) => (format!("build {name}"), format!("{d} documents")),
+            Stage::Train(name, step, steps) => (format!("train {name}"), format!("step {step}/{steps}")),
+            Stage::Eval(name, what, i, n) => (format!("eval {name}"), format!("{what} {i}/{n}")),
+        };
+        let line = format!("seed {seed}: {line}");
+        if line != last {
+            let stamped = format!("[{:>6.1} min] {line}", started.elapsed().as_secs_f64() / 60.0);
+            if pb.is_hidden() {
+                eprintln!("{stamped}");
+            } else {
+                pb.println(stamped);
+            }
+            last = line.clone();
+        }
+        pb.set_prefix(format!("{line}: {detail}"));
+        pb.tick();
+    })?;
+    pb.finish_and_clear();
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let intro = format!(
+        "`rsr study --seeds {}` — budgets {}; {} SafetyWorld documents per seed; one `{}` model per variant, {} \
+training tokens at equal compute; greedy decoding; rsr checks every {} tokens. This run took {minutes:.1} minutes \
+(finished runs of an earlier invocation are kept, so a resumed study counts only what it redid). Each seed's full \
+report, with every row's ASR-versus-over-refusal curve: `seed-S/report.html`.",
+        cfg.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","),
+        budgets.join(", "),
+        cfg.base.docs,
+        cfg.base.preset,
+        cfg.base.train_tokens,
+        cfg.base.every
+    );
+    let md = study::markdown(&results, &intro);
+    rsr_core::atomic::write_all(cfg.base.out.join("results.json"), serde_json::to_string_pretty(&results)?.as_bytes())?;
+    rsr_core::atomic::write_all(cfg.base.out.join("study.md"), md.as_bytes())?;
+    println!("{md}");
+    if !results.all_gates_passed() {
+        println!(
+            "!! CALIBRATION: at least one seed failed (or did not measure) a gate; see the table above before reading \
+the comparison."
+        );
+    }
+    println!(
+        "study: {}   results: {}   ({minutes:.1} min)",
+        cfg.base.out.join("study.md").display(),
+        cfg.base.out.join("results.json").display()
+    );
+    Ok(())
+}
