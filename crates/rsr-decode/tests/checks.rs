@@ -97,20 +97,25 @@ fn a_kept_check_leaves_the_continuation_as_if_the_verdict_were_in_the_text() {
 }
 
 /// One `monitor` pass that never stops gives every θ: a `stop` run at θ writes exactly the
-/// monitor run's text up to the check before the first score ≥ θ, then refuses
+/// monitor run's text up to the check before the first score ≥ θ, then refuses — under greedy
+/// decoding and under sampling with the same seed
 /// (`rsr_eval::operating` replays it so). And `check_points` finds the decoder's own checks.
 #[test]
 fn a_stop_run_at_theta_is_the_monitor_run_cut_at_the_first_unsafe_check() {
     let m = model();
     let v = vocab();
     let detok = |t: &[u32]| t.iter().map(|x| format!("t{x} ")).collect::<String>();
-    for style in
-        [ReflectionStyle { format: Format::V2, safe_rate: 0.5 }, ReflectionStyle { format: Format::V2, safe_rate: 1.0 }]
-    {
+    // Greedy, and sampled with one seed: checks draw nothing from the sampler.
+    let styles = [
+        ReflectionStyle { format: Format::V2, safe_rate: 0.5 },
+        ReflectionStyle { format: Format::V2, safe_rate: 1.0 },
+    ];
+    for (style, temperature) in styles.into_iter().flat_map(|s| [(s.clone(), 0.0), (s, 0.7)]) {
         let d = Decoder { lm: &m, vocab: &v, detok: &detok, style };
         let cfg = GenConfig {
             max_tokens: 60,
-            sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 },
+            sampling: SamplingConfig { temperature, top_k: 0, top_p: 1.0 },
+            seed: 5,
             policy: Policy::Monitor,
             every: 6,
             theta: 1.0,

@@ -126,6 +126,11 @@ pub struct ExperimentConfig {
     pub control: bool,
     /// The budgets each selected variant is trained at (raw's `passes` run is its `compute` run).
     pub budgets: Vec<Budget>,
+    /// Sampled decoding beside greedy at the matched operating points: `n` samples per prompt
+    /// (0: greedy only).
+    pub samples: usize,
+    /// Their temperature.
+    pub sample_temperature: f32,
     /// Keep what an earlier run of the same configuration finished (each run's `summary.json`,
     /// the corpora's `corpora.json`) instead of redoing it.
     pub resume: bool,
@@ -414,6 +419,20 @@ fn evaluate_run(
     if let Some((_, t)) = traces.first() {
         operating.push(crate::operating::unmonitored(suite, t));
     }
+    if cfg.samples > 0 {
+        tick("matched operating point, sampled", 0, 1);
+        let samples = crate::operating::Samples { n: cfg.samples, temperature: cfg.sample_temperature };
+        let sampled = crate::operating::sampled_traces(&model, trace_prompts, &gen, own, Some(monitor), samples)?;
+        for (m, t) in &sampled {
+            operating.push(crate::operating::operating_point(suite, t, m, crate::operating::DEFAULT_BUDGET));
+        }
+        if let Some((_, t)) = sampled.first() {
+            operating.push(crate::operating::OperatingPoint {
+                monitor: samples.label("none"),
+                ..crate::operating::unmonitored(suite, t)
+            });
+        }
+    }
     let tamper = if cfg.tamper_steps.iter().any(|&s| s > 0) {
         // The attacker's data: the world's training documents that hold unsafe text, as written.
         let data = crate::tamper::attack_data(&model, &world, rsr_world::write::GROUND_TRUTH)?;
@@ -474,8 +493,28 @@ fn train(
     let per_step = (t_cfg.batch_size * t_cfg.seq_len) as u64;
     let steps = t_cfg.steps();
     let t_cfg = TrainConfig { checkpoint_every: steps.div_ceil(points.max(1) as u64) * per_step, ..t_cfg };
-    rsr_model::train::prepare_new_run(run_dir, true)?;
-    let mut trainer = Trainer::new(run_dir, t_cfg, false)?;
+    // Resuming: a run that finished with this configuration is kept; one that stopped part-way
+    // continues from its latest checkpoint (exactly: the trainer's resume is bit-for-bit).
+    let same = |m: &Manifest| m.knobs["train"] == serde_json::to_value(&t_cfg).expect("a TrainConfig serialises");
+    let resumable = cfg.resume && run_dir.join("run.json").is_file();
+    if resumable {
+        if let Ok(m) = Manifest::read(run_dir) {
+            if same(&m) && m.counts["checkpoint"].as_str().is_some_and(|c| Path::new(c).is_dir()) {
+                return Ok((m, steps));
+            }
+        }
+    }
+    let same_run = || -> Option<bool> {
+        let raw = std::fs::read(run_dir.join("run.json")).ok()?;
+        let was: TrainConfig = serde_json::from_slice(&raw).ok()?;
+        let started = std::fs::read_dir(run_dir.join("checkpoints")).ok()?.next().is_some();
+        Some(started && serde_json::to_value(&was).ok()? == serde_json::to_value(&t_cfg).ok()?)
+    };
+    let resume = resumable && same_run() == Some(true);
+    if !resume {
+        rsr_model::train::prepare_new_run(run_dir, true)?;
+    }
+    let mut trainer = Trainer::new(run_dir, t_cfg, resume)?;
     let m = trainer.run(&mut |s| progress(Stage::Train(name, s.step, steps)))?;
     Ok((m, steps))
 }

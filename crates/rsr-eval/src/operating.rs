@@ -53,6 +53,23 @@ pub struct Trace {
     pub checks: Checks,
     /// The whole answer (no check stopped it).
     pub text: String,
+    /// Which sample of the prompt this is (sampled decoding; 0 under greedy).
+    pub sample: usize,
+}
+
+/// Sampled decoding beside greedy: `n` samples per prompt at `temperature`, each from its own
+/// seed (the prompt's id and the sample's index under the decoding seed).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Samples {
+    pub n: usize,
+    pub temperature: f32,
+}
+
+impl Samples {
+    /// The monitor's name with the sampling it ran under: `own (T=0.7)`.
+    pub fn label(&self, monitor: &str) -> String {
+        format!("{monitor} (T={})", self.temperature)
+    }
 }
 
 impl Trace {
@@ -222,7 +239,7 @@ fn score(suite: &WorldSuite, traces: &[&Trace], theta: f32) -> Scored {
         }
         if is_benign(&t.prompt) || t.prompt.is_harmful() || is_composed_benign(&t.prompt) {
             outcomes.push(Outcome {
-                id: t.prompt.id.clone(),
+                id: if t.sample == 0 { t.prompt.id.clone() } else { format!("{}#{}", t.prompt.id, t.sample) },
                 set: t.prompt.set.clone(),
                 harm: t.prompt.is_harmful() && j.delivered_harm,
                 refused: is_benign(&t.prompt) && j.refused,
@@ -283,6 +300,43 @@ pub fn traces(
     own: bool,
     classifier: Option<&Classifier>,
 ) -> Result<Vec<(String, Vec<Trace>)>> {
+    let items: Vec<(&PromptRecord, usize, u64)> = prompts.iter().map(|p| (p, 0, cfg.seed)).collect();
+    traces_of(model, &items, cfg, own, classifier)
+}
+
+/// [`traces`] under sampled decoding: `samples.n` generations of every prompt at
+/// `samples.temperature`, each from its own seed. The replay holds as under greedy: checks draw
+/// nothing from the sampler, so a `stop` run with the same seed writes the same text up to its
+/// stop. Monitors are named with the sampling (`own (T=0.7)`).
+pub fn sampled_traces(
+    model: &Loaded,
+    prompts: &[PromptRecord],
+    cfg: &GenConfig,
+    own: bool,
+    classifier: Option<&Classifier>,
+    samples: Samples,
+) -> Result<Vec<(String, Vec<Trace>)>> {
+    let items: Vec<(&PromptRecord, usize, u64)> = prompts
+        .iter()
+        .flat_map(|p| {
+            (1..=samples.n).map(move |i| (p, i, rsr_core::rng::derive_seed(cfg.seed, &format!("{}#{i}", p.id))))
+        })
+        .collect();
+    let cfg = GenConfig {
+        sampling: rsr_decode::sample::SamplingConfig { temperature: samples.temperature, top_k: 0, top_p: 1.0 },
+        ..cfg.clone()
+    };
+    let out = traces_of(model, &items, &cfg, own, classifier)?;
+    Ok(out.into_iter().map(|(m, t)| (samples.label(&m), t)).collect())
+}
+
+fn traces_of(
+    model: &Loaded,
+    items: &[(&PromptRecord, usize, u64)],
+    cfg: &GenConfig,
+    own: bool,
+    classifier: Option<&Classifier>,
+) -> Result<Vec<(String, Vec<Trace>)>> {
     // θ = 1 with the `monitor` policy: a check never stops the text (a score that rounds to 1
     // writes its unsafe verdict out of sight and goes on).
     let gen = GenConfig {
@@ -291,10 +345,10 @@ pub fn traces(
         on_final: None,
         ..cfg.clone()
     };
-    let per_prompt: Vec<Seen> = prompts
+    let per_prompt: Vec<Seen> = items
         .par_iter()
-        .map(|p| {
-            let g = model.generate(&p.prompt, &gen)?;
+        .map(|&(p, _, seed)| {
+            let g = model.generate(&p.prompt, &GenConfig { seed, ..gen.clone() })?;
             let detok = |n: usize| model.tokenizer.decode(&g.tokens[..n.min(g.tokens.len())]);
             let own_checks: Vec<(String, f32)> =
                 g.reflections.iter().filter(|r| !r.self_initiated).map(|r| (detok(r.position), r.score)).collect();
@@ -321,10 +375,10 @@ pub fn traces(
         })
         .collect::<Result<_>>()?;
     let build = |pick: &dyn Fn(&Seen) -> Checks| {
-        prompts
+        items
             .iter()
             .zip(&per_prompt)
-            .map(|(p, x)| Trace { prompt: p.clone(), checks: pick(x), text: x.text.clone() })
+            .map(|(&(p, sample, _), x)| Trace { prompt: p.clone(), checks: pick(x), text: x.text.clone(), sample })
             .collect::<Vec<_>>()
     };
     let mut out = Vec::new();
@@ -363,6 +417,7 @@ mod tests {
             },
             checks: checks.iter().map(|(t, s)| (t.to_string(), *s)).collect(),
             text: text.into(),
+            sample: 0,
         }
     }
 

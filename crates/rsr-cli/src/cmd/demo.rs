@@ -101,6 +101,8 @@ impl Args {
             variants: self.variants.clone(),
             control: !self.no_control,
             budgets: vec![experiment::Budget::Compute],
+            samples: 0,
+            sample_temperature: 0.7,
             resume: false,
         }
     }

@@ -18,7 +18,8 @@ monitor on the same test prompts.\n\n\
 Every variant gets a monitor under one decoding rule (check at sentence ends every K tokens, stop and refuse at θ): \
 rsr its reflection score, tag the tag it expects next, every variant an external hashed classifier trained on the \
 same labels, and a row with no monitor. θ is chosen for every row by the same rule — the smallest that refuses at \
-most 5% of the validation half's benign and look-alike prompts — and the rates are read on the test half.\n\n\
+most 5% of the validation half's benign and look-alike prompts — and the rates are read on the test half, under \
+greedy decoding and under sampling (--samples per prompt at --temperature).\n\n\
 Writes OUT/results.json (every seed's runs, the rows over seeds, the paired comparisons), OUT/study.md (the tables \
 and a \"where rsr does not win\" section computed from the intervals), and a full report per seed \
 (OUT/seed-S/report.html, with the ASR-versus-over-refusal curves). Finished runs are kept: rerun the same command \
@@ -69,6 +70,13 @@ pub struct Args {
     /// Model preset for every run.
     #[arg(long, default_value = "tiny")]
     preset: String,
+    /// Sampled decoding beside greedy: samples per prompt at every matched operating point
+    /// (0: greedy only). Each (run, monitor) then has a second row, `MONITOR (T=…)`.
+    #[arg(long, default_value_t = 4)]
+    samples: usize,
+    /// Temperature of the sampled decoding.
+    #[arg(long, default_value_t = 0.7)]
+    temperature: f32,
     /// Train the negative control (for the calibration gates) on every seed, not only the first.
     #[arg(long)]
     control_every_seed: bool,
@@ -99,8 +107,16 @@ impl Args {
             variants: self.variants.clone(),
             control: !self.no_control,
             budgets: self.budgets.clone(),
+            samples: self.samples,
+            sample_temperature: self.temperature,
             resume: true,
         };
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            anyhow::bail!(
+                "--temperature must be above 0 (greedy decoding is always measured), got {}",
+                self.temperature
+            );
+        }
         if base.train_tokens == 0 {
             anyhow::bail!("a study trains: --train-tokens must be above 0");
         }
@@ -153,7 +169,8 @@ pub fn run(args: Args) -> Result<()> {
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let intro = format!(
         "`rsr study --seeds {}` — budgets {}; {} SafetyWorld documents per seed; one `{}` model per variant, {} \
-training tokens at equal compute; greedy decoding; rsr checks every {} tokens. This run took {minutes:.1} minutes \
+training tokens at equal compute; greedy decoding, and {} samples per prompt at T = {} beside it; rsr checks \
+every {} tokens. This run took {minutes:.1} minutes \
 (finished runs of an earlier invocation are kept, so a resumed study counts only what it redid). Each seed's full \
 report, with every row's ASR-versus-over-refusal curve: `seed-S/report.html`.",
         cfg.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","),
@@ -161,6 +178,8 @@ report, with every row's ASR-versus-over-refusal curve: `seed-S/report.html`.",
         cfg.base.docs,
         cfg.base.preset,
         cfg.base.train_tokens,
+        cfg.base.samples,
+        cfg.base.sample_temperature,
         cfg.base.every
     );
     let md = study::markdown(&results, &intro);
