@@ -126,6 +126,10 @@ pub struct ExperimentConfig {
     pub control: bool,
     /// The budgets each selected variant is trained at (raw's `passes` run is its `compute` run).
     pub budgets: Vec<Budget>,
+    /// Build every variant (and train the external monitor) from the noisy annotator's labels
+    /// (`rsr annotate --noise` spec, e.g. `miss=0.2,false_alarm=0.05`) instead of the ground
+    /// truth; the judge and the "unsafe trainable" count still use the ground truth.
+    pub noise: Option<String>,
     /// Sampled decoding beside greedy at the matched operating points: `n` samples per prompt
     /// (0: greedy only).
     pub samples: usize,
@@ -135,6 +139,9 @@ pub struct ExperimentConfig {
     /// the corpora's `corpora.json`) instead of redoing it.
     pub resume: bool,
 }
+
+/// The annotation `noise` writes beside the ground truth.
+pub const NOISY: &str = "noisy";
 
 /// The negative control's run name.
 pub const CONTROL_RUN: &str = "raw-control";
@@ -169,6 +176,15 @@ pub struct CorpusRow {
 }
 
 impl ExperimentConfig {
+    /// The annotation every variant is built from: `ground_truth`, or `noisy` with `noise`.
+    pub fn labels(&self) -> &'static str {
+        if self.noise.is_some() {
+            NOISY
+        } else {
+            rsr_world::write::GROUND_TRUTH
+        }
+    }
+
     pub fn world_dir(&self) -> PathBuf {
         self.out.join("world")
     }
@@ -253,7 +269,10 @@ fn build_corpora_now(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) ->
     let tok = RsrTokenizer::train(docs.iter().map(|d| d.text.as_str()), cfg.vocab_size, 2)?;
     tok.save(&cfg.tokenizer_path())?;
 
-    let labels = LabelSource::Annotations(rsr_world::write::GROUND_TRUTH);
+    if let Some(spec) = &cfg.noise {
+        rsr_corpus::run::annotate_noisy(&input, rsr_world::write::GROUND_TRUTH, NOISY, spec, cfg.seed, true)?;
+    }
+    let labels = LabelSource::Annotations(cfg.labels());
     let mut built: Vec<(&'static str, Manifest, Manifest, u64)> = Vec::new();
     for (name, mode) in VARIANTS {
         let t_cfg = TransformConfig {
@@ -354,7 +373,7 @@ pub fn train_and_evaluate(
     let suite = WorldSuite::open(&world)?;
     // The external monitor every variant gets: a `hashed` classifier on the world's
     // ground-truth sentence labels (the labels filter and the transforms used).
-    let monitor = world_classifier(&world)?;
+    let monitor = world_classifier(&world, cfg.labels())?;
     let trace_prompts = crate::operating::prompts(&suite)?;
     let mut runs = Vec::new();
     for budget in if cfg.budgets.is_empty() { &[Budget::Compute][..] } else { &cfg.budgets[..] } {
@@ -463,9 +482,9 @@ fn evaluate_run(
 }
 
 /// A `hashed` classifier trained on every sentence of the world's training documents with its
-/// ground-truth label.
-pub fn world_classifier(world: &Path) -> Result<rsr_classify::Classifier> {
-    let (examples, _) = rsr_corpus::examples::from_corpus(world, rsr_world::write::GROUND_TRUTH)?;
+/// label in annotation `labels` (the one the variants were built from).
+pub fn world_classifier(world: &Path, labels: &str) -> Result<rsr_classify::Classifier> {
+    let (examples, _) = rsr_corpus::examples::from_corpus(world, labels)?;
     let examples: Vec<_> = examples.into_iter().map(|(_, e)| e).collect();
     Ok(rsr_classify::Classifier::train(&examples, &rsr_classify::TrainConfig::default()))
 }

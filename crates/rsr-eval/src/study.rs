@@ -203,9 +203,44 @@ impl StudyResults {
     }
 }
 
+impl StudyConfig {
+    /// What the worlds, corpora and models depend on (seeds, budgets, variants and sampling may
+    /// change between runs of one study; these may not).
+    pub fn fixed(&self) -> serde_json::Value {
+        let b = &self.base;
+        serde_json::json!({
+            "docs": b.docs, "every": b.every, "safe_rate": b.safe_rate, "rationale_rate": b.rationale_rate,
+            "vocab_size": b.vocab_size, "train_tokens": b.train_tokens, "batch_size": b.batch_size,
+            "preset": b.preset, "labels": b.labels(), "noise": b.noise,
+        })
+    }
+}
+
+/// Refuse to resume a study directory made with other settings: its finished runs would be
+/// kept and mixed with new ones.
+fn check_settings(cfg: &StudyConfig) -> Result<()> {
+    let path = cfg.base.out.join("study.json");
+    let now = cfg.fixed();
+    if path.is_file() {
+        let raw = std::fs::read(&path).map_err(|e| rsr_core::Error::io(&path, e))?;
+        let was: serde_json::Value = serde_json::from_slice(&raw)
+            .map_err(|e| rsr_core::Error::input(&path, e.to_string(), "delete the study directory to start over"))?;
+        if was != now {
+            return Err(rsr_core::Error::input(
+                &path,
+                format!("this directory holds a study with other settings ({was} against {now})"),
+                "pass another --out, or the settings it was made with",
+            ));
+        }
+        return Ok(());
+    }
+    rsr_core::atomic::write_all(&path, serde_json::to_string_pretty(&now).expect("serialises").as_bytes())
+}
+
 /// Run every seed (training only what an earlier run did not finish), then compare.
 pub fn run(cfg: &StudyConfig, progress: &mut dyn FnMut(u64, Stage)) -> Result<StudyResults> {
     cfg.validate()?;
+    check_settings(cfg)?;
     let mut seeds = Vec::new();
     for &seed in &cfg.seeds {
         let exp = cfg.seed_config(seed);
@@ -574,6 +609,50 @@ mod tests {
         assert!(!not_won.iter().any(|m| m.starts_with("ASR, safe-knowledge")), "{not_won:?}");
         let md = markdown(&r, "test");
         assert!(md.contains("## Where rsr does not win") && md.contains("| filter | classifier |"), "{md}");
+    }
+
+    fn config(out: &std::path::Path, docs: usize, seeds: Vec<u64>) -> StudyConfig {
+        StudyConfig {
+            base: ExperimentConfig {
+                out: out.to_path_buf(),
+                seed: 0,
+                docs,
+                every: 24,
+                safe_rate: 0.5,
+                rationale_rate: 0.0,
+                vocab_size: 512,
+                train_tokens: 1000,
+                batch_size: 2,
+                preset: "tiny".into(),
+                curve_points: 1,
+                curve_per_set: 0,
+                tamper_steps: vec![0],
+                variants: vec![],
+                control: true,
+                budgets: vec![experiment::Budget::Compute],
+                noise: None,
+                samples: 0,
+                sample_temperature: 0.7,
+                resume: true,
+            },
+            seeds,
+            control_every_seed: false,
+        }
+    }
+
+    #[test]
+    fn a_study_directory_is_resumed_only_with_its_own_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        check_settings(&config(dir.path(), 500, vec![0, 1])).unwrap();
+        // More seeds (or budgets, variants, samples) extend the same study.
+        check_settings(&config(dir.path(), 500, vec![0, 1, 2])).unwrap();
+        // Other worlds or models would mix with the kept runs: refused, naming the file.
+        let err = check_settings(&config(dir.path(), 600, vec![0])).unwrap_err().to_string();
+        assert!(err.contains("study.json") && err.contains("other settings"), "{err}");
+        let mut noisy = config(dir.path(), 500, vec![0]);
+        noisy.base.noise = Some("miss=0.2".into());
+        assert!(check_settings(&noisy).is_err());
+        assert!(config(dir.path(), 500, vec![0, 0]).validate().is_err(), "a seed listed twice");
     }
 
     #[test]

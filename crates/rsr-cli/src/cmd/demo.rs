@@ -76,6 +76,11 @@ pub struct Args {
     /// `--variants raw,filter` is the calibration run: the gates need nothing else.
     #[arg(long, value_delimiter = ',')]
     variants: Vec<String>,
+    /// Build every variant, and train the external monitor, from the noisy annotator's labels
+    /// instead of the ground truth (an `rsr annotate --noise` spec: `miss=0.2,false_alarm=0.05`,
+    /// or per category, `weapons.miss=0.5`); the judge still knows the truth.
+    #[arg(long, value_name = "SPEC")]
+    noise: Option<String>,
     /// Skip the negative control (raw trained on the world with the held-out facts deleted);
     /// its calibration gate then reads NOT MEASURED.
     #[arg(long)]
@@ -101,6 +106,7 @@ impl Args {
             variants: self.variants.clone(),
             control: !self.no_control,
             budgets: vec![experiment::Budget::Compute],
+            noise: self.noise.clone(),
             samples: 0,
             sample_temperature: 0.7,
             resume: false,
@@ -151,9 +157,13 @@ pub fn run(args: Args) -> Result<()> {
     });
     rsr_core::atomic::write_all(cfg.out.join("results.json"), serde_json::to_string_pretty(&results)?.as_bytes())?;
     let mut notes = format!(
-        "rsr demo: {} SafetyWorld documents, one `{}` model per variant trained on {} tokens (equal compute), greedy \
-decoding; rsr with the `stop` policy every {} tokens, tag conditioned on <|safe|> at every segment start.",
-        args.docs, args.preset, args.train_tokens, args.every
+        "rsr demo: {} SafetyWorld documents, variants built from the `{}` labels, one `{}` model per variant trained on \
+{} tokens (equal compute), greedy decoding; rsr with the `stop` policy every {} tokens, tag conditioned on <|safe|> at every segment start.",
+        args.docs,
+        cfg.labels(),
+        args.preset,
+        args.train_tokens,
+        args.every
     );
     notes.push_str(&gate_notes(&gates, passed));
     let report =

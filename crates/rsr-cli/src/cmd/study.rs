@@ -80,6 +80,11 @@ pub struct Args {
     /// Train the negative control (for the calibration gates) on every seed, not only the first.
     #[arg(long)]
     control_every_seed: bool,
+    /// Build every variant, and train the external monitor, from the noisy annotator's labels
+    /// instead of the ground truth (an `rsr annotate --noise` spec: `miss=0.2,false_alarm=0.05`,
+    /// or per category, `weapons.miss=0.5`); the judge still knows the truth.
+    #[arg(long, value_name = "SPEC")]
+    noise: Option<String>,
     /// Skip the negative control; the control gate then reads NOT MEASURED.
     #[arg(long)]
     no_control: bool,
@@ -107,6 +112,7 @@ impl Args {
             variants: self.variants.clone(),
             control: !self.no_control,
             budgets: self.budgets.clone(),
+            noise: self.noise.clone(),
             samples: self.samples,
             sample_temperature: self.temperature,
             resume: true,
@@ -169,7 +175,7 @@ pub fn run(args: Args) -> Result<()> {
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let intro = format!(
         "`rsr study --seeds {}` — budgets {}; {} SafetyWorld documents per seed; one `{}` model per variant, {} \
-training tokens at equal compute; greedy decoding, and {} samples per prompt at T = {} beside it; rsr checks \
+training tokens at equal compute; variants built from the `{}` labels{}; greedy decoding, and {} samples per prompt at T = {} beside it; rsr checks \
 every {} tokens. This run took {minutes:.1} minutes \
 (finished runs of an earlier invocation are kept, so a resumed study counts only what it redid). Each seed's full \
 report, with every row's ASR-versus-over-refusal curve: `seed-S/report.html`.",
@@ -178,6 +184,8 @@ report, with every row's ASR-versus-over-refusal curve: `seed-S/report.html`.",
         cfg.base.docs,
         cfg.base.preset,
         cfg.base.train_tokens,
+        cfg.base.labels(),
+        cfg.base.noise.as_ref().map(|n| format!(" (noise {n})")).unwrap_or_default(),
         cfg.base.samples,
         cfg.base.sample_temperature,
         cfg.base.every
