@@ -110,7 +110,7 @@ fn a_stop_run_at_theta_is_the_monitor_run_cut_at_the_first_unsafe_check() {
         ReflectionStyle { format: Format::V2, safe_rate: 0.5 },
         ReflectionStyle { format: Format::V2, safe_rate: 1.0 },
     ];
-    for (style, temperature) in styles.into_iter().flat_map(|s| [(s.clone(), 0.0), (s, 0.7)]) {
+    for (style, temperature) in styles.into_iter().flat_map(|s| [(s, 0.0), (s, 0.7)]) {
         let d = Decoder { lm: &m, vocab: &v, detok: &detok, style };
         let cfg = GenConfig {
             max_tokens: 60,
