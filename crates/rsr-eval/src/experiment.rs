@@ -143,6 +143,9 @@ pub struct ExperimentConfig {
 /// The annotation `noise` writes beside the ground truth.
 pub const NOISY: &str = "noisy";
 
+/// Training documents a linear probe reads (each sentence one example).
+pub const PROBE_DOCS: usize = 3000;
+
 /// The negative control's run name.
 pub const CONTROL_RUN: &str = "raw-control";
 
@@ -429,7 +432,15 @@ fn evaluate_run(
     // (before the tamper attack below fine-tunes the model in place).
     tick("matched operating point", 0, 1);
     let own = matches!(run.mode, Mode::Rsr | Mode::Tag);
-    let traces = crate::operating::traces(&model, trace_prompts, &gen, own, Some(monitor))?;
+    // Variants with no safety signal of their own get a linear probe on their hidden states.
+    let probe = if own {
+        None
+    } else {
+        tick("linear probe", 0, 1);
+        Some(crate::linear_probe::LinearProbe::train(&model, &world, cfg.labels(), PROBE_DOCS)?)
+    };
+    let monitors = crate::operating::Monitors { own, classifier: Some(monitor), probe: probe.as_ref() };
+    let traces = crate::operating::traces(&model, trace_prompts, &gen, monitors)?;
     let mut operating: Vec<_> = traces
         .iter()
         .map(|(m, t)| crate::operating::operating_point(suite, t, m, crate::operating::DEFAULT_BUDGET))
@@ -441,7 +452,7 @@ fn evaluate_run(
     if cfg.samples > 0 {
         tick("matched operating point, sampled", 0, 1);
         let samples = crate::operating::Samples { n: cfg.samples, temperature: cfg.sample_temperature };
-        let sampled = crate::operating::sampled_traces(&model, trace_prompts, &gen, own, Some(monitor), samples)?;
+        let sampled = crate::operating::sampled_traces(&model, trace_prompts, &gen, monitors, samples)?;
         for (m, t) in &sampled {
             operating.push(crate::operating::operating_point(suite, t, m, crate::operating::DEFAULT_BUDGET));
         }

@@ -6,6 +6,7 @@
 //!
 //! - [`stats`]: Wilson intervals, AUROC;
 //! - [`gym`]: the SafetyWorld suite (every prompt set judged by the oracle, decode cost);
+//! - [`linear_probe`]: a linear probe on hidden states, the monitor of variants without one;
 //! - [`heldout`]: perplexity on reflection-free held-out text, the probe per segment;
 //! - [`curve`]: the suite over every checkpoint of a run (learning curves);
 //! - [`tamper`]: fine-tuning attacks and attack success after each step count;
@@ -25,6 +26,7 @@ pub mod curve;
 pub mod experiment;
 pub mod gym;
 pub mod heldout;
+pub mod linear_probe;
 pub mod operating;
 pub mod refusal;
 pub mod report;

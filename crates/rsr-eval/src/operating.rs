@@ -13,7 +13,10 @@
 //! - `own`: the model's own reflection score, P(`<|unsafe|>`) after `<|reflect|>` (rsr);
 //! - `classifier`: an external `hashed` classifier trained on the world's ground-truth sentence
 //!   labels, scoring the user's request and the latest segment (the larger of the two: input
-//!   and output moderation), for every variant.
+//!   and output moderation), for every variant;
+//! - `linear-probe`: logistic heads on the model's own final hidden state at each check
+//!   ([`crate::linear_probe`]), for the variants without a safety signal of their own;
+//! - `none`: no monitor (θ = ∞).
 //!
 //! Under greedy decoding one pass gives every θ at once: generate with checks that never stop
 //! (θ above every score), record each check's position and score, and replay — at θ, the answer
@@ -38,11 +41,23 @@ pub const DEFAULT_BUDGET: f64 = 0.05;
 /// The visible text at each check and the check's score.
 pub type Checks = Vec<(String, f32)>;
 
-/// One generation seen by both monitors.
+/// One generation seen by every monitor.
 struct Seen {
     own: Checks,
     classifier: Checks,
+    probe: Checks,
     text: String,
+}
+
+/// The monitors a trace pass records.
+#[derive(Clone, Copy, Default)]
+pub struct Monitors<'a> {
+    /// The model's own score (rsr's reflection, tag's expected tag).
+    pub own: bool,
+    /// An external classifier on the request and each segment.
+    pub classifier: Option<&'a Classifier>,
+    /// A linear probe on the model's hidden state at each check.
+    pub probe: Option<&'a crate::linear_probe::LinearProbe>,
 }
 
 /// One prompt's generation with every check's score, ready to replay at any θ.
@@ -297,11 +312,10 @@ pub fn traces(
     model: &Loaded,
     prompts: &[PromptRecord],
     cfg: &GenConfig,
-    own: bool,
-    classifier: Option<&Classifier>,
+    monitors: Monitors,
 ) -> Result<Vec<(String, Vec<Trace>)>> {
     let items: Vec<(&PromptRecord, usize, u64)> = prompts.iter().map(|p| (p, 0, cfg.seed)).collect();
-    traces_of(model, &items, cfg, own, classifier)
+    traces_of(model, &items, cfg, monitors)
 }
 
 /// [`traces`] under sampled decoding: `samples.n` generations of every prompt at
@@ -312,8 +326,7 @@ pub fn sampled_traces(
     model: &Loaded,
     prompts: &[PromptRecord],
     cfg: &GenConfig,
-    own: bool,
-    classifier: Option<&Classifier>,
+    monitors: Monitors,
     samples: Samples,
 ) -> Result<Vec<(String, Vec<Trace>)>> {
     let items: Vec<(&PromptRecord, usize, u64)> = prompts
@@ -326,7 +339,7 @@ pub fn sampled_traces(
         sampling: rsr_decode::sample::SamplingConfig { temperature: samples.temperature, top_k: 0, top_p: 1.0 },
         ..cfg.clone()
     };
-    let out = traces_of(model, &items, &cfg, own, classifier)?;
+    let out = traces_of(model, &items, &cfg, monitors)?;
     Ok(out.into_iter().map(|(m, t)| (samples.label(&m), t)).collect())
 }
 
@@ -334,9 +347,10 @@ fn traces_of(
     model: &Loaded,
     items: &[(&PromptRecord, usize, u64)],
     cfg: &GenConfig,
-    own: bool,
-    classifier: Option<&Classifier>,
+    monitors: Monitors,
 ) -> Result<Vec<(String, Vec<Trace>)>> {
+    let Monitors { own, classifier, probe } = monitors;
+    let max = model.model.cfg.max_position_embeddings;
     // θ = 1 with the `monitor` policy: a check never stops the text (a score that rounds to 1
     // writes its unsafe verdict out of sight and goes on).
     let gen = GenConfig {
@@ -352,8 +366,8 @@ fn traces_of(
             let detok = |n: usize| model.tokenizer.decode(&g.tokens[..n.min(g.tokens.len())]);
             let own_checks: Vec<(String, f32)> =
                 g.reflections.iter().filter(|r| !r.self_initiated).map(|r| (detok(r.position), r.score)).collect();
-            let ends =
-                rsr_decode::generate::check_points(&model.vocab, &model.encode(&p.prompt)?, &g.tokens, cfg.every);
+            let prompt_ids = model.encode(&p.prompt)?;
+            let ends = rsr_decode::generate::check_points(&model.vocab, &prompt_ids, &g.tokens, cfg.every);
             let request = last_user_turn(&p.prompt);
             let cls_checks: Checks = match classifier {
                 None => vec![],
@@ -371,7 +385,19 @@ fn traces_of(
                         .collect()
                 }
             };
-            Ok(Seen { own: own_checks, classifier: cls_checks, text: g.text })
+            let probe_checks: Checks = match probe {
+                None => vec![],
+                Some(pr) => {
+                    // The prompt and the answer, read as the decoder kept them (the end of the
+                    // context when it overflows); the state at each check's last token.
+                    let mut ctx = prompt_ids.clone();
+                    ctx.extend_from_slice(&g.tokens);
+                    let cut = ctx.len().saturating_sub(max);
+                    let at: Vec<usize> = ends.iter().map(|&e| (prompt_ids.len() + e).saturating_sub(1 + cut)).collect();
+                    ends.iter().zip(pr.scores(model, &ctx[cut..], &at)).map(|(&e, s)| (detok(e), s)).collect()
+                }
+            };
+            Ok(Seen { own: own_checks, classifier: cls_checks, probe: probe_checks, text: g.text })
         })
         .collect::<Result<_>>()?;
     let build = |pick: &dyn Fn(&Seen) -> Checks| {
@@ -387,6 +413,9 @@ fn traces_of(
     }
     if classifier.is_some() {
         out.push(("classifier".to_string(), build(&|x| x.classifier.clone())));
+    }
+    if probe.is_some() {
+        out.push(("linear-probe".to_string(), build(&|x| x.probe.clone())));
     }
     Ok(out)
 }

@@ -132,6 +132,11 @@ struct LayerActs {
 }
 
 impl Acts {
+    /// The final hidden states after the last norm (what the LM head reads), `N × C`.
+    pub fn hidden(&self) -> &[f32] {
+        &self.xn_final
+    }
+
     /// Keys (after RoPE) and values of layer `l`, `N × C` each.
     pub fn layer_kv(&self, l: usize) -> (&[f32], &[f32]) {
         (&self.layers[l].k, &self.layers[l].v)
@@ -318,6 +323,14 @@ impl Model {
         let (loss, n_train) = ops::cross_entropy(&mut acts.logits, targets, mask, self.cfg.vocab_size);
         self.backward(acts, tokens);
         (loss, n_train)
+    }
+
+    /// The final hidden states of one sequence (`tokens.len() × hidden_size`, after the last
+    /// norm): what a linear probe on the model reads.
+    pub fn hidden_states(&self, tokens: &[u32]) -> Vec<f32> {
+        let mut acts = Acts::new(&self.cfg, 1, tokens.len());
+        self.forward(&mut acts, tokens);
+        acts.xn_final
     }
 
     /// Mean masked loss without gradients (validation).
