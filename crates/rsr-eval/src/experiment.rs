@@ -577,3 +577,51 @@ fn train_control_now(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) ->
         .run_sets(&model, &CONTROL_SETS, &gen, 0, &mut |what, i, n| progress(Stage::Eval(CONTROL_RUN, what, i, n)))?;
     Ok(crate::gym::GymResult { sets, heldout: None, decode, capability: vec![] })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_passes_scale_the_budget_by_the_corpus_size() {
+        assert_eq!(Budget::Compute.tokens(4_000_000, 0.63), 4_000_000);
+        assert_eq!(Budget::Passes.tokens(4_000_000, 0.63), 2_520_000);
+        assert_eq!(Budget::Passes.tokens(4_000_000, 1.09), 4_360_000);
+        assert_eq!(Budget::Compute.run_name("rsr"), "rsr");
+        assert_eq!(Budget::Passes.run_name("rsr"), "rsr@passes");
+        assert_eq!(Budget::parse("passes"), Ok(Budget::Passes));
+        assert!(Budget::parse("plateau").unwrap_err().contains("compute"));
+    }
+
+    #[test]
+    fn the_default_variants_are_refuse_not_rewrite_and_every_mode_is_a_variant() {
+        let cfg = ExperimentConfig {
+            out: "x".into(),
+            seed: 0,
+            docs: 1,
+            every: 24,
+            safe_rate: 0.5,
+            rationale_rate: 0.0,
+            vocab_size: 512,
+            train_tokens: 0,
+            batch_size: 1,
+            preset: "tiny".into(),
+            curve_points: 1,
+            curve_per_set: 0,
+            tamper_steps: vec![0],
+            variants: vec![],
+            control: false,
+            budgets: vec![],
+            noise: None,
+            samples: 0,
+            sample_temperature: 0.7,
+            resume: false,
+        };
+        let trained: Vec<&str> = VARIANTS.iter().map(|(n, _)| *n).filter(|n| cfg.selected(n)).collect();
+        assert_eq!(trained, DEFAULT_VARIANTS);
+        assert!(!cfg.selected("rewrite"));
+        let named = ExperimentConfig { variants: vec!["rewrite".into()], ..cfg.clone() };
+        assert!(named.selected("rewrite") && !named.selected("rsr"));
+        assert!(ExperimentConfig { variants: vec!["rewritten".into()], ..cfg }.validate().is_err());
+    }
+}

@@ -63,6 +63,24 @@ pub struct Heldout {
     pub probe: ProbeResult,
 }
 
+/// −log P(`target`) from one row of logits: under the full softmax, and under the softmax
+/// renormalised over ordinary tokens (the `specials` taken out), so a model that learned to
+/// expect special tokens pays nothing for them on text that has none. A model that puts no
+/// mass on special tokens gets the same figure both ways.
+pub fn nll_both(row: &[f32], target: u32, specials: &[u32]) -> (f64, f64) {
+    let t = row[target as usize] as f64;
+    let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+    let (mut all, mut text) = (0f64, 0f64);
+    for (id, &l) in row.iter().enumerate() {
+        let e = (l as f64 - max).exp();
+        all += e;
+        if !specials.contains(&(id as u32)) {
+            text += e;
+        }
+    }
+    (max + all.ln() - t, max + text.ln() - t)
+}
+
 /// Perplexity of `model` on `texts`, each preceded by `<|endoftext|>` (as in
 /// training) and cut into windows of the model's context.
 pub fn perplexity<'a>(model: &Loaded, texts: impl IntoIterator<Item = &'a str>) -> Result<Perplexity> {
@@ -85,19 +103,9 @@ pub fn perplexity<'a>(model: &Loaded, texts: impl IntoIterator<Item = &'a str>) 
                 let mut acts = Acts::new(&model.model.cfg, 1, inputs.len());
                 model.model.forward(&mut acts, &inputs);
                 for (i, p) in w.iter().enumerate() {
-                    let row = &acts.logits[i * vocab..(i + 1) * vocab];
-                    let target = row[p[1] as usize] as f64;
-                    let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-                    let (mut all, mut text) = (0f64, 0f64);
-                    for (id, &l) in row.iter().enumerate() {
-                        let e = (l as f64 - max).exp();
-                        all += e;
-                        if !specials.contains(&(id as u32)) {
-                            text += e;
-                        }
-                    }
-                    sum += max + all.ln() - target;
-                    sum_text += max + text.ln() - target;
+                    let (all, text) = nll_both(&acts.logits[i * vocab..(i + 1) * vocab], p[1], &specials);
+                    sum += all;
+                    sum_text += text;
                     k_all += 1;
                 }
             }
@@ -202,6 +210,22 @@ mod tests {
         let model = rsr_model::model::Model::new(cfg, 4);
         rsr_model::checkpoint::save_model(dir.path(), &model, 0, Some(&tok_path)).unwrap();
         (Loaded::from_dir(dir.path()).unwrap(), dir)
+    }
+
+    #[test]
+    fn renormalising_changes_nothing_for_a_model_without_special_tokens() {
+        // Tokens 0 and 1 are special. With no mass on them, both figures agree exactly.
+        let row = [f32::NEG_INFINITY, f32::NEG_INFINITY, 1.0, 2.0, 0.5];
+        let (all, text) = nll_both(&row, 3, &[0, 1]);
+        assert!((all - text).abs() < 1e-12, "{all} vs {text}");
+        let direct = -(2f64.exp() / (1f64.exp() + 2f64.exp() + 0.5f64.exp())).ln();
+        assert!((all - direct).abs() < 1e-9);
+        // With mass on them, the renormalised figure is lower by exactly −log P(ordinary).
+        let row = [2.0, 1.0, 1.0, 2.0, 0.5];
+        let (all, text) = nll_both(&row, 3, &[0, 1]);
+        let z: f64 = row.iter().map(|&l| (l as f64).exp()).sum();
+        let ordinary = (1f64.exp() + 2f64.exp() + 0.5f64.exp()) / z;
+        assert!((all - text + ordinary.ln()).abs() < 1e-9, "{all} {text}");
     }
 
     #[test]
