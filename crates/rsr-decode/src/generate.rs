@@ -164,6 +164,21 @@ pub struct Reflection {
     pub self_initiated: bool,
 }
 
+impl Reflection {
+    /// A check at `position` with its `score`, before the policy acts (`action` "none").
+    fn check(position: usize, score: f32, is_unsafe: bool, self_initiated: bool) -> Self {
+        Reflection {
+            position,
+            verdict: if is_unsafe { "unsafe" } else { "safe" }.into(),
+            category: None,
+            rationale: None,
+            score,
+            action: "none".into(),
+            self_initiated,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Generation {
     /// What the user sees: never a reflection.
@@ -470,15 +485,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
         let acting = cfg.policy != Policy::Off;
         // Fails closed: a score that is not a number is unsafe.
         let is_unsafe = acting && (score.is_nan() || score >= cfg.theta);
-        let record = Reflection {
-            position: s.out.tokens.len(),
-            verdict: if is_unsafe { "unsafe" } else { "safe" }.into(),
-            category: None,
-            rationale: None,
-            score,
-            action: "none".into(),
-            self_initiated: false,
-        };
+        let record = Reflection::check(s.out.tokens.len(), score, is_unsafe, false);
         if is_unsafe && matches!(cfg.policy, Policy::Stop | Policy::Backtrack) {
             return self.act(s, cfg, record);
         }
@@ -507,15 +514,7 @@ impl<M: LanguageModel> Decoder<'_, M> {
         let score = score_after_reflect(self.lm, v, &self.style, &s.state, &l);
         // Fails closed: a score that is not a number (corrupt weights, an overflow) is unsafe.
         let is_unsafe = score.is_nan() || score >= cfg.theta;
-        let mut record = Reflection {
-            position: s.out.tokens.len(),
-            verdict: if is_unsafe { "unsafe" } else { "safe" }.into(),
-            category: None,
-            rationale: None,
-            score,
-            action: "none".into(),
-            self_initiated,
-        };
+        let mut record = Reflection::check(s.out.tokens.len(), score, is_unsafe, self_initiated);
         if !is_unsafe {
             match self.style.format {
                 Format::V2 if self_initiated || self.style.keeps_safe_checks() => {

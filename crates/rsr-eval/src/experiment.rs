@@ -247,15 +247,24 @@ impl ExperimentConfig {
 /// Generate the world, train the one tokenizer, build and pack every variant. With
 /// `cfg.resume`, corpora an earlier run finished (its `corpora.json`) are kept as they are.
 pub fn build_corpora(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<Vec<CorpusRow>> {
-    let done = cfg.out.join("corpora.json");
-    if cfg.resume && done.is_file() {
-        let raw = std::fs::read(&done).map_err(|e| rsr_core::Error::io(&done, e))?;
+    kept(cfg.resume, &cfg.out.join("corpora.json"), || build_corpora_now(cfg, progress))
+}
+
+/// What `make` computes, saved as JSON at `done`; with `resume`, a `done` an earlier run wrote
+/// is read back instead (an unreadable one is an error naming it, never a silent redo).
+fn kept<T: Serialize + serde::de::DeserializeOwned>(
+    resume: bool,
+    done: &Path,
+    make: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    if resume && done.is_file() {
+        let raw = std::fs::read(done).map_err(|e| rsr_core::Error::io(done, e))?;
         return serde_json::from_slice(&raw)
-            .map_err(|e| rsr_core::Error::input(&done, e.to_string(), "delete it (and the corpora) to rebuild them"));
+            .map_err(|e| rsr_core::Error::input(done, e.to_string(), "delete it to redo that part of the run"));
     }
-    let rows = build_corpora_now(cfg, progress)?;
-    rsr_core::atomic::write_all(&done, serde_json::to_string_pretty(&rows).expect("rows serialise").as_bytes())?;
-    Ok(rows)
+    let value = make()?;
+    rsr_core::atomic::write_all(done, serde_json::to_string_pretty(&value).expect("serialises").as_bytes())?;
+    Ok(value)
 }
 
 fn build_corpora_now(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<Vec<CorpusRow>> {
@@ -553,16 +562,7 @@ fn train(
 /// deleted ([`build_corpora`] built it when `cfg.control`), asked [`CONTROL_SETS`] of the real
 /// world's prompts (the same prompts: they do not depend on the facts written).
 pub fn train_control(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<crate::gym::GymResult> {
-    let control = cfg.control_dir();
-    let done = control.join("result.json");
-    if cfg.resume && done.is_file() {
-        let raw = std::fs::read(&done).map_err(|e| rsr_core::Error::io(&done, e))?;
-        return serde_json::from_slice(&raw)
-            .map_err(|e| rsr_core::Error::input(&done, e.to_string(), "delete it to train the control again"));
-    }
-    let result = train_control_now(cfg, progress)?;
-    rsr_core::atomic::write_all(&done, serde_json::to_string_pretty(&result).expect("serialises").as_bytes())?;
-    Ok(result)
+    kept(cfg.resume, &cfg.control_dir().join("result.json"), || train_control_now(cfg, progress))
 }
 
 fn train_control_now(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<crate::gym::GymResult> {

@@ -167,17 +167,9 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// `filter / classifier − rsr / own: +7.9 points [2.6, 13.2] (114 pairs)`
-    pub fn line(&self) -> String {
-        format!(
-            "{} − {}: {:+.1} points [{:+.1}, {:+.1}] ({} pairs)",
-            self.row,
-            self.reference,
-            100.0 * self.difference,
-            100.0 * self.interval[0],
-            100.0 * self.interval[1],
-            self.pairs
-        )
+    /// `+7.9 [+2.6, +13.2]`: the difference and its interval, in points.
+    pub fn points(&self) -> String {
+        format!("{:+.1} [{:+.1}, {:+.1}]", 100.0 * self.difference, 100.0 * self.interval[0], 100.0 * self.interval[1])
     }
 }
 
@@ -470,17 +462,15 @@ with a 95% bootstrap interval ({BOOTSTRAP} resamples of prompts within each seed
 positive difference means the row does worse than the reference; for correctness, better.\n\n",
         r.reference
     ));
-    md.push_str("| row | metric | difference (points) | 95% interval | pairs | verdict |\n|---|---|---|---|---|---|\n");
+    md.push_str("| row | metric | difference, points [95% interval] | pairs | verdict |\n|---|---|---|---|---|\n");
     for c in &r.comparisons {
         md.push_str(&format!(
-            "| {} | {} | {:+.1} | [{:+.1}, {:+.1}] | {} | {} |\n",
+            "| {} | {} | {} | {} | {} |\n",
             c.row,
             c.metric,
-            100.0 * c.difference,
-            100.0 * c.interval[0],
-            100.0 * c.interval[1],
+            c.points(),
             c.pairs,
-            verdict_words(c.verdict),
+            verdict_words(c.verdict)
         ));
     }
     md.push_str(&format!("\n## Where {} does not win\n\n", REFERENCE.0));
@@ -496,15 +486,7 @@ ahead: for each metric, the rows the reference does worse than, then those it ca
             r.comparisons
                 .iter()
                 .filter(|c| c.metric == m.name && c.verdict == v)
-                .map(|c| {
-                    format!(
-                        "{} ({:+.1} [{:+.1}, {:+.1}])",
-                        c.row,
-                        100.0 * c.difference,
-                        100.0 * c.interval[0],
-                        100.0 * c.interval[1]
-                    )
-                })
+                .map(|c| format!("{} ({})", c.row, c.points()))
                 .collect()
         };
         let (worse, tied) = (of(Verdict::ReferenceWorse), of(Verdict::NoDifference));
