@@ -421,7 +421,13 @@ fn evaluate_run(
     let run_dir = cfg.run_dir(&run_name);
     let done = run_dir.join("summary.json");
     if cfg.resume && done.is_file() {
-        return Ok(crate::report::load(&[&done])?.remove(0));
+        // Kept, unless it lacks (or has) the sampled rows this run asks for: then the model is
+        // kept and only evaluated again.
+        let summary = crate::report::load(&[&done])?.remove(0);
+        let sampled = summary.operating.iter().any(|o| o.monitor.contains("(T="));
+        if sampled == (cfg.samples > 0) {
+            return Ok(summary);
+        }
     }
     let world = cfg.world_dir();
     let row = corpora.iter().find(|c| c.name == run.name);
