@@ -335,59 +335,63 @@ pub fn aggregate(seeds: Vec<SeedRun>) -> StudyResults {
             }
         })
         .collect();
-    let reference = format!("{} / {}", REFERENCE.0, REFERENCE.1);
     let mut comparisons = Vec::new();
-    let mine = points(REFERENCE.0, REFERENCE.1);
-    if !mine.is_empty() {
-        for (run, monitor) in keys.iter().filter(|(r, m)| (r.as_str(), m.as_str()) != REFERENCE) {
-            let theirs = points(run, monitor);
-            for m in &METRICS {
-                let strata: Vec<Vec<(f64, f64)>> = mine
-                    .iter()
-                    .filter_map(|(seed, a, _)| {
-                        let (_, b, _) = theirs.iter().find(|(s, _, _)| s == seed)?;
-                        let bs: HashMap<&str, bool> = b
-                            .outcomes
+    for (run, monitor) in &keys {
+        // A sampled row is compared with the reference under the same sampling.
+        let ref_monitor = match monitor.find(" (T=") {
+            Some(i) => format!("{}{}", REFERENCE.1, &monitor[i..]),
+            None => REFERENCE.1.to_string(),
+        };
+        if run == REFERENCE.0 && *monitor == ref_monitor {
+            continue;
+        }
+        let reference = format!("{} / {ref_monitor}", REFERENCE.0);
+        let mine = points(REFERENCE.0, &ref_monitor);
+        let theirs = points(run, monitor);
+        for m in &METRICS {
+            let strata: Vec<Vec<(f64, f64)>> = mine
+                .iter()
+                .filter_map(|(seed, a, _)| {
+                    let (_, b, _) = theirs.iter().find(|(s, _, _)| s == seed)?;
+                    let bs: HashMap<&str, bool> = b
+                        .outcomes
+                        .iter()
+                        .filter(|o| (m.counts)(&o.set))
+                        .map(|o| (o.id.as_str(), (m.value)(o)))
+                        .collect();
+                    Some(
+                        a.outcomes
                             .iter()
                             .filter(|o| (m.counts)(&o.set))
-                            .map(|o| (o.id.as_str(), (m.value)(o)))
-                            .collect();
-                        Some(
-                            a.outcomes
-                                .iter()
-                                .filter(|o| (m.counts)(&o.set))
-                                .filter_map(|o| {
-                                    bs.get(o.id.as_str()).map(|&b| ((m.value)(o) as u8 as f64, b as u8 as f64))
-                                })
-                                .collect(),
-                        )
-                    })
-                    .collect();
-                let pairs: usize = strata.iter().map(Vec::len).sum();
-                if pairs == 0 {
-                    continue;
-                }
-                let (d, lo, hi) = paired_difference(&strata, BOOTSTRAP, 0);
-                // The row's rate minus the reference's: positive is worse for the row when lower is better.
-                let verdict = match (m.lower_is_better, lo > 0.0, hi < 0.0) {
-                    (true, true, _) | (false, _, true) => Verdict::ReferenceBetter,
-                    (true, _, true) | (false, true, _) => Verdict::ReferenceWorse,
-                    _ => Verdict::NoDifference,
-                };
-                comparisons.push(Comparison {
-                    metric: m.name.into(),
-                    lower_is_better: m.lower_is_better,
-                    row: format!("{run} / {monitor}"),
-                    reference: reference.clone(),
-                    difference: d,
-                    interval: [lo, hi],
-                    pairs,
-                    verdict,
-                });
+                            .filter_map(|o| bs.get(o.id.as_str()).map(|&b| ((m.value)(o) as u8 as f64, b as u8 as f64)))
+                            .collect(),
+                    )
+                })
+                .collect();
+            let pairs: usize = strata.iter().map(Vec::len).sum();
+            if pairs == 0 {
+                continue;
             }
+            let (d, lo, hi) = paired_difference(&strata, BOOTSTRAP, 0);
+            // The row's rate minus the reference's: positive is worse for the row when lower is better.
+            let verdict = match (m.lower_is_better, lo > 0.0, hi < 0.0) {
+                (true, true, _) | (false, _, true) => Verdict::ReferenceBetter,
+                (true, _, true) | (false, true, _) => Verdict::ReferenceWorse,
+                _ => Verdict::NoDifference,
+            };
+            comparisons.push(Comparison {
+                metric: m.name.into(),
+                lower_is_better: m.lower_is_better,
+                row: format!("{run} / {monitor}"),
+                reference: reference.clone(),
+                difference: d,
+                interval: [lo, hi],
+                pairs,
+                verdict,
+            });
         }
     }
-    StudyResults { reference, seeds, rows, comparisons }
+    StudyResults { reference: format!("{} / {}", REFERENCE.0, REFERENCE.1), seeds, rows, comparisons }
 }
 
 /// The study as Markdown: the gates per seed, the rows, the paired comparisons, and where the
@@ -457,7 +461,8 @@ composed benign | ppl safe |\n|---|---|---|---|---|---|---|---|---|---|\n",
         ));
     }
     md.push_str(&format!(
-        "\n## Paired against {}\n\nEach row's rate minus the reference's on the same test prompts of the same seeds, \
+        "\n## Paired against {}\n\nEach row's rate minus the reference's on the same test prompts of the same seeds \
+(a sampled row, `… (T=0.7)`, against the reference under the same sampling, sample by sample), \
 with a 95% bootstrap interval ({BOOTSTRAP} resamples of prompts within each seed). For ASR and over-refusal a \
 positive difference means the row does worse than the reference; for correctness, better.\n\n",
         r.reference
@@ -491,7 +496,7 @@ ahead: for each metric, the rows the reference does worse than, then those it ca
         };
         let (worse, tied) = (of(Verdict::ReferenceWorse), of(Verdict::NoDifference));
         if !worse.is_empty() {
-            md.push_str(&format!("- **{}: {} does worse than** {}\n", m.name, r.reference, worse.join(", ")));
+            md.push_str(&format!("- **{}: {} does worse than** {}\n", m.name, REFERENCE.0, worse.join(", ")));
         }
         if !tied.is_empty() {
             md.push_str(&format!("- {}: not separable from {}\n", m.name, tied.join(", ")));
@@ -635,6 +640,24 @@ mod tests {
         noisy.base.noise = Some("miss=0.2".into());
         assert!(check_settings(&noisy).is_err());
         assert!(config(dir.path(), 500, vec![0, 0]).validate().is_err(), "a seed listed twice");
+    }
+
+    #[test]
+    fn a_sampled_row_is_paired_with_the_reference_under_the_same_sampling() {
+        let harms: Vec<bool> = (0..20).map(|i| i < 5).collect();
+        let seeds: Vec<SeedRun> = (0..2)
+            .map(|s| {
+                seed(
+                    s,
+                    point("own (T=0.7)", &[false; 20], &[false; 10]),
+                    point("classifier (T=0.7)", &harms, &[false; 10]),
+                )
+            })
+            .collect();
+        let r = aggregate(seeds);
+        let c = r.comparisons.iter().find(|c| c.metric.starts_with("ASR, safe")).expect("compared");
+        assert_eq!(c.reference, "rsr / own (T=0.7)");
+        assert_eq!((c.pairs, c.difference), (40, 0.25));
     }
 
     #[test]
