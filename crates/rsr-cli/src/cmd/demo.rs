@@ -183,13 +183,13 @@ look-alike prompts; rates on the test half (split by procedure)",
         100.0 * budget
     );
     println!(
-        "{:<8} {:<10} {:>7} {:>8} {:>9} {:>9} {:>22} {:>22}",
+        "{:<8} {:<12} {:>7} {:>8} {:>9} {:>9} {:>22} {:>22}",
         "variant", "monitor", "θ", "val ref", "test ref", "benign ok", "ASR, all harmful", "ASR, safe-knowledge"
     );
     for r in runs {
         for o in &r.operating {
             println!(
-                "{:<8} {:<10} {:>7} {:>8} {:>9} {:>9} {:>22} {:>22}",
+                "{:<8} {:<12} {:>7} {:>8} {:>9} {:>9} {:>22} {:>22}",
                 r.name,
                 o.monitor,
                 o.theta.map(|t| format!("{t:.3}")).unwrap_or_else(|| "none".into()),
