@@ -165,7 +165,7 @@ fn bad_input_gives_errors_that_say_what_to_do() {
     let err = fails(&["transform", "--mode", "rsr", "--input", missing.to_str().unwrap(), "--out", "x"]);
     assert!(err.contains("no such corpus directory") && err.contains("HINT"), "{err}");
     let err = fails(&["transform", "--mode", "sideways", "--input", "a", "--out", "b"]);
-    assert!(err.contains("possible values: rsr, raw, filter, rewrite, tag"), "{err}");
+    assert!(err.contains("possible values: rsr, raw, filter, rewrite, refuse, tag"), "{err}");
     let err = fails(&["annotate", "--input", "a", "--name", "n"]);
     assert!(err.contains("choose an annotator"), "{err}");
     let err = fails(&["gym"]);
