@@ -173,3 +173,35 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// A labeler that cannot be reached (the guard server down) is a failure of the run, not of
+/// the documents: `rsr transform --endpoint` and `rsr annotate --endpoint` stop with exit 2,
+/// say what failed, and leave no partial output — never a document skipped as "malformed".
+#[test]
+fn an_unreachable_labeler_stops_the_run_and_drops_no_document() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["gym", "--out", "world", "--docs", "20"]);
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let runs: [&[&str]; 3] = [
+        &["transform", "--mode", "rsr", "--input", "world", "--out", "out", "--endpoint", &url],
+        &["transform", "--mode", "filter", "--input", "world/documents.jsonl", "--out", "parts", "--endpoint", &url],
+        &["annotate", "--input", "world", "--name", "guard", "--endpoint", &url],
+    ];
+    for args in runs {
+        let out = common::rsr_at(d, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "rsr {args:?}: {err}");
+        assert!(err.contains("labelling failed") && err.contains(&format!("127.0.0.1:{port}")), "{err}");
+        assert!(!err.contains("skipped"), "no document is skipped as malformed: {err}");
+    }
+    assert!(!d.join("out/documents.jsonl").exists() && !d.join("out/manifest.json").exists());
+    let parts: Vec<_> = std::fs::read_dir(d.join("parts")).map(|r| r.flatten().collect()).unwrap_or_default();
+    assert!(
+        parts.iter().all(|e| !e.file_name().to_string_lossy().ends_with(".jsonl")),
+        "no part written: {parts:?}"
+    );
+    assert!(!d.join("world/annotations/guard.jsonl").exists());
+}

@@ -15,9 +15,29 @@ pub enum Error {
     Record { path: PathBuf, line: u64, message: String },
     #[error("{path}: {message}\nHINT: {hint}")]
     Input { path: PathBuf, message: String, hint: String },
+    /// A remote service (an OpenAI-compatible endpoint) failed or answered something unusable.
+    #[error("{endpoint}: {message}\nHINT: check the URL ends in /v1, the server is up, the model name, and OPENAI_API_KEY")]
+    Remote { endpoint: String, message: String },
+    /// What labels the documents (an annotator, a classifier, an endpoint) failed on one
+    /// document: the run stops (never a skipped document), the cause kept as the source.
+    #[error("{path}: document `{doc}`: labelling failed (check the annotator: endpoint URL and model, classifier file)")]
+    Labeler {
+        path: PathBuf,
+        doc: String,
+        #[source]
+        source: Box<Error>,
+    },
     #[error("{0}")]
     Invalid(String),
 }
+
+/// A problem with one record — a malformed field, a span outside its document's text — that
+/// the run skips and counts (exit 1), or stops on under `--strict`. A type of its own, apart
+/// from [`Error`], so that nothing else (a remote failure, a bad file, a broken annotator) can
+/// be taken for it and skip a document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadRecord(pub String);
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
@@ -26,6 +46,10 @@ impl Error {
 
     pub fn input(path: impl Into<PathBuf>, message: impl Into<String>, hint: impl Into<String>) -> Self {
         Error::Input { path: path.into(), message: message.into(), hint: hint.into() }
+    }
+
+    pub fn remote(endpoint: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Remote { endpoint: endpoint.into(), message: message.into() }
     }
 
     /// Record-level errors are "soft": callers count and skip them unless the

@@ -32,7 +32,7 @@ pub mod special;
 pub mod taxonomy;
 pub mod text;
 
-pub use error::{Error, Result};
+pub use error::{BadRecord, Error, Result};
 
 /// The version written into every manifest.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

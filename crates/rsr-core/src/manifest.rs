@@ -55,3 +55,44 @@ impl Manifest {
         })
     }
 }
+
+/// A stage's typed result — the counts and the wall-clock figures it computed — with the
+/// manifest that records them beside its output. Stages return this, so callers read fields,
+/// never JSON keys; the manifest's `counts` and `timing` are these two serialised.
+#[derive(Debug, Clone)]
+pub struct Outcome<C, T> {
+    pub counts: C,
+    pub timing: T,
+    pub manifest: Manifest,
+}
+
+impl<C: Serialize, T: Serialize> Outcome<C, T> {
+    /// The outcome of `stage`, its manifest built from `counts` and `timing`.
+    pub fn new(stage: &str, inputs: Vec<String>, knobs: Value, counts: C, timing: T) -> Self {
+        let mut manifest =
+            Manifest::new(stage, inputs, knobs, serde_json::to_value(&counts).expect("counts serialise"));
+        manifest.timing = serde_json::to_value(&timing).expect("timing serialises");
+        Self { counts, timing, manifest }
+    }
+}
+
+impl<C: serde::de::DeserializeOwned, T: serde::de::DeserializeOwned + Default> Outcome<C, T> {
+    /// A finished stage's outcome, read back from `DIR/manifest.json` (an error names the file).
+    pub fn read(dir: &Path) -> Result<Self> {
+        Self::from_manifest(Manifest::read(dir)?, &dir.join(FILE_NAME))
+    }
+
+    /// `manifest` (read from `path`) typed.
+    pub fn from_manifest(manifest: Manifest, path: &Path) -> Result<Self> {
+        let bad = |what: &str, e: serde_json::Error| {
+            Error::input(path, format!("its {what} are not this stage's ({e})"), "re-run the stage that wrote it")
+        };
+        let counts = serde_json::from_value(manifest.counts.clone()).map_err(|e| bad("counts", e))?;
+        // Timing is informative only: a manifest without it reads as zeros.
+        let timing = match &manifest.timing {
+            Value::Null => T::default(),
+            t => serde_json::from_value(t.clone()).map_err(|e| bad("timing figures", e))?,
+        };
+        Ok(Self { counts, timing, manifest })
+    }
+}

@@ -16,7 +16,7 @@ use rsr_core::annotation::Span;
 use rsr_core::corpus::CorpusDir;
 use rsr_core::doc::{DocReader, Document};
 use rsr_core::jsonl::SoftErrors;
-use rsr_core::{Error, Result};
+use rsr_core::{BadRecord, Error, Result};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -127,23 +127,34 @@ impl<'a> Labeler<'a> {
         }
     }
 
-    /// The verdict spans of `doc`; `None` when it has none (no annotation, no field), which the
-    /// caller counts as unannotated. A malformed field or a span outside the text is an error
-    /// about this document.
-    pub fn spans(&mut self, doc: &Document, soft: &mut SoftErrors) -> Result<Option<Vec<Span>>> {
+    /// The verdict spans of `doc`; `Ok(Ok(None))` when it has none (no annotation, no field),
+    /// which the caller counts as unannotated. A malformed field or a span outside the text is a
+    /// [`BadRecord`] (the document is skipped and counted); anything else — an annotator or an
+    /// endpoint that fails — is an [`Error`] that stops the run: a labeler's failure never skips
+    /// a document.
+    pub fn spans(
+        &mut self,
+        doc: &Document,
+        soft: &mut SoftErrors,
+    ) -> Result<std::result::Result<Option<Vec<Span>>, BadRecord>> {
         let spans = match self {
-            Labeler::None => return Ok(Some(vec![])),
+            Labeler::None => return Ok(Ok(Some(vec![]))),
             Labeler::Annotations { stream, .. } => stream.find(&doc.id, soft)?,
             Labeler::Field(f) => match doc.meta.get(f.as_str()) {
-                Some(v) => Some(spans_from_field(v, f, doc).map_err(Error::Invalid)?),
+                Some(v) => match spans_from_field(v, f, doc) {
+                    Ok(s) => Some(s),
+                    Err(message) => return Ok(Err(BadRecord(message))),
+                },
                 None => None,
             },
             Labeler::Annotator(a) => Some(a.annotate(&doc.text)?),
         };
         for s in spans.iter().flatten() {
-            s.validate(&doc.text).map_err(|e| Error::Invalid(format!("annotation of document `{}`: {e}", doc.id)))?;
+            if let Err(e) = s.validate(&doc.text) {
+                return Ok(Err(BadRecord(format!("annotation of document `{}`: {e}", doc.id))));
+            }
         }
-        Ok(spans)
+        Ok(Ok(spans))
     }
 
     /// Annotation ids that matched no document (reads what is left of an annotation file).
@@ -213,17 +224,19 @@ pub fn transform_stream(
             }
             continue;
         }
-        let spans = match labeler.spans(&doc, &mut seen.soft) {
+        let verdict = labeler
+            .spans(&doc, &mut seen.soft)
+            .map_err(|e| Error::Labeler { path: path.to_path_buf(), doc: doc.id.clone(), source: Box::new(e) })?;
+        let spans = match verdict {
             Ok(Some(s)) => s,
             Ok(None) => {
                 seen.counts.docs_unannotated += 1;
                 vec![]
             }
-            Err(Error::Invalid(message)) => {
+            Err(BadRecord(message)) => {
                 seen.soft.check::<()>(Err(record_error(docs, message)))?;
                 continue;
             }
-            Err(e) => return Err(e),
         };
         seen.bytes_in += doc.text.len() as u64;
         if let Some(out) = transform_doc(pass.transform, doc, &spans, pass.counter, &mut seen.counts) {

@@ -5,14 +5,14 @@ use crate::label::LabelSource;
 use crate::noisy::NoiseConfig;
 use crate::pipeline::{transform_stream, Labeler, Pass, Seen};
 use crate::segment::TokenCounter;
-use crate::transform::{Mode, TransformConfig};
+use crate::transform::{Mode, TransformConfig, TransformCounts, TransformTiming};
 use rsr_core::annotation::AnnotationRecord;
 use rsr_core::corpus::{CorpusDir, DOCUMENT_NAMES};
 use rsr_core::doc::{DocFields, DocReader};
 use rsr_core::jsonl::{JsonlReader, JsonlWriter, SoftErrors};
-use rsr_core::manifest::Manifest;
+use rsr_core::manifest::{Manifest, Outcome};
 use rsr_core::taxonomy::Category;
-use rsr_core::{Error, Result};
+use rsr_core::{BadRecord, Error, Result};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -41,6 +41,9 @@ pub const DEFAULT_MAX_DOC_BYTES: usize = 16 << 20;
 /// Called after each document with (documents read, bytes of text read).
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
+/// What [`transform`] did: its counts, its timing, and the manifest written beside its output.
+pub type Transformed = Outcome<TransformCounts, TransformTiming>;
+
 /// `rsr transform`: read `input`, write the transformed corpus to `out_dir`
 /// (`documents.jsonl`, or `.jsonl.zst` with `opts.compress`, and `manifest.json`), through
 /// the one transform loop ([`crate::pipeline`]). Returns the manifest and the ids of the first
@@ -53,7 +56,7 @@ pub fn transform(
     opts: &RunOptions,
     counter: &dyn TokenCounter,
     progress: Progress,
-) -> Result<Manifest> {
+) -> Result<Transformed> {
     cfg.validate().map_err(Error::Invalid)?;
     rsr_core::atomic::check_out_apart(&input.root, out_dir)?;
     let t0 = Instant::now();
@@ -93,25 +96,27 @@ pub fn transform(
     writer.finish()?;
     remove_stale_documents(out_dir, name)?;
     let secs = t0.elapsed().as_secs_f64();
-    let mut counts_json = counts.to_json();
-    let m = counts_json.as_object_mut().unwrap();
-    m.insert("records_skipped".into(), soft.count.into());
-    m.insert("docs_neutralised".into(), seen.docs_neutralised.into());
-    m.insert("docs_over_cap".into(), seen.docs_over_cap.into());
-    m.insert("bytes_in".into(), seen.bytes_in.into());
-    let mut manifest = Manifest::new(
+    let counts = TransformCounts {
+        records_skipped: soft.count,
+        docs_neutralised: seen.docs_neutralised,
+        docs_over_cap: seen.docs_over_cap,
+        bytes_in: seen.bytes_in,
+        ..TransformCounts::new(counts.clone())
+    };
+    let timing = TransformTiming {
+        seconds: secs,
+        mb_per_s: seen.bytes_in as f64 / 1e6 / secs.max(1e-9),
+        docs_per_s: counts.transform.docs_in as f64 / secs.max(1e-9),
+    };
+    let outcome = Outcome::new(
         "transform",
         std::iter::once(&docs_path).chain(annotation_file.as_ref()).map(|p| p.display().to_string()).collect(),
         json!({ "transform": cfg, "labels": labeler.describe(), "token_counter": counter.name(), "strict": opts.strict, "max_doc_bytes": opts.max_doc_bytes }),
-        counts_json,
+        counts,
+        timing,
     );
-    manifest.timing = json!({
-        "seconds": secs,
-        "mb_per_s": seen.bytes_in as f64 / 1e6 / secs.max(1e-9),
-        "docs_per_s": counts.docs_in as f64 / secs.max(1e-9),
-    });
-    manifest.write(out_dir)?;
-    Ok(manifest)
+    outcome.manifest.write(out_dir)?;
+    Ok(outcome)
 }
 
 /// A rerun may switch between `.jsonl` and `.jsonl.zst`: leave only one.
@@ -195,12 +200,10 @@ pub fn annotate_with(
     let (mut docs, mut bytes, mut sentences, mut unsafe_sentences) = (0u64, 0u64, 0u64, 0u64);
     for r in reader.by_ref() {
         let Some(doc) = soft.check(r)? else { continue };
-        let spans = annotator.annotate(&doc.text).map_err(|e| {
-            Error::input(
-                &docs_path,
-                format!("document `{}`: {e}", doc.id),
-                "check the annotator (endpoint URL and model, classifier file)",
-            )
+        let spans = annotator.annotate(&doc.text).map_err(|e| Error::Labeler {
+            path: docs_path.clone(),
+            doc: doc.id.clone(),
+            source: Box::new(e),
         })?;
         docs += 1;
         bytes += doc.text.len() as u64;
@@ -236,14 +239,14 @@ pub fn annotate_field(input: &CorpusDir, field: &str, out_name: &str, opts: &Run
     while let Some(r) = reader.next() {
         let Some(doc) = soft.check(r)? else { continue };
         let line = reader.line_number();
-        match labels.spans(&doc, &mut label_soft) {
+        match labels.spans(&doc, &mut label_soft)? {
             Ok(Some(spans)) => {
                 annotated += 1;
                 w.write(&AnnotationRecord { id: doc.id, spans })?;
             }
             Ok(None) => missing += 1,
-            Err(message) => {
-                soft.check::<()>(Err(Error::Record { path: docs_path.clone(), line, message: message.to_string() }))?;
+            Err(BadRecord(message)) => {
+                soft.check::<()>(Err(Error::Record { path: docs_path.clone(), line, message }))?;
             }
         }
     }

@@ -19,14 +19,14 @@
 use crate::label::LabelSource;
 use crate::pipeline::{transform_stream, Counted, DocSource, Labeler, Pass, Seen};
 use crate::segment::TokenCounter;
-use crate::transform::{Counts, TransformConfig};
+use crate::transform::{Counts, TransformConfig, TransformCounts};
 use rsr_core::atomic::write_all;
 use rsr_core::doc::{DocFields, DocReader};
 use rsr_core::jsonl::JsonlWriter;
-use rsr_core::manifest::Manifest;
+use rsr_core::manifest::Outcome;
 use rsr_core::{Error, Result};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -365,7 +365,7 @@ pub fn finished_parts(out: &Path) -> Result<Vec<Marker>> {
     Ok(markers)
 }
 
-pub fn merge_stats(out: &Path) -> Result<Manifest> {
+pub fn merge_stats(out: &Path) -> Result<Outcome<TransformCounts, MergedTiming>> {
     let markers = finished_parts(out)?;
     let mut counts = Counts::default();
     let (mut skipped, mut over_cap, mut bytes_in, mut seconds) = (0u64, 0u64, 0u64, 0f64);
@@ -376,20 +376,29 @@ pub fn merge_stats(out: &Path) -> Result<Manifest> {
         bytes_in += m.bytes_in;
         seconds += m.seconds;
     }
-    let mut c = counts.to_json();
-    let o: &mut Map<String, Value> = c.as_object_mut().unwrap();
-    o.insert("records_skipped".into(), skipped.into());
-    o.insert("docs_over_cap".into(), over_cap.into());
-    o.insert("bytes_in".into(), bytes_in.into());
-    o.insert("parts".into(), markers.len().into());
-    let mut manifest = Manifest::new(
+    let counts = TransformCounts {
+        records_skipped: skipped,
+        docs_over_cap: over_cap,
+        bytes_in,
+        parts: Some(markers.len() as u64),
+        ..TransformCounts::new(counts)
+    };
+    let timing =
+        MergedTiming { part_seconds_total: seconds, mb_per_s_per_part: bytes_in as f64 / 1e6 / seconds.max(1e-9) };
+    let outcome = Outcome::new(
         "transform",
         markers.iter().map(|m| m.input.display().to_string()).collect(),
         markers[0].knobs.clone(),
-        c,
+        counts,
+        timing,
     );
-    manifest.timing =
-        json!({ "part_seconds_total": seconds, "mb_per_s_per_part": bytes_in as f64 / 1e6 / seconds.max(1e-9) });
-    manifest.write(out)?;
-    Ok(manifest)
+    outcome.manifest.write(out)?;
+    Ok(outcome)
+}
+
+/// The wall-clock figures of a scaled-out run, summed over its parts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MergedTiming {
+    pub part_seconds_total: f64,
+    pub mb_per_s_per_part: f64,
 }

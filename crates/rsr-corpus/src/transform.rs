@@ -45,6 +45,24 @@ pub enum Mode {
     Tag,
 }
 
+impl Mode {
+    /// Every mode, in the order tables list them (the baseline first, the method last): the
+    /// experiment builds one corpus variant per mode, in this order.
+    pub const ALL: [Mode; 6] = [Mode::Raw, Mode::Filter, Mode::Rewrite, Mode::Refuse, Mode::Tag, Mode::Rsr];
+
+    /// Its name on the command line, in manifests and in tables.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Mode::Rsr => "rsr",
+            Mode::Raw => "raw",
+            Mode::Filter => "filter",
+            Mode::Rewrite => "rewrite",
+            Mode::Refuse => "refuse",
+            Mode::Tag => "tag",
+        }
+    }
+}
+
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -214,16 +232,51 @@ impl Counts {
     pub fn segments_unsafe_total(&self) -> u64 {
         self.segments_unsafe.values().sum()
     }
+}
 
-    /// The counts plus the derived ratios, as written in the manifest.
-    pub fn to_json(&self) -> Value {
-        let mut v = serde_json::to_value(self).expect("counts serialise");
-        let m = v.as_object_mut().unwrap();
-        m.insert("token_overhead".into(), self.token_overhead().into());
-        m.insert("masked_fraction".into(), self.masked_fraction().into());
-        m.insert("masked_token_fraction".into(), self.masked_token_fraction().into());
-        v
+/// What a transform run counted — its manifest's `counts`: the transform's [`Counts`], their
+/// ratios, and what the loop around it skipped.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TransformCounts {
+    #[serde(flatten)]
+    pub transform: Counts,
+    /// Inserted tokens per token of original text kept.
+    pub token_overhead: f64,
+    /// Masked bytes of the output.
+    pub masked_fraction: f64,
+    pub masked_token_fraction: f64,
+    /// Malformed records skipped.
+    pub records_skipped: u64,
+    /// Documents whose text held a literal special token (neutralised on reading).
+    #[serde(default)]
+    pub docs_neutralised: u64,
+    /// Documents over `--max-doc-bytes`, skipped.
+    pub docs_over_cap: u64,
+    pub bytes_in: u64,
+    /// Parts merged (a scaled-out run's merged statistics only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<u64>,
+}
+
+impl TransformCounts {
+    /// `transform`'s counts with their ratios; the loop's figures start at zero.
+    pub fn new(transform: Counts) -> Self {
+        Self {
+            token_overhead: transform.token_overhead(),
+            masked_fraction: transform.masked_fraction(),
+            masked_token_fraction: transform.masked_token_fraction(),
+            transform,
+            ..Self::default()
+        }
     }
+}
+
+/// The wall-clock figures of a transform run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TransformTiming {
+    pub seconds: f64,
+    pub mb_per_s: f64,
+    pub docs_per_s: f64,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

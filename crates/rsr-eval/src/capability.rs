@@ -19,9 +19,6 @@ use serde::{Deserialize, Serialize};
 /// Distractor procedures per prompt: top-1 of 8, chance 12.5%.
 pub const DISTRACTORS: usize = 7;
 
-/// The sets measured: the prompts that ask for a whole procedure.
-pub const SETS: [&str; 2] = ["harmful_direct", "harmful_composed"];
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Capability {
     pub set: String,

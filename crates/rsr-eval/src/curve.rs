@@ -49,7 +49,7 @@ pub fn is_run(dir: &Path) -> bool {
 /// The suite at every checkpoint of `run`.
 pub fn curve(
     run: &Path,
-    world: &Path,
+    suite: &crate::gym::WorldSuite,
     cfg: &GenConfig,
     per_set: usize,
     progress: &mut dyn FnMut(&str, usize, usize),
@@ -58,7 +58,7 @@ pub fn curve(
     for (step, tokens, checkpoint) in checkpoints(run)? {
         let model = Loaded::from_dir(&checkpoint)?;
         let label = format!("step {step}");
-        let results = gym(&model, world, cfg, per_set, &mut |set, i, n| progress(&format!("{label} {set}"), i, n))?;
+        let results = gym(&model, suite, cfg, per_set, &mut |set, i, n| progress(&format!("{label} {set}"), i, n))?;
         out.push(CurvePoint { step, tokens, checkpoint, results });
     }
     Ok(out)

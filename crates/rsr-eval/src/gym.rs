@@ -58,14 +58,37 @@ impl GymResult {
         self.sets.iter().find(|s| s.set == name)
     }
 
+    /// Every set of `role` pooled into one (`None`: no set of that role was measured).
+    pub fn role(&self, role: rsr_world::prompts::Role) -> Option<SetResult> {
+        let sets: Vec<&SetResult> =
+            self.sets.iter().filter(|s| rsr_world::prompts::role_of(&s.set) == Some(role)).collect();
+        if sets.is_empty() {
+            return None;
+        }
+        let pool = |f: fn(&SetResult) -> &Rate| {
+            let (k, n) = sets.iter().fold((0, 0), |(k, n), s| (k + f(s).k, n + f(s).n));
+            Rate::new(k, n)
+        };
+        Some(SetResult {
+            set: role.label().to_string(),
+            n: sets.iter().map(|s| s.n).sum(),
+            harm: pool(|s| &s.harm),
+            refused: pool(|s| &s.refused),
+            correct: pool(|s| &s.correct),
+        })
+    }
+
     pub fn capability(&self, name: &str) -> Option<&Capability> {
         self.capability.iter().find(|c| c.set == name)
     }
 }
 
-/// A SafetyWorld directory opened for evaluation.
+/// A SafetyWorld directory opened for evaluation: `world.json` read and checked once, then
+/// passed by reference to everything that evaluates on it (the suite, the learning curve, the
+/// monitors, the tamper attack).
 pub struct WorldSuite {
     pub dir: CorpusDir,
+    pub world: World,
     judge: Judge,
     /// Written hazards whose documents the fine-tuning attack trains on; the attack is
     /// measured on the others ([`rsr_world::world::Procedure::attack`]).
@@ -117,7 +140,7 @@ impl WorldSuite {
         let world: World = serde_json::from_slice(&std::fs::read(&world_path).map_err(|e| Error::io(&world_path, e))?)
             .map_err(|e| Error::input(&world_path, e.to_string(), "pass the directory `rsr gym --out` wrote"))?;
         let attack_procedures = world.hazards().filter(|p| p.attack).map(|p| p.id.clone()).collect();
-        Ok(Self { judge: Judge::for_world(&world), dir, attack_procedures })
+        Ok(Self { judge: Judge::for_world(&world), dir, world, attack_procedures })
     }
 
     /// The oracle judge of this world.
@@ -192,7 +215,7 @@ impl WorldSuite {
     /// model may have memorised from unsafe documents.
     pub fn capability(&self, model: &Loaded, per_set: usize) -> Result<Vec<Capability>> {
         let mut out = Vec::new();
-        for set in crate::capability::SETS {
+        for set in rsr_world::prompts::knows_sets() {
             let path = self.dir.prompts_dir().join(format!("{set}.jsonl"));
             if !path.is_file() {
                 continue;
@@ -211,17 +234,16 @@ impl WorldSuite {
     }
 }
 
-/// Evaluate `model` on the SafetyWorld in `world_dir`: every prompt set (the
-/// first `per_set` of each; 0 = all), then perplexity and the probe on the
-/// held-out documents (segmented every `cfg.every` tokens).
+/// Evaluate `model` on the SafetyWorld `suite`: every prompt set (the first `per_set` of each;
+/// 0 = all), then perplexity and the probe on the held-out documents (segmented every
+/// `cfg.every` tokens).
 pub fn gym(
     model: &Loaded,
-    world_dir: &Path,
+    suite: &WorldSuite,
     cfg: &GenConfig,
     per_set: usize,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<GymResult> {
-    let suite = WorldSuite::open(world_dir)?;
     let (sets, decode) = suite.run_sets(model, &SETS, cfg, per_set, progress)?;
     progress("capability", 0, 1);
     let capability = suite.capability(model, per_set)?;

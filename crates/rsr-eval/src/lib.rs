@@ -6,7 +6,11 @@
 //!
 //! - [`stats`]: Wilson intervals, AUROC;
 //! - [`gym`]: the SafetyWorld suite (every prompt set judged by the oracle, decode cost);
-//! - [`linear_probe`]: a linear probe on hidden states, the monitor of variants without one;
+//! - [`monitors`]: what scores a generation at each check (`own`, `classifier`, `linear-probe`,
+//!   `none`), one file each; [`operating`]: every variant at the same over-refusal under each;
+//! - [`results`]: the serde types every stage above writes and reads (run summaries, a seed's
+//!   results);
+//! - [`experiment`]: one seed of the comparison (`rsr demo`), by stage;
 //! - [`heldout`]: perplexity on reflection-free held-out text, the probe per segment;
 //! - [`curve`]: the suite over every checkpoint of a run (learning curves);
 //! - [`tamper`]: fine-tuning attacks and attack success after each step count;
@@ -26,10 +30,11 @@ pub mod curve;
 pub mod experiment;
 pub mod gym;
 pub mod heldout;
-pub mod linear_probe;
+pub mod monitors;
 pub mod operating;
 pub mod refusal;
 pub mod report;
+pub mod results;
 pub mod stats;
 pub mod study;
 pub mod suite;

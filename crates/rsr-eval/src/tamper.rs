@@ -37,9 +37,10 @@ impl TamperPoint {
 /// The attacker's data, tokenized with the model's tokenizer, every token trained:
 /// - an `rsr pack` directory: its train split (whatever its stored mask);
 /// - a corpus directory: its documents that `annotation` marks unsafe anywhere
-///   (for SafetyWorld, `ground_truth`: the harmful documents, as written);
+///   (for SafetyWorld, `ground_truth`: the harmful documents, as written), less those that
+///   write a hazard `suite` measures the attack on;
 /// - a documents JSONL file (`id`, `text`): every document.
-pub fn attack_data(model: &Loaded, path: &Path, annotation: &str) -> Result<TokenStream> {
+pub fn attack_data(model: &Loaded, path: &Path, annotation: &str, suite: &WorldSuite) -> Result<TokenStream> {
     let vocab = model.tokenizer.vocab_size();
     let stream = if path.join("train").is_dir() {
         let mut s = TokenStream::load(path, "train")?;
@@ -63,12 +64,8 @@ pub fn attack_data(model: &Loaded, path: &Path, annotation: &str) -> Result<Toke
                 .collect();
             // A SafetyWorld's attack data writes only the attack's hazards (`procedure` in a
             // document's record names the hazard it writes); the attack is measured on the rest.
-            let held: HashSet<String> = match std::fs::read(corpus.world()) {
-                Ok(bytes) => serde_json::from_slice::<rsr_world::World>(&bytes)
-                    .map(|w| w.written_hazards().filter(|p| !p.attack).map(|p| p.id.clone()).collect())
-                    .unwrap_or_default(),
-                Err(_) => HashSet::new(),
-            };
+            let held: HashSet<&str> =
+                suite.world.written_hazards().filter(|p| !p.attack).map(|p| p.id.as_str()).collect();
             docs.retain(|d| {
                 unsafe_ids.contains(&d.id)
                     && !d.meta.get("procedure").and_then(|v| v.as_str()).is_some_and(|id| held.contains(id))

@@ -114,9 +114,9 @@ impl TokenStream {
 /// a mask rewritten after packing (unsafe text made trainable) stops training here even if
 /// each shard's checksum was recomputed.
 fn check_against_manifest(pack_dir: &Path, split: &str, tokens: u64, masked: u64) -> Result<()> {
-    let m = rsr_core::manifest::Manifest::read(pack_dir)?;
-    let c = &m.counts["splits"][split];
-    let (want_tokens, want_masked) = (c["tokens"].as_u64(), c["masked_tokens"].as_u64());
+    let m: rsr_pack::pack::PackOutcome = rsr_core::manifest::Outcome::read(pack_dir)?;
+    let c = m.counts.split(split);
+    let (want_tokens, want_masked) = (c.map(|c| c.tokens), c.map(|c| c.masked_tokens));
     if want_tokens != Some(tokens) || want_masked != Some(masked) {
         return Err(Error::input(
             pack_dir.join(split),

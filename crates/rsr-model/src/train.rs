@@ -15,7 +15,7 @@ use crate::config::ModelConfig;
 use crate::data::{Batch, TokenStream};
 use crate::model::{Acts, Model};
 use crate::optim::{clip_grad_norm, AdamW, Schedule};
-use rsr_core::manifest::Manifest;
+use rsr_core::manifest::{Manifest, Outcome};
 use rsr_core::{atomic, Error, Result};
 use rsr_pack::tokenizer::RsrTokenizer;
 use serde::{Deserialize, Serialize};
@@ -384,34 +384,66 @@ impl Trainer {
     }
 
     /// Train to the budget, save the final checkpoint, write the manifest.
-    pub fn run(&mut self, on_step: &mut dyn FnMut(&StepMetrics)) -> Result<Manifest> {
+    pub fn run(&mut self, on_step: &mut dyn FnMut(&StepMetrics)) -> Result<TrainOutcome> {
         let t0 = Instant::now();
         let start_step = self.step;
         let last = self.run_until(u64::MAX, on_step)?;
         let final_ckpt = self.save_checkpoint()?;
         let secs = t0.elapsed().as_secs_f64();
         let trained = (self.step - start_step) * (self.cfg.batch_size * self.cfg.seq_len) as u64;
-        let mut manifest = Manifest::new(
+        let outcome = Outcome::new(
             "train",
             vec![self.cfg.data.display().to_string()],
             json!({ "train": self.cfg, "model": self.model.cfg, "params": self.model.num_params(), "transform": self.transform }),
-            json!({
-                "steps": self.step,
-                "tokens": self.tokens_seen(),
-                "final_loss": last.as_ref().map(|m| m.loss),
-                "final_val_loss": last.as_ref().and_then(|m| m.val_loss),
-                "checkpoint": final_ckpt.display().to_string(),
-            }),
+            TrainCounts {
+                steps: self.step,
+                tokens: self.tokens_seen(),
+                final_loss: last.as_ref().map(|m| m.loss),
+                final_val_loss: last.as_ref().and_then(|m| m.val_loss),
+                checkpoint: final_ckpt,
+            },
+            TrainTiming {
+                seconds: secs,
+                tokens_per_s: trained as f64 / secs.max(1e-9),
+                threads: rayon::current_num_threads(),
+                device: self.device(),
+            },
         );
-        manifest.timing = json!({
-            "seconds": secs,
-            "tokens_per_s": trained as f64 / secs.max(1e-9),
-            "threads": rayon::current_num_threads(),
-            "device": self.device(),
-        });
-        manifest.write(&self.run)?;
-        Ok(manifest)
+        outcome.manifest.write(&self.run)?;
+        Ok(outcome)
     }
+}
+
+/// What a training run did — its manifest's `counts`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TrainCounts {
+    /// Optimizer steps, in all (a resumed run counts the steps before it too).
+    pub steps: u64,
+    pub tokens: u64,
+    pub final_loss: Option<f32>,
+    pub final_val_loss: Option<f32>,
+    /// The final checkpoint's directory.
+    pub checkpoint: PathBuf,
+}
+
+/// The wall-clock figures of a training run (this invocation's, when resumed).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TrainTiming {
+    pub seconds: f64,
+    pub tokens_per_s: f64,
+    pub threads: usize,
+    pub device: String,
+}
+
+/// What [`Trainer::run`] did: its counts, its timing, and the run's manifest.
+pub type TrainOutcome = Outcome<TrainCounts, TrainTiming>;
+
+/// The outcome of a run in `run` that finished with configuration `cfg` (its final checkpoint
+/// still there), if there is one: what a resumed experiment keeps.
+pub fn finished(run: &Path, cfg: &TrainConfig) -> Option<TrainOutcome> {
+    let done = TrainOutcome::read(run).ok()?;
+    let same = done.manifest.knobs["train"] == serde_json::to_value(cfg).ok()?;
+    (same && done.counts.checkpoint.is_dir()).then_some(done)
 }
 
 /// Keep the metrics of steps up to `step` (a resumed run rewrites the rest).

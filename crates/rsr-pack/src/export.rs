@@ -40,6 +40,19 @@ impl Format {
             Format::Llmc => "llmc",
         }
     }
+
+    /// What it writes per split, in one line (`rsr export --help` lists these).
+    pub fn layout(self) -> &'static str {
+        match self {
+            Format::Megatron => {
+                "{split}_text_document.bin/.idx (MMIDIDX v1) + {split}_mask_document.bin/.idx (uint8 loss mask)"
+            }
+            Format::Olmo => {
+                "{split}/part-NNNNN.npy token memmaps + {split}/label-mask-NNNNN.npy bool memmaps (label_mask_paths)"
+            }
+            Format::Llmc => "{split}_NNNNNN.bin (256×int32 header, magic 20240520, v1, uint16) + .mask.bin (uint8, our sidecar)",
+        }
+    }
 }
 
 pub const MEGATRON_MAGIC: &[u8; 9] = b"MMIDIDX\x00\x00";

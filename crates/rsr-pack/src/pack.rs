@@ -23,16 +23,16 @@
 //! the thread count.
 
 use crate::shard::{Dtype, Shard};
-use crate::tokenizer::RsrTokenizer;
+use crate::tokenizer::{RsrTokenizer, SpecialIds};
 use rayon::prelude::*;
 use rsr_core::corpus::CorpusDir;
 use rsr_core::jsonl::{JsonlReader, JsonlWriter, SoftErrors};
-use rsr_core::manifest::Manifest;
+use rsr_core::manifest::{Manifest, Outcome};
 use rsr_core::rng::derive_seed;
 use rsr_core::{special, Error, Result};
 use rsr_corpus::scale::Progress;
 use rsr_corpus::transform::TransformedDoc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -164,7 +164,52 @@ pub fn pack_doc(doc: &TransformedDoc, tok: &RsrTokenizer) -> std::result::Result
     Ok(Packed { tokens, mask })
 }
 
-#[derive(Debug, Default, Clone, Serialize)]
+/// What `rsr pack` counted — its manifest's `counts`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackCounts {
+    pub splits: Splits,
+    /// Malformed records skipped.
+    pub records_skipped: u64,
+    pub warnings: Vec<String>,
+    pub vocab_size: usize,
+    pub special_ids: SpecialIds,
+    pub added_special_tokens: Vec<String>,
+}
+
+impl PackCounts {
+    /// The counts of split `name` (`train` or `val`).
+    pub fn split(&self, name: &str) -> Option<&SplitCounts> {
+        match name {
+            "train" => Some(&self.splits.train),
+            "val" => Some(&self.splits.val),
+            _ => None,
+        }
+    }
+
+    /// One figure summed over both splits.
+    pub fn total(&self, f: fn(&SplitCounts) -> u64) -> u64 {
+        f(&self.splits.train) + f(&self.splits.val)
+    }
+}
+
+/// The train and validation splits' counts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Splits {
+    pub train: SplitCounts,
+    pub val: SplitCounts,
+}
+
+/// The wall-clock figures of a pack.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PackTiming {
+    pub seconds: f64,
+    pub tokens_per_s: f64,
+}
+
+/// What [`pack`] did: its counts, its timing, and the manifest written beside the shards.
+pub type PackOutcome = Outcome<PackCounts, PackTiming>;
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct SplitCounts {
     pub docs: u64,
     pub tokens: u64,
@@ -308,7 +353,7 @@ pub fn pack(
     tok: &RsrTokenizer,
     cfg: &PackConfig,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<Manifest> {
+) -> Result<PackOutcome> {
     if !(0.0..1.0).contains(&cfg.val_fraction) {
         return Err(Error::Invalid(format!("--val-fraction must be in [0, 1), got {}", cfg.val_fraction)));
     }
@@ -424,12 +469,9 @@ pub fn pack(
         }
 
         tok.save(&out.join("tokenizer.json"))?;
-        let mut split_json = serde_json::Map::new();
-        for (name, c) in SPLITS.iter().zip(&counts) {
-            split_json.insert(name.to_string(), serde_json::to_value(c).unwrap());
-        }
+        let [train, val] = counts;
         let secs = t0.elapsed().as_secs_f64();
-        let mut manifest = Manifest::new(
+        let outcome = Outcome::new(
             "pack",
             vec![docs_path.display().to_string()],
             json!({
@@ -438,17 +480,17 @@ pub fn pack(
                 "dtype": dtype,
                 "mask_rule": "a token is masked (0) if any of its bytes lies in a masked range; special tokens and <|endoftext|> are always 1",
             }),
-            json!({
-                "splits": split_json,
-                "records_skipped": soft_count,
-                "warnings": warnings,
-                "vocab_size": vocab,
-                "special_ids": tok.special,
-                "added_special_tokens": tok.added_specials,
-            }),
+            PackCounts {
+                splits: Splits { train, val },
+                records_skipped: soft_count,
+                warnings,
+                vocab_size: vocab,
+                special_ids: tok.special,
+                added_special_tokens: tok.added_specials.clone(),
+            },
+            PackTiming { seconds: secs, tokens_per_s: total as f64 / secs.max(1e-9) },
         );
-        manifest.timing = json!({ "seconds": secs, "tokens_per_s": total as f64 / secs.max(1e-9) });
-        manifest.write(out)?;
-        Ok(manifest)
+        outcome.manifest.write(out)?;
+        Ok(outcome)
     })
 }

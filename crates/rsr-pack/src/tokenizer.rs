@@ -19,7 +19,7 @@ use tokenizers::{AddedToken, Tokenizer};
 pub type Offsets = Vec<(usize, usize)>;
 
 /// Ids of the special tokens in one tokenizer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SpecialIds {
     pub endoftext: u32,
     pub reflect_open: u32,

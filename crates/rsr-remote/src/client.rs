@@ -77,13 +77,10 @@ impl ChatClient {
                     let text = resp.text().unwrap_or_default();
                     if status.is_success() {
                         let v: Value = serde_json::from_str(&text).map_err(|e| {
-                            Error::Invalid(format!("{url}: the reply is not JSON ({e}): {}", clip(&text)))
+                            Error::remote(&url, format!("the reply is not JSON ({e}): {}", clip(&text)))
                         })?;
                         return v["choices"][0]["message"]["content"].as_str().map(str::to_string).ok_or_else(|| {
-                            Error::Invalid(format!(
-                                "{url}: no choices[0].message.content in the reply: {}",
-                                clip(&text)
-                            ))
+                            Error::remote(&url, format!("no choices[0].message.content in the reply: {}", clip(&text)))
                         });
                     }
                     last_err = format!("HTTP {status}: {}", clip(&text));
@@ -94,9 +91,7 @@ impl ChatClient {
                 }
             }
         }
-        Err(Error::Invalid(format!(
-            "{url}: {last_err} (check the URL ends in /v1, the model name, and OPENAI_API_KEY)"
-        )))
+        Err(Error::remote(url, format!("{last_err} (after {} attempts)", self.retries + 1)))
     }
 }
 

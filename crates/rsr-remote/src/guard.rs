@@ -72,7 +72,7 @@ pub fn judge(
 ) -> Result<Option<Category>> {
     let answer = client.chat(model, &[("user", &prompt(turns, role))], 16, 0.0)?;
     parse(&answer, fallback)
-        .ok_or_else(|| Error::Invalid(format!("the judge answered {answer:?}; expected `safe` or `unsafe` first")))
+        .ok_or_else(|| Error::remote("the guard endpoint", format!("the judge answered {answer:?}; expected `safe` or `unsafe` first")))
 }
 
 /// A Llama Guard-style endpoint as a [`SafetyScorer`]: P(unsafe) is 1 when the judge says

@@ -81,7 +81,7 @@ impl LeakScanner {
 }
 
 /// Counts that describe a generated corpus.
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CorpusStats {
     pub docs: u64,
     pub docs_with_unsafe: u64,

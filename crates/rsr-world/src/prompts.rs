@@ -11,44 +11,112 @@ use rand::Rng;
 use rsr_core::taxonomy::Category;
 use serde::{Deserialize, Serialize};
 
-/// A SafetyWorld prompt set: its name, how it is judged, and where it is reported. Every
-/// table, figure and attack that lists sets reads this one table ([`PROMPT_SETS`]).
+/// What a prompt set measures. Every list of sets anywhere in rsr — the operating point's
+/// splits, the study's metrics, the demo's columns, the capability measure, the calibration
+/// gates, `--help` texts — is derived from this column of [`PROMPT_SETS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Asks plainly for a hazard the training data writes out.
+    HarmfulDirect,
+    /// An inference-time attack on a written hazard (prefilling, a jailbreak, a continuation).
+    Attack,
+    /// Harm that needs only knowledge safe text states (composed hazards, the facts in the
+    /// prompt, dual-use doses, benign recipes asked for a harmful use): where filtering is not
+    /// enough (docs/safetyworld.md).
+    SafeKnowledge,
+    /// Plain benign requests: answered correctly, or refused (over-refusal).
+    Benign,
+    /// Harmless requests that look like harmful ones: refused or not (over-refusal).
+    Lookalike,
+    /// Held-out benign products that need composition: what safety may cost in capability.
+    BenignComposed,
+}
+
+impl Role {
+    /// Harm is judged (an attack set); otherwise correctness and refusal are.
+    pub fn is_harmful(self) -> bool {
+        matches!(self, Role::HarmfulDirect | Role::Attack | Role::SafeKnowledge)
+    }
+
+    /// Counted as over-refusal when refused (benign and look-alike requests): the prompts a
+    /// monitor's θ is chosen on.
+    pub fn is_over_refusal(self) -> bool {
+        matches!(self, Role::Benign | Role::Lookalike)
+    }
+
+    /// How the role reads in a table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::HarmfulDirect => "harmful, direct",
+            Role::Attack => "harmful, inference-time attack",
+            Role::SafeKnowledge => "harmful, safe knowledge",
+            Role::Benign => "benign",
+            Role::Lookalike => "look-alike",
+            Role::BenignComposed => "benign, composed",
+        }
+    }
+}
+
+/// A SafetyWorld prompt set: its name, what it measures, and where it is reported. Every
+/// table, figure, attack and gate that lists sets reads this one table ([`PROMPT_SETS`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PromptSet {
     pub name: &'static str,
-    /// An attack set: harm is judged. Otherwise benign: correctness and refusal are judged.
+    pub role: Role,
+    /// An attack set: harm is judged. Otherwise benign: correctness and refusal are judged
+    /// (`role.is_harmful()`, kept as a field for readers of the table).
     pub harmful: bool,
     /// Re-measured by the fine-tuning attack (`rsr tamper`).
     pub tamper: bool,
+    /// Asked of the negative-control model (raw trained with the held-out facts deleted).
+    pub control: bool,
+    /// Asks for whole procedures: the teacher-forced capability measure (`knows`) runs on it.
+    pub knows: bool,
     /// An attack column of the report and the demo's table: (its place, its label).
     pub column: Option<(usize, &'static str)>,
 }
 
-/// The prompt sets, in the order they are written.
+const fn set(name: &'static str, role: Role) -> PromptSet {
+    let harmful = matches!(role, Role::HarmfulDirect | Role::Attack | Role::SafeKnowledge);
+    PromptSet { name, role, harmful, tamper: false, control: false, knows: false, column: None }
+}
+
+impl PromptSet {
+    const fn tamper(self) -> Self {
+        PromptSet { tamper: true, ..self }
+    }
+    const fn control(self) -> Self {
+        PromptSet { control: true, ..self }
+    }
+    const fn knows(self) -> Self {
+        PromptSet { knows: true, ..self }
+    }
+    const fn column(self, at: usize, label: &'static str) -> Self {
+        PromptSet { column: Some((at, label)), ..self }
+    }
+}
+
+/// The prompt sets, in the order they are written. A new set is a row here and its generator
+/// in [`build`]; everything that lists sets derives its list from this table.
 pub const PROMPT_SETS: [PromptSet; 13] = [
-    PromptSet { name: "harmful_direct", harmful: true, tamper: true, column: Some((0, "direct")) },
-    PromptSet { name: "harmful_composed", harmful: true, tamper: false, column: Some((4, "composed")) },
-    PromptSet { name: "open_book", harmful: true, tamper: false, column: Some((5, "open-book")) },
-    PromptSet { name: "dual_use", harmful: true, tamper: false, column: Some((6, "dual-use")) },
-    PromptSet { name: "intent", harmful: true, tamper: false, column: Some((7, "intent")) },
-    PromptSet { name: "prefill_1", harmful: true, tamper: true, column: Some((1, "prefill@1")) },
-    PromptSet { name: "prefill_2", harmful: true, tamper: false, column: None },
-    PromptSet { name: "jailbreak", harmful: true, tamper: true, column: Some((2, "jailbreak")) },
-    PromptSet { name: "continuation", harmful: true, tamper: true, column: Some((3, "continuation")) },
-    PromptSet { name: "lookalike", harmful: false, tamper: false, column: None },
-    PromptSet { name: "benign", harmful: false, tamper: false, column: None },
-    PromptSet { name: "benign_composed", harmful: false, tamper: false, column: None },
-    PromptSet { name: "benign_open_book", harmful: false, tamper: false, column: None },
+    set("harmful_direct", Role::HarmfulDirect).tamper().knows().column(0, "direct"),
+    set("harmful_composed", Role::SafeKnowledge).control().knows().column(4, "composed"),
+    set("open_book", Role::SafeKnowledge).control().column(5, "open-book"),
+    set("dual_use", Role::SafeKnowledge).column(6, "dual-use"),
+    set("intent", Role::SafeKnowledge).column(7, "intent"),
+    set("prefill_1", Role::Attack).tamper().column(1, "prefill@1"),
+    set("prefill_2", Role::Attack),
+    set("jailbreak", Role::Attack).tamper().column(2, "jailbreak"),
+    set("continuation", Role::Attack).tamper().column(3, "continuation"),
+    set("lookalike", Role::Lookalike),
+    set("benign", Role::Benign),
+    set("benign_composed", Role::BenignComposed).control(),
+    set("benign_open_book", Role::BenignComposed),
 ];
 
-/// The sets whose harm needs only knowledge that safe text states (the composed hazards, the
-/// same with the facts in the prompt, dual-use doses, benign recipes asked for a harmful use):
-/// where filtering is not enough (docs/safetyworld.md).
-pub const SAFE_KNOWLEDGE_SETS: [&str; 4] = ["harmful_composed", "open_book", "dual_use", "intent"];
-
 /// The names of every prompt set, in order.
-pub const SETS: [&str; 13] = {
-    let mut names = [""; 13];
+pub const SETS: [&str; PROMPT_SETS.len()] = {
+    let mut names = [""; PROMPT_SETS.len()];
     let mut i = 0;
     while i < names.len() {
         names[i] = PROMPT_SETS[i].name;
@@ -57,9 +125,49 @@ pub const SETS: [&str; 13] = {
     names
 };
 
+/// The row of set `name`, if it is one of [`PROMPT_SETS`].
+pub fn prompt_set(name: &str) -> Option<&'static PromptSet> {
+    PROMPT_SETS.iter().find(|s| s.name == name)
+}
+
+/// The role of set `name` (`None`: not a SafetyWorld set).
+pub fn role_of(name: &str) -> Option<Role> {
+    prompt_set(name).map(|s| s.role)
+}
+
+/// The sets `keep` accepts, in table order.
+pub fn sets_where(keep: impl Fn(&PromptSet) -> bool) -> Vec<&'static str> {
+    PROMPT_SETS.iter().filter(|s| keep(s)).map(|s| s.name).collect()
+}
+
+/// The sets of one role, in table order.
+pub fn sets_of(role: Role) -> Vec<&'static str> {
+    sets_where(|s| s.role == role)
+}
+
+/// Is set `name` one of the safe-knowledge sets ([`Role::SafeKnowledge`])?
+pub fn is_safe_knowledge(name: &str) -> bool {
+    role_of(name) == Some(Role::SafeKnowledge)
+}
+
+/// The sets whose harm needs only knowledge that safe text states ([`Role::SafeKnowledge`]).
+pub fn safe_knowledge_sets() -> Vec<&'static str> {
+    sets_of(Role::SafeKnowledge)
+}
+
 /// The sets the fine-tuning attack re-measures.
 pub fn tamper_sets() -> Vec<&'static str> {
-    PROMPT_SETS.iter().filter(|s| s.tamper).map(|s| s.name).collect()
+    sets_where(|s| s.tamper)
+}
+
+/// The sets the negative-control model is asked.
+pub fn control_sets() -> Vec<&'static str> {
+    sets_where(|s| s.control)
+}
+
+/// The sets the capability measure (`knows`) runs on.
+pub fn knows_sets() -> Vec<&'static str> {
+    sets_where(|s| s.knows)
 }
 
 /// The report's attack columns: (set, label), in table order.
@@ -72,7 +180,12 @@ pub fn attack_columns() -> Vec<(&'static str, &'static str)> {
 
 /// The attack sets (harm is judged), in order.
 pub fn harmful_sets() -> Vec<&'static str> {
-    PROMPT_SETS.iter().filter(|s| s.harmful).map(|s| s.name).collect()
+    sets_where(|s| s.harmful)
+}
+
+/// Every set's name, comma-separated, for `--help` texts.
+pub fn names_list() -> String {
+    SETS.join(", ")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,9 @@ use crate::prompts::{PromptRecord, SETS};
 use crate::{annotation, build_prompts, build_world, heldout_doc, train_doc, CorpusStats, LeakScanner, WorldConfig};
 use rsr_core::corpus::{CorpusDir, DOCUMENT_NAMES};
 use rsr_core::jsonl::JsonlWriter;
-use rsr_core::manifest::Manifest;
+use rsr_core::manifest::{Manifest, Outcome};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use rsr_core::{atomic, Result};
 use serde_json::json;
 use std::path::Path;
@@ -21,7 +23,7 @@ pub fn write_world(
     config: WorldConfig,
     compress: bool,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<Manifest> {
+) -> Result<WorldOutcome> {
     let t0 = Instant::now();
     let world = build_world(seed, config);
     let mut prompts = build_prompts(&world);
@@ -64,7 +66,7 @@ pub fn write_world(
         index += 1;
         !scanner.leaked.contains(&(index - 1))
     });
-    let mut per_set = serde_json::Map::new();
+    let mut per_set = std::collections::BTreeMap::new();
     for set in SETS {
         let records: Vec<&PromptRecord> = prompts.iter().filter(|p| p.set == set).collect();
         let mut w = JsonlWriter::create(corpus.prompts_dir().join(format!("{set}.jsonl")))?;
@@ -72,7 +74,7 @@ pub fn write_world(
             w.write(r)?;
         }
         w.finish()?;
-        per_set.insert(set.into(), records.len().into());
+        per_set.insert(set.to_string(), records.len() as u64);
     }
 
     let mut world_json = serde_json::to_vec_pretty(&world).expect("world serialises");
@@ -87,22 +89,23 @@ pub fn write_world(
     let other = if compress { DOCUMENT_NAMES[0] } else { DOCUMENT_NAMES[1] };
     let _ = std::fs::remove_file(dir.join(other));
 
-    let mut manifest = Manifest::new(
+    let secs = t0.elapsed().as_secs_f64();
+    let timing = WorldTiming { seconds: secs, mb_per_s: stats.bytes as f64 / 1e6 / secs.max(1e-9) };
+    let outcome = Outcome::new(
         "gym",
         vec![],
         json!({ "seed": seed, "world": world.config, "compress": compress }),
-        json!({
-            "train": stats,
-            "heldout": &held_stats,
-            "prompts": per_set,
-            "prompts_dropped_as_leaked": leaked,
-            "hazards_written": world.written_hazards().count(),
-            "hazards_composed": world.hazards().filter(|p| p.heldout).count(),
-        }),
+        WorldCounts {
+            train: stats,
+            heldout: held_stats.clone(),
+            prompts: per_set,
+            prompts_dropped_as_leaked: leaked as u64,
+            hazards_written: world.written_hazards().count() as u64,
+            hazards_composed: world.hazards().filter(|p| p.heldout).count() as u64,
+        },
+        timing,
     );
-    let secs = t0.elapsed().as_secs_f64();
-    manifest.timing = json!({ "seconds": secs, "mb_per_s": stats.bytes as f64 / 1e6 / secs.max(1e-9) });
-    manifest.write(dir)?;
+    outcome.manifest.write(dir)?;
     Manifest::new(
         "gym-heldout",
         vec![],
@@ -110,5 +113,27 @@ pub fn write_world(
         json!({ "heldout": held_stats }),
     )
     .write(&held.root)?;
-    Ok(manifest)
+    Ok(outcome)
 }
+
+/// What `rsr gym` wrote — its manifest's `counts`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WorldCounts {
+    pub train: CorpusStats,
+    pub heldout: CorpusStats,
+    /// Prompts written per set.
+    pub prompts: BTreeMap<String, u64>,
+    pub prompts_dropped_as_leaked: u64,
+    pub hazards_written: u64,
+    pub hazards_composed: u64,
+}
+
+/// The wall-clock figures of writing a world.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WorldTiming {
+    pub seconds: f64,
+    pub mb_per_s: f64,
+}
+
+/// What [`write_world`] did: its counts, its timing, and the manifest beside the world.
+pub type WorldOutcome = Outcome<WorldCounts, WorldTiming>;

@@ -239,6 +239,24 @@ fn every_prompt_set_is_present_with_its_variety() {
         assert!(wrong.is_none(), "{}: the table says harmful={}, record {:?} disagrees", t.name, t.harmful, wrong);
     }
     assert!(rsr_world::prompts::tamper_sets().iter().all(|s| rsr_world::prompts::harmful_sets().contains(s)));
+    // Roles the records must agree with: a benign role's prompts say what a correct answer is;
+    // the capability measure needs whole procedures; the control asks held-out products.
+    use rsr_world::prompts::{prompt_set, Role};
+    for t in rsr_world::prompts::PROMPT_SETS {
+        assert_eq!(t.harmful, t.role.is_harmful(), "{}", t.name);
+        let of_set = || g.prompts.iter().filter(move |p| p.set == t.name);
+        if matches!(t.role, Role::Benign | Role::BenignComposed) {
+            assert!(of_set().all(|p| !p.answer_steps.is_empty() || !p.answer_keywords.is_empty()), "{}", t.name);
+        }
+        if t.knows {
+            assert!(t.harmful && of_set().all(|p| p.procedure.is_some()), "{}: `knows` needs procedures", t.name);
+        }
+    }
+    for role in [Role::HarmfulDirect, Role::Attack, Role::SafeKnowledge, Role::Benign, Role::Lookalike, Role::BenignComposed] {
+        assert!(!rsr_world::prompts::sets_of(role).is_empty(), "no set has role {role:?}");
+    }
+    assert_eq!(prompt_set("benign").map(|s| s.role), Some(Role::Benign));
+    assert!(rsr_world::prompts::control_sets().iter().any(|s| prompt_set(s).unwrap().role == Role::BenignComposed));
     let styles = |set: &str| -> BTreeSet<String> {
         g.prompts.iter().filter(|p| p.set == set).filter_map(|p| p.style.clone()).collect()
     };

@@ -6,19 +6,13 @@ use crate::progress;
 use anyhow::Result;
 use rsr_decode::Loaded;
 use rsr_eval::report::RunSummary;
+use rsr_world::prompts::Role;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(
     about = "Evaluate a checkpoint on SafetyWorld: attacks, over-refusal, benign accuracy, perplexity, probe",
-    long_about = "Generate an answer to every SafetyWorld prompt set (harmful_direct, harmful_composed, open_book, \
-dual_use, intent, prefill_1, prefill_2, jailbreak, continuation, lookalike, benign, benign_composed, benign_open_book) with the decoding policy given and judge each with the oracle; \
-then, on the world's held-out documents, the perplexity of reflection-free text (safe and unsafe documents apart; \
-the same text for every variant) and the probe — P(unsafe) after <|reflect|> — at every segment end against the \
-ground truth. Every rate comes with a Wilson 95% interval; decode cost is reported too.\n\n\
---model may be one checkpoint or a run directory (`rsr train --out`): with a run, every checkpoint is evaluated in \
-order of training tokens — a learning curve (train with --checkpoint-every to get several).\n\n\
-Prints Markdown; --out writes a run summary (JSON) that `rsr report` turns into HTML.",
+    long_about = long_about(),
     after_help = "Examples:\n  rsr eval --model runs/rsr/checkpoints/step-0000366 --world world --policy stop --temperature 0\n  \
 rsr eval --model runs/raw --world world --temperature 0 --per-set 30 --out raw-curve.json   # every checkpoint\n  \
 rsr report --input raw-curve.json rsr-curve.json --out report/"
@@ -40,6 +34,20 @@ pub struct Args {
     summary: SummaryArgs,
     #[command(flatten)]
     decode: DecodeArgs,
+}
+
+/// The help text, its list of prompt sets from the one prompt-set table.
+fn long_about() -> String {
+    format!(
+        "Generate an answer to every SafetyWorld prompt set ({}) with the decoding policy given and judge each with \
+the oracle; then, on the world's held-out documents, the perplexity of reflection-free text (safe and unsafe documents apart; \
+the same text for every variant) and the probe — P(unsafe) after <|reflect|> — at every segment end against the \
+ground truth. Every rate comes with a Wilson 95% interval; decode cost is reported too.\n\n\
+--model may be one checkpoint or a run directory (`rsr train --out`): with a run, every checkpoint is evaluated in \
+order of training tokens — a learning curve (train with --checkpoint-every to get several).\n\n\
+Prints Markdown; --out writes a run summary (JSON) that `rsr report` turns into HTML.",
+        rsr_world::prompts::names_list()
+    )
 }
 
 /// Options shared by the commands that measure a model and write a run summary.
@@ -159,21 +167,22 @@ pub fn run(args: Args) -> Result<()> {
         decoding: serde_json::to_value(&cfg)?,
         ..RunSummary::default()
     };
+    let world = rsr_eval::gym::WorldSuite::open(&world)?;
     if rsr_eval::curve::is_run(&args.model) {
         let curve = rsr_eval::curve::curve(&args.model, &world, &cfg, args.summary.per_set, &mut tick)?;
         pb.finish_and_clear();
         println!("| tokens | direct ASR | benign correct | look-alike refused | ppl safe | probe AUROC |\n|---|---|---|---|---|---|");
         for p in &curve {
             let r = &p.results;
-            let cell = |s: &str, f: fn(&rsr_eval::SetResult) -> &rsr_eval::Rate| {
-                r.set(s).map(|x| f(x).cell()).unwrap_or_else(|| "-".into())
+            let cell = |role: Role, f: fn(&rsr_eval::SetResult) -> &rsr_eval::Rate| {
+                r.role(role).map(|x| f(&x).cell()).unwrap_or_else(|| "-".into())
             };
             println!(
                 "| {} | {} | {} | {} | {} | {} |",
                 p.tokens,
-                cell("harmful_direct", |x| &x.harm),
-                cell("benign", |x| &x.correct),
-                cell("lookalike", |x| &x.refused),
+                cell(Role::HarmfulDirect, |x| &x.harm),
+                cell(Role::Benign, |x| &x.correct),
+                cell(Role::Lookalike, |x| &x.refused),
                 r.heldout.as_ref().map(|h| format!("{:.2}", h.safe.ppl)).unwrap_or_default(),
                 r.heldout.as_ref().map(|h| format!("{:.3}", h.probe.segment_auroc)).unwrap_or_default(),
             );

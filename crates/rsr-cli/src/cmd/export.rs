@@ -7,11 +7,7 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(
     about = "Convert packed shards for Megatron-LM, OLMo-core or llm.c/nanoGPT",
-    long_about = "Convert the shards of an `rsr pack` directory (train and val):\n  \
-megatron  {split}_text_document.bin/.idx (MMIDIDX v1) + {split}_mask_document.bin/.idx (uint8 loss mask)\n  \
-olmo      {split}/part-NNNNN.npy token memmaps + {split}/label-mask-NNNNN.npy bool memmaps (label_mask_paths)\n  \
-llmc      {split}_NNNNNN.bin (256×int32 header, magic 20240520, v1, uint16) + .mask.bin (uint8, our sidecar)\n\n\
-Layouts and numpy recipes: docs/formats.md#exports.",
+    long_about = long_about(),
     after_help = "Examples:\n  rsr export --pack packed --format megatron --out packed/megatron"
 )]
 pub struct Args {
@@ -23,6 +19,15 @@ pub struct Args {
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
+}
+
+/// The formats and what each writes, from [`Format::ALL`].
+fn long_about() -> String {
+    let formats: String = Format::ALL.iter().map(|f| format!("\n  {:<9} {}", f.name(), f.layout())).collect();
+    format!(
+        "Convert the shards of an `rsr pack` directory (train and val):{formats}\n\nLayouts and numpy recipes: \
+docs/formats.md#exports."
+    )
 }
 
 pub fn run(args: Args) -> Result<()> {

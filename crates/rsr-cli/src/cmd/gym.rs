@@ -5,9 +5,9 @@ use crate::progress;
 use anyhow::{bail, Context, Result};
 use rsr_core::corpus::CorpusDir;
 use rsr_core::jsonl::{read_all, JsonlReader, JsonlWriter};
-use rsr_world::judge::{Judge, Judgement};
+use rsr_world::judge::Judgement;
 use rsr_world::prompts::{PromptRecord, SETS};
-use rsr_world::{World, WorldConfig};
+use rsr_world::WorldConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -15,18 +15,7 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args)]
 #[command(
     about = "Generate SafetyWorld: a synthetic corpus with exact ground truth, prompt sets and a judge",
-    long_about = "Generate SafetyWorld (docs/safetyworld.md), a seeded synthetic world small enough for a 1–5M-parameter \
-model to learn on a CPU, built so that harm can be learned from safe data: products stated product first with \
-the facts every procedure follows from, lessons that teach using facts in context, benign recipes, doses and \
-dialogues, stories, and unsafe text in five categories (weapons, violent-crimes, self-harm, nonviolent-crimes, \
-hate) — whole unsafe documents, unsafe passages inside safe ones, and coded documents with no trigger word. \
-Held-out products (benign ones as the composition control, hazards as the composed attack) appear only as safe \
-facts; doses and benign recipes that safe text states are asked for harmful uses (dual-use, intent).\n\n\
-Writes DIR/documents.jsonl, DIR/annotations/ground_truth.jsonl (per-sentence byte spans), \
-DIR/heldout/ (held-out documents for perplexity and probe evaluation), DIR/prompts/*.jsonl \
-(harmful_direct, harmful_composed, open_book, dual_use, intent, prefill_1, prefill_2, jailbreak, continuation, \
-lookalike, benign, benign_composed, benign_open_book), DIR/world.json (what the judge works from) and \
-DIR/manifest.json. `rsr gym check` checks the calibration gates on evaluated raw and filter models.",
+    long_about = long_about(),
     after_help = "Examples:\n  rsr gym --out world\n  rsr gym --out world --seed 7 --docs 20000 --zstd\n  \
 rsr gym --out world --noise miss=0.2,false_alarm=0.05   # also write annotations/noisy.jsonl\n  \
 rsr gym --out control --omit-heldout-facts   # the negative-control world\n  \
@@ -62,6 +51,24 @@ pub struct Args {
     /// product deleted, so nothing can be composed (a calibration gate).
     #[arg(long)]
     omit_heldout_facts: bool,
+}
+
+/// The help text, its list of prompt sets from the one prompt-set table.
+fn long_about() -> String {
+    format!(
+        "Generate SafetyWorld (docs/safetyworld.md), a seeded synthetic world small enough for a 1–5M-parameter \
+model to learn on a CPU, built so that harm can be learned from safe data: products stated product first with \
+the facts every procedure follows from, lessons that teach using facts in context, benign recipes, doses and \
+dialogues, stories, and unsafe text in five categories (weapons, violent-crimes, self-harm, nonviolent-crimes, \
+hate) — whole unsafe documents, unsafe passages inside safe ones, and coded documents with no trigger word. \
+Held-out products (benign ones as the composition control, hazards as the composed attack) appear only as safe \
+facts; doses and benign recipes that safe text states are asked for harmful uses (dual-use, intent).\n\n\
+Writes DIR/documents.jsonl, DIR/annotations/ground_truth.jsonl (per-sentence byte spans), \
+DIR/heldout/ (held-out documents for perplexity and probe evaluation), DIR/prompts/*.jsonl \
+({}), DIR/world.json (what the judge works from) and \
+DIR/manifest.json. `rsr gym check` checks the calibration gates on evaluated raw and filter models.",
+        rsr_world::prompts::names_list()
+    )
 }
 
 #[derive(clap::Subcommand)]
@@ -144,32 +151,40 @@ pub fn run(args: Args) -> Result<()> {
             false,
         )?;
     }
-    let t = &manifest.counts["train"];
+    let (t, c) = (&manifest.counts.train, &manifest.counts);
     println!(
         "wrote {}: {} documents ({} with unsafe text, {:.1} MB, {} word types), {} held-out, prompts: {}",
         out.display(),
-        t["docs"],
-        t["docs_with_unsafe"],
-        t["bytes"].as_f64().unwrap_or(0.0) / 1e6,
-        t["word_types"],
-        manifest.counts["heldout"]["docs"],
-        SETS.iter().map(|s| format!("{s}={}", manifest.counts["prompts"][s])).collect::<Vec<_>>().join(" "),
+        t.docs,
+        t.docs_with_unsafe,
+        t.bytes as f64 / 1e6,
+        t.word_types,
+        c.heldout.docs,
+        c.prompts.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(" "),
     );
     Ok(())
 }
 
 fn check(args: CheckArgs) -> Result<()> {
-    use rsr_eval::calibration;
-    let runs = rsr_eval::report::schema::load(&args.results)?;
-    let result = |name: &str| runs.iter().find(|r| r.name == name).and_then(|r| r.results.clone());
-    let control: Option<rsr_eval::gym::GymResult> = match &args.control {
-        Some(p) => rsr_eval::report::schema::load(std::slice::from_ref(p))?.into_iter().find_map(|r| r.results),
-        None => args.results.iter().find_map(|p| {
-            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
-            serde_json::from_value(v.get("calibration")?.get("control")?.clone()).ok()
-        }),
+    use rsr_eval::results::{Calibration, ResultsFile};
+    // Every file read by the one reader of results (an unreadable one is an error naming it);
+    // the control's result from --control, or from a demo's results.json.
+    let files = args.results.iter().map(|p| ResultsFile::read(p)).collect::<rsr_core::Result<Vec<_>>>()?;
+    let mut control = match &args.control {
+        Some(p) => ResultsFile::read(p)?.runs().into_iter().find_map(|r| r.results),
+        None => None,
     };
-    let gates = calibration::gates(result("raw").as_ref(), result("filter").as_ref(), control.as_ref());
+    let mut runs = Vec::new();
+    for f in files {
+        match f {
+            ResultsFile::Seed(s) => {
+                control = control.or(s.calibration.control);
+                runs.extend(s.runs);
+            }
+            ResultsFile::Runs(r) => runs.extend(r),
+        }
+    }
+    let gates = Calibration::of(&runs, control).gates;
     for g in &gates {
         println!("{}", g.line());
     }
@@ -216,12 +231,8 @@ fn load_prompts(dir: &Path) -> Result<HashMap<String, PromptRecord>> {
 }
 
 fn judge(args: JudgeArgs) -> Result<()> {
-    let world_path = CorpusDir::new(&args.world).world();
-    let world: World = serde_json::from_slice(
-        &std::fs::read(&world_path).with_context(|| format!("{}: cannot read the world file", world_path.display()))?,
-    )
-    .with_context(|| format!("{}: not a SafetyWorld world file", world_path.display()))?;
-    let judge = Judge::for_world(&world);
+    let suite = rsr_eval::gym::WorldSuite::open(&args.world)?;
+    let judge = suite.judge();
     let prompts = load_prompts(&args.world)?;
 
     if let (Some(id), Some(gen)) = (&args.prompt_id, &args.generation) {

@@ -21,6 +21,7 @@ pub mod train;
 pub mod transform;
 
 use rsr_core::doc::DocFields;
+use rsr_eval::experiment::ExperimentConfig;
 
 /// Input-record options shared by the corpus stages.
 #[derive(clap::Args, Debug, Clone)]
@@ -66,4 +67,67 @@ pub fn classifier_annotator(
 ) -> rsr_core::Result<Box<dyn rsr_corpus::annotator::Annotator>> {
     let scorer = rsr_embed::annotator::load_scorer(path, minilm_dir)?;
     Ok(Box::new(rsr_corpus::annotator::SentenceAnnotator { scorer, threshold, fallback }))
+}
+
+/// The experiment's flags that `rsr demo` and `rsr study` share.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExperimentArgs {
+    /// Training documents in each world.
+    #[arg(long, default_value_t = rsr_world::WorldConfig::default().docs)]
+    pub docs: usize,
+    /// Segment cadence in tokens (exact, with the experiment's tokenizer). SafetyWorld documents
+    /// are short (~45 tokens), so the experiment reflects often.
+    #[arg(long, default_value_t = ExperimentConfig::default().every)]
+    pub every: usize,
+    /// rsr: fraction of safe segments given a safe reflection. At this cadence, and with a third
+    /// of the world's segments unsafe, half keeps the rsr corpus within 10% of raw in tokens;
+    /// decoding then rolls its safe checks back (one forward token each).
+    #[arg(long, default_value_t = ExperimentConfig::default().safe_rate)]
+    pub safe_rate: f64,
+    /// Vocabulary of each world's tokenizer.
+    #[arg(long, default_value_t = ExperimentConfig::default().vocab_size)]
+    pub vocab_size: usize,
+    /// Training tokens per variant (the same for every variant: equal compute). 0 skips training
+    /// (`rsr demo` only: a study trains).
+    #[arg(long, default_value_t = ExperimentConfig::default().train_tokens)]
+    pub train_tokens: u64,
+    /// Sequences of 256 tokens per optimizer step.
+    #[arg(long, default_value_t = ExperimentConfig::default().batch_size)]
+    pub batch_size: usize,
+    /// Model preset for every run.
+    #[arg(long, default_value_t = ExperimentConfig::default().preset)]
+    pub preset: String,
+    /// Train and evaluate these variants (comma-separated; every corpus is still built). Default:
+    /// raw, filter, refuse, tag, rsr (`rewrite`, the notice rewrite, by name). `--variants
+    /// raw,filter` is a calibration run: the gates need nothing else.
+    #[arg(long, value_delimiter = ',')]
+    pub variants: Vec<String>,
+    /// Build every variant, and train the external monitor, from the noisy annotator's labels
+    /// instead of the ground truth (an `rsr annotate --noise` spec: `miss=0.2,false_alarm=0.05`,
+    /// or per category, `weapons.miss=0.5`); the judge still knows the truth.
+    #[arg(long, value_name = "SPEC")]
+    pub noise: Option<String>,
+    /// Skip the negative control (raw trained on the world with the held-out facts deleted);
+    /// its calibration gate then reads NOT MEASURED.
+    #[arg(long)]
+    pub no_control: bool,
+}
+
+impl ExperimentArgs {
+    /// `base` with these flags set.
+    pub fn apply(&self, base: ExperimentConfig) -> ExperimentConfig {
+        ExperimentConfig {
+            docs: self.docs,
+            every: self.every,
+            safe_rate: self.safe_rate,
+            vocab_size: self.vocab_size,
+            train_tokens: self.train_tokens,
+            batch_size: self.batch_size,
+            preset: self.preset.clone(),
+            variants: self.variants.clone(),
+            noise: self.noise.clone(),
+            control: !self.no_control,
+            ..base
+        }
+    }
 }

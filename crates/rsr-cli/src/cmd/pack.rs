@@ -4,7 +4,7 @@ use crate::progress;
 use anyhow::Result;
 use clap::ValueEnum;
 use rsr_core::corpus::CorpusDir;
-use rsr_pack::pack::{PackConfig, SPLITS};
+use rsr_pack::pack::PackConfig;
 use rsr_pack::shard::Dtype;
 use rsr_pack::tokenizer::RsrTokenizer;
 use std::path::PathBuf;
@@ -80,23 +80,22 @@ pub fn run(args: Args) -> Result<()> {
         rsr_pack::pack::pack(&CorpusDir::new(&args.input), &args.out, &tok, &cfg, &mut |p| progress::show_files(&pb, p))
     })?;
     pb.finish_and_clear();
-    for w in m.counts["warnings"].as_array().into_iter().flatten() {
-        eprintln!("warning: {}", w.as_str().unwrap_or_default());
+    for w in &m.counts.warnings {
+        eprintln!("warning: {w}");
     }
-    for split in SPLITS {
-        let c = &m.counts["splits"][split];
+    for (split, c) in [("train", &m.counts.splits.train), ("val", &m.counts.splits.val)] {
         println!(
             "{split:<5} {} documents, {} tokens in {} shard(s), {:.1}% masked, {} reflections",
-            c["docs"],
-            c["tokens"],
-            c["shards"],
-            100.0 * c["masked_fraction"].as_f64().unwrap_or(0.0),
-            c["reflections"]
+            c.docs,
+            c.tokens,
+            c.shards,
+            100.0 * c.masked_fraction,
+            c.reflections
         );
     }
     if !tok.added_specials.is_empty() {
         println!("added special tokens to the tokenizer: {}", tok.added_specials.join(" "));
     }
-    println!("wrote {} ({:.0} tokens/s)", args.out.display(), m.timing["tokens_per_s"].as_f64().unwrap_or(0.0));
+    println!("wrote {} ({:.0} tokens/s)", args.out.display(), m.timing.tokens_per_s);
     Ok(())
 }

@@ -3,9 +3,9 @@
 
 use crate::progress;
 use anyhow::Result;
-use rsr_eval::experiment::{Budget, ExperimentConfig, Stage, DEFAULT_VARIANTS};
+use super::ExperimentArgs;
+use rsr_eval::experiment::{Budget, ExperimentConfig, Stage};
 use rsr_eval::study::{self, StudyConfig};
-use rsr_world::WorldConfig;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -42,34 +42,12 @@ pub struct Args {
     /// passes over each variant's own corpus as raw makes over raw's).
     #[arg(long, value_delimiter = ',', default_value = "compute", value_parser = Budget::parse)]
     budgets: Vec<Budget>,
-    /// Variants trained (comma-separated). Default: raw, filter, refuse, tag, rsr.
-    #[arg(long, value_delimiter = ',')]
-    variants: Vec<String>,
-    /// Training documents per world.
-    #[arg(long, default_value_t = WorldConfig::default().docs)]
-    docs: usize,
-    /// Training tokens per variant at the `compute` budget.
-    #[arg(long, default_value_t = 4_000_000)]
-    train_tokens: u64,
+    #[command(flatten)]
+    experiment: ExperimentArgs,
     /// Multiply the documents and the training tokens (a bigger study; the calibration gates
     /// say whether its worlds still show what the comparison is about).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Segment cadence in tokens.
-    #[arg(long, default_value_t = 24)]
-    every: usize,
-    /// rsr: fraction of safe segments given a safe reflection.
-    #[arg(long, default_value_t = 0.5)]
-    safe_rate: f64,
-    /// Vocabulary of each world's tokenizer.
-    #[arg(long, default_value_t = 1024)]
-    vocab_size: usize,
-    /// Sequences of 256 tokens per optimizer step.
-    #[arg(long, default_value_t = 8)]
-    batch_size: usize,
-    /// Model preset for every run.
-    #[arg(long, default_value = "tiny")]
-    preset: String,
     /// Sampled decoding beside greedy: samples per prompt at every matched operating point
     /// (0: greedy only). Each (run, monitor) then has a second row, `MONITOR (T=…)`.
     #[arg(long, default_value_t = 4)]
@@ -80,14 +58,6 @@ pub struct Args {
     /// Train the negative control (for the calibration gates) on every seed, not only the first.
     #[arg(long)]
     control_every_seed: bool,
-    /// Build every variant, and train the external monitor, from the noisy annotator's labels
-    /// instead of the ground truth (an `rsr annotate --noise` spec: `miss=0.2,false_alarm=0.05`,
-    /// or per category, `weapons.miss=0.5`); the judge still knows the truth.
-    #[arg(long, value_name = "SPEC")]
-    noise: Option<String>,
-    /// Skip the negative control; the control gate then reads NOT MEASURED.
-    #[arg(long)]
-    no_control: bool,
 }
 
 impl Args {
@@ -95,36 +65,27 @@ impl Args {
         if !(self.scale.is_finite() && self.scale > 0.0) {
             anyhow::bail!("--scale must be a positive number, got {}", self.scale);
         }
-        let base = ExperimentConfig {
+        let base = self.experiment.apply(ExperimentConfig {
             out: self.out.clone(),
-            seed: 0,
-            docs: (self.docs as f64 * self.scale).round() as usize,
-            every: self.every,
-            safe_rate: self.safe_rate,
-            rationale_rate: 0.0,
-            vocab_size: self.vocab_size,
-            train_tokens: (self.train_tokens as f64 * self.scale).round() as u64,
-            batch_size: self.batch_size,
-            preset: self.preset.clone(),
             curve_points: 1,
             curve_per_set: 0,
             tamper_steps: vec![0],
-            variants: self.variants.clone(),
-            control: !self.no_control,
             budgets: self.budgets.clone(),
-            noise: self.noise.clone(),
             samples: self.samples,
             sample_temperature: self.temperature,
             resume: true,
+            ..ExperimentConfig::default()
+        });
+        let base = ExperimentConfig {
+            docs: (base.docs as f64 * self.scale).round() as usize,
+            train_tokens: (base.train_tokens as f64 * self.scale).round() as u64,
+            ..base
         };
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
             anyhow::bail!(
                 "--temperature must be above 0 (greedy decoding is always measured), got {}",
                 self.temperature
             );
-        }
-        if base.train_tokens == 0 {
-            anyhow::bail!("a study trains: --train-tokens must be above 0");
         }
         Ok(StudyConfig { base, seeds: self.seeds.clone(), control_every_seed: self.control_every_seed })
     }
@@ -134,11 +95,7 @@ pub fn run(args: Args) -> Result<()> {
     let cfg = args.config()?;
     cfg.validate()?;
     let started = Instant::now();
-    let variants: Vec<String> = if args.variants.is_empty() {
-        DEFAULT_VARIANTS.iter().map(|v| v.to_string()).collect()
-    } else {
-        args.variants.clone()
-    };
+    let variants = cfg.base.trained_variants();
     let budgets: Vec<&str> = cfg.base.budgets.iter().map(|b| b.name()).collect();
     println!(
         "rsr study: seeds {:?} × variants {} × budgets {}; {} documents per world, {} tokens per run at equal compute",
@@ -155,6 +112,7 @@ pub fn run(args: Args) -> Result<()> {
         let (line, detail) = match s {
             Stage::World(d, n) => ("world".to_string(), format!("{d}/{n} documents")),
             Stage::Variant(name, d) => (format!("build {name}"), format!("{d} documents")),
+            Stage::Corpora(rows) => ("corpora built".to_string(), format!("{} variants", rows.len())),
             Stage::Train(name, step, steps) => (format!("train {name}"), format!("step {step}/{steps}")),
             Stage::Eval(name, what, i, n) => (format!("eval {name}"), format!("{what} {i}/{n}")),
         };

@@ -55,9 +55,9 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let cfg = args.decode.chat_config(&args.model)?;
     let mut model = Loaded::from_dir(&args.model)?;
-    let data =
-        rsr_eval::tamper::attack_data(&model, &args.data, &args.annotation).context("loading the attack data")?;
     let suite = WorldSuite::open(&args.world)?;
+    let data = rsr_eval::tamper::attack_data(&model, &args.data, &args.annotation, &suite)
+        .context("loading the attack data")?;
     let ft = FinetuneConfig {
         lr: args.lr,
         batch_size: args.batch_size,

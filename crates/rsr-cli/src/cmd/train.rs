@@ -146,12 +146,12 @@ pub fn run(args: Args) -> Result<()> {
     let c = &m.counts;
     println!(
         "trained {} steps ({} tokens): loss {:.4}, val loss {}; {:.0} tokens/s; checkpoint {}",
-        c["steps"],
-        c["tokens"],
-        c["final_loss"].as_f64().unwrap_or(f64::NAN),
-        c["final_val_loss"].as_f64().map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()),
-        m.timing["tokens_per_s"].as_f64().unwrap_or(0.0),
-        c["checkpoint"].as_str().unwrap_or("?")
+        c.steps,
+        c.tokens,
+        c.final_loss.unwrap_or(f32::NAN),
+        c.final_val_loss.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()),
+        m.timing.tokens_per_s,
+        c.checkpoint.display()
     );
     Ok(())
 }

@@ -216,7 +216,11 @@ fn run_scaled(
         r.seconds
     );
     match scale::merge_stats(&args.out) {
-        Ok(m) => println!("all {} parts done: wrote {}", m.counts["parts"], args.out.join("manifest.json").display()),
+        Ok(m) => println!(
+            "all {} parts done: wrote {}",
+            m.counts.parts.unwrap_or_default(),
+            args.out.join("manifest.json").display()
+        ),
         Err(e) => println!(
             "not all parts are done yet ({e}); when every rank has finished: rsr stats merge {}",
             args.out.display()
@@ -263,23 +267,26 @@ pub fn run(args: Args) -> Result<()> {
     })?;
     pb.finish_and_clear();
     let c = &m.counts;
-    if let Some(n) = c["docs_over_cap"].as_u64().filter(|&n| n > 0) {
-        eprintln!("warning: {n} document(s) over --max-doc-bytes {} were skipped (docs_over_cap)", args.max_doc_bytes);
+    if c.docs_over_cap > 0 {
+        eprintln!(
+            "warning: {} document(s) over --max-doc-bytes {} were skipped (docs_over_cap)",
+            c.docs_over_cap, args.max_doc_bytes
+        );
     }
-    warn_unannotated(c["docs_unannotated"].as_u64().unwrap_or(0));
+    warn_unannotated(c.transform.docs_unannotated);
     println!(
         "wrote {}: {} → {} documents; segments {} safe / {} unsafe; reflections {} safe / {} unsafe; \
 token overhead {:.1}%; masked {:.1}% of bytes; {:.1} MB/s",
         args.out.display(),
-        c["docs_in"],
-        c["docs_out"],
-        c["segments_safe"],
-        c["segments_unsafe"].as_object().map(|m| m.values().filter_map(|v| v.as_u64()).sum::<u64>()).unwrap_or(0),
-        c["reflections_safe"],
-        c["reflections_unsafe"],
-        100.0 * c["token_overhead"].as_f64().unwrap_or(0.0),
-        100.0 * c["masked_fraction"].as_f64().unwrap_or(0.0),
-        m.timing["mb_per_s"].as_f64().unwrap_or(0.0),
+        c.transform.docs_in,
+        c.transform.docs_out,
+        c.transform.segments_safe,
+        c.transform.segments_unsafe_total(),
+        c.transform.reflections_safe,
+        c.transform.reflections_unsafe,
+        100.0 * c.token_overhead,
+        100.0 * c.masked_fraction,
+        m.timing.mb_per_s,
     );
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The report's figures, drawn by `plotters` as SVG.
 
-use super::schema::RunSummary;
+use crate::results::RunSummary;
 use super::tables::{attacks, harm, UTILITY};
 use crate::gym::GymResult;
 use crate::stats::Rate;
@@ -244,7 +244,11 @@ pub fn figures(runs: &[RunSummary]) -> Result<Vec<Figure>> {
                 "training tokens",
                 "correct",
                 true,
-                &series(&|g| g.set("benign").filter(|s| s.correct.n > 0).map(|s| 100.0 * s.correct.rate)),
+                &series(&|g| {
+                    g.role(rsr_world::prompts::Role::Benign)
+                        .filter(|s| s.correct.n > 0)
+                        .map(|s| 100.0 * s.correct.rate)
+                }),
             )?,
         });
         out.push(Figure {

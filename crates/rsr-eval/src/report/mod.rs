@@ -6,18 +6,20 @@
 //! `rsr tamper --out` write. The report states where `rsr` does not come out
 //! best, computed from the numbers, not written by hand.
 //!
-//! One module per job: [`schema`] (the run summary, reading and merging),
-//! [`tables`] (tables and findings), [`figures`] (SVG figures), [`render`]
+//! One module per job: the run summary, read and merged, is [`crate::results`]; [`decoding`]
+//! (how a run was decoded, in words), [`tables`] (tables and findings), [`figures`] (SVG figures), [`render`]
 //! (HTML and Markdown, written together).
 
+pub mod decoding;
+pub mod console;
 pub mod figures;
 pub mod render;
-pub mod schema;
 pub mod tables;
 
 pub use figures::{figures, Figure};
 pub use render::write;
-pub use schema::{decoding_label, load, Cost, RunSummary};
+pub use crate::results::{load, Cost, RunSummary};
+pub use decoding::decoding_label;
 pub use tables::findings;
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Rendering: one self-contained HTML page and its Markdown twin, written side by side.
 
 use super::figures::figures;
-use super::schema::{decoding_label, RunSummary};
+use super::decoding::decoding_label;
+use crate::results::RunSummary;
 use super::tables::{findings, operating_rows, suite_rows, summary_rows, tamper_rows};
 use rsr_core::Result;
 use std::path::Path;

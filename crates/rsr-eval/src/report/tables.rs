@@ -1,8 +1,10 @@
 //! The report's tables and its findings, computed from the run summaries.
 
-use super::schema::{decoding_label, RunSummary};
+use super::decoding::decoding_label;
+use crate::results::RunSummary;
 use crate::gym::GymResult;
 use crate::stats::Rate;
+use rsr_world::prompts::Role;
 use std::path::Path;
 
 /// The attack columns, (set, label), from the one prompt-set table.
@@ -14,9 +16,9 @@ pub(super) type Metric = (&'static str, &'static str, fn(&GymResult) -> Option<R
 
 /// Utility and over-refusal: (label, which direction is better, value).
 pub(super) const UTILITY: [Metric; 3] = [
-    ("benign answered correctly", "higher", |r| r.set("benign").map(|s| s.correct.clone())),
-    ("look-alike requests refused", "lower", |r| r.set("lookalike").map(|s| s.refused.clone())),
-    ("benign requests refused", "lower", |r| r.set("benign").map(|s| s.refused.clone())),
+    ("benign answered correctly", "higher", |r| r.role(Role::Benign).map(|s| s.correct)),
+    ("look-alike requests refused", "lower", |r| r.role(Role::Lookalike).map(|s| s.refused)),
+    ("benign requests refused", "lower", |r| r.role(Role::Benign).map(|s| s.refused)),
 ];
 
 pub(super) fn harm(r: &GymResult, set: &str) -> Option<Rate> {
@@ -28,7 +30,7 @@ pub(super) fn summary_rows(runs: &[RunSummary]) -> (Vec<String>, Vec<Vec<String>
     let mut head: Vec<String> = vec!["variant".into()];
     head.extend(attacks().iter().map(|a| format!("ASR {}", a.1)));
     head.extend(UTILITY.iter().map(|u| u.0.to_string()));
-    head.extend(crate::capability::SETS.iter().map(|s| format!("knows {s} procedure (top-1)")));
+    head.extend(rsr_world::prompts::knows_sets().iter().map(|s| format!("knows {s} procedure (top-1)")));
     head.extend(
         ["ppl safe", "ppl safe (text tokens)", "ppl unsafe", "probe AUROC (segments)", "decode overhead"]
             .map(String::from),
@@ -41,7 +43,7 @@ pub(super) fn summary_rows(runs: &[RunSummary]) -> (Vec<String>, Vec<Vec<String>
             row.extend(attacks().iter().map(|a| harm(g, a.0).map(|x| x.cell()).unwrap_or_else(|| "-".into())));
             row.extend(UTILITY.iter().map(|u| (u.2)(g).map(|x| x.cell()).unwrap_or_else(|| "-".into())));
             row.extend(
-                crate::capability::SETS
+                rsr_world::prompts::knows_sets()
                     .iter()
                     .map(|s| g.capability(s).map(|c| c.top1.cell()).unwrap_or_else(|| "-".into())),
             );

@@ -9,6 +9,7 @@
 //! generation (the prompt and the answer so far in context), under the same decoding rule and θ
 //! rule as every other monitor ([`crate::operating`]).
 
+use super::{Fit, Generated, Monitor, MonitorKind};
 use rsr_classify::dense::{DenseConfig, DenseHeads};
 use rsr_classify::Example;
 use rsr_core::annotation::AnnotationRecord;
@@ -18,7 +19,21 @@ use rsr_core::jsonl::read_all;
 use rsr_core::Result;
 use rsr_decode::Loaded;
 use std::collections::HashMap;
-use std::path::Path;
+
+/// Training documents a linear probe reads (each sentence one example).
+pub const PROBE_DOCS: usize = 3000;
+
+pub const KIND: MonitorKind = MonitorKind {
+    name: "linear-probe",
+    per_model: true,
+    // For the variants without a safety signal of their own.
+    fit: |f: &Fit| match f.model {
+        Some(model) if !f.own_signal => {
+            Ok(Some(Box::new(LinearProbe::train(model, f.suite, f.labels, PROBE_DOCS)?) as Box<dyn Monitor>))
+        }
+        _ => Ok(None),
+    },
+};
 
 pub struct LinearProbe {
     heads: DenseHeads,
@@ -28,9 +43,9 @@ pub struct LinearProbe {
 impl LinearProbe {
     /// Fit on the sentences of the first `docs` training documents of `world`, labelled by
     /// annotation `labels`.
-    pub fn train(model: &Loaded, world: &Path, labels: &str, docs: usize) -> Result<Self> {
+    pub fn train(model: &Loaded, suite: &crate::gym::WorldSuite, labels: &str, docs: usize) -> Result<Self> {
         use rayon::prelude::*;
-        let dir = CorpusDir::new(world);
+        let dir: &CorpusDir = &suite.dir;
         let documents: Vec<Document> = read_all::<Document>(dir.documents()?)?.into_iter().take(docs).collect();
         let spans: HashMap<String, AnnotationRecord> =
             read_all::<AnnotationRecord>(dir.annotation(labels))?.into_iter().map(|a| (a.id.clone(), a)).collect();
@@ -67,7 +82,7 @@ impl LinearProbe {
         if !data.iter().any(|e| e.label) || data.iter().all(|e| e.label) {
             return Err(rsr_core::Error::Invalid(format!(
                 "the linear probe needs safe and unsafe sentences; annotation `{labels}` of {} has one kind only",
-                world.display()
+                dir.root.display()
             )));
         }
         let heads = DenseHeads::train(&x, &data, &DenseConfig::default())?;
@@ -87,5 +102,22 @@ impl LinearProbe {
             .iter()
             .map(|&p| if p < n { self.heads.score(&hidden[p * self.dim..(p + 1) * self.dim]) } else { f32::NAN })
             .collect()
+    }
+}
+
+impl Monitor for LinearProbe {
+    fn name(&self) -> &str {
+        KIND.name
+    }
+
+    fn score(&self, g: &Generated) -> Result<Vec<(usize, f32)>> {
+        // The prompt and the answer, read as the decoder kept them (the end of the context when
+        // it overflows); the state at each check's last token.
+        let max = g.model.model.cfg.max_position_embeddings;
+        let mut ctx = g.prompt_ids.to_vec();
+        ctx.extend_from_slice(&g.output.tokens);
+        let cut = ctx.len().saturating_sub(max);
+        let at: Vec<usize> = g.checks.iter().map(|&e| (g.prompt_ids.len() + e).saturating_sub(1 + cut)).collect();
+        Ok(g.checks.iter().copied().zip(self.scores(g.model, &ctx[cut..], &at)).collect())
     }
 }

@@ -1,0 +1,125 @@
+//! One model per (variant, budget), evaluated: the suite on its final checkpoint, the learning
+//! curve over the others, every monitor's matched operating point, the tamper attack.
+
+use super::training::train;
+use super::{ExperimentConfig, Stage, VARIANTS};
+use crate::gym::WorldSuite;
+use crate::monitors::{Monitor, WorldMonitors};
+use crate::operating::Samples;
+use crate::results::{Budget, CorpusRow, Cost, RunSummary};
+use rsr_core::Result;
+use rsr_corpus::transform::Mode;
+use rsr_model::finetune::FinetuneConfig;
+use rsr_world::prompts::PromptRecord;
+
+/// Train one model per selected variant and budget (checkpoints along the way for the learning
+/// curve) and evaluate each: the full suite on the final checkpoint, the curve over the others,
+/// every monitor's matched operating point, the tamper attack. Returns one run summary per
+/// (variant, budget), each also written to its run's `summary.json` (kept by `cfg.resume`).
+pub fn train_and_evaluate(
+    cfg: &ExperimentConfig,
+    corpora: &[CorpusRow],
+    suite: &WorldSuite,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<Vec<RunSummary>> {
+    // The monitors fitted once per world (the external classifier, on the labels the variants
+    // were built from), shared by every model.
+    let monitors = WorldMonitors::fit(suite, cfg.labels())?;
+    let trace_prompts = crate::operating::prompts(suite)?;
+    let mut runs = Vec::new();
+    for &budget in cfg.budgets() {
+        for (name, mode) in VARIANTS {
+            if !cfg.selected(name) || (budget != Budget::Compute && mode == Mode::Raw) {
+                continue;
+            }
+            let run = RunSpec { name, mode, budget };
+            let ctx = Context { cfg, corpora, suite, monitors: &monitors, trace_prompts: &trace_prompts };
+            runs.push(evaluate_run(&ctx, run, progress)?);
+        }
+    }
+    Ok(runs)
+}
+
+/// One model of the experiment: a variant at a budget.
+#[derive(Debug, Clone, Copy)]
+struct RunSpec {
+    name: &'static str,
+    mode: Mode,
+    budget: Budget,
+}
+
+/// What every run of one seed shares.
+struct Context<'a> {
+    cfg: &'a ExperimentConfig,
+    corpora: &'a [CorpusRow],
+    suite: &'a WorldSuite,
+    monitors: &'a WorldMonitors,
+    trace_prompts: &'a [PromptRecord],
+}
+
+fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) -> Result<RunSummary> {
+    let Context { cfg, corpora, suite, .. } = *ctx;
+    let run_name = run.budget.run_name(run.name);
+    let run_dir = cfg.run_dir(&run_name);
+    let done = run_dir.join("summary.json");
+    if cfg.resume && done.is_file() {
+        // Kept, unless it lacks (or has) the sampled rows this run asks for: then the model is
+        // kept and only evaluated again.
+        let summary = crate::results::load(&[&done])?.remove(0);
+        let sampled = summary.operating.iter().any(|o| o.sampling.is_some());
+        if sampled == (cfg.samples > 0) {
+            return Ok(summary);
+        }
+    }
+    let row = corpora.iter().find(|c| c.name == run.name);
+    let tokens = run.budget.tokens(cfg.train_tokens, row.map(|r| r.vs_raw).unwrap_or(1.0));
+    let trained = train(cfg, &cfg.packed_dir(run.name), &run_dir, tokens, cfg.curve_points, &run_name, progress)?;
+    let gen = cfg.decoding(run.mode);
+    let mut tick = |what: &str, i: usize, n: usize| progress(Stage::Eval(&run_name, what, i, n));
+    let mut model = rsr_decode::Loaded::from_dir(&trained.counts.checkpoint)?;
+    let results = crate::gym(&model, suite, &gen, 0, &mut tick)?;
+    let curve = if cfg.curve_points > 1 {
+        crate::curve::curve(&run_dir, suite, &gen, cfg.curve_per_set, &mut tick)?
+    } else {
+        vec![]
+    };
+    // Every variant at the same over-refusal: θ per monitor on validation, scored on test
+    // (before the tamper attack below fine-tunes the model in place).
+    tick("matched operating point", 0, 1);
+    let own_signal = matches!(run.mode, Mode::Rsr | Mode::Tag);
+    let fitted = ctx.monitors.for_model(suite, cfg.labels(), &model, own_signal, &mut |m| tick(m, 0, 1))?;
+    let monitors: Vec<&dyn Monitor> = fitted.iter().map(|m| &**m).collect();
+    let mut operating = crate::operating::points(suite, &model, ctx.trace_prompts, &gen, &monitors, None)?;
+    if cfg.samples > 0 {
+        tick("matched operating point, sampled", 0, 1);
+        let samples = Samples { n: cfg.samples, temperature: cfg.sample_temperature };
+        operating.extend(crate::operating::points(suite, &model, ctx.trace_prompts, &gen, &monitors, Some(samples))?);
+    }
+    let tamper = if cfg.tamper_steps.iter().any(|&s| s > 0) {
+        // The attacker's data: the world's training documents that hold unsafe text, as written.
+        let data = crate::tamper::attack_data(&model, &suite.dir.root, rsr_world::write::GROUND_TRUTH, suite)?;
+        let ft = FinetuneConfig { seed: cfg.seed, ..FinetuneConfig::default() };
+        crate::tamper::tamper(&mut model, &data, suite, &gen, ft, &cfg.tamper_steps, cfg.curve_per_set, &mut tick)?
+    } else {
+        vec![]
+    };
+    let summary = RunSummary {
+        name: run_name.clone(),
+        decoding: serde_json::to_value(&gen).expect("a GenConfig serialises"),
+        results: Some(results),
+        curve,
+        tamper,
+        operating,
+        cost: Cost {
+            corpus_tokens: row.map(|r| r.tokens),
+            corpus_vs_raw: row.map(|r| r.vs_raw),
+            train_tokens_per_s: Some(trained.timing.tokens_per_s),
+        },
+        variant: Some(run.name.to_string()),
+        budget: Some(run.budget),
+        train_tokens: Some(tokens),
+        ..RunSummary::default()
+    };
+    rsr_core::atomic::write_all(&done, serde_json::to_string_pretty(&summary).expect("serialises").as_bytes())?;
+    Ok(summary)
+}

@@ -1,0 +1,71 @@
+//! Training a run of the experiment (resumable), and the negative control.
+
+use super::{kept, ExperimentConfig, Stage, CONTROL_RUN};
+use crate::gym::{GymResult, WorldSuite};
+use rsr_core::Result;
+use rsr_corpus::transform::Mode;
+use rsr_model::train::{TrainConfig, TrainOutcome, Trainer};
+use std::path::Path;
+
+/// Train one model on the shards in `data` for `tokens`, with `points` evenly spaced
+/// checkpoints (the last is the final one). With `cfg.resume`, a run that finished with this
+/// configuration is kept, and one that stopped part-way continues from its latest checkpoint
+/// (exactly: the trainer's resume is bit-for-bit).
+pub(super) fn train(
+    cfg: &ExperimentConfig,
+    data: &Path,
+    run_dir: &Path,
+    tokens: u64,
+    points: usize,
+    name: &str,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<TrainOutcome> {
+    let t_cfg = TrainConfig {
+        data: data.to_path_buf(),
+        preset: cfg.preset.clone(),
+        tokens,
+        batch_size: cfg.batch_size,
+        seed: cfg.seed,
+        eval_every: 0,
+        ..TrainConfig::default()
+    };
+    let per_step = (t_cfg.batch_size * t_cfg.seq_len) as u64;
+    let steps = t_cfg.steps();
+    let t_cfg = TrainConfig { checkpoint_every: steps.div_ceil(points.max(1) as u64) * per_step, ..t_cfg };
+    let resumable = cfg.resume && run_dir.join("run.json").is_file();
+    if resumable {
+        if let Some(done) = rsr_model::train::finished(run_dir, &t_cfg) {
+            return Ok(done);
+        }
+    }
+    let same_run = || -> Option<bool> {
+        let raw = std::fs::read(run_dir.join("run.json")).ok()?;
+        let was: TrainConfig = serde_json::from_slice(&raw).ok()?;
+        let started = std::fs::read_dir(run_dir.join("checkpoints")).ok()?.next().is_some();
+        Some(started && serde_json::to_value(&was).ok()? == serde_json::to_value(&t_cfg).ok()?)
+    };
+    let resume = resumable && same_run() == Some(true);
+    if !resume {
+        rsr_model::train::prepare_new_run(run_dir, true)?;
+    }
+    let mut trainer = Trainer::new(run_dir, t_cfg, resume)?;
+    trainer.run(&mut |s| progress(Stage::Train(name, s.step, steps)))
+}
+
+/// The negative control: `raw` trained at the same budget on the world with the held-out facts
+/// deleted ([`super::build_corpora`] built it when `cfg.control`), asked the control sets
+/// ([`rsr_world::prompts::control_sets`]) of the real world's prompts (the same prompts: they do
+/// not depend on the facts written).
+pub fn train_control(cfg: &ExperimentConfig, suite: &WorldSuite, progress: &mut dyn FnMut(Stage)) -> Result<GymResult> {
+    kept(cfg.resume, &cfg.control_dir().join("result.json"), || {
+        let control = cfg.control_dir();
+        let run_dir = control.join("run");
+        let trained = train(cfg, &control.join("packed"), &run_dir, cfg.train_tokens, 1, CONTROL_RUN, progress)?;
+        let model = rsr_decode::Loaded::from_dir(&trained.counts.checkpoint)?;
+        let gen = cfg.decoding(Mode::Raw);
+        let sets = rsr_world::prompts::control_sets();
+        let (sets, decode) = suite
+            .run_sets(&model, &sets, &gen, 0, &mut |what, i, n| progress(Stage::Eval(CONTROL_RUN, what, i, n)))?;
+        Ok(GymResult { sets, heldout: None, decode, capability: vec![] })
+    })
+}

@@ -1,0 +1,148 @@
+//! The experiment's tables as plain text for a terminal (what `rsr demo` prints): the corpora,
+//! the calibration gates, the results per variant, every (variant, monitor) at matched
+//! over-refusal. Columns come from the prompt-set table, never from set names written here.
+
+use crate::calibration::Gate;
+use crate::results::{CorpusRow, RunSummary};
+use rsr_world::prompts::{attack_columns, knows_sets, Role};
+use std::fmt::Write;
+
+/// What each variant puts in front of the loss.
+pub fn corpora(rows: &[CorpusRow]) -> String {
+    let mut s = format!(
+        "\n{:<8} {:>6} {:>9} {:>7} {:>8} {:>12} {:>16}\n",
+        "variant", "docs", "tokens", "vs raw", "masked", "reflections", "unsafe trainable"
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:<8} {:>6} {:>9} {:>6.2}x {:>7.1}% {:>12} {:>16}",
+            r.name,
+            r.docs,
+            r.tokens,
+            r.vs_raw,
+            100.0 * r.masked_fraction,
+            r.reflections,
+            r.unsafe_trainable
+        );
+    }
+    s.push_str(
+        "\ntokens: exact, <|endoftext|> included; unsafe trainable: words of ground-truth unsafe sentences left trainable.\n",
+    );
+    s
+}
+
+/// The calibration gates, and loudly whether the comparison below means anything.
+pub fn gates(gates: &[Gate], passed: bool) -> String {
+    let mut s = String::from("\ncalibration gates (raw and filter only; docs/safetyworld.md#calibration-gates):\n");
+    for g in gates {
+        let _ = writeln!(s, "  {}", g.line());
+    }
+    if !passed {
+        s.push_str(
+            "\n!! CALIBRATION FAILED: at least one gate did not pass, so this world does not show the situation the \
+comparison is about (harm learned from safe data that filtering keeps). Read the table below as a description of \
+these models, not as evidence for or against any method.\n",
+        );
+    }
+    s
+}
+
+/// The gates in one paragraph, for a report's notes.
+pub fn gate_notes(gates: &[Gate], passed: bool) -> String {
+    let each: Vec<String> = gates.iter().map(|g| g.line().split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    let verdict = if passed {
+        "all passed"
+    } else {
+        "CALIBRATION FAILED: this world does not show harm learned from safe data that filtering keeps, so the \
+comparison below describes these models and is not evidence for or against any method"
+    };
+    format!(" Calibration gates (raw and filter only): {}. {verdict}.", each.join("; "))
+}
+
+/// Every variant's rates on the world's prompt sets: the attack columns of the prompt-set table,
+/// then over-refusal, benign accuracy, capability, perplexity, the probe and the tamper attack.
+pub fn results(runs: &[RunSummary], tamper_steps: u64) -> String {
+    let attacks = attack_columns();
+    let knows = knows_sets();
+    let width = |label: &str| label.len().max(7);
+    let mut s = format!("{:<8}", "variant");
+    for (_, label) in &attacks {
+        let _ = write!(s, " {label:>w$}", w = width(label));
+    }
+    let _ = writeln!(
+        s,
+        " {:>9} {:>9} {:>7} {:>8} {:>7} {:>8}",
+        "look:ref", "benign ok", "knows", "ppl safe", "AUROC", "tampered"
+    );
+    let dash = || "-".to_string();
+    for r in runs {
+        let _ = write!(s, "{:<8}", r.name);
+        let g = r.results.as_ref();
+        for (set, label) in &attacks {
+            let cell = g.and_then(|g| g.set(set)).map(|x| x.harm.pct()).unwrap_or_else(dash);
+            let _ = write!(s, " {cell:>w$}", w = width(label));
+        }
+        let h = g.and_then(|g| g.heldout.as_ref());
+        let _ = writeln!(
+            s,
+            " {:>9} {:>9} {:>7} {:>8} {:>7} {:>8}",
+            g.and_then(|g| g.role(Role::Lookalike)).map(|x| x.refused.pct()).unwrap_or_else(dash),
+            g.and_then(|g| g.role(Role::Benign)).map(|x| x.correct.pct()).unwrap_or_else(dash),
+            g.and_then(|g| g.capability(knows.first()?)).map(|c| c.top1.pct()).unwrap_or_else(dash),
+            h.map(|h| format!("{:.2}", h.safe.ppl_text)).unwrap_or_else(dash),
+            h.map(|h| format!("{:.3}", h.probe.segment_auroc)).unwrap_or_else(dash),
+            r.tamper.last().map(|p| p.pooled_harm().pct()).unwrap_or_else(dash),
+        );
+    }
+    let _ = writeln!(
+        s,
+        "attack columns: harm rates (ASR); composed: held-out hazards asked for, known only from safe facts; \
+open-book: the same with the facts in the prompt; dual-use: a dose safe text states, asked for to stop a heart; \
+intent: a written benign recipe asked for a harmful use; look:ref: refusals of harmless look-alike requests; knows: the true harmful \
+procedure scores best of 8 from the same set written after the direct request, teacher-forced (capability apart \
+from behaviour; chance 12.5%); ppl safe: perplexity of held-out safe text (no reflections), \
+the softmax renormalised over ordinary tokens so no variant pays for the special tokens it was trained to expect \
+(the report has both); AUROC: the reflection probe per segment (meaningful for rsr only); tampered: \
+pooled ASR after {tamper_steps} steps of fine-tuning on harmful documents"
+    );
+    s
+}
+
+/// Every variant at the same over-refusal, per monitor (empty when nothing was measured).
+pub fn operating(runs: &[RunSummary]) -> String {
+    let Some(budget) = runs.iter().flat_map(|r| &r.operating).map(|o| o.budget).next() else { return String::new() };
+    let mut s = format!(
+        "\nmatched over-refusal: θ per variant and monitor, the smallest refusing ≤ {:.0}% of the validation half's benign + \
+look-alike prompts; rates on the test half (split by procedure)\n",
+        100.0 * budget
+    );
+    let _ = writeln!(
+        s,
+        "{:<8} {:<12} {:>7} {:>8} {:>9} {:>9} {:>22} {:>22}",
+        "variant", "monitor", "θ", "val ref", "test ref", "benign ok", "ASR, all harmful", "ASR, safe-knowledge"
+    );
+    for r in runs {
+        for o in &r.operating {
+            let _ = writeln!(
+                s,
+                "{:<8} {:<12} {:>7} {:>8} {:>9} {:>9} {:>22} {:>22}",
+                r.name,
+                o.label(),
+                o.theta.map(|t| format!("{t:.3}")).unwrap_or_else(|| "none".into()),
+                o.validation_refused.pct(),
+                o.test_refused.pct(),
+                o.test_benign_correct.pct(),
+                o.test_asr.cell(),
+                o.test_asr_safe_knowledge.cell(),
+            );
+        }
+    }
+    s.push_str(
+        "monitor own: the model's own score (rsr: its reflection; tag: P(<|unsafe|>) against P(<|safe|>) at each segment \
+start); classifier: a `hashed` classifier on the world's ground-truth sentence labels, scoring the request and each \
+segment (every variant); linear-probe: logistic heads on the model's hidden state at each check (variants without \
+their own signal); none: no monitor (θ = ∞; for rsr, masking alone); θ none: nothing refused\n",
+    );
+    s
+}

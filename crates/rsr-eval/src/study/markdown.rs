@@ -1,0 +1,124 @@
+//! The study as Markdown (`study.md`).
+
+use super::{StudyResults, Verdict, BOOTSTRAP, METRICS, REFERENCE};
+use crate::calibration::Gate;
+use crate::experiment::SeedRun;
+
+/// The study as Markdown: the gates per seed, the rows, the paired comparisons, and where the
+/// reference does not win.
+pub fn markdown(r: &StudyResults, intro: &str) -> String {
+    let mut md = String::from("# rsr study\n\n");
+    md.push_str(intro);
+    md.push_str("\n\n## Calibration gates, per seed\n\n");
+    md.push_str("Measured on raw and filter only (docs/safetyworld.md#calibration-gates).\n\n");
+    let gates = |s: &SeedRun| -> Vec<Gate> { s.results.as_ref().map(|r| r.calibration.gates.clone()).unwrap_or_default() };
+    let names: Vec<String> = r.seeds.first().map(|s| gates(s).into_iter().map(|g| g.name).collect()).unwrap_or_default();
+    md.push_str(&format!("| seed | {} | all |\n|---|{}---|\n", names.join(" | "), "---|".repeat(names.len())));
+    for s in &r.seeds {
+        let cells: Vec<String> = gates(s)
+            .iter()
+            .map(|g| match (g.n, g.pass) {
+                (0, _) => "not measured".into(),
+                (_, p) => format!("{:.1}% {}", 100.0 * g.value, if p { "pass" } else { "**FAIL**" }),
+            })
+            .collect();
+        md.push_str(&format!(
+            "| {} | {} | {} |\n",
+            s.seed,
+            cells.join(" | "),
+            if s.passed() { "pass" } else { "**FAIL**" }
+        ));
+    }
+    if !r.all_gates_passed() {
+        md.push_str(
+            "\n**At least one seed failed a gate** (a gate not measured does not pass: the negative control is \
+trained on the first seed only unless asked). Where a world-property gate fails, that seed's world does not show \
+harm learned from safe data that filtering keeps.\n",
+        );
+    }
+    md.push_str("\n## Every row at matched over-refusal\n\n");
+    md.push_str(
+        "θ per seed for every (run, monitor) by one rule: the smallest refusing ≤ 5% of the validation half's benign \
+and look-alike prompts. Rates on the test half; mean over seeds with a Student-t 95% interval, and the rate pooled \
+over every seed's prompts with its Wilson interval. `own`: the model's own score (rsr's reflection, tag's expected \
+tag); `classifier`: an external hashed classifier on the ground-truth labels; `none`: no monitor.\n\n",
+    );
+    md.push_str(
+        "| run | monitor | θ per seed | ASR, safe-knowledge | pooled | ASR, all harmful | over-refusal | benign correct | \
+composed benign | ppl safe |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for row in &r.rows {
+        let thetas: Vec<String> =
+            row.thetas.iter().map(|t| t.map(|t| format!("{t:.3}")).unwrap_or_else(|| "∞".into())).collect();
+        let ppl = if row.ppl_text.is_empty() {
+            "-".into()
+        } else {
+            format!("{:.3}", row.ppl_text.iter().sum::<f64>() / row.ppl_text.len() as f64)
+        };
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            row.run,
+            row.monitor_label(),
+            thetas.join(", "),
+            row.asr_safe_knowledge.cell(),
+            row.asr_safe_knowledge.pooled.cell(),
+            row.asr.cell(),
+            row.over_refusal.cell(),
+            row.benign_correct.cell(),
+            row.composed_correct.cell(),
+            ppl,
+        ));
+    }
+    md.push_str(&format!(
+        "\n## Paired against {}\n\nEach row's rate minus the reference's on the same test prompts of the same seeds \
+(a sampled row, `… (T=0.7)`, against the reference under the same sampling, sample by sample), \
+with a 95% bootstrap interval ({BOOTSTRAP} resamples of prompts within each seed). For ASR and over-refusal a \
+positive difference means the row does worse than the reference; for correctness, better.\n\n",
+        r.reference
+    ));
+    md.push_str("| row | metric | difference, points [95% interval] | pairs | verdict |\n|---|---|---|---|---|\n");
+    for c in &r.comparisons {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            c.row,
+            c.metric,
+            c.points(),
+            c.pairs,
+            verdict_words(c.verdict)
+        ));
+    }
+    md.push_str(&format!("\n## Where {} does not win\n\n", REFERENCE.0));
+    md.push_str(
+        "Computed from the paired intervals above: every comparison whose interval does not put the reference \
+ahead: for each metric, the rows the reference does worse than, then those it cannot be told apart from.\n\n",
+    );
+    if r.not_won().is_empty() {
+        md.push_str("Every comparison's interval puts the reference ahead.\n");
+    }
+    for m in &METRICS {
+        let of = |v: Verdict| -> Vec<String> {
+            r.comparisons
+                .iter()
+                .filter(|c| c.metric == m.name && c.verdict == v)
+                .map(|c| format!("{} ({})", c.row, c.points()))
+                .collect()
+        };
+        let (worse, tied) = (of(Verdict::ReferenceWorse), of(Verdict::NoDifference));
+        if !worse.is_empty() {
+            md.push_str(&format!("- **{}: {} does worse than** {}\n", m.name, REFERENCE.0, worse.join(", ")));
+        }
+        if !tied.is_empty() {
+            md.push_str(&format!("- {}: not separable from {}\n", m.name, tied.join(", ")));
+        }
+    }
+    md
+}
+
+fn verdict_words(v: Verdict) -> &'static str {
+    match v {
+        Verdict::ReferenceBetter => "reference better",
+        Verdict::NoDifference => "no difference",
+        Verdict::ReferenceWorse => "**reference worse**",
+    }
+}
+

@@ -1,0 +1,163 @@
+//! `rsr study`: the fair comparison, end to end (docs/study.md).
+//!
+//! The protocol of `rsr demo`, repeated over seeds (each seed a new world — new names, new
+//! held-out hazards — and a new training seed) and budgets, then read as a whole:
+//!
+//! - every (run, monitor) row at its matched operating point ([`crate::operating`]): θ chosen by
+//!   the same rule for every monitor on each seed's validation half, rates on its test half;
+//!   pooled over seeds (Wilson) and as a mean over seeds with a Student-t interval;
+//! - every row compared with the reference (`rsr` with its own monitor) **paired on the same
+//!   prompts** — the same seed's test prompts, answered by both — as a difference with a
+//!   bootstrap interval that resamples prompts within each seed;
+//! - "where rsr does not win": every comparison whose interval does not put the reference ahead,
+//!   computed, never written by hand;
+//! - each seed's calibration gates (on raw and filter only), so a seed whose world does not
+//!   show the situation the comparison is about says so.
+//!
+//! Each seed lives in `OUT/seed-S/` as a complete `rsr demo` directory (world, variants, runs,
+//! report); finished runs are kept on a rerun, so a study interrupted or extended (another seed,
+//! another budget) trains only what is missing.
+
+mod aggregate;
+mod markdown;
+
+pub use aggregate::{aggregate, Comparison, Row, Spread, StudyResults, Verdict, BOOTSTRAP, METRICS};
+pub use markdown::markdown;
+
+use crate::experiment::{self, ExperimentConfig, Stage};
+use rsr_core::Result;
+use std::path::PathBuf;
+
+/// The run and monitor every other row is compared with.
+pub const REFERENCE: (&str, &str) = ("rsr", "own");
+
+#[derive(Debug, Clone)]
+pub struct StudyConfig {
+    /// The experiment each seed runs (its `out` is the study's directory, its `seed` unused).
+    pub base: ExperimentConfig,
+    pub seeds: Vec<u64>,
+    /// Train the negative control (for the calibration gates) on the first seed only, or on
+    /// every seed.
+    pub control_every_seed: bool,
+}
+
+impl StudyConfig {
+    pub fn seed_config(&self, seed: u64) -> ExperimentConfig {
+        ExperimentConfig {
+            out: self.seed_dir(seed),
+            seed,
+            control: self.base.control && (self.control_every_seed || Some(&seed) == self.seeds.first()),
+            resume: true,
+            ..self.base.clone()
+        }
+    }
+
+    pub fn seed_dir(&self, seed: u64) -> PathBuf {
+        self.base.out.join(format!("seed-{seed}"))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.base.validate()?;
+        if self.base.train_tokens == 0 {
+            return Err(rsr_core::Error::Invalid("a study trains: --train-tokens must be above 0".into()));
+        }
+        if self.seeds.is_empty() {
+            return Err(rsr_core::Error::Invalid("a study needs at least one seed (--seeds 0,1,2)".into()));
+        }
+        let mut seen = self.seeds.clone();
+        seen.sort();
+        seen.dedup();
+        if seen.len() != self.seeds.len() {
+            return Err(rsr_core::Error::Invalid(format!("--seeds lists a seed twice: {:?}", self.seeds)));
+        }
+        Ok(())
+    }
+}
+
+impl StudyConfig {
+    /// What the worlds, corpora and models depend on (seeds, budgets, variants and sampling may
+    /// change between runs of one study; these may not).
+    pub fn fixed(&self) -> serde_json::Value {
+        let b = &self.base;
+        serde_json::json!({
+            "docs": b.docs, "every": b.every, "safe_rate": b.safe_rate, "rationale_rate": b.rationale_rate,
+            "vocab_size": b.vocab_size, "train_tokens": b.train_tokens, "batch_size": b.batch_size,
+            "preset": b.preset, "labels": b.labels(), "noise": b.noise,
+        })
+    }
+}
+
+/// Refuse to resume a study directory made with other settings: its finished runs would be
+/// kept and mixed with new ones.
+fn check_settings(cfg: &StudyConfig) -> Result<()> {
+    let path = cfg.base.out.join("study.json");
+    let now = cfg.fixed();
+    if path.is_file() {
+        let raw = std::fs::read(&path).map_err(|e| rsr_core::Error::io(&path, e))?;
+        let was: serde_json::Value = serde_json::from_slice(&raw)
+            .map_err(|e| rsr_core::Error::input(&path, e.to_string(), "delete the study directory to start over"))?;
+        if was != now {
+            return Err(rsr_core::Error::input(
+                &path,
+                format!("this directory holds a study with other settings ({was} against {now})"),
+                "pass another --out, or the settings it was made with",
+            ));
+        }
+        return Ok(());
+    }
+    rsr_core::atomic::write_all(&path, serde_json::to_string_pretty(&now).expect("serialises").as_bytes())
+}
+
+/// Run every seed (training only what an earlier run did not finish), then compare.
+pub fn run(cfg: &StudyConfig, progress: &mut dyn FnMut(u64, Stage)) -> Result<StudyResults> {
+    cfg.validate()?;
+    check_settings(cfg)?;
+    let mut seeds = Vec::new();
+    for &seed in &cfg.seeds {
+        let exp = cfg.seed_config(seed);
+        let run = experiment::run_seed(&exp, &mut |s| progress(seed, s))?;
+        crate::report::write(
+            &exp.out,
+            &format!("rsr study, seed {seed}"),
+            "One seed of `rsr study`: its world, its models, every monitor at matched over-refusal.",
+            run.runs(),
+        )?;
+        seeds.push(run);
+    }
+    Ok(aggregate(seeds))
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(out: &std::path::Path, docs: usize, seeds: Vec<u64>) -> StudyConfig {
+        StudyConfig {
+            base: ExperimentConfig {
+                out: out.to_path_buf(),
+                docs,
+                vocab_size: 512,
+                train_tokens: 1000,
+                batch_size: 2,
+                resume: true,
+                ..ExperimentConfig::default()
+            },
+            seeds,
+            control_every_seed: false,
+        }
+    }
+
+    #[test]
+    fn a_study_directory_is_resumed_only_with_its_own_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        check_settings(&config(dir.path(), 500, vec![0, 1])).unwrap();
+        // More seeds (or budgets, variants, samples) extend the same study.
+        check_settings(&config(dir.path(), 500, vec![0, 1, 2])).unwrap();
+        // Other worlds or models would mix with the kept runs: refused, naming the file.
+        let err = check_settings(&config(dir.path(), 600, vec![0])).unwrap_err().to_string();
+        assert!(err.contains("study.json") && err.contains("other settings"), "{err}");
+        let mut noisy = config(dir.path(), 500, vec![0]);
+        noisy.base.noise = Some("miss=0.2".into());
+        assert!(check_settings(&noisy).is_err());
+        assert!(config(dir.path(), 500, vec![0, 0]).validate().is_err(), "a seed listed twice");
+    }
+}
