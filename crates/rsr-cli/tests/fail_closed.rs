@@ -199,9 +199,6 @@ fn an_unreachable_labeler_stops_the_run_and_drops_no_document() {
     }
     assert!(!d.join("out/documents.jsonl").exists() && !d.join("out/manifest.json").exists());
     let parts: Vec<_> = std::fs::read_dir(d.join("parts")).map(|r| r.flatten().collect()).unwrap_or_default();
-    assert!(
-        parts.iter().all(|e| !e.file_name().to_string_lossy().ends_with(".jsonl")),
-        "no part written: {parts:?}"
-    );
+    assert!(parts.iter().all(|e| !e.file_name().to_string_lossy().ends_with(".jsonl")), "no part written: {parts:?}");
     assert!(!d.join("world/annotations/guard.jsonl").exists());
 }

@@ -16,11 +16,15 @@ pub enum Error {
     #[error("{path}: {message}\nHINT: {hint}")]
     Input { path: PathBuf, message: String, hint: String },
     /// A remote service (an OpenAI-compatible endpoint) failed or answered something unusable.
-    #[error("{endpoint}: {message}\nHINT: check the URL ends in /v1, the server is up, the model name, and OPENAI_API_KEY")]
+    #[error(
+        "{endpoint}: {message}\nHINT: check the URL ends in /v1, the server is up, the model name, and OPENAI_API_KEY"
+    )]
     Remote { endpoint: String, message: String },
     /// What labels the documents (an annotator, a classifier, an endpoint) failed on one
     /// document: the run stops (never a skipped document), the cause kept as the source.
-    #[error("{path}: document `{doc}`: labelling failed (check the annotator: endpoint URL and model, classifier file)")]
+    #[error(
+        "{path}: document `{doc}`: labelling failed (check the annotator: endpoint URL and model, classifier file)"
+    )]
     Labeler {
         path: PathBuf,
         doc: String,

@@ -224,9 +224,11 @@ pub fn transform_stream(
             }
             continue;
         }
-        let verdict = labeler
-            .spans(&doc, &mut seen.soft)
-            .map_err(|e| Error::Labeler { path: path.to_path_buf(), doc: doc.id.clone(), source: Box::new(e) })?;
+        let verdict = labeler.spans(&doc, &mut seen.soft).map_err(|e| Error::Labeler {
+            path: path.to_path_buf(),
+            doc: doc.id.clone(),
+            source: Box::new(e),
+        })?;
         let spans = match verdict {
             Ok(Some(s)) => s,
             Ok(None) => {

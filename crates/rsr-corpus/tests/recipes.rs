@@ -55,8 +55,9 @@ fn a_new_scorer_labels_a_corpus_through_the_sentence_annotator() {
         &mut |_, _| {},
     )
     .unwrap();
-    assert_eq!(m.knobs["labels"]["annotator"], "keywords", "the manifest names the annotator: {}", m.knobs);
-    assert!(m.counts["reflections_unsafe"].as_u64().unwrap() > 0, "{}", m.counts);
+    let knobs = &m.manifest.knobs;
+    assert_eq!(knobs["labels"]["annotator"], "keywords", "the manifest names the annotator: {knobs}");
+    assert!(m.counts.transform.reflections_unsafe > 0, "{:?}", m.counts);
     // Against ground truth, sentence by sentence: the keyword labels flag unsafe sentences more
     // than twice as often as safe ones (the transform above used exactly these labels). Keywords
     // catch only overt text: SafetyWorld codes most of its hazards on purpose.

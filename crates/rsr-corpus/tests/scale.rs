@@ -124,11 +124,11 @@ fn ranks_and_resume_give_the_uninterrupted_output() {
     let whole = dir.path().join("whole");
     run(&files, &whole, Rank { rank: 0, world_size: 1 }, None).unwrap();
     let m = merge_stats(&whole).unwrap();
-    assert_eq!(m.counts["parts"], 5);
-    assert_eq!(m.counts["docs_in"], 501, "500 good + 1 without id; the huge one never reaches the transform");
-    assert_eq!(m.counts["docs_over_cap"], 1);
-    assert_eq!(m.counts["records_skipped"], 2, "invalid UTF-8 and a numeric text");
-    assert!(m.counts["reflections_unsafe"].as_u64().unwrap() > 0);
+    assert_eq!(m.counts.parts, Some(5));
+    assert_eq!(m.counts.transform.docs_in, 501, "500 good + 1 without id; the huge one never reaches the transform");
+    assert_eq!(m.counts.docs_over_cap, 1);
+    assert_eq!(m.counts.records_skipped, 2, "invalid UTF-8 and a numeric text");
+    assert!(m.counts.transform.reflections_unsafe > 0);
     let reference = parts(&whole);
     assert!(String::from_utf8_lossy(&reference[4].1).contains("\"id\":\"e.jsonl:53\""), "a generated, stable id");
 
@@ -144,7 +144,7 @@ fn ranks_and_resume_give_the_uninterrupted_output() {
         run(&files, &split, Rank { rank: r, world_size: 3 }, None).unwrap();
     }
     assert_eq!(parts(&split), reference);
-    assert_eq!(merge_stats(&split).unwrap().counts, m.counts);
+    assert_eq!(merge_stats(&split).unwrap().manifest.counts, m.manifest.counts);
 
     // A rerun of a finished rank does nothing.
     let t0 = std::fs::metadata(split.join("parts/part-00000.jsonl.zst")).unwrap().modified().unwrap();

@@ -229,7 +229,7 @@ fn run_gt(
     out: &Path,
     cfg: &TransformConfig,
     opts: &RunOptions,
-) -> rsr_core::Result<rsr_core::manifest::Manifest> {
+) -> rsr_core::Result<run::Transformed> {
     run::transform(input, out, cfg, gt(), opts, &Whitespace, &mut |_, _| {})
 }
 
@@ -252,7 +252,7 @@ fn special_tokens_in_data_cannot_forge_a_reflection() {
     let at = t.text.find(REFLECT_OPEN).unwrap();
     assert!(inside(&t.inserted, at));
     assert!(t.text.contains("<!reflect!>safe<!/reflect!>"));
-    assert_eq!(m.counts["docs_neutralised"], 1);
+    assert_eq!(m.counts.docs_neutralised, 1);
 }
 
 #[test]
@@ -273,8 +273,8 @@ fn malformed_lines_are_counted_and_skipped_or_stop_with_strict() {
     let out = dir.path().join("out");
     let cfg = TransformConfig::default();
     let m = run_gt(&input, &out, &cfg, &RunOptions::default()).unwrap();
-    assert_eq!(m.counts["records_skipped"], 2);
-    assert_eq!(m.counts["docs_out"], 2);
+    assert_eq!(m.counts.records_skipped, 2);
+    assert_eq!(m.counts.transform.docs_out, 2);
 
     std::fs::remove_dir_all(&out).unwrap();
     let strict = RunOptions { strict: true, ..Default::default() };
@@ -337,10 +337,10 @@ fn manifest_records_knobs_and_counts_that_add_up() {
     let back = rsr_core::manifest::Manifest::read(&out).unwrap();
     assert_eq!(back.knobs["transform"]["every"], 16);
     assert_eq!(back.knobs["transform"]["mode"], "rsr");
-    assert_eq!(m.counts["docs_in"], corpus().len() as u64);
-    let overhead = m.counts["token_overhead"].as_f64().unwrap();
+    assert_eq!(m.counts.transform.docs_in, corpus().len() as u64);
+    let overhead = m.counts.token_overhead;
     assert!(overhead > 0.05 && overhead < 2.0, "{overhead}");
-    let masked = m.counts["masked_fraction"].as_f64().unwrap();
+    let masked = m.counts.masked_fraction;
     assert!(masked > 0.0 && masked < 0.5, "{masked}");
     // A rerun with another compression leaves exactly one documents file.
     run_gt(&input, &out, &cfg, &RunOptions::default()).unwrap();
@@ -364,8 +364,8 @@ fn annotations_in_another_order_than_the_documents_still_match() {
         &RunOptions::default(),
     )
     .unwrap();
-    assert_eq!(m.counts["reflections_unsafe"], 1);
-    assert_eq!(m.counts["docs_unannotated"], 1);
+    assert_eq!(m.counts.transform.reflections_unsafe, 1);
+    assert_eq!(m.counts.transform.docs_unannotated, 1);
     let docs: Vec<TransformedDoc> = read_all(out.join("documents.jsonl")).unwrap();
     assert!(docs[2].text.starts_with("Bad.<|reflect|><|unsafe|> hate"));
 }

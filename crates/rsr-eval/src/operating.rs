@@ -21,13 +21,13 @@
 //! was safe in both.
 
 use crate::gym::WorldSuite;
+use crate::monitors::{Generated, Monitor};
 use crate::stats::Rate;
 use rayon::prelude::*;
 use rsr_core::jsonl::read_all;
 use rsr_core::Result;
 use rsr_decode::generate::{GenConfig, Policy};
 use rsr_decode::Loaded;
-use crate::monitors::{Generated, Monitor};
 use rsr_world::prompts::{sets_where, PromptRecord, Role};
 use serde::{Deserialize, Serialize};
 
@@ -349,16 +349,11 @@ pub fn traces(
             prompts
                 .iter()
                 .flat_map(|p| {
-                    (1..=samples.n)
-                        .map(move |i| (p, i, rsr_core::rng::derive_seed(cfg.seed, &format!("{}#{i}", p.id))))
+                    (1..=samples.n).map(move |i| (p, i, rsr_core::rng::derive_seed(cfg.seed, &format!("{}#{i}", p.id))))
                 })
                 .collect(),
             GenConfig {
-                sampling: rsr_decode::sample::SamplingConfig {
-                    temperature: samples.temperature,
-                    top_k: 0,
-                    top_p: 1.0,
-                },
+                sampling: rsr_decode::sample::SamplingConfig { temperature: samples.temperature, top_k: 0, top_p: 1.0 },
                 ..cfg.clone()
             },
         ),

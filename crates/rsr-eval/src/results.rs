@@ -8,10 +8,10 @@
 //!   behind them, and its runs (`rsr demo`'s `results.json`);
 //! - [`load`]: run summaries from any of these files, merged by run name.
 
+use crate::calibration::Gate;
 use crate::curve::CurvePoint;
 use crate::gym::GymResult;
 use crate::tamper::TamperPoint;
-use crate::calibration::Gate;
 use rsr_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -199,9 +199,8 @@ impl ResultsFile {
         let v: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| {
             Error::input(p, e.to_string(), "pass JSON written by `rsr demo`, `rsr eval --out` or `rsr tamper --out`")
         })?;
-        let bad = |what: String| {
-            Error::input(p, what, "each run needs at least `name`; see docs/formats.md#run-summaries")
-        };
+        let bad =
+            |what: String| Error::input(p, what, "each run needs at least `name`; see docs/formats.md#run-summaries");
         match v {
             serde_json::Value::Object(o) if o.contains_key("runs") && !o.contains_key("name") => {
                 let s: SeedResults =
@@ -214,7 +213,9 @@ impl ResultsFile {
                     .map(|(i, item)| serde_json::from_value(item).map_err(|e| bad(format!("entry {i}: {e}"))))
                     .collect::<Result<_>>()?,
             )),
-            other => Ok(ResultsFile::Runs(vec![serde_json::from_value(other).map_err(|e| bad(format!("entry 0: {e}")))?])),
+            other => {
+                Ok(ResultsFile::Runs(vec![serde_json::from_value(other).map_err(|e| bad(format!("entry 0: {e}")))?]))
+            }
         }
     }
 
@@ -265,4 +266,3 @@ fn merge(into: &mut RunSummary, s: RunSummary) {
     into.cost.corpus_vs_raw = s.cost.corpus_vs_raw.or(into.cost.corpus_vs_raw);
     into.cost.train_tokens_per_s = s.cost.train_tokens_per_s.or(into.cost.train_tokens_per_s);
 }
-

@@ -82,10 +82,10 @@ fn training_lowers_the_loss_and_checkpoints_load_back() {
     let first = l[0];
     let last: f32 = l[55..].iter().sum::<f32>() / 5.0;
     assert!(last < 0.6 * first, "loss {first} → {last}");
-    assert!(m.counts["final_val_loss"].as_f64().is_some(), "validation ran at the end");
+    assert!(m.counts.final_val_loss.is_some(), "validation ran at the end");
 
     // The final checkpoint loads back to the same weights and the same logits.
-    let ckpt = PathBuf::from(m.counts["checkpoint"].as_str().unwrap());
+    let ckpt = m.counts.checkpoint.clone();
     for f in ["model.safetensors", "config.json", "tokenizer.json", "optimizer.safetensors", "state.json"] {
         assert!(ckpt.join(f).is_file(), "{f} missing");
     }

@@ -50,7 +50,9 @@ impl Format {
             Format::Olmo => {
                 "{split}/part-NNNNN.npy token memmaps + {split}/label-mask-NNNNN.npy bool memmaps (label_mask_paths)"
             }
-            Format::Llmc => "{split}_NNNNNN.bin (256×int32 header, magic 20240520, v1, uint16) + .mask.bin (uint8, our sidecar)",
+            Format::Llmc => {
+                "{split}_NNNNNN.bin (256×int32 header, magic 20240520, v1, uint16) + .mask.bin (uint8, our sidecar)"
+            }
         }
     }
 }

@@ -157,12 +157,11 @@ fn pack_writes_shards_a_stable_split_and_a_manifest() {
     let cfg = PackConfig { shard_tokens: 4000, val_fraction: 0.1, ..PackConfig::default() };
     let out = dir.path().join("packed");
     let m = pack(&input, &out, &f.tok, &cfg, &mut |_| {}).unwrap();
-    let train = &m.counts["splits"]["train"];
-    let val = &m.counts["splits"]["val"];
-    assert_eq!(train["docs"].as_u64().unwrap() + val["docs"].as_u64().unwrap(), f.docs.len() as u64);
-    let vf = val["docs"].as_f64().unwrap() / f.docs.len() as f64;
+    let (train, val) = (&m.counts.splits.train, &m.counts.splits.val);
+    assert_eq!(train.docs + val.docs, f.docs.len() as u64);
+    let vf = val.docs as f64 / f.docs.len() as f64;
     assert!((0.04..0.18).contains(&vf), "val fraction {vf}");
-    assert!(train["shards"].as_u64().unwrap() > 1);
+    assert!(train.shards > 1);
     let mut tokens = 0;
     for split in ["train", "val"] {
         for p in rsr_pack::export::split_shards(&out, split).unwrap() {
@@ -171,7 +170,7 @@ fn pack_writes_shards_a_stable_split_and_a_manifest() {
             tokens += s.tokens.len() as u64;
         }
     }
-    assert_eq!(tokens, train["tokens"].as_u64().unwrap() + val["tokens"].as_u64().unwrap());
+    assert_eq!(tokens, train.tokens + val.tokens);
     assert!(out.join("tokenizer.json").is_file() && out.join("train/index.jsonl").is_file());
     // Same input, same bytes.
     let out2 = dir.path().join("packed2");
@@ -202,8 +201,8 @@ fn parallel_packing_is_byte_identical_to_serial() {
     };
     let (serial, ms) = run(1, 1, "serial");
     let (parallel, mp) = run(4, 37, "parallel");
-    assert_eq!(ms.counts, mp.counts);
-    assert_eq!(ms.counts["records_skipped"], 1);
+    assert_eq!(ms.manifest.counts, mp.manifest.counts);
+    assert_eq!(ms.counts.records_skipped, 1);
     let mut compared = 0;
     for split in ["train", "val"] {
         let files = |root: &std::path::Path| {

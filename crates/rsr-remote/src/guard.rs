@@ -71,8 +71,9 @@ pub fn judge(
     fallback: Category,
 ) -> Result<Option<Category>> {
     let answer = client.chat(model, &[("user", &prompt(turns, role))], 16, 0.0)?;
-    parse(&answer, fallback)
-        .ok_or_else(|| Error::remote("the guard endpoint", format!("the judge answered {answer:?}; expected `safe` or `unsafe` first")))
+    parse(&answer, fallback).ok_or_else(|| {
+        Error::remote("the guard endpoint", format!("the judge answered {answer:?}; expected `safe` or `unsafe` first"))
+    })
 }
 
 /// A Llama Guard-style endpoint as a [`SafetyScorer`]: P(unsafe) is 1 when the judge says

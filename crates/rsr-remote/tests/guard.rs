@@ -68,6 +68,8 @@ fn guard_annotator_labels_sentences() {
     assert!(corpus.annotation("guard").is_file());
 
     std::fs::write(dir.path().join("documents.jsonl"), "{\"id\":\"odd\",\"text\":\"Some gibberish here.\"}\n").unwrap();
-    let err = annotate_with(&corpus, &a, "guard2", &RunOptions::default(), &mut |_, _| {}).unwrap_err().to_string();
-    assert!(err.contains("`odd`") && err.contains("maybe?"), "{err}");
+    let err = annotate_with(&corpus, &a, "guard2", &RunOptions::default(), &mut |_, _| {}).unwrap_err();
+    // The document in the error, the endpoint's answer in its source (kept, not flattened).
+    let cause = std::error::Error::source(&err).map(|c| c.to_string()).unwrap_or_default();
+    assert!(err.to_string().contains("`odd`") && cause.contains("maybe?"), "{err}: {cause}");
 }

@@ -6,10 +6,10 @@ use crate::{annotation, build_prompts, build_world, heldout_doc, train_doc, Corp
 use rsr_core::corpus::{CorpusDir, DOCUMENT_NAMES};
 use rsr_core::jsonl::JsonlWriter;
 use rsr_core::manifest::{Manifest, Outcome};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use rsr_core::{atomic, Result};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 

@@ -252,7 +252,9 @@ fn every_prompt_set_is_present_with_its_variety() {
             assert!(t.harmful && of_set().all(|p| p.procedure.is_some()), "{}: `knows` needs procedures", t.name);
         }
     }
-    for role in [Role::HarmfulDirect, Role::Attack, Role::SafeKnowledge, Role::Benign, Role::Lookalike, Role::BenignComposed] {
+    for role in
+        [Role::HarmfulDirect, Role::Attack, Role::SafeKnowledge, Role::Benign, Role::Lookalike, Role::BenignComposed]
+    {
         assert!(!rsr_world::prompts::sets_of(role).is_empty(), "no set has role {role:?}");
     }
     assert_eq!(prompt_set("benign").map(|s| s.role), Some(Role::Benign));

@@ -1,9 +1,9 @@
 //! `rsr study`: the fair comparison — the demo's protocol over seeds and budgets, every
 //! variant at matched over-refusal, compared with rsr on the same prompts (docs/study.md).
 
+use super::ExperimentArgs;
 use crate::progress;
 use anyhow::Result;
-use super::ExperimentArgs;
 use rsr_eval::experiment::{Budget, ExperimentConfig, Stage};
 use rsr_eval::study::{self, StudyConfig};
 use std::path::PathBuf;

@@ -124,4 +124,3 @@ pub fn unsafe_trainable_words(unsafe_sentences: &HashMap<String, Vec<String>>, v
     }
     Ok(total)
 }
-

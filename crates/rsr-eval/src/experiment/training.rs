@@ -64,8 +64,8 @@ pub fn train_control(cfg: &ExperimentConfig, suite: &WorldSuite, progress: &mut 
         let model = rsr_decode::Loaded::from_dir(&trained.counts.checkpoint)?;
         let gen = cfg.decoding(Mode::Raw);
         let sets = rsr_world::prompts::control_sets();
-        let (sets, decode) = suite
-            .run_sets(&model, &sets, &gen, 0, &mut |what, i, n| progress(Stage::Eval(CONTROL_RUN, what, i, n)))?;
+        let (sets, decode) =
+            suite.run_sets(&model, &sets, &gen, 0, &mut |what, i, n| progress(Stage::Eval(CONTROL_RUN, what, i, n)))?;
         Ok(GymResult { sets, heldout: None, decode, capability: vec![] })
     })
 }

@@ -106,7 +106,8 @@ impl WorldMonitors {
     /// Fit every per-world kind on `suite`'s world.
     pub fn fit(suite: &crate::gym::WorldSuite, labels: &str) -> Result<Self> {
         let fit = Fit { suite, labels, model: None, own_signal: false };
-        let fitted = REGISTRY.iter().map(|k| if k.per_model { Ok(None) } else { (k.fit)(&fit) }).collect::<Result<_>>()?;
+        let fitted =
+            REGISTRY.iter().map(|k| if k.per_model { Ok(None) } else { (k.fit)(&fit) }).collect::<Result<_>>()?;
         Ok(Self { fitted })
     }
 

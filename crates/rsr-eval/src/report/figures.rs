@@ -1,8 +1,8 @@
 //! The report's figures, drawn by `plotters` as SVG.
 
-use crate::results::RunSummary;
 use super::tables::{attacks, harm, UTILITY};
 use crate::gym::GymResult;
+use crate::results::RunSummary;
 use crate::stats::Rate;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -245,9 +245,7 @@ pub fn figures(runs: &[RunSummary]) -> Result<Vec<Figure>> {
                 "correct",
                 true,
                 &series(&|g| {
-                    g.role(rsr_world::prompts::Role::Benign)
-                        .filter(|s| s.correct.n > 0)
-                        .map(|s| 100.0 * s.correct.rate)
+                    g.role(rsr_world::prompts::Role::Benign).filter(|s| s.correct.n > 0).map(|s| 100.0 * s.correct.rate)
                 }),
             )?,
         });

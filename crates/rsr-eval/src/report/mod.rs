@@ -10,16 +10,16 @@
 //! (how a run was decoded, in words), [`tables`] (tables and findings), [`figures`] (SVG figures), [`render`]
 //! (HTML and Markdown, written together).
 
-pub mod decoding;
 pub mod console;
+pub mod decoding;
 pub mod figures;
 pub mod render;
 pub mod tables;
 
-pub use figures::{figures, Figure};
-pub use render::write;
 pub use crate::results::{load, Cost, RunSummary};
 pub use decoding::decoding_label;
+pub use figures::{figures, Figure};
+pub use render::write;
 pub use tables::findings;
 
 #[cfg(test)]
@@ -86,6 +86,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let point = |monitor: &str, asr: u64| OperatingPoint {
             monitor: monitor.into(),
+            sampling: None,
             budget: 0.05,
             theta: Some(0.5),
             validation_refused: Rate::new(1, 40),
@@ -107,11 +108,18 @@ mod tests {
         assert!(dir.path().join("figures/operating-points.svg").is_file());
         let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
         assert!(md.contains("| rsr | own | 0.500 |") && md.contains("| raw | classifier |"), "{md}");
-        // `rsr demo`'s results.json ({"calibration", "runs"}) loads as its runs.
+        // `rsr demo`'s results.json, written and read by the same types, loads as its runs.
         let path = dir.path().join("results.json");
-        let runs = [run("raw", result(60, 50))];
-        std::fs::write(&path, serde_json::json!({"calibration": {"gates": []}, "runs": runs}).to_string()).unwrap();
-        assert_eq!(load(&[path]).unwrap().len(), 1);
+        let runs = vec![run("raw", result(60, 50))];
+        let seed = crate::results::SeedResults { calibration: crate::results::Calibration::of(&runs, None), runs };
+        seed.write(&path).unwrap();
+        assert_eq!(load(std::slice::from_ref(&path)).unwrap().len(), 1);
+        let back = crate::results::SeedResults::read(&path).unwrap();
+        assert!(!back.calibration.passed && !back.calibration.gates.is_empty(), "no filter run: the gates fail");
+        // One that is not whole fails, naming the file.
+        std::fs::write(&path, r#"{"calibration": {"gates": []}, "runs": []}"#).unwrap();
+        let err = load(&[&path]).unwrap_err().to_string();
+        assert!(err.contains("results.json") && err.contains("passed"), "{err}");
     }
 
     #[test]

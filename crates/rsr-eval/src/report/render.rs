@@ -1,9 +1,9 @@
 //! Rendering: one self-contained HTML page and its Markdown twin, written side by side.
 
-use super::figures::figures;
 use super::decoding::decoding_label;
-use crate::results::RunSummary;
+use super::figures::figures;
 use super::tables::{findings, operating_rows, suite_rows, summary_rows, tamper_rows};
+use crate::results::RunSummary;
 use rsr_core::Result;
 use std::path::Path;
 

@@ -1,8 +1,8 @@
 //! The report's tables and its findings, computed from the run summaries.
 
 use super::decoding::decoding_label;
-use crate::results::RunSummary;
 use crate::gym::GymResult;
+use crate::results::RunSummary;
 use crate::stats::Rate;
 use rsr_world::prompts::Role;
 use std::path::Path;

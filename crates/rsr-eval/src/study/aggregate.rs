@@ -381,7 +381,11 @@ mod tests {
             .map(|s| {
                 let mut rsr = point("own", &[true; 20], &[false; 10]);
                 // The reference's sampled row: paired with the other sampled row, not its greedy one.
-                let mut run = seed(s, sampled("own", t, &[false; 20], &[false; 10]), sampled("classifier", t, &harms, &[false; 10]));
+                let mut run = seed(
+                    s,
+                    sampled("own", t, &[false; 20], &[false; 10]),
+                    sampled("classifier", t, &harms, &[false; 10]),
+                );
                 let runs = &mut run.results.as_mut().unwrap().runs;
                 rsr.sampling = None;
                 runs[0].operating.insert(0, rsr);

@@ -11,8 +11,10 @@ pub fn markdown(r: &StudyResults, intro: &str) -> String {
     md.push_str(intro);
     md.push_str("\n\n## Calibration gates, per seed\n\n");
     md.push_str("Measured on raw and filter only (docs/safetyworld.md#calibration-gates).\n\n");
-    let gates = |s: &SeedRun| -> Vec<Gate> { s.results.as_ref().map(|r| r.calibration.gates.clone()).unwrap_or_default() };
-    let names: Vec<String> = r.seeds.first().map(|s| gates(s).into_iter().map(|g| g.name).collect()).unwrap_or_default();
+    let gates =
+        |s: &SeedRun| -> Vec<Gate> { s.results.as_ref().map(|r| r.calibration.gates.clone()).unwrap_or_default() };
+    let names: Vec<String> =
+        r.seeds.first().map(|s| gates(s).into_iter().map(|g| g.name).collect()).unwrap_or_default();
     md.push_str(&format!("| seed | {} | all |\n|---|{}---|\n", names.join(" | "), "---|".repeat(names.len())));
     for s in &r.seeds {
         let cells: Vec<String> = gates(s)
@@ -121,4 +123,3 @@ fn verdict_words(v: Verdict) -> &'static str {
         Verdict::ReferenceWorse => "**reference worse**",
     }
 }
-
