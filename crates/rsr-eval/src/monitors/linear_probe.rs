@@ -25,6 +25,7 @@ pub const PROBE_DOCS: usize = 3000;
 
 pub const KIND: MonitorKind = MonitorKind {
     name: "linear-probe",
+    summary: "logistic heads on the model's final hidden state at each check (variants without their own signal)",
     per_model: true,
     // For the variants without a safety signal of their own.
     fit: |f: &Fit| match f.model {

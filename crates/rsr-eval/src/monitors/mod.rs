@@ -83,6 +83,8 @@ pub struct Fit<'a> {
 /// A kind of monitor: its name, whether it is fitted per model, and how to fit it.
 pub struct MonitorKind {
     pub name: &'static str,
+    /// What it scores, in a clause (the legends of the demo's and the study's tables).
+    pub summary: &'static str,
     /// Fitted on each model (otherwise once per world, then shared by every model).
     pub per_model: bool,
     /// The monitor, or `None` where it does not apply (`own` on a model without a signal).
@@ -91,6 +93,11 @@ pub struct MonitorKind {
 
 /// Every monitor, in table order.
 pub const REGISTRY: &[MonitorKind] = &[own::KIND, classifier::KIND, linear_probe::KIND, none::KIND];
+
+/// Every kind's name and summary, for a table's legend: `own: …; classifier: …`.
+pub fn legend() -> String {
+    REGISTRY.iter().map(|k| format!("{}: {}", k.name, k.summary)).collect::<Vec<_>>().join("; ")
+}
 
 /// The kind named `name`.
 pub fn kind(name: &str) -> Option<&'static MonitorKind> {

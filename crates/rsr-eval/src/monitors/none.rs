@@ -4,8 +4,12 @@
 use super::{Fit, Generated, Monitor, MonitorKind};
 use rsr_core::Result;
 
-pub const KIND: MonitorKind =
-    MonitorKind { name: "none", per_model: false, fit: |_: &Fit| Ok(Some(Box::new(Unmonitored) as Box<dyn Monitor>)) };
+pub const KIND: MonitorKind = MonitorKind {
+    name: "none",
+    summary: "no monitor (θ = ∞; for rsr, masking alone)",
+    per_model: false,
+    fit: |_: &Fit| Ok(Some(Box::new(Unmonitored) as Box<dyn Monitor>)),
+};
 
 pub struct Unmonitored;
 

@@ -7,6 +7,8 @@ use rsr_core::Result;
 
 pub const KIND: MonitorKind = MonitorKind {
     name: "own",
+    summary:
+        "the model's own score (rsr: its reflection; tag: P(<|unsafe|>) against P(<|safe|>) at each segment start)",
     // Nothing to fit, but it exists only for a model with its own signal.
     per_model: true,
     fit: |f: &Fit| Ok(f.own_signal.then(|| Box::new(Own) as Box<dyn Monitor>)),

@@ -138,11 +138,6 @@ look-alike prompts; rates on the test half (split by procedure)\n",
             );
         }
     }
-    s.push_str(
-        "monitor own: the model's own score (rsr: its reflection; tag: P(<|unsafe|>) against P(<|safe|>) at each segment \
-start); classifier: a `hashed` classifier on the world's ground-truth sentence labels, scoring the request and each \
-segment (every variant); linear-probe: logistic heads on the model's hidden state at each check (variants without \
-their own signal); none: no monitor (θ = ∞; for rsr, masking alone); θ none: nothing refused\n",
-    );
+    let _ = writeln!(s, "monitors: {}; θ none: nothing refused", crate::monitors::legend());
     s
 }
