@@ -141,7 +141,7 @@ impl SeedResults {
     /// Read a `results.json` that `rsr demo` wrote; anything else is an error naming the file.
     pub fn read(path: &Path) -> Result<Self> {
         match ResultsFile::read(path)? {
-            ResultsFile::Seed(s) => Ok(s),
+            ResultsFile::Seed(s) => Ok(*s),
             ResultsFile::Runs(_) => Err(Error::input(
                 path,
                 "holds run summaries, not an experiment's results (no `calibration`)",
@@ -189,7 +189,7 @@ impl SeedRun {
 
 /// Any file of results: one seed's (`rsr demo`), or run summaries (one, or an array).
 pub enum ResultsFile {
-    Seed(SeedResults),
+    Seed(Box<SeedResults>),
     Runs(Vec<RunSummary>),
 }
 
@@ -205,7 +205,7 @@ impl ResultsFile {
             serde_json::Value::Object(o) if o.contains_key("runs") && !o.contains_key("name") => {
                 let s: SeedResults =
                     serde_json::from_value(serde_json::Value::Object(o)).map_err(|e| bad(format!("results: {e}")))?;
-                Ok(ResultsFile::Seed(s))
+                Ok(ResultsFile::Seed(Box::new(s)))
             }
             serde_json::Value::Array(a) => Ok(ResultsFile::Runs(
                 a.into_iter()

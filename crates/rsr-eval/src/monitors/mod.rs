@@ -80,6 +80,9 @@ pub struct Fit<'a> {
     pub own_signal: bool,
 }
 
+/// A fitted monitor, or `None` where its kind does not apply.
+pub type Fitted = Option<Box<dyn Monitor>>;
+
 /// A kind of monitor: its name, whether it is fitted per model, and how to fit it.
 pub struct MonitorKind {
     pub name: &'static str,
@@ -88,7 +91,7 @@ pub struct MonitorKind {
     /// Fitted on each model (otherwise once per world, then shared by every model).
     pub per_model: bool,
     /// The monitor, or `None` where it does not apply (`own` on a model without a signal).
-    pub fit: fn(&Fit) -> Result<Option<Box<dyn Monitor>>>,
+    pub fit: fn(&Fit) -> Result<Fitted>,
 }
 
 /// Every monitor, in table order.
@@ -106,7 +109,7 @@ pub fn kind(name: &str) -> Option<&'static MonitorKind> {
 
 /// The monitors fitted once per world, each at its place in [`REGISTRY`].
 pub struct WorldMonitors {
-    fitted: Vec<Option<Box<dyn Monitor>>>,
+    fitted: Vec<Fitted>,
 }
 
 impl WorldMonitors {
