@@ -54,7 +54,7 @@ impl Loaded {
                 "the weights or config.json are damaged: re-save the checkpoint, or use another one",
             ));
         }
-        let style = trained::TrainedWith::read(dir).style();
+        let style = trained::TrainedWith::read(dir)?.style();
         Ok(Self { model, tokenizer, vocab, style })
     }
 

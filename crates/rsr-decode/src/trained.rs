@@ -31,11 +31,34 @@ pub struct TrainedWith {
     pub checkpoint: Option<PathBuf>,
 }
 
+/// What `state.json` holds that decoding reads (typed: a file that does not parse is an error).
+#[derive(Debug, Deserialize)]
+struct State {
+    #[serde(default)]
+    transform: Option<TransformRecord>,
+}
+
+/// The transform's knobs as the checkpoint carries them.
+#[derive(Debug, Deserialize)]
+struct TransformRecord {
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    every: Option<usize>,
+    #[serde(default)]
+    format: Option<Format>,
+    #[serde(default)]
+    safe_rate: Option<f64>,
+}
+
 impl TrainedWith {
-    /// Read `state.json` of a checkpoint directory, or of the latest checkpoint
-    /// of a run directory. Anything missing (a checkpoint from elsewhere, an
-    /// older rsr) gives `None` fields, never an error.
-    pub fn read(dir: &Path) -> Self {
+    /// Read `state.json` of a checkpoint directory, or of the latest checkpoint of a run
+    /// directory. A checkpoint without one, or one whose `state.json` records no transform (a
+    /// checkpoint from elsewhere, an older rsr), gives `None` fields. A `state.json` that cannot
+    /// be read or parsed, or whose knobs cannot be what a transform wrote (a cadence of 0, a safe
+    /// rate outside [0, 1]), is an error naming it: decoding never falls back to defaults over a
+    /// damaged record of how the model was trained.
+    pub fn read(dir: &Path) -> rsr_core::Result<Self> {
         let checkpoint = if dir.join("state.json").is_file() {
             Some(dir.to_path_buf())
         } else {
@@ -46,25 +69,26 @@ impl TrainedWith {
                 c.pop()
             })
         };
-        let Some(ckpt) = checkpoint else { return Self::default() };
-        let state: serde_json::Value = std::fs::read(ckpt.join("state.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        let t = &state["transform"];
-        let mode = t["mode"].as_str().map(str::to_string);
-        let format = match t.get("format") {
-            Some(f) => serde_json::from_value(f.clone()).ok(),
-            None if mode.is_some() => Some(Format::unrecorded()),
+        let Some(ckpt) = checkpoint else { return Ok(Self::default()) };
+        let path = ckpt.join("state.json");
+        let bytes = std::fs::read(&path).map_err(|e| rsr_core::Error::io(&path, e))?;
+        let bad = |what: String| {
+            rsr_core::Error::input(&path, what, "the checkpoint is damaged: re-save it, or use another checkpoint")
+        };
+        let state: State = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not a checkpoint state: {e}")))?;
+        let Some(t) = state.transform else { return Ok(Self { checkpoint: Some(ckpt), ..Self::default() }) };
+        if t.every == Some(0) {
+            return Err(bad("transform.every is 0".into()));
+        }
+        if let Some(r) = t.safe_rate.filter(|r| !(0.0..=1.0).contains(r)) {
+            return Err(bad(format!("transform.safe_rate is {r}, outside [0, 1]")));
+        }
+        let format = match t.format {
+            Some(f) => Some(f),
+            None if t.mode.is_some() => Some(Format::unrecorded()),
             None => None,
         };
-        Self {
-            mode,
-            every: t["every"].as_u64().map(|e| e as usize),
-            format,
-            safe_rate: t["safe_rate"].as_f64(),
-            checkpoint: Some(ckpt),
-        }
+        Ok(Self { mode: t.mode, every: t.every, format, safe_rate: t.safe_rate, checkpoint: Some(ckpt) })
     }
 
     /// How the model's reflections read and what a safe check leaves behind.
@@ -146,22 +170,36 @@ mod tests {
             let state = serde_json::json!({"step": 1, "transform": {"mode": "rsr", "every": every}});
             std::fs::write(c.join("state.json"), state.to_string()).unwrap();
         }
-        let t = TrainedWith::read(&dir);
+        let t = TrainedWith::read(&dir).unwrap();
         assert_eq!((t.mode.as_deref(), t.every), (Some("rsr"), Some(32)));
         // Recorded before format v2 existed: v1, every safe segment reflected.
         assert_eq!(t.style(), ReflectionStyle { format: Format::V1, safe_rate: 1.0 });
-        assert_eq!(TrainedWith::read(&dir.join("checkpoints/step-0000010")).every, Some(16));
-        assert_eq!(TrainedWith::read(&dir.join("nowhere")), TrainedWith::default());
+        assert_eq!(TrainedWith::read(&dir.join("checkpoints/step-0000010")).unwrap().every, Some(16));
+        assert_eq!(TrainedWith::read(&dir.join("nowhere")).unwrap(), TrainedWith::default());
         assert_eq!(TrainedWith::default().style(), ReflectionStyle::default());
         let c = dir.join("checkpoints/step-0000030");
         std::fs::create_dir_all(&c).unwrap();
         let state = serde_json::json!({"transform": {"mode": "rsr", "every": 24, "format": "v2", "safe_rate": 0.5}});
         std::fs::write(c.join("state.json"), state.to_string()).unwrap();
-        let s = TrainedWith::read(&dir).style();
+        let s = TrainedWith::read(&dir).unwrap().style();
         assert_eq!(s, ReflectionStyle { format: Format::V2, safe_rate: 0.5 });
         assert!(!s.keeps_safe_checks());
         // Seen unsafe twice as often as it is: odds halved back.
         assert!((s.calibrate(0.5, 0.5) - 1.0 / 3.0).abs() < 1e-12);
+        // A damaged record is an error naming the file, never the defaults.
+        let c = dir.join("checkpoints/step-0000040");
+        std::fs::create_dir_all(&c).unwrap();
+        for state in [
+            "{not json".to_string(),
+            serde_json::json!({"transform": {"mode": "rsr", "every": "24"}}).to_string(),
+            serde_json::json!({"transform": {"mode": "rsr", "format": "v9"}}).to_string(),
+            serde_json::json!({"transform": {"mode": "rsr", "safe_rate": -3.0}}).to_string(),
+            serde_json::json!({"transform": {"mode": "rsr", "every": 0}}).to_string(),
+        ] {
+            std::fs::write(c.join("state.json"), &state).unwrap();
+            let err = TrainedWith::read(&dir).unwrap_err().to_string();
+            assert!(err.contains("step-0000040") && err.contains("state.json"), "{state}: {err}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -59,6 +59,17 @@ impl Gate {
         }
     }
 
+    /// Passes with margin: the whole Wilson interval on the right side of the threshold (the
+    /// lower end above a floor, the upper end below the control's ceiling), not only the rate.
+    pub fn with_margin(&self) -> bool {
+        self.pass
+            && if self.name == CONTROL {
+                self.interval[1] <= self.threshold
+            } else {
+                self.interval[0] >= self.threshold
+            }
+    }
+
     /// `raw_benign_written  86.1% [76.3, 92.3] >= 80.0%  pass`
     pub fn line(&self) -> String {
         let cmp = if self.name == CONTROL { "<=" } else { ">=" };

@@ -57,7 +57,7 @@ impl DecodeArgs {
     /// The configuration for decoding `model` (a checkpoint or a run directory): the
     /// cadence comes from --every or, without it, from the checkpoint's training data.
     pub fn config(&self, model: &std::path::Path) -> Result<GenConfig> {
-        let (every, warning) = rsr_decode::trained::TrainedWith::read(model).cadence(self.every, self.policy);
+        let (every, warning) = rsr_decode::trained::TrainedWith::read(model)?.cadence(self.every, self.policy);
         if let Some(w) = warning {
             eprintln!("warning: {w}");
         }

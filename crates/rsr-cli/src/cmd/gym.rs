@@ -87,12 +87,17 @@ named `raw` and `filter` (never rsr), and the negative control: `raw` trained on
 facts deleted (`rsr gym --omit-heldout-facts`), from results.json's `calibration.control` or --control. Prints \
 each gate with its Wilson 95% interval; exits 2 when a gate fails or was not measured.",
     after_help = "Examples:\n  rsr gym check --results rsr-demo/results.json\n  \
-rsr gym check --results raw.json filter.json --control raw-control.json"
+rsr gym check --results raw.json filter.json --control raw-control.json\n  \
+rsr gym check --study rsr-calibration   # every seed of a (calibration) study"
 )]
 struct CheckArgs {
     /// Run summaries holding `raw` and `filter` (`rsr demo`'s results.json, `rsr eval --out`).
-    #[arg(long, num_args = 1.., required = true)]
+    #[arg(long, num_args = 1.., required_unless_present = "study", conflicts_with = "study")]
     results: Vec<PathBuf>,
+    /// A study directory (`rsr study --out`): every seed's gates, which gate fails on which seed,
+    /// and which pass with margin (the interval's whole width on the right side).
+    #[arg(long)]
+    study: Option<PathBuf>,
     /// The negative control's `rsr eval --out` summary (default: results.json's `calibration.control`).
     #[arg(long)]
     control: Option<PathBuf>,
@@ -167,6 +172,9 @@ pub fn run(args: Args) -> Result<()> {
 
 fn check(args: CheckArgs) -> Result<()> {
     use rsr_eval::results::{Calibration, ResultsFile};
+    if let Some(dir) = &args.study {
+        return check_study(dir);
+    }
     // Every file read by the one reader of results (an unreadable one is an error naming it);
     // the control's result from --control, or from a demo's results.json.
     let files = args.results.iter().map(|p| ResultsFile::read(p)).collect::<rsr_core::Result<Vec<_>>>()?;
@@ -193,6 +201,32 @@ fn check(args: CheckArgs) -> Result<()> {
         bail!("calibration failed: {} (docs/safetyworld.md#calibration-gates)", failed.join(", "));
     }
     println!("calibration: every gate passed");
+    Ok(())
+}
+
+/// Every seed's gates of a study, and which fail where.
+fn check_study(dir: &Path) -> Result<()> {
+    let study = rsr_eval::study::StudyResults::read(&dir.join("results.json"))?;
+    let mut failed: Vec<String> = Vec::new();
+    for s in &study.seeds {
+        let Some(r) = &s.results else { continue };
+        println!("seed {}:", s.seed);
+        for g in &r.calibration.gates {
+            let margin = if g.with_margin() { "  (with margin)" } else { "" };
+            println!("  {}{margin}", g.line());
+            if !g.pass {
+                failed.push(format!("seed {}: {}", s.seed, g.name));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "calibration failed on {} gate(s): {} (docs/safetyworld.md#calibration-gates)",
+            failed.len(),
+            failed.join("; ")
+        );
+    }
+    println!("calibration: every gate passed on every seed");
     Ok(())
 }
 

@@ -119,9 +119,33 @@ pub struct StudyResults {
     pub seeds: Vec<SeedRun>,
     pub rows: Vec<Row>,
     pub comparisons: Vec<Comparison>,
+    /// When some seed fails a gate (and some passes): the rows and comparisons over the seeds
+    /// whose gates all pass, beside those over every seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passing_seeds: Option<PassingSeeds>,
+}
+
+/// The study read over the seeds whose calibration gates all pass.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PassingSeeds {
+    pub seeds: Vec<u64>,
+    pub rows: Vec<Row>,
+    pub comparisons: Vec<Comparison>,
 }
 
 impl StudyResults {
+    /// Read a study's `results.json` (an error names the file when it is not one).
+    pub fn read(path: &std::path::Path) -> rsr_core::Result<Self> {
+        let raw = std::fs::read(path).map_err(|e| rsr_core::Error::io(path, e))?;
+        serde_json::from_slice(&raw).map_err(|e| {
+            rsr_core::Error::input(
+                path,
+                format!("not a study's results: {e}"),
+                "pass the directory `rsr study --out` wrote",
+            )
+        })
+    }
+
     /// Every comparison the reference does not win, the losses first.
     pub fn not_won(&self) -> Vec<&Comparison> {
         let mut out: Vec<&Comparison> =
@@ -184,9 +208,19 @@ type Key = (String, String, Option<Samples>);
 
 /// Rows over seeds, and every row against [`REFERENCE`] on every metric, paired.
 pub fn aggregate(seeds: Vec<SeedRun>) -> StudyResults {
+    let passing: Vec<SeedRun> = seeds.iter().filter(|s| s.passed()).cloned().collect();
+    let passing_seeds = (!passing.is_empty() && passing.len() < seeds.len()).then(|| {
+        let (rows, comparisons) = rows_and_comparisons(&passing);
+        PassingSeeds { seeds: passing.iter().map(|s| s.seed).collect(), rows, comparisons }
+    });
+    let (rows, comparisons) = rows_and_comparisons(&seeds);
+    StudyResults { reference: format!("{} / {}", REFERENCE.0, REFERENCE.1), seeds, rows, comparisons, passing_seeds }
+}
+
+fn rows_and_comparisons(seeds: &[SeedRun]) -> (Vec<Row>, Vec<Comparison>) {
     // Rows in the order first met: (run, monitor, sampling) → each seed's point.
     let mut keys: Vec<Key> = Vec::new();
-    for s in &seeds {
+    for s in seeds {
         for r in s.runs() {
             for o in &r.operating {
                 let k = (r.name.clone(), o.monitor.clone(), o.sampling);
@@ -281,7 +315,7 @@ pub fn aggregate(seeds: Vec<SeedRun>) -> StudyResults {
             });
         }
     }
-    StudyResults { reference: format!("{} / {}", REFERENCE.0, REFERENCE.1), seeds, rows, comparisons }
+    (rows, comparisons)
 }
 
 #[cfg(test)]
@@ -412,5 +446,31 @@ mod tests {
         assert!((over.difference + 0.3).abs() < 1e-9);
         assert_eq!(over.verdict, Verdict::ReferenceWorse);
         assert_eq!(r.not_won()[0].verdict, Verdict::ReferenceWorse, "losses come first");
+    }
+
+    #[test]
+    fn a_failing_seed_is_read_with_and_without() {
+        let harms: Vec<bool> = (0..20).map(|i| i < 10).collect();
+        let seeds: Vec<SeedRun> = (0..3)
+            .map(|s| {
+                let mut run =
+                    seed(s, point("own", &[false; 20], &[false; 10]), point("classifier", &harms, &[false; 10]));
+                run.results.as_mut().unwrap().calibration.passed = s != 2;
+                run
+            })
+            .collect();
+        let r = aggregate(seeds);
+        assert!(!r.all_gates_passed());
+        let p = r.passing_seeds.as_ref().expect("read over the passing seeds too");
+        assert_eq!(p.seeds, vec![0, 1]);
+        let filter = p.rows.iter().find(|x| x.run == "filter").unwrap();
+        assert_eq!(filter.asr_safe_knowledge.pooled.n, 40, "two seeds of 20 prompts");
+        let md = super::super::markdown(&r, "test");
+        assert!(md.contains("## Over the seeds whose gates all pass (0, 1)"), "{md}");
+        // Every seed passing (or none): no second reading.
+        let all: Vec<SeedRun> = (0..2)
+            .map(|s| seed(s, point("own", &[false; 20], &[false; 10]), point("classifier", &harms, &[false; 10])))
+            .collect();
+        assert!(aggregate(all).passing_seeds.is_none());
     }
 }

@@ -45,32 +45,7 @@ and look-alike prompts. Rates on the test half; mean over seeds with a Student-t
 over every seed's prompts with its Wilson interval.\n\n",
     );
     md.push_str(&format!("Monitors: {}.\n\n", crate::monitors::legend()));
-    md.push_str(
-        "| run | monitor | θ per seed | ASR, safe-knowledge | pooled | ASR, all harmful | over-refusal | benign correct | \
-composed benign | ppl safe |\n|---|---|---|---|---|---|---|---|---|---|\n",
-    );
-    for row in &r.rows {
-        let thetas: Vec<String> =
-            row.thetas.iter().map(|t| t.map(|t| format!("{t:.3}")).unwrap_or_else(|| "∞".into())).collect();
-        let ppl = if row.ppl_text.is_empty() {
-            "-".into()
-        } else {
-            format!("{:.3}", row.ppl_text.iter().sum::<f64>() / row.ppl_text.len() as f64)
-        };
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            row.run,
-            row.monitor_label(),
-            thetas.join(", "),
-            row.asr_safe_knowledge.cell(),
-            row.asr_safe_knowledge.pooled.cell(),
-            row.asr.cell(),
-            row.over_refusal.cell(),
-            row.benign_correct.cell(),
-            row.composed_correct.cell(),
-            ppl,
-        ));
-    }
+    md.push_str(&rows_table(&r.rows));
     md.push_str(&format!(
         "\n## Paired against {}\n\nEach row's rate minus the reference's on the same test prompts of the same seeds \
 (a sampled row, `… (T=0.7)`, against the reference under the same sampling, sample by sample), \
@@ -78,17 +53,7 @@ with a 95% bootstrap interval ({BOOTSTRAP} resamples of prompts within each seed
 positive difference means the row does worse than the reference; for correctness, better.\n\n",
         r.reference
     ));
-    md.push_str("| row | metric | difference, points [95% interval] | pairs | verdict |\n|---|---|---|---|---|\n");
-    for c in &r.comparisons {
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
-            c.row,
-            c.metric,
-            c.points(),
-            c.pairs,
-            verdict_words(c.verdict)
-        ));
-    }
+    md.push_str(&comparisons_table(&r.comparisons));
     md.push_str(&format!("\n## Where {} does not win\n\n", REFERENCE.0));
     md.push_str(
         "Computed from the paired intervals above: every comparison whose interval does not put the reference \
@@ -112,6 +77,66 @@ ahead: for each metric, the rows the reference does worse than, then those it ca
         if !tied.is_empty() {
             md.push_str(&format!("- {}: not separable from {}\n", m.name, tied.join(", ")));
         }
+    }
+    if let Some(p) = &r.passing_seeds {
+        let seeds: Vec<String> = p.seeds.iter().map(u64::to_string).collect();
+        md.push_str(&format!(
+            "\n## Over the seeds whose gates all pass ({})\n\nAt least one seed failed a gate, so the same rows and \
+comparisons again over only the seeds whose worlds show the situation the comparison is about.\n\n",
+            seeds.join(", ")
+        ));
+        md.push_str(&rows_table(&p.rows));
+        md.push('\n');
+        md.push_str(&comparisons_table(&p.comparisons));
+    }
+    md
+}
+
+/// Every row at its matched operating point, as a Markdown table.
+fn rows_table(rows: &[super::Row]) -> String {
+    let mut md = String::new();
+    md.push_str(
+        "| run | monitor | θ per seed | ASR, safe-knowledge | pooled | ASR, all harmful | over-refusal | benign correct | \
+composed benign | ppl safe |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for row in rows {
+        let thetas: Vec<String> =
+            row.thetas.iter().map(|t| t.map(|t| format!("{t:.3}")).unwrap_or_else(|| "∞".into())).collect();
+        let ppl = if row.ppl_text.is_empty() {
+            "-".into()
+        } else {
+            format!("{:.3}", row.ppl_text.iter().sum::<f64>() / row.ppl_text.len() as f64)
+        };
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            row.run,
+            row.monitor_label(),
+            thetas.join(", "),
+            row.asr_safe_knowledge.cell(),
+            row.asr_safe_knowledge.pooled.cell(),
+            row.asr.cell(),
+            row.over_refusal.cell(),
+            row.benign_correct.cell(),
+            row.composed_correct.cell(),
+            ppl,
+        ));
+    }
+    md
+}
+
+/// Every comparison against the reference, as a Markdown table.
+fn comparisons_table(comparisons: &[super::Comparison]) -> String {
+    let mut md = String::new();
+    md.push_str("| row | metric | difference, points [95% interval] | pairs | verdict |\n|---|---|---|---|---|\n");
+    for c in comparisons {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            c.row,
+            c.metric,
+            c.points(),
+            c.pairs,
+            verdict_words(c.verdict)
+        ));
     }
     md
 }
