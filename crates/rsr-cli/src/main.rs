@@ -49,6 +49,7 @@ enum Command {
     Report(cmd::report::Args),
     Classifier(cmd::classifier::Args),
     Stats(cmd::stats::Args),
+    Checkpoint(cmd::checkpoint::Args),
     Demo(cmd::demo::Args),
     Study(cmd::study::Args),
 }
@@ -130,6 +131,7 @@ fn dispatch(c: Command) -> anyhow::Result<()> {
         Command::Report(a) => cmd::report::run(a),
         Command::Classifier(a) => cmd::classifier::run(a),
         Command::Stats(a) => cmd::stats::run(a),
+        Command::Checkpoint(a) => cmd::checkpoint::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Study(a) => cmd::study::run(a),
     }

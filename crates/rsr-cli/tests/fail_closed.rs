@@ -59,11 +59,14 @@ fn decoding_and_checkpoints_fail_closed() {
         let mut cfg = config.clone();
         cfg[field] = value;
         std::fs::write(bad.join("config.json"), cfg.to_string()).unwrap();
+        // Sealed on purpose (as an operator would after a deliberate edit): the config's own
+        // checks still refuse it.
+        ok(d, &["checkpoint", "seal", bad.to_str().unwrap()]);
         let err = fails(d, &["generate", "--model", bad.to_str().unwrap(), "--prompt", "x"]);
         assert!(err.contains(needle) && err.contains("HINT"), "{field}: {err}");
     }
 
-    // Corrupt weights that give NaN logits are refused at load.
+    // Corrupt weights that give NaN logits are refused at load, even when sealed.
     std::fs::write(bad.join("config.json"), config.to_string()).unwrap();
     let mut weights = std::fs::read(ckpt.join("model.safetensors")).unwrap();
     let n = weights.len();
@@ -71,8 +74,96 @@ fn decoding_and_checkpoints_fail_closed() {
         *b = 0xff; // 0xffffffff is a NaN
     }
     std::fs::write(bad.join("model.safetensors"), &weights).unwrap();
+    ok(d, &["checkpoint", "seal", bad.to_str().unwrap()]);
     let err = fails(d, &["generate", "--model", bad.to_str().unwrap(), "--prompt", "x"]);
     assert!(err.contains("non-finite"), "{err}");
+}
+
+/// A checkpoint is one verified unit: any change to any of its files after `rsr train` sealed
+/// it — one exponent bit of one weight, the reflection tokens swapped in its tokenizer, another
+/// safe rate in its state.json, a file added or removed — is refused by every command that loads
+/// it, naming the file; `rsr checkpoint seal` is the one way to accept an edit, and says so.
+#[test]
+fn a_checkpoint_changed_after_its_seal_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let ckpt = fixture(d);
+    ok(d, &["checkpoint", "verify", ckpt.to_str().unwrap()]);
+    std::fs::write(d.join("texts.jsonl"), "{\"id\":\"a\",\"text\":\"Mix the powder.\"}\n").unwrap();
+    let copy = |name: &str| -> PathBuf {
+        let to = d.join(name);
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(&ckpt).unwrap().flatten() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+        to
+    };
+    type Edit = Box<dyn Fn(&Path)>;
+    let edits: Vec<(&str, &str, Edit)> = vec![
+        (
+            "weight-bit",
+            "model.safetensors",
+            Box::new(|c: &Path| {
+                let p = c.join("model.safetensors");
+                let mut w = std::fs::read(&p).unwrap();
+                let n = w.len();
+                w[n - 2] ^= 0x40; // one exponent bit of the last weight
+                std::fs::write(&p, w).unwrap();
+            }),
+        ),
+        (
+            "tokens-swapped",
+            "tokenizer.json",
+            Box::new(|c: &Path| {
+                let p = c.join("tokenizer.json");
+                let t = std::fs::read_to_string(&p).unwrap();
+                let t =
+                    t.replace("<|safe|>", "<|TMP|>").replace("<|unsafe|>", "<|safe|>").replace("<|TMP|>", "<|unsafe|>");
+                std::fs::write(&p, t).unwrap();
+            }),
+        ),
+        (
+            "safe-rate",
+            "state.json",
+            Box::new(|c: &Path| {
+                let p = c.join("state.json");
+                let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                v["transform"]["safe_rate"] = serde_json::json!(1e-6);
+                std::fs::write(&p, v.to_string()).unwrap();
+            }),
+        ),
+        (
+            "optimizer-gone",
+            "optimizer.safetensors",
+            Box::new(|c: &Path| {
+                std::fs::remove_file(c.join("optimizer.safetensors")).unwrap();
+            }),
+        ),
+        (
+            "unsealed",
+            "checksums.json",
+            Box::new(|c: &Path| {
+                std::fs::remove_file(c.join("checksums.json")).unwrap();
+            }),
+        ),
+    ];
+    for (name, file, edit) in &edits {
+        let c = copy(name);
+        edit(&c);
+        for args in [
+            vec!["generate", "--model", c.to_str().unwrap(), "--prompt", "x", "--max-tokens", "2"],
+            vec!["probe", "--model", c.to_str().unwrap(), "--input", "texts.jsonl", "--out", "scores.jsonl"],
+        ] {
+            let err = fails(d, &args);
+            let named = err.contains(file) || (*file == "checksums.json" && err.contains("unsealed"));
+            assert!(named && err.contains("rsr checkpoint seal"), "{name} via {}: {err}", args[0]);
+        }
+    }
+    // Re-sealed on purpose: accepted, and the command says what it did.
+    let c = d.join("safe-rate");
+    let out = ok(d, &["checkpoint", "seal", c.to_str().unwrap()]);
+    assert!(out.contains("SEALED AS IT NOW IS"), "{out}");
+    ok(d, &["generate", "--model", c.to_str().unwrap(), "--prompt", "x", "--max-tokens", "2"]);
 }
 
 #[test]

@@ -64,7 +64,7 @@ impl TrainedWith {
         } else {
             std::fs::read_dir(dir.join("checkpoints")).ok().and_then(|d| {
                 let mut c: Vec<PathBuf> =
-                    d.flatten().map(|e| e.path()).filter(|p| p.join("state.json").is_file()).collect();
+                    d.flatten().map(|e| e.path()).filter(|p| rsr_model::checkpoint::is_complete(p)).collect();
                 c.sort();
                 c.pop()
             })
@@ -169,6 +169,8 @@ mod tests {
             std::fs::create_dir_all(&c).unwrap();
             let state = serde_json::json!({"step": 1, "transform": {"mode": "rsr", "every": every}});
             std::fs::write(c.join("state.json"), state.to_string()).unwrap();
+            // Complete (sealed); what the seal covers is checked by loading, not here.
+            std::fs::write(c.join(rsr_model::checkpoint::SEAL), "{}").unwrap();
         }
         let t = TrainedWith::read(&dir).unwrap();
         assert_eq!((t.mode.as_deref(), t.every), (Some("rsr"), Some(32)));
@@ -179,6 +181,7 @@ mod tests {
         assert_eq!(TrainedWith::default().style(), ReflectionStyle::default());
         let c = dir.join("checkpoints/step-0000030");
         std::fs::create_dir_all(&c).unwrap();
+        std::fs::write(c.join(rsr_model::checkpoint::SEAL), "{}").unwrap();
         let state = serde_json::json!({"transform": {"mode": "rsr", "every": 24, "format": "v2", "safe_rate": 0.5}});
         std::fs::write(c.join("state.json"), state.to_string()).unwrap();
         let s = TrainedWith::read(&dir).unwrap().style();
@@ -189,6 +192,7 @@ mod tests {
         // A damaged record is an error naming the file, never the defaults.
         let c = dir.join("checkpoints/step-0000040");
         std::fs::create_dir_all(&c).unwrap();
+        std::fs::write(c.join(rsr_model::checkpoint::SEAL), "{}").unwrap();
         for state in [
             "{not json".to_string(),
             serde_json::json!({"transform": {"mode": "rsr", "every": "24"}}).to_string(),

@@ -17,18 +17,26 @@ pub struct CurvePoint {
     pub results: GymResult,
 }
 
-/// The complete checkpoints of a run (`RUN/checkpoints/step-*` with a
-/// `state.json`), as (step, tokens seen, directory), oldest first.
+/// The complete checkpoints of a run (`RUN/checkpoints/step-*`, sealed), as (step, tokens seen,
+/// directory), oldest first.
 pub fn checkpoints(run: &Path) -> Result<Vec<(u64, u64, PathBuf)>> {
     let dir = run.join("checkpoints");
     let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
     let mut out = Vec::new();
     for e in entries.flatten() {
+        if !rsr_model::checkpoint::is_complete(&e.path()) {
+            continue;
+        }
         let state = e.path().join("state.json");
-        let Ok(raw) = std::fs::read(&state) else { continue };
-        let v: serde_json::Value = serde_json::from_slice(&raw)
+        let raw = std::fs::read(&state).map_err(|err| Error::io(&state, err))?;
+        #[derive(serde::Deserialize)]
+        struct At {
+            step: u64,
+            tokens: u64,
+        }
+        let at: At = serde_json::from_slice(&raw)
             .map_err(|err| Error::input(&state, err.to_string(), "the checkpoint's state.json is damaged"))?;
-        out.push((v["step"].as_u64().unwrap_or(0), v["tokens"].as_u64().unwrap_or(0), e.path()));
+        out.push((at.step, at.tokens, e.path()));
     }
     if out.is_empty() {
         return Err(Error::input(

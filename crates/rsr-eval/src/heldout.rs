@@ -209,6 +209,7 @@ mod tests {
         };
         let model = rsr_model::model::Model::new(cfg, 4);
         rsr_model::checkpoint::save_model(dir.path(), &model, 0, Some(&tok_path)).unwrap();
+        rsr_model::checkpoint::seal(dir.path()).unwrap();
         (Loaded::from_dir(dir.path()).unwrap(), dir)
     }
 

@@ -3,14 +3,111 @@
 //! `config.json` as transformers reads it, and `tokenizer.json` beside them.
 //! For exact resume, `optimizer.safetensors` (AdamW moments) and `state.json`
 //! (step, tokens seen, the run's configuration) go in the same directory.
+//!
+//! A checkpoint is one verified unit: [`seal`] writes `checksums.json` last — the sha256 of
+//! every file — and marks the checkpoint complete; [`verify`] (run by every load) refuses a
+//! checkpoint whose files do not match, naming the file. A weight with one flipped bit, a
+//! tokenizer with its reflection tokens swapped, a `state.json` with another cadence are all
+//! refused; a deliberate edit is re-sealed with `rsr checkpoint seal`, which says so.
 
 use crate::config::ModelConfig;
 use crate::model::{Layout, Model};
 use rsr_core::{atomic, Error, Result};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+
+/// The seal: `{"format": "rsr checkpoint v1", "sha256": {FILE: HEX, …}}`, written last.
+pub const SEAL: &str = "checksums.json";
+
+/// The files a checkpoint may hold (a seal lists those present).
+pub const FILES: [&str; 5] =
+    ["model.safetensors", "config.json", "tokenizer.json", "state.json", "optimizer.safetensors"];
+
+const SEAL_FORMAT: &str = "rsr checkpoint v1";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Seal {
+    format: String,
+    sha256: BTreeMap<String, String>,
+}
+
+fn sha256_hex(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(|e| Error::io(path, e))?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Whether `dir` is a complete checkpoint (sealed).
+pub fn is_complete(dir: &Path) -> bool {
+    dir.join(SEAL).is_file()
+}
+
+/// Seal the checkpoint in `dir`: the sha256 of every checkpoint file present, written last.
+/// Returns the files sealed.
+pub fn seal(dir: &Path) -> Result<Vec<String>> {
+    if !dir.join("config.json").is_file() || !dir.join("model.safetensors").is_file() {
+        return Err(Error::input(
+            dir,
+            "not a checkpoint (no config.json and model.safetensors)",
+            "point at RUN/checkpoints/step-N",
+        ));
+    }
+    let mut sha256 = BTreeMap::new();
+    for f in FILES {
+        let p = dir.join(f);
+        if p.is_file() {
+            sha256.insert(f.to_string(), sha256_hex(&p)?);
+        }
+    }
+    let files = sha256.keys().cloned().collect();
+    let seal = Seal { format: SEAL_FORMAT.into(), sha256 };
+    let mut bytes = serde_json::to_vec_pretty(&seal).expect("a seal serialises");
+    bytes.push(b'\n');
+    atomic::write_all(dir.join(SEAL), &bytes)?;
+    Ok(files)
+}
+
+/// Check every file of the checkpoint in `dir` against its seal: a missing seal, a file the seal
+/// does not list (or lists but is gone), or one whose sha256 differs is an error naming it.
+pub fn verify(dir: &Path) -> Result<()> {
+    let path = dir.join(SEAL);
+    let reseal = format!("if the change is deliberate, re-seal it: rsr checkpoint seal {}", dir.display());
+    let raw = std::fs::read(&path).map_err(|_| {
+        Error::input(dir, format!("no {SEAL}: an unsealed (incomplete or hand-made) checkpoint"), reseal.clone())
+    })?;
+    let seal: Seal = serde_json::from_slice(&raw)
+        .map_err(|e| Error::input(&path, format!("not a checkpoint seal: {e}"), reseal.clone()))?;
+    if seal.format != SEAL_FORMAT {
+        return Err(Error::input(&path, format!("unknown seal format `{}`", seal.format), reseal));
+    }
+    for f in FILES {
+        let p = dir.join(f);
+        match (seal.sha256.get(f), p.is_file()) {
+            (None, false) => {}
+            (None, true) => {
+                return Err(Error::input(&p, format!("a file the checkpoint's {SEAL} does not list"), reseal))
+            }
+            (Some(_), false) => return Err(Error::input(&p, "sealed, but missing", reseal)),
+            (Some(want), true) => {
+                if sha256_hex(&p)? != *want {
+                    return Err(Error::input(
+                        &p,
+                        format!("changed since the checkpoint was sealed (sha256 differs from {SEAL})"),
+                        reseal,
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(other) = seal.sha256.keys().find(|k| !FILES.contains(&k.as_str())) {
+        return Err(Error::input(&path, format!("lists `{other}`, which is not a checkpoint file"), reseal));
+    }
+    Ok(())
+}
 
 fn to_bytes(x: &[f32]) -> Vec<u8> {
     x.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -97,7 +194,7 @@ pub fn save_model(dir: &Path, model: &Model, eos_token_id: u32, tokenizer: Optio
     Ok(())
 }
 
-/// Read the model of a checkpoint directory.
+/// Read the model of a checkpoint directory, after [`verify`]ing it.
 pub fn load_model(dir: &Path) -> Result<Model> {
     let cfg_path = dir.join("config.json");
     if !cfg_path.is_file() {
@@ -107,6 +204,7 @@ pub fn load_model(dir: &Path) -> Result<Model> {
             "point at RUN/checkpoints/step-N written by `rsr train`",
         ));
     }
+    verify(dir)?;
     let raw = std::fs::read(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
     let cfg: ModelConfig = serde_json::from_slice(&raw).map_err(|e| {
         Error::input(

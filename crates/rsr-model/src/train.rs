@@ -170,7 +170,7 @@ fn latest_checkpoint(run: &Path) -> Option<PathBuf> {
         .ok()?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.join("state.json").is_file())
+        .filter(|p| checkpoint::is_complete(p))
         .collect();
     dirs.sort();
     dirs.pop()
@@ -222,10 +222,20 @@ impl Trainer {
             (true, Some(ckpt)) => {
                 let model = checkpoint::load_model(&ckpt)?;
                 let (m, v) = checkpoint::load_optimizer(&ckpt, &model.layout)?;
-                let state: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(ckpt.join("state.json")).map_err(|e| Error::io(&ckpt, e))?)
-                        .map_err(|e| Error::input(&ckpt, e.to_string(), "the checkpoint's state.json is damaged"))?;
-                let step = state["step"].as_u64().unwrap_or(0);
+                #[derive(Deserialize)]
+                struct Step {
+                    step: u64,
+                }
+                let path = ckpt.join("state.json");
+                let state: Step = serde_json::from_slice(&std::fs::read(&path).map_err(|e| Error::io(&path, e))?)
+                    .map_err(|e| {
+                        Error::input(
+                            &path,
+                            format!("no step to resume from: {e}"),
+                            "the checkpoint's state.json is damaged",
+                        )
+                    })?;
+                let step = state.step;
                 (model, m, v, step)
             }
             (true, None) => {
@@ -337,8 +347,9 @@ impl Trainer {
         checkpoint::save_optimizer(&dir, &self.model.layout, &self.m, &self.v)?;
         let state =
             json!({ "step": self.step, "tokens": self.tokens_seen(), "train": self.cfg, "transform": self.transform });
-        // state.json last: its presence marks a complete checkpoint.
         atomic::write_all(dir.join("state.json"), serde_json::to_string_pretty(&state).unwrap().as_bytes())?;
+        // The seal last: its presence marks a complete checkpoint, and every load checks it.
+        checkpoint::seal(&dir)?;
         Ok(dir)
     }
 

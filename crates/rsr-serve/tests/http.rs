@@ -22,6 +22,7 @@ fn checkpoint(dir: &std::path::Path) {
     };
     let model = rsr_model::model::Model::new(cfg, 1);
     rsr_model::checkpoint::save_model(dir, &model, 0, Some(&tok_path)).unwrap();
+    rsr_model::checkpoint::seal(dir).unwrap();
 }
 
 async fn start(limits: Limits) -> (String, tempfile::TempDir) {

@@ -2,6 +2,7 @@
 //! text and examples) and `run(args)`, which validates and calls the library.
 
 pub mod annotate;
+pub mod checkpoint;
 pub mod classifier;
 pub mod demo;
 pub mod eval;
