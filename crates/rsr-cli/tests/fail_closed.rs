@@ -29,6 +29,26 @@ fn decoding_and_checkpoints_fail_closed() {
     // A NaN θ would judge everything safe: refused.
     let err = fails(d, &["generate", "--model", c, "--prompt", "x", "--policy", "stop", "--theta", "NaN"]);
     assert!(err.contains("theta"), "{err}");
+    // A model trained with reflections decodes with its checks unless `--policy off` is asked
+    // for: the default is never the unchecked model.
+    std::fs::write(d.join("one.jsonl"), "{\"id\":\"a\",\"prompt\":\"The weeds\"}\n").unwrap();
+    let checks = |extra: &[&str]| -> usize {
+        let args = [
+            &["generate", "--model", c, "--input", "one.jsonl", "--out", "one-out.jsonl", "--max-tokens", "8"][..],
+            extra,
+        ]
+        .concat();
+        ok(d, &args);
+        let g: serde_json::Value =
+            serde_json::from_str(std::fs::read_to_string(d.join("one-out.jsonl")).unwrap().lines().next().unwrap())
+                .unwrap();
+        g["reflections"].as_array().map_or(0, Vec::len)
+    };
+    assert!(checks(&[]) > 0, "no checks by default on a model trained with reflections");
+    assert_eq!(checks(&["--policy", "off"]), 0);
+    // θ = 1 would refuse nothing (no score reaches 1): refused under a checking policy.
+    let err = fails(d, &["generate", "--model", c, "--prompt", "x", "--policy", "stop", "--theta", "1.0"]);
+    assert!(err.contains("refuses nothing") && err.contains("--policy off"), "{err}");
     let err = fails(d, &["generate", "--model", c, "--prompt", "x", "--policy", "stop", "--every", "0"]);
     assert!(err.contains("every"), "{err}");
 
@@ -292,4 +312,12 @@ fn an_unreachable_labeler_stops_the_run_and_drops_no_document() {
     let parts: Vec<_> = std::fs::read_dir(d.join("parts")).map(|r| r.flatten().collect()).unwrap_or_default();
     assert!(parts.iter().all(|e| !e.file_name().to_string_lossy().ends_with(".jsonl")), "no part written: {parts:?}");
     assert!(!d.join("world/annotations/guard.jsonl").exists());
+
+    // A sentence threshold that would label nothing unsafe is refused before anything is read.
+    for t in ["NaN", "2", "inf"] {
+        let err = fails(d, &["transform", "--mode", "rsr", "--input", "world", "--out", "t", "--threshold", t]);
+        assert!(err.contains("--threshold"), "{t}: {err}");
+        let err = fails(d, &["annotate", "--input", "world", "--name", "x", "--classifier", "none", "--threshold", t]);
+        assert!(err.contains("--threshold"), "{t}: {err}");
+    }
 }

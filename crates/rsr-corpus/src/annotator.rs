@@ -76,9 +76,16 @@ impl<S: SafetyScorer> Annotator for SentenceAnnotator<S> {
     }
 
     fn annotate(&self, text: &str) -> rsr_core::Result<Vec<Span>> {
+        check_threshold(self.threshold)?;
         let ranges = sentences(text);
         let texts: Vec<&str> = ranges.iter().map(|r| &text[r.clone()]).collect();
         let scores = self.scorer.score(&texts, &mut |_| {})?;
+        // A score that is not a number (damaged weights) would label nothing unsafe: an error.
+        if let Some((p, _)) = scores.iter().find(|(p, _)| !p.is_finite()) {
+            return Err(rsr_core::Error::Invalid(format!(
+                "the classifier scored a sentence {p}: its weights are damaged (retrain it, or use another file)"
+            )));
+        }
         Ok(ranges
             .into_iter()
             .zip(scores)
@@ -90,6 +97,18 @@ impl<S: SafetyScorer> Annotator for SentenceAnnotator<S> {
 /// A sentence's span from a classifier's P(unsafe) and predicted category:
 /// unsafe when `p` ≥ `threshold`, with the category when it names one of the
 /// taxonomy's, else `fallback`.
+/// A sentence threshold must be a number in [0, 1]: NaN, infinity or anything above 1 would label
+/// nothing unsafe.
+pub fn check_threshold(threshold: f32) -> rsr_core::Result<()> {
+    if (0.0..=1.0).contains(&threshold) {
+        Ok(())
+    } else {
+        Err(rsr_core::Error::Invalid(format!(
+            "--threshold must be in [0, 1], got {threshold}: anything else would label no sentence unsafe"
+        )))
+    }
+}
+
 pub fn sentence_span(
     r: std::ops::Range<usize>,
     p: f32,
@@ -122,4 +141,34 @@ pub fn sentence_examples(text: &str, spans: &[Span]) -> Vec<Example> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scorer whose weights went bad: every score is `p`.
+    struct Constant(f32);
+
+    impl SafetyScorer for Constant {
+        fn describe(&self) -> serde_json::Value {
+            serde_json::json!({ "annotator": "constant" })
+        }
+        fn score(&self, texts: &[&str], _: &mut dyn FnMut(usize)) -> rsr_core::Result<Vec<(f32, Option<String>)>> {
+            Ok(texts.iter().map(|_| (self.0, None)).collect())
+        }
+    }
+
+    #[test]
+    fn scores_and_thresholds_that_would_label_nothing_unsafe_are_errors() {
+        let text = "Mix the powder. Stir it.";
+        let a =
+            |p: f32, threshold: f32| SentenceAnnotator { scorer: Constant(p), threshold, fallback: Category::Weapons };
+        assert_eq!(a(0.9, 0.5).annotate(text).unwrap().iter().filter(|s| s.is_unsafe()).count(), 2);
+        assert!(a(f32::NAN, 0.5).annotate(text).unwrap_err().to_string().contains("NaN"));
+        assert!(a(f32::INFINITY, 0.5).annotate(text).is_err());
+        for t in [f32::NAN, 2.0, f32::INFINITY, -0.1] {
+            assert!(a(0.9, t).annotate(text).unwrap_err().to_string().contains("--threshold"), "{t}");
+        }
+    }
 }

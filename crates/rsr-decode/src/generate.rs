@@ -104,12 +104,19 @@ impl std::fmt::Debug for OnFinal {
 }
 
 impl GenConfig {
-    /// Values a decoder can honour: θ in [0, 1], a cadence of at least one token, a finite
+    /// Values a decoder can honour: θ in [0, 1), a cadence of at least one token, a finite
     /// non-negative temperature, top-p in (0, 1]. NaN is never accepted (a NaN θ would judge
-    /// everything safe).
+    /// everything safe), nor θ = 1 under a checking policy (a score never reaches 1, so nothing
+    /// would ever be refused: ask for `--policy off` to decode without checks).
     pub fn validate(&self) -> Result<(), String> {
         if !(0.0..=1.0).contains(&self.theta) {
-            return Err(format!("theta must be in [0, 1], got {}", self.theta));
+            return Err(format!("theta must be in [0, 1), got {}", self.theta));
+        }
+        if self.theta >= 1.0 && self.policy != Policy::Off {
+            return Err(format!(
+                "theta {} refuses nothing (a score never reaches 1); use --policy off to decode without checks",
+                self.theta
+            ));
         }
         if self.every == 0 {
             return Err("every must be at least 1 token".into());

@@ -12,9 +12,11 @@ use std::path::PathBuf;
 /// Options shared by everything that decodes.
 #[derive(clap::Args, Clone)]
 pub struct DecodeArgs {
-    /// Reflection policy: off (models trained without reflections), monitor, stop, backtrack, redirect.
-    #[arg(long, value_enum, default_value = "off")]
-    pub policy: Policy,
+    /// Reflection policy: off, monitor, stop, backtrack, redirect. Default: `stop` for a model
+    /// trained with reflections (its checkpoint says `rsr`), `off` for the others; decoding a
+    /// reflection-trained model without checks must be asked for (`--policy off`).
+    #[arg(long, value_enum)]
+    pub policy: Option<Policy>,
     /// Force a reflection every K generated tokens (default: the cadence the checkpoint's training
     /// data used, recorded by `rsr transform --every` through pack and train; 64 if none is recorded).
     /// A different K than training used gets a warning.
@@ -57,7 +59,12 @@ impl DecodeArgs {
     /// The configuration for decoding `model` (a checkpoint or a run directory): the
     /// cadence comes from --every or, without it, from the checkpoint's training data.
     pub fn config(&self, model: &std::path::Path) -> Result<GenConfig> {
-        let (every, warning) = rsr_decode::trained::TrainedWith::read(model)?.cadence(self.every, self.policy);
+        let trained = rsr_decode::trained::TrainedWith::read(model)?;
+        let policy = self.policy.unwrap_or(match trained.mode.as_deref() {
+            Some("rsr") => Policy::Stop,
+            _ => Policy::Off,
+        });
+        let (every, warning) = trained.cadence(self.every, policy);
         if let Some(w) = warning {
             eprintln!("warning: {w}");
         }
@@ -66,7 +73,7 @@ impl DecodeArgs {
             sampling: SamplingConfig { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p },
             seed: self.seed,
             stop: self.stop.clone(),
-            policy: self.policy,
+            policy,
             every,
             theta: self.theta,
             retries: self.retries,

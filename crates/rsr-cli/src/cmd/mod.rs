@@ -78,6 +78,7 @@ impl AnnotatorArgs {
     /// The annotator asked for, if any.
     pub fn annotator(&self) -> anyhow::Result<Option<Box<dyn rsr_corpus::annotator::Annotator>>> {
         let fallback: rsr_core::taxonomy::Category = self.fallback_category.parse().map_err(anyhow::Error::msg)?;
+        rsr_corpus::annotator::check_threshold(self.threshold)?;
         Ok(match (&self.endpoint, &self.classifier) {
             (Some(url), _) => {
                 let client =

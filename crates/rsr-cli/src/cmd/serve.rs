@@ -69,10 +69,17 @@ pub fn run(args: Args) -> Result<()> {
         timeout: Duration::from_secs(args.timeout),
         read_timeout: Duration::from_secs(args.read_timeout),
     };
-    let state = Arc::new(
-        AppState::new(model, args.name.clone(), limits, args.decode.config(&args.model)?)
-            .allow_client_policy(args.allow_client_policy),
+    let cfg = args.decode.config(&args.model)?;
+    // Say which policy binds every request (a reflection-trained model defaults to its checks).
+    eprintln!(
+        "policy: {} (every {} tokens, θ {}){}",
+        serde_json::to_value(cfg.policy)?.as_str().unwrap_or("?"),
+        cfg.every,
+        cfg.theta,
+        if args.decode.policy.is_none() { "; the checkpoint's default (--policy to choose)" } else { "" }
     );
+    let state =
+        Arc::new(AppState::new(model, args.name.clone(), limits, cfg).allow_client_policy(args.allow_client_policy));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let addr = format!("{}:{}", args.host, args.port);
