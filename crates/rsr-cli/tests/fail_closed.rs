@@ -46,6 +46,19 @@ fn decoding_and_checkpoints_fail_closed() {
     };
     assert!(checks(&[]) > 0, "no checks by default on a model trained with reflections");
     assert_eq!(checks(&["--policy", "off"]), 0);
+    // No command writes over its own input (or into the checkpoint it reads).
+    for args in [
+        vec!["generate", "--model", c, "--input", "one.jsonl", "--out", "one.jsonl"],
+        vec!["probe", "--model", c, "--input", "one.jsonl", "--out", "one.jsonl"],
+        vec!["probe", "--model", c, "--input", "one.jsonl", "--out", &format!("{c}/scores.jsonl")],
+        vec!["train", "--data", "packed", "--out", "packed", "--overwrite", "--tokens", "256"],
+        vec!["classifier", "train", "--input", "one.jsonl", "--out", "one.jsonl"],
+    ] {
+        let err = fails(d, &args);
+        assert!(err.contains("the output is") || err.contains("inside"), "{args:?}: {err}");
+    }
+    assert!(d.join("packed/manifest.json").is_file() && d.join("one.jsonl").is_file());
+    ok(d, &["checkpoint", "verify", c]);
     // θ = 1 would refuse nothing (no score reaches 1): refused under a checking policy.
     let err = fails(d, &["generate", "--model", c, "--prompt", "x", "--policy", "stop", "--theta", "1.0"]);
     assert!(err.contains("refuses nothing") && err.contains("--policy off"), "{err}");

@@ -224,6 +224,9 @@ fn train_minilm(
 pub fn run(args: Args) -> Result<()> {
     match args.cmd {
         Cmd::Train { data, holdout, kind, bits, epochs, l2, minilm_dir, seed, out } => {
+            for input in data.input.iter().chain(&data.corpus) {
+                rsr_core::atomic::check_out_apart(input, &out)?;
+            }
             let (all, skipped) = read(&data)?;
             print_read(&data, all.len(), skipped);
             let (test, train): (Vec<_>, Vec<_>) =

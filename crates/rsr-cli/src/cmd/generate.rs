@@ -205,6 +205,10 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     if let Some(input) = &args.input {
+        if let Some(out) = &args.out {
+            rsr_core::atomic::check_out_apart(input, out)?;
+            rsr_core::atomic::check_out_apart(&args.model, out)?;
+        }
         let mut writer = args.out.as_ref().map(JsonlWriter::create).transpose()?;
         let mut n = 0;
         for r in JsonlReader::<PromptIn>::open(input)? {

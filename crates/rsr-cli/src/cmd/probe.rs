@@ -41,6 +41,8 @@ struct Score<'a> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    rsr_core::atomic::check_out_apart(&args.input, &args.out)?;
+    rsr_core::atomic::check_out_apart(&args.model, &args.out)?;
     let m = Loaded::from_dir(&args.model)?;
     let mut soft = SoftErrors::new(false);
     let mut w = JsonlWriter::create(&args.out)?;

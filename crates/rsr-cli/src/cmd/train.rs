@@ -111,6 +111,9 @@ pub fn run(args: Args) -> Result<()> {
             anyhow::anyhow!("--device cuda: {e} ({hint})")
         })?)
     };
+    if let Some(data) = &args.data {
+        rsr_core::atomic::check_out_apart(data, &args.out)?;
+    }
     if !args.resume {
         rsr_model::train::prepare_new_run(&args.out, args.overwrite)?;
     }
