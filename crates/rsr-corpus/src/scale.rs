@@ -174,6 +174,19 @@ pub struct Marker {
     pub bytes_in: u64,
     pub seconds: f64,
     pub knobs: Value,
+    /// The sha256 of the part file as written: a part changed, truncated or deleted after its
+    /// marker is refused by merge and pack.
+    #[serde(default)]
+    pub part_sha256: Option<String>,
+}
+
+/// The sha256 of a file, in hex.
+fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(|e| Error::io(path, e))?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn part_paths(out: &Path, i: usize, compress: bool) -> (PathBuf, PathBuf) {
@@ -313,6 +326,7 @@ pub fn transform_files(
             bytes_in: seen.bytes_in,
             seconds: ts.elapsed().as_secs_f64(),
             knobs: knobs.clone(),
+            part_sha256: Some(sha256_file(&part)?),
         };
         // The marker last: its presence means the part is complete.
         write_all(&marker_path, serde_json::to_string_pretty(&marker).unwrap().as_bytes())?;
@@ -350,6 +364,32 @@ pub fn finished_parts(out: &Path) -> Result<Vec<Marker>> {
     let Some(first) = markers.first() else {
         return Err(Error::input(&dir, "no completed parts", "run `rsr transform` over the inputs first"));
     };
+    // One run, one configuration: ranks run with other flags would mix two corpora under one
+    // manifest. And each part is what its marker sealed.
+    for (m, p) in markers.iter().zip(&names) {
+        if m.knobs != first.knobs {
+            return Err(Error::input(
+                p,
+                format!(
+                    "this part was made with other settings than {} ({} against {})",
+                    names[0].display(),
+                    m.knobs,
+                    first.knobs
+                ),
+                "rerun every rank with the same flags (delete the parts made with the others)",
+            ));
+        }
+        let redo = "delete the part and its marker, and rerun that rank";
+        let Some(want) = &m.part_sha256 else {
+            return Err(Error::input(p, "the marker records no digest of its part (an older rsr)", redo));
+        };
+        if !m.part.is_file() {
+            return Err(Error::input(&m.part, "the part is gone but its marker says it is done", redo));
+        }
+        if sha256_file(&m.part)? != *want {
+            return Err(Error::input(&m.part, "the part changed since its marker was written (sha256 differs)", redo));
+        }
+    }
     let total = first.files_total;
     if markers.len() != total {
         let have: std::collections::BTreeSet<String> =

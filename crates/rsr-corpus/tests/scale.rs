@@ -185,3 +185,43 @@ fn bad_files(sc: &ScaleConfig) {
     assert!(err.contains("matches no file"), "{err}");
     assert!(Rank::resolve(Some(3), Some(3)).is_err());
 }
+
+/// Parts are verified before they are merged (or packed): ranks run with other flags, a part
+/// changed, truncated or deleted after its marker — each is refused, naming the file.
+#[test]
+fn parts_that_do_not_match_their_markers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = dir.path().join("in");
+    std::fs::create_dir(&inp).unwrap();
+    let files = input_files(&inputs(&inp)).unwrap();
+    let out = dir.path().join("out");
+    // Rank 0 with the tests' settings, rank 1 with `--mask none`: one manifest cannot say both.
+    run(&files, &out, Rank { rank: 0, world_size: 2 }, None).unwrap();
+    let t = TransformConfig { every: 16, mask: rsr_corpus::transform::MaskPolicy::None, ..TransformConfig::default() };
+    let other = ScaleConfig {
+        transform: &t,
+        labels: LabelSource::Field("safety"),
+        fields: DocFields::default(),
+        counter: &Whitespace,
+        max_doc_bytes: 10_000,
+        strict: false,
+        compress: true,
+    };
+    run_with(&other, &files, &out, Rank { rank: 1, world_size: 2 }, None).unwrap();
+    let err = merge_stats(&out).unwrap_err().to_string();
+    assert!(err.contains("other settings") && err.contains("done.json"), "{err}");
+    run(&files, &out, Rank { rank: 1, world_size: 2 }, None).unwrap();
+    let whole = merge_stats(&out).unwrap();
+    assert_eq!(whole.counts.parts, Some(files.len() as u64));
+
+    let part = out.join("parts/part-00001.jsonl.zst");
+    let good = std::fs::read(&part).unwrap();
+    std::fs::write(&part, &good[..good.len() / 2]).unwrap();
+    let err = merge_stats(&out).unwrap_err().to_string();
+    assert!(err.contains("part-00001.jsonl.zst") && err.contains("changed"), "{err}");
+    std::fs::remove_file(&part).unwrap();
+    let err = merge_stats(&out).unwrap_err().to_string();
+    assert!(err.contains("part-00001.jsonl.zst") && err.contains("gone"), "{err}");
+    std::fs::write(&part, &good).unwrap();
+    assert!(merge_stats(&out).is_ok());
+}
