@@ -83,6 +83,7 @@ fn decoding_and_checkpoints_fail_closed() {
         ("num_attention_heads", serde_json::json!(0), "num_attention_heads"),
         ("num_attention_heads", serde_json::json!(3), "heads"),
         ("max_position_embeddings", serde_json::json!(1_000_000_000u64), "max_position_embeddings"),
+        ("max_position_embeddings", serde_json::json!(1), "max_position_embeddings"),
         ("num_hidden_layers", serde_json::json!(2), "does not describe"),
     ] {
         std::fs::create_dir_all(&bad).unwrap();
@@ -229,7 +230,26 @@ fn shards_packs_and_runs_fail_closed() {
     let err = fails(d, &train_on("packed", "run-tampered", &train));
     assert!(err.contains("manifest.json says") && err.contains("masked"), "{err}");
     assert!(!d.join("run-tampered/checkpoints").exists(), "nothing trained");
+    for format in ["megatron", "olmo", "llmc"] {
+        let err = fails(d, &["export", "--pack", "packed", "--format", format, "--out", "exported"]);
+        assert!(err.contains("manifest.json says") && err.contains("masked"), "{format}: {err}");
+    }
+    assert!(!d.join("exported").exists(), "nothing exported");
     std::fs::write(&shard, &good).unwrap();
+
+    // A damaged validation shard is an error, not a skipped validation; a pack shorter than one
+    // sequence is an error, not a panic.
+    let val = d.join("packed/val/shard_00000.bin");
+    let good_val = std::fs::read(&val).unwrap();
+    std::fs::write(&val, &good_val[..good_val.len() / 2]).unwrap();
+    let err = fails(d, &train_on("packed", "run-val", &train));
+    assert!(err.contains("shard_00000.bin"), "{err}");
+    std::fs::write(&val, &good_val).unwrap();
+    ok(d, &["gym", "--out", "tiny-world", "--docs", "2"]);
+    ok(d, &["transform", "--mode", "raw", "--input", "tiny-world", "--out", "tiny-raw"]);
+    ok(d, &["pack", "--input", "tiny-raw", "--tokenizer", "tok.json", "--out", "tiny-packed", "--val-fraction", "0"]);
+    let err = fails(d, &train_on("tiny-packed", "run-short", &["--tokens", "2048", "--seq-len", "1024"]));
+    assert!(err.contains("fewer than one sequence"), "{err}");
 
     // A pack killed half-way: its staging directory is cleaned up by the next run, and old
     // shards never mix with new ones.

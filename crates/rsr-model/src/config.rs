@@ -90,6 +90,12 @@ impl ModelConfig {
                 self.hidden_size, self.num_attention_heads
             ));
         }
+        if self.max_position_embeddings < MIN_POSITIONS {
+            return Err(format!(
+                "max_position_embeddings {} is too short to hold a prompt and a reflection (at least {MIN_POSITIONS})",
+                self.max_position_embeddings
+            ));
+        }
         if self.max_position_embeddings > MAX_POSITIONS {
             return Err(format!(
                 "max_position_embeddings {} is more than rsr supports ({MAX_POSITIONS})",
@@ -141,6 +147,10 @@ impl ModelConfig {
 
 /// The longest context rsr's RoPE tables and KV caches are built for.
 pub const MAX_POSITIONS: usize = 1 << 17;
+
+/// The shortest context rsr accepts: a prompt token, a reflection (`<|reflect|>`, a verdict, a
+/// category, `<|/reflect|>`) and room to go on.
+pub const MIN_POSITIONS: usize = 8;
 
 /// Memory this machine can still give (`MemAvailable` of /proc/meminfo), when known.
 pub fn available_memory() -> Option<u64> {

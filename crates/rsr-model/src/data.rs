@@ -48,7 +48,12 @@ impl TokenStream {
             tokens.extend(s.tokens);
             mask.extend(s.mask);
         }
-        check_against_manifest(pack_dir, split, tokens.len() as u64, mask.iter().filter(|&&m| m == 0).count() as u64)?;
+        rsr_pack::pack::check_against_manifest(
+            pack_dir,
+            split,
+            tokens.len() as u64,
+            mask.iter().filter(|&&m| m == 0).count() as u64,
+        )?;
         Ok(Self { tokens, mask, vocab_size: vocab })
     }
 
@@ -108,25 +113,4 @@ impl TokenStream {
         }
         out
     }
-}
-
-/// The shards of `split` must hold the tokens and masked tokens the pack's manifest counted:
-/// a mask rewritten after packing (unsafe text made trainable) stops training here even if
-/// each shard's checksum was recomputed.
-fn check_against_manifest(pack_dir: &Path, split: &str, tokens: u64, masked: u64) -> Result<()> {
-    let m: rsr_pack::pack::PackOutcome = rsr_core::manifest::Outcome::read(pack_dir)?;
-    let c = m.counts.split(split);
-    let (want_tokens, want_masked) = (c.map(|c| c.tokens), c.map(|c| c.masked_tokens));
-    if want_tokens != Some(tokens) || want_masked != Some(masked) {
-        return Err(Error::input(
-            pack_dir.join(split),
-            format!(
-                "the shards hold {tokens} tokens, {masked} masked, but the pack's manifest.json says {} tokens, {} masked",
-                want_tokens.map_or("?".into(), |t| t.to_string()),
-                want_masked.map_or("?".into(), |t| t.to_string())
-            ),
-            "the shards or the loss mask changed after `rsr pack`: re-run it",
-        ));
-    }
-    Ok(())
 }

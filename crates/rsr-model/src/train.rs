@@ -199,7 +199,15 @@ impl Trainer {
                 "train on the pack directory as `rsr pack` wrote it",
             ));
         }
-        let val = TokenStream::load(&cfg.data, "val").ok().filter(|v| v.len() > cfg.seq_len + 1);
+        // The validation split the pack's manifest says it wrote must load (a damaged or missing
+        // one is an error, never a silently skipped validation); one shorter than a sequence is
+        // not used.
+        let pack: Option<rsr_pack::pack::PackOutcome> = rsr_core::manifest::Outcome::read(&cfg.data).ok();
+        let val = match pack.as_ref().map(|p| p.counts.splits.val.tokens) {
+            Some(n) if n > 0 => Some(TokenStream::load(&cfg.data, "val")?),
+            _ => None,
+        }
+        .filter(|v| v.len() > cfg.seq_len + 1);
         let mut mcfg = ModelConfig::by_name(&cfg.preset, train.vocab_size)
             .ok_or_else(|| Error::Invalid(format!("unknown preset `{}`: use tiny, small or base", cfg.preset)))?;
         mcfg.max_position_embeddings = mcfg.max_position_embeddings.max(cfg.seq_len);
@@ -211,6 +219,13 @@ impl Trainer {
             "use a smaller --batch-size or --seq-len",
         )
         .map_err(Error::Invalid)?;
+        if train.len() <= cfg.seq_len + 1 {
+            return Err(Error::input(
+                cfg.data.join("train"),
+                format!("the train split holds {} tokens, fewer than one sequence of {}", train.len(), cfg.seq_len + 1),
+                "pack more documents, or train with a smaller --seq-len",
+            ));
+        }
         let steps = cfg.steps();
         let schedule = Schedule {
             max_lr: cfg.lr,

@@ -33,6 +33,31 @@ fn pack_dir(dir: &Path, dtype: Dtype) -> Vec<Shard> {
             all.push(s);
         }
     }
+    // The manifest `rsr pack` writes beside them: exports check the mask against its counts.
+    let split = |ss: &[Shard]| rsr_pack::pack::SplitCounts {
+        docs: ss.iter().map(|s| s.n_docs() as u64).sum(),
+        tokens: ss.iter().map(|s| s.tokens.len() as u64).sum(),
+        masked_tokens: ss.iter().map(|s| s.mask.iter().filter(|&&m| m == 0).count() as u64).sum(),
+        shards: ss.len() as u64,
+        ..Default::default()
+    };
+    let counts = rsr_pack::pack::PackCounts {
+        splits: rsr_pack::pack::Splits { train: split(&all[..2]), val: split(&all[2..]) },
+        records_skipped: 0,
+        warnings: vec![],
+        vocab_size: 70_000,
+        special_ids: rsr_pack::tokenizer::SpecialIds {
+            endoftext: 0,
+            reflect_open: 1,
+            reflect_close: 2,
+            safe: 3,
+            unsafe_: 4,
+        },
+        added_special_tokens: vec![],
+    };
+    let outcome: rsr_pack::pack::PackOutcome =
+        rsr_core::manifest::Outcome::new("pack", vec![], serde_json::Value::Null, counts, Default::default());
+    outcome.manifest.write(dir).unwrap();
     all
 }
 
