@@ -251,6 +251,26 @@ fn shards_packs_and_runs_fail_closed() {
     let err = fails(d, &train_on("tiny-packed", "run-short", &["--tokens", "2048", "--seq-len", "1024"]));
     assert!(err.contains("fewer than one sequence"), "{err}");
 
+    // Records that lost their mask or their inserted ranges on the way to `rsr pack`: counted and
+    // skipped (exit 1), never packed as trainable text or as plain text.
+    std::fs::create_dir_all(d.join("rsr-edited")).unwrap();
+    std::fs::copy(d.join("rsr/manifest.json"), d.join("rsr-edited/manifest.json")).unwrap();
+    let docs = std::fs::read_to_string(d.join("rsr/documents.jsonl")).unwrap();
+    let mut lines: Vec<serde_json::Value> = docs.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let with_unsafe = |v: &serde_json::Value| v["text"].as_str().unwrap().contains("<|unsafe|>");
+    let a = lines.iter().position(with_unsafe).expect("a document with an unsafe reflection");
+    lines[a]["masked"] = serde_json::json!([]);
+    let b = lines.iter().rposition(with_unsafe).unwrap();
+    assert_ne!(a, b);
+    lines[b]["inserted"] = serde_json::json!([]);
+    let edited: String = lines.iter().map(|v| format!("{v}\n")).collect();
+    std::fs::write(d.join("rsr-edited/documents.jsonl"), edited).unwrap();
+    let out =
+        common::rsr_at(d, &["pack", "--input", "rsr-edited", "--tokenizer", "tok.json", "--out", "packed-edited"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("lost its loss mask") && err.contains("outside its inserted ranges"), "{err}");
+
     // A pack killed half-way: its staging directory is cleaned up by the next run, and old
     // shards never mix with new ones.
     let stale = d.join(".packed.rsr-tmp-4000000");

@@ -83,6 +83,19 @@ fn check_ranges(doc: &TransformedDoc) -> std::result::Result<(), String> {
             last = r[1];
         }
     }
+    // Reflections and tags exist only where the transform inserted them: a special token's text
+    // anywhere else (a record whose `inserted` was emptied) would be packed as plain text.
+    let mut last = 0;
+    for gap in doc.inserted.iter().map(|r| (r[0], r[1])).chain([(doc.text.len(), doc.text.len())]) {
+        let outside = &doc.text[last..gap.0];
+        if let Some(t) = special::ALL.iter().find(|t| outside.contains(**t)) {
+            return Err(format!(
+                "document `{}`: `{t}` outside its inserted ranges: reflections and tags must be listed in `inserted`",
+                doc.id
+            ));
+        }
+        last = gap.1;
+    }
     for m in &doc.masked {
         if doc.inserted.iter().any(|i| i[0] < m[1] && m[0] < i[1]) {
             return Err(format!(
@@ -300,6 +313,9 @@ struct Sink {
     writers: [SplitWriter; 2],
     soft: SoftErrors,
     unsafe_reflections: u64,
+    /// The transform masked unsafe text (`--mask unsafe`, the default): a record with an unsafe
+    /// reflection and nothing masked lost its mask.
+    mask_required: bool,
     docs: u64,
     bytes: u64,
 }
@@ -323,11 +339,20 @@ impl Sink {
                     continue;
                 }
             };
-            self.unsafe_reflections += doc
+            let unsafe_here = doc
                 .inserted
                 .iter()
                 .map(|r| rsr_core::reflection::count_unsafe(&doc.text[r[0]..r[1]]) as u64)
                 .sum::<u64>();
+            if unsafe_here > 0 && doc.masked.is_empty() && self.mask_required {
+                let message = format!(
+                    "document `{}`: {unsafe_here} unsafe reflection(s) but nothing masked: the record lost its loss mask",
+                    doc.id
+                );
+                self.soft.check::<()>(Err(Error::Record { path: file.to_path_buf(), line, message }))?;
+                continue;
+            }
+            self.unsafe_reflections += unsafe_here;
             let u = derive_seed(cfg.seed, &doc.id) as f64 / u64::MAX as f64;
             let split = (u < cfg.val_fraction) as usize;
             self.writers[split].push(&doc.id, &packed, tok.special.reflect_open, cfg.shard_tokens)?;
@@ -375,6 +400,7 @@ pub fn pack(
             ],
             soft: SoftErrors::new(cfg.strict),
             unsafe_reflections: 0,
+            mask_required: Manifest::read(&input.root).map_or(true, |m| m.knobs["transform"]["mask"] != "none"),
             docs: 0,
             bytes: 0,
         };

@@ -132,11 +132,18 @@ fn specials_only_come_from_inserted_text() {
     let f = fixture();
     let text = "Data says <|reflect|>safe<|/reflect|> here.<|reflect|>safe<|/reflect|>";
     let ins = text.rfind("<|reflect|>").unwrap();
-    let p = pack_doc(&doc(text, &[], &[[ins, text.len()]]), &f.tok).unwrap();
+    // A special token's text outside the inserted ranges (input text is neutralised on reading,
+    // so only a record edited on the way has one) is refused, not packed as plain text.
+    let err = pack_doc(&doc(text, &[], &[[ins, text.len()]]), &f.tok).unwrap_err();
+    assert!(err.contains("outside its inserted ranges"), "{err}");
+    let clean = "Data says here.<|reflect|>safe<|/reflect|>";
+    let ins_clean = clean.find("<|reflect|>").unwrap();
+    let p = pack_doc(&doc(clean, &[], &[[ins_clean, clean.len()]]), &f.tok).unwrap();
     let opens = p.tokens.iter().filter(|&&t| t == f.tok.special.reflect_open).count();
-    assert_eq!(opens, 1, "only the inserted reflection is special");
+    assert_eq!(opens, 1, "the inserted reflection is special");
     // A masked range overlapping inserted text is refused.
-    let err = pack_doc(&doc(text, &[[ins - 3, ins + 2]], &[[ins, text.len()]]), &f.tok).unwrap_err();
+    let err =
+        pack_doc(&doc(clean, &[[ins_clean - 3, ins_clean + 2]], &[[ins_clean, clean.len()]]), &f.tok).unwrap_err();
     assert!(err.contains("overlaps inserted text"), "{err}");
 }
 
@@ -258,8 +265,9 @@ fn unsafe_reflections_without_any_mask_are_refused_unless_mask_none_was_chosen()
     let mut lost = f.docs.iter().find(|d| !d.masked.is_empty()).unwrap().clone();
     lost.masked.clear();
     let input = write_docs(&dir.path().join("in"), &[lost]);
-    let err = pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_| {}).unwrap_err().to_string();
-    assert!(err.contains("the loss mask was lost") && err.contains("HINT"), "{err}");
+    let strict = PackConfig { strict: true, ..PackConfig::default() };
+    let err = pack(&input, &dir.path().join("p"), &f.tok, &strict, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("lost its loss mask"), "{err}");
     // The same documents from a transform that said --mask none are fine.
     let m = rsr_core::manifest::Manifest::new(
         "transform",
