@@ -65,15 +65,20 @@ fn inputs(dir: &Path) -> Vec<String> {
 /// The tests' settings: rsr every 16 words, labels from the `safety` field, a 10 kB cap.
 fn with_config<R>(f: impl FnOnce(&ScaleConfig) -> R) -> R {
     let t = TransformConfig { every: 16, ..TransformConfig::default() };
-    f(&ScaleConfig {
-        transform: &t,
+    f(&scale_config(&t))
+}
+
+/// The tests' settings around transform `t`.
+fn scale_config(t: &TransformConfig) -> ScaleConfig<'_> {
+    ScaleConfig {
+        transform: t,
         labels: LabelSource::Field("safety"),
         fields: DocFields::default(),
         counter: &Whitespace,
         max_doc_bytes: 10_000,
         strict: false,
         compress: true,
-    })
+    }
 }
 
 fn run(files: &[PathBuf], out: &Path, rank: Rank, stop_after: Option<u64>) -> std::thread::Result<()> {
@@ -198,16 +203,7 @@ fn parts_that_do_not_match_their_markers_are_refused() {
     // Rank 0 with the tests' settings, rank 1 with `--mask none`: one manifest cannot say both.
     run(&files, &out, Rank { rank: 0, world_size: 2 }, None).unwrap();
     let t = TransformConfig { every: 16, mask: rsr_corpus::transform::MaskPolicy::None, ..TransformConfig::default() };
-    let other = ScaleConfig {
-        transform: &t,
-        labels: LabelSource::Field("safety"),
-        fields: DocFields::default(),
-        counter: &Whitespace,
-        max_doc_bytes: 10_000,
-        strict: false,
-        compress: true,
-    };
-    run_with(&other, &files, &out, Rank { rank: 1, world_size: 2 }, None).unwrap();
+    run_with(&scale_config(&t), &files, &out, Rank { rank: 1, world_size: 2 }, None).unwrap();
     let err = merge_stats(&out).unwrap_err().to_string();
     assert!(err.contains("other settings") && err.contains("done.json"), "{err}");
     run(&files, &out, Rank { rank: 1, world_size: 2 }, None).unwrap();
