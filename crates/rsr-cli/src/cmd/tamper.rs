@@ -81,20 +81,22 @@ pub fn run(args: Args) -> Result<()> {
         },
     )?;
     pb.finish_and_clear();
-    println!("| steps | tokens | fine-tune loss | ASR (pooled) | direct | prefill@1 | jailbreak | continuation |");
-    println!("|---|---|---|---|---|---|---|---|");
+    // The columns: the sets the attack re-measures, labelled as the prompt-set table says.
+    let sets = rsr_world::prompts::tamper_sets();
+    let label = |s: &'static str| rsr_world::prompts::prompt_set(s).and_then(|p| p.column).map_or(s, |c| c.1);
+    let head: Vec<&str> = sets.iter().map(|s| label(s)).collect();
+    println!("| steps | tokens | fine-tune loss | ASR (pooled) | {} |", head.join(" | "));
+    println!("|---|---|---|---|{}", "---|".repeat(sets.len()));
     for p in &points {
         let set = |s: &str| p.sets.iter().find(|x| x.set == s).map(|x| x.harm.pct()).unwrap_or_default();
+        let cells: Vec<String> = sets.iter().map(|s| set(s)).collect();
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
             p.step,
             p.tokens,
             p.loss.map(|l| format!("{l:.3}")).unwrap_or_else(|| "-".into()),
             p.pooled_harm().cell(),
-            set("harmful_direct"),
-            set("prefill_1"),
-            set("jailbreak"),
-            set("continuation")
+            cells.join(" | ")
         );
     }
     let summary = RunSummary {
