@@ -85,11 +85,12 @@ impl Trace {
 }
 
 /// Validation or test: by a hash of what the prompt is about, so one hazard's (or recipe's,
-/// or dose's) prompts all fall on one side.
+/// or dose's) prompts all fall on one side. A harmful prompt about no procedure (a dose asked
+/// for harm) is keyed by the harm it asks for, its first step.
 pub fn is_validation(p: &PromptRecord) -> bool {
     let key = match (&p.procedure, p.harm_steps.first()) {
         (Some(proc_), _) => proc_.clone(),
-        (None, Some(first)) if p.set == "dual_use" => format!("dose:{first}"),
+        (None, Some(first)) => format!("dose:{first}"),
         _ => p.id.clone(),
     };
     rsr_classify::hash64(key.as_bytes(), 0x5EED).is_multiple_of(2)
