@@ -33,8 +33,9 @@ pub fn markdown(r: &StudyResults, intro: &str) -> String {
     }
     if !r.all_gates_passed() {
         md.push_str(
-            "\n**At least one seed failed a gate** (a gate not measured does not pass: the negative control is \
-trained on the first seed only unless asked). Where a world-property gate fails, that seed's world does not show \
+            "\n**At least one seed failed a gate** (a gate not measured does not pass: without \
+`--control-every-seed` the negative control is trained on the first seed only). `rsr gym check --study` \
+says which gate fails on which seed. Where a world-property gate fails, that seed's world does not show \
 harm learned from safe data that filtering keeps.\n",
         );
     }
