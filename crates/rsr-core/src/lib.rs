@@ -22,6 +22,7 @@ pub mod annotation;
 pub mod atomic;
 pub mod chat;
 pub mod corpus;
+pub mod digest;
 pub mod doc;
 pub mod error;
 pub mod jsonl;

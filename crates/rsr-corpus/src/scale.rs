@@ -180,15 +180,6 @@ pub struct Marker {
     pub part_sha256: Option<String>,
 }
 
-/// The sha256 of a file, in hex.
-fn sha256_file(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(|e| Error::io(path, e))?;
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
 fn part_paths(out: &Path, i: usize, compress: bool) -> (PathBuf, PathBuf) {
     let dir = out.join("parts");
     let ext = if compress { "jsonl.zst" } else { "jsonl" };
@@ -326,7 +317,7 @@ pub fn transform_files(
             bytes_in: seen.bytes_in,
             seconds: ts.elapsed().as_secs_f64(),
             knobs: knobs.clone(),
-            part_sha256: Some(sha256_file(&part)?),
+            part_sha256: Some(rsr_core::digest::sha256_file(&part)?),
         };
         // The marker last: its presence means the part is complete.
         write_all(&marker_path, serde_json::to_string_pretty(&marker).unwrap().as_bytes())?;
@@ -386,7 +377,7 @@ pub fn finished_parts(out: &Path) -> Result<Vec<Marker>> {
         if !m.part.is_file() {
             return Err(Error::input(&m.part, "the part is gone but its marker says it is done", redo));
         }
-        if sha256_file(&m.part)? != *want {
+        if rsr_core::digest::sha256_file(&m.part)? != *want {
             return Err(Error::input(&m.part, "the part changed since its marker was written (sha256 differs)", redo));
         }
     }

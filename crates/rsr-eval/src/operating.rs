@@ -58,9 +58,13 @@ pub struct Samples {
 }
 
 impl Samples {
-    /// A monitor's name with the sampling it ran under, for a table: `own (T=0.7)`.
-    pub fn label(&self, monitor: &str) -> String {
-        format!("{monitor} (T={})", self.temperature)
+    /// A monitor's name with the sampling it ran under (if any), for a table: `own`, or
+    /// `own (T=0.7)`.
+    pub fn label(sampling: Option<&Samples>, monitor: &str) -> String {
+        match sampling {
+            None => monitor.to_string(),
+            Some(s) => format!("{monitor} (T={})", s.temperature),
+        }
     }
 }
 
@@ -157,10 +161,7 @@ pub struct OperatingPoint {
 impl OperatingPoint {
     /// The monitor with its sampling, for a table: `own`, or `own (T=0.7)`.
     pub fn label(&self) -> String {
-        match &self.sampling {
-            None => self.monitor.clone(),
-            Some(s) => s.label(&self.monitor),
-        }
+        Samples::label(self.sampling.as_ref(), &self.monitor)
     }
 }
 

@@ -33,14 +33,6 @@ struct Seal {
     sha256: BTreeMap<String, String>,
 }
 
-fn sha256_hex(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(|e| Error::io(path, e))?;
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
 /// Whether `dir` is a complete checkpoint (sealed).
 pub fn is_complete(dir: &Path) -> bool {
     dir.join(SEAL).is_file()
@@ -60,7 +52,7 @@ pub fn seal(dir: &Path) -> Result<Vec<String>> {
     for f in FILES {
         let p = dir.join(f);
         if p.is_file() {
-            sha256.insert(f.to_string(), sha256_hex(&p)?);
+            sha256.insert(f.to_string(), rsr_core::digest::sha256_file(&p)?);
         }
     }
     let files = sha256.keys().cloned().collect();
@@ -93,7 +85,7 @@ pub fn verify(dir: &Path) -> Result<()> {
             }
             (Some(_), false) => return Err(Error::input(&p, "sealed, but missing", reseal)),
             (Some(want), true) => {
-                if sha256_hex(&p)? != *want {
+                if rsr_core::digest::sha256_file(&p)? != *want {
                     return Err(Error::input(
                         &p,
                         format!("changed since the checkpoint was sealed (sha256 differs from {SEAL})"),

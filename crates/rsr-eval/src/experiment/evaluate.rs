@@ -26,6 +26,7 @@ pub fn train_and_evaluate(
     // were built from), shared by every model.
     let monitors = WorldMonitors::fit(suite, cfg.labels())?;
     let trace_prompts = crate::operating::prompts(suite)?;
+    let ctx = Context { cfg, corpora, suite, monitors: &monitors, trace_prompts: &trace_prompts };
     let mut runs = Vec::new();
     for &budget in cfg.budgets() {
         for (name, mode) in VARIANTS {
@@ -33,7 +34,6 @@ pub fn train_and_evaluate(
                 continue;
             }
             let run = RunSpec { name, mode, budget };
-            let ctx = Context { cfg, corpora, suite, monitors: &monitors, trace_prompts: &trace_prompts };
             runs.push(evaluate_run(&ctx, run, progress)?);
         }
     }

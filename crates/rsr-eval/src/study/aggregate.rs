@@ -74,10 +74,7 @@ impl Row {
 
     /// The monitor with its sampling: `own`, or `own (T=0.7)`.
     pub fn monitor_label(&self) -> String {
-        match &self.sampling {
-            None => self.monitor.clone(),
-            Some(s) => s.label(&self.monitor),
-        }
+        Samples::label(self.sampling.as_ref(), &self.monitor)
     }
 }
 
