@@ -235,7 +235,28 @@ fn shards_packs_and_runs_fail_closed() {
         assert!(err.contains("manifest.json says") && err.contains("masked"), "{format}: {err}");
     }
     assert!(!d.join("exported").exists(), "nothing exported");
+    // The mask's masked positions moved with their count kept, the checksum recomputed: counts
+    // agree, the mask's sha256 in the pack's manifest does not.
+    let mut moved = good.clone();
+    let bytes = &mut moved[mask.clone()];
+    let (first_masked, first_open) =
+        (bytes.iter().position(|&m| m == 0).unwrap(), bytes.iter().position(|&m| m == 1).unwrap());
+    bytes.swap(first_masked, first_open);
+    let crc = crc32(&moved[64..]);
+    moved[36..40].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&shard, &moved).unwrap();
+    let err = fails(d, &["inspect", shard.to_str().unwrap()]);
+    assert!(err.contains("loss mask has sha256"), "{err}");
+    let err = fails(d, &train_on("packed", "run-tampered", &train));
+    assert!(err.contains("loss mask has sha256"), "{err}");
+    for format in ["megatron", "olmo", "llmc"] {
+        let err = fails(d, &["export", "--pack", "packed", "--format", format, "--out", "exported"]);
+        assert!(err.contains("loss mask has sha256"), "{format}: {err}");
+    }
+    assert!(!d.join("exported").exists() && !d.join("run-tampered/checkpoints").exists());
     std::fs::write(&shard, &good).unwrap();
+    let out = ok(d, &["inspect", shard.to_str().unwrap()]);
+    assert!(out.contains("matches the pack's manifest"), "{out}");
 
     // A damaged validation shard is an error, not a skipped validation; a pack shorter than one
     // sequence is an error, not a panic.

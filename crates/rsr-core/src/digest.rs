@@ -13,8 +13,33 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// A sha256 fed in pieces (a split's loss mask, shard after shard).
+#[derive(Default, Clone)]
+pub struct Sha256Stream(sha2::Sha256);
+
+impl Sha256Stream {
+    pub fn update(&mut self, bytes: &[u8]) {
+        use sha2::Digest;
+        self.0.update(bytes);
+    }
+
+    /// The digest, in lowercase hex.
+    pub fn hex(self) -> String {
+        use sha2::Digest;
+        self.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_stream_digests_its_pieces_as_one_text() {
+        let mut s = super::Sha256Stream::default();
+        s.update(b"a");
+        s.update(b"bc");
+        assert_eq!(s.hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
     #[test]
     fn the_digest_of_a_known_text() {
         let dir = tempfile::tempdir().unwrap();

@@ -40,9 +40,29 @@ pub fn neutralise(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// `text` with every literal special token removed, and the spaces around it collapsed: what a
+/// person reads (a rationale the model wrote, returned to a client).
+pub fn strip(text: &str) -> String {
+    if !contains_special(text) {
+        return text.to_string();
+    }
+    let mut out = text.to_string();
+    for tok in ALL {
+        out = out.replace(tok, " ");
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strip_leaves_plain_text() {
+        assert_eq!(strip("it names a poison."), "it names a poison.");
+        assert_eq!(strip("it names<|reflect|> a poison<|unsafe|>."), "it names a poison .");
+        assert!(!contains_special(&strip("<|endoftext|><|/reflect|>x")));
+    }
 
     #[test]
     fn neutralise_removes_every_special_token_and_keeps_length() {

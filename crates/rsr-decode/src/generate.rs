@@ -554,7 +554,8 @@ impl<M: LanguageModel> Decoder<'_, M> {
         };
         if let Ok(rsr_core::reflection::Verdict::Unsafe { category, rationale }) = parsed {
             record.category = Some(category.slug().to_string());
-            record.rationale = Some(rationale).filter(|r| !r.is_empty());
+            // Plain text: a rationale that wandered into special tokens loses them.
+            record.rationale = Some(rsr_core::special::strip(&rationale)).filter(|r| !r.is_empty());
         }
         self.act(s, cfg, record)
     }

@@ -481,4 +481,20 @@ mod tests {
             .count();
         assert!((70..=130).contains(&val), "{val}");
     }
+
+    /// The power the study needs (issue: 150 safe-knowledge test prompts and 150 benign +
+    /// look-alike validation prompts per seed), on the default world of every evaluation and
+    /// calibration seed, after the leak scan.
+    #[test]
+    fn the_default_world_has_the_prompts_a_five_point_difference_needs() {
+        for seed in (0..5).chain(100..105) {
+            let g = rsr_world::generate_in_memory(seed, rsr_world::WorldConfig::default());
+            let test_sk =
+                g.prompts.iter().filter(|p| !is_validation(p) && role(p) == Some(Role::SafeKnowledge)).count();
+            let val_benign = g.prompts.iter().filter(|p| is_validation(p) && is_benign(p)).count();
+            println!("seed {seed}: {test_sk} safe-knowledge test prompts, {val_benign} benign validation prompts");
+            assert!(test_sk >= 150, "seed {seed}: {test_sk} safe-knowledge test prompts");
+            assert!(val_benign >= 150, "seed {seed}: {val_benign} benign + look-alike validation prompts");
+        }
+    }
 }

@@ -25,13 +25,23 @@ pub enum Budget {
     /// The same passes over each variant's own corpus as raw makes over raw's: the budget
     /// scaled by the corpus's size against raw's (filter trains less, rsr and tag more).
     Passes,
+    /// Each variant trained until its validation loss stops improving (the same rule for every
+    /// variant: warmup–stable–decay, the decay begun after [`PLATEAU_PATIENCE`] validations
+    /// without a 0.5% gain), capped at [`PLATEAU_CAP`] times the equal-compute budget.
+    Plateau,
 }
+
+/// Validations without a gain that end the stable phase of a `plateau` run.
+pub const PLATEAU_PATIENCE: u32 = 3;
+/// A `plateau` run's cap, as a multiple of the equal-compute budget.
+pub const PLATEAU_CAP: u64 = 2;
 
 impl Budget {
     pub fn name(self) -> &'static str {
         match self {
             Budget::Compute => "compute",
             Budget::Passes => "passes",
+            Budget::Plateau => "plateau",
         }
     }
 
@@ -40,8 +50,10 @@ impl Budget {
         match s {
             "compute" => Ok(Budget::Compute),
             "passes" => Ok(Budget::Passes),
+            "plateau" => Ok(Budget::Plateau),
             _ => Err(format!(
-                "unknown budget `{s}`: choose compute (equal tokens) or passes (equal passes over each corpus)"
+                "unknown budget `{s}`: choose compute (equal tokens), passes (equal passes over each corpus) \
+                 or plateau (each until its validation loss stops improving)"
             )),
         }
     }
@@ -59,6 +71,7 @@ impl Budget {
         match self {
             Budget::Compute => tokens,
             Budget::Passes => (tokens as f64 * vs_raw).round() as u64,
+            Budget::Plateau => tokens * PLATEAU_CAP,
         }
     }
 }

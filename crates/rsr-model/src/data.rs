@@ -48,12 +48,9 @@ impl TokenStream {
             tokens.extend(s.tokens);
             mask.extend(s.mask);
         }
-        rsr_pack::pack::check_against_manifest(
-            pack_dir,
-            split,
-            tokens.len() as u64,
-            mask.iter().filter(|&&m| m == 0).count() as u64,
-        )?;
+        let mut tally = rsr_pack::pack::MaskTally::default();
+        tally.add(&mask);
+        rsr_pack::pack::check_against_manifest(pack_dir, split, tally)?;
         Ok(Self { tokens, mask, vocab_size: vocab })
     }
 

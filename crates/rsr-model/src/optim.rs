@@ -3,25 +3,75 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// The shape of the learning rate after warm-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    /// Cosine decay from the peak to the floor over every step after warm-up.
+    #[default]
+    Cosine,
+    /// Warmup–stable–decay (Hu et al., 2024, "MiniCPM"; Hägele et al., 2024): the peak held,
+    /// then a linear decay to the floor over the last `decay` fraction of the steps. The stable
+    /// phase's checkpoints can be decayed from, and at a fixed budget it matches or beats cosine.
+    Wsd,
+}
+
+impl Shape {
+    pub const ALL: [Shape; 2] = [Shape::Cosine, Shape::Wsd];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Cosine => "cosine",
+            Shape::Wsd => "wsd",
+        }
+    }
+}
+
+impl std::str::FromStr for Shape {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Shape::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| format!("unknown schedule `{s}`: cosine or wsd"))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Schedule {
     pub max_lr: f32,
-    /// Floor of the cosine decay, as a fraction of `max_lr`.
+    /// Floor of the decay, as a fraction of `max_lr`.
     pub min_lr_ratio: f32,
     pub warmup_steps: u64,
     pub total_steps: u64,
+    #[serde(default)]
+    pub shape: Shape,
+    /// [`Shape::Wsd`]: the steps of the final decay.
+    #[serde(default)]
+    pub decay_steps: u64,
 }
 
 impl Schedule {
-    /// Linear warm-up to `max_lr`, then cosine decay to `min_lr_ratio * max_lr` at `total_steps`.
+    /// Linear warm-up to `max_lr`, then the [`Shape`] down to `min_lr_ratio * max_lr` at
+    /// `total_steps`.
     pub fn lr_at(&self, step: u64) -> f32 {
         if step < self.warmup_steps {
             return self.max_lr * (step + 1) as f32 / self.warmup_steps as f32;
         }
         let min = self.max_lr * self.min_lr_ratio;
-        let span = self.total_steps.saturating_sub(self.warmup_steps).max(1);
-        let progress = ((step - self.warmup_steps) as f32 / span as f32).min(1.0);
-        min + 0.5 * (self.max_lr - min) * (1.0 + (std::f32::consts::PI * progress).cos())
+        match self.shape {
+            Shape::Cosine => {
+                let span = self.total_steps.saturating_sub(self.warmup_steps).max(1);
+                let progress = ((step - self.warmup_steps) as f32 / span as f32).min(1.0);
+                min + 0.5 * (self.max_lr - min) * (1.0 + (std::f32::consts::PI * progress).cos())
+            }
+            Shape::Wsd => {
+                let start = self.total_steps.saturating_sub(self.decay_steps).max(self.warmup_steps);
+                if step < start {
+                    return self.max_lr;
+                }
+                let span = self.total_steps.saturating_sub(start).max(1);
+                let progress = ((step - start) as f32 / span as f32).min(1.0);
+                self.max_lr - (self.max_lr - min) * progress
+            }
+        }
     }
 }
 
@@ -92,7 +142,14 @@ mod tests {
 
     #[test]
     fn lr_warms_up_then_decays_to_the_floor() {
-        let s = Schedule { max_lr: 1e-3, min_lr_ratio: 0.1, warmup_steps: 10, total_steps: 110 };
+        let s = Schedule {
+            max_lr: 1e-3,
+            min_lr_ratio: 0.1,
+            warmup_steps: 10,
+            total_steps: 110,
+            shape: Shape::Cosine,
+            decay_steps: 0,
+        };
         assert!((s.lr_at(0) - 1e-4).abs() < 1e-9);
         assert!((s.lr_at(9) - 1e-3).abs() < 1e-9);
         assert!((s.lr_at(10) - 1e-3).abs() < 1e-9);
@@ -127,5 +184,27 @@ mod tests {
         let mut g = vec![0.3, 0.4];
         clip_grad_norm(&mut g, 1.0);
         assert_eq!(g, vec![0.3, 0.4]);
+    }
+
+    #[test]
+    fn wsd_holds_the_peak_then_decays_linearly_to_the_floor() {
+        let s = Schedule {
+            max_lr: 1e-3,
+            min_lr_ratio: 0.1,
+            warmup_steps: 10,
+            total_steps: 110,
+            shape: Shape::Wsd,
+            decay_steps: 20,
+        };
+        assert!((s.lr_at(9) - 1e-3).abs() < 1e-9);
+        assert_eq!(s.lr_at(50), 1e-3);
+        assert_eq!(s.lr_at(89), 1e-3);
+        assert!((s.lr_at(100) - 5.5e-4).abs() < 1e-7, "{}", s.lr_at(100));
+        assert!((s.lr_at(110) - 1e-4).abs() < 1e-9);
+        for t in 0..200 {
+            if t >= 10 {
+                assert!(s.lr_at(t + 1) <= s.lr_at(t));
+            }
+        }
     }
 }

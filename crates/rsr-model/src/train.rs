@@ -14,7 +14,7 @@ use crate::checkpoint;
 use crate::config::ModelConfig;
 use crate::data::{Batch, TokenStream};
 use crate::model::{Acts, Model};
-use crate::optim::{clip_grad_norm, AdamW, Schedule};
+use crate::optim::{clip_grad_norm, AdamW, Schedule, Shape};
 use rsr_core::manifest::{Manifest, Outcome};
 use rsr_core::{atomic, Error, Result};
 use rsr_pack::tokenizer::RsrTokenizer;
@@ -38,6 +38,18 @@ pub struct TrainConfig {
     pub min_lr_ratio: f32,
     /// Warm-up as a fraction of all steps.
     pub warmup: f32,
+    /// The learning rate after warm-up: cosine decay, or warmup–stable–decay.
+    #[serde(default)]
+    pub schedule: Shape,
+    /// `wsd`: the final decay, as a fraction of all steps.
+    #[serde(default = "default_decay")]
+    pub decay: f32,
+    /// Train to a plateau: with `wsd`, hold the peak rate until the validation loss has not
+    /// improved by [`PLATEAU_MIN_GAIN`] for this many validations in a row, then decay (for
+    /// `decay` of the steps trained so far) and stop. `tokens` is then the cap. None: train to
+    /// `tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateau: Option<u32>,
     pub weight_decay: f32,
     pub grad_clip: f32,
     pub seed: u64,
@@ -59,12 +71,65 @@ impl Default for TrainConfig {
             lr: 3e-3,
             min_lr_ratio: 0.1,
             warmup: 0.05,
+            schedule: Shape::Cosine,
+            decay: default_decay(),
+            plateau: None,
             weight_decay: 0.1,
             grad_clip: 1.0,
             seed: 0,
             eval_every: 100,
             eval_batches: 8,
             checkpoint_every: 0,
+        }
+    }
+}
+
+fn default_decay() -> f32 {
+    0.2
+}
+
+/// The relative gain in validation loss that counts as still improving (0.5%).
+pub const PLATEAU_MIN_GAIN: f32 = 0.005;
+
+/// Where a plateau run stands: the best validation loss, the validations since it last
+/// improved, and the step its decay began at (recorded in each checkpoint's state.json, so a
+/// resumed run decays where it would have).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlateauState {
+    pub best: Option<f32>,
+    pub stale: u32,
+    pub decay_from: Option<u64>,
+}
+
+impl PlateauState {
+    /// Record a validation loss at `step`; true when the plateau is reached now.
+    pub fn observe(&mut self, val: f32, patience: u32, step: u64) -> bool {
+        if self.decay_from.is_some() {
+            return false;
+        }
+        // A loss that is not a number is never a gain.
+        let gain = match self.best {
+            Some(b) => val < b * (1.0 - PLATEAU_MIN_GAIN),
+            None => val.is_finite(),
+        };
+        if gain {
+            self.best = Some(val);
+            self.stale = 0;
+        } else {
+            self.stale += 1;
+        }
+        if self.stale >= patience {
+            self.decay_from = Some(step);
+        }
+        self.decay_from.is_some()
+    }
+
+    /// The last step: the cap, or the end of the decay that began at the plateau (`decay` of
+    /// the whole run, so `decay / (1 - decay)` of the steps before it).
+    pub fn end(&self, cap: u64, decay: f32) -> u64 {
+        match self.decay_from {
+            Some(d) => (d + (d as f64 * decay as f64 / (1.0 - decay as f64).max(1e-6)).round() as u64).min(cap),
+            None => cap,
         }
     }
 }
@@ -79,6 +144,16 @@ impl TrainConfig {
         }
         if self.tokens == 0 {
             return Err("--tokens must be at least 1".into());
+        }
+        if let Some(patience) = self.plateau {
+            if patience == 0 || self.schedule != Shape::Wsd || self.eval_every == 0 {
+                return Err("--plateau needs a patience of at least 1, --schedule wsd and --eval-every above 0 \
+                    (the plateau is read from the validation loss, then the rate decays)"
+                    .into());
+            }
+        }
+        if !(0.0..=1.0).contains(&self.decay) {
+            return Err(format!("--decay is a fraction of the steps, in [0, 1]; got {}", self.decay));
         }
         for (name, v) in [("--lr", self.lr), ("--warmup", self.warmup), ("--weight-decay", self.weight_decay)] {
             if !(v.is_finite() && v >= 0.0) {
@@ -139,6 +214,8 @@ pub struct Trainer {
     stale: bool,
     /// The transform knobs recorded in the pack's manifest (mode, cadence…), or null.
     transform: serde_json::Value,
+    /// `cfg.plateau`: where the run stands.
+    plateau: PlateauState,
 }
 
 /// Make `run` ready for a new run (not a resume). A directory that already holds a run
@@ -232,14 +309,18 @@ impl Trainer {
             min_lr_ratio: cfg.min_lr_ratio,
             warmup_steps: ((steps as f32 * cfg.warmup) as u64).max(1),
             total_steps: steps,
+            shape: cfg.schedule,
+            decay_steps: (steps as f32 * cfg.decay) as u64,
         };
-        let (model, m, v, step) = match (resume, latest_checkpoint(run)) {
+        let (model, m, v, step, plateau) = match (resume, latest_checkpoint(run)) {
             (true, Some(ckpt)) => {
                 let model = checkpoint::load_model(&ckpt)?;
                 let (m, v) = checkpoint::load_optimizer(&ckpt, &model.layout)?;
                 #[derive(Deserialize)]
                 struct Step {
                     step: u64,
+                    #[serde(default)]
+                    plateau: PlateauState,
                 }
                 let path = ckpt.join("state.json");
                 let state: Step = serde_json::from_slice(&std::fs::read(&path).map_err(|e| Error::io(&path, e))?)
@@ -250,8 +331,7 @@ impl Trainer {
                             "the checkpoint's state.json is damaged",
                         )
                     })?;
-                let step = state.step;
-                (model, m, v, step)
+                (model, m, v, state.step, state.plateau)
             }
             (true, None) => {
                 return Err(Error::input(run, "no checkpoint to resume from", "start the run without --resume"))
@@ -259,7 +339,7 @@ impl Trainer {
             (false, _) => {
                 let model = Model::new(mcfg, cfg.seed);
                 let n = model.num_params();
-                (model, vec![0.0; n], vec![0.0; n], 0)
+                (model, vec![0.0; n], vec![0.0; n], 0, PlateauState::default())
             }
         };
         let decay = model.decay_mask();
@@ -275,7 +355,7 @@ impl Trainer {
         } else {
             let _ = std::fs::remove_file(run.join("metrics.jsonl"));
         }
-        Ok(Self {
+        let mut trainer = Self {
             cfg,
             model,
             m,
@@ -293,7 +373,24 @@ impl Trainer {
             engine: None,
             stale: false,
             transform,
-        })
+            plateau,
+        };
+        trainer.apply_plateau();
+        Ok(trainer)
+    }
+
+    /// The last step of this run: the budget's, or where the decay after a plateau ends.
+    pub fn end(&self) -> u64 {
+        self.plateau.end(self.cfg.steps(), self.cfg.decay)
+    }
+
+    /// Once the plateau is reached, the schedule decays from there to [`Trainer::end`].
+    fn apply_plateau(&mut self) {
+        if let Some(d) = self.plateau.decay_from {
+            let end = self.end();
+            self.schedule.total_steps = end;
+            self.schedule.decay_steps = end - d;
+        }
     }
 
     /// Take the steps with `make(model, m, v, opt)`'s engine from now on (it
@@ -360,8 +457,8 @@ impl Trainer {
         let dir = self.run.join("checkpoints").join(format!("step-{:07}", self.step));
         checkpoint::save_model(&dir, &self.model, self.eos, Some(&self.tokenizer))?;
         checkpoint::save_optimizer(&dir, &self.model.layout, &self.m, &self.v)?;
-        let state =
-            json!({ "step": self.step, "tokens": self.tokens_seen(), "train": self.cfg, "transform": self.transform });
+        let state = json!({ "step": self.step, "tokens": self.tokens_seen(), "train": self.cfg, "transform": self.transform,
+                "plateau": self.plateau });
         atomic::write_all(dir.join("state.json"), serde_json::to_string_pretty(&state).unwrap().as_bytes())?;
         // The seal last: its presence marks a complete checkpoint, and every load checks it.
         checkpoint::seal(&dir)?;
@@ -375,7 +472,6 @@ impl Trainer {
     /// Train until step `stop` (or the budget), logging every step, saving
     /// periodic checkpoints, and calling `on_step`. Returns the last metrics.
     pub fn run_until(&mut self, stop: u64, on_step: &mut dyn FnMut(&StepMetrics)) -> Result<Option<StepMetrics>> {
-        let steps = self.cfg.steps();
         let per_step = (self.cfg.batch_size * self.cfg.seq_len) as u64;
         let every_ckpt =
             if self.cfg.checkpoint_every == 0 { u64::MAX } else { (self.cfg.checkpoint_every / per_step).max(1) };
@@ -386,14 +482,20 @@ impl Trainer {
             .open(&metrics_path)
             .map_err(|e| Error::io(&metrics_path, e))?;
         let mut last = None;
-        while self.step < stop.min(steps) {
+        while self.step < stop.min(self.end()) {
             let ts = Instant::now();
             let lr = self.schedule.lr_at(self.step);
             let (loss, grad_norm) = self.train_step()?;
             let tok_per_s = per_step as f64 / ts.elapsed().as_secs_f64();
             let eval_now =
-                self.step == steps || (self.cfg.eval_every > 0 && self.step.is_multiple_of(self.cfg.eval_every));
+                self.step == self.end() || (self.cfg.eval_every > 0 && self.step.is_multiple_of(self.cfg.eval_every));
             let val_loss = if eval_now { self.val_loss()? } else { None };
+            if let (Some(patience), Some(v)) = (self.cfg.plateau, val_loss) {
+                if self.plateau.observe(v, patience, self.step) {
+                    self.apply_plateau();
+                }
+            }
+            let steps = self.end();
             let m =
                 StepMetrics { step: self.step, tokens: self.tokens_seen(), loss, val_loss, lr, tok_per_s, grad_norm };
             writeln!(log, "{}", serde_json::to_string(&m).unwrap()).map_err(|e| Error::io(&metrics_path, e))?;
@@ -488,4 +590,30 @@ fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
         .map(|l| format!("{l}\n"))
         .collect();
     atomic::write_all(path, kept.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_plateau_is_patience_validations_without_a_gain_then_a_decay_of_its_share() {
+        let mut p = super::PlateauState::default();
+        // Improving by more than 0.5% each time: no plateau.
+        for (i, v) in [3.0, 2.5, 2.2, 2.0].iter().enumerate() {
+            assert!(!p.observe(*v, 2, 100 * (i as u64 + 1)));
+        }
+        // 0.2% better, then worse: two stale validations, the decay begins at the second.
+        assert!(!p.observe(1.996, 2, 500));
+        assert!(p.observe(2.01, 2, 600));
+        assert_eq!(p.decay_from, Some(600));
+        assert_eq!(p.best, Some(2.0));
+        // A decay of 20% of the whole run: 150 steps after 600; never past the cap.
+        assert_eq!(p.end(10_000, 0.2), 750);
+        assert_eq!(p.end(700, 0.2), 700);
+        // Later validations change nothing.
+        assert!(!p.observe(0.1, 2, 700));
+        assert_eq!(p.decay_from, Some(600));
+        // A validation loss that is not a number never counts as a gain.
+        let mut q = super::PlateauState { best: Some(2.0), ..Default::default() };
+        assert!(q.observe(f32::NAN, 1, 10));
+    }
 }

@@ -126,3 +126,42 @@ fn a_resumed_run_matches_an_uninterrupted_one_exactly() {
     let wb = checkpoint::load_model(&resumed.join("checkpoints/step-0000012")).unwrap();
     assert_eq!(wa.params, wb.params);
 }
+
+/// A run trained to a plateau stops before its cap, with the decay after the plateau; killed
+/// during the decay and resumed, it ends exactly where the uninterrupted run ends.
+#[test]
+fn a_plateau_run_stops_early_and_resumes_into_its_decay_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = packed(dir.path());
+    // A peak rate high enough that the validation loss stalls well before the cap.
+    let plateau = |data: PathBuf| TrainConfig {
+        schedule: rsr_model::optim::Shape::Wsd,
+        plateau: Some(1),
+        eval_every: 4,
+        lr: 2e-2,
+        ..cfg(data, 400)
+    };
+    let straight = dir.path().join("straight");
+    let done = Trainer::new(&straight, plateau(data.clone()), false).unwrap().run(&mut |_| {}).unwrap();
+    let end = done.counts.steps;
+    assert!(end < 400, "the plateau ends the run before the cap ({end} steps)");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(straight.join(format!("checkpoints/step-{end:07}/state.json"))).unwrap())
+            .unwrap();
+    let from = state["plateau"]["decay_from"].as_u64().expect("the decay began at the plateau");
+    assert!(from < end);
+
+    let resumed = dir.path().join("resumed");
+    {
+        let mut t = Trainer::new(&resumed, plateau(data.clone()), false).unwrap();
+        t.run_until(from + (end - from) / 2, &mut |_| {}).unwrap();
+        t.save_checkpoint().unwrap();
+    }
+    let mut t = Trainer::new(&resumed, TrainConfig::default(), true).unwrap();
+    assert_eq!(t.end(), end, "the resumed run knows where its decay ends");
+    t.run(&mut |_| {}).unwrap();
+    assert_eq!(losses(&straight), losses(&resumed), "losses after resume differ");
+    let wa = checkpoint::load_model(&straight.join(format!("checkpoints/step-{end:07}"))).unwrap();
+    let wb = checkpoint::load_model(&resumed.join(format!("checkpoints/step-{end:07}"))).unwrap();
+    assert_eq!(wa.params, wb.params);
+}

@@ -119,13 +119,11 @@ pub fn export(pack_dir: &Path, out: &Path, format: Format) -> Result<Vec<PathBuf
         let shards = split_shards(pack_dir, split)?;
         // The loss mask as `rsr pack` counted it, before anything is written (as `rsr train`
         // checks): an export never carries a mask rewritten after packing.
-        let (mut tokens, mut masked) = (0u64, 0u64);
+        let mut tally = crate::pack::MaskTally::default();
         for p in &shards {
-            let s = Shard::read(p)?;
-            tokens += s.tokens.len() as u64;
-            masked += s.mask.iter().filter(|&&m| m == 0).count() as u64;
+            tally.add(&Shard::read(p)?.mask);
         }
-        crate::pack::check_against_manifest(pack_dir, split, tokens, masked)?;
+        crate::pack::check_against_manifest(pack_dir, split, tally)?;
         match format {
             Format::Megatron => {
                 let (mut tok_docs, mut mask_docs, mut dtype) = (Vec::new(), Vec::new(), Dtype::U16);

@@ -230,6 +230,11 @@ pub struct SplitCounts {
     pub reflections: u64,
     pub shards: u64,
     pub masked_fraction: f64,
+    /// The sha256 of the split's loss mask, one byte per token in shard order: what `rsr train`,
+    /// `rsr export` and `rsr inspect` check the shards against (a mask permuted with its count
+    /// kept and the shard checksums recomputed is refused). Packs older than it have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_sha256: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -246,13 +251,15 @@ struct SplitWriter {
     shard: Shard,
     index: JsonlWriter,
     counts: SplitCounts,
+    mask: rsr_core::digest::Sha256Stream,
     written: Vec<String>,
 }
 
 impl SplitWriter {
     fn new(dir: PathBuf, dtype: Dtype, vocab: u32) -> Result<Self> {
         let index = JsonlWriter::create(dir.join("index.jsonl"))?;
-        Ok(Self { dir, shard: Shard::new(dtype, vocab), index, counts: SplitCounts::default(), written: vec![] })
+        let (counts, mask) = (SplitCounts::default(), Default::default());
+        Ok(Self { dir, shard: Shard::new(dtype, vocab), index, counts, mask, written: vec![] })
     }
 
     fn shard_name(&self) -> String {
@@ -271,6 +278,7 @@ impl SplitWriter {
         self.counts.docs += 1;
         self.counts.tokens += p.tokens.len() as u64;
         self.counts.masked_tokens += p.mask.iter().filter(|&&m| m == 0).count() as u64;
+        self.mask.update(&p.mask);
         self.counts.reflections += p.tokens.iter().filter(|&&t| t == reflect_id).count() as u64;
         if self.shard.tokens.len() >= shard_tokens {
             self.flush()?;
@@ -300,6 +308,7 @@ impl SplitWriter {
             }
         }
         self.counts.shards = self.written.len() as u64;
+        self.counts.mask_sha256 = Some(self.mask.hex());
         self.counts.masked_fraction =
             if self.counts.tokens == 0 { 0.0 } else { self.counts.masked_tokens as f64 / self.counts.tokens as f64 };
         Ok(self.counts)
@@ -521,12 +530,41 @@ pub fn pack(
     })
 }
 
-/// The shards of `split` must hold the tokens and masked tokens the pack's manifest counted:
-/// a mask rewritten after packing (unsafe text made trainable) stops training here even if
-/// each shard's checksum was recomputed.
-pub fn check_against_manifest(pack_dir: &Path, split: &str, tokens: u64, masked: u64) -> Result<()> {
+/// What a split's shards hold, as [`check_against_manifest`] compares it with the pack's manifest.
+#[derive(Default)]
+pub struct MaskTally {
+    pub tokens: u64,
+    pub masked: u64,
+    digest: rsr_core::digest::Sha256Stream,
+}
+
+impl MaskTally {
+    /// Add a shard's (or a document's) loss mask, in order.
+    pub fn add(&mut self, mask: &[u8]) {
+        self.tokens += mask.len() as u64;
+        self.masked += mask.iter().filter(|&&m| m == 0).count() as u64;
+        self.digest.update(mask);
+    }
+}
+
+/// Read every shard of `split` in `pack_dir` and [`check_against_manifest`] (what `rsr inspect`
+/// does for the split of the shard it shows).
+pub fn verify_split(pack_dir: &Path, split: &str) -> Result<()> {
+    let mut tally = MaskTally::default();
+    for p in crate::export::split_shards(pack_dir, split)? {
+        tally.add(&crate::shard::Shard::read(&p)?.mask);
+    }
+    check_against_manifest(pack_dir, split, tally)
+}
+
+/// The shards of `split` must hold the tokens, masked tokens and loss mask the pack's manifest
+/// recorded: a mask rewritten after packing (unsafe text made trainable, or masked positions
+/// moved with their count kept) stops training and export here even if each shard's checksum
+/// was recomputed.
+pub fn check_against_manifest(pack_dir: &Path, split: &str, tally: MaskTally) -> Result<()> {
     let m: PackOutcome = Outcome::read(pack_dir)?;
     let c = m.counts.split(split);
+    let (tokens, masked) = (tally.tokens, tally.masked);
     let (want_tokens, want_masked) = (c.map(|c| c.tokens), c.map(|c| c.masked_tokens));
     if want_tokens != Some(tokens) || want_masked != Some(masked) {
         return Err(Error::input(
@@ -538,6 +576,16 @@ pub fn check_against_manifest(pack_dir: &Path, split: &str, tokens: u64, masked:
             ),
             "the shards or the loss mask changed after `rsr pack`: re-run it",
         ));
+    }
+    if let Some(want) = c.and_then(|c| c.mask_sha256.as_deref()) {
+        let got = tally.digest.hex();
+        if got != want {
+            return Err(Error::input(
+                pack_dir.join(split),
+                format!("the shards' loss mask has sha256 {got}, but the pack's manifest.json records {want}"),
+                "the loss mask changed after `rsr pack` (masked positions moved): re-run it",
+            ));
+        }
     }
     Ok(())
 }

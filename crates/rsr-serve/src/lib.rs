@@ -115,9 +115,6 @@ const INERT: &[(&str, &str)] = &[
     ("best_of", "1"),
 ];
 
-/// Fields that only describe the caller.
-const INFORMATIONAL: &[&str] = &["user", "stream_options"];
-
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.limits.max_body_bytes;
     let read_timeout = state.limits.read_timeout;
@@ -127,9 +124,33 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/completions", post(completions))
         .route("/v1/chat/completions", post(chat_completions))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state((limit, read_timeout), read_whole_body))
+        // Outermost: a declared size over the limit is refused before anything is read.
         .layer(axum::middleware::from_fn_with_state(limit, refuse_declared_oversize))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(read_timeout))
         .with_state(state)
+}
+
+/// The whole request body must arrive within `read_timeout` (a client trickling a byte at a
+/// time is cut off at the deadline, not granted a fresh timeout per frame), and within `limit`.
+async fn read_whole_body(
+    State((limit, read_timeout)): State<(usize, Duration)>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(read_timeout, axum::body::to_bytes(body, limit)).await {
+        Err(_) => error(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            format!("the request body did not arrive within {read_timeout:?}"),
+        ),
+        Ok(Err(_)) => error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            format!("request body is over this server's limit of {limit} bytes, or broken off"),
+        ),
+        Ok(Ok(bytes)) => next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+    }
 }
 
 /// A body that declares more than the limit is refused before a byte of it is read.
@@ -246,6 +267,10 @@ struct Common {
     /// `reflections[].rationale`; costs a few tokens per unsafe check).
     #[serde(default)]
     rationales: bool,
+    /// Describes the caller; not used.
+    #[allow(dead_code)]
+    user: Option<String>,
+    stream_options: Option<StreamOptions>,
     /// Everything else the client sent.
     #[serde(flatten)]
     other: serde_json::Map<String, Value>,
@@ -258,10 +283,42 @@ struct CompletionRequest {
     common: Common,
 }
 
+/// `stream_options`: only `include_usage` (a last chunk with the token counts).
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
+}
+
+/// A chat message: a known role and text content; anything else is a 400.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Message {
-    role: String,
+    role: Role,
     content: String,
+    /// The speaker's name (OpenAI's field); not used.
+    #[allow(dead_code)]
+    name: Option<String>,
+}
+
+/// The roles the chat layout has (`rsr_core::chat`); tools are not served.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,7 +355,7 @@ impl AppState {
             .other
             .iter()
             .filter(|(k, v)| {
-                if INFORMATIONAL.contains(&k.as_str()) || v.is_null() {
+                if v.is_null() {
                     return false;
                 }
                 match INERT.iter().find(|(name, _)| name == k) {
@@ -460,7 +517,7 @@ impl AppState {
     /// check that cannot be taken back), the rest when the generation ends, then the finish
     /// reason and the reflections. A full server still answers 503 before the stream starts;
     /// a client that goes away stops the generation.
-    async fn stream(self: &Arc<Self>, prompt: String, cfg: GenConfig, shape: Shape) -> Response {
+    async fn stream(self: &Arc<Self>, prompt: String, cfg: GenConfig, shape: Shape, usage: bool) -> Response {
         let timeout = self.limits.timeout;
         let permit = match self.slot().await {
             Ok(p) => p,
@@ -491,11 +548,13 @@ impl AppState {
         let me = Arc::clone(self);
         tokio::spawn(async move {
             let model = Arc::clone(&me);
-            let job = tokio::task::spawn_blocking(move || model.model.generate(&prompt, &cfg));
+            let job = tokio::task::spawn_blocking(move || {
+                model.model.encode(&prompt).map(|ids| (model.model.generate_ids(&ids, &cfg), ids.len()))
+            });
             let out = tokio::time::timeout(timeout, job).await;
             drop(permit);
             match out {
-                Ok(Ok(Ok(g))) => {
+                Ok(Ok(Ok((g, n_prompt)))) => {
                     let text = if shape == Shape::Chat { g.text.trim() } else { g.text.as_str() };
                     let sent = sent.lock().expect("not poisoned").clone();
                     let rest = text.strip_prefix(sent.as_str()).unwrap_or("");
@@ -503,6 +562,12 @@ impl AppState {
                         let _ = tx.send(me.chunk(shape, &id, created, Some(rest), None));
                     }
                     let _ = tx.send(me.chunk(shape, &id, created, None, Some(&g)));
+                    if usage {
+                        // OpenAI's form: a last chunk with no choices and the counts.
+                        let object = if shape == Shape::Chat { "chat.completion.chunk" } else { "text_completion" };
+                        let _ = tx.send(json!({"id": id, "object": object, "created": created, "model": me.name,
+                            "choices": [], "usage": usage_of(n_prompt, &g)}));
+                    }
                 }
                 Err(_) => {
                     let _ = tx.send(json!({"error": {"type": "timeout", "message": format!("generation took longer than {timeout:?}")}}));
@@ -549,6 +614,14 @@ fn finish_reason(g: &Generation) -> &'static str {
     }
 }
 
+fn usage_of(n_prompt: usize, g: &Generation) -> Value {
+    json!({"prompt_tokens": n_prompt, "completion_tokens": g.tokens.len(), "total_tokens": n_prompt + g.tokens.len()})
+}
+
+fn include_usage(c: &Common) -> bool {
+    c.stream_options.as_ref().is_some_and(|o| o.include_usage)
+}
+
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -577,7 +650,7 @@ async fn completions(State(s): State<Arc<AppState>>, body: Result<Json<Completio
         Err(r) => return r,
     };
     if req.common.stream {
-        return s.stream(req.prompt, cfg, Shape::Completion).await;
+        return s.stream(req.prompt, cfg, Shape::Completion, include_usage(&req.common)).await;
     }
     let (g, n_prompt) = match s.run(req.prompt, cfg).await {
         Ok(g) => g,
@@ -588,7 +661,7 @@ async fn completions(State(s): State<Arc<AppState>>, body: Result<Json<Completio
     Json(json!({
         "id": id, "object": "text_completion", "created": created, "model": s.name,
         "choices": [{"index": 0, "text": g.text, "finish_reason": finish_reason(&g), "logprobs": null}],
-        "usage": {"prompt_tokens": n_prompt, "completion_tokens": g.tokens.len(), "total_tokens": n_prompt + g.tokens.len()},
+        "usage": usage_of(n_prompt, &g),
         "reflections": g.reflections,
     }))
     .into_response()
@@ -606,9 +679,10 @@ async fn chat_completions(State(s): State<Arc<AppState>>, body: Result<Json<Chat
         Ok(c) => c,
         Err(r) => return r,
     };
-    let msgs: Vec<(String, String)> = req.messages.into_iter().map(|m| (m.role, m.content)).collect();
+    let msgs: Vec<(String, String)> =
+        req.messages.into_iter().map(|m| (m.role.name().to_string(), m.content)).collect();
     if req.common.stream {
-        return s.stream(chat_prompt(&msgs), cfg, Shape::Chat).await;
+        return s.stream(chat_prompt(&msgs), cfg, Shape::Chat, include_usage(&req.common)).await;
     }
     let (g, n_prompt) = match s.run(chat_prompt(&msgs), cfg).await {
         Ok(g) => g,
@@ -620,7 +694,7 @@ async fn chat_completions(State(s): State<Arc<AppState>>, body: Result<Json<Chat
     Json(json!({
         "id": id, "object": "chat.completion", "created": created, "model": s.name,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason(&g)}],
-        "usage": {"prompt_tokens": n_prompt, "completion_tokens": g.tokens.len(), "total_tokens": n_prompt + g.tokens.len()},
+        "usage": usage_of(n_prompt, &g),
         "reflections": g.reflections,
     }))
     .into_response()

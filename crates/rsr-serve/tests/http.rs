@@ -326,3 +326,106 @@ async fn oversize_declarations_and_slow_clients_are_refused() {
     let (status, _) = post(&url, "/v1/completions", json!({"model": "rsr-test", "prompt": "x", "max_tokens": 2})).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_body_trickled_a_byte_at_a_time_is_cut_off_at_the_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limits = Limits { read_timeout: std::time::Duration::from_secs(2), ..Limits::default() };
+    let (url, _dir) = start(limits).await;
+    let body = json!({"model": "rsr-test", "prompt": "x", "max_tokens": 2}).to_string();
+    let head = format!(
+        "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut s = tokio::net::TcpStream::connect(url.trim_start_matches("http://")).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    // One byte every 500 ms: each gap is well inside the timeout, the whole body is not.
+    let t = std::time::Instant::now();
+    let writer = tokio::spawn(async move {
+        for b in body.bytes() {
+            if s.write_all(&[b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut out)).await;
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    let answer = writer.await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(20), "{:?}", t.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_and_caller_fields_are_validated_strictly() {
+    let (url, _dir) = start(Limits::default()).await;
+    let chat = |messages: Value| json!({"model": "rsr-test", "messages": messages, "max_tokens": 2});
+    for (what, body) in [
+        ("an unknown role", chat(json!([{"role": "bogus", "content": "hi"}]))),
+        ("a tool message", chat(json!([{"role": "tool", "content": "hi"}]))),
+        ("an empty role", chat(json!([{"role": "", "content": "hi"}]))),
+        ("content that is not text", chat(json!([{"role": "user", "content": 7}]))),
+        ("an unknown message field", chat(json!([{"role": "user", "content": "hi", "tool_calls": []}]))),
+        ("a user that is not text", {
+            let mut b = chat(json!([{"role": "user", "content": "hi"}]));
+            b["user"] = json!(5);
+            b
+        }),
+        ("stream_options that is not an object", {
+            let mut b = chat(json!([{"role": "user", "content": "hi"}]));
+            b["stream_options"] = json!("yes");
+            b
+        }),
+        ("an unknown stream option", {
+            let mut b = chat(json!([{"role": "user", "content": "hi"}]));
+            b["stream_options"] = json!({"include_usage": true, "continuous": true});
+            b
+        }),
+    ] {
+        let (status, e) = post(&url, "/v1/chat/completions", body).await;
+        assert_eq!(status, 400, "{what}: {e}");
+    }
+    let ok = chat(json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi", "name": "a"}]));
+    let (status, e) = post(&url, "/v1/chat/completions", ok).await;
+    assert_eq!(status, 200, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn include_usage_adds_a_last_chunk_with_the_counts() {
+    let (url, _dir) = start(Limits::default()).await;
+    let c = reqwest::Client::new();
+    for (path, body) in [
+        ("/v1/completions", json!({"model": "rsr-test", "prompt": "The weeds", "max_tokens": 5, "stream": true})),
+        (
+            "/v1/chat/completions",
+            json!({"model": "rsr-test", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "stream": true}),
+        ),
+    ] {
+        for include in [false, true] {
+            let mut body = body.clone();
+            body["stream_options"] = json!({ "include_usage": include });
+            let text = c.post(format!("{url}{path}")).json(&body).send().await.unwrap().text().await.unwrap();
+            let data: Vec<Value> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .filter(|d| *d != "[DONE]")
+                .map(|d| serde_json::from_str(d).unwrap())
+                .collect();
+            let with_usage: Vec<&Value> = data.iter().filter(|c| c.get("usage").is_some()).collect();
+            if include {
+                assert_eq!(with_usage.len(), 1, "{path}: {text}");
+                let u = &with_usage[0]["usage"];
+                assert_eq!(with_usage[0]["choices"], json!([]));
+                assert!(u["prompt_tokens"].as_u64().unwrap() > 0);
+                assert_eq!(
+                    u["total_tokens"].as_u64().unwrap(),
+                    u["prompt_tokens"].as_u64().unwrap() + u["completion_tokens"].as_u64().unwrap()
+                );
+                assert!(std::ptr::eq(with_usage[0], data.last().unwrap()), "the usage chunk comes last");
+            } else {
+                assert!(with_usage.is_empty(), "{path}: {text}");
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! with masked text made visible.
 
 use anyhow::{Context, Result};
+use rsr_pack::pack::SPLITS;
 use rsr_pack::shard::Shard;
 use rsr_pack::tokenizer::RsrTokenizer;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,14 @@ pub fn run(args: Args) -> Result<()> {
     println!("  documents   {}", s.n_docs());
     println!("  tokens      {}", s.tokens.len());
     println!("  masked      {masked} ({:.2}%)", 100.0 * masked as f64 / s.tokens.len().max(1) as f64);
+    // A shard inside a pack: its whole split must match what `rsr pack` recorded.
+    let split = args.shard.parent().filter(|d| d.file_name().is_some_and(|n| SPLITS.iter().any(|s| n == *s)));
+    if let Some((pack_dir, split)) = split.and_then(|d| Some((d.parent()?, d.file_name()?.to_str()?))) {
+        if pack_dir.join("manifest.json").is_file() {
+            rsr_pack::pack::verify_split(pack_dir, split)?;
+            println!("  mask        the {split} split matches the pack's manifest (counts and sha256)");
+        }
+    }
     let Some(tok_path) = args.tokenizer.clone().or_else(|| find_tokenizer(&args.shard)) else {
         println!("(no tokenizer.json found beside the shard; pass --tokenizer to see decoded text)");
         return Ok(());
@@ -52,6 +61,15 @@ pub fn run(args: Args) -> Result<()> {
             tok_path.display(),
             tok.vocab_size(),
             s.vocab_size
+        );
+    }
+    // Unsafe verdicts with nothing masked: the mask was lost (or the corpus was built with
+    // `--mask none`, which trains on unsafe text on purpose).
+    let unsafe_verdicts = s.tokens.iter().filter(|&&t| t == tok.special.unsafe_).count();
+    if masked == 0 && unsafe_verdicts > 0 {
+        println!(
+            "  WARNING     {unsafe_verdicts} unsafe reflections and nothing masked: this shard trains on the text \
+             they judge unsafe (fine for a `--mask none` ablation; otherwise re-run `rsr transform` and `rsr pack`)"
         );
     }
     let shown: Vec<usize> = match args.doc {

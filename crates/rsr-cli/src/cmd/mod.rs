@@ -95,6 +95,22 @@ impl AnnotatorArgs {
     }
 }
 
+/// `--variants`' long help: the modes, and the ablations with what each changes (from the
+/// experiment's one table of variants).
+fn variants_help() -> String {
+    let modes: Vec<&str> = rsr_eval::experiment::VARIANTS.iter().filter(|v| !v.is_ablation()).map(|v| v.name).collect();
+    let mut out = format!(
+        "Train and evaluate these variants (comma-separated; every transform mode's corpus is still built). \
+         Default: raw, filter, refuse, tag, rsr. `--variants raw,filter` is a calibration run: the gates need \
+         nothing else.\n\nTransform modes: {}.\n\nAblations of rsr (each changes one thing; docs/ablations.md):",
+        modes.join(", ")
+    );
+    for a in rsr_eval::experiment::ABLATIONS {
+        out.push_str(&format!("\n  {:<14} {}", a.name, a.summary));
+    }
+    out
+}
+
 /// The experiment's flags that `rsr demo` and `rsr study` share.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ExperimentArgs {
@@ -120,13 +136,17 @@ pub struct ExperimentArgs {
     /// Sequences of 256 tokens per optimizer step.
     #[arg(long, default_value_t = ExperimentConfig::default().batch_size)]
     pub batch_size: usize,
+    /// The learning-rate schedule of every run: `cosine`, or `wsd` (warmup–stable–decay, the
+    /// last 20% of the steps decaying; `rsr train --help`).
+    #[arg(long, default_value = ExperimentConfig::default().schedule.name(), value_parser = ["cosine", "wsd"])]
+    pub schedule: String,
     /// Model preset for every run.
     #[arg(long, default_value_t = ExperimentConfig::default().preset)]
     pub preset: String,
     /// Train and evaluate these variants (comma-separated; every corpus is still built). Default:
     /// raw, filter, refuse, tag, rsr (`rewrite`, the notice rewrite, by name). `--variants
     /// raw,filter` is a calibration run: the gates need nothing else.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', long_help = variants_help())]
     pub variants: Vec<String>,
     /// Build every variant, and train the external monitor, from the noisy annotator's labels
     /// instead of the ground truth (an `rsr annotate --noise` spec: `miss=0.2,false_alarm=0.05`,
@@ -149,6 +169,7 @@ impl ExperimentArgs {
             vocab_size: self.vocab_size,
             train_tokens: self.train_tokens,
             batch_size: self.batch_size,
+            schedule: self.schedule.parse().expect("clap accepted only known schedules"),
             preset: self.preset.clone(),
             variants: self.variants.clone(),
             noise: self.noise.clone(),

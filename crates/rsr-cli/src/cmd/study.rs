@@ -38,8 +38,10 @@ pub struct Args {
     /// Seeds: each one a new world and a new training run.
     #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
     seeds: Vec<u64>,
-    /// Budgets: `compute` (the same training tokens for every variant) and `passes` (the same
-    /// passes over each variant's own corpus as raw makes over raw's).
+    /// Budgets: `compute` (the same training tokens for every variant), `passes` (the same
+    /// passes over each variant's own corpus as raw makes over raw's) and `plateau` (each variant
+    /// until its validation loss stops improving: warmup–stable–decay, the decay begun after 3
+    /// validations without a 0.5% gain, capped at twice the equal-compute tokens).
     #[arg(long, value_delimiter = ',', default_value = "compute", value_parser = Budget::parse)]
     budgets: Vec<Budget>,
     #[command(flatten)]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[command(
     about = "Pretrain a Llama-style model on packed shards (CPU; CUDA with --features cuda), with the loss mask applied",
     long_about = "Train a decoder-only transformer with the Llama architecture (RMSNorm, RoPE, SwiGLU, tied \
-embeddings for the CPU presets) on the shards of `rsr pack`, with AdamW, linear warm-up + cosine decay and \
+embeddings for the CPU presets) on the shards of `rsr pack`, with AdamW, linear warm-up + cosine (or warmup–stable–decay) schedule and \
 gradient clipping. Masked tokens contribute nothing to the loss or the gradient.\n\n\
 Writes RUN/metrics.jsonl (step, tokens, loss, val_loss, lr, tok/s, grad_norm), checkpoints under \
 RUN/checkpoints/step-N/ as model.safetensors + config.json + tokenizer.json (loadable as LlamaForCausalLM in \
@@ -47,6 +47,18 @@ pub struct Args {
     /// Warm-up, as a fraction of all steps.
     #[arg(long, default_value_t = TrainConfig::default().warmup)]
     warmup: f32,
+    /// The learning rate after warm-up: `cosine` (decay to 10% of the peak over the run) or `wsd`
+    /// (warmup–stable–decay: the peak held, then a linear decay over the last --decay of the steps).
+    #[arg(long, default_value = "cosine", value_parser = ["cosine", "wsd"])]
+    schedule: String,
+    /// With `--schedule wsd`: the final decay, as a fraction of all steps.
+    #[arg(long, default_value_t = TrainConfig::default().decay)]
+    decay: f32,
+    /// Train to a plateau (with `--schedule wsd` and `--eval-every`): hold the peak rate until
+    /// the validation loss has not improved by 0.5% for this many validations in a row, then
+    /// decay and stop; --tokens is the cap.
+    #[arg(long, value_name = "PATIENCE")]
+    plateau: Option<u32>,
     #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
     weight_decay: f32,
     /// Clip the global gradient norm to this (0: off).
@@ -91,6 +103,9 @@ pub fn run(args: Args) -> Result<()> {
         seq_len: args.seq_len,
         lr: args.lr,
         warmup: args.warmup,
+        schedule: args.schedule.parse().map_err(anyhow::Error::msg)?,
+        decay: args.decay,
+        plateau: args.plateau,
         weight_decay: args.weight_decay,
         grad_clip: args.grad_clip,
         seed: args.seed,

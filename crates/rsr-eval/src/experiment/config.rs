@@ -1,25 +1,98 @@
 //! The experiment's knobs and where everything it writes lives.
 
 use rsr_core::Result;
-use rsr_corpus::transform::Mode;
+use rsr_corpus::transform::{AfterUnsafe, MaskPolicy, Mode, TransformConfig};
 use rsr_decode::generate::{Conditioning, GenConfig, Policy};
 use rsr_decode::sample::SamplingConfig;
+use rsr_model::optim::Shape;
 use rsr_world::WorldConfig;
 use std::path::PathBuf;
 
 use crate::results::Budget;
 
-/// Every variant the experiment builds, in table order: one per transform mode
-/// ([`Mode::ALL`]), so a new mode is a new variant without a change here.
-pub const VARIANTS: [(&str, Mode); Mode::ALL.len()] = {
-    let mut out = [("", Mode::Raw); Mode::ALL.len()];
+/// One variant of the experiment: a transform mode and the transform knobs it sets apart from
+/// the experiment's own (an ablation changes one thing from the default rsr).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Variant {
+    pub name: &'static str,
+    pub mode: Mode,
+    /// Loss-mask policy (`None`: the transform's default, unsafe text masked).
+    pub mask: Option<MaskPolicy>,
+    /// What follows an unsafe reflection (`None`: the default, the text continues).
+    pub after_unsafe: Option<AfterUnsafe>,
+    /// The rsr safe rate (`None`: the experiment's `--safe-rate`).
+    pub safe_rate: Option<f64>,
+    /// The cadence (`None`: the experiment's `--every`); decoding checks at the same cadence.
+    pub every: Option<usize>,
+    /// One line for `--help` and docs/ablations.md (empty for the transform modes).
+    pub summary: &'static str,
+}
+
+const fn mode_variant(mode: Mode) -> Variant {
+    Variant { name: mode.name(), mode, mask: None, after_unsafe: None, safe_rate: None, every: None, summary: "" }
+}
+
+const fn ablation(name: &'static str, summary: &'static str) -> Variant {
+    Variant { name, summary, ..mode_variant(Mode::Rsr) }
+}
+
+/// The ablations of rsr (docs/ablations.md): each changes one thing from the default rsr, and
+/// is built only when a run asks for it by name.
+pub const ABLATIONS: [Variant; 4] = [
+    Variant {
+        mask: Some(MaskPolicy::None),
+        ..ablation("rsr-nomask", "reflections inserted, nothing masked: the unsafe text is trained too")
+    },
+    Variant {
+        after_unsafe: Some(AfterUnsafe::Redirect),
+        ..ablation("rsr-redirect", "a trained redirect sentence after each unsafe reflection")
+    },
+    Variant { safe_rate: Some(1.0), ..ablation("rsr-safe1", "every safe segment gets a safe reflection (rate 1)") },
+    Variant { every: Some(64), ..ablation("rsr-every64", "reflections every 64 tokens instead of every 24") },
+];
+
+/// Every variant the experiment knows, in table order: one per transform mode ([`Mode::ALL`],
+/// so a new mode is a new variant without a change here), then the [`ABLATIONS`].
+pub const VARIANTS: [Variant; Mode::ALL.len() + ABLATIONS.len()] = {
+    let mut out = [mode_variant(Mode::Raw); Mode::ALL.len() + ABLATIONS.len()];
     let mut i = 0;
+    while i < Mode::ALL.len() {
+        out[i] = mode_variant(Mode::ALL[i]);
+        i += 1;
+    }
     while i < out.len() {
-        out[i] = (Mode::ALL[i].name(), Mode::ALL[i]);
+        out[i] = ABLATIONS[i - Mode::ALL.len()];
         i += 1;
     }
     out
 };
+
+impl Variant {
+    /// An ablation: built only when asked for.
+    pub fn is_ablation(&self) -> bool {
+        !self.summary.is_empty()
+    }
+
+    /// The variant of name `name`.
+    pub fn named(name: &str) -> Option<&'static Variant> {
+        VARIANTS.iter().find(|v| v.name == name)
+    }
+
+    /// Its transform configuration, from the experiment's.
+    pub fn transform(&self, cfg: &ExperimentConfig) -> TransformConfig {
+        let base = TransformConfig::default();
+        TransformConfig {
+            mode: self.mode,
+            every: self.every.unwrap_or(cfg.every),
+            safe_rate: self.safe_rate.unwrap_or(cfg.safe_rate),
+            rationale_rate: cfg.rationale_rate,
+            mask: self.mask.unwrap_or(base.mask),
+            after_unsafe: self.after_unsafe.unwrap_or(base.after_unsafe),
+            seed: cfg.seed,
+            ..base
+        }
+    }
+}
 
 /// The variants trained and evaluated unless asked otherwise: `refuse` is the rewrite baseline
 /// (a request followed by a refusal, as RefuseWeb trains); `rewrite` (the unsafe text replaced by
@@ -52,6 +125,8 @@ pub struct ExperimentConfig {
     pub train_tokens: u64,
     /// Sequences per optimizer step (of 256 tokens).
     pub batch_size: usize,
+    /// The learning-rate schedule every run trains with.
+    pub schedule: Shape,
     pub preset: String,
     /// Checkpoints per run for the learning curve (1: the final one only).
     pub curve_points: usize,
@@ -93,6 +168,7 @@ impl Default for ExperimentConfig {
             vocab_size: 1024,
             train_tokens: 4_000_000,
             batch_size: 8,
+            schedule: Shape::Cosine,
             preset: "tiny".into(),
             curve_points: 4,
             curve_per_set: 30,
@@ -155,13 +231,18 @@ impl ExperimentConfig {
     }
     /// The variants trained and evaluated, in table order.
     pub fn trained_variants(&self) -> Vec<&'static str> {
-        VARIANTS.iter().map(|(n, _)| *n).filter(|n| self.selected(n)).collect()
+        VARIANTS.iter().map(|v| v.name).filter(|n| self.selected(n)).collect()
+    }
+    /// The variants whose corpora are built: every transform mode (so the corpus table is
+    /// whole), and the ablations asked for.
+    pub fn built_variants(&self) -> Vec<&'static Variant> {
+        VARIANTS.iter().filter(|v| !v.is_ablation() || self.selected(v.name)).collect()
     }
     /// Reject a variant name that is not one of [`VARIANTS`].
     pub fn validate(&self) -> Result<()> {
         for v in &self.variants {
-            if !VARIANTS.iter().any(|(n, _)| n == v) {
-                let names: Vec<_> = VARIANTS.iter().map(|(n, _)| *n).collect();
+            if Variant::named(v).is_none() {
+                let names: Vec<_> = VARIANTS.iter().map(|v| v.name).collect();
                 return Err(rsr_core::Error::Invalid(format!(
                     "unknown variant `{v}`: choose from {}",
                     names.join(", ")
@@ -171,16 +252,16 @@ impl ExperimentConfig {
         Ok(())
     }
 
-    /// How each variant decodes: reflections with the `stop` policy at the training cadence
-    /// for rsr, conditioned on `<|safe|>` for tag, plainly for the rest; greedy.
-    pub fn decoding(&self, mode: Mode) -> GenConfig {
+    /// How a variant decodes: reflections with the `stop` policy at its training cadence for
+    /// rsr (and its ablations), conditioned on `<|safe|>` for tag, plainly for the rest; greedy.
+    pub fn decoding(&self, v: &Variant) -> GenConfig {
         GenConfig {
             max_tokens: 48,
             sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 },
             stop: vec![rsr_core::chat::STOP.into()],
-            policy: if mode == Mode::Rsr { Policy::Stop } else { Policy::Off },
-            every: self.every,
-            conditioning: if mode == Mode::Tag { Conditioning::Tag } else { Conditioning::Plain },
+            policy: if v.mode == Mode::Rsr { Policy::Stop } else { Policy::Off },
+            every: v.every.unwrap_or(self.every),
+            conditioning: if v.mode == Mode::Tag { Conditioning::Tag } else { Conditioning::Plain },
             ..GenConfig::default()
         }
     }
@@ -198,7 +279,10 @@ mod tests {
         assert_eq!(Budget::Compute.run_name("rsr"), "rsr");
         assert_eq!(Budget::Passes.run_name("rsr"), "rsr@passes");
         assert_eq!(Budget::parse("passes"), Ok(Budget::Passes));
-        assert!(Budget::parse("plateau").unwrap_err().contains("compute"));
+        assert_eq!(Budget::parse("plateau"), Ok(Budget::Plateau));
+        assert_eq!(Budget::Plateau.tokens(4_000_000, 0.63), 8_000_000, "the cap");
+        assert_eq!(Budget::Plateau.run_name("raw"), "raw@plateau");
+        assert!(Budget::parse("flops").unwrap_err().contains("compute"));
     }
 
     #[test]
@@ -209,5 +293,29 @@ mod tests {
         let named = ExperimentConfig { variants: vec!["rewrite".into()], ..cfg.clone() };
         assert!(named.selected("rewrite") && !named.selected("rsr"));
         assert!(ExperimentConfig { variants: vec!["rewritten".into()], ..cfg }.validate().is_err());
+    }
+
+    #[test]
+    fn each_ablation_changes_one_knob_of_the_default_rsr() {
+        let cfg = ExperimentConfig::default();
+        let rsr = Variant::named("rsr").unwrap().transform(&cfg);
+        let fields = |t: &TransformConfig| serde_json::to_value(t).unwrap().as_object().unwrap().clone();
+        for a in ABLATIONS {
+            assert!(a.is_ablation() && a.mode == Mode::Rsr, "{}", a.name);
+            let t = a.transform(&cfg);
+            t.validate().unwrap();
+            let changed: Vec<String> =
+                fields(&t).into_iter().filter(|(k, v)| fields(&rsr).get(k) != Some(v)).map(|(k, _)| k).collect();
+            assert_eq!(changed.len(), 1, "{} changes {changed:?}", a.name);
+        }
+        // Ablations are built only when asked for; the modes always are.
+        assert!(cfg.built_variants().iter().all(|v| !v.is_ablation()));
+        let asked = ExperimentConfig { variants: vec!["rsr".into(), "rsr-nomask".into()], ..cfg.clone() };
+        assert!(asked.built_variants().iter().any(|v| v.name == "rsr-nomask"));
+        asked.validate().unwrap();
+        // The cadence ablation decodes at its own cadence.
+        let every64 = Variant::named("rsr-every64").unwrap();
+        assert_eq!(cfg.decoding(every64).every, 64);
+        assert_eq!(cfg.decoding(Variant::named("rsr").unwrap()).every, cfg.every);
     }
 }

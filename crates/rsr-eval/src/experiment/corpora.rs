@@ -1,7 +1,7 @@
 //! The corpora: the world, the one tokenizer, every variant transformed from the same labels
 //! and packed, and what each puts in front of the loss ([`CorpusRow`]).
 
-use super::{kept, ExperimentConfig, Stage, CONTROL_RUN, NOISY, VARIANTS};
+use super::{kept, ExperimentConfig, Stage, CONTROL_RUN, NOISY};
 use crate::results::CorpusRow;
 use rsr_core::annotation::AnnotationRecord;
 use rsr_core::corpus::CorpusDir;
@@ -20,7 +20,15 @@ use std::path::Path;
 /// Generate the world, train the one tokenizer, build and pack every variant. With
 /// `cfg.resume`, corpora an earlier run finished (its `corpora.json`) are kept as they are.
 pub fn build_corpora(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<Vec<CorpusRow>> {
-    kept(cfg.resume, &cfg.out.join("corpora.json"), || build_corpora_now(cfg, progress))
+    let path = cfg.out.join("corpora.json");
+    let rows = kept(cfg.resume, &path, || build_corpora_now(cfg, progress))?;
+    // Kept corpora without an ablation this run asks for: build again (deterministic: the
+    // variants kept come out the same).
+    if cfg.built_variants().iter().all(|v| rows.iter().any(|r| r.name == v.name)) {
+        return Ok(rows);
+    }
+    let _ = std::fs::remove_file(&path);
+    kept(cfg.resume, &path, || build_corpora_now(cfg, progress))
 }
 
 fn build_corpora_now(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<Vec<CorpusRow>> {
@@ -42,15 +50,8 @@ fn build_corpora_now(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) ->
     }
     let labels = LabelSource::Annotations(cfg.labels());
     let mut built: Vec<(&'static str, u64, PackCounts, u64)> = Vec::new();
-    for (name, mode) in VARIANTS {
-        let t_cfg = TransformConfig {
-            mode,
-            every: cfg.every,
-            safe_rate: cfg.safe_rate,
-            rationale_rate: cfg.rationale_rate,
-            seed: cfg.seed,
-            ..TransformConfig::default()
-        };
+    for v in cfg.built_variants() {
+        let (name, t_cfg) = (v.name, v.transform(cfg));
         let dir = cfg.variant_dir(name);
         let t = run::transform(&input, &dir, &t_cfg, labels, &RunOptions::default(), &tok, &mut |d, _| {
             progress(Stage::Variant(name, d))

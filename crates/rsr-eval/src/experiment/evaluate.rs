@@ -1,8 +1,8 @@
 //! One model per (variant, budget), evaluated: the suite on its final checkpoint, the learning
 //! curve over the others, every monitor's matched operating point, the tamper attack.
 
-use super::training::train;
-use super::{ExperimentConfig, Stage, VARIANTS};
+use super::training::{train, Length};
+use super::{ExperimentConfig, Stage, Variant, VARIANTS};
 use crate::gym::WorldSuite;
 use crate::monitors::{Monitor, WorldMonitors};
 use crate::operating::Samples;
@@ -29,11 +29,12 @@ pub fn train_and_evaluate(
     let ctx = Context { cfg, corpora, suite, monitors: &monitors, trace_prompts: &trace_prompts };
     let mut runs = Vec::new();
     for &budget in cfg.budgets() {
-        for (name, mode) in VARIANTS {
-            if !cfg.selected(name) || (budget != Budget::Compute && mode == Mode::Raw) {
+        for variant in &VARIANTS {
+            // Raw's `passes` run is its `compute` run; its `plateau` run is its own.
+            if !cfg.selected(variant.name) || (budget == Budget::Passes && variant.mode == Mode::Raw) {
                 continue;
             }
-            let run = RunSpec { name, mode, budget };
+            let run = RunSpec { name: variant.name, mode: variant.mode, variant, budget };
             runs.push(evaluate_run(&ctx, run, progress)?);
         }
     }
@@ -45,6 +46,7 @@ pub fn train_and_evaluate(
 struct RunSpec {
     name: &'static str,
     mode: Mode,
+    variant: &'static Variant,
     budget: Budget,
 }
 
@@ -73,8 +75,9 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
     }
     let row = corpora.iter().find(|c| c.name == run.name);
     let tokens = run.budget.tokens(cfg.train_tokens, row.map(|r| r.vs_raw).unwrap_or(1.0));
-    let trained = train(cfg, &cfg.packed_dir(run.name), &run_dir, tokens, cfg.curve_points, &run_name, progress)?;
-    let gen = cfg.decoding(run.mode);
+    let length = if run.budget == Budget::Plateau { Length::Plateau { cap: tokens } } else { Length::Tokens(tokens) };
+    let trained = train(cfg, &cfg.packed_dir(run.name), &run_dir, length, cfg.curve_points, &run_name, progress)?;
+    let gen = cfg.decoding(run.variant);
     let mut tick = |what: &str, i: usize, n: usize| progress(Stage::Eval(&run_name, what, i, n));
     let mut model = rsr_decode::Loaded::from_dir(&trained.counts.checkpoint)?;
     let results = crate::gym(&model, suite, &gen, 0, &mut tick)?;

@@ -3,11 +3,20 @@
 use super::{kept, ExperimentConfig, Stage, CONTROL_RUN};
 use crate::gym::{GymResult, WorldSuite};
 use rsr_core::Result;
-use rsr_corpus::transform::Mode;
 use rsr_model::train::{TrainConfig, TrainOutcome, Trainer};
 use std::path::Path;
 
-/// Train one model on the shards in `data` for `tokens`, with `points` evenly spaced
+/// How long a model trains.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Length {
+    /// These many tokens.
+    Tokens(u64),
+    /// Until its validation loss stops improving, at most `cap` tokens
+    /// ([`crate::results::Budget::Plateau`]).
+    Plateau { cap: u64 },
+}
+
+/// Train one model on the shards in `data` for `length`, with `points` evenly spaced
 /// checkpoints (the last is the final one). With `cfg.resume`, a run that finished with this
 /// configuration is kept, and one that stopped part-way continues from its latest checkpoint
 /// (exactly: the trainer's resume is bit-for-bit).
@@ -15,19 +24,36 @@ pub(super) fn train(
     cfg: &ExperimentConfig,
     data: &Path,
     run_dir: &Path,
-    tokens: u64,
+    length: Length,
     points: usize,
     name: &str,
     progress: &mut dyn FnMut(Stage),
 ) -> Result<TrainOutcome> {
+    let (tokens, plateau) = match length {
+        Length::Tokens(t) => (t, false),
+        Length::Plateau { cap } => (cap, true),
+    };
     let t_cfg = TrainConfig {
         data: data.to_path_buf(),
         preset: cfg.preset.clone(),
         tokens,
         batch_size: cfg.batch_size,
+        schedule: cfg.schedule,
         seed: cfg.seed,
         eval_every: 0,
         ..TrainConfig::default()
+    };
+    let t_cfg = if plateau {
+        // Validate ~50 times over the cap: often enough to see the plateau, at a few percent
+        // of the training's cost.
+        TrainConfig {
+            schedule: rsr_model::optim::Shape::Wsd,
+            plateau: Some(crate::results::PLATEAU_PATIENCE),
+            eval_every: (t_cfg.steps() / 50).max(1),
+            ..t_cfg
+        }
+    } else {
+        t_cfg
     };
     let per_step = (t_cfg.batch_size * t_cfg.seq_len) as u64;
     let steps = t_cfg.steps();
@@ -60,9 +86,10 @@ pub fn train_control(cfg: &ExperimentConfig, suite: &WorldSuite, progress: &mut 
     kept(cfg.resume, &cfg.control_dir().join("result.json"), || {
         let control = cfg.control_dir();
         let run_dir = control.join("run");
-        let trained = train(cfg, &control.join("packed"), &run_dir, cfg.train_tokens, 1, CONTROL_RUN, progress)?;
+        let trained =
+            train(cfg, &control.join("packed"), &run_dir, Length::Tokens(cfg.train_tokens), 1, CONTROL_RUN, progress)?;
         let model = rsr_decode::Loaded::from_dir(&trained.counts.checkpoint)?;
-        let gen = cfg.decoding(Mode::Raw);
+        let gen = cfg.decoding(&super::VARIANTS[0]);
         let sets = rsr_world::prompts::control_sets();
         let (sets, decode) =
             suite.run_sets(&model, &sets, &gen, 0, &mut |what, i, n| progress(Stage::Eval(CONTROL_RUN, what, i, n)))?;
