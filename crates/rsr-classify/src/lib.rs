@@ -115,6 +115,28 @@ fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
 
+/// What training writes and loading therefore requires of a classifier's heads: `unsafe` first,
+/// then the category heads in strictly ascending name order, every weight a finite number. A
+/// header whose names were swapped (categories silently relabelled) or a NaN weight (every score
+/// NaN) is refused at load instead of scoring.
+pub fn check_heads<'a>(names: impl IntoIterator<Item = &'a str>, weights: &[f32]) -> std::result::Result<(), String> {
+    let names: Vec<&str> = names.into_iter().collect();
+    if names.first() != Some(&"unsafe") {
+        return Err(format!("the first head is `{}`, not `unsafe`", names.first().unwrap_or(&"")));
+    }
+    if let Some(w) = names[1..].windows(2).find(|w| w[0] >= w[1]) {
+        return Err(format!(
+            "category heads out of order (`{}` before `{}`): training writes them sorted, so the header was \
+             edited and the categories would be relabelled",
+            w[0], w[1]
+        ));
+    }
+    if let Some(i) = weights.iter().position(|w| !w.is_finite()) {
+        return Err(format!("weight {i} is {}: every score would be meaningless", weights[i]));
+    }
+    Ok(())
+}
+
 impl Classifier {
     /// Train the `unsafe` head on every example and, when any unsafe example
     /// has a category, a one-vs-rest head per category on the unsafe ones.
@@ -216,6 +238,7 @@ impl Classifier {
             return Err(bad("truncated weights"));
         }
         let all: Vec<f32> = body.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        check_heads(header.heads.iter().map(String::as_str), &all).map_err(|e| bad(&e))?;
         let weights = all.chunks(per).map(<[f32]>::to_vec).collect();
         Ok(Self { bits: header.bits, heads: header.heads, weights, trained_on: header.trained_on })
     }
@@ -289,8 +312,32 @@ mod tests {
         c.save(&p).unwrap();
         let d = Classifier::load(&p).unwrap();
         assert_eq!(d.score("aim the rifle"), c.score("aim the rifle"));
-        std::fs::write(&p, &std::fs::read(&p).unwrap()[..100]).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &good[..100]).unwrap();
         let err = Classifier::load(&p).unwrap_err().to_string();
         assert!(err.contains("c.rsrclf") && err.contains("truncated"), "{err}");
+
+        // The header's category names swapped (the weights kept): refused, not relabelled.
+        let hl = u64::from_le_bytes(good[8..16].try_into().unwrap()) as usize;
+        let header = std::str::from_utf8(&good[16..16 + hl]).unwrap();
+        let swapped =
+            header.replace("\"theft\"", "\"X\"").replace("\"weapons\"", "\"theft\"").replace("\"X\"", "\"weapons\"");
+        let mut edited = good[..8].to_vec();
+        edited.extend_from_slice(&(swapped.len() as u64).to_le_bytes());
+        edited.extend_from_slice(swapped.as_bytes());
+        edited.extend_from_slice(&good[16 + hl..]);
+        std::fs::write(&p, &edited).unwrap();
+        let err = Classifier::load(&p).unwrap_err().to_string();
+        assert!(err.contains("out of order"), "{err}");
+        // One weight made NaN (a bias, the last f32 of the first head): refused.
+        let mut nan = good.clone();
+        let per = ((1usize << 14) + 1) * 4;
+        let at = 16 + hl + per - 4;
+        nan[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        std::fs::write(&p, &nan).unwrap();
+        let err = Classifier::load(&p).unwrap_err().to_string();
+        assert!(err.contains("NaN"), "{err}");
+        std::fs::write(&p, &good).unwrap();
+        Classifier::load(&p).unwrap();
     }
 }

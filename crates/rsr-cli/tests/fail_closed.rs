@@ -198,6 +198,17 @@ fn a_checkpoint_changed_after_its_seal_is_refused() {
     let out = ok(d, &["checkpoint", "seal", c.to_str().unwrap()]);
     assert!(out.contains("SEALED AS IT NOW IS"), "{out}");
     ok(d, &["generate", "--model", c.to_str().unwrap(), "--prompt", "x", "--max-tokens", "2"]);
+
+    // NaN AdamW moments, re-sealed on purpose: the resumed run refuses them instead of writing
+    // a NaN checkpoint.
+    let p = ckpt.join("optimizer.safetensors");
+    let mut o = std::fs::read(&p).unwrap();
+    let hl = u64::from_le_bytes(o[..8].try_into().unwrap()) as usize;
+    o[8 + hl..8 + hl + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&p, o).unwrap();
+    ok(d, &["checkpoint", "seal", ckpt.to_str().unwrap()]);
+    let err = fails(d, &["train", "--resume", "--out", "run", "--tokens", "4096"]);
+    assert!(err.contains("AdamW moment") && err.contains("optimizer.safetensors"), "{err}");
 }
 
 #[test]

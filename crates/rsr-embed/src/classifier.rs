@@ -125,6 +125,8 @@ pub fn load_heads(path: &Path) -> rsr_core::Result<DenseHeads> {
     if let Some(h) = file.heads.heads.iter().find(|h| h.weights.len() != DIM) {
         return Err(bad(format!("head `{}` has {} weights, expected {DIM}", h.name, h.weights.len())));
     }
+    let weights: Vec<f32> = file.heads.heads.iter().flat_map(|h| h.weights.iter().copied().chain([h.bias])).collect();
+    rsr_classify::check_heads(file.heads.heads.iter().map(|h| h.name.as_str()), &weights).map_err(bad)?;
     Ok(file.heads)
 }
 

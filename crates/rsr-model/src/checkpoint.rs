@@ -225,7 +225,17 @@ pub fn save_optimizer(dir: &Path, layout: &Layout, m: &[f32], v: &[f32]) -> Resu
 
 pub fn load_optimizer(dir: &Path, layout: &Layout) -> Result<(Vec<f32>, Vec<f32>)> {
     let doubled = Layout::doubled(layout, "exp_avg.", "exp_avg_sq.");
-    let mut both = load_tensors(&dir.join("optimizer.safetensors"), &doubled, "")?;
+    let path = dir.join("optimizer.safetensors");
+    let mut both = load_tensors(&path, &doubled, "")?;
+    // A moment that is not a number (or a negative second moment) would turn every weight it
+    // touches into NaN on the first resumed step: refuse it here.
+    if let Some(i) = both.iter().enumerate().position(|(i, x)| !x.is_finite() || (i >= layout.total && *x < 0.0)) {
+        return Err(Error::input(
+            &path,
+            format!("AdamW moment {i} is {}", both[i]),
+            "the optimizer state is damaged: resume from an earlier checkpoint",
+        ));
+    }
     let v = both.split_off(layout.total);
     Ok((both, v))
 }

@@ -486,6 +486,14 @@ impl Trainer {
             let ts = Instant::now();
             let lr = self.schedule.lr_at(self.step);
             let (loss, grad_norm) = self.train_step()?;
+            if !loss.is_finite() || !grad_norm.is_finite() {
+                // Diverged: stop before a checkpoint of NaN weights is written.
+                return Err(Error::Invalid(format!(
+                    "training diverged at step {}: loss {loss}, gradient norm {grad_norm}; no checkpoint was written \
+                     for it (resume from the last one with a lower --lr)",
+                    self.step
+                )));
+            }
             let tok_per_s = per_step as f64 / ts.elapsed().as_secs_f64();
             let eval_now =
                 self.step == self.end() || (self.cfg.eval_every > 0 && self.step.is_multiple_of(self.cfg.eval_every));

@@ -106,7 +106,15 @@ impl RsrTokenizer {
 
     /// Load a `tokenizer.json`, adding any missing special token.
     pub fn load(path: &Path) -> Result<Self> {
-        let tok = Tokenizer::from_file(path).map_err(|e| tok_err(path, "cannot load tokenizer", e))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let damaged =
+            |why: String| Error::input(path, why, "the tokenizer file is damaged: copy it again, or retrain it");
+        // Valid JSON first (a clear message for a damaged file), then the tokenizers crate, which
+        // panics on some malformed sections instead of returning an error: that is an error here.
+        serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| damaged(format!("not valid JSON: {e}")))?;
+        let parsed = std::panic::catch_unwind(|| Tokenizer::from_bytes(&bytes))
+            .map_err(|_| damaged("the tokenizers library could not read it (it panicked)".into()))?;
+        let tok = parsed.map_err(|e| tok_err(path, "cannot load tokenizer", e))?;
         Self::wrap(tok, path)
     }
 

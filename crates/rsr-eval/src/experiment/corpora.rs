@@ -22,9 +22,11 @@ use std::path::Path;
 pub fn build_corpora(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<Vec<CorpusRow>> {
     let path = cfg.out.join("corpora.json");
     let rows = kept(cfg.resume, &path, || build_corpora_now(cfg, progress))?;
-    // Kept corpora without an ablation this run asks for: build again (deterministic: the
-    // variants kept come out the same).
-    if cfg.built_variants().iter().all(|v| rows.iter().any(|r| r.name == v.name)) {
+    // Kept corpora without an ablation this run asks for, or without the negative control it
+    // now trains: build again (deterministic: what was kept comes out the same).
+    let control_missing =
+        cfg.control && cfg.train_tokens > 0 && !cfg.control_dir().join("packed/manifest.json").is_file();
+    if !control_missing && cfg.built_variants().iter().all(|v| rows.iter().any(|r| r.name == v.name)) {
         return Ok(rows);
     }
     let _ = std::fs::remove_file(&path);
