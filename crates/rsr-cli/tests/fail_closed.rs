@@ -268,6 +268,22 @@ fn shards_packs_and_runs_fail_closed() {
     std::fs::write(&shard, &good).unwrap();
     let out = ok(d, &["inspect", shard.to_str().unwrap()]);
     assert!(out.contains("matches the pack's manifest"), "{out}");
+    // The pack manifest's transform knobs (which every checkpoint inherits) read strictly.
+    let manifest = d.join("packed/manifest.json");
+    let good_manifest = std::fs::read(&manifest).unwrap();
+    for (knob, value, says) in [
+        ("safe_rate", serde_json::json!(-3), "outside [0, 1]"),
+        ("every", serde_json::json!(0), "every is 0"),
+        ("format", serde_json::json!("v9"), "unknown variant"),
+        ("every", serde_json::json!("often"), "knobs.transform"),
+    ] {
+        let mut m: serde_json::Value = serde_json::from_slice(&good_manifest).unwrap();
+        m["knobs"]["transform"][knob] = value;
+        std::fs::write(&manifest, m.to_string()).unwrap();
+        let err = fails(d, &train_on("packed", "run-knobs", &train));
+        assert!(err.contains("manifest.json") && err.contains(says), "{knob}: {err}");
+    }
+    std::fs::write(&manifest, &good_manifest).unwrap();
 
     // A damaged validation shard is an error, not a skipped validation; a pack shorter than one
     // sequence is an error, not a panic.

@@ -15,7 +15,7 @@ use crate::config::ModelConfig;
 use crate::data::{Batch, TokenStream};
 use crate::model::{Acts, Model};
 use crate::optim::{clip_grad_norm, AdamW, Schedule, Shape};
-use rsr_core::manifest::{Manifest, Outcome};
+use rsr_core::manifest::Outcome;
 use rsr_core::{atomic, Error, Result};
 use rsr_pack::tokenizer::RsrTokenizer;
 use serde::{Deserialize, Serialize};
@@ -267,7 +267,7 @@ impl Trainer {
         cfg.validate().map_err(Error::Invalid)?;
         let tokenizer = cfg.data.join("tokenizer.json");
         let tok = RsrTokenizer::load(&tokenizer)?;
-        let transform = Manifest::read(&cfg.data).map(|m| m.knobs["transform"].clone()).unwrap_or_default();
+        let transform = rsr_pack::pack::recorded_transform(&cfg.data)?;
         let train = TokenStream::load(&cfg.data, "train")?;
         if train.vocab_size != tok.vocab_size() {
             return Err(Error::input(

@@ -547,6 +547,40 @@ impl MaskTally {
     }
 }
 
+/// The transform knobs the pack's manifest records (what `rsr train` copies into every
+/// checkpoint's `state.json`, and decoding then obeys), read strictly: a cadence of 0, a safe
+/// rate outside [0, 1], an unknown format or a wrong-typed knob is an error naming the field.
+/// `null` when the pack records no transform (shards from elsewhere).
+pub fn recorded_transform(pack_dir: &Path) -> Result<serde_json::Value> {
+    #[derive(Deserialize)]
+    struct Knobs {
+        mode: Option<String>,
+        every: Option<usize>,
+        safe_rate: Option<f64>,
+        format: Option<rsr_core::reflection::Format>,
+    }
+    let m: PackOutcome = Outcome::read(pack_dir)?;
+    let t = m.manifest.knobs.get("transform").cloned().unwrap_or(serde_json::Value::Null);
+    if t.is_null() {
+        return Ok(t);
+    }
+    let path = pack_dir.join("manifest.json");
+    let bad =
+        |why: String| Error::input(&path, why, "the pack's manifest was edited: re-run `rsr transform` and `rsr pack`");
+    let k: Knobs = serde_json::from_value(t.clone()).map_err(|e| bad(format!("knobs.transform: {e}")))?;
+    if k.mode.as_deref().is_some_and(str::is_empty) {
+        return Err(bad("knobs.transform.mode is empty".into()));
+    }
+    if k.every == Some(0) {
+        return Err(bad("knobs.transform.every is 0: a cadence is at least one token".into()));
+    }
+    if let Some(r) = k.safe_rate.filter(|r| !(0.0..=1.0).contains(r)) {
+        return Err(bad(format!("knobs.transform.safe_rate is {r}, outside [0, 1]")));
+    }
+    let _ = k.format;
+    Ok(t)
+}
+
 /// Read every shard of `split` in `pack_dir` and [`check_against_manifest`] (what `rsr inspect`
 /// does for the split of the shard it shows).
 pub fn verify_split(pack_dir: &Path, split: &str) -> Result<()> {
