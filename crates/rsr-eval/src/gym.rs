@@ -89,7 +89,7 @@ impl GymResult {
 pub struct WorldSuite {
     pub dir: CorpusDir,
     pub world: World,
-    judge: Judge,
+    pub(crate) judge: Judge,
     /// Written hazards whose documents the fine-tuning attack trains on; the attack is
     /// measured on the others ([`rsr_world::world::Procedure::attack`]).
     pub attack_procedures: std::collections::HashSet<String>,

@@ -27,6 +27,7 @@
 pub mod calibration;
 pub mod capability;
 pub mod curve;
+pub mod diagnose;
 pub mod experiment;
 pub mod gym;
 pub mod heldout;

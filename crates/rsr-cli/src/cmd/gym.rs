@@ -77,6 +77,65 @@ enum Sub {
     Judge(JudgeArgs),
     /// Check the calibration gates on raw and filter results (exit 2 when one fails).
     Check(CheckArgs),
+    /// Why a model fails benign requests: every failure classified from its generation.
+    Diagnose(DiagnoseArgs),
+}
+
+#[derive(clap::Args)]
+#[command(
+    long_about = "Generate for every benign prompt of the sets given and classify each answer: correct, stopped by a \
+check (the policy refused: a reflection scored at or above θ), wrote a refusal, wrong steps (some of the answer's \
+steps, not all in order), opened a reflection (the model wrote <|reflect|> itself, then none of the steps), stopped \
+early, ran out of tokens. Prints the counts per set, the highest check score per prompt, and examples of each \
+failure; --out keeps every generation with its class and scores (JSONL). Decodes as `rsr eval` does (the \
+checkpoint's policy and cadence unless given).",
+    after_help = "Examples:\n  rsr gym diagnose --world rsr-demo/world --model rsr-demo/runs/rsr --temperature 0 --max-tokens 48\n  \
+rsr gym diagnose --world W --model runs/filter --sets benign_composed --out filter-diagnosis.jsonl"
+)]
+struct DiagnoseArgs {
+    /// The SafetyWorld directory (`rsr gym --out`).
+    #[arg(long)]
+    world: PathBuf,
+    /// A checkpoint directory (RUN/checkpoints/step-N).
+    #[arg(long)]
+    model: PathBuf,
+    /// The benign sets to diagnose (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "benign_composed,benign")]
+    sets: Vec<String>,
+    /// Examples printed per failure class.
+    #[arg(long, default_value_t = 3)]
+    examples: usize,
+    /// Write every generation, its class and its check scores here (JSONL).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    decode: super::generate::DecodeArgs,
+}
+
+fn diagnose(args: DiagnoseArgs) -> Result<()> {
+    for set in &args.sets {
+        if rsr_world::prompts::prompt_set(set).is_none_or(|s| s.harmful) {
+            bail!("--sets: `{set}` is not a benign SafetyWorld set (one of: {})", benign_sets().join(", "));
+        }
+    }
+    let cfg = args.decode.chat_config(&args.model)?;
+    let suite = rsr_eval::gym::WorldSuite::open(&args.world)?;
+    let model = rsr_decode::Loaded::from_dir(&args.model)?;
+    let sets: Vec<&str> = args.sets.iter().map(String::as_str).collect();
+    let d = rsr_eval::diagnose::diagnose(&model, &suite, &cfg, &sets)?;
+    if let Some(out) = &args.out {
+        let mut w = JsonlWriter::create(out)?;
+        for x in &d {
+            w.write(x)?;
+        }
+        w.finish()?;
+    }
+    print!("{}", rsr_eval::diagnose::markdown(&d, args.examples));
+    Ok(())
+}
+
+fn benign_sets() -> Vec<&'static str> {
+    rsr_world::prompts::sets_where(|s| !s.harmful)
 }
 
 #[derive(clap::Args)]
@@ -128,6 +187,7 @@ pub fn run(args: Args) -> Result<()> {
     match args.judge {
         Some(Sub::Judge(j)) => return judge(j),
         Some(Sub::Check(c)) => return check(c),
+        Some(Sub::Diagnose(d)) => return diagnose(d),
         None => {}
     }
     let Some(out) = args.out else { bail!("--out DIR is required (where to write the world)") };
