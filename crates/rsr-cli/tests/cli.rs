@@ -355,7 +355,8 @@ fn classifiers_of_both_kinds_train_evaluate_and_annotate() {
     let dir = tempfile::tempdir().unwrap();
     let world = dir.path().join("world");
     let w = world.to_str().unwrap();
-    ok(&["gym", "--out", w, "--docs", "150"]);
+    // 300 documents: at 150 the 30% held out is too few sentences for a stable AUROC.
+    ok(&["gym", "--out", w, "--docs", "300"]);
     let mut kinds = vec![("hashed", dir.path().join("c.rsrclf"))];
     if minilm_available() {
         kinds.push(("minilm", dir.path().join("c.minilm.json")));

@@ -106,7 +106,13 @@ impl RsrTokenizer {
 
     /// Load a `tokenizer.json`, adding any missing special token.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::input(
+                path,
+                format!("cannot load tokenizer: {e}"),
+                "pass a Hugging Face tokenizer.json, or train one with `rsr tokenizer train`",
+            )
+        })?;
         let damaged =
             |why: String| Error::input(path, why, "the tokenizer file is damaged: copy it again, or retrain it");
         // Valid JSON first (a clear message for a damaged file), then the tokenizers crate, which
