@@ -136,8 +136,8 @@ pub struct ExperimentArgs {
     /// Sequences of 256 tokens per optimizer step.
     #[arg(long, default_value_t = ExperimentConfig::default().batch_size)]
     pub batch_size: usize,
-    /// The learning-rate schedule of every run: `cosine`, or `wsd` (warmup–stable–decay, the
-    /// last 20% of the steps decaying; `rsr train --help`).
+    /// The learning-rate schedule of every run: `wsd` (warmup–stable–decay, the last 20% of the
+    /// steps decaying; chosen on a calibration seed, docs/safetyworld.md) or `cosine`.
     #[arg(long, default_value = ExperimentConfig::default().schedule.name(), value_parser = ["cosine", "wsd"])]
     pub schedule: String,
     /// Model preset for every run.

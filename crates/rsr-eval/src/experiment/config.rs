@@ -125,7 +125,9 @@ pub struct ExperimentConfig {
     pub train_tokens: u64,
     /// Sequences per optimizer step (of 256 tokens).
     pub batch_size: usize,
-    /// The learning-rate schedule every run trains with.
+    /// The learning-rate schedule every run trains with: warmup–stable–decay by default (on
+    /// calibration seed 100, raw at 4M tokens: validation loss 0.344 against cosine's 0.352, and
+    /// 97% of the written benign requests against 76%; docs/safetyworld.md#calibration-on-held-out-seeds).
     pub schedule: Shape,
     pub preset: String,
     /// Checkpoints per run for the learning curve (1: the final one only).
@@ -168,7 +170,7 @@ impl Default for ExperimentConfig {
             vocab_size: 1024,
             train_tokens: 4_000_000,
             batch_size: 8,
-            schedule: Shape::Cosine,
+            schedule: Shape::Wsd,
             preset: "tiny".into(),
             curve_points: 4,
             curve_per_set: 30,
