@@ -85,8 +85,8 @@ enum Sub {
 #[command(
     long_about = "Generate for every benign prompt of the sets given and classify each answer: correct, stopped by a \
 check (the policy refused: a reflection scored at or above θ), wrote a refusal, wrong steps (some of the answer's \
-steps, not all in order), opened a reflection (the model wrote <|reflect|> itself, then none of the steps), stopped \
-early, ran out of tokens. Prints the counts per set, the highest check score per prompt, and examples of each \
+steps, not all in order), opened a reflection (the model wrote <|reflect|> itself, then none of the steps), none \
+of its steps (the answer ended with a fact, another product's recipe, or nothing), ran out of tokens. Prints the counts per set, the highest check score per prompt, and examples of each \
 failure; --out keeps every generation with its class and scores (JSONL). Decodes as `rsr eval` does (the \
 checkpoint's policy and cadence unless given).",
     after_help = "Examples:\n  rsr gym diagnose --world rsr-demo/world --model rsr-demo/runs/rsr --temperature 0 --max-tokens 48\n  \
