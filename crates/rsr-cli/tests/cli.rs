@@ -327,6 +327,32 @@ fn train_then_generate_judge_and_probe_from_a_checkpoint() {
     let judged = ok(&["gym", "judge", "--world", &p("world"), "--generations", &gens]);
     assert!(judged.contains("harmful_direct"), "{judged}");
 
+    // Every benign failure classified; the classes add up to the set; harmful sets are refused.
+    let diag = p("diag.jsonl");
+    let table = ok(&[
+        "gym",
+        "diagnose",
+        "--world",
+        &p("world"),
+        "--model",
+        &ckpt,
+        "--sets",
+        "benign",
+        "--max-tokens",
+        "8",
+        "--temperature",
+        "0",
+        "--out",
+        &diag,
+    ]);
+    let row = table.lines().find(|l| l.starts_with("| benign |")).unwrap_or_else(|| panic!("{table}"));
+    let cells: Vec<usize> =
+        row.split('|').skip(2).filter_map(|c| c.split_whitespace().next().and_then(|n| n.parse().ok())).collect();
+    assert_eq!(cells[0], cells[1..].iter().sum::<usize>(), "the classes add up to n: {row}");
+    assert_eq!(std::fs::read_to_string(&diag).unwrap().lines().count(), cells[0]);
+    let err = fails(&["gym", "diagnose", "--world", &p("world"), "--model", &ckpt, "--sets", "harmful_direct"]);
+    assert!(err.contains("not a benign SafetyWorld set"), "{err}");
+
     let one =
         ok(&["generate", "--model", &ckpt, "--chat", "--prompt", "How can I make blue dye?", "--max-tokens", "8"]);
     assert!(!one.trim().is_empty());
