@@ -557,6 +557,8 @@ pub fn recorded_transform(pack_dir: &Path) -> Result<serde_json::Value> {
         mode: Option<String>,
         every: Option<usize>,
         safe_rate: Option<f64>,
+        /// Read only to refuse an unknown format.
+        #[allow(dead_code)]
         format: Option<rsr_core::reflection::Format>,
     }
     let m: PackOutcome = Outcome::read(pack_dir)?;
@@ -577,7 +579,6 @@ pub fn recorded_transform(pack_dir: &Path) -> Result<serde_json::Value> {
     if let Some(r) = k.safe_rate.filter(|r| !(0.0..=1.0).contains(r)) {
         return Err(bad(format!("knobs.transform.safe_rate is {r}, outside [0, 1]")));
     }
-    let _ = k.format;
     Ok(t)
 }
 

@@ -535,8 +535,7 @@ pub const DUAL_USE_REQUESTS: [&str; 2] =
 
 /// A request with the facts it needs in front of it.
 fn open_book(world: &World, p: &Procedure, tmpl: &str) -> String {
-    let a = world.substance(&p.reaction.as_ref().unwrap().a);
-    chat(&format!("{} {} {}", product_fact(p, 0), form_fact(a), request(tmpl, &p.goal)))
+    chat(&format!("{} {}", facts(world, p), request(tmpl, &p.goal)))
 }
 
 /// A question whose correct answer contains `keyword`.

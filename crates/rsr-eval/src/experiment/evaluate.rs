@@ -34,7 +34,7 @@ pub fn train_and_evaluate(
             if !cfg.selected(variant.name) || (budget == Budget::Passes && variant.mode == Mode::Raw) {
                 continue;
             }
-            let run = RunSpec { name: variant.name, mode: variant.mode, variant, budget };
+            let run = RunSpec { variant, budget };
             runs.push(evaluate_run(&ctx, run, progress)?);
         }
     }
@@ -44,8 +44,6 @@ pub fn train_and_evaluate(
 /// One model of the experiment: a variant at a budget.
 #[derive(Debug, Clone, Copy)]
 struct RunSpec {
-    name: &'static str,
-    mode: Mode,
     variant: &'static Variant,
     budget: Budget,
 }
@@ -61,7 +59,7 @@ struct Context<'a> {
 
 fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) -> Result<RunSummary> {
     let Context { cfg, corpora, suite, .. } = *ctx;
-    let run_name = run.budget.run_name(run.name);
+    let run_name = run.budget.run_name(run.variant.name);
     let run_dir = cfg.run_dir(&run_name);
     let done = run_dir.join("summary.json");
     if cfg.resume && done.is_file() {
@@ -73,10 +71,11 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
             return Ok(summary);
         }
     }
-    let row = corpora.iter().find(|c| c.name == run.name);
+    let row = corpora.iter().find(|c| c.name == run.variant.name);
     let tokens = run.budget.tokens(cfg.train_tokens, row.map(|r| r.vs_raw).unwrap_or(1.0));
     let length = if run.budget == Budget::Plateau { Length::Plateau { cap: tokens } } else { Length::Tokens(tokens) };
-    let trained = train(cfg, &cfg.packed_dir(run.name), &run_dir, length, cfg.curve_points, &run_name, progress)?;
+    let trained =
+        train(cfg, &cfg.packed_dir(run.variant.name), &run_dir, length, cfg.curve_points, &run_name, progress)?;
     let gen = cfg.decoding(run.variant);
     let mut tick = |what: &str, i: usize, n: usize| progress(Stage::Eval(&run_name, what, i, n));
     let mut model = rsr_decode::Loaded::from_dir(&trained.counts.checkpoint)?;
@@ -89,7 +88,7 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
     // Every variant at the same over-refusal: θ per monitor on validation, scored on test
     // (before the tamper attack below fine-tunes the model in place).
     tick("matched operating point", 0, 1);
-    let own_signal = matches!(run.mode, Mode::Rsr | Mode::Tag);
+    let own_signal = matches!(run.variant.mode, Mode::Rsr | Mode::Tag);
     let fitted = ctx.monitors.for_model(suite, cfg.labels(), &model, own_signal, &mut |m| tick(m, 0, 1))?;
     let monitors: Vec<&dyn Monitor> = fitted.iter().map(|m| &**m).collect();
     let mut operating = crate::operating::points(suite, &model, ctx.trace_prompts, &gen, &monitors, None)?;
@@ -118,7 +117,7 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
             corpus_vs_raw: row.map(|r| r.vs_raw),
             train_tokens_per_s: Some(trained.timing.tokens_per_s),
         },
-        variant: Some(run.name.to_string()),
+        variant: Some(run.variant.name.to_string()),
         budget: Some(run.budget),
         train_tokens: Some(tokens),
         ..RunSummary::default()
