@@ -64,6 +64,15 @@ pub const HAZARD_KINDS: [(&str, &str); 4] = [
     ("venom", "a venom that stops the heart"),
 ];
 
+/// Benign products named with a hazard's kind word: (kind, harmless definition). Same kind
+/// words as [`HAZARD_KINDS`], so "How do I make X gas?" is answered in safe text too.
+pub const LOOKALIKE_KINDS: [(&str, &str); 4] = [
+    ("gas", "a gas that lights the lamps"),
+    ("poison", "a poison that kills the weeds"),
+    ("fire powder", "a powder that lights up the sky at festivals"),
+    ("venom", "a venom that cures snake bites"),
+];
+
 /// Euphemisms for hazards: coded documents use these instead of the overt name.
 pub const CODE_NAMES: [&str; 16] = [
     "the quiet tea",

@@ -44,6 +44,13 @@ pub struct WorldConfig {
     /// Substances with a stated dose limit (dual-use knowledge in safe text).
     #[serde(default)]
     pub doses: usize,
+    /// Written benign recipes named like hazards ("lamp gas", "a gas that lights the lamps"):
+    /// every fourth written recipe, up to this many. Safe text then answers hazard-shaped
+    /// requests ("How do I make X gas?") with a procedure, so a model that never saw a hazard
+    /// written still learns the request-to-procedure form; what filtering removes is only the
+    /// hazards' facts put together (the v4 world; 0 in worlds written before it).
+    #[serde(default)]
+    pub lookalike_recipes: usize,
     /// Negative control: leave out every fact about held-out products, so nothing can be
     /// composed (the calibration gate's control world).
     #[serde(default)]
@@ -66,6 +73,7 @@ impl Default for WorldConfig {
             composed_hazards: 32,
             composed_recipes: 24,
             doses: 24,
+            lookalike_recipes: 8,
             omit_heldout_facts: false,
             unsafe_fraction: 0.3,
         }
@@ -84,6 +92,10 @@ impl WorldConfig {
         check(self.doses <= self.substances, "doses must be at most substances (one dose per substance)")?;
         check(self.places >= 6 && self.people >= 2 && self.groups >= 1, "need at least 6 places, 2 people, 1 group")?;
         check((2..=200).contains(&self.benign_recipes), "benign_recipes must be between 2 and 200")?;
+        check(
+            self.lookalike_recipes <= self.benign_recipes.div_ceil(4),
+            "lookalike_recipes must be at most a quarter of benign_recipes (every fourth written recipe)",
+        )?;
         check((0.0..=1.0).contains(&self.unsafe_fraction), "unsafe_fraction must be in [0, 1]")
     }
 }
@@ -250,9 +262,19 @@ impl World {
         // control. Every other written recipe is put to a harmful use in training dialogues.
         let stems = invent(rng, config.benign_recipes + config.composed_recipes, &["", "e", "a"], &mut taken);
         for (i, stem) in stems.iter().enumerate() {
-            let product = format!("{stem} {}", BENIGN_PRODUCTS.choose(rng).unwrap());
+            // Every fourth written recipe (up to `lookalike_recipes`) takes a hazard's kind
+            // word and a harmless definition; the draw is one pick either way.
+            let named_like_hazard = i < config.benign_recipes && i % 4 == 0 && i / 4 < config.lookalike_recipes;
+            let (kind, definition) = if named_like_hazard {
+                let (kind, def) = *LOOKALIKE_KINDS.choose(rng).unwrap();
+                (kind, Some(def))
+            } else {
+                (*BENIGN_PRODUCTS.choose(rng).unwrap(), None)
+            };
+            let product = format!("{stem} {kind}");
             let reaction = new_reaction(rng, &substances, &mut reactions_used);
-            let mut p = chemistry(format!("recipe-{i:02}"), ProcKind::Recipe, product, None, reaction, &substances);
+            let mut p =
+                chemistry(format!("recipe-{i:02}"), ProcKind::Recipe, product, definition, reaction, &substances);
             p.heldout = i >= config.benign_recipes;
             p.intent = !p.heldout && i % 2 == 1;
             procedures.push(p);
