@@ -352,18 +352,21 @@ pub fn finished_parts(out: &Path) -> Result<Vec<Marker>> {
             .ok_or_else(|| Error::input(p, "unreadable completion marker", "delete it and rerun that rank"))?;
         markers.push(m);
     }
-    let Some(first) = markers.first() else {
+    let Some(i_first) = markers.iter().position(|m| m.counts.docs_in > 0).or((!markers.is_empty()).then_some(0))
+    else {
         return Err(Error::input(&dir, "no completed parts", "run `rsr transform` over the inputs first"));
     };
+    let first = &markers[i_first];
     // One run, one configuration: ranks run with other flags would mix two corpora under one
-    // manifest. And each part is what its marker sealed.
+    // manifest (an empty part holds no corpus to mix: a pipeline rank that read nothing may not
+    // know the run's settings). And each part is what its marker sealed.
     for (m, p) in markers.iter().zip(&names) {
-        if m.knobs != first.knobs {
+        if m.knobs != first.knobs && m.counts.docs_in > 0 {
             return Err(Error::input(
                 p,
                 format!(
                     "this part was made with other settings than {} ({} against {})",
-                    names[0].display(),
+                    names[i_first].display(),
                     m.knobs,
                     first.knobs
                 ),
@@ -419,7 +422,7 @@ pub fn merge_stats(out: &Path) -> Result<Outcome<TransformCounts, MergedTiming>>
     let outcome = Outcome::new(
         "transform",
         markers.iter().map(|m| m.input.display().to_string()).collect(),
-        markers[0].knobs.clone(),
+        markers.iter().find(|m| m.counts.docs_in > 0).unwrap_or(&markers[0]).knobs.clone(),
         counts,
         timing,
     );
