@@ -266,6 +266,8 @@ class RsrPack(PipelineStep):
         manifest = rsr.pack(
             self.input_folder, self.tokenizer, self.output_folder, val_fraction=self.val_fraction, seed=self.seed
         )
-        self.stat_update("tokens", value=int(manifest["counts"]["tokens"]) if "tokens" in manifest["counts"] else 0)
+        for split, c in manifest["counts"]["splits"].items():
+            self.stat_update(f"{split}_tokens", value=int(c["tokens"]))
+            self.stat_update(f"{split}_masked_tokens", value=int(c["masked_tokens"]))
         for f in self.exports:
             rsr.export(self.output_folder, f, f"{self.output_folder}/export/{f}")
