@@ -474,6 +474,35 @@ fn merge_parts(out: PathBuf) -> PyResult<String> {
     manifest_json(&out)
 }
 
+/// Parse the body a model wrote in an unsafe reflection — format `v2`: the words after
+/// `<|unsafe|>` (`" violent crimes. RATIONALE"`); `v1`: the whole body (`"unsafe: weapons. …"`
+/// or `"safe"`). Returns `(verdict, category slug, rationale)`; `None` when it does not parse.
+#[pyfunction]
+fn parse_reflection(body: &str, format: &str) -> PyResult<Option<(String, Option<String>, String)>> {
+    use rsr_core::reflection::{parse_body, parse_unsafe_body, Verdict};
+    let parsed = match format {
+        "v2" => parse_unsafe_body(body),
+        "v1" => parse_body(body),
+        other => return Err(err(format!("unknown reflection format `{other}` (v1, v2)"))),
+    };
+    Ok(parsed.ok().map(|v| match v {
+        Verdict::Safe => ("safe".to_string(), None, String::new()),
+        Verdict::Unsafe { category, rationale } => ("unsafe".to_string(), Some(category.slug().to_string()), rationale),
+    }))
+}
+
+/// Text with every special-token spelling removed (what a rationale shows a user).
+#[pyfunction]
+fn strip_special(text: &str) -> String {
+    rsr_core::special::strip(text)
+}
+
+/// The refusal a `stop` ends with (the decoder's, the server's).
+#[pyfunction]
+fn refusal() -> &'static str {
+    rsr_core::reflection::REDIRECTS[0]
+}
+
 #[pymodule]
 fn _rsr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RsrError", m.py().get_type::<RsrError>())?;
@@ -487,6 +516,9 @@ fn _rsr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_split, m)?)?;
     m.add_function(wrap_pyfunction!(special_ids, m)?)?;
     m.add_function(wrap_pyfunction!(merge_parts, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_reflection, m)?)?;
+    m.add_function(wrap_pyfunction!(strip_special, m)?)?;
+    m.add_function(wrap_pyfunction!(refusal, m)?)?;
     m.add_class::<Transform>()?;
     m.add_class::<Annotator>()?;
     m.add_class::<World>()?;
