@@ -66,5 +66,15 @@ def tokenizer(world, rsr_bin) -> Path:
     return out
 
 
+def need(module: str, env: str):
+    """Import `module`, or skip the test module without it — unless `env` is set (CI sets it
+    where it installed the library), which makes absence a failure."""
+    if os.environ.get(env):
+        import importlib
+
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

@@ -9,7 +9,9 @@ import struct
 import numpy as np
 import pytest
 
-datatrove = pytest.importorskip("datatrove")
+from conftest import need  # noqa: E402
+
+datatrove = need("datatrove", "RSR_REQUIRE_DATATROVE")
 from datatrove.executor import LocalPipelineExecutor  # noqa: E402
 from datatrove.pipeline.readers import JsonlReader  # noqa: E402
 from datatrove.pipeline.tokens import DocumentTokenizer  # noqa: E402

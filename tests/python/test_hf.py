@@ -8,8 +8,10 @@ import json
 
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
+from conftest import need  # noqa: E402
+
+torch = need("torch", "RSR_REQUIRE_HF")
+need("transformers", "RSR_REQUIRE_HF")
 
 import rsr  # noqa: E402
 from conftest import read_jsonl, run  # noqa: E402

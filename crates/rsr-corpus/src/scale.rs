@@ -352,8 +352,7 @@ pub fn finished_parts(out: &Path) -> Result<Vec<Marker>> {
             .ok_or_else(|| Error::input(p, "unreadable completion marker", "delete it and rerun that rank"))?;
         markers.push(m);
     }
-    let Some(i_first) = markers.iter().position(|m| m.counts.docs_in > 0).or((!markers.is_empty()).then_some(0))
-    else {
+    let Some(i_first) = markers.iter().position(|m| m.counts.docs_in > 0).or((!markers.is_empty()).then_some(0)) else {
         return Err(Error::input(&dir, "no completed parts", "run `rsr transform` over the inputs first"));
     };
     let first = &markers[i_first];

@@ -191,6 +191,31 @@ fn bad_files(sc: &ScaleConfig) {
     assert!(Rank::resolve(Some(3), Some(3)).is_err());
 }
 
+/// A part with no documents holds no corpus to mix, so its settings are not compared (a pipeline
+/// rank that read nothing may not know the run's); the manifest takes a non-empty part's knobs.
+#[test]
+fn an_empty_part_may_have_other_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = dir.path().join("in");
+    std::fs::create_dir(&inp).unwrap();
+    std::fs::write(inp.join("a.jsonl"), "").unwrap();
+    std::fs::write(inp.join("b.jsonl"), jsonl(&rows()[..50])).unwrap();
+    let files = input_files(&[inp.display().to_string()]).unwrap();
+    let out = dir.path().join("out");
+    let t = TransformConfig { every: 16, mask: rsr_corpus::transform::MaskPolicy::None, ..TransformConfig::default() };
+    run_with(&scale_config(&t), &files, &out, Rank { rank: 0, world_size: 2 }, None).unwrap();
+    run(&files, &out, Rank { rank: 1, world_size: 2 }, None).unwrap();
+    let merged = merge_stats(&out).unwrap();
+    assert_eq!(merged.counts.transform.docs_in, 50);
+    assert_eq!(merged.manifest.knobs["transform"]["mask"], "unsafe");
+    // A non-empty part with other settings is still refused.
+    run_with(&scale_config(&t), &files, &out, Rank { rank: 1, world_size: 2 }, None).unwrap();
+    std::fs::write(inp.join("a.jsonl"), jsonl(&rows()[50..60])).unwrap();
+    run(&files, &out, Rank { rank: 0, world_size: 2 }, None).unwrap();
+    let err = merge_stats(&out).unwrap_err().to_string();
+    assert!(err.contains("other settings"), "{err}");
+}
+
 /// Parts are verified before they are merged (or packed): ranks run with other flags, a part
 /// changed, truncated or deleted after its marker — each is refused, naming the file.
 #[test]

@@ -224,7 +224,12 @@ fn fallback(category: &str) -> PyResult<rsr_core::taxonomy::Category> {
 impl Annotator {
     #[staticmethod]
     #[pyo3(signature = (path, threshold=0.5, fallback_category="violent-crimes", minilm_dir=None))]
-    fn classifier(path: PathBuf, threshold: f32, fallback_category: &str, minilm_dir: Option<PathBuf>) -> PyResult<Self> {
+    fn classifier(
+        path: PathBuf,
+        threshold: f32,
+        fallback_category: &str,
+        minilm_dir: Option<PathBuf>,
+    ) -> PyResult<Self> {
         rsr_corpus::annotator::check_threshold(threshold).map_err(err)?;
         let scorer = rsr_embed::annotator::load_scorer(&path, minilm_dir.as_deref()).map_err(err)?;
         let a = SentenceAnnotator { scorer, threshold, fallback: fallback(fallback_category)? };
@@ -233,10 +238,18 @@ impl Annotator {
 
     #[staticmethod]
     #[pyo3(signature = (url, model="llama-guard", requests_per_s=0.0, fallback_category="violent-crimes", timeout_s=120.0))]
-    fn endpoint(url: &str, model: &str, requests_per_s: f64, fallback_category: &str, timeout_s: f64) -> PyResult<Self> {
-        let client = rsr_remote::ChatClient::new(url, None, requests_per_s, std::time::Duration::from_secs_f64(timeout_s))
-            .map_err(err)?;
-        let guard = rsr_remote::guard::Guard { client, model: model.to_string(), fallback: fallback(fallback_category)? };
+    fn endpoint(
+        url: &str,
+        model: &str,
+        requests_per_s: f64,
+        fallback_category: &str,
+        timeout_s: f64,
+    ) -> PyResult<Self> {
+        let client =
+            rsr_remote::ChatClient::new(url, None, requests_per_s, std::time::Duration::from_secs_f64(timeout_s))
+                .map_err(err)?;
+        let guard =
+            rsr_remote::guard::Guard { client, model: model.to_string(), fallback: fallback(fallback_category)? };
         Ok(Self { inner: Box::new(guard.annotator()) })
     }
 
@@ -282,8 +295,9 @@ impl World {
     fn new(dir: PathBuf) -> PyResult<Self> {
         let path = rsr_core::corpus::CorpusDir::new(&dir).world();
         let bytes = std::fs::read(&path).map_err(|e| err(rsr_core::Error::io(&path, e)))?;
-        let world: rsr_world::World = serde_json::from_slice(&bytes)
-            .map_err(|e| err(rsr_core::Error::input(&path, e.to_string(), "pass the directory `rsr gym --out` wrote")))?;
+        let world: rsr_world::World = serde_json::from_slice(&bytes).map_err(|e| {
+            err(rsr_core::Error::input(&path, e.to_string(), "pass the directory `rsr gym --out` wrote"))
+        })?;
         Ok(Self { judge: rsr_world::judge::Judge::for_world(&world), dir })
     }
 
