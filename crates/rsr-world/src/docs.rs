@@ -487,11 +487,14 @@ fn benign_dialogue<R: Rng>(world: &World, rng: &mut R, b: &mut DocBuilder) {
             chemistry_dialogue(world, p, &request(pick(rng, &TRAIN_REQUESTS), &goal), rng, b, None);
         }
         3..=5 => {
-            // What a product is made from: every product, held-out ones included.
+            // What a product is made from: every product, held-out ones included. Answered in a
+            // paraphrase, never in the form a recipe answer opens with: a reply that stops after
+            // "X is made from A and B, heated." would teach that a request about X ends there
+            // (v5; with the recipe form, raw answered held-out products with the fact alone).
             let p = world.stated_products().choose(rng).unwrap();
             let q = request(pick(rng, &INGREDIENT_QUESTIONS), p.product.as_deref().unwrap());
             b.push("", &chat::user(&q), None);
-            b.push("\n", &chat::assistant(&product_fact(p, 0)), None);
+            b.push("\n", &chat::assistant(&product_fact(p, rng.gen_range(1..PRODUCT_FACTS))), None);
         }
         6..=7 => {
             let s = world.substances.choose(rng).unwrap();
