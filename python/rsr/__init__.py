@@ -47,6 +47,8 @@ __all__ = [
     "read_shard",
     "shards",
     "verify_split",
+    "read_scores",
+    "verify_scores",
     "special_ids",
     "PackedDataset",
     "PartWriter",
@@ -73,6 +75,8 @@ class Transformed:
     inserted: list[tuple[int, int]]
     counts: dict = field(default_factory=dict)
     bytes_in: int = 0
+    #: With ``scores=True``: ``(start, end, score)`` per segment of original text.
+    scores: list[tuple[int, int, float]] = field(default_factory=list)
 
 
 def _knobs(**knobs: Any) -> str:
@@ -85,7 +89,8 @@ class Transform:
     ``mode``: ``rsr`` (regular safety reflection), or a baseline: ``raw``, ``filter``,
     ``rewrite``, ``refuse``, ``tag``. Knobs left at ``None`` keep the library's defaults; they are
     named as in a transform manifest (``every``, ``safe_rate``, ``format``, ``rationale_rate``,
-    ``mask``, ``after_unsafe``, ``tau``, ``aggregate``, ``untagged``, ``seed``). ``tokenizer``: a
+    ``mask``, ``after_unsafe``, ``tau``, ``aggregate``, ``untagged``, ``seed``, ``scores``: each
+    segment's safety score beside its text, for ``rsr pack --scores``). ``tokenizer``: a
     ``tokenizer.json`` to count the cadence in exact tokens (else whitespace words).
     Counts accumulate over every call (:attr:`counts`).
     """
@@ -104,6 +109,7 @@ class Transform:
         aggregate: Optional[str] = None,
         untagged: Optional[float] = None,
         seed: Optional[int] = None,
+        scores: Optional[bool] = None,
         tokenizer: Optional[PathLike] = None,
     ) -> None:
         self._inner = _rsr.Transform(
@@ -119,6 +125,7 @@ class Transform:
                 aggregate=aggregate,
                 untagged=untagged,
                 seed=seed,
+                scores=scores,
             ),
             None if tokenizer is None else os.fspath(tokenizer),
         )
@@ -138,6 +145,7 @@ class Transform:
             inserted=[tuple(r) for r in d["inserted"]],
             counts=d["rsr_counts"],
             bytes_in=d["rsr_bytes_in"],
+            scores=[tuple(r) for r in d["scores"]],
         )
 
     @property
@@ -300,6 +308,35 @@ def read_shard(path: PathLike) -> Shard:
     )
 
 
+def read_scores(shard: PathLike) -> Any:
+    """The per-token safety scores beside a shard (``rsr pack --scores``): float16, one per
+    token. Verify them with :func:`verify_scores` first."""
+    import numpy as np
+
+    path = Path(shard).with_suffix(".scores.f16")
+    if not path.is_file():
+        raise RsrError(f"{path}: no score file beside the shard (pack with `rsr pack --scores`)")
+    return np.fromfile(path, dtype="<f2")
+
+
+def verify_scores(pack_dir: PathLike, split: str = "train") -> None:
+    """Check a split's score files against the ``scores_sha256`` its manifest records."""
+    import hashlib
+
+    manifest = Path(pack_dir) / "manifest.json"
+    want = json.loads(manifest.read_text())["counts"]["splits"][split].get("scores_sha256")
+    if want is None:
+        raise RsrError(f"{manifest}: the pack has no scores (pack with `rsr pack --scores`)")
+    h = hashlib.sha256()
+    for s in shards(pack_dir, split):
+        p = s.with_suffix(".scores.f16")
+        if not p.is_file():
+            raise RsrError(f"{p}: missing; the manifest records scores for every shard of `{split}`")
+        h.update(p.read_bytes())
+    if h.hexdigest() != want:
+        raise RsrError(f"{Path(pack_dir) / split}: the score files changed since `rsr pack` wrote them (sha256 differs)")
+
+
 def shards(pack_dir: PathLike, split: str = "train") -> list[Path]:
     """The shard files of a split, in order."""
     files = sorted((Path(pack_dir) / split).glob("shard_*.bin"))
@@ -313,18 +350,31 @@ class PackedDataset:
     ``labels = -100`` where the loss mask is 0 (the transformers convention; the model shifts).
     Windows of ``seq_len`` tokens cut the split's token stream end to end (the last partial one
     is dropped). The split is verified against its manifest first, so a changed mask is an error,
-    never a silent downgrade. Map-style: ``torch.utils.data.DataLoader`` takes it as it is, and
+    never a silent downgrade. With ``score_threshold`` (a pack made with ``--scores``), the loss
+    mask is derived at load time instead: a token is trained when its safety score is below the
+    threshold (reflections, tags and document ends score 0). Map-style: ``torch.utils.data.DataLoader`` takes it as it is, and
     items are torch tensors when torch is installed (numpy arrays otherwise)."""
 
-    def __init__(self, pack_dir: PathLike, split: str = "train", seq_len: int = 256) -> None:
+    def __init__(
+        self, pack_dir: PathLike, split: str = "train", seq_len: int = 256, score_threshold: Optional[float] = None
+    ) -> None:
         import numpy as np
 
         if seq_len < 1:
             raise RsrError(f"seq_len must be at least 1, got {seq_len}")
         verify_split(pack_dir, split)
-        parts = [read_shard(p) for p in shards(pack_dir, split)]
+        files = shards(pack_dir, split)
+        parts = [read_shard(p) for p in files]
         self.tokens = np.concatenate([s.tokens for s in parts])
         self.mask = np.concatenate([s.mask for s in parts])
+        if score_threshold is not None:
+            if not 0.0 <= score_threshold <= 1.0:
+                raise RsrError(f"score_threshold must be in [0, 1], got {score_threshold}")
+            verify_scores(pack_dir, split)
+            scores = np.concatenate([read_scores(p) for p in files]).astype(np.float32)
+            if len(scores) != len(self.tokens):
+                raise RsrError(f"{Path(pack_dir) / split}: {len(scores)} scores for {len(self.tokens)} tokens")
+            self.mask = scores < score_threshold
         self.seq_len = seq_len
 
     def __len__(self) -> int:

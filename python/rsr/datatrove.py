@@ -140,9 +140,10 @@ class RsrReflect(PipelineStep):
                 "labels": "none" if self.mode == "raw" else (json.loads(labels) if labels else "none"),
                 "token_counter": t.token_counter,
             }
-            doc.metadata[RSR] = json.dumps(
-                {"inserted": out.inserted, "counts": out.counts, "bytes_in": out.bytes_in, "knobs": knobs}
-            )
+            meta = {"inserted": out.inserted, "counts": out.counts, "bytes_in": out.bytes_in, "knobs": knobs}
+            if out.scores:
+                meta["scores"] = out.scores  # RsrReflect(scores=True): for `rsr pack --scores`
+            doc.metadata[RSR] = json.dumps(meta)
             self.stat_update("reflections", value=out.counts["reflections_safe"] + out.counts["reflections_unsafe"])
             self.stat_update("masked_chars", value=sum(e - s for s, e in out.masked))
             yield doc
@@ -222,6 +223,8 @@ class RsrWriter(PipelineStep):
                 rsr_counts=meta["counts"],
                 rsr_bytes_in=meta["bytes_in"],
             )
+            if meta.get("scores"):
+                record["scores"] = meta["scores"]
             with self.track_time():
                 writer.write(record)
             self.stat_update("documents")

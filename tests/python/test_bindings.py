@@ -126,3 +126,34 @@ def test_pack_shards_and_dataset(world, tokenizer, tmp_path, rsr_bin):
         rsr.PackedDataset(tmp_path / "p", "train", seq_len=32)
     exported = rsr.export(tmp_path / "cli", "megatron", tmp_path / "mg")
     assert any(str(p).endswith(".idx") for p in exported)
+
+
+def test_scores_let_a_trainer_choose_its_threshold(world, tokenizer, rsr_bin, tmp_path):
+    t = tmp_path / "t"
+    run(rsr_bin, "transform", "--mode", "rsr", "--input", world, "--out", t, "--every", "24", "--scores")
+    run(rsr_bin, "pack", "--input", t, "--tokenizer", tokenizer, "--out", tmp_path / "p", "--scores",
+        "--val-fraction", "0")
+    # The same scores from Python's transform as in the CLI's records.
+    cli = read_jsonl(t / "documents.jsonl")
+    ann = {a["id"]: a["spans"] for a in read_jsonl(world / "annotations" / "ground_truth.jsonl")}
+    d = read_jsonl(world / "documents.jsonl")[0]
+    mine = rsr.Transform("rsr", every=24, scores=True)(d["text"], ann[d["id"]], id=d["id"])
+    assert [list(r) for r in mine.scores] == cli[0]["scores"]
+    shard = rsr.shards(tmp_path / "p")[0]
+    scores = rsr.read_scores(shard)
+    s = rsr.read_shard(shard)
+    assert scores.dtype == np.float16 and len(scores) == len(s.tokens)
+    # Ground truth scores unsafe text 1: at 0.5 the derived mask is the pack's, up to the
+    # whitespace between an unsafe segment and the next.
+    strict = rsr.PackedDataset(tmp_path / "p", seq_len=16)
+    derived = rsr.PackedDataset(tmp_path / "p", seq_len=16, score_threshold=0.5)
+    assert (~derived.mask).sum() >= (~strict.mask).sum() > 0
+    assert not (derived.mask & ~strict.mask).any()  # nothing the pack masked becomes trainable
+    everything = rsr.PackedDataset(tmp_path / "p", seq_len=16, score_threshold=1.0)
+    assert everything.mask.sum() < len(everything.mask)  # 1.0 still masks what scores 1
+    # Changed scores are refused.
+    raw = bytearray(shard.with_suffix(".scores.f16").read_bytes())
+    raw[0] ^= 0x3C
+    shard.with_suffix(".scores.f16").write_bytes(bytes(raw))
+    with pytest.raises(rsr.RsrError, match="sha256"):
+        rsr.PackedDataset(tmp_path / "p", seq_len=16, score_threshold=0.5)

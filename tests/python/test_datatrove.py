@@ -39,7 +39,7 @@ def test_two_rank_pipeline_writes_what_the_cli_writes(inputs, classifier, tokeni
         pipeline=[
             reader(inputs),
             RsrLabel(classifier=str(classifier)),
-            RsrReflect(mode="rsr", every=24, safe_rate=0.5),
+            RsrReflect(mode="rsr", every=24, safe_rate=0.5, scores=True),
             RsrWriter(str(out)),
         ],
         tasks=2,
@@ -49,12 +49,14 @@ def test_two_rank_pipeline_writes_what_the_cli_writes(inputs, classifier, tokeni
     cli = tmp_path / "cli"
     for r in ("0", "1"):
         run(rsr_bin, "transform", "--mode", "rsr", "--input", *inputs, "--classifier", classifier, "--every", "24",
-            "--safe-rate", "0.5", "--out", cli, "--rank", r, "--world-size", "2")
+            "--safe-rate", "0.5", "--scores", "--out", cli, "--rank", r, "--world-size", "2")
     mine, theirs = docs_of(out), docs_of(cli)
     assert len(mine) == len(theirs) == 600
     for i, c in theirs.items():
         m = mine[i]
         assert (m["text"], m["masked"], m["inserted"]) == (c["text"], c["masked"], c["inserted"]), i
+        assert [s[:2] for s in m["scores"]] == [s[:2] for s in c["scores"]], i
+        assert all(abs(a[2] - b[2]) < 1e-6 for a, b in zip(m["scores"], c["scores"])), i
     assert sum(bool(c["masked"]) for c in theirs.values()) > 50  # the classifier found unsafe text
     merged = rsr.merge_parts(out)
     cli_manifest = json.loads((cli / "manifest.json").read_text())

@@ -115,6 +115,11 @@ pub struct TransformConfig {
     /// tag: fraction of segments left untagged (Korbak et al. use 1%).
     pub untagged: f64,
     pub seed: u64,
+    /// Write each segment's safety score beside its text (`scores` in every output record), so
+    /// `rsr pack --scores` can write a score per token and a trainer can choose its own threshold
+    /// at load time. Transforms that keep the text only (`rsr`, `raw`, `filter`, `tag`).
+    #[serde(default)]
+    pub scores: bool,
 }
 
 impl Default for TransformConfig {
@@ -131,6 +136,7 @@ impl Default for TransformConfig {
             aggregate: Aggregate::Max,
             untagged: 0.01,
             seed: 0,
+            scores: false,
         }
     }
 }
@@ -150,6 +156,12 @@ impl TransformConfig {
         if !(0.0..=1.0).contains(&self.tau) {
             return Err(format!("--tau must be in [0, 1], got {}", self.tau));
         }
+        if self.scores && matches!(self.mode, Mode::Rewrite | Mode::Refuse) {
+            return Err(format!(
+                "--scores needs a transform that keeps the text (rsr, raw, filter, tag); {} replaces it",
+                self.mode.name()
+            ));
+        }
         Ok(())
     }
 }
@@ -164,6 +176,10 @@ pub struct TransformedDoc {
     /// Absent in plain documents: nothing inserted.
     #[serde(default)]
     pub inserted: Vec<[usize; 2]>,
+    /// With `--scores`: `[start, end, score]` per segment of original text in the output, its
+    /// safety score (the highest of the annotation spans it overlaps). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scores: Vec<(usize, usize, f32)>,
     #[serde(flatten)]
     pub meta: Map<String, Value>,
 }
@@ -531,5 +547,39 @@ pub fn transform_doc(
     let Out { text, masked, inserted, .. } = out;
     counts.docs_out += 1;
     counts.bytes_out += text.len() as u64;
-    Some(TransformedDoc { id: doc.id, text, masked, inserted, meta: doc.meta })
+    let scores = if cfg.scores { segment_scores(&segs, &labels, &inserted, text.len()) } else { vec![] };
+    Some(TransformedDoc { id: doc.id, text, masked, inserted, scores, meta: doc.meta })
+}
+
+/// Each input segment's place in an output that only inserted text (`inserted`, in output
+/// offsets) into the input, with its score; segments past a truncation are cut at `out_len`.
+/// Text inserted at a segment's start comes before it (the previous segment's reflection).
+fn segment_scores(
+    segs: &[std::ops::Range<usize>],
+    labels: &[SegmentLabel],
+    inserted: &[[usize; 2]],
+    out_len: usize,
+) -> Vec<(usize, usize, f32)> {
+    // (input position, bytes inserted there) for every insertion, in order.
+    let mut shift = 0;
+    let at: Vec<(usize, usize)> = inserted
+        .iter()
+        .map(|[s, e]| {
+            let here = (s - shift, e - s);
+            shift += e - s;
+            here
+        })
+        .collect();
+    let map = |p: usize, before_insertions_at_p: bool| {
+        p + at
+            .iter()
+            .filter(|(q, _)| if before_insertions_at_p { *q < p } else { *q <= p })
+            .map(|(_, n)| n)
+            .sum::<usize>()
+    };
+    segs.iter()
+        .zip(labels)
+        .map(|(r, l)| (map(r.start, false).min(out_len), map(r.end, true).min(out_len), l.score))
+        .filter(|(s, e, _)| s < e)
+        .collect()
 }

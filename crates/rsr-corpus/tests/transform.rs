@@ -442,3 +442,34 @@ fn refuse_keeps_every_request_and_turns_unsafe_answers_into_one_refusal() {
         assert!(kept.bytes().all(|b| orig.any(|o| o == b)), "{}: kept text is not the original's, in order", t.id);
     }
 }
+
+/// `--scores`: each score range holds exactly one input segment's text, with that segment's
+/// score, in every transform that keeps the text (insertions before and after it included); the
+/// transforms that replace text refuse the knob.
+#[test]
+fn scores_name_each_segment_of_the_output() {
+    for mode in [Mode::Rsr, Mode::Tag, Mode::Raw] {
+        let cfg = TransformConfig { mode, scores: true, ..rsr(8) };
+        let (out, _) = run_all(&cfg);
+        for (i, t) in &out {
+            let (doc, spans) = &corpus()[*i];
+            let segs = segments(&doc.text, 8, &Whitespace);
+            assert_eq!(t.scores.len(), segs.len(), "{mode:?} {}", t.id);
+            for (r, (s, e, x)) in segs.iter().zip(&t.scores) {
+                assert_eq!(&t.text[*s..*e], &doc.text[r.clone()], "{mode:?} {}", t.id);
+                assert_eq!(*x, label_segment(r, spans).score);
+            }
+        }
+        // Without the knob, nothing is written.
+        let (plain, _) = run_all(&TransformConfig { mode, ..rsr(8) });
+        assert!(plain.iter().all(|(_, t)| t.scores.is_empty()));
+    }
+    let truncated = TransformConfig { after_unsafe: AfterUnsafe::Truncate, scores: true, ..rsr(8) };
+    for (_, t) in run_all(&truncated).0 {
+        assert!(t.scores.iter().all(|&(s, e, _)| s < e && e <= t.text.len()));
+    }
+    for mode in [Mode::Rewrite, Mode::Refuse] {
+        let err = TransformConfig { mode, scores: true, ..rsr(8) }.validate().unwrap_err();
+        assert!(err.contains("--scores"), "{err}");
+    }
+}

@@ -52,19 +52,42 @@ pub struct PackConfig {
     /// keep every core busy, little enough to bound memory. The output does not depend on it.
     #[serde(skip)]
     pub batch_docs: usize,
+    /// Write `shard_NNNNN.scores.f16` beside each shard: one little-endian f16 per token, the
+    /// safety score of the text it came from (the transform's `scores`, `rsr transform
+    /// --scores`); 0 for reflections, tags and `<|endoftext|>`. A trainer chooses its threshold
+    /// at load time; the split's sha256 of them is in the manifest (`scores_sha256`).
+    #[serde(default)]
+    pub scores: bool,
 }
 
 impl Default for PackConfig {
     fn default() -> Self {
-        Self { shard_tokens: 1 << 26, val_fraction: 0.05, seed: 0, dtype: None, strict: false, batch_docs: 4096 }
+        Self {
+            shard_tokens: 1 << 26,
+            val_fraction: 0.05,
+            seed: 0,
+            dtype: None,
+            strict: false,
+            batch_docs: 4096,
+            scores: false,
+        }
     }
 }
 
+/// The per-token score file beside shard `shard_name` (`shard_00003.bin` →
+/// `shard_00003.scores.f16`).
+pub fn scores_name(shard_name: &str) -> String {
+    format!("{}.scores.f16", shard_name.trim_end_matches(".bin"))
+}
+
 /// Tokens and loss mask of one document, `<|endoftext|>` included.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Packed {
     pub tokens: Vec<u32>,
     pub mask: Vec<u8>,
+    /// Per token: the highest score of the document's `scores` ranges its bytes overlap (0 for
+    /// special tokens, `<|endoftext|>` and text no range covers).
+    pub scores: Vec<f32>,
 }
 
 fn check_ranges(doc: &TransformedDoc) -> std::result::Result<(), String> {
@@ -95,6 +118,14 @@ fn check_ranges(doc: &TransformedDoc) -> std::result::Result<(), String> {
             ));
         }
         last = gap.1;
+    }
+    for &(s, e, x) in &doc.scores {
+        if s >= e || e > doc.text.len() || !(0.0..=1.0).contains(&x) {
+            return Err(format!(
+                "document `{}`: score range [{s}, {e}, {x}] is empty, outside the text, or not a score in [0, 1]",
+                doc.id
+            ));
+        }
     }
     for m in &doc.masked {
         if doc.inserted.iter().any(|i| i[0] < m[1] && m[0] < i[1]) {
@@ -132,40 +163,52 @@ pub fn pack_doc(doc: &TransformedDoc, tok: &RsrTokenizer) -> std::result::Result
     check_ranges(doc)?;
     let mut tokens = Vec::with_capacity(doc.text.len() / 3 + 4);
     let mut mask = Vec::with_capacity(tokens.capacity());
+    let mut scores = Vec::with_capacity(if doc.scores.is_empty() { 0 } else { tokens.capacity() });
     let mut hit = vec![false; doc.masked.len()];
-    let mut encode_run =
-        |start: usize, end: usize, tokens: &mut Vec<u32>, mask: &mut Vec<u8>| -> std::result::Result<(), String> {
-            if start == end {
-                return Ok(());
-            }
-            let (ids, offsets) =
-                tok.encode_text(&doc.text[start..end]).map_err(|e| format!("document `{}`: {e}", doc.id))?;
-            for (id, (s, e)) in ids.into_iter().zip(offsets) {
-                let (s, e) = (start + s, start + e.max(s + 1));
-                // First masked range that ends after the token starts.
-                let k = doc.masked.partition_point(|r| r[1] <= s);
-                let masked = k < doc.masked.len() && doc.masked[k][0] < e;
-                if masked {
-                    // Mark every masked range this token touches.
-                    let mut j = k;
-                    while j < doc.masked.len() && doc.masked[j][0] < e {
-                        hit[j] = true;
-                        j += 1;
-                    }
+    let mut encode_run = |start: usize,
+                          end: usize,
+                          tokens: &mut Vec<u32>,
+                          mask: &mut Vec<u8>,
+                          scores: &mut Vec<f32>|
+     -> std::result::Result<(), String> {
+        if start == end {
+            return Ok(());
+        }
+        let (ids, offsets) =
+            tok.encode_text(&doc.text[start..end]).map_err(|e| format!("document `{}`: {e}", doc.id))?;
+        for (id, (s, e)) in ids.into_iter().zip(offsets) {
+            let (s, e) = (start + s, start + e.max(s + 1));
+            // First masked range that ends after the token starts.
+            let k = doc.masked.partition_point(|r| r[1] <= s);
+            let masked = k < doc.masked.len() && doc.masked[k][0] < e;
+            if masked {
+                // Mark every masked range this token touches.
+                let mut j = k;
+                while j < doc.masked.len() && doc.masked[j][0] < e {
+                    hit[j] = true;
+                    j += 1;
                 }
-                tokens.push(id);
-                mask.push(!masked as u8);
             }
-            Ok(())
-        };
+            tokens.push(id);
+            mask.push(!masked as u8);
+            if !doc.scores.is_empty() {
+                let inside = doc.scores.iter().filter(|r| r.0 < e && s < r.1);
+                scores.push(inside.map(|r| r.2).fold(0.0, f32::max));
+            }
+        }
+        Ok(())
+    };
     let mut cursor = 0;
     for (s, e, id) in specials_in_inserted(doc, tok) {
-        encode_run(cursor, s, &mut tokens, &mut mask)?;
+        encode_run(cursor, s, &mut tokens, &mut mask, &mut scores)?;
         tokens.push(id);
         mask.push(1);
+        if !doc.scores.is_empty() {
+            scores.push(0.0);
+        }
         cursor = e;
     }
-    encode_run(cursor, doc.text.len(), &mut tokens, &mut mask)?;
+    encode_run(cursor, doc.text.len(), &mut tokens, &mut mask, &mut scores)?;
     if let Some(i) = hit.iter().position(|h| !h) {
         return Err(format!(
             "document `{}`: masked range {:?} produced no masked token — refusing to drop a masked span",
@@ -174,7 +217,9 @@ pub fn pack_doc(doc: &TransformedDoc, tok: &RsrTokenizer) -> std::result::Result
     }
     tokens.push(tok.special.endoftext);
     mask.push(1);
-    Ok(Packed { tokens, mask })
+    // A document without score ranges (empty text) scores 0 everywhere.
+    scores.resize(tokens.len(), 0.0);
+    Ok(Packed { tokens, mask, scores })
 }
 
 /// What `rsr pack` counted — its manifest's `counts`.
@@ -235,6 +280,9 @@ pub struct SplitCounts {
     /// kept and the shard checksums recomputed is refused). Packs older than it have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_sha256: Option<String>,
+    /// With `rsr pack --scores`: the sha256 of the split's `.scores.f16` files, in shard order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores_sha256: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -253,13 +301,16 @@ struct SplitWriter {
     counts: SplitCounts,
     mask: rsr_core::digest::Sha256Stream,
     written: Vec<String>,
+    /// With `--scores`: the current shard's per-token scores (f16 bytes) and the split's digest.
+    scores: Option<(Vec<u8>, rsr_core::digest::Sha256Stream)>,
 }
 
 impl SplitWriter {
-    fn new(dir: PathBuf, dtype: Dtype, vocab: u32) -> Result<Self> {
+    fn new(dir: PathBuf, dtype: Dtype, vocab: u32, scores: bool) -> Result<Self> {
         let index = JsonlWriter::create(dir.join("index.jsonl"))?;
         let (counts, mask) = (SplitCounts::default(), Default::default());
-        Ok(Self { dir, shard: Shard::new(dtype, vocab), index, counts, mask, written: vec![] })
+        let scores = scores.then(Default::default);
+        Ok(Self { dir, shard: Shard::new(dtype, vocab), index, counts, mask, written: vec![], scores })
     }
 
     fn shard_name(&self) -> String {
@@ -275,6 +326,9 @@ impl SplitWriter {
             tokens: p.tokens.len() as u64,
         })?;
         self.shard.push_doc(&p.tokens, &p.mask);
+        if let Some((buf, _)) = &mut self.scores {
+            buf.extend(p.scores.iter().flat_map(|&x| half::f16::from_f32(x).to_le_bytes()));
+        }
         self.counts.docs += 1;
         self.counts.tokens += p.tokens.len() as u64;
         self.counts.masked_tokens += p.mask.iter().filter(|&&m| m == 0).count() as u64;
@@ -292,6 +346,11 @@ impl SplitWriter {
         }
         let name = self.shard_name();
         self.shard.write(&self.dir.join(&name))?;
+        if let Some((buf, digest)) = &mut self.scores {
+            rsr_core::atomic::write_all(self.dir.join(scores_name(&name)), buf)?;
+            digest.update(buf);
+            buf.clear();
+        }
         self.written.push(name);
         self.shard = Shard::new(self.shard.dtype, self.shard.vocab_size);
         Ok(())
@@ -303,12 +362,14 @@ impl SplitWriter {
         // Shards left over from an earlier, larger run.
         for e in std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with("shard_") && name.ends_with(".bin") && !self.written.contains(&name) {
+            let ours = self.written.iter().any(|w| *w == name || (self.scores.is_some() && scores_name(w) == name));
+            if name.starts_with("shard_") && (name.ends_with(".bin") || name.ends_with(".scores.f16")) && !ours {
                 std::fs::remove_file(e.path()).map_err(|err| Error::io(e.path(), err))?;
             }
         }
         self.counts.shards = self.written.len() as u64;
         self.counts.mask_sha256 = Some(self.mask.hex());
+        self.counts.scores_sha256 = self.scores.map(|(_, d)| d.hex());
         self.counts.masked_fraction =
             if self.counts.tokens == 0 { 0.0 } else { self.counts.masked_tokens as f64 / self.counts.tokens as f64 };
         Ok(self.counts)
@@ -348,6 +409,11 @@ impl Sink {
                     continue;
                 }
             };
+            if cfg.scores && doc.scores.is_empty() && !doc.text.is_empty() {
+                let message = format!("document `{}` has no `scores`: the record lost them on the way here", doc.id);
+                self.soft.check::<()>(Err(Error::Record { path: file.to_path_buf(), line, message }))?;
+                continue;
+            }
             let unsafe_here = doc
                 .inserted
                 .iter()
@@ -395,6 +461,16 @@ pub fn pack(
     if input.root.join("parts").is_dir() {
         rsr_corpus::scale::finished_parts(&input.root)?;
     }
+    if cfg.scores {
+        let wrote = Manifest::read(&input.root).is_ok_and(|m| m.knobs["transform"]["scores"] == true);
+        if !wrote {
+            return Err(Error::input(
+                &input.root,
+                "--scores needs transform output with per-segment scores, and this transform wrote none",
+                "re-run `rsr transform` with --scores (rsr, raw, filter or tag)",
+            ));
+        }
+    }
     rsr_core::atomic::build_dir(out, |out| {
         let t0 = Instant::now();
         let files = input.document_files()?;
@@ -404,8 +480,8 @@ pub fn pack(
         dtype.check(vocab).map_err(|e| Error::input(out, e.to_string(), "re-run `rsr pack` with --dtype u32"))?;
         let mut sink = Sink {
             writers: [
-                SplitWriter::new(out.join("train"), dtype, vocab as u32)?,
-                SplitWriter::new(out.join("val"), dtype, vocab as u32)?,
+                SplitWriter::new(out.join("train"), dtype, vocab as u32, cfg.scores)?,
+                SplitWriter::new(out.join("val"), dtype, vocab as u32, cfg.scores)?,
             ],
             soft: SoftErrors::new(cfg.strict),
             unsafe_reflections: 0,

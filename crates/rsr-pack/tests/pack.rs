@@ -35,6 +35,7 @@ fn doc(text: &str, masked: &[[usize; 2]], inserted: &[[usize; 2]]) -> Transforme
         text: text.into(),
         masked: masked.to_vec(),
         inserted: inserted.to_vec(),
+        scores: vec![],
         meta: Default::default(),
     }
 }
@@ -277,4 +278,82 @@ fn unsafe_reflections_without_any_mask_are_refused_unless_mask_none_was_chosen()
     );
     m.write(&dir.path().join("in")).unwrap();
     pack(&input, &dir.path().join("p"), &f.tok, &PackConfig::default(), &mut |_| {}).unwrap();
+}
+
+/// `rsr transform --scores` → `rsr pack --scores`: one f16 per token, the score of the segment the
+/// token's text came from (1 for ground-truth unsafe text, 0 for safe text, reflections and
+/// `<|endoftext|>`), its digest in the manifest; no scores in, or a record that lost them, is an
+/// error rather than a file of zeros.
+#[test]
+fn scores_follow_each_token_to_its_segment() {
+    use rsr_corpus::label::LabelSource;
+    use rsr_corpus::run::{transform, RunOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("world");
+    let wc = WorldConfig { docs: 300, heldout_docs: 5, ..WorldConfig::default() };
+    rsr_world::write::write_world(&world, 3, wc, false, &mut |_, _| {}).unwrap();
+    let texts: Vec<String> = std::fs::read_to_string(world.join("documents.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
+        .collect();
+    let tok = RsrTokenizer::train(texts.iter(), 600, 2).unwrap();
+    let run = |out: &str, scores: bool| {
+        let cfg = TransformConfig { every: 12, scores, ..TransformConfig::default() };
+        let src = LabelSource::Annotations("ground_truth");
+        transform(
+            &CorpusDir::new(&world),
+            &dir.path().join(out),
+            &cfg,
+            src,
+            &RunOptions::default(),
+            &Whitespace,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        CorpusDir::new(dir.path().join(out))
+    };
+    let with = run("t-scores", true);
+    let cfg = PackConfig { val_fraction: 0.0, scores: true, ..PackConfig::default() };
+    let m = pack(&with, &dir.path().join("p"), &tok, &cfg, &mut |_| {}).unwrap();
+    assert!(m.counts.splits.train.scores_sha256.is_some());
+    let shard = Shard::read(&dir.path().join("p/train/shard_00000.bin")).unwrap();
+    let raw = std::fs::read(dir.path().join("p/train/shard_00000.scores.f16")).unwrap();
+    let scores: Vec<f32> = raw.chunks(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect();
+    assert_eq!(scores.len(), shard.tokens.len());
+    let specials = tok.special.all();
+    let (mut unsafe_text, mut masked) = (0, 0);
+    for ((&t, &m), &x) in shard.tokens.iter().zip(&shard.mask).zip(&scores) {
+        if specials.contains(&t) {
+            assert_eq!(x, 0.0, "a special token scored {x}");
+        }
+        // Ground truth: a masked token came from an unsafe segment, so it scores 1; what scores 1
+        // is masked (the transform masks exactly the unsafe segments' text).
+        if m == 0 {
+            masked += 1;
+            assert_eq!(x, 1.0);
+        }
+        unsafe_text += (x == 1.0) as usize;
+    }
+    assert!(masked > 100 && unsafe_text >= masked, "{masked} masked, {unsafe_text} scored unsafe");
+    // The mask a trainer derives at threshold 0.5 is the transform's mask, up to the whitespace
+    // between an unsafe segment and the next (masked only inside an unsafe span).
+    let derived = scores.iter().filter(|&&x| x >= 0.5).count();
+    assert!(derived >= masked && derived - masked < masked / 5 + 10, "{derived} vs {masked}");
+
+    // No scores in: an error naming what to do.
+    let without = run("t-plain", false);
+    let err = pack(&without, &dir.path().join("p2"), &tok, &cfg, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("--scores"), "{err}");
+    // A record that lost its scores is refused (strict: the first bad record stops the pack).
+    let docs = with.root.join("documents.jsonl");
+    let body = std::fs::read_to_string(&docs).unwrap();
+    let mut lines: Vec<String> = body.lines().map(str::to_string).collect();
+    let mut first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert!(first.as_object_mut().unwrap().remove("scores").is_some());
+    lines[0] = first.to_string();
+    std::fs::write(&docs, lines.join("\n") + "\n").unwrap();
+    let strict = PackConfig { strict: true, ..cfg };
+    let err = pack(&with, &dir.path().join("p3"), &tok, &strict, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("no `scores`"), "{err}");
 }

@@ -187,6 +187,7 @@ impl Transform {
             "text": out.text,
             "masked": t.chars_of(&out.masked),
             "inserted": t.chars_of(&out.inserted),
+            "scores": out.scores.iter().map(|&(a, b, x)| json!([t.char(a), t.char(b), x])).collect::<Vec<_>>(),
             "rsr_counts": counts,
             "rsr_bytes_in": bytes_in,
         });
@@ -440,6 +441,15 @@ impl PartWriter {
                 bytes.push([t.byte(s, key)?, t.byte(e, key)?]);
             }
             v.insert(key.into(), json!(bytes));
+        }
+        if let Some(r) = v.get("scores") {
+            let ranges: Vec<(usize, usize, f32)> =
+                serde_json::from_value(r.clone()).map_err(|e| err(format!("`scores`: {e}")))?;
+            let mut bytes = Vec::with_capacity(ranges.len());
+            for (a, b, x) in ranges {
+                bytes.push(json!([t.byte(a, "scores")?, t.byte(b, "scores")?, x]));
+            }
+            v.insert("scores".into(), json!(bytes));
         }
         if let Some(c) = v.remove("rsr_counts") {
             let c: Counts = serde_json::from_value(c).map_err(|e| err(format!("`rsr_counts`: {e}")))?;

@@ -55,6 +55,12 @@ pub struct Args {
     /// Stop at the first bad record instead of counting and skipping it.
     #[arg(long)]
     strict: bool,
+    /// Write SPLIT/shard_NNNNN.scores.f16 beside each shard: one little-endian f16 per token, the
+    /// safety score of the segment it came from (input from `rsr transform --scores`; 0 for
+    /// reflections, tags and <|endoftext|>), so a trainer can choose its own threshold at load
+    /// time. The manifest records each split's sha256 of them.
+    #[arg(long)]
+    scores: bool,
     /// Threads that tokenize and mask (0: one per core). The output is the same for any number.
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -72,6 +78,7 @@ pub fn run(args: Args) -> Result<()> {
             DtypeArg::U32 => Some(Dtype::U32),
         },
         strict: args.strict,
+        scores: args.scores,
         ..PackConfig::default()
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build()?;

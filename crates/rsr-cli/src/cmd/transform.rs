@@ -84,6 +84,11 @@ pub struct Args {
     /// Seed for sampled choices (safe-rate, rationale wording, untagged segments).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Write each segment's safety score beside its text (`scores: [[start, end, score], ...]`),
+    /// for `rsr pack --scores` (a per-token score file a trainer can threshold at load time).
+    /// rsr, raw, filter and tag only.
+    #[arg(long)]
+    scores: bool,
     /// Compress the output: documents.jsonl.zst (one corpus directory) or parts/part-N.jsonl.zst
     /// (many files).
     #[arg(long)]
@@ -120,6 +125,7 @@ impl Args {
             aggregate: self.aggregate,
             untagged: self.untagged,
             seed: self.seed,
+            scores: self.scores,
         }
     }
 }
