@@ -180,7 +180,8 @@ pub struct Marker {
     pub part_sha256: Option<String>,
 }
 
-fn part_paths(out: &Path, i: usize, compress: bool) -> (PathBuf, PathBuf) {
+/// Part `i` of a scaled-out run in `out` and its completion marker.
+pub fn part_paths(out: &Path, i: usize, compress: bool) -> (PathBuf, PathBuf) {
     let dir = out.join("parts");
     let ext = if compress { "jsonl.zst" } else { "jsonl" };
     (dir.join(format!("part-{i:05}.{ext}")), dir.join(format!("part-{i:05}.done.json")))

@@ -560,26 +560,28 @@ fn segment_scores(
     inserted: &[[usize; 2]],
     out_len: usize,
 ) -> Vec<(usize, usize, f32)> {
-    // (input position, bytes inserted there) for every insertion, in order.
-    let mut shift = 0;
-    let at: Vec<(usize, usize)> = inserted
-        .iter()
-        .map(|[s, e]| {
-            let here = (s - shift, e - s);
+    // One walk over segments and insertions, both in order: `shift` is what was inserted so
+    // far, an insertion at a segment's start counted before it, one at its end after it.
+    let (mut ins, mut shift) = (inserted.iter().peekable(), 0usize);
+    let mut advance = |upto: usize, inclusive: bool| {
+        while let Some([s, e]) = ins.peek() {
+            // Where this insertion sits in the input.
+            let q = s - shift;
+            if q > upto || (q == upto && !inclusive) {
+                break;
+            }
             shift += e - s;
-            here
-        })
-        .collect();
-    let map = |p: usize, before_insertions_at_p: bool| {
-        p + at
-            .iter()
-            .filter(|(q, _)| if before_insertions_at_p { *q < p } else { *q <= p })
-            .map(|(_, n)| n)
-            .sum::<usize>()
+            ins.next();
+        }
+        upto + shift
     };
     segs.iter()
         .zip(labels)
-        .map(|(r, l)| (map(r.start, false).min(out_len), map(r.end, true).min(out_len), l.score))
+        .map(|(r, l)| {
+            let start = advance(r.start, true).min(out_len);
+            let end = advance(r.end, false).min(out_len);
+            (start, end, l.score)
+        })
         .filter(|(s, e, _)| s < e)
         .collect()
 }

@@ -37,6 +37,25 @@ fn to_json<T: serde::Serialize>(v: &T) -> PyResult<String> {
     serde_json::to_string(v).map_err(err)
 }
 
+/// `defaults` with the fields named in `changes_json` replaced; a name it does not have is an
+/// error listing the ones it does (`what`: how to call a field in that message).
+fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(
+    defaults: T,
+    changes_json: &str,
+    what: &str,
+) -> PyResult<T> {
+    let mut v = serde_json::to_value(defaults).map_err(err)?;
+    let changes: serde_json::Map<String, Value> = serde_json::from_str(changes_json).map_err(err)?;
+    for (k, x) in changes {
+        let Some(slot) = v.get_mut(&k) else {
+            let known: Vec<&String> = v.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+            return Err(err(format!("unknown {what} `{k}` (known: {known:?})")));
+        };
+        *slot = x;
+    }
+    serde_json::from_value(v).map_err(|e| err(format!("{what}s: {e}")))
+}
+
 /// A text's character ↔ byte offsets (identity for ASCII).
 struct Text<'a> {
     text: &'a str,
@@ -154,16 +173,7 @@ impl Transform {
     #[new]
     #[pyo3(signature = (knobs_json, tokenizer=None))]
     fn new(knobs_json: &str, tokenizer: Option<PathBuf>) -> PyResult<Self> {
-        let mut cfg = serde_json::to_value(TransformConfig::default()).map_err(err)?;
-        let knobs: serde_json::Map<String, Value> = serde_json::from_str(knobs_json).map_err(err)?;
-        for (k, v) in knobs {
-            let Some(slot) = cfg.get_mut(&k) else {
-                let known: Vec<&String> = cfg.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-                return Err(err(format!("unknown transform knob `{k}` (knobs: {known:?})")));
-            };
-            *slot = v;
-        }
-        let cfg: TransformConfig = serde_json::from_value(cfg).map_err(|e| err(format!("transform knobs: {e}")))?;
+        let cfg: TransformConfig = overlay(TransformConfig::default(), knobs_json, "transform knob")?;
         cfg.validate().map_err(err)?;
         Ok(Self { cfg, counter: Counter::open(tokenizer)?, counts: Counts::default() })
     }
@@ -271,13 +281,7 @@ impl Annotator {
 #[pyfunction]
 #[pyo3(signature = (out, seed=0, config_json="{}"))]
 fn generate_world(py: Python<'_>, out: PathBuf, seed: u64, config_json: &str) -> PyResult<String> {
-    let mut cfg = serde_json::to_value(rsr_world::WorldConfig::default()).map_err(err)?;
-    let changes: serde_json::Map<String, Value> = serde_json::from_str(config_json).map_err(err)?;
-    for (k, v) in changes {
-        let Some(slot) = cfg.get_mut(&k) else { return Err(err(format!("unknown WorldConfig field `{k}`"))) };
-        *slot = v;
-    }
-    let cfg: rsr_world::WorldConfig = serde_json::from_value(cfg).map_err(|e| err(format!("world config: {e}")))?;
+    let cfg = overlay(rsr_world::WorldConfig::default(), config_json, "WorldConfig field")?;
     cfg.validate().map_err(err)?;
     let outcome = py.detach(|| rsr_world::write::write_world(&out, seed, cfg, false, &mut |_, _| {})).map_err(err)?;
     to_json(&outcome.counts)
@@ -410,7 +414,7 @@ impl PartWriter {
             return Err(err(format!("part {index} of {files_total}: the index must be below the total")));
         }
         let knobs: Value = serde_json::from_str(knobs_json).map_err(err)?;
-        let (part, _) = part_paths(&out, index);
+        let (part, _) = rsr_corpus::scale::part_paths(&out, index, false);
         let writer = rsr_core::jsonl::JsonlWriter::create(&part).map_err(err)?;
         Ok(Self {
             writer: Some(writer),
@@ -466,7 +470,7 @@ impl PartWriter {
     fn finish(&mut self) -> PyResult<()> {
         let w = self.writer.take().ok_or_else(|| err("this part is already finished"))?;
         w.finish().map_err(err)?;
-        let (part, marker_path) = part_paths(&self.out, self.index);
+        let (part, marker_path) = rsr_corpus::scale::part_paths(&self.out, self.index, false);
         let marker = rsr_corpus::scale::Marker {
             input: PathBuf::from(&self.source),
             input_bytes: 0,
@@ -483,11 +487,6 @@ impl PartWriter {
         let bytes = serde_json::to_vec_pretty(&marker).map_err(err)?;
         rsr_core::atomic::write_all(&marker_path, &bytes).map_err(err)
     }
-}
-
-fn part_paths(out: &Path, i: usize) -> (PathBuf, PathBuf) {
-    let dir = out.join("parts");
-    (dir.join(format!("part-{i:05}.jsonl")), dir.join(format!("part-{i:05}.done.json")))
 }
 
 /// Sum every finished part's marker into `out/manifest.json`, as `rsr stats merge`; an error
