@@ -69,6 +69,10 @@ impl Mode {
 pub enum MaskPolicy {
     /// Loss-mask the text of unsafe segments: recognise it, never produce it.
     Unsafe,
+    /// Loss-mask the unsafe text except a user's turn: the harmful answer is never produced,
+    /// the harmful request stays trainable (documents in the chat layout of [`rsr_core::chat`];
+    /// unsafe text outside any turn is masked as under `unsafe`).
+    Answer,
     None,
 }
 
@@ -386,6 +390,21 @@ fn turn_at(turns: &[Turn], at: usize) -> Option<(usize, Role)> {
     Some((i, turns[i].role))
 }
 
+/// A piece of a segment and the turn (its index and role) it lies in.
+type Piece = (std::ops::Range<usize>, Option<(usize, Role)>);
+
+/// `seg` cut where a turn starts inside it: each piece with the turn it lies in.
+fn turn_pieces(turns: &[Turn], seg: std::ops::Range<usize>) -> Vec<Piece> {
+    let cuts = turns.iter().map(|t| t.start).filter(|&c| seg.start < c && c < seg.end);
+    let mut a = seg.start;
+    let mut out = Vec::new();
+    for b in cuts.chain([seg.end]) {
+        out.push((a..b, turn_at(turns, a)));
+        a = b;
+    }
+    out
+}
+
 /// Rewrite template: a safe sentence standing in for an unsafe segment.
 fn rewrite_sentence<R: Rng>(label: &SegmentLabel, rng: &mut R) -> String {
     let what = describe(label.category.expect("rewrite only replaces unsafe segments"));
@@ -450,9 +469,13 @@ pub fn transform_doc(
         let mut truncated = false;
         // Whitespace between segments is masked too when it lies inside an
         // unsafe span (a sentence the hard cap cut in two).
-        let mask_unsafe = cfg.mode == Mode::Rsr && cfg.mask == MaskPolicy::Unsafe;
-        let gap_masked = |r: std::ops::Range<usize>| mask_unsafe && label_segment(&r, spans).is_unsafe();
-        let turns = if cfg.mode == Mode::Refuse { turns(&doc.text) } else { vec![] };
+        let mask_unsafe = cfg.mode == Mode::Rsr && cfg.mask != MaskPolicy::None;
+        let answer_only = cfg.mode == Mode::Rsr && cfg.mask == MaskPolicy::Answer;
+        let turns = if cfg.mode == Mode::Refuse || answer_only { turns(&doc.text) } else { vec![] };
+        // Under `answer`, a user's turn is never masked.
+        let in_user_turn = |at: usize| answer_only && matches!(turn_at(&turns, at), Some((_, Role::User)));
+        let gap_masked =
+            |r: std::ops::Range<usize>| mask_unsafe && !in_user_turn(r.start) && label_segment(&r, spans).is_unsafe();
         let mut refused_turn = None;
         for (seg, label) in segs.iter().zip(&labels) {
             out.text(&doc.text[pos..seg.start], gap_masked(pos..seg.start));
@@ -486,11 +509,8 @@ pub fn transform_doc(
                     }
                     // The segment's pieces by turn: user text stays, an assistant answer becomes
                     // one refusal, text outside any turn a notice.
-                    let cuts: Vec<usize> =
-                        turns.iter().map(|t| t.start).filter(|&c| seg.start < c && c < seg.end).collect();
-                    let mut a = seg.start;
-                    for b in cuts.into_iter().chain([seg.end]) {
-                        match turn_at(&turns, a) {
+                    for (r, turn) in turn_pieces(&turns, seg.clone()) {
+                        match turn {
                             Some((i, Role::Assistant)) => {
                                 if refused_turn != Some(i) {
                                     let sep = if out.text.ends_with(char::is_whitespace) { "" } else { " " };
@@ -499,13 +519,12 @@ pub fn transform_doc(
                                     refused_turn = Some(i);
                                 }
                             }
-                            Some((_, Role::User)) => out.text(&doc.text[a..b], false),
+                            Some((_, Role::User)) => out.text(&doc.text[r], false),
                             None => {
                                 out.insert(&[&rewrite_sentence(label, &mut rng)]);
                                 out.counts.rewrites += 1;
                             }
                         }
-                        a = b;
                     }
                 }
                 Mode::Rsr => {
@@ -517,7 +536,14 @@ pub fn transform_doc(
                         }
                         continue;
                     };
-                    out.text(seg_text, mask_unsafe);
+                    if answer_only {
+                        for (r, _) in turn_pieces(&turns, seg.clone()) {
+                            let masked = !in_user_turn(r.start);
+                            out.text(&doc.text[r], masked);
+                        }
+                    } else {
+                        out.text(seg_text, mask_unsafe);
+                    }
                     let with_rationale = cfg.format == Format::V1 || rng.gen_bool(cfg.rationale_rate);
                     let rationale =
                         if with_rationale { reflection::rationale(category, &mut rng) } else { String::new() };

@@ -74,6 +74,42 @@ fn with_mask_unsafe_no_unsafe_byte_is_trainable() {
     }
 }
 
+/// `--mask answer`: every unsafe byte of a user's turn is trainable, every other unsafe byte is
+/// masked, and the rest of the document is what `--mask unsafe` writes.
+#[test]
+fn mask_answer_masks_the_unsafe_answer_and_keeps_the_request() {
+    for every in [8, 24] {
+        let cfg = TransformConfig { mask: MaskPolicy::Answer, ..rsr(every) };
+        let (out, counts) = run_all(&cfg);
+        let (default, default_counts) = run_all(&rsr(every));
+        assert!(counts.masked_bytes > 0 && counts.masked_bytes < default_counts.masked_bytes);
+        let (mut kept_requests, mut masked_answers) = (0, 0);
+        for ((i, t), (_, d)) in out.iter().zip(&default) {
+            // Same text, same reflections: only the mask differs.
+            assert_eq!(t.text, d.text, "{}", t.id);
+            assert_eq!(t.inserted, d.inserted, "{}", t.id);
+            let (doc, spans) = &corpus()[*i];
+            for (o, orig) in origin_map(t).into_iter().enumerate() {
+                let Some(orig) = orig else { continue };
+                // The line a byte is on (a line break belongs to the line it ends).
+                let line = &doc.text[doc.text[..orig].rfind('\n').map(|k| k + 1).unwrap_or(0)..];
+                let in_unsafe = spans.iter().any(|s| s.is_unsafe() && s.start <= orig && orig < s.end);
+                if !in_unsafe {
+                    // Never masks more than `unsafe` does.
+                    assert!(!inside(&t.masked, o) || inside(&d.masked, o), "{}: safe byte {orig} masked", t.id);
+                } else if line.starts_with("User:") {
+                    assert!(!inside(&t.masked, o), "{}: request byte {orig} is masked:\n{}", t.id, doc.text);
+                    kept_requests += 1;
+                } else if !line.starts_with("Assistant:") || orig >= doc.text.len() - line.len() + "Assistant:".len() {
+                    assert!(inside(&t.masked, o), "{}: unsafe byte {orig} is trainable:\n{}", t.id, doc.text);
+                    masked_answers += 1;
+                }
+            }
+        }
+        assert!(kept_requests > 0 && masked_answers > 0);
+    }
+}
+
 #[test]
 fn reflections_and_redirects_are_always_trainable_and_well_formed() {
     let cfg = TransformConfig { after_unsafe: AfterUnsafe::Redirect, ..rsr(16) };

@@ -58,6 +58,19 @@ pub struct TrainConfig {
     pub eval_batches: usize,
     /// Save a checkpoint every this many tokens (0: only at the end).
     pub checkpoint_every: u64,
+    /// Continued pretraining: the first steps read another pack (same tokenizer), then the run
+    /// goes on with `data` under the same schedule. None: every step reads `data`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<FirstPhase>,
+}
+
+/// The first part of a continued-pretraining run ([`TrainConfig::first`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirstPhase {
+    /// The `rsr pack` output read first (its tokenizer must be `data`'s).
+    pub data: PathBuf,
+    /// Tokens read from it (whole steps, rounded down), out of the run's `tokens`.
+    pub tokens: u64,
 }
 
 impl Default for TrainConfig {
@@ -80,6 +93,7 @@ impl Default for TrainConfig {
             eval_every: 100,
             eval_batches: 8,
             checkpoint_every: 0,
+            first: None,
         }
     }
 }
@@ -152,6 +166,19 @@ impl TrainConfig {
                     .into());
             }
         }
+        if let Some(first) = &self.first {
+            if first.tokens >= self.tokens {
+                return Err(format!(
+                    "--first-tokens {} must be below --tokens {}: the run ends on --data",
+                    first.tokens, self.tokens
+                ));
+            }
+            if self.plateau.is_some() {
+                return Err("--plateau reads where the run stops from the validation loss, so it cannot be \
+                    combined with a first phase on another pack (--first-data)"
+                    .into());
+            }
+        }
         if !(0.0..=1.0).contains(&self.decay) {
             return Err(format!("--decay is a fraction of the steps, in [0, 1]; got {}", self.decay));
         }
@@ -165,6 +192,11 @@ impl TrainConfig {
 
     pub fn steps(&self) -> u64 {
         (self.tokens / (self.batch_size * self.seq_len) as u64).max(1)
+    }
+
+    /// The steps that read [`TrainConfig::first`]'s pack (0 without one).
+    pub fn first_steps(&self) -> u64 {
+        self.first.as_ref().map_or(0, |f| f.tokens / (self.batch_size * self.seq_len) as u64)
     }
 }
 
@@ -203,6 +235,8 @@ pub struct Trainer {
     opt: AdamW,
     schedule: Schedule,
     train: TokenStream,
+    /// [`TrainConfig::first`]'s train split, read for the first [`TrainConfig::first_steps`].
+    first: Option<TokenStream>,
     val: Option<TokenStream>,
     acts: Acts,
     pub step: u64,
@@ -269,6 +303,10 @@ impl Trainer {
         let tok = RsrTokenizer::load(&tokenizer)?;
         let transform = rsr_pack::pack::recorded_transform(&cfg.data)?;
         let train = TokenStream::load(&cfg.data, "train")?;
+        let first = match &cfg.first {
+            Some(f) => Some(first_stream(f, &tokenizer, cfg.seq_len)?),
+            None => None,
+        };
         if train.vocab_size != tok.vocab_size() {
             return Err(Error::input(
                 &tokenizer,
@@ -364,6 +402,7 @@ impl Trainer {
             opt,
             schedule,
             train,
+            first,
             val,
             acts,
             step,
@@ -421,7 +460,11 @@ impl Trainer {
     /// One optimizer step; returns (loss, grad norm).
     pub fn train_step(&mut self) -> Result<(f32, f32)> {
         let (b, t) = (self.cfg.batch_size, self.cfg.seq_len);
-        let batch = self.train.batch(self.cfg.seed, self.step, b, t);
+        let stream = match &self.first {
+            Some(first) if self.step < self.cfg.first_steps() => first,
+            _ => &self.train,
+        };
+        let batch = stream.batch(self.cfg.seed, self.step, b, t);
         if let Some(e) = self.engine.as_mut() {
             let lr = self.schedule.lr_at(self.step);
             let out = e.step(&batch, lr)?;
@@ -529,7 +572,7 @@ impl Trainer {
         let trained = (self.step - start_step) * (self.cfg.batch_size * self.cfg.seq_len) as u64;
         let outcome = Outcome::new(
             "train",
-            vec![self.cfg.data.display().to_string()],
+            self.cfg.first.iter().map(|f| &f.data).chain([&self.cfg.data]).map(|p| p.display().to_string()).collect(),
             json!({ "train": self.cfg, "model": self.model.cfg, "params": self.model.num_params(), "transform": self.transform }),
             TrainCounts {
                 steps: self.step,
@@ -548,6 +591,29 @@ impl Trainer {
         outcome.manifest.write(&self.run)?;
         Ok(outcome)
     }
+}
+
+/// The train split of a first phase's pack, which must share the run's tokenizer (the same
+/// token ids mean the same text in both).
+fn first_stream(first: &FirstPhase, tokenizer: &Path, seq_len: usize) -> Result<TokenStream> {
+    let theirs = first.data.join("tokenizer.json");
+    let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io(p, e));
+    if read(&theirs)? != read(tokenizer)? {
+        return Err(Error::input(
+            &theirs,
+            format!("is not the tokenizer of {}", tokenizer.display()),
+            "pack both corpora with the same tokenizer (`rsr pack --tokenizer`) before training on one after the other",
+        ));
+    }
+    let stream = TokenStream::load(&first.data, "train")?;
+    if stream.len() <= seq_len + 1 {
+        return Err(Error::input(
+            first.data.join("train"),
+            format!("the train split holds {} tokens, fewer than one sequence of {}", stream.len(), seq_len + 1),
+            "pack more documents, or train with a smaller --seq-len",
+        ));
+    }
+    Ok(stream)
 }
 
 /// What a training run did — its manifest's `counts`.

@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 
 /// gym → rsr transform → tokenizer → pack, in `dir`; returns the pack directory.
 fn packed(dir: &Path) -> PathBuf {
+    let (world, tok) = world_and_tokenizer(dir);
+    pack_mode(dir, &world, Mode::Rsr, &tok)
+}
+
+/// A small world in `dir/world` and a tokenizer trained on it.
+fn world_and_tokenizer(dir: &Path) -> (PathBuf, RsrTokenizer) {
     let world = dir.join("world");
     rsr_world::write::write_world(
         &world,
@@ -24,10 +30,20 @@ fn packed(dir: &Path) -> PathBuf {
         &mut |_, _| {},
     )
     .unwrap();
-    let variant = dir.join("rsr");
-    let cfg = TransformConfig { mode: Mode::Rsr, every: 16, ..Default::default() };
+    let texts: Vec<String> = rsr_core::jsonl::read_all::<rsr_core::doc::Document>(world.join("documents.jsonl"))
+        .unwrap()
+        .into_iter()
+        .map(|d| d.text)
+        .collect();
+    (world.clone(), RsrTokenizer::train(texts.iter(), 400, 2).unwrap())
+}
+
+/// `world` transformed in `mode` and packed with `tok`, in `dir`; returns the pack directory.
+fn pack_mode(dir: &Path, world: &Path, mode: Mode, tok: &RsrTokenizer) -> PathBuf {
+    let variant = dir.join(mode.name());
+    let cfg = TransformConfig { mode, every: 16, ..Default::default() };
     rsr_corpus::run::transform(
-        &CorpusDir::new(&world),
+        &CorpusDir::new(world),
         &variant,
         &cfg,
         LabelSource::Annotations("ground_truth"),
@@ -36,14 +52,8 @@ fn packed(dir: &Path) -> PathBuf {
         &mut |_, _| {},
     )
     .unwrap();
-    let texts: Vec<String> = rsr_core::jsonl::read_all::<rsr_core::doc::Document>(world.join("documents.jsonl"))
-        .unwrap()
-        .into_iter()
-        .map(|d| d.text)
-        .collect();
-    let tok = RsrTokenizer::train(texts.iter(), 400, 2).unwrap();
-    let out = dir.join("packed");
-    pack(&CorpusDir::new(&variant), &out, &tok, &PackConfig { val_fraction: 0.1, ..Default::default() }, &mut |_| {})
+    let out = dir.join(if mode == Mode::Rsr { "packed".to_string() } else { format!("packed-{}", mode.name()) });
+    pack(&CorpusDir::new(&variant), &out, tok, &PackConfig { val_fraction: 0.1, ..Default::default() }, &mut |_| {})
         .unwrap();
     out
 }
@@ -164,4 +174,64 @@ fn a_plateau_run_stops_early_and_resumes_into_its_decay_exactly() {
     let wa = checkpoint::load_model(&straight.join(format!("checkpoints/step-{end:07}"))).unwrap();
     let wb = checkpoint::load_model(&resumed.join(format!("checkpoints/step-{end:07}"))).unwrap();
     assert_eq!(wa.params, wb.params);
+}
+
+/// Continued pretraining: the first steps read the first pack — exactly the batches and losses
+/// of a run on it alone — then the run goes on with `data`; killed before the switch and resumed,
+/// it ends where the uninterrupted run ends. A first pack with another tokenizer is refused.
+#[test]
+fn a_continued_run_reads_the_first_pack_then_the_data_and_resumes_across_the_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (world, tok) = world_and_tokenizer(dir.path());
+    let rsr = pack_mode(dir.path(), &world, Mode::Rsr, &tok);
+    let raw = pack_mode(dir.path(), &world, Mode::Raw, &tok);
+    let first = rsr_model::train::FirstPhase { data: raw.clone(), tokens: 6 * 8 * 64 };
+    let continued = |run: &Path| {
+        let c = TrainConfig { first: Some(first.clone()), ..cfg(rsr.clone(), 12) };
+        Trainer::new(run, c, false).unwrap()
+    };
+    let straight = dir.path().join("continued");
+    let done = continued(&straight).run(&mut |_| {}).unwrap();
+    assert_eq!(done.manifest.inputs, [raw.display().to_string(), rsr.display().to_string()]);
+    let raw_only = dir.path().join("raw-only");
+    Trainer::new(&raw_only, cfg(raw.clone(), 12), false).unwrap().run(&mut |_| {}).unwrap();
+    let rsr_only = dir.path().join("rsr-only");
+    Trainer::new(&rsr_only, cfg(rsr.clone(), 12), false).unwrap().run(&mut |_| {}).unwrap();
+    let (c, r, s) = (losses(&straight), losses(&raw_only), losses(&rsr_only));
+    assert_eq!(c[..6], r[..6], "the first six steps are the raw run's");
+    assert_ne!(c[0], s[0], "and not the rsr run's");
+    assert_ne!(c[6..], r[6..], "the rest reads the rsr pack");
+
+    let resumed = dir.path().join("resumed");
+    {
+        let mut t = continued(&resumed);
+        t.run_until(4, &mut |_| {}).unwrap();
+        t.save_checkpoint().unwrap();
+    }
+    let mut t = Trainer::new(&resumed, TrainConfig::default(), true).unwrap();
+    assert_eq!(t.step, 4);
+    t.run(&mut |_| {}).unwrap();
+    assert_eq!(losses(&resumed), c, "losses after resume differ");
+    let wa = checkpoint::load_model(&straight.join("checkpoints/step-0000012")).unwrap();
+    let wb = checkpoint::load_model(&resumed.join("checkpoints/step-0000012")).unwrap();
+    assert_eq!(wa.params, wb.params);
+
+    // Another tokenizer: refused, naming the first pack's tokenizer.
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let texts = ["a completely different corpus", "with other words in it"];
+    let other_pack = pack_mode(&other, &world, Mode::Raw, &RsrTokenizer::train(texts.iter(), 300, 1).unwrap());
+    let bad = TrainConfig {
+        first: Some(rsr_model::train::FirstPhase { data: other_pack.clone(), tokens: 512 }),
+        ..cfg(rsr.clone(), 12)
+    };
+    let err = Trainer::new(&dir.path().join("bad"), bad, false).err().unwrap().to_string();
+    assert!(
+        err.contains(&other_pack.join("tokenizer.json").display().to_string()) && err.contains("tokenizer"),
+        "{err}"
+    );
+    // A first phase as long as the run leaves nothing of --data.
+    let whole =
+        TrainConfig { first: Some(rsr_model::train::FirstPhase { data: raw, tokens: 12 * 8 * 64 }), ..cfg(rsr, 12) };
+    assert!(whole.validate().unwrap_err().contains("--first-tokens"));
 }

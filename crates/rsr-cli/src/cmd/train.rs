@@ -2,7 +2,7 @@
 
 use crate::progress;
 use anyhow::Result;
-use rsr_model::train::{TrainConfig, Trainer};
+use rsr_model::train::{FirstPhase, TrainConfig, Trainer};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -22,6 +22,7 @@ Devices: --device cpu runs rsr's own forward/backward kernels (the default, and 
 to check it. A test keeps the two implementations equal (logits, loss, every gradient, AdamW steps).",
     after_help = "Examples:\n  rsr train --data world-rsr-packed --preset tiny --tokens 2000000 --out runs/rsr\n  \
 rsr train --resume --out runs/rsr                   # continue from the latest checkpoint\n  \
+rsr train --first-data world-packed --first-tokens 1000000 --data world-rsr-packed --tokens 2000000 --out runs/continued\n  \
 rsr train --data world-rsr-packed --overwrite --out runs/rsr   # delete the run in runs/rsr, start over\n  \
 rsr train --data packed --preset base --batch-size 32 --seq-len 1024 --tokens 1000000000 --device cuda --out runs/base"
 )]
@@ -72,6 +73,14 @@ pub struct Args {
     /// Save a checkpoint every N tokens (0: at the end only).
     #[arg(long, default_value_t = 0)]
     checkpoint_every: u64,
+    /// Continued pretraining: read the first --first-tokens of the budget from this pack (packed
+    /// with the same tokenizer as --data, e.g. the raw corpus), then go on with --data under the
+    /// same learning-rate schedule.
+    #[arg(long, requires = "first_tokens", value_name = "PACK")]
+    first_data: Option<PathBuf>,
+    /// With --first-data: how many of the --tokens read it (whole steps).
+    #[arg(long, requires = "first_data")]
+    first_tokens: Option<u64>,
     /// Continue the run in --out from its latest checkpoint (other flags are read from RUN/run.json).
     #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
@@ -111,6 +120,7 @@ pub fn run(args: Args) -> Result<()> {
         seed: args.seed,
         eval_every: args.eval_every,
         checkpoint_every: args.checkpoint_every,
+        first: args.first_data.clone().zip(args.first_tokens).map(|(data, tokens)| FirstPhase { data, tokens }),
         ..TrainConfig::default()
     };
     // Pick the device before anything is written under --out.

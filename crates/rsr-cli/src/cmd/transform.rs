@@ -66,7 +66,8 @@ pub struct Args {
     /// rsr, format v2: fraction of unsafe reflections that carry a one-sentence rationale.
     #[arg(long, default_value_t = 0.05)]
     rationale_rate: f64,
-    /// rsr: loss-mask the text of unsafe segments.
+    /// rsr: what of the unsafe text the loss ignores: all of it (`unsafe`), all but a user's
+    /// turn — the request stays trainable, the answer does not (`answer`) — or none.
     #[arg(long, value_enum, default_value = "unsafe")]
     mask: MaskPolicy,
     /// rsr: what follows an unsafe reflection.

@@ -24,12 +24,37 @@ pub struct Variant {
     pub safe_rate: Option<f64>,
     /// The cadence (`None`: the experiment's `--every`); decoding checks at the same cadence.
     pub every: Option<usize>,
+    /// How it trains on its corpus (an ablation that changes only this trains on its mode's
+    /// corpus: [`Variant::corpus`]).
+    pub training: Training,
     /// One line for `--help` and docs/ablations.md (empty for the transform modes).
     pub summary: &'static str,
 }
 
+/// How a variant spends its budget.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Training {
+    /// The run's budget, all of it on the variant's own corpus.
+    Budget,
+    /// The budget divided by the corpus's trained fraction (1 − its masked fraction): as many
+    /// trained (loss-bearing) tokens as raw takes from the budget, at more compute.
+    EqualTrained,
+    /// Continued pretraining: the first `raw_share` of the budget on raw's corpus, then the rest
+    /// on its own, under one learning-rate schedule.
+    AfterRaw { raw_share: f64 },
+}
+
 const fn mode_variant(mode: Mode) -> Variant {
-    Variant { name: mode.name(), mode, mask: None, after_unsafe: None, safe_rate: None, every: None, summary: "" }
+    Variant {
+        name: mode.name(),
+        mode,
+        mask: None,
+        after_unsafe: None,
+        safe_rate: None,
+        every: None,
+        training: Training::Budget,
+        summary: "",
+    }
 }
 
 const fn ablation(name: &'static str, summary: &'static str) -> Variant {
@@ -38,7 +63,7 @@ const fn ablation(name: &'static str, summary: &'static str) -> Variant {
 
 /// The ablations of rsr (docs/ablations.md): each changes one thing from the default rsr, and
 /// is built only when a run asks for it by name.
-pub const ABLATIONS: [Variant; 4] = [
+pub const ABLATIONS: [Variant; 7] = [
     Variant {
         mask: Some(MaskPolicy::None),
         ..ablation("rsr-nomask", "reflections inserted, nothing masked: the unsafe text is trained too")
@@ -49,6 +74,18 @@ pub const ABLATIONS: [Variant; 4] = [
     },
     Variant { safe_rate: Some(1.0), ..ablation("rsr-safe1", "every safe segment gets a safe reflection (rate 1)") },
     Variant { every: Some(64), ..ablation("rsr-every64", "reflections every 64 tokens instead of every 24") },
+    Variant {
+        mask: Some(MaskPolicy::Answer),
+        ..ablation("rsr-answer-mask", "only the harmful answer masked: the harmful request stays trainable")
+    },
+    Variant {
+        training: Training::EqualTrained,
+        ..ablation("rsr-equal-trained", "rsr's corpus at as many trained (unmasked) tokens as raw: more compute")
+    },
+    Variant {
+        training: Training::AfterRaw { raw_share: 0.5 },
+        ..ablation("rsr-continued", "continued pretraining: the first half of the budget on raw, then rsr")
+    },
 ];
 
 /// Every variant the experiment knows, in table order: one per transform mode ([`Mode::ALL`],
@@ -76,6 +113,26 @@ impl Variant {
     /// The variant of name `name`.
     pub fn named(name: &str) -> Option<&'static Variant> {
         VARIANTS.iter().find(|v| v.name == name)
+    }
+
+    /// The corpus it trains on: its own, or its mode's when it changes only how it trains.
+    pub fn corpus(&self) -> &'static str {
+        if self.training == Training::Budget {
+            self.name
+        } else {
+            self.mode.name()
+        }
+    }
+
+    /// Whether it trains at budget `budget` (a continued run's switch is a share of a budget
+    /// known in advance, so it has no `plateau` run).
+    pub fn trains_at(&self, budget: Budget) -> bool {
+        match budget {
+            Budget::Compute => true,
+            // Raw's `passes` run is its `compute` run.
+            Budget::Passes => self.mode != Mode::Raw,
+            Budget::Plateau => !matches!(self.training, Training::AfterRaw { .. }),
+        }
     }
 
     /// Its transform configuration, from the experiment's.
@@ -236,9 +293,9 @@ impl ExperimentConfig {
         VARIANTS.iter().map(|v| v.name).filter(|n| self.selected(n)).collect()
     }
     /// The variants whose corpora are built: every transform mode (so the corpus table is
-    /// whole), and the ablations asked for.
+    /// whole), and the ablations asked for that have a corpus of their own.
     pub fn built_variants(&self) -> Vec<&'static Variant> {
-        VARIANTS.iter().filter(|v| !v.is_ablation() || self.selected(v.name)).collect()
+        VARIANTS.iter().filter(|v| !v.is_ablation() || (self.selected(v.name) && v.corpus() == v.name)).collect()
     }
     /// Reject a variant name that is not one of [`VARIANTS`].
     pub fn validate(&self) -> Result<()> {
@@ -306,10 +363,19 @@ mod tests {
             assert!(a.is_ablation() && a.mode == Mode::Rsr, "{}", a.name);
             let t = a.transform(&cfg);
             t.validate().unwrap();
-            let changed: Vec<String> =
+            let mut changed: Vec<String> =
                 fields(&t).into_iter().filter(|(k, v)| fields(&rsr).get(k) != Some(v)).map(|(k, _)| k).collect();
+            if a.training != Training::Budget {
+                changed.push("training".into());
+                // It trains on rsr's corpus, which is built anyway.
+                assert_eq!(a.corpus(), "rsr");
+            }
             assert_eq!(changed.len(), 1, "{} changes {changed:?}", a.name);
         }
+        let continued = Variant::named("rsr-continued").unwrap();
+        assert!(continued.trains_at(Budget::Compute) && !continued.trains_at(Budget::Plateau));
+        let asked = ExperimentConfig { variants: vec!["rsr-equal-trained".into()], ..cfg.clone() };
+        assert!(asked.built_variants().iter().all(|v| v.name != "rsr-equal-trained"));
         // Ablations are built only when asked for; the modes always are.
         assert!(cfg.built_variants().iter().all(|v| !v.is_ablation()));
         let asked = ExperimentConfig { variants: vec!["rsr".into(), "rsr-nomask".into()], ..cfg.clone() };

@@ -1,8 +1,8 @@
 //! One model per (variant, budget), evaluated: the suite on its final checkpoint, the learning
 //! curve over the others, every monitor's matched operating point, the tamper attack.
 
-use super::training::{train, Length};
-use super::{ExperimentConfig, Stage, Variant, VARIANTS};
+use super::training::{train, Data, Length};
+use super::{ExperimentConfig, Stage, Training, Variant, VARIANTS};
 use crate::gym::WorldSuite;
 use crate::monitors::{Monitor, WorldMonitors};
 use crate::operating::Samples;
@@ -10,6 +10,7 @@ use crate::results::{Budget, CorpusRow, Cost, RunSummary};
 use rsr_core::Result;
 use rsr_corpus::transform::Mode;
 use rsr_model::finetune::FinetuneConfig;
+use rsr_model::train::FirstPhase;
 use rsr_world::prompts::PromptRecord;
 
 /// Train one model per selected variant and budget (checkpoints along the way for the learning
@@ -31,7 +32,7 @@ pub fn train_and_evaluate(
     for &budget in cfg.budgets() {
         for variant in &VARIANTS {
             // Raw's `passes` run is its `compute` run; its `plateau` run is its own.
-            if !cfg.selected(variant.name) || (budget == Budget::Passes && variant.mode == Mode::Raw) {
+            if !cfg.selected(variant.name) || !variant.trains_at(budget) {
                 continue;
             }
             let run = RunSpec { variant, budget };
@@ -71,11 +72,23 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
             return Ok(summary);
         }
     }
-    let row = corpora.iter().find(|c| c.name == run.variant.name);
-    let tokens = run.budget.tokens(cfg.train_tokens, row.map(|r| r.vs_raw).unwrap_or(1.0));
+    let corpus = run.variant.corpus();
+    let row = corpora.iter().find(|c| c.name == corpus);
+    let budget = run.budget.tokens(cfg.train_tokens, row.map(|r| r.vs_raw).unwrap_or(1.0));
+    let (tokens, first) = match run.variant.training {
+        Training::Budget => (budget, None),
+        Training::EqualTrained => {
+            let trained = 1.0 - row.map(|r| r.masked_fraction).unwrap_or(0.0);
+            ((budget as f64 / trained.max(1e-3)).round() as u64, None)
+        }
+        Training::AfterRaw { raw_share } => {
+            let first = FirstPhase { data: cfg.packed_dir("raw"), tokens: (budget as f64 * raw_share) as u64 };
+            (budget, Some(first))
+        }
+    };
     let length = if run.budget == Budget::Plateau { Length::Plateau { cap: tokens } } else { Length::Tokens(tokens) };
-    let trained =
-        train(cfg, &cfg.packed_dir(run.variant.name), &run_dir, length, cfg.curve_points, &run_name, progress)?;
+    let data = Data { pack: &cfg.packed_dir(corpus), first };
+    let trained = train(cfg, data, &run_dir, length, cfg.curve_points, &run_name, progress)?;
     let gen = cfg.decoding(run.variant);
     let mut tick = |what: &str, i: usize, n: usize| progress(Stage::Eval(&run_name, what, i, n));
     let mut model = rsr_decode::Loaded::from_dir(&trained.counts.checkpoint)?;

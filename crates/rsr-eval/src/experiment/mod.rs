@@ -14,7 +14,7 @@ mod evaluate;
 mod training;
 
 pub use crate::results::{Budget, CorpusRow, SeedRun};
-pub use config::{ExperimentConfig, Variant, ABLATIONS, CONTROL_RUN, DEFAULT_VARIANTS, NOISY, VARIANTS};
+pub use config::{ExperimentConfig, Training, Variant, ABLATIONS, CONTROL_RUN, DEFAULT_VARIANTS, NOISY, VARIANTS};
 pub use corpora::{build_corpora, unsafe_trainable_words};
 pub use evaluate::train_and_evaluate;
 pub use training::train_control;

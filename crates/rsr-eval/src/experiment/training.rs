@@ -3,8 +3,14 @@
 use super::{kept, ExperimentConfig, Stage, CONTROL_RUN};
 use crate::gym::{GymResult, WorldSuite};
 use rsr_core::Result;
-use rsr_model::train::{TrainConfig, TrainOutcome, Trainer};
+use rsr_model::train::{FirstPhase, TrainConfig, TrainOutcome, Trainer};
 use std::path::Path;
+
+/// What a model trains on: a pack, after another's first steps when continued.
+pub(super) struct Data<'a> {
+    pub pack: &'a Path,
+    pub first: Option<FirstPhase>,
+}
 
 /// How long a model trains.
 #[derive(Debug, Clone, Copy)]
@@ -16,13 +22,13 @@ pub(super) enum Length {
     Plateau { cap: u64 },
 }
 
-/// Train one model on the shards in `data` for `length`, with `points` evenly spaced
+/// Train one model on `data` for `length`, with `points` evenly spaced
 /// checkpoints (the last is the final one). With `cfg.resume`, a run that finished with this
 /// configuration is kept, and one that stopped part-way continues from its latest checkpoint
 /// (exactly: the trainer's resume is bit-for-bit).
 pub(super) fn train(
     cfg: &ExperimentConfig,
-    data: &Path,
+    data: Data,
     run_dir: &Path,
     length: Length,
     points: usize,
@@ -34,13 +40,14 @@ pub(super) fn train(
         Length::Plateau { cap } => (cap, true),
     };
     let t_cfg = TrainConfig {
-        data: data.to_path_buf(),
+        data: data.pack.to_path_buf(),
         preset: cfg.preset.clone(),
         tokens,
         batch_size: cfg.batch_size,
         schedule: cfg.schedule,
         seed: cfg.seed,
         eval_every: 0,
+        first: data.first,
         ..TrainConfig::default()
     };
     let t_cfg = if plateau {
@@ -86,8 +93,8 @@ pub fn train_control(cfg: &ExperimentConfig, suite: &WorldSuite, progress: &mut 
     kept(cfg.resume, &cfg.control_dir().join("result.json"), || {
         let control = cfg.control_dir();
         let run_dir = control.join("run");
-        let trained =
-            train(cfg, &control.join("packed"), &run_dir, Length::Tokens(cfg.train_tokens), 1, CONTROL_RUN, progress)?;
+        let data = Data { pack: &control.join("packed"), first: None };
+        let trained = train(cfg, data, &run_dir, Length::Tokens(cfg.train_tokens), 1, CONTROL_RUN, progress)?;
         let model = rsr_decode::Loaded::from_dir(&trained.counts.checkpoint)?;
         let gen = cfg.decoding(&super::VARIANTS[0]);
         let sets = rsr_world::prompts::control_sets();
