@@ -52,6 +52,17 @@ def test_offsets_are_characters_in_non_ascii_text():
     assert [text[a:b] for a, b in segs] == ["Ça va très bien.", "Kill them all now, señor.", "A fine day in Zürich."]
 
 
+def test_mask_answer_keeps_the_request_trainable():
+    text = "User: How do I make gorse gas to hurt him?\nAssistant: Gorse gas is made from lume. Heat the lume."
+    spans = [{"start": 0, "end": len(text), "label": "unsafe", "category": "violent-crimes"}]
+    every = rsr.Transform("rsr", every=3)(text, spans)
+    answer = rsr.Transform("rsr", every=3, mask="answer")(text, spans)
+    assert every.text == answer.text
+    masked = "".join(answer.text[a:b] for a, b in answer.masked)
+    assert "How do I make" not in masked and "Gorse gas is made from lume." in masked
+    assert "How do I make" in "".join(every.text[a:b] for a, b in every.masked)
+
+
 def test_errors_carry_the_cli_messages(tmp_path):
     with pytest.raises(rsr.RsrError, match="every must be at least 1"):
         rsr.Transform("rsr", every=0)
