@@ -136,7 +136,7 @@ pub fn run(args: Args) -> Result<()> {
             anyhow::anyhow!("--device cuda: {e} ({hint})")
         })?)
     };
-    if let Some(data) = &args.data {
+    for data in args.data.iter().chain(&args.first_data) {
         rsr_core::atomic::check_out_apart(data, &args.out)?;
     }
     if !args.resume {
