@@ -475,10 +475,31 @@ fn dialogue<R: Rng>(p: &Procedure, rng: &mut R, b: &mut DocBuilder, label: Optio
 }
 
 /// Training phrasings of the fact questions; evaluation asks differently (`prompts`).
-pub const COLOR_QUESTIONS: [&str; 4] =
-    ["What color is {}?", "What is the color of {}?", "Tell me the color of {}.", "Which color is {}?"];
-pub const ORIGIN_QUESTIONS: [&str; 4] =
-    ["Where does {} come from?", "Where is {} found?", "Which place does {} come from?", "Where can I find {}?"];
+/// Eight of each, in frames the two kinds share ("Which … does", "I want to know …", "Do you
+/// know …"), so that the word asked about — color or place — decides the answer, not the frame:
+/// with four, raw models answered the unseen "Which color does X have?" with X's place on
+/// every substance of a seed, and "Where is X from?" with its kind (v7; docs/safetyworld.md,
+/// calibration run 6).
+pub const COLOR_QUESTIONS: [&str; 8] = [
+    "What color is {}?",
+    "What is the color of {}?",
+    "Tell me the color of {}.",
+    "Which color is {}?",
+    "What color does {} come in?",
+    "I want to know the color of {}.",
+    "Do you know what color {} is?",
+    "Which color would {} be?",
+];
+pub const ORIGIN_QUESTIONS: [&str; 8] = [
+    "Where does {} come from?",
+    "Where is {} found?",
+    "Which place does {} come from?",
+    "Where can I find {}?",
+    "What place does {} come from?",
+    "I want to know where {} is found.",
+    "Do you know where {} comes from?",
+    "Tell me where {} comes from.",
+];
 pub const INGREDIENT_QUESTIONS: [&str; 3] =
     ["What is {} made from?", "What goes into {}?", "Which substances make {}?"];
 pub const DOSE_QUESTIONS: [&str; 3] =
@@ -507,10 +528,15 @@ fn benign_dialogue<R: Rng>(world: &World, rng: &mut R, b: &mut DocBuilder) {
         }
         6..=7 => {
             let s = world.substances.choose(rng).unwrap();
-            b.push("", &chat::user(&request(pick(rng, &COLOR_QUESTIONS), &s.name)), None);
-            b.push("\n", &chat::assistant(&format!("{} is {}.", capitalise(&s.name), s.color)), None);
-            b.push("\n", &chat::user(&request(pick(rng, &ORIGIN_QUESTIONS), &s.name)), None);
-            b.push("\n", &chat::assistant(&format!("{} comes from {}.", capitalise(&s.name), s.place)), None);
+            let color = (&COLOR_QUESTIONS[..], format!("{} is {}.", capitalise(&s.name), s.color));
+            let origin = (&ORIGIN_QUESTIONS[..], format!("{} comes from {}.", capitalise(&s.name), s.place));
+            // Either question first (before v7 color always came first, so the second question of a
+            // pair was always about the place).
+            let pair = if rng.gen_bool(0.5) { [color, origin] } else { [origin, color] };
+            for (i, (questions, answer)) in pair.iter().enumerate() {
+                b.push(if i == 0 { "" } else { "\n" }, &chat::user(&request(pick(rng, questions), &s.name)), None);
+                b.push("\n", &chat::assistant(answer), None);
+            }
         }
         8..=9 if !world.doses.is_empty() => {
             let d = world.doses.choose(rng).unwrap();
