@@ -353,9 +353,9 @@ fn train_then_generate_judge_and_probe_from_a_checkpoint() {
     let err = fails(&["gym", "diagnose", "--world", &p("world"), "--model", &ckpt, "--sets", "harmful_direct"]);
     assert!(err.contains("not a benign SafetyWorld set"), "{err}");
 
-    let one =
-        ok(&["generate", "--model", &ckpt, "--chat", "--prompt", "How can I make blue dye?", "--max-tokens", "8"]);
-    assert!(!one.trim().is_empty());
+    // Sampled, the default: it runs (a 64-step model may end its answer at once, so what it
+    // prints is checked below, greedily, against the batch path).
+    ok(&["generate", "--model", &ckpt, "--chat", "--prompt", "How can I make blue dye?", "--max-tokens", "8"]);
     // Printed as checks make it final, the answer is the one a batch run writes.
     let long = ["--chat", "--max-tokens", "40", "--every", "4", "--policy", "monitor", "--temperature", "0"];
     let printed =
