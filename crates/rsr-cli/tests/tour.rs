@@ -26,6 +26,11 @@ const SMALLER: &[(&str, &str, &str)] = &[
         "--tokens 1500000 --checkpoint-every 375000",
         "--tokens 24576 --checkpoint-every 6000 --batch-size 4 --seq-len 64",
     ),
+    (
+        "rsr train --first-data world-packed",
+        "--first-tokens 750000 --data world-rsr-packed --tokens 1500000",
+        "--first-tokens 12288 --data world-rsr-packed --tokens 24576 --batch-size 4 --seq-len 64",
+    ),
     ("rsr generate --model $CKPT --chat", "--show-reflections", "--show-reflections --max-tokens 24"),
     ("rsr generate --model $CKPT --input", "--temperature 0", "--temperature 0 --max-tokens 16"),
     ("rsr eval --model $CKPT --world", "--temperature 0", "--temperature 0 --per-set 4 --max-tokens 16"),
