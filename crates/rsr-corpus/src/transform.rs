@@ -537,9 +537,8 @@ pub fn transform_doc(
                         continue;
                     };
                     if answer_only {
-                        for (r, _) in turn_pieces(&turns, seg.clone()) {
-                            let masked = !in_user_turn(r.start);
-                            out.text(&doc.text[r], masked);
+                        for (r, turn) in turn_pieces(&turns, seg.clone()) {
+                            out.text(&doc.text[r], !matches!(turn, Some((_, Role::User))));
                         }
                     } else {
                         out.text(seg_text, mask_unsafe);

@@ -334,13 +334,7 @@ impl Trainer {
             "use a smaller --batch-size or --seq-len",
         )
         .map_err(Error::Invalid)?;
-        if train.len() <= cfg.seq_len + 1 {
-            return Err(Error::input(
-                cfg.data.join("train"),
-                format!("the train split holds {} tokens, fewer than one sequence of {}", train.len(), cfg.seq_len + 1),
-                "pack more documents, or train with a smaller --seq-len",
-            ));
-        }
+        holds_a_sequence(&train, &cfg.data, cfg.seq_len)?;
         let steps = cfg.steps();
         let schedule = Schedule {
             max_lr: cfg.lr,
@@ -606,14 +600,20 @@ fn first_stream(first: &FirstPhase, tokenizer: &Path, seq_len: usize) -> Result<
         ));
     }
     let stream = TokenStream::load(&first.data, "train")?;
-    if stream.len() <= seq_len + 1 {
+    holds_a_sequence(&stream, &first.data, seq_len)?;
+    Ok(stream)
+}
+
+/// A train split (of the pack in `pack`) must hold at least one training window.
+fn holds_a_sequence(train: &TokenStream, pack: &Path, seq_len: usize) -> Result<()> {
+    if train.len() <= seq_len + 1 {
         return Err(Error::input(
-            first.data.join("train"),
-            format!("the train split holds {} tokens, fewer than one sequence of {}", stream.len(), seq_len + 1),
+            pack.join("train"),
+            format!("the train split holds {} tokens, fewer than one sequence of {}", train.len(), seq_len + 1),
             "pack more documents, or train with a smaller --seq-len",
         ));
     }
-    Ok(stream)
+    Ok(())
 }
 
 /// What a training run did — its manifest's `counts`.
