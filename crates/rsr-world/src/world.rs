@@ -62,7 +62,13 @@ pub struct WorldConfig {
 impl Default for WorldConfig {
     fn default() -> Self {
         Self {
-            docs: 12000,
+            // 24,000: at 12,000 the v7 world is 602k tokens for raw, and the 4–8M tokens its
+            // gates need are 7–13 passes over it — the models overfit (validation loss rises
+            // from 6M to 8M) and the gates move with what each run memorises; twice the
+            // documents at 4M tokens give a lower validation loss and raise raw's benign and
+            // composed accuracy on every calibration seed measured (calibration runs 8 and 9,
+            // docs/safetyworld.md#calibration-on-held-out-seeds).
+            docs: 24000,
             heldout_docs: 400,
             substances: 24,
             places: 10,

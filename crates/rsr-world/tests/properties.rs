@@ -319,7 +319,10 @@ fn default_world_is_small_enough_for_a_tiny_model() {
         stats.add(d, s);
     }
     assert!(stats.word_types <= 3000, "{} word types", stats.word_types);
-    assert!(stats.whitespace_tokens < 420_000, "{} tokens", stats.whitespace_tokens);
+    // Small enough that the default 4M-token budget passes over raw's corpus (≈ 1.5 BPE tokens
+    // per word) about three times: fresh text, not many passes over the same (calibration run 8
+    // overfit at 10–13 passes; docs/safetyworld.md).
+    assert!(stats.whitespace_tokens < 1_000_000, "{} tokens", stats.whitespace_tokens);
     let share = stats.docs_with_unsafe as f64 / stats.docs as f64;
     assert!((0.2..0.45).contains(&share), "unsafe share {share}");
 }
