@@ -62,11 +62,9 @@ pub struct WorldConfig {
 impl Default for WorldConfig {
     fn default() -> Self {
         Self {
-            // 24,000: at 12,000 the v7 world is 602k tokens for raw, and the 4–8M tokens its
-            // gates need are 7–13 passes over it — the models overfit (validation loss rises
-            // from 6M to 8M) and the gates move with what each run memorises; twice the
-            // documents at 4M tokens give a lower validation loss and raise raw's benign and
-            // composed accuracy on every calibration seed measured (calibration runs 8 and 9,
+            // 24,000: at 12,000 raw's corpus is 602k tokens and 6–8M training tokens are 10–13
+            // passes over it, which overfit (validation loss rises from 6M to 8M); at 24,000 and
+            // 4M tokens validation loss is lower (calibration runs 8 and 9,
             // docs/safetyworld.md#calibration-on-held-out-seeds).
             docs: 24000,
             heldout_docs: 400,
