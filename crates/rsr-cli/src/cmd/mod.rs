@@ -140,6 +140,12 @@ pub struct ExperimentArgs {
     /// steps decaying; chosen on a calibration seed, docs/safetyworld.md) or `cosine`.
     #[arg(long, default_value = ExperimentConfig::default().schedule.name(), value_parser = ["cosine", "wsd"])]
     pub schedule: String,
+    /// With `--schedule wsd`: the final decay, as a fraction of the steps.
+    #[arg(long, default_value_t = ExperimentConfig::default().decay)]
+    pub decay: f32,
+    /// The peak learning rate of every run.
+    #[arg(long, default_value_t = ExperimentConfig::default().lr)]
+    pub lr: f32,
     /// Model preset for every run.
     #[arg(long, default_value_t = ExperimentConfig::default().preset)]
     pub preset: String,
@@ -170,6 +176,8 @@ impl ExperimentArgs {
             train_tokens: self.train_tokens,
             batch_size: self.batch_size,
             schedule: self.schedule.parse().expect("clap accepted only known schedules"),
+            decay: self.decay,
+            lr: self.lr,
             preset: self.preset.clone(),
             variants: self.variants.clone(),
             noise: self.noise.clone(),

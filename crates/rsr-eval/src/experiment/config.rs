@@ -186,6 +186,11 @@ pub struct ExperimentConfig {
     /// calibration seed 100, raw at 4M tokens: validation loss 0.344 against cosine's 0.352, and
     /// 97% of the written benign requests against 76%; docs/safetyworld.md#calibration-on-held-out-seeds).
     pub schedule: Shape,
+    /// With `wsd`: the final decay, as a fraction of the steps (the composition rule is learned
+    /// there: docs/safetyworld.md, "The spread").
+    pub decay: f32,
+    /// The peak learning rate of every run.
+    pub lr: f32,
     pub preset: String,
     /// Checkpoints per run for the learning curve (1: the final one only).
     pub curve_points: usize,
@@ -228,6 +233,8 @@ impl Default for ExperimentConfig {
             train_tokens: 4_000_000,
             batch_size: 8,
             schedule: Shape::Wsd,
+            decay: rsr_model::train::TrainConfig::default().decay,
+            lr: rsr_model::train::TrainConfig::default().lr,
             preset: "tiny".into(),
             curve_points: 4,
             curve_per_set: 30,
@@ -299,6 +306,15 @@ impl ExperimentConfig {
     }
     /// Reject a variant name that is not one of [`VARIANTS`].
     pub fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.decay) {
+            return Err(rsr_core::Error::Invalid(format!(
+                "--decay is a fraction of the steps, in [0, 1]; got {}",
+                self.decay
+            )));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(rsr_core::Error::Invalid(format!("--lr must be a positive number; got {}", self.lr)));
+        }
         for v in &self.variants {
             if Variant::named(v).is_none() {
                 let names: Vec<_> = VARIANTS.iter().map(|v| v.name).collect();
@@ -351,7 +367,12 @@ mod tests {
         assert!(!cfg.selected("rewrite"));
         let named = ExperimentConfig { variants: vec!["rewrite".into()], ..cfg.clone() };
         assert!(named.selected("rewrite") && !named.selected("rsr"));
-        assert!(ExperimentConfig { variants: vec!["rewritten".into()], ..cfg }.validate().is_err());
+        assert!(ExperimentConfig { variants: vec!["rewritten".into()], ..cfg.clone() }.validate().is_err());
+        let err = ExperimentConfig { decay: 1.5, ..cfg.clone() }.validate().unwrap_err().to_string();
+        assert!(err.contains("--decay"), "{err}");
+        assert!(ExperimentConfig { decay: f32::NAN, ..cfg.clone() }.validate().is_err(), "a NaN decay fails closed");
+        assert!(ExperimentConfig { lr: f32::INFINITY, ..cfg.clone() }.validate().is_err());
+        assert!(ExperimentConfig { lr: 0.0, ..cfg }.validate().is_err());
     }
 
     #[test]

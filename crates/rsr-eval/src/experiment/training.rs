@@ -45,6 +45,8 @@ pub(super) fn train(
         tokens,
         batch_size: cfg.batch_size,
         schedule: cfg.schedule,
+        decay: cfg.decay,
+        lr: cfg.lr,
         seed: cfg.seed,
         eval_every: 0,
         first: data.first,
