@@ -147,16 +147,18 @@ facts deleted (`rsr gym --omit-heldout-facts`), from results.json's `calibration
 each gate with its Wilson 95% interval; exits 2 when a gate fails or was not measured.",
     after_help = "Examples:\n  rsr gym check --results rsr-demo/results.json\n  \
 rsr gym check --results raw.json filter.json --control raw-control.json\n  \
-rsr gym check --study rsr-calibration   # every seed of a (calibration) study"
+rsr gym check --study rsr-calibration   # every seed of a (calibration) study\n  \
+rsr gym check --study calib calib-t1000 calib-t2000   # replicates (--train-seed-offset): each gate over training runs"
 )]
 struct CheckArgs {
     /// Run summaries holding `raw` and `filter` (`rsr demo`'s results.json, `rsr eval --out`).
     #[arg(long, num_args = 1.., required_unless_present = "study", conflicts_with = "study")]
     results: Vec<PathBuf>,
     /// A study directory (`rsr study --out`): every seed's gates, which gate fails on which seed,
-    /// and which pass with margin (the interval's whole width on the right side).
-    #[arg(long)]
-    study: Option<PathBuf>,
+    /// and which pass with margin (the interval's whole width on the right side). Several: the
+    /// replicates of one study (`--train-seed-offset`), read per world over its training runs.
+    #[arg(long, num_args = 1..)]
+    study: Vec<PathBuf>,
     /// The negative control's `rsr eval --out` summary (default: results.json's `calibration.control`).
     #[arg(long)]
     control: Option<PathBuf>,
@@ -232,8 +234,8 @@ pub fn run(args: Args) -> Result<()> {
 
 fn check(args: CheckArgs) -> Result<()> {
     use rsr_eval::results::{Calibration, ResultsFile};
-    if let Some(dir) = &args.study {
-        return check_study(dir);
+    if !args.study.is_empty() {
+        return check_study(&args.study);
     }
     // Every file read by the one reader of results (an unreadable one is an error naming it);
     // the control's result from --control, or from a demo's results.json.
@@ -264,19 +266,46 @@ fn check(args: CheckArgs) -> Result<()> {
     Ok(())
 }
 
-/// Every seed's gates of a study, and which fail where.
-fn check_study(dir: &Path) -> Result<()> {
-    let study = rsr_eval::study::StudyResults::read(&dir.join("results.json"))?;
+/// One gate on one training run: its value (None: not measured), and whether it passed.
+type GateRun = (Option<f64>, bool);
+
+/// Every seed's gates of one study or of its replicates, and which fail where; with
+/// replicates, each world's gates over its training runs.
+fn check_study(dirs: &[PathBuf]) -> Result<()> {
+    if dirs.len() > 1 {
+        same_study_but_the_training_seed(dirs)?;
+    }
     let mut failed: Vec<String> = Vec::new();
-    for s in &study.seeds {
-        let Some(r) = &s.results else { continue };
-        println!("seed {}:", s.seed);
-        for g in &r.calibration.gates {
-            let margin = if g.with_margin() { "  (with margin)" } else { "" };
-            println!("  {}{margin}", g.line());
-            if !g.pass {
-                failed.push(format!("seed {}: {}", s.seed, g.name));
+    // (world seed, gate) → its training runs, in the order met.
+    let mut per_world: Vec<((u64, String), Vec<GateRun>)> = Vec::new();
+    for dir in dirs {
+        let study = rsr_eval::study::StudyResults::read(&dir.join("results.json"))?;
+        let replicate = if dirs.len() > 1 { format!(" ({})", dir.display()) } else { String::new() };
+        for s in &study.seeds {
+            let Some(r) = &s.results else { continue };
+            println!("seed {}{replicate}:", s.seed);
+            for g in &r.calibration.gates {
+                let margin = if g.with_margin() { "  (with margin)" } else { "" };
+                println!("  {}{margin}", g.line());
+                if !g.pass {
+                    failed.push(format!("seed {}{replicate}: {}", s.seed, g.name));
+                }
+                let key = (s.seed, g.name.clone());
+                let run = ((g.n > 0).then_some(g.value), g.pass);
+                match per_world.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, runs)) => runs.push(run),
+                    None => per_world.push((key, vec![run])),
+                }
             }
+        }
+    }
+    if dirs.len() > 1 {
+        println!("\nper world, over its training runs (passes / runs; the values):");
+        for ((seed, gate), runs) in &per_world {
+            let passed = runs.iter().filter(|(_, p)| *p).count();
+            let values: Vec<String> =
+                runs.iter().map(|(v, _)| v.map_or("not measured".into(), |v| format!("{:.1}%", 100.0 * v))).collect();
+            println!("  seed {seed} {gate:<24} {passed} / {}  {}", runs.len(), values.join(", "));
         }
     }
     if !failed.is_empty() {
@@ -287,6 +316,38 @@ fn check_study(dir: &Path) -> Result<()> {
         );
     }
     println!("calibration: every gate passed on every seed");
+    Ok(())
+}
+
+/// Replicates read together must be one study with other training seeds: the same settings
+/// (study.json) but for `train_seed_offset`, which differs between every two.
+fn same_study_but_the_training_seed(dirs: &[PathBuf]) -> Result<()> {
+    let mut seen: Vec<(PathBuf, serde_json::Value, serde_json::Value)> = Vec::new();
+    for dir in dirs {
+        let path = dir.join("study.json");
+        let raw = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mut fixed: serde_json::Value =
+            serde_json::from_slice(&raw).with_context(|| format!("{} is not JSON", path.display()))?;
+        let offset = fixed.as_object_mut().and_then(|o| o.remove("train_seed_offset")).unwrap_or(0.into());
+        for (other, their_fixed, their_offset) in &seen {
+            if *their_fixed != fixed {
+                bail!(
+                    "{} and {} are not replicates of one study: their settings differ ({fixed} against {their_fixed}); \
+                     replicates differ only in --train-seed-offset",
+                    dir.display(),
+                    other.display()
+                );
+            }
+            if *their_offset == offset {
+                bail!(
+                    "{} and {} have the same training seeds (--train-seed-offset {offset}): the same runs twice",
+                    dir.display(),
+                    other.display()
+                );
+            }
+        }
+        seen.push((dir.clone(), fixed, offset));
+    }
     Ok(())
 }
 

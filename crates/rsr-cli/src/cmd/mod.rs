@@ -146,6 +146,11 @@ pub struct ExperimentArgs {
     /// The peak learning rate of every run.
     #[arg(long, default_value_t = ExperimentConfig::default().lr)]
     pub lr: f32,
+    /// Train every model with seed (world seed + N) instead of the world's seed: a replicate on
+    /// the same worlds and corpora, to read how far a gate or a comparison moves with the training
+    /// run alone (`rsr gym check --study A B` then reads the gates over the replicates).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub train_seed_offset: u64,
     /// Model preset for every run.
     #[arg(long, default_value_t = ExperimentConfig::default().preset)]
     pub preset: String,
@@ -178,6 +183,7 @@ impl ExperimentArgs {
             schedule: self.schedule.parse().expect("clap accepted only known schedules"),
             decay: self.decay,
             lr: self.lr,
+            train_seed_offset: self.train_seed_offset,
             preset: self.preset.clone(),
             variants: self.variants.clone(),
             noise: self.noise.clone(),

@@ -167,7 +167,12 @@ pub const CONTROL_RUN: &str = "raw-control";
 pub struct ExperimentConfig {
     /// Where the world, variants, packs, runs and the report go.
     pub out: PathBuf,
+    /// The world's seed (its names, held-out hazards, corpora and packing order).
     pub seed: u64,
+    /// Each model's training seed (initialisation, batch order) is `seed + train_seed_offset`: a
+    /// replicate of a run on the same world and corpora, for reading how much a result moves
+    /// with the training run alone (docs/safetyworld.md, "The spread").
+    pub train_seed_offset: u64,
     /// Training documents in the world.
     pub docs: usize,
     /// Segment cadence in tokens (exact, with the experiment's tokenizer).
@@ -225,6 +230,7 @@ impl Default for ExperimentConfig {
         Self {
             out: "rsr-demo".into(),
             seed: 0,
+            train_seed_offset: 0,
             docs: WorldConfig::default().docs,
             every: 24,
             safe_rate: 0.5,
@@ -258,6 +264,11 @@ impl ExperimentConfig {
         } else {
             rsr_world::write::GROUND_TRUTH
         }
+    }
+
+    /// The training seed of every model of this world.
+    pub fn train_seed(&self) -> u64 {
+        self.seed.wrapping_add(self.train_seed_offset)
     }
 
     pub fn world_dir(&self) -> PathBuf {

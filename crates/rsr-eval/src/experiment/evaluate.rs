@@ -113,7 +113,7 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
     let tamper = if cfg.tamper_steps.iter().any(|&s| s > 0) {
         // The attacker's data: the world's training documents that hold unsafe text, as written.
         let data = crate::tamper::attack_data(&model, &suite.dir.root, rsr_world::write::GROUND_TRUTH, suite)?;
-        let ft = FinetuneConfig { seed: cfg.seed, ..FinetuneConfig::default() };
+        let ft = FinetuneConfig { seed: cfg.train_seed(), ..FinetuneConfig::default() };
         crate::tamper::tamper(&mut model, &data, suite, &gen, ft, &cfg.tamper_steps, cfg.curve_per_set, &mut tick)?
     } else {
         vec![]

@@ -47,7 +47,7 @@ pub(super) fn train(
         schedule: cfg.schedule,
         decay: cfg.decay,
         lr: cfg.lr,
-        seed: cfg.seed,
+        seed: cfg.train_seed(),
         eval_every: 0,
         first: data.first,
         ..TrainConfig::default()

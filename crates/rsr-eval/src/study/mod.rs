@@ -82,7 +82,7 @@ impl StudyConfig {
         serde_json::json!({
             "docs": b.docs, "every": b.every, "safe_rate": b.safe_rate, "rationale_rate": b.rationale_rate,
             "vocab_size": b.vocab_size, "train_tokens": b.train_tokens, "batch_size": b.batch_size,
-            "schedule": b.schedule.name(), "decay": b.decay, "lr": b.lr, "preset": b.preset, "labels": b.labels(), "noise": b.noise,
+            "schedule": b.schedule.name(), "decay": b.decay, "lr": b.lr, "train_seed_offset": b.train_seed_offset, "preset": b.preset, "labels": b.labels(), "noise": b.noise,
         })
     }
 }
