@@ -324,10 +324,7 @@ fn check_study(dirs: &[PathBuf]) -> Result<()> {
 fn same_study_but_the_training_seed(dirs: &[PathBuf]) -> Result<()> {
     let mut seen: Vec<(PathBuf, serde_json::Value, serde_json::Value)> = Vec::new();
     for dir in dirs {
-        let path = dir.join("study.json");
-        let raw = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let mut fixed: serde_json::Value =
-            serde_json::from_slice(&raw).with_context(|| format!("{} is not JSON", path.display()))?;
+        let mut fixed = rsr_eval::study::settings(dir)?;
         let offset = fixed.as_object_mut().and_then(|o| o.remove("train_seed_offset")).unwrap_or(0.into());
         for (other, their_fixed, their_offset) in &seen {
             if *their_fixed != fixed {

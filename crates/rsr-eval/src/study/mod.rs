@@ -87,15 +87,32 @@ impl StudyConfig {
     }
 }
 
+/// A study directory's settings (its `study.json`, as [`StudyConfig::fixed`] wrote them). A
+/// study written before a knob existed trained with the value it then had, so a missing knob
+/// reads as that value (the recipe's `decay` 0.2 and `lr` 0.003; training seed offset 0).
+pub fn settings(dir: &std::path::Path) -> Result<serde_json::Value> {
+    let path = dir.join("study.json");
+    let raw = std::fs::read(&path).map_err(|e| rsr_core::Error::io(&path, e))?;
+    let mut was: serde_json::Value = serde_json::from_slice(&raw)
+        .map_err(|e| rsr_core::Error::input(&path, e.to_string(), "delete the study directory to start over"))?;
+    let Some(fields) = was.as_object_mut() else {
+        return Err(rsr_core::Error::input(&path, "not a JSON object", "delete the study directory to start over"));
+    };
+    for (knob, before) in
+        [("decay", serde_json::json!(0.2f32)), ("lr", serde_json::json!(0.003f32)), ("train_seed_offset", 0.into())]
+    {
+        fields.entry(knob).or_insert(before);
+    }
+    Ok(was)
+}
+
 /// Refuse to resume a study directory made with other settings: its finished runs would be
 /// kept and mixed with new ones.
 fn check_settings(cfg: &StudyConfig) -> Result<()> {
     let path = cfg.base.out.join("study.json");
     let now = cfg.fixed();
     if path.is_file() {
-        let raw = std::fs::read(&path).map_err(|e| rsr_core::Error::io(&path, e))?;
-        let was: serde_json::Value = serde_json::from_slice(&raw)
-            .map_err(|e| rsr_core::Error::input(&path, e.to_string(), "delete the study directory to start over"))?;
+        let was = settings(&cfg.base.out)?;
         if was != now {
             return Err(rsr_core::Error::input(
                 &path,
@@ -159,5 +176,28 @@ mod tests {
         noisy.base.noise = Some("miss=0.2".into());
         assert!(check_settings(&noisy).is_err());
         assert!(config(dir.path(), 500, vec![0, 0]).validate().is_err(), "a seed listed twice");
+        // Another recipe or training seed makes other models.
+        let mut decay = config(dir.path(), 500, vec![0]);
+        decay.base.decay = 0.5;
+        assert!(check_settings(&decay).is_err());
+        let mut replicate = config(dir.path(), 500, vec![0]);
+        replicate.base.train_seed_offset = 1000;
+        assert!(check_settings(&replicate).is_err());
+    }
+
+    #[test]
+    fn a_study_from_before_the_recipe_knobs_reads_as_the_recipe_it_trained_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), 500, vec![0]);
+        let mut old = cfg.fixed();
+        for knob in ["decay", "lr", "train_seed_offset"] {
+            old.as_object_mut().unwrap().remove(knob);
+        }
+        std::fs::write(dir.path().join("study.json"), old.to_string()).unwrap();
+        assert_eq!(settings(dir.path()).unwrap(), cfg.fixed());
+        check_settings(&cfg).unwrap();
+        let mut other = cfg.clone();
+        other.base.lr = 0.0015;
+        assert!(check_settings(&other).is_err());
     }
 }
