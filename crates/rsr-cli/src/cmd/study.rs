@@ -29,7 +29,9 @@ the negative control on the first seed) takes about 70 minutes there. --budgets 
 at equal passes over its own corpus (about 13 minutes more per seed).",
     after_help = "Examples:\n  rsr study\n  rsr study --seeds 0,1,2,3,4 --budgets compute,passes\n  \
 rsr study --out /tmp/small --docs 500 --train-tokens 16384 --seeds 0,1   # minutes: a smoke run\n  \
-rsr study --scale 4                          # 4× the documents and tokens"
+rsr study --scale 4                          # 4× the documents and tokens\n  \
+rsr study --out rsr-study-t1000 --train-seed-offset 1000   # a replicate: same worlds, other training runs\n  \
+rsr gym check --study rsr-study rsr-study-t1000            # each world's gates over both"
 )]
 pub struct Args {
     /// Where the study goes: one directory per seed, results.json and study.md.
