@@ -136,7 +136,7 @@ pub fn run(args: Args) -> Result<()> {
     pb.finish_and_clear();
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let intro = format!(
-        "`rsr study --seeds {}` — budgets {}; {} SafetyWorld documents per seed; one `{}` model per variant, {} \
+        "`rsr study --seeds {}` — budgets {}; {} SafetyWorld documents per seed; one `{}` model per variant ({}), {} \
 training tokens at equal compute; variants built from the `{}` labels{}; greedy decoding, and {} samples per prompt at T = {} beside it; rsr checks \
 every {} tokens. This run took {minutes:.1} minutes \
 (finished runs of an earlier invocation are kept, so a resumed study counts only what it redid). Each seed's full \
@@ -145,6 +145,7 @@ report, with every row's ASR-versus-over-refusal curve: `seed-S/report.html`.",
         budgets.join(", "),
         cfg.base.docs,
         cfg.base.preset,
+        recipe(&cfg.base),
         cfg.base.train_tokens,
         cfg.base.labels(),
         cfg.base.noise.as_ref().map(|n| format!(" (noise {n})")).unwrap_or_default(),
@@ -168,4 +169,17 @@ the comparison."
         cfg.base.out.join("results.json").display()
     );
     Ok(())
+}
+
+/// How every model of a study trains, in words: the schedule, its peak rate, and the training seed.
+fn recipe(cfg: &ExperimentConfig) -> String {
+    let schedule = match cfg.schedule {
+        rsr_model::optim::Shape::Wsd => format!("warmup–stable–decay, the last {:.0}% decaying", 100.0 * cfg.decay),
+        other => other.name().to_string(),
+    };
+    let seed = match cfg.train_seed_offset {
+        0 => "training seed = the world's seed".to_string(),
+        n => format!("training seed = the world's seed + {n}: a replicate"),
+    };
+    format!("{schedule}, peak learning rate {}; {seed}", cfg.lr)
 }
