@@ -317,13 +317,11 @@ impl ExperimentConfig {
     }
     /// Reject a variant name that is not one of [`VARIANTS`].
     pub fn validate(&self) -> Result<()> {
-        if !(0.0..=1.0).contains(&self.decay) {
-            return Err(rsr_core::Error::Invalid(format!(
-                "--decay is a fraction of the steps, in [0, 1]; got {}",
-                self.decay
-            )));
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
+        // The recipe's knobs are checked where the trainer checks them; a study's rate must
+        // also be above 0 (a run that cannot learn compares nothing).
+        let recipe = rsr_model::train::TrainConfig { decay: self.decay, lr: self.lr, ..Default::default() };
+        recipe.validate().map_err(rsr_core::Error::Invalid)?;
+        if self.lr <= 0.0 {
             return Err(rsr_core::Error::Invalid(format!("--lr must be a positive number; got {}", self.lr)));
         }
         for v in &self.variants {
