@@ -26,6 +26,7 @@ pub mod digest;
 pub mod doc;
 pub mod error;
 pub mod jsonl;
+pub mod lock;
 pub mod manifest;
 pub mod reflection;
 pub mod rng;

@@ -44,6 +44,8 @@ pub enum Stage<'a> {
 /// the same configuration finished is kept.
 pub fn run_seed(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<SeedRun> {
     cfg.validate()?;
+    // One writer per directory: a second demo (or study seed) on it would train the same runs.
+    let _lock = rsr_core::lock::DirLock::acquire(&cfg.out, "an rsr experiment")?;
     let corpora = build_corpora(cfg, progress)?;
     progress(Stage::Corpora(&corpora));
     if cfg.train_tokens == 0 {

@@ -128,6 +128,8 @@ fn check_settings(cfg: &StudyConfig) -> Result<()> {
 /// Run every seed (training only what an earlier run did not finish), then compare.
 pub fn run(cfg: &StudyConfig, progress: &mut dyn FnMut(u64, Stage)) -> Result<StudyResults> {
     cfg.validate()?;
+    // Before study.json is read or written: one study per directory at a time.
+    let _lock = rsr_core::lock::DirLock::acquire(&cfg.base.out, "rsr study")?;
     check_settings(cfg)?;
     let mut seeds = Vec::new();
     for &seed in &cfg.seeds {
@@ -183,6 +185,16 @@ mod tests {
         let mut replicate = config(dir.path(), 500, vec![0]);
         replicate.base.train_seed_offset = 1000;
         assert!(check_settings(&replicate).is_err());
+    }
+
+    #[test]
+    fn a_second_study_on_the_same_directory_is_refused_before_it_touches_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = rsr_core::lock::DirLock::acquire(dir.path(), "rsr study").unwrap();
+        let err = run(&config(dir.path(), 500, vec![0]), &mut |_, _| {}).unwrap_err().to_string();
+        assert!(err.contains(".lock") && err.contains("already writing"), "{err}");
+        assert!(!dir.path().join("study.json").exists() && !dir.path().join("seed-0").exists());
+        drop(held);
     }
 
     #[test]
