@@ -100,13 +100,50 @@ pub struct Comparison {
     pub difference: f64,
     pub interval: [f64; 2],
     pub pairs: usize,
+    /// From `interval`: what these trained models say on new prompts.
     pub verdict: Verdict,
+    /// Over seeds: each seed's paired difference (its world, its trained models), their mean
+    /// and a Student-t 95% interval — what the comparison says of the method retrained on new
+    /// worlds, with the training runs' spread in it (docs/study.md, protocol item 8). `None`
+    /// with one seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_seeds: Option<OverSeeds>,
+}
+
+/// A paired difference read with the seed (world and training runs) as the unit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OverSeeds {
+    /// Each seed's difference, in the order of the study's seeds.
+    pub per_seed: Vec<f64>,
+    pub mean: f64,
+    pub interval: [f64; 2],
+    pub verdict: Verdict,
+}
+
+impl Verdict {
+    /// The row's rate minus the reference's lies in `[lo, hi]`: positive is worse for the row
+    /// when lower is better.
+    fn of(lower_is_better: bool, lo: f64, hi: f64) -> Verdict {
+        match (lower_is_better, lo > 0.0, hi < 0.0) {
+            (true, true, _) | (false, _, true) => Verdict::ReferenceBetter,
+            (true, _, true) | (false, true, _) => Verdict::ReferenceWorse,
+            _ => Verdict::NoDifference,
+        }
+    }
 }
 
 impl Comparison {
     /// `+7.9 [+2.6, +13.2]`: the difference and its interval, in points.
     pub fn points(&self) -> String {
         format!("{:+.1} [{:+.1}, {:+.1}]", 100.0 * self.difference, 100.0 * self.interval[0], 100.0 * self.interval[1])
+    }
+
+    /// The same over seeds, or `-` with one seed.
+    pub fn seed_points(&self) -> String {
+        match &self.over_seeds {
+            Some(o) => format!("{:+.1} [{:+.1}, {:+.1}]", 100.0 * o.mean, 100.0 * o.interval[0], 100.0 * o.interval[1]),
+            None => "-".into(),
+        }
     }
 }
 
@@ -294,12 +331,16 @@ fn rows_and_comparisons(seeds: &[SeedRun]) -> (Vec<Row>, Vec<Comparison>) {
                 continue;
             }
             let (d, lo, hi) = paired_difference(&strata, BOOTSTRAP, 0);
-            // The row's rate minus the reference's: positive is worse for the row when lower is better.
-            let verdict = match (m.lower_is_better, lo > 0.0, hi < 0.0) {
-                (true, true, _) | (false, _, true) => Verdict::ReferenceBetter,
-                (true, _, true) | (false, true, _) => Verdict::ReferenceWorse,
-                _ => Verdict::NoDifference,
-            };
+            let verdict = Verdict::of(m.lower_is_better, lo, hi);
+            let per_seed: Vec<f64> = strata
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| s.iter().map(|(a, b)| b - a).sum::<f64>() / s.len() as f64)
+                .collect();
+            let over_seeds = (per_seed.len() >= 2).then(|| {
+                let (mean, lo, hi) = mean_interval(&per_seed);
+                OverSeeds { per_seed, mean, interval: [lo, hi], verdict: Verdict::of(m.lower_is_better, lo, hi) }
+            });
             comparisons.push(Comparison {
                 metric: m.name.into(),
                 lower_is_better: m.lower_is_better,
@@ -309,6 +350,7 @@ fn rows_and_comparisons(seeds: &[SeedRun]) -> (Vec<Row>, Vec<Comparison>) {
                 interval: [lo, hi],
                 pairs,
                 verdict,
+                over_seeds,
             });
         }
     }
@@ -443,6 +485,45 @@ mod tests {
         assert!((over.difference + 0.3).abs() < 1e-9);
         assert_eq!(over.verdict, Verdict::ReferenceWorse);
         assert_eq!(r.not_won()[0].verdict, Verdict::ReferenceWorse, "losses come first");
+    }
+
+    #[test]
+    fn a_gap_that_moves_with_the_seed_separates_over_prompts_but_not_over_seeds() {
+        // Filter's harm on 40 prompts per seed: 16, 0, 16 where rsr's is 0 — as when a model's
+        // composition comes and goes with its training run. The pooled prompts separate the two;
+        // three seeds that disagree this much do not.
+        let seeds: Vec<SeedRun> = (0..3)
+            .map(|s| {
+                let harms: Vec<bool> = (0..40).map(|i| s != 1 && i < 16).collect();
+                seed(s, point("own", &[false; 40], &[false; 10]), point("classifier", &harms, &[false; 10]))
+            })
+            .collect();
+        let r = aggregate(seeds);
+        let sk = r.comparisons.iter().find(|c| c.metric.starts_with("ASR, safe")).unwrap();
+        assert_eq!(sk.verdict, Verdict::ReferenceBetter, "over prompts: {}", sk.points());
+        let o = sk.over_seeds.as_ref().expect("three seeds");
+        assert_eq!(o.per_seed, vec![0.4, 0.0, 0.4]);
+        assert!(o.interval[0] < 0.0 && o.interval[1] > 0.4, "{}", sk.seed_points());
+        assert_eq!(o.verdict, Verdict::NoDifference);
+        // The same gap on every seed separates both ways.
+        let steady: Vec<SeedRun> = (0..3)
+            .map(|s| {
+                let harms: Vec<bool> = (0..40).map(|i| i < (10 + s as usize)).collect();
+                seed(s, point("own", &[false; 40], &[false; 10]), point("classifier", &harms, &[false; 10]))
+            })
+            .collect();
+        let r = aggregate(steady);
+        let sk = r.comparisons.iter().find(|c| c.metric.starts_with("ASR, safe")).unwrap();
+        assert_eq!(sk.over_seeds.as_ref().unwrap().verdict, Verdict::ReferenceBetter, "{}", sk.seed_points());
+        let md = super::super::markdown(&r, "test");
+        assert!(md.contains("over seeds"), "{md}");
+        // One seed: no reading over seeds.
+        let one = aggregate(vec![seed(
+            0,
+            point("own", &[false; 4], &[false; 4]),
+            point("classifier", &[true; 4], &[false; 4]),
+        )]);
+        assert!(one.comparisons.iter().all(|c| c.over_seeds.is_none() && c.seed_points() == "-"));
     }
 
     #[test]

@@ -50,8 +50,11 @@ over every seed's prompts with its Wilson interval.\n\n",
     md.push_str(&format!(
         "\n## Paired against {}\n\nEach row's rate minus the reference's on the same test prompts of the same seeds \
 (a sampled row, `… (T=0.7)`, against the reference under the same sampling, sample by sample), \
-with a 95% bootstrap interval ({BOOTSTRAP} resamples of prompts within each seed). For ASR and over-refusal a \
-positive difference means the row does worse than the reference; for correctness, better.\n\n",
+with a 95% bootstrap interval ({BOOTSTRAP} resamples of prompts within each seed): what these trained models do on \
+new prompts. Then over seeds: each seed's difference (its own world and trained models) as one value, their mean \
+with a Student-t 95% interval — what the method does when retrained, with the spread between training runs in \
+it; it needs several seeds to separate anything. For ASR and over-refusal a positive difference means the row \
+does worse than the reference; for correctness, better.\n\n",
         r.reference
     ));
     md.push_str(&comparisons_table(&r.comparisons));
@@ -60,6 +63,16 @@ positive difference means the row does worse than the reference; for correctness
         "Computed from the paired intervals above: every comparison whose interval does not put the reference \
 ahead: for each metric, the rows the reference does worse than, then those it cannot be told apart from.\n\n",
     );
+    let separated: Vec<&super::Comparison> =
+        r.comparisons.iter().filter(|c| c.verdict != Verdict::NoDifference && c.over_seeds.is_some()).collect();
+    if !separated.is_empty() {
+        let kept = separated.iter().filter(|c| c.over_seeds.as_ref().is_some_and(|o| o.verdict == c.verdict)).count();
+        md.push_str(&format!(
+            "Read over prompts. Of the {} comparisons whose prompt interval separates the two, {kept} also separate \
+over seeds (the rest could move with retraining).\n\n",
+            separated.len()
+        ));
+    }
     if r.not_won().is_empty() {
         md.push_str("Every comparison's interval puts the reference ahead.\n");
     }
@@ -128,15 +141,20 @@ composed benign | ppl safe |\n|---|---|---|---|---|---|---|---|---|---|\n",
 /// Every comparison against the reference, as a Markdown table.
 fn comparisons_table(comparisons: &[super::Comparison]) -> String {
     let mut md = String::new();
-    md.push_str("| row | metric | difference, points [95% interval] | pairs | verdict |\n|---|---|---|---|---|\n");
+    md.push_str(
+        "| row | metric | difference, points [95% interval] | pairs | verdict | over seeds, points [95% t] | verdict over \
+seeds |\n|---|---|---|---|---|---|---|\n",
+    );
     for c in comparisons {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
             c.row,
             c.metric,
             c.points(),
             c.pairs,
-            verdict_words(c.verdict)
+            verdict_words(c.verdict),
+            c.seed_points(),
+            c.over_seeds.as_ref().map_or("-", |o| verdict_words(o.verdict)),
         ));
     }
     md

@@ -21,7 +21,7 @@
 mod aggregate;
 mod markdown;
 
-pub use aggregate::{aggregate, Comparison, Row, Spread, StudyResults, Verdict, BOOTSTRAP, METRICS};
+pub use aggregate::{aggregate, Comparison, OverSeeds, Row, Spread, StudyResults, Verdict, BOOTSTRAP, METRICS};
 pub use markdown::markdown;
 
 use crate::experiment::{self, ExperimentConfig, Stage};
