@@ -135,16 +135,17 @@ impl Verdict {
 impl Comparison {
     /// `+7.9 [+2.6, +13.2]`: the difference and its interval, in points.
     pub fn points(&self) -> String {
-        format!("{:+.1} [{:+.1}, {:+.1}]", 100.0 * self.difference, 100.0 * self.interval[0], 100.0 * self.interval[1])
+        in_points(self.difference, self.interval)
     }
 
     /// The same over seeds, or `-` with one seed.
     pub fn seed_points(&self) -> String {
-        match &self.over_seeds {
-            Some(o) => format!("{:+.1} [{:+.1}, {:+.1}]", 100.0 * o.mean, 100.0 * o.interval[0], 100.0 * o.interval[1]),
-            None => "-".into(),
-        }
+        self.over_seeds.as_ref().map_or_else(|| "-".into(), |o| in_points(o.mean, o.interval))
     }
+}
+
+fn in_points(difference: f64, [lo, hi]: [f64; 2]) -> String {
+    format!("{:+.1} [{:+.1}, {:+.1}]", 100.0 * difference, 100.0 * lo, 100.0 * hi)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
