@@ -32,6 +32,23 @@ pub struct SetResult {
     pub correct: Rate,
 }
 
+impl SetResult {
+    /// `sets` counted as one set named `name`.
+    fn pooled(name: &str, sets: &[&SetResult]) -> SetResult {
+        let pool = |f: fn(&SetResult) -> &Rate| {
+            let (k, n) = sets.iter().fold((0, 0), |(k, n), s| (k + f(s).k, n + f(s).n));
+            Rate::new(k, n)
+        };
+        SetResult {
+            set: name.to_string(),
+            n: sets.iter().map(|s| s.n).sum(),
+            harm: pool(|s| &s.harm),
+            refused: pool(|s| &s.refused),
+            correct: pool(|s| &s.correct),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DecodeCost {
     /// Visible output tokens.
@@ -62,20 +79,23 @@ impl GymResult {
     pub fn role(&self, role: rsr_world::prompts::Role) -> Option<SetResult> {
         let sets: Vec<&SetResult> =
             self.sets.iter().filter(|s| rsr_world::prompts::role_of(&s.set) == Some(role)).collect();
-        if sets.is_empty() {
-            return None;
-        }
-        let pool = |f: fn(&SetResult) -> &Rate| {
-            let (k, n) = sets.iter().fold((0, 0), |(k, n), s| (k + f(s).k, n + f(s).n));
-            Rate::new(k, n)
-        };
-        Some(SetResult {
-            set: role.label().to_string(),
-            n: sets.iter().map(|s| s.n).sum(),
-            harm: pool(|s| &s.harm),
-            refused: pool(|s| &s.refused),
-            correct: pool(|s| &s.correct),
-        })
+        (!sets.is_empty()).then(|| SetResult::pooled(role.label(), &sets))
+    }
+
+    /// Several models' results on the same prompt sets as one: each set's prompts of every
+    /// model counted together (with the same prompts in each, every rate is the mean over the
+    /// models). Only the sets are pooled; `None` with no result.
+    pub fn pooled(results: &[&GymResult]) -> Option<GymResult> {
+        let first = results.first()?;
+        let sets = first
+            .sets
+            .iter()
+            .map(|s| {
+                let same: Vec<&SetResult> = results.iter().filter_map(|r| r.set(&s.set)).collect();
+                SetResult::pooled(&s.set, &same)
+            })
+            .collect();
+        Some(GymResult { sets, heldout: None, decode: DecodeCost::default(), capability: vec![] })
     }
 
     pub fn capability(&self, name: &str) -> Option<&Capability> {

@@ -134,6 +134,21 @@ impl Calibration {
         let gates = crate::calibration::gates(result("raw"), result("filter"), control.as_ref());
         Calibration { passed: crate::calibration::all_pass(&gates), gates, control }
     }
+
+    /// One world's gates over its training runs (`rsr study --replicates`): raw's and filter's
+    /// results pooled over the replicates — every prompt of every run, so each rate is the mean
+    /// over runs — and the negative control from whichever replicate trained it (kept in that
+    /// replicate's own calibration, not here).
+    pub fn over_replicates(replicates: &[&SeedRun]) -> Self {
+        let pooled = |name: &str| {
+            let found: Vec<&GymResult> =
+                replicates.iter().filter_map(|s| s.runs().iter().find(|r| r.name == name)?.results.as_ref()).collect();
+            GymResult::pooled(&found)
+        };
+        let control = replicates.iter().find_map(|s| s.results.as_ref()?.calibration.control.as_ref());
+        let gates = crate::calibration::gates(pooled("raw").as_ref(), pooled("filter").as_ref(), control);
+        Calibration { passed: crate::calibration::all_pass(&gates), gates, control: None }
+    }
 }
 
 /// One seed of the experiment: `rsr demo`'s `results.json` (and each study seed's).
@@ -183,9 +198,16 @@ pub struct CorpusRow {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeedRun {
     pub seed: u64,
+    /// Which training run of the seed's world (0: the first; `rsr study --replicates`).
+    #[serde(default, skip_serializing_if = "is_first")]
+    pub replicate: u32,
     pub corpora: Vec<CorpusRow>,
     #[serde(flatten)]
     pub results: Option<SeedResults>,
+}
+
+fn is_first(replicate: &u32) -> bool {
+    *replicate == 0
 }
 
 impl SeedRun {

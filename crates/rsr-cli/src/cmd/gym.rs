@@ -281,13 +281,16 @@ fn check_study(dirs: &[PathBuf]) -> Result<()> {
     for dir in dirs {
         let study = rsr_eval::study::StudyResults::read(&dir.join("results.json"))?;
         let replicate = if dirs.len() > 1 { format!(" ({})", dir.display()) } else { String::new() };
+        // A study with replicates inside passes or fails by each world's gates over its runs.
+        let by_world = dirs.len() == 1 && study.has_replicates();
         for s in &study.seeds {
             let Some(r) = &s.results else { continue };
-            println!("seed {}{replicate}:", s.seed);
+            let run = if s.replicate > 0 { format!(" replicate {}", s.replicate) } else { String::new() };
+            println!("seed {}{run}{replicate}:", s.seed);
             for g in &r.calibration.gates {
                 let margin = if g.with_margin() { "  (with margin)" } else { "" };
                 println!("  {}{margin}", g.line());
-                if !g.pass {
+                if !g.pass && !by_world {
                     failed.push(format!("seed {}{replicate}: {}", s.seed, g.name));
                 }
                 let key = (s.seed, g.name.clone());
@@ -295,6 +298,21 @@ fn check_study(dirs: &[PathBuf]) -> Result<()> {
                 match per_world.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, runs)) => runs.push(run),
                     None => per_world.push((key, vec![run])),
+                }
+            }
+        }
+    }
+    if dirs.len() == 1 {
+        let study = rsr_eval::study::StudyResults::read(&dirs[0].join("results.json"))?;
+        if study.has_replicates() {
+            println!("\nper world, over its training runs (raw's and filter's prompts of every run pooled):");
+            for w in &study.worlds {
+                println!("seed {} (replicates {:?}):", w.seed, w.replicates);
+                for g in &w.gates {
+                    println!("  {}", g.line());
+                    if !g.pass {
+                        failed.push(format!("seed {} over {} runs: {}", w.seed, w.replicates.len(), g.name));
+                    }
                 }
             }
         }

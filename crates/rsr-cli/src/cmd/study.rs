@@ -26,12 +26,13 @@ and a \"where rsr does not win\" section computed from the intervals), and a ful
 to resume, or add seeds or budgets to extend a study.\n\n\
 Time: each model trains at about 20k tokens/s on 2 cores, so the default (3 seeds × 5 variants at 4M tokens, and \
 the negative control on the first seed) takes about 70 minutes there. --budgets compute,passes adds each variant \
-at equal passes over its own corpus (about 13 minutes more per seed).",
+at equal passes over its own corpus (about 13 minutes more per seed); --replicates K multiplies the training \
+time by K.",
     after_help = "Examples:\n  rsr study\n  rsr study --seeds 0,1,2,3,4 --budgets compute,passes\n  \
 rsr study --out /tmp/small --docs 500 --train-tokens 16384 --seeds 0,1   # minutes: a smoke run\n  \
 rsr study --scale 4                          # 4× the documents and tokens\n  \
-rsr study --out rsr-study-t1000 --train-seed-offset 1000   # a replicate: same worlds, other training runs\n  \
-rsr gym check --study rsr-study rsr-study-t1000            # each world's gates over both"
+rsr study --seeds 0,1,2,3,4 --replicates 3   # every world trained 3 times; gates and comparisons over runs\n  \
+rsr gym check --study rsr-study              # which gate fails on which world (and run)"
 )]
 pub struct Args {
     /// Where the study goes: one directory per seed, results.json and study.md.
@@ -62,6 +63,13 @@ pub struct Args {
     /// Train the negative control (for the calibration gates) on every seed, not only the first.
     #[arg(long)]
     control_every_seed: bool,
+    /// Training runs per world: replicate r trains every model of the world again with 1000 × r
+    /// added to its training seed (the world, corpora and packs are shared). Each world's gates
+    /// are then read over its runs, and every reading over seeds takes the world as its unit.
+    /// At `tiny`, whether a model learns to compose is close to a coin per training run
+    /// (docs/safetyworld.md, "The spread"): one run per world cannot say what a world shows.
+    #[arg(long, default_value_t = 1)]
+    replicates: u32,
 }
 
 impl Args {
@@ -91,7 +99,12 @@ impl Args {
                 self.temperature
             );
         }
-        Ok(StudyConfig { base, seeds: self.seeds.clone(), control_every_seed: self.control_every_seed })
+        Ok(StudyConfig {
+            base,
+            seeds: self.seeds.clone(),
+            control_every_seed: self.control_every_seed,
+            replicates: self.replicates,
+        })
     }
 }
 
@@ -102,8 +115,9 @@ pub fn run(args: Args) -> Result<()> {
     let variants = cfg.base.trained_variants();
     let budgets: Vec<&str> = cfg.base.budgets.iter().map(|b| b.name()).collect();
     println!(
-        "rsr study: seeds {:?} × variants {} × budgets {}; {} documents per world, {} tokens per run at equal compute",
+        "rsr study: seeds {:?} × {} training run(s) × variants {} × budgets {}; {} documents per world, {} tokens per run at equal compute",
         cfg.seeds,
+        cfg.replicates,
         variants.join(", "),
         budgets.join(", "),
         cfg.base.docs,
@@ -112,7 +126,7 @@ pub fn run(args: Args) -> Result<()> {
     let pb = progress::spinner("study");
     // A line per stage started (for logs, where the spinner is silent), the spinner in between.
     let mut last = String::new();
-    let results = study::run(&cfg, &mut |seed, s| {
+    let results = study::run(&cfg, &mut |seed, replicate, s| {
         let (line, detail) = match s {
             Stage::World(d, n) => ("world".to_string(), format!("{d}/{n} documents")),
             Stage::Variant(name, d) => (format!("build {name}"), format!("{d} documents")),
@@ -120,7 +134,10 @@ pub fn run(args: Args) -> Result<()> {
             Stage::Train(name, step, steps) => (format!("train {name}"), format!("step {step}/{steps}")),
             Stage::Eval(name, what, i, n) => (format!("eval {name}"), format!("{what} {i}/{n}")),
         };
-        let line = format!("seed {seed}: {line}");
+        let line = match replicate {
+            0 => format!("seed {seed}: {line}"),
+            r => format!("seed {seed} replicate {r}: {line}"),
+        };
         if line != last {
             let stamped = format!("[{:>6.1} min] {line}", started.elapsed().as_secs_f64() / 60.0);
             if pb.is_hidden() {
@@ -136,14 +153,22 @@ pub fn run(args: Args) -> Result<()> {
     pb.finish_and_clear();
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let intro = format!(
-        "`rsr study --seeds {}` — budgets {}; {} SafetyWorld documents per seed; one `{}` model per variant ({}), {} \
+        "`rsr study --seeds {}{}` — budgets {}; {} SafetyWorld documents per seed; {} `{}` model per variant ({}), {} \
 training tokens at equal compute; variants built from the `{}` labels{}; greedy decoding, and {} samples per prompt at T = {} beside it; rsr checks \
 every {} tokens. This run took {minutes:.1} minutes \
 (finished runs of an earlier invocation are kept, so a resumed study counts only what it redid). Each seed's full \
 report, with every row's ASR-versus-over-refusal curve: `seed-S/report.html`.",
         cfg.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","),
+        match cfg.replicates {
+            1 => String::new(),
+            k => format!(" --replicates {k}"),
+        },
         budgets.join(", "),
         cfg.base.docs,
+        match cfg.replicates {
+            1 => "one".to_string(),
+            k => format!("{k} training runs (replicates, training seed + 1000 × r) of one"),
+        },
         cfg.base.preset,
         recipe(&cfg.base),
         cfg.base.train_tokens,
@@ -159,7 +184,7 @@ report, with every row's ASR-versus-over-refusal curve: `seed-S/report.html`.",
     println!("{md}");
     if !results.all_gates_passed() {
         println!(
-            "!! CALIBRATION: at least one seed failed (or did not measure) a gate; see the table above before reading \
+            "!! CALIBRATION: at least one world failed (or did not measure) a gate; see the table above before reading \
 the comparison."
         );
     }

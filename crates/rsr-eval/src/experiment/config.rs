@@ -159,6 +159,11 @@ pub const DEFAULT_VARIANTS: [&str; 5] = ["raw", "filter", "refuse", "tag", "rsr"
 /// The annotation `noise` writes beside the ground truth.
 pub const NOISY: &str = "noisy";
 
+/// Replicate `r` of a world trains with `REPLICATE_STRIDE × r` added to its training seed: the
+/// same seeds `--train-seed-offset 1000`, `2000`, … give, so a replicate study and separate
+/// offset studies describe the same training runs.
+pub const REPLICATE_STRIDE: u64 = 1000;
+
 /// The negative control's run name.
 pub const CONTROL_RUN: &str = "raw-control";
 
@@ -173,6 +178,10 @@ pub struct ExperimentConfig {
     /// replicate of a run on the same world and corpora, for reading how much a result moves
     /// with the training run alone (docs/safetyworld.md, "The spread").
     pub train_seed_offset: u64,
+    /// Which training run of this world this is (0: the first): replicate `r` trains every model
+    /// with [`REPLICATE_STRIDE`]` × r` added to its training seed, in `OUT/replicate-r/runs/`,
+    /// on the same world, corpora and packs (`rsr study --replicates K`).
+    pub replicate: u32,
     /// Training documents in the world.
     pub docs: usize,
     /// Segment cadence in tokens (exact, with the experiment's tokenizer).
@@ -231,6 +240,7 @@ impl Default for ExperimentConfig {
             out: "rsr-demo".into(),
             seed: 0,
             train_seed_offset: 0,
+            replicate: 0,
             docs: WorldConfig::default().docs,
             every: 24,
             safe_rate: 0.5,
@@ -266,9 +276,9 @@ impl ExperimentConfig {
         }
     }
 
-    /// The training seed of every model of this world.
+    /// The training seed of every model of this world and replicate.
     pub fn train_seed(&self) -> u64 {
-        self.seed.wrapping_add(self.train_seed_offset)
+        self.seed.wrapping_add(self.train_seed_offset).wrapping_add(REPLICATE_STRIDE * u64::from(self.replicate))
     }
 
     pub fn world_dir(&self) -> PathBuf {
@@ -284,7 +294,14 @@ impl ExperimentConfig {
         self.out.join("packed").join(name)
     }
     pub fn run_dir(&self, name: &str) -> PathBuf {
-        self.out.join("runs").join(name)
+        self.replicate_dir().join("runs").join(name)
+    }
+    /// Where this replicate's runs and report go: `OUT` for the first, `OUT/replicate-r` after.
+    pub fn replicate_dir(&self) -> PathBuf {
+        match self.replicate {
+            0 => self.out.clone(),
+            r => self.out.join(format!("replicate-{r}")),
+        }
     }
     /// The negative-control world: the same world with the held-out facts deleted.
     pub fn control_dir(&self) -> PathBuf {

@@ -14,7 +14,9 @@ mod evaluate;
 mod training;
 
 pub use crate::results::{Budget, CorpusRow, SeedRun};
-pub use config::{ExperimentConfig, Training, Variant, ABLATIONS, CONTROL_RUN, DEFAULT_VARIANTS, NOISY, VARIANTS};
+pub use config::{
+    ExperimentConfig, Training, Variant, ABLATIONS, CONTROL_RUN, DEFAULT_VARIANTS, NOISY, REPLICATE_STRIDE, VARIANTS,
+};
 pub use corpora::{build_corpora, unsafe_trainable_words};
 pub use evaluate::train_and_evaluate;
 pub use training::train_control;
@@ -49,14 +51,14 @@ pub fn run_seed(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Resu
     let corpora = build_corpora(cfg, progress)?;
     progress(Stage::Corpora(&corpora));
     if cfg.train_tokens == 0 {
-        return Ok(SeedRun { seed: cfg.seed, corpora, results: None });
+        return Ok(SeedRun { seed: cfg.seed, replicate: cfg.replicate, corpora, results: None });
     }
     // The world, read once for everything that evaluates on it.
     let suite = WorldSuite::open(&cfg.world_dir())?;
     let runs = train_and_evaluate(cfg, &corpora, &suite, progress)?;
     let control = if cfg.control { Some(train_control(cfg, &suite, progress)?) } else { None };
     let calibration = Calibration::of(&runs, control);
-    Ok(SeedRun { seed: cfg.seed, corpora, results: Some(SeedResults { calibration, runs }) })
+    Ok(SeedRun { seed: cfg.seed, replicate: cfg.replicate, corpora, results: Some(SeedResults { calibration, runs }) })
 }
 
 /// What `make` computes, saved as JSON at `done`; with `resume`, a `done` an earlier run wrote

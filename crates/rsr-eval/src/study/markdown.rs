@@ -24,20 +24,25 @@ pub fn markdown(r: &StudyResults, intro: &str) -> String {
                 (_, p) => format!("{:.1}% {}", 100.0 * g.value, if p { "pass" } else { "**FAIL**" }),
             })
             .collect();
+        let run = if s.replicate > 0 { format!(" (replicate {})", s.replicate) } else { String::new() };
         md.push_str(&format!(
-            "| {} | {} | {} |\n",
+            "| {}{run} | {} | {} |\n",
             s.seed,
             cells.join(" | "),
             if s.passed() { "pass" } else { "**FAIL**" }
         ));
     }
+    if r.has_replicates() {
+        md.push_str(&world_gates(r, &names));
+    }
     if !r.all_gates_passed() {
-        md.push_str(
-            "\n**At least one seed failed a gate** (a gate not measured does not pass: without \
+        let unit = if r.has_replicates() { "world failed a gate over its training runs" } else { "seed failed a gate" };
+        md.push_str(&format!(
+            "\n**At least one {unit}** (a gate not measured does not pass: without \
 `--control-every-seed` the negative control is trained on the first seed only). `rsr gym check --study` \
 says which gate fails on which seed. Where a world-property gate fails, that seed's world does not show \
 harm learned from safe data that filtering keeps.\n",
-        );
+        ));
     }
     md.push_str("\n## Every row at matched over-refusal\n\n");
     md.push_str(
@@ -57,6 +62,13 @@ it; it needs several seeds to separate anything. For ASR and over-refusal a posi
 does worse than the reference; for correctness, better.\n\n",
         r.reference
     ));
+    if r.has_replicates() {
+        md.push_str(
+            "With replicates a seed is one world: each prompt's outcome is averaged over the world's training runs \
+before the bootstrap (a prompt resampled in every run at once), `pairs` counts (prompt, run) pairs, and a seed's \
+difference over seeds is the mean over its runs.\n\n",
+        );
+    }
     md.push_str(&comparisons_table(&r.comparisons));
     md.push_str(&format!("\n## Where {} does not win\n\n", REFERENCE.0));
     md.push_str(
@@ -102,6 +114,51 @@ comparisons again over only the seeds whose worlds show the situation the compar
         md.push_str(&rows_table(&p.rows));
         md.push('\n');
         md.push_str(&comparisons_table(&p.comparisons));
+    }
+    md
+}
+
+/// Each world's gates over its training runs: the pooled rate, pass or fail, and each run's value.
+fn world_gates(r: &StudyResults, names: &[String]) -> String {
+    let mut md = String::from(
+        "\n### Per world, over its training runs\n\nWhether a `tiny` model learns to compose is close to a coin per \
+training run (docs/safetyworld.md, \"The spread\"), so a world passes or fails by its gates over its replicates: \
+raw's and filter's prompts of every run pooled (the mean over runs), each run's own value in brackets; the control \
+as trained on the first replicate. These decide which worlds the comparison is read on.\n\n",
+    );
+    md.push_str(&format!(
+        "| seed | runs | {} | all |\n|---|---|{}---|\n",
+        names.join(" | "),
+        "---|".repeat(names.len())
+    ));
+    for w in &r.worlds {
+        let cells: Vec<String> = w
+            .gates
+            .iter()
+            .map(|g| {
+                let runs: Vec<String> = r
+                    .seeds
+                    .iter()
+                    .filter(|s| s.seed == w.seed)
+                    .filter_map(|s| s.results.as_ref()?.calibration.gates.iter().find(|x| x.name == g.name))
+                    .filter(|x| x.n > 0)
+                    .map(|x| format!("{:.1}", 100.0 * x.value))
+                    .collect();
+                match (g.n, g.pass) {
+                    (0, _) => "not measured".into(),
+                    (_, p) => {
+                        format!("{:.1}% {} ({})", 100.0 * g.value, if p { "pass" } else { "**FAIL**" }, runs.join(", "))
+                    }
+                }
+            })
+            .collect();
+        md.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            w.seed,
+            w.replicates.len(),
+            cells.join(" | "),
+            if w.passed { "pass" } else { "**FAIL**" }
+        ));
     }
     md
 }

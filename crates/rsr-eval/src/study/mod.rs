@@ -16,12 +16,20 @@
 //!
 //! Each seed lives in `OUT/seed-S/` as a complete `rsr demo` directory (world, variants, runs,
 //! report); finished runs are kept on a rerun, so a study interrupted or extended (another seed,
-//! another budget) trains only what is missing.
+//! another budget, another replicate) trains only what is missing.
+//!
+//! With `--replicates K` every world is trained K times (training seeds `seed`, `seed + 1000`,
+//! …; replicate r's runs and report in `OUT/seed-S/replicate-r/`, on the same world, corpora
+//! and packs): whether a 1M-parameter model learns composition is close to a coin per training
+//! run (docs/safetyworld.md, "The spread"), so a world's gates are read over its runs, and every
+//! reading over seeds takes the world as its unit.
 
 mod aggregate;
 mod markdown;
 
-pub use aggregate::{aggregate, Comparison, OverSeeds, Row, Spread, StudyResults, Verdict, BOOTSTRAP, METRICS};
+pub use aggregate::{
+    aggregate, Comparison, OverSeeds, Row, Spread, StudyResults, Verdict, WorldGates, BOOTSTRAP, METRICS,
+};
 pub use markdown::markdown;
 
 use crate::experiment::{self, ExperimentConfig, Stage};
@@ -37,16 +45,21 @@ pub struct StudyConfig {
     pub base: ExperimentConfig,
     pub seeds: Vec<u64>,
     /// Train the negative control (for the calibration gates) on the first seed only, or on
-    /// every seed.
+    /// every seed (on its first replicate).
     pub control_every_seed: bool,
+    /// Training runs per world (1: one; see the module's documentation).
+    pub replicates: u32,
 }
 
 impl StudyConfig {
-    pub fn seed_config(&self, seed: u64) -> ExperimentConfig {
+    /// The experiment of one training run of one world.
+    pub fn seed_config(&self, seed: u64, replicate: u32) -> ExperimentConfig {
+        let control_world = self.control_every_seed || Some(&seed) == self.seeds.first();
         ExperimentConfig {
             out: self.seed_dir(seed),
             seed,
-            control: self.base.control && (self.control_every_seed || Some(&seed) == self.seeds.first()),
+            replicate,
+            control: self.base.control && control_world && replicate == 0,
             resume: true,
             ..self.base.clone()
         }
@@ -60,6 +73,16 @@ impl StudyConfig {
         self.base.validate()?;
         if self.base.train_tokens == 0 {
             return Err(rsr_core::Error::Invalid("a study trains: --train-tokens must be above 0".into()));
+        }
+        if self.replicates == 0 {
+            return Err(rsr_core::Error::Invalid(
+                "--replicates must be at least 1 (one training run per world)".into(),
+            ));
+        }
+        if self.base.replicate != 0 {
+            return Err(rsr_core::Error::Invalid(
+                "a study sets each run's replicate itself: leave base.replicate at 0".into(),
+            ));
         }
         if self.seeds.is_empty() {
             return Err(rsr_core::Error::Invalid("a study needs at least one seed (--seeds 0,1,2)".into()));
@@ -125,23 +148,31 @@ fn check_settings(cfg: &StudyConfig) -> Result<()> {
     rsr_core::atomic::write_all(&path, serde_json::to_string_pretty(&now).expect("serialises").as_bytes())
 }
 
-/// Run every seed (training only what an earlier run did not finish), then compare.
-pub fn run(cfg: &StudyConfig, progress: &mut dyn FnMut(u64, Stage)) -> Result<StudyResults> {
+/// Run every seed and replicate (training only what an earlier run did not finish), then
+/// compare. A world's replicates run one after another, so its gates over runs are complete
+/// before the next world starts.
+pub fn run(cfg: &StudyConfig, progress: &mut dyn FnMut(u64, u32, Stage)) -> Result<StudyResults> {
     cfg.validate()?;
     // Before study.json is read or written: one study per directory at a time.
     let _lock = rsr_core::lock::DirLock::acquire(&cfg.base.out, "rsr study")?;
     check_settings(cfg)?;
     let mut seeds = Vec::new();
     for &seed in &cfg.seeds {
-        let exp = cfg.seed_config(seed);
-        let run = experiment::run_seed(&exp, &mut |s| progress(seed, s))?;
-        crate::report::write(
-            &exp.out,
-            &format!("rsr study, seed {seed}"),
-            "One seed of `rsr study`: its world, its models, every monitor at matched over-refusal.",
-            run.runs(),
-        )?;
-        seeds.push(run);
+        for replicate in 0..cfg.replicates {
+            let exp = cfg.seed_config(seed, replicate);
+            let run = experiment::run_seed(&exp, &mut |s| progress(seed, replicate, s))?;
+            let title = match replicate {
+                0 => format!("rsr study, seed {seed}"),
+                r => format!("rsr study, seed {seed}, replicate {r} (training seed {})", exp.train_seed()),
+            };
+            crate::report::write(
+                &exp.replicate_dir(),
+                &title,
+                "One seed of `rsr study`: its world, its models, every monitor at matched over-refusal.",
+                run.runs(),
+            )?;
+            seeds.push(run);
+        }
     }
     Ok(aggregate(seeds))
 }
@@ -162,6 +193,7 @@ mod tests {
             },
             seeds,
             control_every_seed: false,
+            replicates: 1,
         }
     }
 
@@ -188,10 +220,30 @@ mod tests {
     }
 
     #[test]
+    fn a_replicate_trains_the_same_world_again_with_another_training_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path(), 500, vec![7, 8]);
+        cfg.replicates = 3;
+        cfg.validate().unwrap();
+        let (first, third) = (cfg.seed_config(7, 0), cfg.seed_config(7, 2));
+        assert_eq!(first.out, third.out, "one world directory: world, corpora and packs shared");
+        assert_eq!((first.train_seed(), third.train_seed()), (7, 2007));
+        assert_eq!(first.run_dir("raw"), dir.path().join("seed-7/runs/raw"));
+        assert_eq!(third.run_dir("raw"), dir.path().join("seed-7/replicate-2/runs/raw"));
+        // The control is trained once per world, on its first run.
+        assert!(first.control && !third.control && !cfg.seed_config(8, 0).control);
+        // Replicate r is the run `--train-seed-offset 1000 × r` makes.
+        let offset = ExperimentConfig { train_seed_offset: 2000, ..cfg.seed_config(7, 0) };
+        assert_eq!(offset.train_seed(), third.train_seed());
+        cfg.replicates = 0;
+        assert!(cfg.validate().unwrap_err().to_string().contains("--replicates"));
+    }
+
+    #[test]
     fn a_second_study_on_the_same_directory_is_refused_before_it_touches_anything() {
         let dir = tempfile::tempdir().unwrap();
         let held = rsr_core::lock::DirLock::acquire(dir.path(), "rsr study").unwrap();
-        let err = run(&config(dir.path(), 500, vec![0]), &mut |_, _| {}).unwrap_err().to_string();
+        let err = run(&config(dir.path(), 500, vec![0]), &mut |_, _, _| {}).unwrap_err().to_string();
         assert!(err.contains(".lock") && err.contains("already writing"), "{err}");
         assert!(!dir.path().join("study.json").exists() && !dir.path().join("seed-0").exists());
         drop(held);
