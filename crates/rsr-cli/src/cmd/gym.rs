@@ -278,8 +278,11 @@ fn check_study(dirs: &[PathBuf]) -> Result<()> {
     let mut failed: Vec<String> = Vec::new();
     // (world seed, gate) → its training runs, in the order met.
     let mut per_world: Vec<((u64, String), Vec<GateRun>)> = Vec::new();
-    for dir in dirs {
-        let study = rsr_eval::study::StudyResults::read(&dir.join("results.json"))?;
+    let studies = dirs
+        .iter()
+        .map(|d| rsr_eval::study::StudyResults::read(&d.join("results.json")))
+        .collect::<rsr_core::Result<Vec<_>>>()?;
+    for (dir, study) in dirs.iter().zip(&studies) {
         let replicate = if dirs.len() > 1 { format!(" ({})", dir.display()) } else { String::new() };
         // A study with replicates inside passes or fails by each world's gates over its runs.
         let by_world = dirs.len() == 1 && study.has_replicates();
@@ -302,8 +305,7 @@ fn check_study(dirs: &[PathBuf]) -> Result<()> {
             }
         }
     }
-    if dirs.len() == 1 {
-        let study = rsr_eval::study::StudyResults::read(&dirs[0].join("results.json"))?;
+    if let [study] = &studies[..] {
         if study.has_replicates() {
             println!("\nper world, over its training runs (raw's and filter's prompts of every run pooled):");
             for w in &study.worlds {
