@@ -32,7 +32,8 @@ time by K.",
 rsr study --out /tmp/small --docs 500 --train-tokens 16384 --seeds 0,1   # minutes: a smoke run\n  \
 rsr study --scale 4                          # 4× the documents and tokens\n  \
 rsr study --seeds 0,1,2,3,4 --replicates 3   # every world trained 3 times; gates and comparisons over runs\n  \
-rsr gym check --study rsr-study              # which gate fails on which world (and run)"
+rsr gym check --study rsr-study              # which gate fails on which world (and run)\n  \
+rsr study --out rsr-study --export-kept kept  # its small files, to carry to another machine"
 )]
 pub struct Args {
     /// Where the study goes: one directory per seed, results.json and study.md.
@@ -70,6 +71,12 @@ pub struct Args {
     /// (docs/safetyworld.md, "The spread"): one run per world cannot say what a world shows.
     #[arg(long, default_value_t = 1)]
     replicates: u32,
+    /// Do not run: copy the finished study in --out into DIR in its small files alone
+    /// (study.json, every run's summary.json, every control's result.json; about 350 KB a
+    /// model), and exit. The same `rsr study` command with `--out DIR`, on any machine, trains
+    /// nothing those files hold and writes the same results.json (docs/study.md, item 12).
+    #[arg(long, value_name = "DIR")]
+    export_kept: Option<PathBuf>,
 }
 
 impl Args {
@@ -109,6 +116,11 @@ impl Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if let Some(to) = &args.export_kept {
+        let files = study::kept::export(&args.out, to)?;
+        println!("kept {} files of {} in {}", files.len(), args.out.display(), to.display());
+        return Ok(());
+    }
     let cfg = args.config()?;
     cfg.validate()?;
     let started = Instant::now();

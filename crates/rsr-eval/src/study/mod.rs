@@ -25,6 +25,7 @@
 //! reading over seeds takes the world as its unit.
 
 mod aggregate;
+pub mod kept;
 mod markdown;
 
 pub use aggregate::{
