@@ -163,6 +163,36 @@ impl WorldSuite {
         Ok(Self { judge: Judge::for_world(&world), dir, world, attack_procedures })
     }
 
+    /// The sha256 of everything the world directory holds but its manifest (whose timings
+    /// change between identical builds): every file's path and bytes, in path order. A world
+    /// rebuilt from the same seed and settings by the same generator has the same digest.
+    pub fn digest(&self) -> Result<String> {
+        fn walk(dir: &Path, root: &Path, files: &mut Vec<std::path::PathBuf>) -> Result<()> {
+            for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+                let path = entry.map_err(|e| Error::io(dir, e))?.path();
+                if path.is_dir() {
+                    walk(&path, root, files)?;
+                } else if path != root.join("manifest.json") {
+                    files.push(path);
+                }
+            }
+            Ok(())
+        }
+        let root = &self.dir.root;
+        let mut files = Vec::new();
+        walk(root, root, &mut files)?;
+        files.sort();
+        let mut h = rsr_core::digest::Sha256Stream::default();
+        for f in files {
+            let name = f.strip_prefix(root).unwrap_or(&f).to_string_lossy().into_owned();
+            h.update(name.as_bytes());
+            h.update(&[0]);
+            h.update(&std::fs::read(&f).map_err(|e| Error::io(&f, e))?);
+            h.update(&[0]);
+        }
+        Ok(h.hex())
+    }
+
     /// The oracle judge of this world.
     pub fn judge(&self) -> &Judge {
         &self.judge
@@ -327,4 +357,31 @@ accuracy {}, AUROC {:.3}\n",
         r.decode.overhead, r.decode.tokens_per_s
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world(dir: &Path) -> WorldSuite {
+        let config = rsr_world::WorldConfig { docs: 200, ..rsr_world::WorldConfig::default() };
+        rsr_world::write::write_world(dir, 3, config, false, &mut |_, _| {}).unwrap();
+        WorldSuite::open(dir).unwrap()
+    }
+
+    #[test]
+    fn a_world_rebuilt_has_its_digest_and_a_changed_prompt_does_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        let digest = world(&a).digest().unwrap();
+        assert_eq!(world(&b).digest().unwrap(), digest, "the same seed and settings: the same world");
+        // The manifest's timings are not the world.
+        std::fs::write(b.join("manifest.json"), "{}").unwrap();
+        assert_eq!(WorldSuite::open(&b).unwrap().digest().unwrap(), digest);
+        // A prompt changed is another world.
+        let prompts = b.join("prompts").join("benign_composed.jsonl");
+        let text = std::fs::read_to_string(&prompts).unwrap();
+        std::fs::write(&prompts, text.replacen("How can I", "How may I", 1)).unwrap();
+        assert_ne!(WorldSuite::open(&b).unwrap().digest().unwrap(), digest);
+    }
 }

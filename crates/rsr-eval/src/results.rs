@@ -116,6 +116,30 @@ pub struct RunSummary {
     pub budget: Option<Budget>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_tokens: Option<u64>,
+    /// The world the run was trained and evaluated on ([`crate::gym::WorldSuite::digest`]): a
+    /// kept run whose world is not the one rebuilt here is refused, not mixed in. Absent in
+    /// runs from before it was recorded (they are kept unchecked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world_digest: Option<String>,
+}
+
+impl RunSummary {
+    /// Refuse a kept run (read from `path`) evaluated on another world than `digest`.
+    pub fn check_world(&self, path: &Path, digest: &str) -> Result<()> {
+        match &self.world_digest {
+            Some(was) if was != digest => Err(Error::input(
+                path,
+                format!(
+                    "this run was trained and evaluated on another world (digest {}…; the world here is {}…): the \
+world's generator or settings changed since",
+                    &was[..12.min(was.len())],
+                    &digest[..12.min(digest.len())]
+                ),
+                "delete this run's summary.json to train it again on this world, or pass another --out",
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The calibration gates of one seed (on raw and filter only) and the negative control's
@@ -300,4 +324,19 @@ fn merge(into: &mut RunSummary, s: RunSummary) {
     into.cost.corpus_tokens = s.cost.corpus_tokens.or(into.cost.corpus_tokens);
     into.cost.corpus_vs_raw = s.cost.corpus_vs_raw.or(into.cost.corpus_vs_raw);
     into.cost.train_tokens_per_s = s.cost.train_tokens_per_s.or(into.cost.train_tokens_per_s);
+}
+
+#[cfg(test)]
+mod world_tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_run_from_another_world_is_refused_naming_its_file() {
+        let path = Path::new("OUT/seed-0/runs/raw/summary.json");
+        let run = |d: Option<&str>| RunSummary { world_digest: d.map(String::from), ..RunSummary::default() };
+        run(Some("abc")).check_world(path, "abc").unwrap();
+        run(None).check_world(path, "abc").unwrap();
+        let err = run(Some("0123456789abcdef")).check_world(path, "fedcba9876543210").unwrap_err().to_string();
+        assert!(err.contains("summary.json") && err.contains("another world") && err.contains("0123456789ab"), "{err}");
+    }
 }

@@ -27,7 +27,8 @@ pub fn train_and_evaluate(
     // were built from), shared by every model.
     let monitors = WorldMonitors::fit(suite, cfg.labels())?;
     let trace_prompts = crate::operating::prompts(suite)?;
-    let ctx = Context { cfg, corpora, suite, monitors: &monitors, trace_prompts: &trace_prompts };
+    let world_digest = suite.digest()?;
+    let ctx = Context { cfg, corpora, suite, monitors: &monitors, trace_prompts: &trace_prompts, world_digest };
     let mut runs = Vec::new();
     for &budget in cfg.budgets() {
         for variant in &VARIANTS {
@@ -56,6 +57,8 @@ struct Context<'a> {
     suite: &'a WorldSuite,
     monitors: &'a WorldMonitors,
     trace_prompts: &'a [PromptRecord],
+    /// The world's digest, recorded in every run and checked on every kept one.
+    world_digest: String,
 }
 
 fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) -> Result<RunSummary> {
@@ -67,6 +70,7 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
         // Kept, unless it lacks (or has) the sampled rows this run asks for: then the model is
         // kept and only evaluated again.
         let summary = crate::results::load(&[&done])?.remove(0);
+        summary.check_world(&done, &ctx.world_digest)?;
         let sampled = summary.operating.iter().any(|o| o.sampling.is_some());
         if sampled == (cfg.samples > 0) {
             return Ok(summary);
@@ -133,6 +137,7 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
         variant: Some(run.variant.name.to_string()),
         budget: Some(run.budget),
         train_tokens: Some(tokens),
+        world_digest: Some(ctx.world_digest.clone()),
         ..RunSummary::default()
     };
     rsr_core::atomic::write_all(&done, serde_json::to_string_pretty(&summary).expect("serialises").as_bytes())?;
