@@ -28,9 +28,11 @@ pub struct DecodeArgs {
     /// backtrack: resamples before stopping.
     #[arg(long, default_value_t = 2)]
     pub retries: usize,
-    /// tag: condition on <|safe|> and ban both tags (models trained with --mode tag).
-    #[arg(long, value_enum, default_value = "plain")]
-    pub conditioning: Conditioning,
+    /// tag: condition on <|safe|> and ban both tags. Default: `tag` for a model trained on a
+    /// `--mode tag` corpus (its checkpoint says so), `plain` for the others — a tag-trained
+    /// model decoded plain writes off its training distribution (`plain` must be asked for).
+    #[arg(long, value_enum)]
+    pub conditioning: Option<Conditioning>,
     #[arg(long, default_value_t = 128)]
     pub max_tokens: usize,
     /// 0 = greedy.
@@ -64,6 +66,10 @@ impl DecodeArgs {
             Some("rsr") => Policy::Stop,
             _ => Policy::Off,
         });
+        let conditioning = self.conditioning.unwrap_or(match trained.mode.as_deref() {
+            Some("tag") => Conditioning::Tag,
+            _ => Conditioning::Plain,
+        });
         let (every, warning) = trained.cadence(self.every, policy);
         if let Some(w) = warning {
             eprintln!("warning: {w}");
@@ -77,7 +83,7 @@ impl DecodeArgs {
             every,
             theta: self.theta,
             retries: self.retries,
-            conditioning: self.conditioning,
+            conditioning,
             rationales: false,
             cancel: None,
             on_final: None,
@@ -246,4 +252,33 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     anyhow::bail!("give --prompt TEXT, --input FILE.jsonl, or --interactive")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        decode: DecodeArgs,
+    }
+
+    #[test]
+    fn a_tag_trained_checkpoint_decodes_conditioned_on_safe_unless_told_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoint = |mode: &str| {
+            let d = dir.path().join(mode);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("state.json"), format!(r#"{{"transform": {{"mode": "{mode}"}}}}"#)).unwrap();
+            d
+        };
+        let args = |extra: &[&str]| Cli::parse_from([&["rsr"], extra].concat()).decode;
+        let (tag, raw) = (checkpoint("tag"), checkpoint("raw"));
+        assert_eq!(args(&[]).config(&tag).unwrap().conditioning, Conditioning::Tag);
+        assert_eq!(args(&[]).config(&raw).unwrap().conditioning, Conditioning::Plain);
+        assert_eq!(args(&["--conditioning", "plain"]).config(&tag).unwrap().conditioning, Conditioning::Plain);
+        assert_eq!(args(&["--conditioning", "tag"]).config(&raw).unwrap().conditioning, Conditioning::Tag);
+    }
 }
