@@ -741,5 +741,10 @@ mod tests {
         assert!((sk.difference - 0.5).abs() < 1e-12);
         assert!((sk.interval[0] - 0.5).abs() < 1e-12 && (sk.interval[1] - 0.5).abs() < 1e-12, "{}", sk.points());
         assert!(sk.over_seeds.is_none(), "one world: no reading over seeds");
+        // The second run trains no control (the world's is the first run's): its row says so and
+        // passes on what it measured, rather than failing a gate it never ran.
+        let md = super::super::markdown(&r, "test");
+        let row = md.lines().find(|l| l.starts_with("| 0 (replicate 1) |")).expect("the second run's row");
+        assert!(row.ends_with("| replicate 0's | pass |"), "{row}");
     }
 }
