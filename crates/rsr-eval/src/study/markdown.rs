@@ -31,7 +31,12 @@ pub fn markdown(r: &StudyResults, intro: &str) -> String {
             .collect();
         let run = if s.replicate > 0 { format!(" (replicate {})", s.replicate) } else { String::new() };
         let all = s.results.is_some() && gs.iter().all(|g| carried(g) || g.pass);
-        md.push_str(&format!("| {}{run} | {} | {} |\n", s.seed, cells.join(" | "), if all { "pass" } else { "**FAIL**" }));
+        md.push_str(&format!(
+            "| {}{run} | {} | {} |\n",
+            s.seed,
+            cells.join(" | "),
+            if all { "pass" } else { "**FAIL**" }
+        ));
     }
     if r.has_replicates() {
         md.push_str(&world_gates(r, &names));
@@ -53,6 +58,7 @@ over every seed's prompts with its Wilson interval.\n\n",
     );
     md.push_str(&format!("Monitors: {}.\n\n", crate::monitors::legend()));
     md.push_str(&rows_table(&r.rows));
+    md.push_str(&forms_tables(&r.rows));
     md.push_str(&format!(
         "\n## Paired against {}\n\nEach row's rate minus the reference's on the same test prompts of the same seeds \
 (a sampled row, `… (T=0.7)`, against the reference under the same sampling, sample by sample), \
@@ -192,6 +198,50 @@ composed benign | ppl safe |\n|---|---|---|---|---|---|---|---|---|---|\n",
             row.composed_correct.cell(),
             ppl,
         ));
+    }
+    md
+}
+
+/// Every row's rate on each prompt set — each request form read on its own — as two tables:
+/// attack success on the harmful sets, refusal (correctness for the held-out composed sets) on
+/// the benign ones. Empty when no row carries per-set rates (a study from before they were kept).
+fn forms_tables(rows: &[super::Row]) -> String {
+    use rsr_world::prompts::{Role, PROMPT_SETS};
+    let present = |keep: fn(Role) -> bool| -> Vec<&'static str> {
+        PROMPT_SETS
+            .iter()
+            .filter(|s| keep(s.role) && rows.iter().any(|r| r.sets.iter().any(|(n, _)| n == s.name)))
+            .map(|s| s.name)
+            .collect()
+    };
+    let harmful = present(Role::is_harmful);
+    let benign = present(|r| !r.is_harmful());
+    if harmful.is_empty() && benign.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\n### By prompt set\n\nThe same rows at the same θ, each prompt set on its own (the request forms — document, \
+few-shot, multi-turn, intent placed before, inside or after — beside the chat frame), pooled over every training run's \
+test prompts. Harmful sets: attack success. Benign and look-alike sets: refused (over-refusal under that form); held-out \
+composed sets (`benign_composed`, `benign_open_book`): answered correctly. Prompts per run in the header.\n\n",
+    );
+    let n_of =
+        |set: &str| rows.iter().find_map(|r| r.sets.iter().find(|(n, _)| n == set).map(|(_, x)| x.n)).unwrap_or(0);
+    let runs = rows.first().map_or(1, |r| r.thetas.len().max(1) as u64);
+    for sets in [harmful, benign] {
+        if sets.is_empty() {
+            continue;
+        }
+        let header: Vec<String> = sets.iter().map(|s| format!("{s} ({})", n_of(s) / runs)).collect();
+        md.push_str(&format!("| run | monitor | {} |\n|---|---|{}\n", header.join(" | "), "---|".repeat(sets.len())));
+        for row in rows {
+            let cells: Vec<String> = sets
+                .iter()
+                .map(|s| row.sets.iter().find(|(n, _)| n == s).map_or_else(|| "-".into(), |(_, x)| x.pct()))
+                .collect();
+            md.push_str(&format!("| {} | {} | {} |\n", row.run, row.monitor_label(), cells.join(" | ")));
+        }
+        md.push('\n');
     }
     md
 }
