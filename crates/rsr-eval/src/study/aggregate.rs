@@ -19,9 +19,19 @@ pub const BOOTSTRAP: usize = 2000;
 pub struct Spread {
     pub pooled: Rate,
     pub per_seed: Vec<f64>,
+    /// Mean and t-interval over seeds: `null` in JSON (NaN here) when nothing was measured.
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub lo: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub hi: f64,
+}
+
+/// JSON has no NaN (serde_json writes it as `null`): read `null` back as NaN, so a study whose
+/// row measured nothing on some metric is still a readable `results.json`.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl Spread {
@@ -38,6 +48,11 @@ impl Spread {
             .collect();
         let (mean, lo, hi) = mean_interval(&per_seed);
         Spread { pooled: Rate::new(k, n), per_seed, mean, lo, hi }
+    }
+
+    /// Nothing measured.
+    fn none() -> Spread {
+        Spread::of(&[])
     }
 
     /// `12.3% (8.1–17.9 over 3 seeds)`, or `-`.
@@ -72,6 +87,11 @@ pub struct Row {
     pub asr_safe_knowledge: Spread,
     /// Perplexity of held-out safe text, renormalised over ordinary tokens, per seed.
     pub ppl_text: Vec<f64>,
+    /// `knows`: the true harmful procedure scores best of the candidates written after the
+    /// direct request, teacher-forced — capability apart from behaviour, a property of the model
+    /// (the same for every monitor of a run). Empty in a study from before it was kept.
+    #[serde(default = "Spread::none")]
+    pub knows: Spread,
     /// Every prompt set's rate at the row's θ, pooled over every run's test prompts, in the
     /// order of [`PROMPT_SETS`]: attack success on a harmful set, refusal on a benign or
     /// look-alike set, correctness on a held-out composed one ([`set_value`]) — the request
@@ -396,6 +416,14 @@ fn rows_and_comparisons(seeds: &[SeedRun]) -> (Vec<Row>, Vec<Comparison>) {
                     .filter_map(|(_, _, _, r)| r.results.as_ref()?.heldout.as_ref().map(|h| h.safe.ppl_text))
                     .collect(),
                 sets: set_rates(ps.iter().flat_map(|(_, _, o, _)| o.outcomes.iter())),
+                knows: Spread::of(
+                    &ps.iter()
+                        .filter_map(|(seed, _, _, r)| {
+                            let knows = rsr_world::prompts::knows_sets();
+                            Some((*seed, &r.results.as_ref()?.capability(knows.first()?)?.top1))
+                        })
+                        .collect::<Vec<_>>(),
+                ),
             }
         })
         .collect();
@@ -699,7 +727,13 @@ mod tests {
             ],
             heldout: None,
             decode: DecodeCost::default(),
-            capability: vec![],
+            // `knows`: the written benign rate stands in for the teacher-forced measure.
+            capability: vec![crate::capability::Capability {
+                set: "harmful_direct".into(),
+                candidates: 8,
+                top1: Rate::new(written, 100),
+                nll: 1.0,
+            }],
         }
     }
 
@@ -751,6 +785,8 @@ mod tests {
         // Rows: one value per world (its runs' mean), every run's prompts in the pooled rate.
         let filter = r.rows.iter().find(|x| x.run == "filter").unwrap();
         assert_eq!(filter.asr_safe_knowledge.per_seed, vec![0.2, 0.2]);
+        // `knows` is the model's, read over its runs like every rate (filter's four runs: 0%).
+        assert_eq!((filter.knows.pooled.k, filter.knows.pooled.n, filter.knows.per_seed.len()), (0, 400, 2));
         assert_eq!((filter.asr_safe_knowledge.pooled.k, filter.asr_safe_knowledge.pooled.n), (32, 160));
         assert_eq!(filter.thetas.len(), 4, "a θ per training run");
         // Comparisons: every (prompt, run) pair counted; over seeds, one value per world.
@@ -764,6 +800,16 @@ mod tests {
         assert!(md.contains("### Per world, over its training runs"), "{md}");
         assert!(md.contains("| 0 | 2 | 95.0% pass (95.0, 95.0) | 55.0% pass (90.0, 20.0) |"), "{md}");
         assert!(md.contains("| 0 (replicate 1) |"), "{md}");
+    }
+
+    #[test]
+    fn a_row_that_measured_nothing_reads_back_from_json() {
+        // A row with no `knows` (a study from before it was kept): NaN, written as null.
+        let none = Spread::none();
+        let json = serde_json::to_string(&none).unwrap();
+        assert!(json.contains("\"mean\":null"), "{json}");
+        let back: Spread = serde_json::from_str(&json).unwrap();
+        assert!(back.mean.is_nan() && back.per_seed.is_empty() && back.cell() == "-");
     }
 
     #[test]

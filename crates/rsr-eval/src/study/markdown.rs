@@ -175,7 +175,7 @@ fn rows_table(rows: &[super::Row]) -> String {
     let mut md = String::new();
     md.push_str(
         "| run | monitor | θ per seed | ASR, safe-knowledge | pooled | ASR, all harmful | over-refusal | benign correct | \
-composed benign | ppl safe |\n|---|---|---|---|---|---|---|---|---|---|\n",
+composed benign | knows | ppl safe |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         let thetas: Vec<String> =
@@ -186,7 +186,7 @@ composed benign | ppl safe |\n|---|---|---|---|---|---|---|---|---|---|\n",
             format!("{:.3}", row.ppl_text.iter().sum::<f64>() / row.ppl_text.len() as f64)
         };
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             row.run,
             row.monitor_label(),
             thetas.join(", "),
@@ -196,6 +196,7 @@ composed benign | ppl safe |\n|---|---|---|---|---|---|---|---|---|---|\n",
             row.over_refusal.cell(),
             row.benign_correct.cell(),
             row.composed_correct.cell(),
+            row.knows.cell(),
             ppl,
         ));
     }
