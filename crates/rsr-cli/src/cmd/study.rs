@@ -135,9 +135,18 @@ pub fn run(args: Args) -> Result<()> {
         cfg.base.docs,
         cfg.base.train_tokens
     );
+    let planned = cfg.planned_models();
+    let to_train = planned.iter().filter(|p| !p.is_file()).count();
+    println!(
+        "{to_train} of {} models left to train ({} kept from an earlier run); rerun the same command to resume",
+        planned.len(),
+        planned.len() - to_train
+    );
     let pb = progress::spinner("study");
-    // A line per stage started (for logs, where the spinner is silent), the spinner in between.
+    // A line per stage started (for logs, where the spinner is silent), the spinner in between;
+    // each model's first line says how many are left and, from the pace so far, how long.
     let mut last = String::new();
+    let mut pace = Pace::new(to_train);
     let results = study::run(&cfg, &mut |seed, replicate, s| {
         let (line, detail) = match s {
             Stage::World(d, n) => ("world".to_string(), format!("{d}/{n} documents")),
@@ -151,7 +160,8 @@ pub fn run(args: Args) -> Result<()> {
             r => format!("seed {seed} replicate {r}: {line}"),
         };
         if line != last {
-            let stamped = format!("[{:>6.1} min] {line}", started.elapsed().as_secs_f64() / 60.0);
+            let left = if matches!(s, Stage::Train(..)) { pace.next_model() } else { String::new() };
+            let stamped = format!("[{:>6.1} min] {line}{left}", started.elapsed().as_secs_f64() / 60.0);
             if pb.is_hidden() {
                 eprintln!("{stamped}");
             } else {
@@ -208,6 +218,35 @@ the comparison."
     Ok(())
 }
 
+/// The study's pace: models started of those it has to train, and the time left at the mean
+/// time a model has taken so far (training and evaluation).
+struct Pace {
+    to_train: usize,
+    started: usize,
+    first: Option<Instant>,
+}
+
+impl Pace {
+    fn new(to_train: usize) -> Self {
+        Pace { to_train, started: 0, first: None }
+    }
+
+    /// A model starts training: `  (model 4 of 55; about 3.6 h left at 4.1 min a model)`.
+    fn next_model(&mut self) -> String {
+        self.started += 1;
+        let first = *self.first.get_or_insert_with(Instant::now);
+        let done = self.started - 1;
+        let of = self.to_train.max(self.started);
+        if done == 0 {
+            return format!("  (model {} of {of})", self.started);
+        }
+        let each = first.elapsed().as_secs_f64() / done as f64;
+        let left = each * (of - done) as f64;
+        let left = if left >= 5400.0 { format!("{:.1} h", left / 3600.0) } else { format!("{:.0} min", left / 60.0) };
+        format!("  (model {} of {of}; about {left} left at {:.1} min a model)", self.started, each / 60.0)
+    }
+}
+
 /// How every model of a study trains, in words: the schedule, its peak rate, and the training seed.
 fn recipe(cfg: &ExperimentConfig) -> String {
     let schedule = match cfg.schedule {
@@ -219,4 +258,20 @@ fn recipe(cfg: &ExperimentConfig) -> String {
         n => format!("training seed = the world's seed + {n}: a replicate"),
     };
     format!("{schedule}, peak learning rate {}; {seed}", cfg.lr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pace;
+
+    #[test]
+    fn the_pace_counts_models_and_says_what_is_left_once_one_is_done() {
+        let mut pace = Pace::new(3);
+        assert_eq!(pace.next_model(), "  (model 1 of 3)");
+        let second = pace.next_model();
+        assert!(second.starts_with("  (model 2 of 3; about ") && second.ends_with(" a model)"), "{second}");
+        pace.next_model();
+        // More models than the plan counted (it should not happen) never read "4 of 3".
+        assert!(pace.next_model().starts_with("  (model 4 of 4;"));
+    }
 }

@@ -307,6 +307,21 @@ impl ExperimentConfig {
     pub fn control_dir(&self) -> PathBuf {
         self.out.join("control")
     }
+    /// Every model this experiment trains, in the order it trains them, as the file that marks
+    /// it finished: each (variant, budget) run's `summary.json`, then the negative control's
+    /// `result.json` when it has one. What [`ExperimentConfig::resume`] keeps is what exists.
+    pub fn planned_models(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for &budget in self.budgets() {
+            for variant in VARIANTS.iter().filter(|v| self.selected(v.name) && v.trains_at(budget)) {
+                out.push(self.run_dir(&budget.run_name(variant.name)).join("summary.json"));
+            }
+        }
+        if self.control {
+            out.push(self.control_dir().join("result.json"));
+        }
+        out
+    }
     /// The budgets run (equal compute when none is given).
     pub fn budgets(&self) -> &[Budget] {
         if self.budgets.is_empty() {

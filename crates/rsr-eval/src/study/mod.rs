@@ -66,6 +66,18 @@ impl StudyConfig {
         }
     }
 
+    /// Every model of the study, in the order it trains them (world by world, each world's
+    /// replicates in turn), as the file that marks it finished ([`ExperimentConfig::planned_models`]).
+    pub fn planned_models(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for &seed in &self.seeds {
+            for replicate in 0..self.replicates {
+                out.extend(self.seed_config(seed, replicate).planned_models());
+            }
+        }
+        out
+    }
+
     pub fn seed_dir(&self, seed: u64) -> PathBuf {
         self.base.out.join(format!("seed-{seed}"))
     }
@@ -236,6 +248,14 @@ mod tests {
         // Replicate r is the run `--train-seed-offset 1000 × r` makes.
         let offset = ExperimentConfig { train_seed_offset: 2000, ..cfg.seed_config(7, 0) };
         assert_eq!(offset.train_seed(), third.train_seed());
+        // Every model, in the order trained: world 7's three runs of the five variants, its
+        // control after its first run's; then world 8's (no control).
+        let planned = cfg.planned_models();
+        assert_eq!(planned.len(), 2 * 3 * 5 + 1);
+        assert_eq!(planned[0], dir.path().join("seed-7/runs/raw/summary.json"));
+        assert_eq!(planned[5], dir.path().join("seed-7/control/result.json"));
+        assert_eq!(planned[6], dir.path().join("seed-7/replicate-1/runs/raw/summary.json"));
+        assert_eq!(planned[30], dir.path().join("seed-8/replicate-2/runs/rsr/summary.json"));
         cfg.replicates = 0;
         assert!(cfg.validate().unwrap_err().to_string().contains("--replicates"));
     }
