@@ -84,6 +84,12 @@ pub struct GenConfig {
     /// unsafe check, nothing otherwise.
     #[serde(default)]
     pub rationales: bool,
+    /// Never let a reflection into the context: `<|reflect|>` banned, so a reflection-trained
+    /// model cannot open one itself (under `off` it otherwise does, where its training put
+    /// them). Only with [`Policy::Off`]: every other policy writes reflections to check. What
+    /// an rsr model writes with no reflection at all (docs/ablations.md).
+    #[serde(default)]
+    pub ban_reflections: bool,
     /// Set to stop the generation early (its client went away); finish reason `cancelled`.
     #[serde(skip)]
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -121,6 +127,13 @@ impl GenConfig {
         if self.every == 0 {
             return Err("every must be at least 1 token".into());
         }
+        if self.ban_reflections && self.policy != Policy::Off {
+            return Err(format!(
+                "banning reflections needs policy off: policy {:?} checks by writing reflections",
+                self.policy
+            )
+            .to_lowercase());
+        }
         let t = self.sampling.temperature;
         if !(t.is_finite() && t >= 0.0) {
             return Err(format!("temperature must be a finite number ≥ 0, got {t}"));
@@ -146,6 +159,7 @@ impl Default for GenConfig {
             retries: 2,
             conditioning: Conditioning::Plain,
             rationales: false,
+            ban_reflections: false,
             cancel: None,
             on_final: None,
         }
@@ -307,9 +321,10 @@ impl<M: LanguageModel> Decoder<'_, M> {
             // Only the unsafe tag is banned (Korbak et al.); a tag model never reflects.
             banned.retain(|&t| t != v.safe_tag);
             banned.push(v.reflect_open);
-        } else if checking && !self.style.keeps_safe_checks() {
+        } else if (checking && !self.style.keeps_safe_checks()) || cfg.ban_reflections {
             // Trained with sampled safe reflections: the decoder owns the cadence, and a text
-            // that runs on without a reflection is what training showed.
+            // that runs on without a reflection is what training showed. Or asked for: no
+            // reflection in the context at all.
             banned.push(v.reflect_open);
         }
         // An empty prompt starts a new document, as after `<|endoftext|>` in training.

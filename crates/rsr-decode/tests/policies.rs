@@ -467,6 +467,30 @@ fn policy_off_never_shows_a_reflection_the_model_writes_itself() {
 }
 
 #[test]
+fn banned_reflections_never_enter_the_context() {
+    // The same model, which opens a reflection after word 7 when it may: with reflections
+    // banned it cannot, and nothing is checked — the text is what it writes with none at all.
+    let m = scripted(Some(6), Some(7), 14);
+    let c = GenConfig { ban_reflections: true, ..cfg(Policy::Off) };
+    c.validate().unwrap();
+    for seed in 0..8 {
+        let g = run(&m, &GenConfig { seed, ..c.clone() });
+        assert!(g.reflections.is_empty(), "seed {seed}: {:?}", g.reflections);
+        // Where it would have opened one it writes some other token (this toy's logits are
+        // flat there), never a reflection's.
+        for t in [OPEN, CLOSE, SAFE_TAG, UNSAFE_TAG] {
+            assert!(!g.tokens.contains(&t), "seed {seed}: {t} in {:?}", g.tokens);
+        }
+    }
+    // Every other policy checks by writing reflections: asking for both is an error, not a
+    // silent choice of one.
+    for policy in [Policy::Monitor, Policy::Stop, Policy::Backtrack, Policy::Redirect] {
+        let err = GenConfig { ban_reflections: true, ..cfg(policy) }.validate().unwrap_err();
+        assert!(err.contains("policy off"), "{err}");
+    }
+}
+
+#[test]
 fn a_generation_that_ends_on_a_stop_sequence_is_judged_before_it_returns() {
     // BAD at word 3, the stop sequence at word 5, no periodic check before it (every 100).
     let m = scripted(Some(3), None, 30);

@@ -437,6 +437,8 @@ impl AppState {
             retries: c.retries.unwrap_or(d.retries),
             conditioning: c.conditioning.unwrap_or(d.conditioning),
             rationales: c.rationales || d.rationales,
+            // The operator's, never a request's (a request cannot change what the context holds).
+            ban_reflections: d.ban_reflections,
             cancel: None,
             on_final: None,
         };

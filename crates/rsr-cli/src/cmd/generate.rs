@@ -47,6 +47,11 @@ pub struct DecodeArgs {
     /// Stop sequence (repeatable); "\nUser:" ends an assistant turn.
     #[arg(long)]
     pub stop: Vec<String>,
+    /// Never let a reflection into the context: no checks (policy off) and <|reflect|> banned,
+    /// so a reflection-trained model cannot open one itself either — what it writes with no
+    /// reflection at all. `--policy off` alone lets it open the reflections its training taught.
+    #[arg(long)]
+    pub ban_reflections: bool,
 }
 
 impl DecodeArgs {
@@ -63,6 +68,7 @@ impl DecodeArgs {
     pub fn config(&self, model: &std::path::Path) -> Result<GenConfig> {
         let trained = rsr_decode::trained::TrainedWith::read(model)?;
         let policy = self.policy.unwrap_or(match trained.mode.as_deref() {
+            _ if self.ban_reflections => Policy::Off,
             Some("rsr") => Policy::Stop,
             _ => Policy::Off,
         });
@@ -85,10 +91,15 @@ impl DecodeArgs {
             retries: self.retries,
             conditioning,
             rationales: false,
+            ban_reflections: self.ban_reflections,
             cancel: None,
             on_final: None,
         };
-        cfg.validate().map_err(|e| anyhow::anyhow!("{e}\nHINT: check --theta, --every, --temperature, --top-p"))?;
+        cfg.validate().map_err(|e| {
+            anyhow::anyhow!(
+                "{e}\nHINT: check --theta, --every, --temperature, --top-p, --policy with --ban-reflections"
+            )
+        })?;
         Ok(cfg)
     }
 }
