@@ -307,18 +307,31 @@ impl ExperimentConfig {
     pub fn control_dir(&self) -> PathBuf {
         self.out.join("control")
     }
-    /// Every model this experiment trains, in the order it trains them, as the file that marks
-    /// it finished: each (variant, budget) run's `summary.json`, then the negative control's
-    /// `result.json` when it has one. What [`ExperimentConfig::resume`] keeps is what exists.
-    pub fn planned_models(&self) -> Vec<PathBuf> {
+    /// Every (variant, budget) run this experiment trains, in the order it trains them (raw's
+    /// `passes` run is its `compute` run, so it is not listed twice).
+    pub fn trained_runs(&self) -> Vec<(&'static Variant, Budget)> {
         let mut out = Vec::new();
         for &budget in self.budgets() {
-            for variant in VARIANTS.iter().filter(|v| self.selected(v.name) && v.trains_at(budget)) {
-                out.push(self.run_dir(&budget.run_name(variant.name)).join("summary.json"));
-            }
+            out.extend(VARIANTS.iter().filter(|v| self.selected(v.name) && v.trains_at(budget)).map(|v| (v, budget)));
         }
+        out
+    }
+    /// The file that marks run `name` finished (kept by [`ExperimentConfig::resume`]).
+    pub fn summary_path(&self, name: &str) -> PathBuf {
+        self.run_dir(name).join("summary.json")
+    }
+    /// The file that marks the negative control finished.
+    pub fn control_result_path(&self) -> PathBuf {
+        self.control_dir().join("result.json")
+    }
+    /// Every model this experiment trains, in the order it trains them, as the file that marks
+    /// it finished: each [`ExperimentConfig::trained_runs`]'s summary, then the negative
+    /// control's result when it has one. What [`ExperimentConfig::resume`] keeps is what exists.
+    pub fn planned_models(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> =
+            self.trained_runs().into_iter().map(|(v, b)| self.summary_path(&b.run_name(v.name))).collect();
         if self.control {
-            out.push(self.control_dir().join("result.json"));
+            out.push(self.control_result_path());
         }
         out
     }

@@ -2,7 +2,7 @@
 //! curve over the others, every monitor's matched operating point, the tamper attack.
 
 use super::training::{train, Data, Length};
-use super::{ExperimentConfig, Stage, Training, Variant, VARIANTS};
+use super::{ExperimentConfig, Stage, Training, Variant};
 use crate::gym::WorldSuite;
 use crate::monitors::{Monitor, WorldMonitors};
 use crate::operating::Samples;
@@ -30,15 +30,8 @@ pub fn train_and_evaluate(
     let world_digest = suite.digest()?;
     let ctx = Context { cfg, corpora, suite, monitors: &monitors, trace_prompts: &trace_prompts, world_digest };
     let mut runs = Vec::new();
-    for &budget in cfg.budgets() {
-        for variant in &VARIANTS {
-            // Raw's `passes` run is its `compute` run; its `plateau` run is its own.
-            if !cfg.selected(variant.name) || !variant.trains_at(budget) {
-                continue;
-            }
-            let run = RunSpec { variant, budget };
-            runs.push(evaluate_run(&ctx, run, progress)?);
-        }
+    for (variant, budget) in cfg.trained_runs() {
+        runs.push(evaluate_run(&ctx, RunSpec { variant, budget }, progress)?);
     }
     Ok(runs)
 }
@@ -65,7 +58,7 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
     let Context { cfg, corpora, suite, .. } = *ctx;
     let run_name = run.budget.run_name(run.variant.name);
     let run_dir = cfg.run_dir(&run_name);
-    let done = run_dir.join("summary.json");
+    let done = cfg.summary_path(&run_name);
     if cfg.resume && done.is_file() {
         // Kept, unless it lacks (or has) the sampled rows this run asks for: then the model is
         // kept and only evaluated again.

@@ -92,7 +92,7 @@ pub(super) fn train(
 /// ([`rsr_world::prompts::control_sets`]) of the real world's prompts (the same prompts: they do
 /// not depend on the facts written).
 pub fn train_control(cfg: &ExperimentConfig, suite: &WorldSuite, progress: &mut dyn FnMut(Stage)) -> Result<GymResult> {
-    kept(cfg.resume, &cfg.control_dir().join("result.json"), || {
+    kept(cfg.resume, &cfg.control_result_path(), || {
         let control = cfg.control_dir();
         let run_dir = control.join("run");
         let data = Data { pack: &control.join("packed"), first: None };

@@ -394,6 +394,7 @@ fn rows_and_comparisons(seeds: &[SeedRun]) -> (Vec<Row>, Vec<Comparison>) {
             })
             .collect()
     };
+    let knows_set = rsr_world::prompts::knows_sets().first().copied();
     let rows: Vec<Row> = keys
         .iter()
         .map(|key| {
@@ -418,10 +419,7 @@ fn rows_and_comparisons(seeds: &[SeedRun]) -> (Vec<Row>, Vec<Comparison>) {
                 sets: set_rates(ps.iter().flat_map(|(_, _, o, _)| o.outcomes.iter())),
                 knows: Spread::of(
                     &ps.iter()
-                        .filter_map(|(seed, _, _, r)| {
-                            let knows = rsr_world::prompts::knows_sets();
-                            Some((*seed, &r.results.as_ref()?.capability(knows.first()?)?.top1))
-                        })
+                        .filter_map(|(seed, _, _, r)| Some((*seed, &r.results.as_ref()?.capability(knows_set?)?.top1)))
                         .collect::<Vec<_>>(),
                 ),
             }
