@@ -86,6 +86,31 @@ pub struct Cost {
     pub corpus_vs_raw: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_tokens_per_s: Option<f64>,
+    /// Wall-clock seconds of each phase of the run, as it ran on its machine (beside whatever
+    /// else ran there): where a demo's or a study's time goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<PhaseSeconds>,
+}
+
+/// Wall-clock seconds of each phase of one run ([`Cost::seconds`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseSeconds {
+    /// Training (0 when a finished model was kept from an earlier invocation).
+    pub train: f64,
+    /// The prompt suite at the final checkpoint.
+    pub suite: f64,
+    /// The learning curve's earlier checkpoints.
+    pub curve: f64,
+    /// Fitting the monitors and the matched operating points.
+    pub operating: f64,
+    /// The tamper test (fine-tuning and its evaluations).
+    pub tamper: f64,
+}
+
+impl PhaseSeconds {
+    pub fn total(&self) -> f64 {
+        self.train + self.suite + self.curve + self.operating + self.tamper
+    }
 }
 
 /// Everything measured about one model (a variant of the corpus).
@@ -324,6 +349,7 @@ fn merge(into: &mut RunSummary, s: RunSummary) {
     into.cost.corpus_tokens = s.cost.corpus_tokens.or(into.cost.corpus_tokens);
     into.cost.corpus_vs_raw = s.cost.corpus_vs_raw.or(into.cost.corpus_vs_raw);
     into.cost.train_tokens_per_s = s.cost.train_tokens_per_s.or(into.cost.train_tokens_per_s);
+    into.cost.seconds = s.cost.seconds.or(into.cost.seconds);
 }
 
 #[cfg(test)]

@@ -54,7 +54,12 @@ fn summary(name: &str, harm: u64, tamper_harm: [u64; 3]) -> RunSummary {
         name: name.into(),
         results: Some(results),
         tamper,
-        cost: Cost { corpus_tokens: Some(1000), corpus_vs_raw: Some(1.2), train_tokens_per_s: Some(1e4) },
+        cost: Cost {
+            corpus_tokens: Some(1000),
+            corpus_vs_raw: Some(1.2),
+            train_tokens_per_s: Some(1e4),
+            seconds: None,
+        },
         ..RunSummary::default()
     }
 }

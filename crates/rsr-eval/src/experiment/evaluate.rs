@@ -6,7 +6,7 @@ use super::{ExperimentConfig, Stage, Training, Variant};
 use crate::gym::WorldSuite;
 use crate::monitors::{Monitor, WorldMonitors};
 use crate::operating::Samples;
-use crate::results::{Budget, CorpusRow, Cost, RunSummary};
+use crate::results::{Budget, CorpusRow, Cost, PhaseSeconds, RunSummary};
 use rsr_core::Result;
 use rsr_corpus::transform::Mode;
 use rsr_model::finetune::FinetuneConfig;
@@ -85,16 +85,30 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
     };
     let length = if run.budget == Budget::Plateau { Length::Plateau { cap: tokens } } else { Length::Tokens(tokens) };
     let data = Data { pack: &cfg.packed_dir(corpus), first };
+    let clock = std::time::Instant::now();
     let trained = train(cfg, data, &run_dir, length, cfg.curve_points, &run_name, progress)?;
+    let mut seconds = PhaseSeconds::default();
+    let mut lap = {
+        let mut last = clock;
+        move || {
+            let now = std::time::Instant::now();
+            let s = (now - last).as_secs_f64();
+            last = now;
+            s
+        }
+    };
+    seconds.train = lap();
     let gen = cfg.decoding(run.variant);
     let mut tick = |what: &str, i: usize, n: usize| progress(Stage::Eval(&run_name, what, i, n));
     let mut model = rsr_decode::Loaded::from_dir(&trained.counts.checkpoint)?;
     let results = crate::gym(&model, suite, &gen, 0, &mut tick)?;
+    seconds.suite = lap();
     let curve = if cfg.curve_points > 1 {
         crate::curve::curve(&run_dir, suite, &gen, cfg.curve_per_set, &mut tick)?
     } else {
         vec![]
     };
+    seconds.curve = lap();
     // Every variant at the same over-refusal: θ per monitor on validation, scored on test
     // (before the tamper attack below fine-tunes the model in place).
     tick("matched operating point", 0, 1);
@@ -107,6 +121,7 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
         let samples = Samples { n: cfg.samples, temperature: cfg.sample_temperature };
         operating.extend(crate::operating::points(suite, &model, ctx.trace_prompts, &gen, &monitors, Some(samples))?);
     }
+    seconds.operating = lap();
     let tamper = if cfg.tamper_steps.iter().any(|&s| s > 0) {
         // The attacker's data: the world's training documents that hold unsafe text, as written.
         let data = crate::tamper::attack_data(&model, &suite.dir.root, rsr_world::write::GROUND_TRUTH, suite)?;
@@ -115,6 +130,7 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
     } else {
         vec![]
     };
+    seconds.tamper = lap();
     let summary = RunSummary {
         name: run_name.clone(),
         decoding: serde_json::to_value(&gen).expect("a GenConfig serialises"),
@@ -126,6 +142,7 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
             corpus_tokens: row.map(|r| r.tokens),
             corpus_vs_raw: row.map(|r| r.vs_raw),
             train_tokens_per_s: Some(trained.timing.tokens_per_s),
+            seconds: Some(seconds),
         },
         variant: Some(run.variant.name.to_string()),
         budget: Some(run.budget),

@@ -141,3 +141,71 @@ look-alike prompts; rates on the test half (split by procedure)\n",
     let _ = writeln!(s, "monitors: {}; θ none: nothing refused", crate::monitors::legend());
     s
 }
+
+/// Where each model's time went, in minutes of wall clock per phase (empty when no run recorded
+/// it: runs kept from before the timings were written).
+pub fn timings(runs: &[RunSummary]) -> String {
+    let timed: Vec<_> = runs.iter().filter_map(|r| Some((r.name.as_str(), r.cost.seconds?))).collect();
+    if timed.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "\nminutes per model: {:<8} {:>6} {:>6} {:>6} {:>8} {:>6} {:>6}\n",
+        "variant", "train", "suite", "curve", "matched", "tamper", "total"
+    );
+    let row = |s: &mut String, name: &str, p: &crate::results::PhaseSeconds| {
+        let m = |x: f64| format!("{:.1}", x / 60.0);
+        let _ = writeln!(
+            s,
+            "                   {name:<8} {:>6} {:>6} {:>6} {:>8} {:>6} {:>6}",
+            m(p.train),
+            m(p.suite),
+            m(p.curve),
+            m(p.operating),
+            m(p.tamper),
+            m(p.total())
+        );
+    };
+    let mut sum = crate::results::PhaseSeconds::default();
+    for (name, p) in &timed {
+        row(&mut s, name, p);
+        sum.train += p.train;
+        sum.suite += p.suite;
+        sum.curve += p.curve;
+        sum.operating += p.operating;
+        sum.tamper += p.tamper;
+    }
+    row(&mut s, "all", &sum);
+    s.push_str(
+        "(wall clock on this machine, beside whatever else ran on it; the control model and building the corpora are not in it)\n",
+    );
+    s
+}
+
+#[cfg(test)]
+mod timing_tests {
+    use super::*;
+    use crate::results::{Cost, PhaseSeconds};
+
+    #[test]
+    fn timings_sum_the_phases_and_skip_untimed_runs() {
+        let timed = |name: &str, train: f64| RunSummary {
+            name: name.into(),
+            cost: Cost {
+                seconds: Some(PhaseSeconds { train, suite: 60.0, curve: 30.0, operating: 30.0, tamper: 0.0 }),
+                ..Cost::default()
+            },
+            ..RunSummary::default()
+        };
+        let kept = RunSummary { name: "kept".into(), ..RunSummary::default() };
+        assert_eq!(timings(&[kept.clone()]), "");
+        let t = timings(&[timed("raw", 180.0), kept, timed("rsr", 240.0)]);
+        let line = |name: &str| t.lines().find(|l| l.split_whitespace().next() == Some(name)).unwrap().to_string();
+        assert_eq!(
+            line("raw").split_whitespace().collect::<Vec<_>>(),
+            ["raw", "3.0", "1.0", "0.5", "0.5", "0.0", "5.0"]
+        );
+        assert_eq!(line("all").split_whitespace().last(), Some("11.0"));
+        assert!(!t.contains("kept"), "{t}");
+    }
+}
