@@ -33,7 +33,8 @@ rsr study --out /tmp/small --docs 500 --train-tokens 16384 --seeds 0,1   # minut
 rsr study --scale 4                          # 4× the documents and tokens\n  \
 rsr study --seeds 0,1,2,3,4 --replicates 3   # every world trained 3 times; gates and comparisons over runs\n  \
 rsr gym check --study rsr-study              # which gate fails on which world (and run)\n  \
-rsr study --out rsr-study --export-kept kept  # its small files, to carry to another machine"
+rsr study --out rsr-study --export-kept kept  # its small files, to carry to another machine\n  \
+rsr study --seeds 0,1,2 --variants raw,filter,refuse,tag,rsr,rsr-nomask --plan   # what it would train, nothing run"
 )]
 pub struct Args {
     /// Where the study goes: one directory per seed, results.json and study.md.
@@ -77,6 +78,10 @@ pub struct Args {
     /// nothing those files hold and writes the same results.json (docs/study.md, item 12).
     #[arg(long, value_name = "DIR")]
     export_kept: Option<PathBuf>,
+    /// Do not run: say which models this command would train, in order, and which it keeps
+    /// from --out (a finished model's summary.json), then exit. Reads --out, writes nothing.
+    #[arg(long)]
+    plan: bool,
 }
 
 impl Args {
@@ -138,10 +143,19 @@ pub fn run(args: Args) -> Result<()> {
     let planned = cfg.planned_models();
     let to_train = planned.iter().filter(|p| !p.is_file()).count();
     println!(
-        "{to_train} of {} models left to train ({} kept from an earlier run); rerun the same command to resume",
+        "{to_train} of {} models left to train ({} kept from an earlier run); {}",
         planned.len(),
-        planned.len() - to_train
+        planned.len() - to_train,
+        if args.plan { "the same command without --plan trains them" } else { "rerun the same command to resume" }
     );
+    if args.plan {
+        for (i, p) in planned.iter().filter(|p| !p.is_file()).enumerate() {
+            // OUT/seed-S/[rN/]runs/NAME/summary.json → seed-S/[rN/]runs/NAME
+            let run = p.parent().unwrap_or(p);
+            println!("{:>4}. {}", i + 1, run.strip_prefix(&cfg.base.out).unwrap_or(run).display());
+        }
+        return Ok(());
+    }
     let pb = progress::spinner("study");
     // A line per stage started (for logs, where the spinner is silent), the spinner in between;
     // each model's first line says how many are left and, from the pace so far, how long.
