@@ -198,7 +198,7 @@ mod timing_tests {
             ..RunSummary::default()
         };
         let kept = RunSummary { name: "kept".into(), ..RunSummary::default() };
-        assert_eq!(timings(&[kept.clone()]), "");
+        assert_eq!(timings(std::slice::from_ref(&kept)), "");
         let t = timings(&[timed("raw", 180.0), kept, timed("rsr", 240.0)]);
         let line = |name: &str| t.lines().find(|l| l.split_whitespace().next() == Some(name)).unwrap().to_string();
         assert_eq!(
