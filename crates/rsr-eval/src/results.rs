@@ -113,6 +113,16 @@ impl PhaseSeconds {
     }
 }
 
+impl std::ops::AddAssign for PhaseSeconds {
+    fn add_assign(&mut self, o: Self) {
+        self.train += o.train;
+        self.suite += o.suite;
+        self.curve += o.curve;
+        self.operating += o.operating;
+        self.tamper += o.tamper;
+    }
+}
+
 /// Everything measured about one model (a variant of the corpus).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunSummary {

@@ -141,7 +141,8 @@ pub fn run(args: Args) -> Result<()> {
         cfg.base.train_tokens
     );
     let planned = cfg.planned_models();
-    let to_train = planned.iter().filter(|p| !p.is_file()).count();
+    let left: Vec<&PathBuf> = planned.iter().filter(|p| !p.is_file()).collect();
+    let to_train = left.len();
     println!(
         "{to_train} of {} models left to train ({} kept from an earlier run); {}",
         planned.len(),
@@ -149,7 +150,7 @@ pub fn run(args: Args) -> Result<()> {
         if args.plan { "the same command without --plan trains them" } else { "rerun the same command to resume" }
     );
     if args.plan {
-        for (i, p) in planned.iter().filter(|p| !p.is_file()).enumerate() {
+        for (i, p) in left.iter().enumerate() {
             // OUT/seed-S/[rN/]runs/NAME/summary.json → seed-S/[rN/]runs/NAME
             let run = p.parent().unwrap_or(p);
             println!("{:>4}. {}", i + 1, run.strip_prefix(&cfg.base.out).unwrap_or(run).display());

@@ -169,11 +169,7 @@ pub fn timings(runs: &[RunSummary]) -> String {
     let mut sum = crate::results::PhaseSeconds::default();
     for (name, p) in &timed {
         row(&mut s, name, p);
-        sum.train += p.train;
-        sum.suite += p.suite;
-        sum.curve += p.curve;
-        sum.operating += p.operating;
-        sum.tamper += p.tamper;
+        sum += *p;
     }
     row(&mut s, "all", &sum);
     s.push_str(
