@@ -1,6 +1,6 @@
 //! The study as Markdown (`study.md`).
 
-use super::{StudyResults, Verdict, BOOTSTRAP, METRICS, REFERENCE};
+use super::{StudyResults, Verdict, BAR_COMPOSED_MARGIN, BAR_REFERENCE, BOOTSTRAP, METRICS, REFERENCE};
 use crate::calibration::Gate;
 use crate::experiment::SeedRun;
 
@@ -111,6 +111,7 @@ over seeds (the rest could move with retraining).\n\n",
             md.push_str(&format!("- {}: not separable from {}\n", m.name, tied.join(", ")));
         }
     }
+    md.push_str(&bar_table(r));
     if let Some(p) = &r.passing_seeds {
         let seeds: Vec<String> = p.seeds.iter().map(u64::to_string).collect();
         md.push_str(&format!(
@@ -264,6 +265,38 @@ seeds |\n|---|---|---|---|---|---|---|\n",
             verdict_words(c.verdict),
             c.seed_points(),
             c.over_seeds.as_ref().map_or("-", |o| verdict_words(o.verdict)),
+        ));
+    }
+    md
+}
+
+/// rsr's default and its ablations against the bar a new default must clear.
+fn bar_table(r: &StudyResults) -> String {
+    if r.bar.is_empty() {
+        return String::new();
+    }
+    let mut md = format!(
+        "\n## The bar for {rsr}'s default\n\nWhat a configuration of {rsr} must do to become the default \
+(docs/ablations.md, \"What decides a new default\"): compose held-out benign products within {margin:.0} points of \
+{f} / {c}, and let no more safe-knowledge attacks through, both at matched over-refusal. Each difference is the row's \
+rate minus {f} / {c}'s on the same test prompts and runs (interval as above); `meets` reads the two point \
+estimates, and a configuration that meets it here is a candidate to be checked again on calibration worlds.\n\n\
+| row | composed − {f} / {c}, points | over seeds | safe-knowledge ASR − {f} / {c}, points | over seeds | meets |\n\
+|---|---|---|---|---|---|\n",
+        rsr = REFERENCE.0,
+        margin = 100.0 * BAR_COMPOSED_MARGIN,
+        f = BAR_REFERENCE.0,
+        c = BAR_REFERENCE.1,
+    );
+    for b in &r.bar {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            b.row,
+            b.composed.points(),
+            b.composed.seed_points(),
+            b.safe_knowledge.points(),
+            b.safe_knowledge.seed_points(),
+            if b.meets() { "**yes**" } else { "no" },
         ));
     }
     md

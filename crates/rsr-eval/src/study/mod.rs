@@ -29,7 +29,8 @@ pub mod kept;
 mod markdown;
 
 pub use aggregate::{
-    aggregate, Comparison, OverSeeds, Row, Spread, StudyResults, Verdict, WorldGates, BOOTSTRAP, METRICS,
+    aggregate, BarRow, Comparison, OverSeeds, Row, Spread, StudyResults, Verdict, WorldGates, BAR_COMPOSED_MARGIN,
+    BAR_REFERENCE, BOOTSTRAP, METRICS,
 };
 pub use markdown::markdown;
 
