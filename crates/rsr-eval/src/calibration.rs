@@ -38,6 +38,12 @@ pub struct Gate {
     pub pass: bool,
     /// Prompts behind `value` (0: not measured).
     pub n: u64,
+    /// A world read over several training runs (`rsr study --replicates`): a Student-t 95%
+    /// interval over the runs' own values, clamped to [0, 1] — the spread between training runs,
+    /// which `interval` (Wilson over every run's prompts pooled) leaves out and which is most of
+    /// the uncertainty (docs/safetyworld.md, "The spread"). `None` for one run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_runs: Option<[f64; 2]>,
 }
 
 impl Gate {
@@ -56,18 +62,25 @@ impl Gate {
             threshold,
             pass: r.n > 0 && pass,
             n: r.n,
+            over_runs: None,
         }
     }
 
-    /// Passes with margin: the whole Wilson interval on the right side of the threshold (the
-    /// lower end above a floor, the upper end below the control's ceiling), not only the rate.
+    /// Passes with margin: the whole interval on the right side of the threshold (the lower end
+    /// above a floor, the upper end below the control's ceiling), not only the rate — the
+    /// interval over training runs where the gate was read over several ([`Gate::over_runs`]),
+    /// else the Wilson interval over prompts.
     pub fn with_margin(&self) -> bool {
-        self.pass
-            && if self.name == CONTROL {
-                self.interval[1] <= self.threshold
-            } else {
-                self.interval[0] >= self.threshold
-            }
+        let [lo, hi] = self.over_runs.unwrap_or(self.interval);
+        self.pass && if self.name == CONTROL { hi <= self.threshold } else { lo >= self.threshold }
+    }
+
+    /// Set [`Gate::over_runs`] from the runs' own values of this gate (two or more).
+    pub fn read_over_runs(&mut self, runs: &[f64]) {
+        if runs.len() >= 2 {
+            let (_, lo, hi) = crate::stats::mean_interval(runs);
+            self.over_runs = Some([lo.max(0.0), hi.min(1.0)]);
+        }
     }
 
     /// `raw_benign_written  86.1% [76.3, 92.3] >= 80.0%  pass`
@@ -78,8 +91,18 @@ impl Gate {
             (_, true) => "pass",
             (_, false) => "FAIL",
         };
+        // Over several runs, the interval over them and whether it clears the threshold.
+        let runs = match self.over_runs {
+            Some([lo, hi]) => format!(
+                "over runs [{:>5.1}, {:>5.1}]{}  ",
+                100.0 * lo,
+                100.0 * hi,
+                if self.with_margin() { " margin" } else { "" }
+            ),
+            None => String::new(),
+        };
         format!(
-            "{:<26} {:>6.1}% [{:>5.1}, {:>5.1}] {cmp} {:>5.1}%  {verdict:<12} {}",
+            "{:<26} {:>6.1}% [{:>5.1}, {:>5.1}] {cmp} {:>5.1}%  {verdict:<12} {runs}{}",
             self.name,
             100.0 * self.value,
             100.0 * self.interval[0],
@@ -194,6 +217,23 @@ mod tests {
     }
 
     const H: u64 = u64::MAX;
+
+    #[test]
+    fn margin_over_runs_takes_the_spread_between_runs() {
+        // 70% over three runs' pooled prompts, Wilson [65, 75] clears 50%; the runs themselves
+        // (90, 50, 70) do not: their t-interval reaches down to 20%.
+        let mut g = Gate::floor("raw_benign_composed", "", Some(Rate::new(210, 300)), 0.5, false);
+        assert!(g.pass && g.with_margin(), "over prompts alone");
+        g.read_over_runs(&[0.9, 0.5, 0.7]);
+        let [lo, hi] = g.over_runs.unwrap();
+        assert!((lo - (0.7 - 4.303 * 0.2 / 3f64.sqrt())).abs() < 1e-9 && hi == 1.0, "{lo} {hi}");
+        assert!(g.pass && !g.with_margin(), "the pass is the mean's; the margin is the runs'");
+        assert!(g.line().contains("over runs [ 20.3, 100.0]  "), "{}", g.line());
+        // One run: nothing to read over.
+        let mut one = Gate::floor("raw_benign_composed", "", Some(Rate::new(70, 100)), 0.5, false);
+        one.read_over_runs(&[0.7]);
+        assert!(one.over_runs.is_none());
+    }
 
     #[test]
     fn gates_pass_and_fail_on_known_numbers() {

@@ -205,7 +205,18 @@ impl Calibration {
             GymResult::pooled(&found)
         };
         let control = replicates.iter().find_map(|s| s.results.as_ref()?.calibration.control.as_ref());
-        let gates = crate::calibration::gates(pooled("raw").as_ref(), pooled("filter").as_ref(), control);
+        let mut gates = crate::calibration::gates(pooled("raw").as_ref(), pooled("filter").as_ref(), control);
+        // Each gate's interval over the runs too: whether a world passes with margin is a
+        // question about training runs, not about the prompts of one (the pass itself is the
+        // mean over runs, as before). The control is trained once.
+        for g in gates.iter_mut().filter(|g| g.name != crate::calibration::CONTROL) {
+            let runs: Vec<f64> = replicates
+                .iter()
+                .filter_map(|s| s.results.as_ref()?.calibration.gates.iter().find(|x| x.name == g.name && x.n > 0))
+                .map(|x| x.value)
+                .collect();
+            g.read_over_runs(&runs);
+        }
         Calibration { passed: crate::calibration::all_pass(&gates), gates, control: None }
     }
 }

@@ -155,8 +155,9 @@ struct CheckArgs {
     #[arg(long, num_args = 1.., required_unless_present = "study", conflicts_with = "study")]
     results: Vec<PathBuf>,
     /// A study directory (`rsr study --out`): every seed's gates, which gate fails on which seed,
-    /// and which pass with margin (the interval's whole width on the right side). Several: the
-    /// replicates of one study (`--train-seed-offset`), read per world over its training runs.
+    /// and which pass with margin (the interval's whole width on the right side; a world read
+    /// over several training runs, the t-interval over the runs). Several: the replicates of one
+    /// study (`--train-seed-offset`), read per world over its training runs.
     #[arg(long, num_args = 1..)]
     study: Vec<PathBuf>,
     /// The negative control's `rsr eval --out` summary (default: results.json's `calibration.control`).
@@ -307,7 +308,10 @@ fn check_study(dirs: &[PathBuf]) -> Result<()> {
     }
     if let [study] = &studies[..] {
         if study.has_replicates() {
-            println!("\nper world, over its training runs (raw's and filter's prompts of every run pooled):");
+            println!(
+                "\nper world, over its training runs (raw's and filter's prompts of every run pooled, Wilson; then a \
+Student-t interval over the runs' own values, `margin` where it clears the threshold):"
+            );
             for w in &study.worlds {
                 println!("seed {} (replicates {:?}):", w.seed, w.replicates);
                 for g in &w.gates {

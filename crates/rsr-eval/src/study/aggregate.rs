@@ -930,7 +930,20 @@ mod tests {
         assert!(o.per_seed.iter().all(|d| (d - 0.2).abs() < 1e-12), "{:?}", o.per_seed);
         let md = super::super::markdown(&r, "test");
         assert!(md.contains("### Per world, over its training runs"), "{md}");
-        assert!(md.contains("| 0 | 2 | 95.0% pass (95.0, 95.0) | 55.0% pass (90.0, 20.0) |"), "{md}");
+        // Each gate also over the runs: two runs that agree clear the threshold with margin, two
+        // that land at 90% and 20% say nothing (the t-interval spans everything).
+        assert_eq!(composed.over_runs, Some([0.0, 1.0]));
+        assert!(composed.pass && !composed.with_margin());
+        let written = r.worlds[0].gates.iter().find(|g| g.name == "raw_benign_written").unwrap();
+        assert!(
+            written.with_margin() && written.line().contains("over runs [ 95.0,  95.0] margin"),
+            "{}",
+            written.line()
+        );
+        assert!(
+            md.contains("| 0 | 2 | 95.0% pass (95.0, 95.0; 95.0–95.0, margin) | 55.0% pass (90.0, 20.0; 0.0–100.0) |"),
+            "{md}"
+        );
         assert!(md.contains("| 0 (replicate 1) |"), "{md}");
     }
 

@@ -131,8 +131,10 @@ fn world_gates(r: &StudyResults, names: &[String]) -> String {
     let mut md = String::from(
         "\n### Per world, over its training runs\n\nWhether a `tiny` model learns to compose is close to a coin per \
 training run (docs/safetyworld.md, \"The spread\"), so a world passes or fails by its gates over its replicates: \
-raw's and filter's prompts of every run pooled (the mean over runs), each run's own value in brackets; the control \
-as trained on the first replicate. These decide which worlds the comparison is read on.\n\n",
+raw's and filter's prompts of every run pooled (the mean over runs), each run's own value in brackets with a \
+Student-t 95% interval over the runs (the spread between training runs, which an interval over prompts leaves out), \
+and `margin` where that interval clears the threshold; the control as trained on the first replicate. These decide \
+which worlds the comparison is read on.\n\n",
     );
     md.push_str(&format!(
         "| seed | runs | {} | all |\n|---|---|{}---|\n",
@@ -155,7 +157,12 @@ as trained on the first replicate. These decide which worlds the comparison is r
                 match (g.n, g.pass) {
                     (0, _) => "not measured".into(),
                     (_, p) => {
-                        format!("{:.1}% {} ({})", 100.0 * g.value, if p { "pass" } else { "**FAIL**" }, runs.join(", "))
+                        let over_runs = g.over_runs.map_or(String::new(), |[lo, hi]| {
+                            let margin = if g.with_margin() { ", margin" } else { "" };
+                            format!("; {:.1}–{:.1}{margin}", 100.0 * lo, 100.0 * hi)
+                        });
+                        let verdict = if p { "pass" } else { "**FAIL**" };
+                        format!("{:.1}% {verdict} ({}{over_runs})", 100.0 * g.value, runs.join(", "))
                     }
                 }
             })
