@@ -141,12 +141,20 @@ pub fn run(args: Args) -> Result<()> {
         cfg.base.train_tokens
     );
     let planned = cfg.planned_models();
-    let left: Vec<&PathBuf> = planned.iter().filter(|p| !p.is_file()).collect();
+    let (left, kept): (Vec<&PathBuf>, Vec<&PathBuf>) = planned.iter().partition(|p| !p.is_file());
     let to_train = left.len();
+    // From the kept models' own clocks, how long the rest may take.
+    let estimate = match kept_pace(&kept) {
+        Some((minutes, n)) if to_train > 0 => format!(
+            "; about {} at {minutes:.1} min a model, the median of the {n} kept that timed themselves",
+            duration(60.0 * minutes * to_train as f64)
+        ),
+        _ => String::new(),
+    };
     println!(
-        "{to_train} of {} models left to train ({} kept from an earlier run); {}",
+        "{to_train} of {} models left to train ({} kept from an earlier run){estimate}; {}",
         planned.len(),
-        planned.len() - to_train,
+        kept.len(),
         if args.plan { "the same command without --plan trains them" } else { "rerun the same command to resume" }
     );
     if args.plan {
@@ -256,10 +264,39 @@ impl Pace {
             return format!("  (model {} of {of})", self.started);
         }
         let each = first.elapsed().as_secs_f64() / done as f64;
-        let left = each * (of - done) as f64;
-        let left = if left >= 5400.0 { format!("{:.1} h", left / 3600.0) } else { format!("{:.0} min", left / 60.0) };
+        let left = duration(each * (of - done) as f64);
         format!("  (model {} of {of}; about {left} left at {:.1} min a model)", self.started, each / 60.0)
     }
+}
+
+/// `3.6 h`, or `40 min` under an hour and a half.
+fn duration(seconds: f64) -> String {
+    if seconds >= 5400.0 {
+        format!("{:.1} h", seconds / 3600.0)
+    } else {
+        format!("{:.0} min", seconds / 60.0)
+    }
+}
+
+/// The median minutes a kept model took — training and evaluation, from its summary's
+/// `cost.seconds` — and how many recorded it (runs kept from before the clock, or carried into
+/// a later invocation without training, say nothing and are left out).
+fn kept_pace(kept: &[&PathBuf]) -> Option<(f64, usize)> {
+    let mut minutes: Vec<f64> = kept
+        .iter()
+        .filter_map(|p| {
+            let s: rsr_eval::results::RunSummary = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+            let t = s.cost.seconds?;
+            (t.train > 0.0 && t.total().is_finite()).then(|| t.total() / 60.0)
+        })
+        .collect();
+    if minutes.is_empty() {
+        return None;
+    }
+    minutes.sort_by(f64::total_cmp);
+    let n = minutes.len();
+    let median = if n % 2 == 1 { minutes[n / 2] } else { (minutes[n / 2 - 1] + minutes[n / 2]) / 2.0 };
+    Some((median, n))
 }
 
 /// How every model of a study trains, in words: the schedule, its peak rate, and the training seed.
@@ -277,7 +314,35 @@ fn recipe(cfg: &ExperimentConfig) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::Pace;
+    use super::{kept_pace, Pace};
+
+    #[test]
+    fn the_plan_reads_its_pace_from_the_kept_models_that_timed_themselves() {
+        let dir = std::env::temp_dir().join(format!("rsr-kept-pace-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, json: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, json).unwrap();
+            p
+        };
+        let timed = |train: f64| {
+            format!(
+                r#"{{"name": "raw", "cost": {{"seconds": {{"train": {train}, "suite": 30.0, "curve": 0.0, "operating": 30.0, "tamper": 0.0}}}}}}"#
+            )
+        };
+        let files = [
+            write("a.json", &timed(180.0)),        // 4 min
+            write("b.json", &timed(240.0)),        // 5 min
+            write("c.json", &timed(420.0)),        // 8 min
+            write("d.json", &timed(0.0)),          // kept, not trained here: no clock
+            write("e.json", r#"{"name": "raw"}"#), // from before the clock
+            write("f.json", "not json"),           // unreadable: no estimate from it
+        ];
+        let refs: Vec<&std::path::PathBuf> = files.iter().collect();
+        assert_eq!(kept_pace(&refs), Some((5.0, 3)));
+        assert_eq!(kept_pace(&refs[3..]), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_pace_counts_models_and_says_what_is_left_once_one_is_done() {
