@@ -274,17 +274,11 @@ fn bar(seeds: &[SeedRun], rows: &[Row]) -> Vec<BarRow> {
     rows.iter()
         .filter(|r| r.monitor == "own" && r.sampling.is_none() && (r.run == "rsr" || r.run.starts_with("rsr-")))
         .filter_map(|r| {
-            let key: Key = (r.run.clone(), r.monitor.clone(), None);
-            let mut c = compare(
-                [safe_knowledge, composed].into_iter(),
-                &r.label(),
-                &reference,
-                &reference_points,
-                &points(seeds, &key),
-            );
-            let composed = c.pop().filter(|c| c.metric == composed.name)?;
-            let safe_knowledge = c.pop().filter(|c| c.metric == safe_knowledge.name)?;
-            Some(BarRow { row: r.label(), composed, safe_knowledge })
+            let theirs = points(seeds, &(r.run.clone(), r.monitor.clone(), None));
+            // One metric at a time: `compare` leaves out a metric no prompt of both measured.
+            let one =
+                |m: &Metric| compare(std::iter::once(m), &r.label(), &reference, &reference_points, &theirs).pop();
+            Some(BarRow { row: r.label(), composed: one(composed)?, safe_knowledge: one(safe_knowledge)? })
         })
         .collect()
 }
