@@ -87,12 +87,22 @@ fn cuda_equals_the_cpu_kernels() {
 /// Several AdamW steps with clipping on candle land on the weights rsr-model's trainer reaches.
 #[test]
 fn training_steps_match_the_cpu_trainer() {
+    training_steps(Device::Cpu);
+}
+
+/// The same on a GPU (`cargo test -p rsr-candle --features cuda`; not run in CI).
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_training_steps_match_the_cpu_trainer() {
+    training_steps(rsr_candle::device(true).expect("a CUDA device"));
+}
+
+fn training_steps(dev: Device) {
     use rsr_model::optim::{clip_grad_norm, AdamW};
     let cfg = small_config(64, 48, true);
     let (b, t) = (2, 8);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
     let mut model = Model::new(cfg.clone(), 3);
-    let dev = Device::Cpu;
     // Clip at 0.5 so clipping is exercised; a weight decay big enough to matter.
     let opt = AdamW { weight_decay: 0.1, ..AdamW::default() };
     let mut trainer =

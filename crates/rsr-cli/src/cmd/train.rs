@@ -24,7 +24,7 @@ to check it. A test keeps the two implementations equal (logits, loss, every gra
 rsr train --resume --out runs/rsr                   # continue from the latest checkpoint\n  \
 rsr train --first-data world-packed --first-tokens 1000000 --data world-rsr-packed --tokens 2000000 --out runs/continued\n  \
 rsr train --data world-rsr-packed --overwrite --out runs/rsr   # delete the run in runs/rsr, start over\n  \
-rsr train --data packed --preset base --batch-size 32 --seq-len 1024 --tokens 1000000000 --device cuda --out runs/base"
+rsr train --data packed --preset base --batch-size 8 --seq-len 1024 --tokens 1000000000 --device cuda --out runs/base   # ~60 GB"
 )]
 pub struct Args {
     /// The `rsr pack` output directory (train/, val/, tokenizer.json).
