@@ -7,7 +7,7 @@
 #
 #   bench/cuda_toolkit_from_pip.sh /opt/cuda-pip 13.0 90    # DIR, CUDA version, compute capability
 #   . /opt/cuda-pip/env.sh
-#   cargo build --release --locked -p rsr-cli --features cuda        # ~25 min cold on 2 cores
+#   cargo build --release --locked -p rsr-cli --features cuda        # 18 min on 2 busy cores
 #   cargo test --release --locked -p rsr-candle --features cuda --no-run
 #
 # On the GPU machine: LD_LIBRARY_PATH must reach libcudart.so.13, libcublas(Lt).so.13,

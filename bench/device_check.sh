@@ -4,9 +4,9 @@
 # `rsr` (cargo build --release -p rsr-cli --features cuda), both optionally gzipped, and
 # `packed/` (an `rsr pack` output; the figures used a SafetyWorld rsr corpus,
 # `rsr study`'s seed-3/packed/rsr). OUT is where the log and each run's metrics.jsonl go.
-#   OUT=/tmp/out bash bench/device_check.sh      (after copying it into that folder)
-# One device check: the candle/CUDA path's equality tests on the GPU, then training throughput,
-# GPU against this machine's own CPU (16 cores) on the same packed corpus (a SafetyWorld rsr corpus).
+#   OUT=/tmp/out bash FOLDER/device_check.sh
+# It runs the equality tests on the GPU, then times training on the GPU and on the same machine's
+# CPU cores over that corpus.
 set -u
 cd "$(dirname "$0")"
 exec > >(tee "$OUT/log.txt") 2>&1
