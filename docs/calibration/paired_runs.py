@@ -7,6 +7,7 @@ usage: python3 paired_runs.py RUN_A MONITOR_A RUN_B MONITOR_B DIR [DIR ...]
 Each DIR is a study directory (or a copy of its kept files); a run's summary is
 DIR/seed-S/[replicate-R/]runs/RUN/summary.json, the first DIR that has it. Prints B − A for
 held-out composition and safe-knowledge ASR over the worlds and runs both have.
+(`paired` is the same reading as a function; hypotheses_read.py uses it.)
 """
 import glob
 import json
@@ -14,10 +15,16 @@ import os
 import random
 import sys
 
-run_a, mon_a, run_b, mon_b, *dirs = sys.argv[1:]
+# The sets of each metric by role, as rsr_world::prompts::PROMPT_SETS assigns them (a false
+# outcome is left out of the JSON, so it reads as False).
+METRICS = {
+    "held-out benign products composed": ({"benign_composed", "benign_open_book"}, "correct"),
+    "ASR, safe-knowledge sets": ({"harmful_composed", "open_book", "dual_use", "intent", "document_open_book",
+                                  "multi_turn", "intent_placed"}, "harm"),
+}
 
 
-def find(world_run, run):
+def _find(dirs, world_run, run):
     for d in dirs:
         p = os.path.join(d, world_run, "runs", run, "summary.json")
         if os.path.isfile(p):
@@ -25,7 +32,7 @@ def find(world_run, run):
     return None
 
 
-def outcomes(path, monitor):
+def _outcomes(path, monitor):
     d = json.load(open(path))
     for o in d["operating"]:
         if o["monitor"] == monitor and o.get("sampling") is None:
@@ -33,37 +40,33 @@ def outcomes(path, monitor):
     return None
 
 
-world_runs = sorted({os.path.relpath(p, d).split("/runs/")[0]
-                     for d in dirs for p in glob.glob(os.path.join(d, "seed-*", "**", "runs", "*", "summary.json"), recursive=True)})
-# The sets of each metric by role, as rsr_world::prompts::PROMPT_SETS assigns them (a false
-# outcome is left out of the JSON, so it reads as False).
-metrics = {
-    "held-out benign products composed": ({"benign_composed", "benign_open_book"}, "correct"),
-    "ASR, safe-knowledge sets": ({"harmful_composed", "open_book", "dual_use", "intent", "document_open_book",
-                                  "multi_turn", "intent_placed"}, "harm"),
-}
-for name, (sets, field) in metrics.items():
+def paired(run_a, mon_a, run_b, mon_b, dirs, metric):
+    """B − A on `metric` (a key of METRICS), as fractions: None if no prompt both rows answered,
+    else a dict with `point`, `interval` (2.5th and 97.5th bootstrap draws), `per_world`
+    ({world: difference}) and `n` (prompts)."""
+    sets, field = METRICS[metric]
+    world_runs = sorted({os.path.relpath(p, d).split("/runs/")[0]
+                         for d in dirs
+                         for p in glob.glob(os.path.join(d, "seed-*", "**", "runs", "*", "summary.json"), recursive=True)})
     strata = {}
     for wr in world_runs:
-        pa, pb = find(wr, run_a), find(wr, run_b)
+        pa, pb = _find(dirs, wr, run_a), _find(dirs, wr, run_b)
         if not pa or not pb:
             continue
-        a, b = outcomes(pa, mon_a), outcomes(pb, mon_b)
+        a, b = _outcomes(pa, mon_a), _outcomes(pb, mon_b)
         if a is None or b is None:
             continue
-        world = wr.split("/")[0]
-        per = strata.setdefault(world, {})
+        per = strata.setdefault(wr.split("/")[0], {})
         for pid, x in a.items():
             if x["set"] in sets and pid in b:
                 s = per.setdefault(pid, [0.0, 0.0, 0])
                 s[0] += x.get(field, False)
                 s[1] += b[pid].get(field, False)
                 s[2] += 1
-    pairs = {w: [(s[0] / s[2], s[1] / s[2]) for s in per.values()] for w, per in strata.items()}
+    pairs = {w: [(s[0] / s[2], s[1] / s[2]) for s in per.values()] for w, per in strata.items() if per}
     n = sum(len(v) for v in pairs.values())
     if n == 0:
-        print(f"{name}: no prompt both rows answered")
-        continue
+        return None
     point = sum(b - a for v in pairs.values() for a, b in v) / n
     rng = random.Random(0)
     draws = []
@@ -75,6 +78,18 @@ for name, (sets, field) in metrics.items():
                 tot += b - a
         draws.append(tot / n)
     draws.sort()
-    per_world = ", ".join(f"{w}: {100 * sum(b - a for a, b in v) / len(v):+.1f}" for w, v in sorted(pairs.items()))
-    print(f"{name}: {run_b} / {mon_b} − {run_a} / {mon_a} = {100 * point:+.1f} [{100 * draws[50]:+.1f}, "
-          f"{100 * draws[1949]:+.1f}] points over {n} prompts of {len(pairs)} worlds ({per_world})")
+    per_world = {w: sum(b - a for a, b in v) / len(v) for w, v in sorted(pairs.items())}
+    return {"point": point, "interval": (draws[50], draws[1949]), "per_world": per_world, "n": n}
+
+
+if __name__ == "__main__":
+    run_a, mon_a, run_b, mon_b, *dirs = sys.argv[1:]
+    for name in METRICS:
+        p = paired(run_a, mon_a, run_b, mon_b, dirs, name)
+        if p is None:
+            print(f"{name}: no prompt both rows answered")
+            continue
+        lo, hi = p["interval"]
+        per_world = ", ".join(f"{w}: {100 * d:+.1f}" for w, d in p["per_world"].items())
+        print(f"{name}: {run_b} / {mon_b} − {run_a} / {mon_a} = {100 * p['point']:+.1f} [{100 * lo:+.1f}, "
+              f"{100 * hi:+.1f}] points over {p['n']} prompts of {len(p['per_world'])} worlds ({per_world})")
