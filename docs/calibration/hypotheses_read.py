@@ -54,27 +54,37 @@ def verdict(p, gap):
     return "refuted" if hi < half else "open"
 
 
+ablations = ["rsr-equal-trained", "rsr-nomask", "rsr-answer-mask", "rsr-redirect", "rsr-every64", "rsr-safe1",
+             "rsr-continued"]
+# Every difference is read on the worlds the ablations were trained on (worlds 0–2 of the
+# evaluation study): the gaps too, not on every world rsr and filter have.
+worlds = set()
+for a in ablations:
+    p = paired("rsr", "own", a, "own", dirs, COMPOSED)
+    if p is not None:
+        worlds |= set(p["per_world"])
+if not worlds:
+    sys.exit("no ablation of rsr in these directories: nothing to read")
+print(f"worlds read: {', '.join(sorted(worlds))}")
 gaps = {
-    "own": paired("rsr", "own", "filter", "classifier", dirs, COMPOSED),
-    "none": paired("rsr", "none", "filter", "none", dirs, COMPOSED),
+    "own": paired("rsr", "own", "filter", "classifier", dirs, COMPOSED, worlds),
+    "none": paired("rsr", "none", "filter", "none", dirs, COMPOSED, worlds),
 }
 print("held-out benign composition, paired on the same prompts, points [95%]")
 print()
 for reading, g in gaps.items():
     label = "filter / classifier − rsr / own" if reading == "own" else "filter / none − rsr / none"
     print(f"gap ({reading}): {label} = {fmt(g)}")
-monitor_cost = paired("rsr", "own", "rsr", "none", dirs, COMPOSED)
+monitor_cost = paired("rsr", "own", "rsr", "none", dirs, COMPOSED, worlds)
 print(f"rsr / none − rsr / own (what decoding with its reflections costs) = {fmt(monitor_cost)}")
 print()
 
-ablations = ["rsr-equal-trained", "rsr-nomask", "rsr-answer-mask", "rsr-redirect", "rsr-every64", "rsr-safe1",
-             "rsr-continued"]
 print("| ablation | D, own | verdict, own | D, none | verdict, none |")
 print("|---|---|---|---|---|")
 read = {}
 for a in ablations:
-    own = paired("rsr", "own", a, "own", dirs, COMPOSED)
-    none = paired("rsr", "none", a, "none", dirs, COMPOSED)
+    own = paired("rsr", "own", a, "own", dirs, COMPOSED, worlds)
+    none = paired("rsr", "none", a, "none", dirs, COMPOSED, worlds)
     read[a] = {"own": (own, verdict(own, gaps["own"])), "none": (none, verdict(none, gaps["none"]))}
     print(f"| {a} | {fmt(own)} | {read[a]['own'][1]} | {fmt(none)} | {read[a]['none'][1]} |")
 

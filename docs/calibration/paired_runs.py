@@ -40,10 +40,10 @@ def _outcomes(path, monitor):
     return None
 
 
-def paired(run_a, mon_a, run_b, mon_b, dirs, metric):
+def paired(run_a, mon_a, run_b, mon_b, dirs, metric, worlds=None):
     """B − A on `metric` (a key of METRICS), as fractions: None if no prompt both rows answered,
     else a dict with `point`, `interval` (2.5th and 97.5th bootstrap draws), `per_world`
-    ({world: difference}) and `n` (prompts)."""
+    ({world: difference}) and `n` (prompts). `worlds` (names like "seed-0") keeps only those."""
     sets, field = METRICS[metric]
     world_runs = sorted({os.path.relpath(p, d).split("/runs/")[0]
                          for d in dirs
@@ -55,6 +55,8 @@ def paired(run_a, mon_a, run_b, mon_b, dirs, metric):
             continue
         a, b = _outcomes(pa, mon_a), _outcomes(pb, mon_b)
         if a is None or b is None:
+            continue
+        if worlds is not None and wr.split("/")[0] not in worlds:
             continue
         per = strata.setdefault(wr.split("/")[0], {})
         for pid, x in a.items():
