@@ -1,7 +1,7 @@
 //! The experiment's knobs and where everything it writes lives.
 
 use rsr_core::Result;
-use rsr_corpus::transform::{AfterUnsafe, MaskPolicy, Mode, TransformConfig};
+use rsr_corpus::transform::{AfterUnsafe, Aggregate, MaskPolicy, Mode, TransformConfig};
 use rsr_decode::generate::{Conditioning, GenConfig, Policy};
 use rsr_decode::sample::SamplingConfig;
 use rsr_model::optim::Shape;
@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use crate::results::Budget;
 
 /// One variant of the experiment: a transform mode and the transform knobs it sets apart from
-/// the experiment's own (an ablation changes one thing from the default rsr).
+/// the experiment's own (an ablation changes one thing from the default rsr; a baseline trial one
+/// thing from its baseline's default).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Variant {
     pub name: &'static str,
@@ -24,6 +25,12 @@ pub struct Variant {
     pub safe_rate: Option<f64>,
     /// The cadence (`None`: the experiment's `--every`); decoding checks at the same cadence.
     pub every: Option<usize>,
+    /// filter: the threshold and how segment labels aggregate over a document (`None`: the
+    /// transform's defaults, max at 0.5).
+    pub tau: Option<f32>,
+    pub aggregate: Option<Aggregate>,
+    /// tag: the fraction of segments left untagged (`None`: the transform's default, 1%).
+    pub untagged: Option<f64>,
     /// How it trains on its corpus (an ablation that changes only this trains on its mode's
     /// corpus: [`Variant::corpus`]).
     pub training: Training,
@@ -52,14 +59,25 @@ const fn mode_variant(mode: Mode) -> Variant {
         after_unsafe: None,
         safe_rate: None,
         every: None,
+        tau: None,
+        aggregate: None,
+        untagged: None,
         training: Training::Budget,
         summary: "",
     }
 }
 
-const fn ablation(name: &'static str, summary: &'static str) -> Variant {
-    Variant { name, summary, ..mode_variant(Mode::Rsr) }
+/// A configuration of `mode` apart from its default: built only when a run asks for it by name.
+const fn configuration(mode: Mode, name: &'static str, summary: &'static str) -> Variant {
+    Variant { name, summary, ..mode_variant(mode) }
 }
+
+const fn ablation(name: &'static str, summary: &'static str) -> Variant {
+    configuration(Mode::Rsr, name, summary)
+}
+
+/// Continued pretraining, as `rsr-continued` has it: the first half of the budget on raw's corpus.
+const CONTINUED: Training = Training::AfterRaw { raw_share: 0.5 };
 
 /// The ablations of rsr (docs/ablations.md): each changes one thing from the default rsr, and
 /// is built only when a run asks for it by name.
@@ -83,29 +101,74 @@ pub const ABLATIONS: [Variant; 7] = [
         ..ablation("rsr-equal-trained", "rsr's corpus at as many trained (unmasked) tokens as raw: more compute")
     },
     Variant {
-        training: Training::AfterRaw { raw_share: 0.5 },
+        training: CONTINUED,
         ..ablation("rsr-continued", "continued pretraining: the first half of the budget on raw, then rsr")
     },
 ];
 
+const fn filter_mean(name: &'static str, tau: f32, summary: &'static str) -> Variant {
+    Variant { tau: Some(tau), aggregate: Some(Aggregate::Mean), ..configuration(Mode::Filter, name, summary) }
+}
+
+const fn tag_untagged(name: &'static str, untagged: f64, summary: &'static str) -> Variant {
+    Variant { untagged: Some(untagged), ..configuration(Mode::Tag, name, summary) }
+}
+
+/// The baselines' configuration trials (docs/ablations.md, "Fair choice"): as many per baseline
+/// as rsr had configurations, each changing one thing from its baseline's default — the
+/// continued schedule rsr's candidate uses, and the baseline's own knob (filter's threshold under
+/// mean aggregation, tag's untagged rate). Built only when asked for by name.
+pub const BASELINE_TRIALS: [Variant; 12] = [
+    Variant {
+        training: CONTINUED,
+        ..configuration(Mode::Filter, "filter-continued", "continued pretraining: the first half on raw, then filter")
+    },
+    // Under mean aggregation only τ = 0.5, 0.6 and 0.7 give corpora apart from the default's (and
+    // from each other) at the experiment's cadence: docs/ablations.md, "Fair choice".
+    filter_mean("filter-mean50", 0.5, "drop a document when ≥ 50% of its segments are unsafe (mean, not max)"),
+    filter_mean("filter-mean60", 0.6, "drop a document when 60% or more of its segments are unsafe"),
+    filter_mean("filter-mean70", 0.7, "drop a document when 70% or more of its segments are unsafe"),
+    Variant {
+        training: CONTINUED,
+        ..configuration(Mode::Refuse, "refuse-continued", "continued pretraining: the first half on raw, then refuse")
+    },
+    Variant {
+        training: CONTINUED,
+        ..configuration(Mode::Tag, "tag-continued", "continued pretraining: the first half on raw, then tag")
+    },
+    tag_untagged("tag-untagged0", 0.0, "every segment tagged (the default leaves 1% untagged)"),
+    tag_untagged("tag-untagged5", 0.05, "5% of segments untagged"),
+    tag_untagged("tag-untagged10", 0.1, "10% of segments untagged"),
+    tag_untagged("tag-untagged20", 0.2, "20% of segments untagged"),
+    tag_untagged("tag-untagged30", 0.3, "30% of segments untagged"),
+    tag_untagged("tag-untagged50", 0.5, "half the segments untagged"),
+];
+
+const N_VARIANTS: usize = Mode::ALL.len() + ABLATIONS.len() + BASELINE_TRIALS.len();
+
 /// Every variant the experiment knows, in table order: one per transform mode ([`Mode::ALL`],
-/// so a new mode is a new variant without a change here), then the [`ABLATIONS`].
-pub const VARIANTS: [Variant; Mode::ALL.len() + ABLATIONS.len()] = {
-    let mut out = [mode_variant(Mode::Raw); Mode::ALL.len() + ABLATIONS.len()];
+/// so a new mode is a new variant without a change here), then the [`ABLATIONS`], then the
+/// [`BASELINE_TRIALS`].
+pub const VARIANTS: [Variant; N_VARIANTS] = {
+    let mut out = [mode_variant(Mode::Raw); N_VARIANTS];
     let mut i = 0;
     while i < Mode::ALL.len() {
         out[i] = mode_variant(Mode::ALL[i]);
         i += 1;
     }
-    while i < out.len() {
+    while i < Mode::ALL.len() + ABLATIONS.len() {
         out[i] = ABLATIONS[i - Mode::ALL.len()];
+        i += 1;
+    }
+    while i < out.len() {
+        out[i] = BASELINE_TRIALS[i - Mode::ALL.len() - ABLATIONS.len()];
         i += 1;
     }
     out
 };
 
 impl Variant {
-    /// An ablation: built only when asked for.
+    /// An ablation of rsr or a baseline trial: built only when asked for.
     pub fn is_ablation(&self) -> bool {
         !self.summary.is_empty()
     }
@@ -145,6 +208,9 @@ impl Variant {
             rationale_rate: cfg.rationale_rate,
             mask: self.mask.unwrap_or(base.mask),
             after_unsafe: self.after_unsafe.unwrap_or(base.after_unsafe),
+            tau: self.tau.unwrap_or(base.tau),
+            aggregate: self.aggregate.unwrap_or(base.aggregate),
+            untagged: self.untagged.unwrap_or(base.untagged),
             seed: cfg.seed,
             ..base
         }
@@ -447,6 +513,29 @@ mod tests {
             }
             assert_eq!(changed.len(), 1, "{} changes {changed:?}", a.name);
         }
+        // Each baseline trial changes one thing from its baseline's default (filter's threshold
+        // and aggregation are one rule), and is built only when asked for.
+        for v in BASELINE_TRIALS {
+            assert!(v.is_ablation() && v.mode != Mode::Rsr, "{}", v.name);
+            let base = Variant::named(v.mode.name()).unwrap().transform(&cfg);
+            let t = v.transform(&cfg);
+            t.validate().unwrap();
+            let mut changed: Vec<String> = fields(&t)
+                .into_iter()
+                .filter(|(k, v)| fields(&base).get(k) != Some(v))
+                .map(|(k, _)| if k == "tau" || k == "aggregate" { "filter rule".into() } else { k })
+                .collect();
+            changed.dedup();
+            if v.training != Training::Budget {
+                changed.push("training".into());
+                assert_eq!(v.corpus(), v.mode.name());
+            }
+            assert_eq!(changed.len(), 1, "{} changes {changed:?}", v.name);
+            assert!(cfg.built_variants().iter().all(|b| b.name != v.name));
+        }
+        let mean = Variant::named("filter-mean60").unwrap().transform(&cfg);
+        assert_eq!((mean.tau, mean.aggregate), (0.6, Aggregate::Mean));
+        assert_eq!(Variant::named("tag-untagged0").unwrap().transform(&cfg).untagged, 0.0);
         let continued = Variant::named("rsr-continued").unwrap();
         assert!(continued.trains_at(Budget::Compute) && !continued.trains_at(Budget::Plateau));
         let asked = ExperimentConfig { variants: vec!["rsr-equal-trained".into()], ..cfg.clone() };

@@ -15,7 +15,8 @@ mod training;
 
 pub use crate::results::{Budget, CorpusRow, SeedRun};
 pub use config::{
-    ExperimentConfig, Training, Variant, ABLATIONS, CONTROL_RUN, DEFAULT_VARIANTS, NOISY, REPLICATE_STRIDE, VARIANTS,
+    ExperimentConfig, Training, Variant, ABLATIONS, BASELINE_TRIALS, CONTROL_RUN, DEFAULT_VARIANTS, NOISY,
+    REPLICATE_STRIDE, VARIANTS,
 };
 pub use corpora::{build_corpora, unsafe_trainable_words};
 pub use evaluate::train_and_evaluate;
