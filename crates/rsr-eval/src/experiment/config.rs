@@ -76,8 +76,11 @@ const fn ablation(name: &'static str, summary: &'static str) -> Variant {
     configuration(Mode::Rsr, name, summary)
 }
 
-/// Continued pretraining, as `rsr-continued` has it: the first half of the budget on raw's corpus.
-const CONTINUED: Training = Training::AfterRaw { raw_share: 0.5 };
+/// Continued pretraining, as `rsr-continued` has it: the first half of the budget on raw's corpus,
+/// then the rest on `mode`'s.
+const fn continued(mode: Mode, name: &'static str, summary: &'static str) -> Variant {
+    Variant { training: Training::AfterRaw { raw_share: 0.5 }, ..configuration(mode, name, summary) }
+}
 
 /// The ablations of rsr (docs/ablations.md): each changes one thing from the default rsr, and
 /// is built only when a run asks for it by name.
@@ -100,10 +103,7 @@ pub const ABLATIONS: [Variant; 7] = [
         training: Training::EqualTrained,
         ..ablation("rsr-equal-trained", "rsr's corpus at as many trained (unmasked) tokens as raw: more compute")
     },
-    Variant {
-        training: CONTINUED,
-        ..ablation("rsr-continued", "continued pretraining: the first half of the budget on raw, then rsr")
-    },
+    continued(Mode::Rsr, "rsr-continued", "continued pretraining: the first half of the budget on raw, then rsr"),
 ];
 
 const fn filter_mean(name: &'static str, tau: f32, summary: &'static str) -> Variant {
@@ -119,23 +119,14 @@ const fn tag_untagged(name: &'static str, untagged: f64, summary: &'static str) 
 /// continued schedule rsr's candidate uses, and the baseline's own knob (filter's threshold under
 /// mean aggregation, tag's untagged rate). Built only when asked for by name.
 pub const BASELINE_TRIALS: [Variant; 12] = [
-    Variant {
-        training: CONTINUED,
-        ..configuration(Mode::Filter, "filter-continued", "continued pretraining: the first half on raw, then filter")
-    },
+    continued(Mode::Filter, "filter-continued", "continued pretraining: the first half on raw, then filter"),
     // Under mean aggregation only τ = 0.5, 0.6 and 0.7 give corpora apart from the default's (and
     // from each other) at the experiment's cadence: docs/ablations.md, "Fair choice".
     filter_mean("filter-mean50", 0.5, "drop a document when ≥ 50% of its segments are unsafe (mean, not max)"),
     filter_mean("filter-mean60", 0.6, "drop a document when 60% or more of its segments are unsafe"),
     filter_mean("filter-mean70", 0.7, "drop a document when 70% or more of its segments are unsafe"),
-    Variant {
-        training: CONTINUED,
-        ..configuration(Mode::Refuse, "refuse-continued", "continued pretraining: the first half on raw, then refuse")
-    },
-    Variant {
-        training: CONTINUED,
-        ..configuration(Mode::Tag, "tag-continued", "continued pretraining: the first half on raw, then tag")
-    },
+    continued(Mode::Refuse, "refuse-continued", "continued pretraining: the first half on raw, then refuse"),
+    continued(Mode::Tag, "tag-continued", "continued pretraining: the first half on raw, then tag"),
     tag_untagged("tag-untagged0", 0.0, "every segment tagged (the default leaves 1% untagged)"),
     tag_untagged("tag-untagged5", 0.05, "5% of segments untagged"),
     tag_untagged("tag-untagged10", 0.1, "10% of segments untagged"),
