@@ -95,6 +95,19 @@ pub enum Aggregate {
     Mean,
 }
 
+/// What `filter` drops.
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FilterUnit {
+    /// A whole document, when its aggregated segment score reaches `tau`.
+    #[default]
+    Document,
+    /// Each segment scoring ≥ `tau`: the rest of the document is kept (a document left with no
+    /// text is dropped).
+    Segment,
+}
+
 /// Every knob of the transforms; all are recorded in the manifest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TransformConfig {
@@ -116,6 +129,9 @@ pub struct TransformConfig {
     /// filter: drop a document whose aggregated segment score is ≥ tau.
     pub tau: f32,
     pub aggregate: Aggregate,
+    /// filter: drop documents (the default) or segments.
+    #[serde(default)]
+    pub unit: FilterUnit,
     /// tag: fraction of segments left untagged (Korbak et al. use 1%).
     pub untagged: f64,
     pub seed: u64,
@@ -138,6 +154,7 @@ impl Default for TransformConfig {
             after_unsafe: AfterUnsafe::Continue,
             tau: 0.5,
             aggregate: Aggregate::Max,
+            unit: FilterUnit::Document,
             untagged: 0.01,
             seed: 0,
             scores: false,
@@ -159,6 +176,9 @@ impl TransformConfig {
         }
         if !(0.0..=1.0).contains(&self.tau) {
             return Err(format!("--tau must be in [0, 1], got {}", self.tau));
+        }
+        if self.scores && self.mode == Mode::Filter && self.unit == FilterUnit::Segment {
+            return Err("--scores needs the text kept; --filter-unit segment drops some of it".into());
         }
         if self.scores && matches!(self.mode, Mode::Rewrite | Mode::Refuse) {
             return Err(format!(
@@ -205,6 +225,9 @@ pub struct Counts {
     pub tags_safe: u64,
     pub tags_unsafe: u64,
     pub segments_untagged: u64,
+    /// filter with the segment unit: segments left out.
+    #[serde(default)]
+    pub segments_dropped: u64,
     pub rewrites: u64,
     pub bytes_out: u64,
     pub masked_bytes: u64,
@@ -231,6 +254,7 @@ impl Counts {
         self.tags_safe += o.tags_safe;
         self.tags_unsafe += o.tags_unsafe;
         self.segments_untagged += o.segments_untagged;
+        self.segments_dropped += o.segments_dropped;
         self.rewrites += o.rewrites;
         self.bytes_out += o.bytes_out;
         self.masked_bytes += o.masked_bytes;
@@ -449,7 +473,8 @@ pub fn transform_doc(
             None => counts.segments_safe += 1,
         }
     }
-    if cfg.mode == Mode::Filter && !labels.is_empty() {
+    let segment_filter = cfg.mode == Mode::Filter && cfg.unit == FilterUnit::Segment;
+    if cfg.mode == Mode::Filter && !segment_filter && !labels.is_empty() {
         let score = match cfg.aggregate {
             Aggregate::Max => labels.iter().map(|l| l.score).fold(0.0, f32::max),
             Aggregate::Mean => labels.iter().map(|l| l.score).sum::<f32>() / labels.len() as f32,
@@ -462,7 +487,7 @@ pub fn transform_doc(
     let mut rng = stream(cfg.seed, &doc.id);
     let mut out =
         Out { text: String::with_capacity(doc.text.len() + 64), masked: vec![], inserted: vec![], counter, counts };
-    if matches!(cfg.mode, Mode::Raw | Mode::Filter) {
+    if cfg.mode == Mode::Raw || (cfg.mode == Mode::Filter && !segment_filter) {
         out.text(&doc.text, false);
     } else {
         let mut pos = 0;
@@ -560,7 +585,15 @@ pub fn transform_doc(
                         }
                     }
                 }
-                Mode::Raw | Mode::Filter => unreachable!(),
+                Mode::Filter => {
+                    // Segment unit: an unsafe segment is left out, with nothing in its place.
+                    if label.score >= cfg.tau {
+                        out.counts.segments_dropped += 1;
+                    } else {
+                        out.text(seg_text, false);
+                    }
+                }
+                Mode::Raw => unreachable!(),
             }
         }
         if truncated {
@@ -570,6 +603,10 @@ pub fn transform_doc(
         }
     }
     let Out { text, masked, inserted, .. } = out;
+    if segment_filter && text.trim().is_empty() {
+        counts.docs_dropped += 1;
+        return None;
+    }
     counts.docs_out += 1;
     counts.bytes_out += text.len() as u64;
     let scores = if cfg.scores { segment_scores(&segs, &labels, &inserted, text.len()) } else { vec![] };

@@ -206,6 +206,49 @@ fn filter_drops_exactly_the_documents_over_tau() {
     }
 }
 
+/// Filtering segments: every safe segment's text is kept, in order, every unsafe segment's text
+/// is gone with nothing in its place, and a document with nothing safe left is dropped.
+#[test]
+fn filter_by_segment_keeps_every_safe_segment_and_no_unsafe_one() {
+    let cfg =
+        TransformConfig { mode: Mode::Filter, unit: FilterUnit::Segment, every: 16, ..TransformConfig::default() };
+    let (out, c) = run_all(&cfg);
+    let mut dropped_segments = 0;
+    let mut kept_docs = 0;
+    for (i, (d, spans)) in corpus().iter().enumerate() {
+        let segs = segments(&d.text, 16, &Whitespace);
+        let safe: Vec<&str> =
+            segs.iter().filter(|g| label_segment(g, spans).score < 0.5).map(|g| d.text[g.clone()].trim()).collect();
+        dropped_segments += segs.len() - safe.len();
+        let Some((_, t)) = out.iter().find(|(j, _)| *j == i) else {
+            assert!(safe.iter().all(|s| s.is_empty()), "document {i} dropped with safe text left");
+            continue;
+        };
+        kept_docs += 1;
+        assert!(t.inserted.is_empty() && t.masked.is_empty(), "nothing inserted or masked");
+        // The safe segments, in order, and nothing else but the whitespace between them.
+        let mut rest = t.text.as_str();
+        for s in &safe {
+            let at = rest.find(s).unwrap_or_else(|| panic!("document {i} lost a safe segment: {s:?}"));
+            assert!(rest[..at].trim().is_empty(), "document {i} kept text outside its safe segments");
+            rest = &rest[at + s.len()..];
+        }
+        assert!(rest.trim().is_empty(), "document {i} kept text after its last safe segment: {rest:?}");
+        for span in spans.iter().filter(|s| s.is_unsafe()) {
+            let unsafe_text = d.text[span.start..span.end].trim();
+            assert!(unsafe_text.len() < 12 || !t.text.contains(unsafe_text), "document {i} kept unsafe text");
+        }
+    }
+    assert!(dropped_segments > 0 && kept_docs > 0);
+    assert_eq!(c.segments_dropped as usize, dropped_segments);
+    assert_eq!(c.docs_out as usize, kept_docs);
+    // With the segment unit a mixed document stays: more documents than document filtering keeps.
+    let (by_doc, _) = run_all(&TransformConfig { unit: FilterUnit::Document, ..cfg.clone() });
+    assert!(out.len() > by_doc.len(), "{} vs {}", out.len(), by_doc.len());
+    // Scores need the text kept whole.
+    assert!(TransformConfig { scores: true, ..cfg }.validate().is_err());
+}
+
 #[test]
 fn tag_tags_every_segment_but_the_untagged_fraction() {
     let (out, c) = run_all(&TransformConfig { mode: Mode::Tag, untagged: 0.0, every: 8, ..TransformConfig::default() });

@@ -8,7 +8,7 @@ use rsr_core::corpus::CorpusDir;
 use rsr_core::reflection::Format;
 use rsr_corpus::label::LabelSource;
 use rsr_corpus::run::{self, RunOptions};
-use rsr_corpus::transform::{AfterUnsafe, Aggregate, MaskPolicy, Mode, TransformConfig};
+use rsr_corpus::transform::{AfterUnsafe, Aggregate, FilterUnit, MaskPolicy, Mode, TransformConfig};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -79,6 +79,10 @@ pub struct Args {
     /// filter: aggregate segment scores by max or mean.
     #[arg(long, value_enum, default_value = "max")]
     aggregate: Aggregate,
+    /// filter: drop whole documents (their aggregated score ≥ TAU), or each segment scoring ≥ TAU
+    /// and keep the rest of its document.
+    #[arg(long, value_enum, default_value = "document")]
+    filter_unit: FilterUnit,
     /// tag: fraction of segments left untagged.
     #[arg(long, default_value_t = 0.01)]
     untagged: f64,
@@ -124,6 +128,7 @@ impl Args {
             after_unsafe: self.after_unsafe,
             tau: self.tau,
             aggregate: self.aggregate,
+            unit: self.filter_unit,
             untagged: self.untagged,
             seed: self.seed,
             scores: self.scores,

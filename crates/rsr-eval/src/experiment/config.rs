@@ -1,7 +1,7 @@
 //! The experiment's knobs and where everything it writes lives.
 
 use rsr_core::Result;
-use rsr_corpus::transform::{AfterUnsafe, Aggregate, MaskPolicy, Mode, TransformConfig};
+use rsr_corpus::transform::{AfterUnsafe, Aggregate, FilterUnit, MaskPolicy, Mode, TransformConfig};
 use rsr_decode::generate::{Conditioning, GenConfig, Policy};
 use rsr_decode::sample::SamplingConfig;
 use rsr_model::optim::Shape;
@@ -29,6 +29,8 @@ pub struct Variant {
     /// transform's defaults, max at 0.5).
     pub tau: Option<f32>,
     pub aggregate: Option<Aggregate>,
+    /// filter: drop documents or segments (`None`: documents).
+    pub filter_unit: Option<FilterUnit>,
     /// tag: the fraction of segments left untagged (`None`: the transform's default, 1%).
     pub untagged: Option<f64>,
     /// How it trains on its corpus (an ablation that changes only this trains on its mode's
@@ -61,6 +63,7 @@ const fn mode_variant(mode: Mode) -> Variant {
         every: None,
         tau: None,
         aggregate: None,
+        filter_unit: None,
         untagged: None,
         training: Training::Budget,
         summary: "",
@@ -118,13 +121,17 @@ const fn tag_untagged(name: &'static str, untagged: f64, summary: &'static str) 
 /// as rsr had configurations, each changing one thing from its baseline's default — the
 /// continued schedule rsr's candidate uses, and the baseline's own knob (filter's threshold under
 /// mean aggregation, tag's untagged rate). Built only when asked for by name.
-pub const BASELINE_TRIALS: [Variant; 12] = [
+pub const BASELINE_TRIALS: [Variant; 13] = [
     continued(Mode::Filter, "filter-continued", "continued pretraining: the first half on raw, then filter"),
     // Under mean aggregation only τ = 0.5, 0.6 and 0.7 give corpora apart from the default's (and
     // from each other) at the experiment's cadence: docs/ablations.md, "Fair choice".
     filter_mean("filter-mean50", 0.5, "drop a document when ≥ 50% of its segments are unsafe (mean, not max)"),
     filter_mean("filter-mean60", 0.6, "drop a document when 60% or more of its segments are unsafe"),
     filter_mean("filter-mean70", 0.7, "drop a document when 70% or more of its segments are unsafe"),
+    Variant {
+        filter_unit: Some(FilterUnit::Segment),
+        ..configuration(Mode::Filter, "filter-segments", "drop the unsafe segments, keep the rest of each document")
+    },
     continued(Mode::Refuse, "refuse-continued", "continued pretraining: the first half on raw, then refuse"),
     continued(Mode::Tag, "tag-continued", "continued pretraining: the first half on raw, then tag"),
     tag_untagged("tag-untagged0", 0.0, "every segment tagged (the default leaves 1% untagged)"),
@@ -201,6 +208,7 @@ impl Variant {
             after_unsafe: self.after_unsafe.unwrap_or(base.after_unsafe),
             tau: self.tau.unwrap_or(base.tau),
             aggregate: self.aggregate.unwrap_or(base.aggregate),
+            unit: self.filter_unit.unwrap_or(base.unit),
             untagged: self.untagged.unwrap_or(base.untagged),
             seed: cfg.seed,
             ..base
