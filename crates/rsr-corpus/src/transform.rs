@@ -131,7 +131,7 @@ pub struct TransformConfig {
     pub aggregate: Aggregate,
     /// filter: drop documents (the default) or segments.
     #[serde(default)]
-    pub unit: FilterUnit,
+    pub filter_unit: FilterUnit,
     /// tag: fraction of segments left untagged (Korbak et al. use 1%).
     pub untagged: f64,
     pub seed: u64,
@@ -154,7 +154,7 @@ impl Default for TransformConfig {
             after_unsafe: AfterUnsafe::Continue,
             tau: 0.5,
             aggregate: Aggregate::Max,
-            unit: FilterUnit::Document,
+            filter_unit: FilterUnit::Document,
             untagged: 0.01,
             seed: 0,
             scores: false,
@@ -177,7 +177,7 @@ impl TransformConfig {
         if !(0.0..=1.0).contains(&self.tau) {
             return Err(format!("--tau must be in [0, 1], got {}", self.tau));
         }
-        if self.scores && self.mode == Mode::Filter && self.unit == FilterUnit::Segment {
+        if self.scores && self.mode == Mode::Filter && self.filter_unit == FilterUnit::Segment {
             return Err("--scores needs the text kept; --filter-unit segment drops some of it".into());
         }
         if self.scores && matches!(self.mode, Mode::Rewrite | Mode::Refuse) {
@@ -473,7 +473,7 @@ pub fn transform_doc(
             None => counts.segments_safe += 1,
         }
     }
-    let segment_filter = cfg.mode == Mode::Filter && cfg.unit == FilterUnit::Segment;
+    let segment_filter = cfg.mode == Mode::Filter && cfg.filter_unit == FilterUnit::Segment;
     if cfg.mode == Mode::Filter && !segment_filter && !labels.is_empty() {
         let score = match cfg.aggregate {
             Aggregate::Max => labels.iter().map(|l| l.score).fold(0.0, f32::max),

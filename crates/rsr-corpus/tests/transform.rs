@@ -210,8 +210,12 @@ fn filter_drops_exactly_the_documents_over_tau() {
 /// is gone with nothing in its place, and a document with nothing safe left is dropped.
 #[test]
 fn filter_by_segment_keeps_every_safe_segment_and_no_unsafe_one() {
-    let cfg =
-        TransformConfig { mode: Mode::Filter, unit: FilterUnit::Segment, every: 16, ..TransformConfig::default() };
+    let cfg = TransformConfig {
+        mode: Mode::Filter,
+        filter_unit: FilterUnit::Segment,
+        every: 16,
+        ..TransformConfig::default()
+    };
     let (out, c) = run_all(&cfg);
     let mut dropped_segments = 0;
     let mut kept_docs = 0;
@@ -243,7 +247,7 @@ fn filter_by_segment_keeps_every_safe_segment_and_no_unsafe_one() {
     assert_eq!(c.segments_dropped as usize, dropped_segments);
     assert_eq!(c.docs_out as usize, kept_docs);
     // With the segment unit a mixed document stays: more documents than document filtering keeps.
-    let (by_doc, _) = run_all(&TransformConfig { unit: FilterUnit::Document, ..cfg.clone() });
+    let (by_doc, _) = run_all(&TransformConfig { filter_unit: FilterUnit::Document, ..cfg.clone() });
     assert!(out.len() > by_doc.len(), "{} vs {}", out.len(), by_doc.len());
     // Scores need the text kept whole.
     assert!(TransformConfig { scores: true, ..cfg }.validate().is_err());

@@ -128,7 +128,7 @@ impl Args {
             after_unsafe: self.after_unsafe,
             tau: self.tau,
             aggregate: self.aggregate,
-            unit: self.filter_unit,
+            filter_unit: self.filter_unit,
             untagged: self.untagged,
             seed: self.seed,
             scores: self.scores,

@@ -208,7 +208,7 @@ impl Variant {
             after_unsafe: self.after_unsafe.unwrap_or(base.after_unsafe),
             tau: self.tau.unwrap_or(base.tau),
             aggregate: self.aggregate.unwrap_or(base.aggregate),
-            unit: self.filter_unit.unwrap_or(base.unit),
+            filter_unit: self.filter_unit.unwrap_or(base.filter_unit),
             untagged: self.untagged.unwrap_or(base.untagged),
             seed: cfg.seed,
             ..base
