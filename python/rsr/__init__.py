@@ -89,7 +89,8 @@ class Transform:
     ``mode``: ``rsr`` (regular safety reflection), or a baseline: ``raw``, ``filter``,
     ``rewrite``, ``refuse``, ``tag``. Knobs left at ``None`` keep the library's defaults; they are
     named as in a transform manifest (``every``, ``safe_rate``, ``format``, ``rationale_rate``,
-    ``mask``, ``after_unsafe``, ``tau``, ``aggregate``, ``untagged``, ``seed``, ``scores``: each
+    ``mask``, ``after_unsafe``, ``tau``, ``aggregate``, ``filter_unit`` (``document`` or
+    ``segment``), ``untagged``, ``seed``, ``scores``: each
     segment's safety score beside its text, for ``rsr pack --scores``). ``tokenizer``: a
     ``tokenizer.json`` to count the cadence in exact tokens (else whitespace words).
     Counts accumulate over every call (:attr:`counts`).
@@ -107,6 +108,7 @@ class Transform:
         after_unsafe: Optional[str] = None,
         tau: Optional[float] = None,
         aggregate: Optional[str] = None,
+        filter_unit: Optional[str] = None,
         untagged: Optional[float] = None,
         seed: Optional[int] = None,
         scores: Optional[bool] = None,
@@ -123,6 +125,7 @@ class Transform:
                 after_unsafe=after_unsafe,
                 tau=tau,
                 aggregate=aggregate,
+                filter_unit=filter_unit,
                 untagged=untagged,
                 seed=seed,
                 scores=scores,
