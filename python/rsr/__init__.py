@@ -90,7 +90,8 @@ class Transform:
     ``rewrite``, ``refuse``, ``tag``. Knobs left at ``None`` keep the library's defaults; they are
     named as in a transform manifest (``every``, ``safe_rate``, ``format``, ``rationale_rate``,
     ``mask``, ``after_unsafe``, ``tau``, ``aggregate``, ``filter_unit`` (``document`` or
-    ``segment``), ``untagged``, ``seed``, ``scores``: each
+    ``segment``), ``untagged``, ``refusal`` (``varied``, ``fixed``, ``category``, ``offer``,
+    ``no-notice``, ``half``, ``drop-exchange``), ``seed``, ``scores``: each
     segment's safety score beside its text, for ``rsr pack --scores``). ``tokenizer``: a
     ``tokenizer.json`` to count the cadence in exact tokens (else whitespace words).
     Counts accumulate over every call (:attr:`counts`).
@@ -110,6 +111,7 @@ class Transform:
         aggregate: Optional[str] = None,
         filter_unit: Optional[str] = None,
         untagged: Optional[float] = None,
+        refusal: Optional[str] = None,
         seed: Optional[int] = None,
         scores: Optional[bool] = None,
         tokenizer: Optional[PathLike] = None,
@@ -127,6 +129,7 @@ class Transform:
                 aggregate=aggregate,
                 filter_unit=filter_unit,
                 untagged=untagged,
+                refusal=refusal,
                 seed=seed,
                 scores=scores,
             ),

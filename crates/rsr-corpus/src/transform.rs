@@ -95,6 +95,47 @@ pub enum Aggregate {
     Mean,
 }
 
+/// How `refuse` writes what stands in for an unsafe answer (the default, and the forms a
+/// baseline trial can choose: docs/ablations.md, "Fair choice").
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalForm {
+    /// One of six refusal sentences, drawn per answer; unsafe text outside a turn becomes a notice.
+    #[default]
+    Varied,
+    /// The same refusal sentence every time.
+    Fixed,
+    /// A refusal that names what the answer was about ("I will not explain how to …").
+    Category,
+    /// A refusal followed by an offer of safe help.
+    Offer,
+    /// As `varied`, but unsafe text outside a turn is deleted rather than replaced by a notice.
+    NoNotice,
+    /// Half the unsafe answers refused, the other half deleted with nothing in their place.
+    Half,
+    /// The exchange deleted: the unsafe answer and its segment's request both dropped, nothing in
+    /// their place.
+    DropExchange,
+}
+
+/// The sentence a form of `refuse` puts where an unsafe answer of `label` was (`None`: nothing).
+/// `varied` draws exactly as the transform always has, so its corpus is unchanged.
+fn refusal<R: Rng>(form: RefusalForm, label: &SegmentLabel, rng: &mut R) -> Option<String> {
+    match form {
+        RefusalForm::Varied | RefusalForm::NoNotice => Some(reflection::redirect(rng).to_string()),
+        RefusalForm::Fixed => Some(reflection::REDIRECTS[0].to_string()),
+        RefusalForm::Category => {
+            Some(format!("I will not explain {}.", describe(label.category.expect("refuse replaces unsafe answers"))))
+        }
+        RefusalForm::Offer => {
+            Some(format!("{} I am glad to help with something safe instead.", reflection::REDIRECTS[1]))
+        }
+        RefusalForm::Half => rng.gen_bool(0.5).then(|| reflection::redirect(rng).to_string()),
+        RefusalForm::DropExchange => None,
+    }
+}
+
 /// What `filter` drops.
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -134,6 +175,9 @@ pub struct TransformConfig {
     pub filter_unit: FilterUnit,
     /// tag: fraction of segments left untagged (Korbak et al. use 1%).
     pub untagged: f64,
+    /// refuse: what stands in for an unsafe answer.
+    #[serde(default)]
+    pub refusal: RefusalForm,
     pub seed: u64,
     /// Write each segment's safety score beside its text (`scores` in every output record), so
     /// `rsr pack --scores` can write a score per token and a trainer can choose its own threshold
@@ -156,6 +200,7 @@ impl Default for TransformConfig {
             aggregate: Aggregate::Max,
             filter_unit: FilterUnit::Document,
             untagged: 0.01,
+            refusal: RefusalForm::Varied,
             seed: 0,
             scores: false,
         }
@@ -228,6 +273,9 @@ pub struct Counts {
     /// filter with the segment unit: segments left out.
     #[serde(default)]
     pub segments_dropped: u64,
+    /// refuse, forms `half` and `drop-exchange`: unsafe answers deleted with nothing in their place.
+    #[serde(default)]
+    pub answers_deleted: u64,
     pub rewrites: u64,
     pub bytes_out: u64,
     pub masked_bytes: u64,
@@ -255,6 +303,7 @@ impl Counts {
         self.tags_unsafe += o.tags_unsafe;
         self.segments_untagged += o.segments_untagged;
         self.segments_dropped += o.segments_dropped;
+        self.answers_deleted += o.answers_deleted;
         self.rewrites += o.rewrites;
         self.bytes_out += o.bytes_out;
         self.masked_bytes += o.masked_bytes;
@@ -538,16 +587,27 @@ pub fn transform_doc(
                         match turn {
                             Some((i, Role::Assistant)) => {
                                 if refused_turn != Some(i) {
-                                    let sep = if out.text.ends_with(char::is_whitespace) { "" } else { " " };
-                                    out.insert(&[sep, reflection::redirect(&mut rng)]);
-                                    out.counts.rewrites += 1;
+                                    match refusal(cfg.refusal, label, &mut rng) {
+                                        Some(sentence) => {
+                                            let sep = if out.text.ends_with(char::is_whitespace) { "" } else { " " };
+                                            out.insert(&[sep, &sentence]);
+                                            out.counts.rewrites += 1;
+                                        }
+                                        None => out.counts.answers_deleted += 1,
+                                    }
                                     refused_turn = Some(i);
                                 }
                             }
-                            Some((_, Role::User)) => out.text(&doc.text[r], false),
+                            Some((_, Role::User)) => {
+                                if cfg.refusal != RefusalForm::DropExchange {
+                                    out.text(&doc.text[r], false)
+                                }
+                            }
                             None => {
-                                out.insert(&[&rewrite_sentence(label, &mut rng)]);
-                                out.counts.rewrites += 1;
+                                if cfg.refusal != RefusalForm::NoNotice {
+                                    out.insert(&[&rewrite_sentence(label, &mut rng)]);
+                                    out.counts.rewrites += 1;
+                                }
                             }
                         }
                     }

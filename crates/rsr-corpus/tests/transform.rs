@@ -526,6 +526,80 @@ fn refuse_keeps_every_request_and_turns_unsafe_answers_into_one_refusal() {
     }
 }
 
+/// Every refusal form keeps no unsafe answer and writes what it says: `varied` is the default's
+/// corpus byte for byte; `fixed`, `category` and `offer` change only the refusal's words;
+/// `no-notice` writes no notice; `half` deletes about half the answers; `drop-exchange` inserts
+/// nothing and drops the requests of unsafe segments.
+#[test]
+fn each_refusal_form_writes_what_it_says() {
+    use rsr_core::reflection::{describe, REDIRECTS};
+    let base = TransformConfig { mode: Mode::Refuse, every: 8, ..TransformConfig::default() };
+    let run = |refusal| run_all(&TransformConfig { refusal, ..base.clone() });
+    let (default, dc) = run_all(&base);
+    let inserted = |t: &TransformedDoc| -> Vec<String> {
+        t.inserted.iter().map(|r| t.text[r[0]..r[1]].trim().to_string()).collect()
+    };
+    let notice = |s: &str| !s.is_empty() && !s.starts_with("I ");
+    let (varied, _) = run(RefusalForm::Varied);
+    assert_eq!(varied, default, "varied is the default");
+    assert!(
+        default.iter().flat_map(|(_, t)| inserted(t)).any(|s| notice(&s)),
+        "the world has unsafe text outside turns"
+    );
+    for form in [
+        RefusalForm::Fixed,
+        RefusalForm::Category,
+        RefusalForm::Offer,
+        RefusalForm::NoNotice,
+        RefusalForm::Half,
+        RefusalForm::DropExchange,
+    ] {
+        let (out, c) = run(form);
+        for (i, t) in &out {
+            let (doc, spans) = &corpus()[*i];
+            for s in spans.iter().filter(|s| s.is_unsafe()) {
+                let line = doc.text[..s.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+                if doc.text[line..].starts_with("Assistant:") {
+                    assert!(!t.text.contains(&doc.text[s.start..s.end]), "{form:?} {}: unsafe answer survived", t.id);
+                }
+            }
+            for s in inserted(t).iter().filter(|s| !s.is_empty() && !notice(s)) {
+                match form {
+                    RefusalForm::Fixed => assert_eq!(s, REDIRECTS[0]),
+                    RefusalForm::Category => {
+                        assert!(
+                            s.starts_with("I will not explain ")
+                                && spans.iter().any(|x| x.category.is_some_and(|c| s.contains(describe(c)))),
+                            "{s}"
+                        )
+                    }
+                    RefusalForm::Offer => assert!(s.ends_with("I am glad to help with something safe instead."), "{s}"),
+                    RefusalForm::DropExchange => panic!("drop-exchange inserted a refusal: {s}"),
+                    _ => assert!(REDIRECTS.contains(&s.as_str()), "{form:?}: {s}"),
+                }
+            }
+            if form == RefusalForm::NoNotice {
+                assert!(inserted(t).iter().all(|s| !notice(s)), "{}: a notice under no-notice", t.id);
+            }
+        }
+        let answers = dc.rewrites as f64; // refusals + notices in the default
+        match form {
+            RefusalForm::Half => {
+                assert!(c.answers_deleted > 0 && c.rewrites > 0 && (c.rewrites as f64) < answers, "{c:?}")
+            }
+            RefusalForm::DropExchange => assert!(c.answers_deleted > 0),
+            _ => assert_eq!(c.answers_deleted, 0),
+        }
+        if form == RefusalForm::DropExchange {
+            // Some harmful request of the input is gone (the default keeps every one).
+            let lost = out.iter().any(|(i, t)| {
+                corpus()[*i].0.text.lines().filter(|l| l.starts_with("User:")).any(|l| !t.text.lines().any(|o| o == l))
+            });
+            assert!(lost, "drop-exchange kept every request");
+        }
+    }
+}
+
 /// `--scores`: each score range holds exactly one input segment's text, with that segment's
 /// score, in every transform that keeps the text (insertions before and after it included); the
 /// transforms that replace text refuse the knob.

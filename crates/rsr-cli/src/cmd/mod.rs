@@ -106,11 +106,11 @@ fn variants_help() -> String {
         modes.join(", ")
     );
     for a in rsr_eval::experiment::ABLATIONS {
-        out.push_str(&format!("\n  {:<17} {}", a.name, a.summary));
+        out.push_str(&format!("\n  {:<21} {}", a.name, a.summary));
     }
     out.push_str("\n\nBaseline trials (each changes one thing from its baseline; docs/ablations.md, \"Fair choice\"):");
     for a in rsr_eval::experiment::BASELINE_TRIALS {
-        out.push_str(&format!("\n  {:<17} {}", a.name, a.summary));
+        out.push_str(&format!("\n  {:<21} {}", a.name, a.summary));
     }
     out
 }

@@ -8,7 +8,7 @@ use rsr_core::corpus::CorpusDir;
 use rsr_core::reflection::Format;
 use rsr_corpus::label::LabelSource;
 use rsr_corpus::run::{self, RunOptions};
-use rsr_corpus::transform::{AfterUnsafe, Aggregate, FilterUnit, MaskPolicy, Mode, TransformConfig};
+use rsr_corpus::transform::{AfterUnsafe, Aggregate, FilterUnit, MaskPolicy, Mode, RefusalForm, TransformConfig};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -86,6 +86,10 @@ pub struct Args {
     /// tag: fraction of segments left untagged.
     #[arg(long, default_value_t = 0.01)]
     untagged: f64,
+    /// refuse: what stands in for an unsafe answer (`varied`: one of six refusal sentences, and a
+    /// notice for unsafe text outside a turn).
+    #[arg(long, value_enum, default_value = "varied")]
+    refusal_form: RefusalForm,
     /// Seed for sampled choices (safe-rate, rationale wording, untagged segments).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -130,6 +134,7 @@ impl Args {
             aggregate: self.aggregate,
             filter_unit: self.filter_unit,
             untagged: self.untagged,
+            refusal: self.refusal_form,
             seed: self.seed,
             scores: self.scores,
         }

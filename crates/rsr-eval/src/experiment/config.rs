@@ -1,7 +1,7 @@
 //! The experiment's knobs and where everything it writes lives.
 
 use rsr_core::Result;
-use rsr_corpus::transform::{AfterUnsafe, Aggregate, FilterUnit, MaskPolicy, Mode, TransformConfig};
+use rsr_corpus::transform::{AfterUnsafe, Aggregate, FilterUnit, MaskPolicy, Mode, RefusalForm, TransformConfig};
 use rsr_decode::generate::{Conditioning, GenConfig, Policy};
 use rsr_decode::sample::SamplingConfig;
 use rsr_model::optim::Shape;
@@ -33,6 +33,8 @@ pub struct Variant {
     pub filter_unit: Option<FilterUnit>,
     /// tag: the fraction of segments left untagged (`None`: the transform's default, 1%).
     pub untagged: Option<f64>,
+    /// refuse: what stands in for an unsafe answer (`None`: the default, `varied`).
+    pub refusal: Option<RefusalForm>,
     /// How it trains on its corpus (an ablation that changes only this trains on its mode's
     /// corpus: [`Variant::corpus`]).
     pub training: Training,
@@ -65,6 +67,7 @@ const fn mode_variant(mode: Mode) -> Variant {
         aggregate: None,
         filter_unit: None,
         untagged: None,
+        refusal: None,
         training: Training::Budget,
         summary: "",
     }
@@ -113,6 +116,10 @@ const fn filter_mean(name: &'static str, tau: f32, summary: &'static str) -> Var
     Variant { tau: Some(tau), aggregate: Some(Aggregate::Mean), ..configuration(Mode::Filter, name, summary) }
 }
 
+const fn refusal_form(name: &'static str, form: RefusalForm, summary: &'static str) -> Variant {
+    Variant { refusal: Some(form), ..configuration(Mode::Refuse, name, summary) }
+}
+
 const fn tag_untagged(name: &'static str, untagged: f64, summary: &'static str) -> Variant {
     Variant { untagged: Some(untagged), ..configuration(Mode::Tag, name, summary) }
 }
@@ -121,7 +128,7 @@ const fn tag_untagged(name: &'static str, untagged: f64, summary: &'static str) 
 /// as rsr had configurations, each changing one thing from its baseline's default — the
 /// continued schedule rsr's candidate uses, and the baseline's own knob (filter's threshold under
 /// mean aggregation, tag's untagged rate). Built only when asked for by name.
-pub const BASELINE_TRIALS: [Variant; 13] = [
+pub const BASELINE_TRIALS: [Variant; 19] = [
     continued(Mode::Filter, "filter-continued", "continued pretraining: the first half on raw, then filter"),
     // Under mean aggregation only τ = 0.5, 0.6 and 0.7 give corpora apart from the default's (and
     // from each other) at the experiment's cadence: docs/ablations.md, "Fair choice".
@@ -133,6 +140,16 @@ pub const BASELINE_TRIALS: [Variant; 13] = [
         ..configuration(Mode::Filter, "filter-segments", "drop the unsafe segments, keep the rest of each document")
     },
     continued(Mode::Refuse, "refuse-continued", "continued pretraining: the first half on raw, then refuse"),
+    refusal_form("refuse-fixed", RefusalForm::Fixed, "one refusal sentence every time (the default draws from six)"),
+    refusal_form("refuse-category", RefusalForm::Category, "a refusal naming what the answer was about"),
+    refusal_form("refuse-offer", RefusalForm::Offer, "a refusal followed by an offer of safe help"),
+    refusal_form(
+        "refuse-no-notice",
+        RefusalForm::NoNotice,
+        "unsafe text outside a turn deleted, not replaced by a notice",
+    ),
+    refusal_form("refuse-half", RefusalForm::Half, "half the unsafe answers refused, the other half deleted"),
+    refusal_form("refuse-drop-exchange", RefusalForm::DropExchange, "the unsafe answer and its request both deleted"),
     continued(Mode::Tag, "tag-continued", "continued pretraining: the first half on raw, then tag"),
     tag_untagged("tag-untagged0", 0.0, "every segment tagged (the default leaves 1% untagged)"),
     tag_untagged("tag-untagged5", 0.05, "5% of segments untagged"),
@@ -210,6 +227,7 @@ impl Variant {
             aggregate: self.aggregate.unwrap_or(base.aggregate),
             filter_unit: self.filter_unit.unwrap_or(base.filter_unit),
             untagged: self.untagged.unwrap_or(base.untagged),
+            refusal: self.refusal.unwrap_or(base.refusal),
             seed: cfg.seed,
             ..base
         }
