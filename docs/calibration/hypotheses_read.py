@@ -23,7 +23,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from paired_runs import paired  # noqa: E402
+from paired_runs import paired, worlds_with  # noqa: E402
 
 COMPOSED = "held-out benign products composed"
 dirs = sys.argv[1:]
@@ -58,11 +58,7 @@ ablations = ["rsr-equal-trained", "rsr-nomask", "rsr-answer-mask", "rsr-redirect
              "rsr-continued"]
 # Every difference is read on the worlds the ablations were trained on (worlds 0–2 of the
 # evaluation study): the gaps too, not on every world rsr and filter have.
-worlds = set()
-for a in ablations:
-    p = paired("rsr", "own", a, "own", dirs, COMPOSED)
-    if p is not None:
-        worlds |= set(p["per_world"])
+worlds = set().union(*(worlds_with(a, dirs) for a in ablations))
 if not worlds:
     sys.exit("no ablation of rsr in these directories: nothing to read")
 print(f"worlds read: {', '.join(sorted(worlds))}")

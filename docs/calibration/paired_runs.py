@@ -40,16 +40,24 @@ def _outcomes(path, monitor):
     return None
 
 
+def _world_runs(dirs):
+    return sorted({os.path.relpath(p, d).split("/runs/")[0]
+                   for d in dirs
+                   for p in glob.glob(os.path.join(d, "seed-*", "**", "runs", "*", "summary.json"), recursive=True)})
+
+
+def worlds_with(run, dirs):
+    """The worlds ("seed-S") where some training run of `run` is kept."""
+    return {wr.split("/")[0] for wr in _world_runs(dirs) if _find(dirs, wr, run)}
+
+
 def paired(run_a, mon_a, run_b, mon_b, dirs, metric, worlds=None):
     """B − A on `metric` (a key of METRICS), as fractions: None if no prompt both rows answered,
     else a dict with `point`, `interval` (2.5th and 97.5th bootstrap draws), `per_world`
     ({world: difference}) and `n` (prompts). `worlds` (names like "seed-0") keeps only those."""
     sets, field = METRICS[metric]
-    world_runs = sorted({os.path.relpath(p, d).split("/runs/")[0]
-                         for d in dirs
-                         for p in glob.glob(os.path.join(d, "seed-*", "**", "runs", "*", "summary.json"), recursive=True)})
     strata = {}
-    for wr in world_runs:
+    for wr in _world_runs(dirs):
         pa, pb = _find(dirs, wr, run_a), _find(dirs, wr, run_b)
         if not pa or not pb:
             continue
