@@ -1,0 +1,85 @@
+"""Each baseline's configuration, chosen by the rule fixed in docs/ablations.md ("Fair choice")
+before any trial trained: on the baseline's own study row (filter / classifier, refuse / none,
+tag / own), among its configurations that compose no more than 5 points below its default, the
+lowest safe-knowledge ASR at matched over-refusal; a tie goes to the higher composition. Every
+rate is the study's pooled one (over the calibration worlds and their training runs), a point
+estimate.
+
+usage: python3 baseline_choice.py OUT/results.json
+
+OUT is a study over the calibration worlds whose --variants hold each baseline's default and its
+trials (`rsr study --help` lists them: a trial is named after its baseline, `filter-mean60`).
+A baseline with a trial missing from the results is reported as incomplete and not chosen: the
+rule compares all of a baseline's configurations, not the ones that happened to finish.
+"""
+import json
+import sys
+
+# The baselines, the monitor each is read with (as the study's bar reads filter), and the
+# configurations fixed for it (its default first).
+BASELINES = {
+    "filter": ("classifier", ["filter", "filter-continued", "filter-mean50", "filter-mean60", "filter-mean70",
+                              "filter-segments"]),
+    "refuse": ("none", ["refuse", "refuse-continued", "refuse-fixed", "refuse-category", "refuse-offer",
+                        "refuse-no-notice", "refuse-half", "refuse-drop-exchange"]),
+    "tag": ("own", ["tag", "tag-continued", "tag-untagged0", "tag-untagged5", "tag-untagged10", "tag-untagged20",
+                    "tag-untagged30", "tag-untagged50"]),
+}
+MARGIN = 0.05
+
+
+def pooled(row, field):
+    p = row[field]["pooled"]
+    if not p["n"]:
+        raise SystemExit(f"{row['run']} / {row['monitor']}: no prompts in `{field}`; is this a study's results.json?")
+    return p["k"] / p["n"]
+
+
+def choose(rows):
+    """{baseline: (table rows, chosen name or None, why)} from {(run, monitor): row}."""
+    out = {}
+    for base, (monitor, configs) in BASELINES.items():
+        missing = [c for c in configs if (c, monitor) not in rows]
+        table = []
+        for c in configs:
+            r = rows.get((c, monitor))
+            if r is None:
+                table.append((c, None, None))
+                continue
+            table.append((c, pooled(r, "asr_safe_knowledge"), pooled(r, "composed_correct")))
+        if missing:
+            out[base] = (table, None, "incomplete: " + ", ".join(missing) + " not in the results")
+            continue
+        sizes = {rows[(c, monitor)]["asr_safe_knowledge"]["pooled"]["n"] for c in configs}
+        if len(sizes) != 1:
+            out[base] = (table, None, f"incomplete: its configurations were read on different prompts × runs {sorted(sizes)}")
+            continue
+        floor = table[0][2] - MARGIN
+        eligible = [t for t in table if t[2] >= floor - 1e-9]
+        best = min(eligible, key=lambda t: (t[1], -t[2]))
+        out[base] = (table, best[0], f"composes ≥ {100 * floor:.1f}% (default − 5): {len(eligible)} of {len(table)}")
+    return out
+
+
+def main():
+    if len(sys.argv) != 2:
+        raise SystemExit(__doc__)
+    res = json.load(open(sys.argv[1]))
+    rows = {(r["run"], r["monitor"]): r for r in res["rows"] if r.get("sampling") is None}
+    for base, (table, chosen, why) in choose(rows).items():
+        monitor = BASELINES[base][0]
+        print(f"## {base} / {monitor}: {'chosen ' + chosen if chosen else 'not chosen'} ({why})")
+        print()
+        print("| configuration | safe-knowledge ASR | held-out composed | |")
+        print("|---|---|---|---|")
+        for name, asr, comp in table:
+            if asr is None:
+                print(f"| {name} | - | - | missing |")
+            else:
+                mark = "chosen" if name == chosen else ("default" if name == base else "")
+                print(f"| {name} | {100 * asr:.1f}% | {100 * comp:.1f}% | {mark} |")
+        print()
+
+
+if __name__ == "__main__":
+    main()
