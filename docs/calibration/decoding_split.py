@@ -13,12 +13,14 @@ wrong); a prompt composed only with checks is a gain. Loss − gain over prompts
 RUN / none − RUN / own on the held-out composition rate, the decoding cost the ablation table
 reads; the split says how much of it the stops are.
 """
-import glob
 import json
 import os
 import sys
 
-SETS = {"benign_composed", "benign_open_book"}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from paired_runs import METRICS, _find, _world_runs  # noqa: E402
+
+SETS = METRICS["held-out benign products composed"][0]
 
 
 def outcomes(summary, monitor):
@@ -32,10 +34,7 @@ def main():
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     run, dirs = sys.argv[1], sys.argv[2:]
-    seen = {}
-    for d in dirs:
-        for p in sorted(glob.glob(os.path.join(d, "seed-*", "**", "runs", run, "summary.json"), recursive=True)):
-            seen.setdefault(os.path.relpath(p, d).split("/runs/")[0], p)
+    seen = {wr: p for wr in _world_runs(dirs) if (p := _find(dirs, wr, run))}
     if not seen:
         raise SystemExit(f"no kept run of {run} under {', '.join(dirs)}")
     print(f"| {run}: world / training run | prompts | own composes | none composes | lost: stopped | lost: answered wrong | gained | none − own |")
