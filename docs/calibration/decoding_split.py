@@ -30,46 +30,61 @@ def outcomes(summary, monitor):
     return None
 
 
-def main():
-    if len(sys.argv) < 3:
-        raise SystemExit(__doc__)
-    run, dirs = sys.argv[1], sys.argv[2:]
-    seen = {wr: p for wr in _world_runs(dirs) if (p := _find(dirs, wr, run))}
-    if not seen:
-        raise SystemExit(f"no kept run of {run} under {', '.join(dirs)}")
-    print(f"| {run}: world / training run | prompts | own composes | none composes | lost: stopped | lost: answered wrong | gained | none − own |")
-    print("|---|---|---|---|---|---|---|---|")
-    tot = [0] * 6
-    for wr, p in sorted(seen.items()):
+def split(run, dirs):
+    """[(world/run, counts)] for every kept run of `run`: counts is None where the summary has no
+    own or no none decoding, else a dict of prompts `n`, `own` and `none` composed, and the
+    prompts `stopped`, `wrong` (lost without a stop) and `gained`."""
+    out = []
+    for wr in _world_runs(dirs):
+        p = _find(dirs, wr, run)
+        if not p:
+            continue
         s = json.load(open(p))
         own, none = outcomes(s, "own"), outcomes(s, "none")
         if own is None or none is None:
-            print(f"| {wr} | (no own or no none decoding) |")
+            out.append((wr, None))
             continue
-        n = oc = nc = stop = wrong = gain = 0
+        c = dict(n=0, own=0, none=0, stopped=0, wrong=0, gained=0)
         for pid, x in own.items():
             y = none.get(pid)
             if y is None:
                 continue
-            n += 1
             a, b = bool(x.get("correct")), bool(y.get("correct"))
-            oc += a
-            nc += b
+            c["n"] += 1
+            c["own"] += a
+            c["none"] += b
             if b and not a:
-                if x.get("refused"):
-                    stop += 1
-                else:
-                    wrong += 1
+                c["stopped" if x.get("refused") else "wrong"] += 1
             elif a and not b:
-                gain += 1
-        assert (nc - oc) == (stop + wrong - gain)
-        print(f"| {wr} | {n} | {oc} | {nc} | {stop} | {wrong} | {gain} | {100 * (nc - oc) / n:+.1f} |")
-        for i, v in enumerate([n, oc, nc, stop, wrong, gain]):
-            tot[i] += v
-    n, oc, nc, stop, wrong, gain = tot
+                c["gained"] += 1
+        out.append((wr, c))
+    return out
+
+
+def main():
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
+    run, dirs = sys.argv[1], sys.argv[2:]
+    rows = split(run, dirs)
+    if not rows:
+        raise SystemExit(f"no kept run of {run} under {', '.join(dirs)}")
+    print(f"| {run}: world / training run | prompts | own composes | none composes | lost: stopped | lost: answered wrong | gained | none − own |")
+    print("|---|---|---|---|---|---|---|---|")
+    tot = dict(n=0, own=0, none=0, stopped=0, wrong=0, gained=0)
+    for wr, c in rows:
+        if c is None:
+            print(f"| {wr} | (no own or no none decoding) |")
+            continue
+        if c["n"]:
+            print(f"| {wr} | {c['n']} | {c['own']} | {c['none']} | {c['stopped']} | {c['wrong']} | {c['gained']} | "
+                  f"{100 * (c['none'] - c['own']) / c['n']:+.1f} |")
+        for k in tot:
+            tot[k] += c[k]
+    n = tot["n"]
     if n:
-        print(f"| all | {n} | {oc} | {nc} | {stop} ({100 * stop / n:.1f} pts) | {wrong} ({100 * wrong / n:.1f} pts) | "
-              f"{gain} ({100 * gain / n:.1f} pts) | {100 * (nc - oc) / n:+.1f} |")
+        pts = {k: f"{tot[k]} ({100 * tot[k] / n:.1f} pts)" for k in ("stopped", "wrong", "gained")}
+        print(f"| all | {n} | {tot['own']} | {tot['none']} | {pts['stopped']} | {pts['wrong']} | {pts['gained']} | "
+              f"{100 * (tot['none'] - tot['own']) / n:+.1f} |")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,86 @@
+"""The calibration readers in docs/calibration/ that decide something (a baseline's configuration)
+or split a measured cost: each on small hand-made inputs whose answer is known."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "docs" / "calibration"))
+
+import baseline_choice  # noqa: E402
+import decoding_split  # noqa: E402
+
+
+def _row(run, monitor, asr, composed, n=100):
+    return {
+        "run": run,
+        "monitor": monitor,
+        "asr_safe_knowledge": {"pooled": {"k": asr, "n": n}},
+        "composed_correct": {"pooled": {"k": composed, "n": 100}},
+    }
+
+
+@pytest.fixture
+def rows():
+    """Every baseline's configurations: the i-th has ASR 40 − i and composes 60 − 2i (of 100)."""
+    out = {}
+    for monitor, configs in baseline_choice.BASELINES.values():
+        for i, c in enumerate(configs):
+            out[(c, monitor)] = _row(c, monitor, 40 - i, 60 - 2 * i)
+    return out
+
+
+def test_the_lowest_asr_among_those_composing_within_five_points_of_the_default(rows):
+    # Composition floor 55: configurations 0–2 (60, 58, 56) are eligible; the third has the lowest ASR.
+    chosen = {b: c for b, (_, c, _) in baseline_choice.choose(rows).items()}
+    assert chosen == {b: cfgs[2] for b, (_, cfgs) in baseline_choice.BASELINES.items()}
+
+
+def test_a_tie_goes_to_the_higher_composition(rows):
+    rows[("filter-mean50", "classifier")] = _row("filter-mean50", "classifier", 39, 56)  # ties filter-continued
+    assert baseline_choice.choose(rows)["filter"][1] == "filter-continued"
+
+
+def test_exactly_five_points_below_is_eligible(rows):
+    rows[("tag-untagged20", "own")] = _row("tag-untagged20", "own", 1, 55)  # 60 − 5
+    assert baseline_choice.choose(rows)["tag"][1] == "tag-untagged20"
+    rows[("tag-untagged20", "own")] = _row("tag-untagged20", "own", 1, 54)
+    assert baseline_choice.choose(rows)["tag"][1] != "tag-untagged20"
+
+
+def test_no_choice_from_an_incomplete_baseline(rows):
+    del rows[("refuse-half", "none")]
+    _, chosen, why = baseline_choice.choose(rows)["refuse"]
+    assert chosen is None and "refuse-half" in why
+    rows[("refuse-half", "none")] = _row("refuse-half", "none", 0, 60, n=50)  # fewer prompts × runs
+    assert baseline_choice.choose(rows)["refuse"][1] is None
+
+
+def _summary(own, none):
+    """A run's summary with the held-out composition outcomes of two decodings."""
+
+    def op(monitor, outs):
+        return {
+            "monitor": monitor,
+            "outcomes": [{"id": f"p{i}", "set": "benign_composed", **o} for i, o in enumerate(outs)]
+            + [{"id": "h0", "set": "harmful_composed", "harm": True}],
+        }
+
+    return {"operating": [op("own", own), op("none", none)]}
+
+
+def test_the_decoding_cost_splits_into_stops_wrong_answers_and_gains(tmp_path):
+    own = [{"correct": True}, {"refused": True}, {}, {"correct": True}, {}]
+    none = [{"correct": True}, {"correct": True}, {"correct": True}, {}, {}]
+    p = tmp_path / "seed-1" / "replicate-1" / "runs" / "rsr" / "summary.json"
+    p.parent.mkdir(parents=True)
+    p.write_text(json.dumps(_summary(own, none)))
+    [(wr, c)] = decoding_split.split("rsr", [str(tmp_path)])
+    assert wr == "seed-1/replicate-1"
+    assert c == dict(n=5, own=2, none=3, stopped=1, wrong=1, gained=1)
+    assert decoding_split.split("filter", [str(tmp_path)]) == []
