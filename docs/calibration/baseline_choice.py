@@ -39,14 +39,10 @@ def choose(rows):
     """{baseline: (table rows, chosen name or None, why)} from {(run, monitor): row}."""
     out = {}
     for base, (monitor, configs) in BASELINES.items():
-        missing = [c for c in configs if (c, monitor) not in rows]
-        table = []
-        for c in configs:
-            r = rows.get((c, monitor))
-            if r is None:
-                table.append((c, None, None))
-                continue
-            table.append((c, pooled(r, "asr_safe_knowledge"), pooled(r, "composed_correct")))
+        table = [(c, None, None) if (c, monitor) not in rows else
+                 (c, pooled(rows[(c, monitor)], "asr_safe_knowledge"), pooled(rows[(c, monitor)], "composed_correct"))
+                 for c in configs]
+        missing = [c for c, asr, _ in table if asr is None]
         if missing:
             out[base] = (table, None, "incomplete: " + ", ".join(missing) + " not in the results")
             continue

@@ -8,26 +8,23 @@ For each training run of RUN kept under a DIR (DIR/seed-S/[replicate-R/]runs/RUN
 the held-out benign composition prompts are paired between the run decoded with its own monitor
 (checks on, at its matched θ) and with none (no checks): a prompt composed without checks and not
 with them is a loss, split into **stopped** (a check scored ≥ θ and the policy refused) and
-**answered wrong** (the checks let it through, and the answer with reflections in its context was
-wrong); a prompt composed only with checks is a gain. Loss − gain over prompts is exactly
+**answered wrong** (lost without a stop: the text under checks differed from the text without); a prompt composed only with checks is a gain. Loss − gain over prompts is exactly
 RUN / none − RUN / own on the held-out composition rate, the decoding cost the ablation table
 reads; the split says how much of it the stops are.
 """
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from paired_runs import METRICS, _find, _world_runs  # noqa: E402
+from paired_runs import METRICS, _find, _outcomes, _world_runs  # noqa: E402
 
 SETS = METRICS["held-out benign products composed"][0]
 
 
-def outcomes(summary, monitor):
-    for o in summary["operating"]:
-        if o["monitor"] == monitor and o.get("sampling") is None:
-            return {x["id"]: x for x in o["outcomes"] if x["set"] in SETS}
-    return None
+def outcomes(path, monitor):
+    """The held-out composition outcomes of one decoding of a kept run, by prompt id."""
+    every = _outcomes(path, monitor)
+    return None if every is None else {i: x for i, x in every.items() if x["set"] in SETS}
 
 
 def split(run, dirs):
@@ -39,8 +36,7 @@ def split(run, dirs):
         p = _find(dirs, wr, run)
         if not p:
             continue
-        s = json.load(open(p))
-        own, none = outcomes(s, "own"), outcomes(s, "none")
+        own, none = outcomes(p, "own"), outcomes(p, "none")
         if own is None or none is None:
             out.append((wr, None))
             continue
