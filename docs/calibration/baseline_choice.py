@@ -26,6 +26,10 @@ BASELINES = {
                     "tag-untagged30", "tag-untagged50"]),
 }
 MARGIN = 0.05
+# The comparison that follows the choice (docs/ablations.md, "Then the comparison"): the evaluation
+# worlds and runs of the evaluation study, whose kept files (docs/kept/eval-r3) hold every default.
+CANDIDATE = "rsr-continued"
+EVALUATION = "rsr study --out calib/eval-final --seeds 0,1,2,3,4 --replicates 3 --control-every-seed --samples 0"
 
 
 def pooled(row, field):
@@ -57,12 +61,26 @@ def choose(rows):
     return out
 
 
+def evaluation_command(choices):
+    """The evaluation study's command once every baseline is chosen (None before): the defaults,
+    rsr's confirmed candidate and each baseline's chosen configuration where it is not its default.
+    The study reads the bar against filter and against each `filter-…` it trained; the one that
+    counts is filter's chosen configuration."""
+    chosen = {base: c for base, (_, c, _) in choices.items()}
+    if None in chosen.values():
+        return None
+    variants = ["raw", "filter", "refuse", "tag", "rsr", CANDIDATE]
+    variants += [c for base, c in chosen.items() if c != base]
+    return f"{EVALUATION} --variants {','.join(variants)}"
+
+
 def main():
     if len(sys.argv) != 2:
         raise SystemExit(__doc__)
     res = json.load(open(sys.argv[1]))
     rows = {(r["run"], r["monitor"]): r for r in res["rows"] if r.get("sampling") is None}
-    for base, (table, chosen, why) in choose(rows).items():
+    choices = choose(rows)
+    for base, (table, chosen, why) in choices.items():
         monitor = BASELINES[base][0]
         print(f"## {base} / {monitor}: {'chosen ' + chosen if chosen else 'not chosen'} ({why})")
         print()
@@ -75,6 +93,14 @@ def main():
                 mark = "chosen" if name == chosen else ("default" if name == base else "")
                 print(f"| {name} | {100 * asr:.1f}% | {100 * comp:.1f}% | {mark} |")
         print()
+    command = evaluation_command(choices)
+    if command:
+        print("Then the comparison (seed the directory with docs/kept/eval-r3's kept files; the bar is read")
+        print(f"against filter's chosen configuration, {choices['filter'][1]} / classifier):")
+        print()
+        print(f"    {command}")
+    else:
+        print("No comparison yet: a baseline is not chosen.")
 
 
 if __name__ == "__main__":

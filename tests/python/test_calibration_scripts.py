@@ -61,6 +61,21 @@ def test_no_choice_from_an_incomplete_baseline(rows):
     assert baseline_choice.choose(rows)["refuse"][1] is None
 
 
+def test_the_comparison_takes_each_chosen_configuration_once_all_are_chosen(rows):
+    choices = baseline_choice.choose(rows)
+    command = baseline_choice.evaluation_command(choices)
+    variants = command.split("--variants ")[1].split(",")
+    chosen = [cfgs[2] for _, cfgs in baseline_choice.BASELINES.values()]
+    assert variants == ["raw", "filter", "refuse", "tag", "rsr", "rsr-continued"] + chosen
+    assert "--seeds 0,1,2,3,4 --replicates 3" in command
+    # A baseline whose choice is its default adds nothing; an unchosen one stops the command.
+    rows[("tag", "own")] = _row("tag", "own", 0, 60)
+    variants = baseline_choice.evaluation_command(baseline_choice.choose(rows)).split("--variants ")[1].split(",")
+    assert "tag" in variants and not [v for v in variants if v.startswith("tag-")]
+    del rows[("refuse-half", "none")]
+    assert baseline_choice.evaluation_command(baseline_choice.choose(rows)) is None
+
+
 def _summary(own, none):
     """A run's summary with the held-out composition outcomes of two decodings."""
 

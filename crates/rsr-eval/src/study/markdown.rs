@@ -277,7 +277,8 @@ seeds |\n|---|---|---|---|---|---|---|\n",
     md
 }
 
-/// rsr's default and its ablations against the bar a new default must clear.
+/// rsr's default and its ablations against the bar a new default must clear: one table against
+/// filter / classifier, and one more against each configuration of filter the study trained.
 fn bar_table(r: &StudyResults) -> String {
     if r.bar.is_empty() {
         return String::new();
@@ -287,24 +288,46 @@ fn bar_table(r: &StudyResults) -> String {
 (docs/ablations.md, \"What decides a new default\"): compose held-out benign products within {margin:.0} points of \
 {f} / {c}, and let no more safe-knowledge attacks through, both at matched over-refusal. Each difference is the row's \
 rate minus {f} / {c}'s on the same test prompts and runs (interval as above); `meets` reads the two point \
-estimates, and a configuration that meets it here is a candidate to be checked again on calibration worlds.\n\n\
-| row | composed − {f} / {c}, points | over seeds | safe-knowledge ASR − {f} / {c}, points | over seeds | meets |\n\
-|---|---|---|---|---|---|\n",
+estimates, and a configuration that meets it here is a candidate to be checked again on calibration worlds.\n",
         rsr = REFERENCE.0,
         margin = 100.0 * BAR_COMPOSED_MARGIN,
         f = BAR_REFERENCE.0,
         c = BAR_REFERENCE.1,
     );
+    let mut references: Vec<&str> = Vec::new();
     for b in &r.bar {
+        if !references.contains(&b.composed.reference.as_str()) {
+            references.push(&b.composed.reference);
+        }
+    }
+    if references.len() > 1 {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
-            b.row,
-            b.composed.points(),
-            b.composed.seed_points(),
-            b.safe_knowledge.points(),
-            b.safe_knowledge.seed_points(),
-            if b.meets() { "**yes**" } else { "no" },
+            "\nThe study trained other configurations of {f} too: the same bar is read against each with the \
+{c} (once the baselines have had their configuration trials, against {f}'s chosen one: docs/ablations.md, \
+\"Fair choice\").\n",
+            f = BAR_REFERENCE.0,
+            c = BAR_REFERENCE.1,
         ));
+    }
+    for reference in &references {
+        if references.len() > 1 {
+            md.push_str(&format!("\n### Against {reference}\n"));
+        }
+        md.push_str(&format!(
+            "\n| row | composed − {reference}, points | over seeds | safe-knowledge ASR − {reference}, points | over seeds | meets |\n\
+|---|---|---|---|---|---|\n"
+        ));
+        for b in r.bar.iter().filter(|b| b.composed.reference == *reference) {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                b.row,
+                b.composed.points(),
+                b.composed.seed_points(),
+                b.safe_knowledge.points(),
+                b.safe_knowledge.seed_points(),
+                if b.meets() { "**yes**" } else { "no" },
+            ));
+        }
     }
     md
 }
