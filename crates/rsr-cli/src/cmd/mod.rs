@@ -172,6 +172,14 @@ pub struct ExperimentArgs {
     /// its calibration gate then reads NOT MEASURED.
     #[arg(long)]
     pub no_control: bool,
+    /// Train and evaluate this many models at once, each on its share of the worker threads
+    /// (`--threads`). Small models use one core better than two: on a 2-core machine `--jobs 2`
+    /// trains ~11% more tokens a second than one model on both cores (docs/benchmarks.md). A
+    /// model's numbers depend on its thread count (recorded in its manifest), so `--jobs 2` trains
+    /// other draws than `--jobs 1`, not the same bits: keep one setting within a study you want to
+    /// reproduce exactly.
+    #[arg(long, default_value_t = ExperimentConfig::default().jobs)]
+    pub jobs: usize,
 }
 
 impl ExperimentArgs {
@@ -192,6 +200,7 @@ impl ExperimentArgs {
             variants: self.variants.clone(),
             noise: self.noise.clone(),
             control: !self.no_control,
+            jobs: self.jobs,
             ..base
         }
     }

@@ -167,9 +167,10 @@ pub fn run(args: Args) -> Result<()> {
     }
     let pb = progress::spinner("study");
     // A line per stage started (for logs, where the spinner is silent), the spinner in between;
-    // each model's first line says how many are left and, from the pace so far, how long.
-    let mut last = String::new();
-    let mut pace = Pace::new(to_train);
+    // each model's first line says how many are left and, from the pace so far, how long. With
+    // --jobs the stages of models trained at once interleave: each line is printed once.
+    let mut printed = std::collections::HashSet::new();
+    let mut pace = Pace::new(to_train, cfg.base.jobs);
     let results = study::run(&cfg, &mut |seed, replicate, s| {
         let (line, detail) = match s {
             Stage::World(d, n) => ("world".to_string(), format!("{d}/{n} documents")),
@@ -182,7 +183,7 @@ pub fn run(args: Args) -> Result<()> {
             0 => format!("seed {seed}: {line}"),
             r => format!("seed {seed} replicate {r}: {line}"),
         };
-        if line != last {
+        if !printed.contains(&line) {
             let left = if matches!(s, Stage::Train(..)) { pace.next_model() } else { String::new() };
             let stamped = format!("[{:>6.1} min] {line}{left}", started.elapsed().as_secs_f64() / 60.0);
             if pb.is_hidden() {
@@ -190,7 +191,7 @@ pub fn run(args: Args) -> Result<()> {
             } else {
                 pb.println(stamped);
             }
-            last = line.clone();
+            printed.insert(line.clone());
         }
         pb.set_prefix(format!("{line}: {detail}"));
         pb.tick();
@@ -246,19 +247,23 @@ the comparison."
 struct Pace {
     to_train: usize,
     started: usize,
+    /// Models trained at once (`--jobs`): when one starts, the others in flight have not finished.
+    jobs: usize,
     first: Option<Instant>,
 }
 
 impl Pace {
-    fn new(to_train: usize) -> Self {
-        Pace { to_train, started: 0, first: None }
+    fn new(to_train: usize, jobs: usize) -> Self {
+        Pace { to_train, started: 0, jobs: jobs.max(1), first: None }
     }
 
-    /// A model starts training: `  (model 4 of 55; about 3.6 h left at 4.1 min a model)`.
+    /// A model starts training: `  (model 4 of 55; about 3.6 h left at 4.1 min a model)` — the
+    /// minutes of wall clock per finished model so far (with `--jobs`, counting only those no
+    /// longer in flight).
     fn next_model(&mut self) -> String {
         self.started += 1;
         let first = *self.first.get_or_insert_with(Instant::now);
-        let done = self.started - 1;
+        let done = self.started.saturating_sub(self.jobs);
         let of = self.to_train.max(self.started);
         if done == 0 {
             return format!("  (model {} of {of})", self.started);
@@ -346,12 +351,16 @@ mod tests {
 
     #[test]
     fn the_pace_counts_models_and_says_what_is_left_once_one_is_done() {
-        let mut pace = Pace::new(3);
+        let mut pace = Pace::new(3, 1);
         assert_eq!(pace.next_model(), "  (model 1 of 3)");
         let second = pace.next_model();
         assert!(second.starts_with("  (model 2 of 3; about ") && second.ends_with(" a model)"), "{second}");
         pace.next_model();
         // More models than the plan counted (it should not happen) never read "4 of 3".
         assert!(pace.next_model().starts_with("  (model 4 of 4;"));
+        // With two at once, the second starts beside the first: nothing is finished to time yet.
+        let mut pace = Pace::new(4, 2);
+        assert_eq!((pace.next_model(), pace.next_model()), ("  (model 1 of 4)".into(), "  (model 2 of 4)".into()));
+        assert!(pace.next_model().starts_with("  (model 3 of 4; about "));
     }
 }

@@ -315,6 +315,13 @@ pub struct ExperimentConfig {
     /// Keep what an earlier run of the same configuration finished (each run's `summary.json`,
     /// the corpora's `corpora.json`) instead of redoing it.
     pub resume: bool,
+    /// Models trained and evaluated at once, each on its share of the worker threads (1: one
+    /// after another on all of them). A small model uses one core better than two: on the 2-core
+    /// development machine two 1-thread trainings take ~11% more tokens a second together than
+    /// one 2-thread training (docs/benchmarks.md). The kernels sum in a fixed order per thread
+    /// count, so a model trained at another share rounds differently: a run from another draw,
+    /// as reproducible as any (its manifest records its threads), not the same bits.
+    pub jobs: usize,
 }
 
 impl Default for ExperimentConfig {
@@ -345,6 +352,7 @@ impl Default for ExperimentConfig {
             samples: 0,
             sample_temperature: 0.7,
             resume: false,
+            jobs: 1,
         }
     }
 }
@@ -451,6 +459,9 @@ impl ExperimentConfig {
         recipe.validate().map_err(rsr_core::Error::Invalid)?;
         if self.lr <= 0.0 {
             return Err(rsr_core::Error::Invalid(format!("--lr must be a positive number; got {}", self.lr)));
+        }
+        if self.jobs == 0 {
+            return Err(rsr_core::Error::Invalid("--jobs must be at least 1 (models trained at once)".into()));
         }
         for v in &self.variants {
             if Variant::named(v).is_none() {

@@ -29,11 +29,94 @@ pub fn train_and_evaluate(
     let trace_prompts = crate::operating::prompts(suite)?;
     let world_digest = suite.digest()?;
     let ctx = Context { cfg, corpora, suite, monitors: &monitors, trace_prompts: &trace_prompts, world_digest };
-    let mut runs = Vec::new();
-    for (variant, budget) in cfg.trained_runs() {
-        runs.push(evaluate_run(&ctx, RunSpec { variant, budget }, progress)?);
+    let specs: Vec<RunSpec> =
+        cfg.trained_runs().into_iter().map(|(variant, budget)| RunSpec { variant, budget }).collect();
+    if cfg.jobs <= 1 || specs.len() <= 1 {
+        return specs.into_iter().map(|run| evaluate_run(&ctx, run, progress)).collect();
     }
-    Ok(runs)
+    at_once(specs.len(), cfg.jobs, |i, report| evaluate_run(&ctx, specs[i], report), progress)
+}
+
+/// What a worker reports while [`at_once`] runs: the [`Stage`]s a run emits, owned so they can
+/// cross to the thread that prints them.
+enum Report {
+    Train(String, u64, u64),
+    Eval(String, String, usize, usize),
+}
+
+/// `work(i)` for every i below `n`, `jobs` at a time, each in a rayon pool of its share of the
+/// worker threads (at least one); the results in index order. Progress is reported from the
+/// calling thread. The first item that fails stops the others from starting, and its error is
+/// returned once those already started have finished (a run is resumable where it stopped).
+fn at_once<T: Send>(
+    n: usize,
+    jobs: usize,
+    work: impl Fn(usize, &mut dyn FnMut(Stage)) -> Result<T> + Sync,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<Vec<T>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let jobs = jobs.clamp(1, n.max(1));
+    let threads = (rayon::current_num_threads() / jobs).max(1);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let done: std::sync::Mutex<Vec<Option<Result<T>>>> = std::sync::Mutex::new((0..n).map(|_| None).collect());
+    let (tx, rx) = std::sync::mpsc::channel::<Report>();
+    let work = &work;
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (next, failed, done) = (&next, &failed, &done);
+            scope.spawn(move || {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+                while !failed.load(Ordering::SeqCst) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= n {
+                        break;
+                    }
+                    let mut report = |s: Stage| {
+                        let r = match s {
+                            Stage::Train(name, step, steps) => Report::Train(name.into(), step, steps),
+                            Stage::Eval(name, what, k, of) => Report::Eval(name.into(), what.into(), k, of),
+                            _ => return,
+                        };
+                        let _ = tx.send(r);
+                    };
+                    let result = match &pool {
+                        Ok(pool) => pool.install(|| work(i, &mut report)),
+                        Err(e) => {
+                            Err(rsr_core::Error::Invalid(format!("could not start {threads} worker threads: {e}")))
+                        }
+                    };
+                    if result.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    done.lock().expect("no worker panics holding it")[i] = Some(result);
+                }
+            });
+        }
+        // Every sender is a worker's: the loop ends when the last worker is done.
+        drop(tx);
+        for r in rx {
+            match r {
+                Report::Train(name, step, steps) => progress(Stage::Train(&name, step, steps)),
+                Report::Eval(name, what, k, of) => progress(Stage::Eval(&name, &what, k, of)),
+            }
+        }
+    });
+    let mut out = Vec::with_capacity(n);
+    let mut first_error = None;
+    for slot in done.into_inner().expect("no worker panics holding it").into_iter().flatten() {
+        match slot {
+            Ok(t) => out.push(t),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 /// One model of the experiment: a variant at a budget.
@@ -152,4 +235,61 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
     };
     rsr_core::atomic::write_all(&done, serde_json::to_string_pretty(&summary).expect("serialises").as_bytes())?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_at_once_come_back_in_order_each_on_its_share_of_the_threads() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        let mut seen = Vec::new();
+        let out = pool
+            .install(|| {
+                at_once(
+                    5,
+                    2,
+                    |i, report| {
+                        report(Stage::Train(&format!("m{i}"), 1, 1));
+                        std::thread::sleep(std::time::Duration::from_millis(((5 - i) * 5) as u64));
+                        Ok((i, rayon::current_num_threads()))
+                    },
+                    &mut |s| {
+                        if let Stage::Train(name, ..) = s {
+                            seen.push(name.to_string())
+                        }
+                    },
+                )
+            })
+            .unwrap();
+        assert_eq!(out, (0..5).map(|i| (i, 2)).collect::<Vec<_>>(), "in order, 4 threads / 2 jobs each");
+        seen.sort();
+        assert_eq!(seen, ["m0", "m1", "m2", "m3", "m4"], "every run's progress reaches the caller");
+        // More jobs than threads: one thread each, never none.
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let out = one.install(|| at_once(3, 3, |_, _| Ok(rayon::current_num_threads()), &mut |_| {})).unwrap();
+        assert_eq!(out, [1, 1, 1]);
+    }
+
+    #[test]
+    fn the_first_failure_stops_what_has_not_started_and_is_the_error() {
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        let err = at_once(
+            50,
+            2,
+            |i, _| {
+                started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i == 1 {
+                    return Err(rsr_core::Error::Invalid("run 1 failed".into()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                Ok(i)
+            },
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("run 1 failed"), "{err}");
+        assert!(started.load(std::sync::atomic::Ordering::SeqCst) < 10, "the rest did not start");
+    }
 }
