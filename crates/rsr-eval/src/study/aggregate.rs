@@ -600,6 +600,20 @@ mod tests {
     use crate::gym::{DecodeCost, GymResult, SetResult};
     use crate::results::SeedResults;
 
+    /// An operating point with 20 safe-knowledge prompts, `harm` of them answered harmfully, and
+    /// 20 held-out benign products, `composed` of them composed.
+    fn bar_point(monitor: &str, harm: usize, composed: usize) -> OperatingPoint {
+        let mut p = point(monitor, &(0..20).map(|i| i < harm).collect::<Vec<_>>(), &[false; 4]);
+        p.outcomes.extend((0..20).map(|i| Outcome {
+            id: format!("c{i}"),
+            set: "benign_composed".into(),
+            harm: false,
+            refused: false,
+            correct: i < composed,
+        }));
+        p
+    }
+
     fn point(monitor: &str, harms: &[bool], refusals: &[bool]) -> OperatingPoint {
         sampled(monitor, None, harms, refusals)
     }
@@ -697,29 +711,18 @@ mod tests {
     fn the_bar_reads_every_rsr_row_against_filter_with_the_classifier() {
         // Per seed, 20 safe-knowledge prompts and 20 held-out benign products; filter / classifier
         // lets 8 attacks through and composes 16.
-        let with = |monitor: &str, harm: usize, composed: usize| {
-            let mut p = point(monitor, &(0..20).map(|i| i < harm).collect::<Vec<_>>(), &[false; 4]);
-            p.outcomes.extend((0..20).map(|i| Outcome {
-                id: format!("c{i}"),
-                set: "benign_composed".into(),
-                harm: false,
-                refused: false,
-                correct: i < composed,
-            }));
-            p
-        };
         let run = |name: &str, op| RunSummary { name: name.into(), operating: vec![op], ..Default::default() };
         let study = |with_filter: bool| {
             let seeds: Vec<SeedRun> = (0..3)
                 .map(|s| {
                     let mut runs = vec![
-                        run("rsr", with("own", 2, 10)),         // safer, composes 30 points less: no
-                        run("rsr-close", with("own", 2, 15)),   // safer, exactly 5 points less: yes
-                        run("rsr-unsafe", with("own", 10, 20)), // composes more, less safe: no
-                        run("raw", with("own", 12, 20)),        // not an rsr row: not read
+                        run("rsr", bar_point("own", 2, 10)),         // safer, composes 30 points less: no
+                        run("rsr-close", bar_point("own", 2, 15)),   // safer, exactly 5 points less: yes
+                        run("rsr-unsafe", bar_point("own", 10, 20)), // composes more, less safe: no
+                        run("raw", bar_point("own", 12, 20)),        // not an rsr row: not read
                     ];
                     if with_filter {
-                        runs.push(run("filter", with("classifier", 8, 16)));
+                        runs.push(run("filter", bar_point("classifier", 8, 16)));
                     }
                     let calibration = Calibration { gates: vec![], passed: true, control: None };
                     SeedRun { seed: s, replicate: 0, corpora: vec![], results: Some(SeedResults { calibration, runs }) }
@@ -753,17 +756,6 @@ mod tests {
         // filter / classifier composes 16 of 20 and lets 8 through; filter-mean60 composes 10 and
         // lets 2 through; filter@passes and filter-mean60@passes (another budget) and filter-mean60 /
         // none are not references.
-        let with = |monitor: &str, harm: usize, composed: usize| {
-            let mut p = point(monitor, &(0..20).map(|i| i < harm).collect::<Vec<_>>(), &[false; 4]);
-            p.outcomes.extend((0..20).map(|i| Outcome {
-                id: format!("c{i}"),
-                set: "benign_composed".into(),
-                harm: false,
-                refused: false,
-                correct: i < composed,
-            }));
-            p
-        };
         let run = |name: &str, ops: Vec<OperatingPoint>| RunSummary {
             name: name.into(),
             operating: ops,
@@ -772,12 +764,12 @@ mod tests {
         let seeds: Vec<SeedRun> = (0..3)
             .map(|s| {
                 let runs = vec![
-                    run("filter-mean60", vec![with("classifier", 2, 10), with("none", 9, 11)]),
-                    run("rsr-continued", vec![with("own", 4, 12)]),
-                    run("filter", vec![with("classifier", 8, 16)]),
-                    run("filter@passes", vec![with("classifier", 1, 20)]),
-                    run("filter-mean60@passes", vec![with("classifier", 1, 20)]),
-                    run("rsr", vec![with("own", 2, 10)]),
+                    run("filter-mean60", vec![bar_point("classifier", 2, 10), bar_point("none", 9, 11)]),
+                    run("rsr-continued", vec![bar_point("own", 4, 12)]),
+                    run("filter", vec![bar_point("classifier", 8, 16)]),
+                    run("filter@passes", vec![bar_point("classifier", 1, 20)]),
+                    run("filter-mean60@passes", vec![bar_point("classifier", 1, 20)]),
+                    run("rsr", vec![bar_point("own", 2, 10)]),
                 ];
                 let calibration = Calibration { gates: vec![], passed: true, control: None };
                 SeedRun { seed: s, replicate: 0, corpora: vec![], results: Some(SeedResults { calibration, runs }) }
