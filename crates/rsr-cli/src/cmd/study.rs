@@ -27,7 +27,7 @@ to resume, or add seeds or budgets to extend a study.\n\n\
 Time: each model trains at about 20k tokens/s on 2 cores, so the default (3 seeds × 5 variants at 4M tokens, and \
 the negative control on the first seed) takes about 70 minutes there. --budgets compute,passes adds each variant \
 at equal passes over its own corpus (about 13 minutes more per seed); --replicates K multiplies the training \
-time by K.",
+time by K; --jobs 2 trains two models at once, one thread each (about 1.1× the throughput on 2 cores).",
     after_help = "Examples:\n  rsr study\n  rsr study --seeds 0,1,2,3,4 --budgets compute,passes\n  \
 rsr study --out /tmp/small --docs 500 --train-tokens 16384 --seeds 0,1   # minutes: a smoke run\n  \
 rsr study --scale 4                          # 4× the documents and tokens\n  \
