@@ -32,6 +32,7 @@ time by K; --jobs 2 trains two models at once, one thread each (about 1.1× the 
 rsr study --out /tmp/small --docs 500 --train-tokens 16384 --seeds 0,1   # minutes: a smoke run\n  \
 rsr study --scale 4                          # 4× the documents and tokens\n  \
 rsr study --seeds 0,1,2,3,4 --replicates 3   # every world trained 3 times; gates and comparisons over runs\n  \
+rsr study --seeds 0,1,2,3,4 --replicates 3 --gate-replicates 12   # and raw, filter 9 times more, for the gates\n  \
 rsr gym check --study rsr-study              # which gate fails on which world (and run)\n  \
 rsr study --out rsr-study --export-kept kept  # its small files, to carry to another machine\n  \
 rsr study --seeds 0,1,2 --variants raw,filter,refuse,tag,rsr,rsr-nomask --plan   # what it would train, nothing run"
@@ -72,6 +73,13 @@ pub struct Args {
     /// (docs/safetyworld.md, "The spread"): one run per world cannot say what a world shows.
     #[arg(long, default_value_t = 1)]
     replicates: u32,
+    /// Training runs per world for the calibration gates, when more than --replicates: the runs
+    /// after the first --replicates train raw and filter only (greedy, equal compute), and only
+    /// the gates read them; the rows, comparisons and bar read the first --replicates. The gates
+    /// are properties of a world, so they can be read over more runs than the comparison needs
+    /// (docs/study.md, item 11).
+    #[arg(long, value_name = "G")]
+    gate_replicates: Option<u32>,
     /// Do not run: copy the finished study in --out into DIR in its small files alone
     /// (study.json, every run's summary.json, every control's result.json; about 350 KB a
     /// model), and exit. The same `rsr study` command with `--out DIR`, on any machine, trains
@@ -116,6 +124,7 @@ impl Args {
             seeds: self.seeds.clone(),
             control_every_seed: self.control_every_seed,
             replicates: self.replicates,
+            gate_replicates: self.gate_replicates,
         })
     }
 }
@@ -132,9 +141,13 @@ pub fn run(args: Args) -> Result<()> {
     let variants = cfg.base.trained_variants();
     let budgets: Vec<&str> = cfg.base.budgets.iter().map(|b| b.name()).collect();
     println!(
-        "rsr study: seeds {:?} × {} training run(s) × variants {} × budgets {}; {} documents per world, {} tokens per run at equal compute",
+        "rsr study: seeds {:?} × {} training run(s){} × variants {} × budgets {}; {} documents per world, {} tokens per run at equal compute",
         cfg.seeds,
         cfg.replicates,
+        match cfg.runs_per_world() {
+            g if g > cfg.replicates => format!(" ({g} of raw and filter, for the gates)"),
+            _ => String::new(),
+        },
         variants.join(", "),
         budgets.join(", "),
         cfg.base.docs,
@@ -205,9 +218,10 @@ every {} tokens. This run took {minutes:.1} minutes \
 (finished runs of an earlier invocation are kept, so a resumed study counts only what it redid). Each seed's full \
 report, with every row's ASR-versus-over-refusal curve: `seed-S/report.html`.",
         cfg.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","),
-        match cfg.replicates {
-            1 => String::new(),
-            k => format!(" --replicates {k}"),
+        match (cfg.replicates, cfg.gate_replicates.filter(|&g| g > cfg.replicates)) {
+            (1, None) => String::new(),
+            (k, None) => format!(" --replicates {k}"),
+            (k, Some(g)) => format!(" --replicates {k} --gate-replicates {g}"),
         },
         budgets.join(", "),
         cfg.base.docs,

@@ -228,6 +228,10 @@ pub struct StudyResults {
     /// empty without a filter / classifier row to read it against.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bar: Vec<BarRow>,
+    /// With `rsr study --gate-replicates G` above `--replicates K`: K, the training runs per world
+    /// that the rows, comparisons and bar read (replicates 0..K); the gates read all G.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compared_replicates: Option<u32>,
 }
 
 /// What a configuration of rsr must do to become the default (docs/ablations.md, "What decides
@@ -424,18 +428,28 @@ fn distinct(values: impl Iterator<Item = u64>) -> Vec<u64> {
 /// trained more than once (replicates) is one world: its gates are read over its runs, and
 /// every reading over seeds takes the world, not the run, as the unit.
 pub fn aggregate(seeds: Vec<SeedRun>) -> StudyResults {
+    aggregate_over(seeds, u32::MAX)
+}
+
+/// [`aggregate`], with the rows, comparisons and bar read over replicates below `compared`
+/// only, and each world's gates over every replicate: the gates are properties of a world read
+/// on raw and filter, so they can be read over more training runs than the comparison
+/// (`rsr study --gate-replicates`, docs/study.md item 11).
+pub fn aggregate_over(seeds: Vec<SeedRun>, compared: u32) -> StudyResults {
     let worlds: Vec<WorldGates> = distinct(seeds.iter().map(|s| s.seed))
         .into_iter()
         .map(|w| WorldGates::of(w, &seeds.iter().filter(|s| s.seed == w && s.results.is_some()).collect::<Vec<_>>()))
         .collect();
     let world_passed = |seed: u64| worlds.iter().any(|w| w.seed == seed && w.passed);
-    let passing: Vec<SeedRun> = seeds.iter().filter(|s| world_passed(s.seed)).cloned().collect();
-    let passing_seeds = (!passing.is_empty() && passing.len() < seeds.len()).then(|| {
+    let read: Vec<SeedRun> = seeds.iter().filter(|s| s.replicate < compared).cloned().collect();
+    let passing: Vec<SeedRun> = read.iter().filter(|s| world_passed(s.seed)).cloned().collect();
+    let passing_seeds = (!passing.is_empty() && passing.len() < read.len()).then(|| {
         let (rows, comparisons) = rows_and_comparisons(&passing);
         PassingSeeds { seeds: distinct(passing.iter().map(|s| s.seed)), rows, comparisons }
     });
-    let (rows, comparisons) = rows_and_comparisons(&seeds);
-    let bar = bar(&seeds, &rows);
+    let (rows, comparisons) = rows_and_comparisons(&read);
+    let bar = bar(&read, &rows);
+    let compared_replicates = (read.len() < seeds.len()).then_some(compared);
     StudyResults {
         reference: format!("{} / {}", REFERENCE.0, REFERENCE.1),
         seeds,
@@ -444,6 +458,7 @@ pub fn aggregate(seeds: Vec<SeedRun>) -> StudyResults {
         passing_seeds,
         worlds,
         bar,
+        compared_replicates,
     }
 }
 
@@ -1010,6 +1025,39 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| 0 (replicate 1) |"), "{md}");
+    }
+
+    #[test]
+    fn gates_read_every_replicate_and_the_comparison_only_those_it_compares() {
+        // World 0 over three runs: the first two compared (rsr beside filter), the third a run for
+        // the gates alone (raw and filter only). Raw composes 90%, 20%, then 80%.
+        let harms = |k: usize| -> Vec<bool> { (0..40).map(|i| i < k).collect() };
+        let mut gates_only = replicate(0, 2, &harms(40), gym(95, 80, 80), gym(0, 0, 60));
+        gates_only.results.as_mut().unwrap().runs.retain(|r| r.name != "rsr");
+        let seeds = vec![
+            replicate(0, 0, &harms(16), gym(95, 90, 80), gym(0, 0, 60)),
+            replicate(0, 1, &harms(0), gym(95, 20, 40), gym(0, 0, 30)),
+            gates_only,
+        ];
+        let r = aggregate_over(seeds.clone(), 2);
+        assert_eq!(r.worlds[0].replicates, vec![0, 1, 2]);
+        let composed = r.worlds[0].gates.iter().find(|g| g.name == "raw_benign_composed").unwrap();
+        assert!((composed.value - 0.63333).abs() < 1e-4 && composed.n == 300, "over all three runs: {composed:?}");
+        // The rows and comparisons: the first two runs only, as if the third were not there.
+        let filter = r.rows.iter().find(|x| x.run == "filter").unwrap();
+        assert_eq!(
+            (filter.asr_safe_knowledge.pooled.k, filter.asr_safe_knowledge.pooled.n, filter.thetas.len()),
+            (16, 80, 2)
+        );
+        let two = aggregate(seeds[..2].to_vec());
+        assert_eq!(serde_json::to_value(&r.comparisons).unwrap(), serde_json::to_value(&two.comparisons).unwrap());
+        assert_eq!((r.compared_replicates, two.compared_replicates), (Some(2), None));
+        assert!(
+            super::super::markdown(&r, "test").contains("the rows and comparisons below read replicates 0–1 of each")
+        );
+        // Read back from results.json, it says so.
+        let back: StudyResults = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back.compared_replicates, Some(2));
     }
 
     #[test]

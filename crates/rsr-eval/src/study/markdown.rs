@@ -41,6 +41,13 @@ pub fn markdown(r: &StudyResults, intro: &str) -> String {
     if r.has_replicates() {
         md.push_str(&world_gates(r, &names));
     }
+    if let Some(k) = r.compared_replicates {
+        let which = if k == 1 { "replicate 0".to_string() } else { format!("replicates 0–{}", k - 1) };
+        md.push_str(&format!(
+            "\nThe gates read every training run above; the rows and comparisons below read {which} of each world \
+(`--replicates {k}`), the later runs being raw and filter trained for the gates alone (`--gate-replicates`).\n"
+        ));
+    }
     if !r.all_gates_passed() {
         let unit = if r.has_replicates() { "world failed a gate over its training runs" } else { "seed failed a gate" };
         md.push_str(&format!(

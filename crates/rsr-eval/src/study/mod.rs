@@ -29,8 +29,8 @@ pub mod kept;
 mod markdown;
 
 pub use aggregate::{
-    aggregate, BarRow, Comparison, OverSeeds, Row, Spread, StudyResults, Verdict, WorldGates, BAR_COMPOSED_MARGIN,
-    BAR_REFERENCE, BOOTSTRAP, METRICS,
+    aggregate, aggregate_over, BarRow, Comparison, OverSeeds, Row, Spread, StudyResults, Verdict, WorldGates,
+    BAR_COMPOSED_MARGIN, BAR_REFERENCE, BOOTSTRAP, METRICS,
 };
 pub use markdown::markdown;
 
@@ -51,20 +51,43 @@ pub struct StudyConfig {
     pub control_every_seed: bool,
     /// Training runs per world (1: one; see the module's documentation).
     pub replicates: u32,
+    /// Training runs per world of the gates' variants (raw and filter), when more than
+    /// `replicates` (None: as many). Replicates from `replicates` on train only those, and only
+    /// the gates read them; the rows and comparisons read the first `replicates`.
+    pub gate_replicates: Option<u32>,
 }
+
+/// What the calibration gates read (docs/safetyworld.md#calibration-gates): the runs a
+/// replicate trained only for the gates trains.
+pub const GATE_VARIANTS: [&str; 2] = ["raw", "filter"];
 
 impl StudyConfig {
     /// The experiment of one training run of one world.
     pub fn seed_config(&self, seed: u64, replicate: u32) -> ExperimentConfig {
         let control_world = self.control_every_seed || Some(&seed) == self.seeds.first();
-        ExperimentConfig {
+        let base = ExperimentConfig {
             out: self.seed_dir(seed),
             seed,
             replicate,
             control: self.base.control && control_world && replicate == 0,
             resume: true,
             ..self.base.clone()
+        };
+        if replicate < self.replicates {
+            return base;
         }
+        // A replicate for the gates alone: raw and filter at equal compute, greedy.
+        ExperimentConfig {
+            variants: GATE_VARIANTS.iter().map(|v| v.to_string()).collect(),
+            budgets: vec![crate::results::Budget::Compute],
+            samples: 0,
+            ..base
+        }
+    }
+
+    /// Training runs per world, counting those for the gates alone.
+    pub fn runs_per_world(&self) -> u32 {
+        self.replicates.max(self.gate_replicates.unwrap_or(self.replicates))
     }
 
     /// Every model of the study, in the order it trains them (world by world, each world's
@@ -72,7 +95,7 @@ impl StudyConfig {
     pub fn planned_models(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
         for &seed in &self.seeds {
-            for replicate in 0..self.replicates {
+            for replicate in 0..self.runs_per_world() {
                 out.extend(self.seed_config(seed, replicate).planned_models());
             }
         }
@@ -92,6 +115,12 @@ impl StudyConfig {
             return Err(rsr_core::Error::Invalid(
                 "--replicates must be at least 1 (one training run per world)".into(),
             ));
+        }
+        if let Some(g) = self.gate_replicates.filter(|&g| g < self.replicates) {
+            return Err(rsr_core::Error::Invalid(format!(
+                "--gate-replicates ({g}) must be at least --replicates ({}): the gates read every run the comparison reads",
+                self.replicates
+            )));
         }
         if self.base.replicate != 0 {
             return Err(rsr_core::Error::Invalid(
@@ -172,7 +201,7 @@ pub fn run(cfg: &StudyConfig, progress: &mut dyn FnMut(u64, u32, Stage)) -> Resu
     check_settings(cfg)?;
     let mut seeds = Vec::new();
     for &seed in &cfg.seeds {
-        for replicate in 0..cfg.replicates {
+        for replicate in 0..cfg.runs_per_world() {
             let exp = cfg.seed_config(seed, replicate);
             let run = experiment::run_seed(&exp, &mut |s| progress(seed, replicate, s))?;
             let title = match replicate {
@@ -188,7 +217,7 @@ pub fn run(cfg: &StudyConfig, progress: &mut dyn FnMut(u64, u32, Stage)) -> Resu
             seeds.push(run);
         }
     }
-    Ok(aggregate(seeds))
+    Ok(aggregate_over(seeds, cfg.replicates))
 }
 #[cfg(test)]
 mod tests {
@@ -208,6 +237,7 @@ mod tests {
             seeds,
             control_every_seed: false,
             replicates: 1,
+            gate_replicates: None,
         }
     }
 
@@ -259,6 +289,33 @@ mod tests {
         assert_eq!(planned[30], dir.path().join("seed-8/replicate-2/runs/rsr/summary.json"));
         cfg.replicates = 0;
         assert!(cfg.validate().unwrap_err().to_string().contains("--replicates"));
+    }
+
+    #[test]
+    fn replicates_for_the_gates_alone_train_raw_and_filter_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path(), 500, vec![7]);
+        cfg.base.samples = 4;
+        cfg.base.budgets = vec![crate::results::Budget::Compute, crate::results::Budget::Passes];
+        (cfg.replicates, cfg.gate_replicates) = (2, Some(4));
+        cfg.validate().unwrap();
+        assert_eq!(cfg.runs_per_world(), 4);
+        let compared = cfg.seed_config(7, 1);
+        assert!(compared.variants.is_empty() && compared.samples == 4 && compared.budgets.len() == 2);
+        let gates = cfg.seed_config(7, 3);
+        assert_eq!(
+            (gates.variants.clone(), gates.samples, gates.budgets.clone()),
+            (vec!["raw".into(), "filter".into()], 0, vec![crate::results::Budget::Compute])
+        );
+        assert_eq!(gates.train_seed(), 3007, "replicate r is still training seed + 1000 r");
+        // World 7: two compared runs of five variants at two budgets (raw's passes run is its
+        // compute run: 9 each), the control, then raw and filter twice.
+        let planned = cfg.planned_models();
+        assert_eq!(planned.len(), 9 + 1 + 9 + 2 + 2, "{planned:?}");
+        assert_eq!(planned[19], dir.path().join("seed-7/replicate-2/runs/raw/summary.json"));
+        assert_eq!(planned[22], dir.path().join("seed-7/replicate-3/runs/filter/summary.json"));
+        cfg.gate_replicates = Some(1);
+        assert!(cfg.validate().unwrap_err().to_string().contains("--gate-replicates"));
     }
 
     #[test]
