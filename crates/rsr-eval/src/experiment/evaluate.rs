@@ -46,8 +46,9 @@ enum Report {
 
 /// `work(i)` for every i below `n`, `jobs` at a time, each in a rayon pool of its share of the
 /// worker threads (at least one); the results in index order. Progress is reported from the
-/// calling thread. The first item that fails stops the others from starting, and its error is
-/// returned once those already started have finished (a run is resumable where it stopped).
+/// calling thread. A failure stops the items not yet started; once those already started have
+/// finished, the error of the first failed item (in index order) is returned (a run is
+/// resumable where it stopped).
 fn at_once<T: Send>(
     n: usize,
     jobs: usize,
