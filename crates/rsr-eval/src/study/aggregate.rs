@@ -283,9 +283,11 @@ fn bar(seeds: &[SeedRun], rows: &[Row]) -> Vec<BarRow> {
     references.sort_by_key(|run| *run != base);
     let [safe_knowledge, composed] = [0, 4].map(|i| &METRICS[i]);
     debug_assert!(safe_knowledge.name.starts_with("ASR, safe-knowledge") && composed.name.contains("composed"));
-    let candidates: Vec<&Row> = rows
+    // Each candidate's points once, read against every reference.
+    let candidates: Vec<(String, _)> = rows
         .iter()
         .filter(|r| r.monitor == "own" && r.sampling.is_none() && (r.run == "rsr" || r.run.starts_with("rsr-")))
+        .map(|r| (r.label(), points(seeds, &(r.run.clone(), r.monitor.clone(), None))))
         .collect();
     let mut out = Vec::new();
     for reference_run in references {
@@ -294,12 +296,10 @@ fn bar(seeds: &[SeedRun], rows: &[Row]) -> Vec<BarRow> {
             continue;
         }
         let reference = format!("{reference_run} / {monitor}");
-        out.extend(candidates.iter().filter_map(|r| {
-            let theirs = points(seeds, &(r.run.clone(), r.monitor.clone(), None));
+        out.extend(candidates.iter().filter_map(|(label, theirs)| {
             // One metric at a time: `compare` leaves out a metric no prompt of both measured.
-            let one =
-                |m: &Metric| compare(std::iter::once(m), &r.label(), &reference, &reference_points, &theirs).pop();
-            Some(BarRow { row: r.label(), composed: one(composed)?, safe_knowledge: one(safe_knowledge)? })
+            let one = |m: &Metric| compare(std::iter::once(m), label, &reference, &reference_points, theirs).pop();
+            Some(BarRow { row: label.clone(), composed: one(composed)?, safe_knowledge: one(safe_knowledge)? })
         }));
     }
     out
@@ -441,7 +441,12 @@ pub fn aggregate_over(seeds: Vec<SeedRun>, compared: u32) -> StudyResults {
         .map(|w| WorldGates::of(w, &seeds.iter().filter(|s| s.seed == w && s.results.is_some()).collect::<Vec<_>>()))
         .collect();
     let world_passed = |seed: u64| worlds.iter().any(|w| w.seed == seed && w.passed);
-    let read: Vec<SeedRun> = seeds.iter().filter(|s| s.replicate < compared).cloned().collect();
+    // The runs the comparison reads: every one (borrowed) unless some are for the gates alone.
+    let read: std::borrow::Cow<[SeedRun]> = if seeds.iter().all(|s| s.replicate < compared) {
+        std::borrow::Cow::Borrowed(&seeds)
+    } else {
+        std::borrow::Cow::Owned(seeds.iter().filter(|s| s.replicate < compared).cloned().collect())
+    };
     let passing: Vec<SeedRun> = read.iter().filter(|s| world_passed(s.seed)).cloned().collect();
     let passing_seeds = (!passing.is_empty() && passing.len() < read.len()).then(|| {
         let (rows, comparisons) = rows_and_comparisons(&passing);
