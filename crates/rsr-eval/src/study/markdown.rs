@@ -84,6 +84,7 @@ difference over seeds is the mean over its runs.\n\n",
         );
     }
     md.push_str(&comparisons_table(&r.comparisons));
+    md.push_str(&within_budget(&r.within_budget, "##"));
     md.push_str(&format!("\n## Where {} does not win\n\n", REFERENCE.0));
     md.push_str(
         "Computed from the paired intervals above: every comparison whose interval does not put the reference \
@@ -129,6 +130,26 @@ comparisons again over only the seeds whose worlds show the situation the compar
         md.push_str(&rows_table(&p.rows));
         md.push('\n');
         md.push_str(&comparisons_table(&p.comparisons));
+        md.push_str(&within_budget(&p.within_budget, "###"));
+    }
+    md
+}
+
+/// The rows trained at another budget than `compute`, each against rsr at the same budget: a
+/// table per reference, or nothing when the study trained none.
+fn within_budget(comparisons: &[super::Comparison], heading: &str) -> String {
+    let mut references: Vec<&str> = Vec::new();
+    for c in comparisons {
+        if !references.contains(&c.reference.as_str()) {
+            references.push(&c.reference);
+        }
+    }
+    let mut md = String::new();
+    for reference in references {
+        md.push_str(&format!(
+            "\n{heading} Paired against {reference}, within its budget\n\nThe rows trained at this budget against {reference}, on the same prompts and read as above: each budget compared within itself.\n\n"
+        ));
+        md.push_str(&comparisons_table(comparisons.iter().filter(|c| c.reference == reference)));
     }
     md
 }
@@ -263,7 +284,7 @@ composed sets (`benign_composed`, `benign_open_book`): answered correctly. Promp
 }
 
 /// Every comparison against the reference, as a Markdown table.
-fn comparisons_table(comparisons: &[super::Comparison]) -> String {
+fn comparisons_table<'a>(comparisons: impl IntoIterator<Item = &'a super::Comparison>) -> String {
     let mut md = String::new();
     md.push_str(
         "| row | metric | difference, points [95% interval] | pairs | verdict | over seeds, points [95% t] | verdict over \
