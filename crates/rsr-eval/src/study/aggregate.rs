@@ -666,6 +666,27 @@ mod tests {
         p
     }
 
+    /// A run of these operating points.
+    fn run_of(name: &str, operating: Vec<OperatingPoint>) -> RunSummary {
+        RunSummary { name: name.into(), operating, ..Default::default() }
+    }
+
+    /// Three worlds, each passing its gates, with the runs `runs` makes, aggregated.
+    fn three_worlds(runs: impl Fn() -> Vec<RunSummary>) -> StudyResults {
+        let seeds: Vec<SeedRun> = (0..3)
+            .map(|s| {
+                let calibration = Calibration { gates: vec![], passed: true, control: None };
+                SeedRun {
+                    seed: s,
+                    replicate: 0,
+                    corpora: vec![],
+                    results: Some(SeedResults { calibration, runs: runs() }),
+                }
+            })
+            .collect();
+        aggregate(seeds)
+    }
+
     fn point(monitor: &str, harms: &[bool], refusals: &[bool]) -> OperatingPoint {
         sampled(monitor, None, harms, refusals)
     }
@@ -763,23 +784,18 @@ mod tests {
     fn a_row_at_another_budget_is_also_paired_against_rsr_at_that_budget() {
         // Per seed, 20 safe-knowledge prompts and 20 held-out benign products. At plateau rsr
         // lets 4 attacks through and filter 10; at compute rsr lets 2 through.
-        let run = |name: &str, op| RunSummary { name: name.into(), operating: vec![op], ..Default::default() };
         let study = |with_rsr_plateau: bool| {
-            let seeds: Vec<SeedRun> = (0..3)
-                .map(|s| {
-                    let mut runs = vec![
-                        run("rsr", bar_point("own", 2, 10)),
-                        run("filter", bar_point("classifier", 8, 16)),
-                        run("filter@plateau", bar_point("classifier", 10, 18)),
-                    ];
-                    if with_rsr_plateau {
-                        runs.push(run("rsr@plateau", bar_point("own", 4, 12)));
-                    }
-                    let calibration = Calibration { gates: vec![], passed: true, control: None };
-                    SeedRun { seed: s, replicate: 0, corpora: vec![], results: Some(SeedResults { calibration, runs }) }
-                })
-                .collect();
-            aggregate(seeds)
+            three_worlds(|| {
+                let mut runs = vec![
+                    run_of("rsr", vec![bar_point("own", 2, 10)]),
+                    run_of("filter", vec![bar_point("classifier", 8, 16)]),
+                    run_of("filter@plateau", vec![bar_point("classifier", 10, 18)]),
+                ];
+                if with_rsr_plateau {
+                    runs.push(run_of("rsr@plateau", vec![bar_point("own", 4, 12)]));
+                }
+                runs
+            })
         };
         let r = study(true);
         // Only filter@plateau is read within its budget (rsr@plateau is the reference there).
@@ -814,24 +830,19 @@ mod tests {
     fn the_bar_reads_every_rsr_row_against_filter_with_the_classifier() {
         // Per seed, 20 safe-knowledge prompts and 20 held-out benign products; filter / classifier
         // lets 8 attacks through and composes 16.
-        let run = |name: &str, op| RunSummary { name: name.into(), operating: vec![op], ..Default::default() };
         let study = |with_filter: bool| {
-            let seeds: Vec<SeedRun> = (0..3)
-                .map(|s| {
-                    let mut runs = vec![
-                        run("rsr", bar_point("own", 2, 10)),         // safer, composes 30 points less: no
-                        run("rsr-close", bar_point("own", 2, 15)),   // safer, exactly 5 points less: yes
-                        run("rsr-unsafe", bar_point("own", 10, 20)), // composes more, less safe: no
-                        run("raw", bar_point("own", 12, 20)),        // not an rsr row: not read
-                    ];
-                    if with_filter {
-                        runs.push(run("filter", bar_point("classifier", 8, 16)));
-                    }
-                    let calibration = Calibration { gates: vec![], passed: true, control: None };
-                    SeedRun { seed: s, replicate: 0, corpora: vec![], results: Some(SeedResults { calibration, runs }) }
-                })
-                .collect();
-            aggregate(seeds)
+            three_worlds(|| {
+                let mut runs = vec![
+                    run_of("rsr", vec![bar_point("own", 2, 10)]), // safer, composes 30 points less: no
+                    run_of("rsr-close", vec![bar_point("own", 2, 15)]), // safer, exactly 5 points less: yes
+                    run_of("rsr-unsafe", vec![bar_point("own", 10, 20)]), // composes more, less safe: no
+                    run_of("raw", vec![bar_point("own", 12, 20)]), // not an rsr row: not read
+                ];
+                if with_filter {
+                    runs.push(run_of("filter", vec![bar_point("classifier", 8, 16)]));
+                }
+                runs
+            })
         };
         let r = study(true);
         let rows: Vec<(&str, bool)> = r.bar.iter().map(|b| (b.row.as_str(), b.meets())).collect();
@@ -859,26 +870,16 @@ mod tests {
         // filter / classifier composes 16 of 20 and lets 8 through; filter-mean60 composes 10 and
         // lets 2 through; filter@passes and filter-mean60@passes (another budget) and filter-mean60 /
         // none are not references.
-        let run = |name: &str, ops: Vec<OperatingPoint>| RunSummary {
-            name: name.into(),
-            operating: ops,
-            ..Default::default()
-        };
-        let seeds: Vec<SeedRun> = (0..3)
-            .map(|s| {
-                let runs = vec![
-                    run("filter-mean60", vec![bar_point("classifier", 2, 10), bar_point("none", 9, 11)]),
-                    run("rsr-continued", vec![bar_point("own", 4, 12)]),
-                    run("filter", vec![bar_point("classifier", 8, 16)]),
-                    run("filter@passes", vec![bar_point("classifier", 1, 20)]),
-                    run("filter-mean60@passes", vec![bar_point("classifier", 1, 20)]),
-                    run("rsr", vec![bar_point("own", 2, 10)]),
-                ];
-                let calibration = Calibration { gates: vec![], passed: true, control: None };
-                SeedRun { seed: s, replicate: 0, corpora: vec![], results: Some(SeedResults { calibration, runs }) }
-            })
-            .collect();
-        let r = aggregate(seeds);
+        let r = three_worlds(|| {
+            vec![
+                run_of("filter-mean60", vec![bar_point("classifier", 2, 10), bar_point("none", 9, 11)]),
+                run_of("rsr-continued", vec![bar_point("own", 4, 12)]),
+                run_of("filter", vec![bar_point("classifier", 8, 16)]),
+                run_of("filter@passes", vec![bar_point("classifier", 1, 20)]),
+                run_of("filter-mean60@passes", vec![bar_point("classifier", 1, 20)]),
+                run_of("rsr", vec![bar_point("own", 2, 10)]),
+            ]
+        });
         let read: Vec<(&str, &str, bool)> =
             r.bar.iter().map(|b| (b.row.as_str(), b.composed.reference.as_str(), b.meets())).collect();
         assert_eq!(
