@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT / "docs" / "calibration"))
 
 import baseline_choice  # noqa: E402
 import decoding_split  # noqa: E402
+import world_spread  # noqa: E402
 
 
 def _row(run, monitor, asr, composed, n=100):
@@ -99,3 +100,28 @@ def test_the_decoding_cost_splits_into_stops_wrong_answers_and_gains(tmp_path):
     assert wr == "seed-1/replicate-1"
     assert c == dict(n=5, own=2, none=3, stopped=1, wrong=1, gained=1)
     assert decoding_split.split("filter", [str(tmp_path)]) == []
+
+
+def test_world_spread_reads_each_worlds_runs_in_replicate_order_with_a_t_interval(capsys, tmp_path):
+    # Two worlds: world 0 over twelve runs alternating 20% and 80% (SD 31.3), world 1 over three;
+    # seeds listed out of order, replicate 0 without the field (as rsr study writes them), and a
+    # failed seed (no calibration) skipped.
+    def seed(s, r, value):
+        out = {"seed": s, "calibration": {"gates": [{"name": "raw_benign_composed", "value": value, "n": 72}]}}
+        if r:
+            out["replicate"] = r
+        return out
+    seeds = [seed(0, r, 0.2 if r % 2 == 0 else 0.8) for r in range(11, -1, -1)]
+    seeds += [seed(1, r, v) for r, v in [(2, 0.3), (0, 0.1), (1, 0.2)]] + [{"seed": 2, "corpora": []}]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"seeds": seeds}))
+    worlds = world_spread.per_world(json.load(open(path)), "raw_benign_composed")
+    assert worlds[1] == pytest.approx([10.0, 20.0, 30.0]) and 2 not in worlds
+    assert worlds[0][:3] == pytest.approx([20.0, 80.0, 20.0])
+    # t(11) = 2.201, not the normal's 1.96: half-width 2.201 × SD / √12.
+    sd = (12 * 900 / 11) ** 0.5
+    assert world_spread.half_width(worlds[0]) == pytest.approx(2.201 * sd / 12 ** 0.5)
+    sys.argv = ["world_spread.py", str(path)]
+    world_spread.main()
+    out = capsys.readouterr().out
+    assert "world 0: 12 runs, mean 50.0%" in out and "world 1: 3 runs, mean 20.0%, SD 10.0" in out
