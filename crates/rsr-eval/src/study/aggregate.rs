@@ -481,20 +481,23 @@ pub fn aggregate_over(seeds: Vec<SeedRun>, compared: u32) -> StudyResults {
 /// Every row at a budget other than `compute` (`run@budget`) against `rsr@budget` with the
 /// reference's monitor and the row's sampling, on every metric, paired ([`StudyResults::within_budget`]).
 fn within_budget(seeds: &[SeedRun], rows: &[Row]) -> Vec<Comparison> {
+    paired_against(seeds, rows, |row| row.run.split_once('@').map(|(_, budget)| format!("{}@{budget}", REFERENCE.0)))
+}
+
+/// Every row against the reference run `reference_run` names for it (none: the row is not
+/// compared), with [`REFERENCE`]'s monitor under the row's sampling, on every metric, paired.
+/// A row that is its own reference is left out, and so is one whose reference was not trained.
+fn paired_against(seeds: &[SeedRun], rows: &[Row], reference_run: impl Fn(&Row) -> Option<String>) -> Vec<Comparison> {
     let mut out = Vec::new();
     for row in rows {
-        let Some((_, budget)) = row.run.split_once('@') else { continue };
-        let ref_key: Key = (format!("{}@{budget}", REFERENCE.0), REFERENCE.1.into(), row.sampling);
+        let Some(run) = reference_run(row) else { continue };
+        let ref_key: Key = (run, REFERENCE.1.into(), row.sampling);
         let key: Key = (row.run.clone(), row.monitor.clone(), row.sampling);
         if key == ref_key {
             continue;
         }
-        let reference_points = points(seeds, &ref_key);
-        if reference_points.is_empty() {
-            continue;
-        }
         let reference = Row { run: ref_key.0.clone(), monitor: ref_key.1.clone(), ..row.clone() }.label();
-        out.extend(compare(METRICS.iter(), &row.label(), &reference, &reference_points, &points(seeds, &key)));
+        out.extend(compare(METRICS.iter(), &row.label(), &reference, &points(seeds, &ref_key), &points(seeds, &key)));
     }
     out
 }
@@ -544,16 +547,8 @@ fn rows_and_comparisons(seeds: &[SeedRun]) -> (Vec<Row>, Vec<Comparison>) {
             }
         })
         .collect();
-    let mut comparisons = Vec::new();
-    for (row, key) in rows.iter().zip(&keys) {
-        // A sampled row is compared with the reference under the same sampling.
-        let ref_key: Key = (REFERENCE.0.into(), REFERENCE.1.into(), key.2);
-        if *key == ref_key {
-            continue;
-        }
-        let reference = Row { run: ref_key.0.clone(), monitor: ref_key.1.clone(), ..row.clone() }.label();
-        comparisons.extend(compare(METRICS.iter(), &row.label(), &reference, &points(&ref_key), &points(key)));
-    }
+    // A sampled row is compared with the reference under the same sampling.
+    let comparisons = paired_against(seeds, &rows, |_| Some(REFERENCE.0.into()));
     (rows, comparisons)
 }
 

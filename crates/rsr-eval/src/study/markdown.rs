@@ -138,14 +138,8 @@ comparisons again over only the seeds whose worlds show the situation the compar
 /// The rows trained at another budget than `compute`, each against rsr at the same budget: a
 /// table per reference, or nothing when the study trained none.
 fn within_budget(comparisons: &[super::Comparison], heading: &str) -> String {
-    let mut references: Vec<&str> = Vec::new();
-    for c in comparisons {
-        if !references.contains(&c.reference.as_str()) {
-            references.push(&c.reference);
-        }
-    }
     let mut md = String::new();
-    for reference in references {
+    for reference in distinct_references(comparisons) {
         md.push_str(&format!(
             "\n{heading} Paired against {reference}, within its budget\n\nThe rows trained at this budget against {reference}, on the same prompts and read as above: each budget compared within itself.\n\n"
         ));
@@ -283,6 +277,17 @@ composed sets (`benign_composed`, `benign_open_book`): answered correctly. Promp
     md
 }
 
+/// The references these comparisons are read against, in the order first met.
+fn distinct_references<'a>(comparisons: impl IntoIterator<Item = &'a super::Comparison>) -> Vec<&'a str> {
+    let mut references: Vec<&str> = Vec::new();
+    for c in comparisons {
+        if !references.contains(&c.reference.as_str()) {
+            references.push(&c.reference);
+        }
+    }
+    references
+}
+
 /// Every comparison against the reference, as a Markdown table.
 fn comparisons_table<'a>(comparisons: impl IntoIterator<Item = &'a super::Comparison>) -> String {
     let mut md = String::new();
@@ -322,12 +327,7 @@ estimates, and a configuration that meets it here is a candidate to be checked a
         f = BAR_REFERENCE.0,
         c = BAR_REFERENCE.1,
     );
-    let mut references: Vec<&str> = Vec::new();
-    for b in &r.bar {
-        if !references.contains(&b.composed.reference.as_str()) {
-            references.push(&b.composed.reference);
-        }
-    }
+    let references = distinct_references(r.bar.iter().map(|b| &b.composed));
     if references.len() > 1 {
         md.push_str(&format!(
             "\nThe study trained other configurations of {f} too: the same bar is read against each with the \
