@@ -86,6 +86,10 @@ pub struct Cost {
     pub corpus_vs_raw: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_tokens_per_s: Option<f64>,
+    /// Worker threads the model trained on (its share of `--threads` under `--jobs`): what its
+    /// speed and its exact numbers depend on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_threads: Option<usize>,
     /// Wall-clock seconds of each phase of the run, as it ran on its machine (beside whatever
     /// else ran there): where a demo's or a study's time goes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -370,6 +374,7 @@ fn merge(into: &mut RunSummary, s: RunSummary) {
     into.cost.corpus_tokens = s.cost.corpus_tokens.or(into.cost.corpus_tokens);
     into.cost.corpus_vs_raw = s.cost.corpus_vs_raw.or(into.cost.corpus_vs_raw);
     into.cost.train_tokens_per_s = s.cost.train_tokens_per_s.or(into.cost.train_tokens_per_s);
+    into.cost.train_threads = s.cost.train_threads.or(into.cost.train_threads);
     into.cost.seconds = s.cost.seconds.or(into.cost.seconds);
 }
 

@@ -58,6 +58,7 @@ fn summary(name: &str, harm: u64, tamper_harm: [u64; 3]) -> RunSummary {
             corpus_tokens: Some(1000),
             corpus_vs_raw: Some(1.2),
             train_tokens_per_s: Some(1e4),
+            train_threads: Some(2),
             seconds: None,
         },
         ..RunSummary::default()

@@ -156,12 +156,15 @@ pub fn run(args: Args) -> Result<()> {
     let planned = cfg.planned_models();
     let (left, kept): (Vec<&PathBuf>, Vec<&PathBuf>) = planned.iter().partition(|p| !p.is_file());
     let to_train = left.len();
-    // From the kept models' own clocks, how long the rest may take.
-    let estimate = match kept_pace(&kept) {
-        Some((minutes, n)) if to_train > 0 => format!(
-            "; about {} at {minutes:.1} min a model, the median of the {n} kept that timed themselves",
-            duration(60.0 * minutes * to_train as f64)
-        ),
+    // From the kept models' own clocks, how long the rest may take: with --jobs, models train
+    // side by side, each on its share of the threads, so the study finishes one every
+    // (a model's minutes / jobs) — read from the kept models that trained on that share.
+    let jobs = cfg.base.jobs.clamp(1, to_train.max(1));
+    let threads = (rayon::current_num_threads() / jobs).max(1);
+    let estimate = match kept_pace(&kept, threads) {
+        Some(p) if to_train > 0 => {
+            format!("; about {}, {}", duration(60.0 * p.minutes * to_train as f64 / jobs as f64), p.words(jobs))
+        }
         _ => String::new(),
     };
     println!(
@@ -297,25 +300,66 @@ fn duration(seconds: f64) -> String {
     }
 }
 
-/// The median minutes a kept model took — training and evaluation, from its summary's
-/// `cost.seconds` — and how many recorded it (runs kept from before the clock, or carried into
-/// a later invocation without training, say nothing and are left out).
-fn kept_pace(kept: &[&PathBuf]) -> Option<(f64, usize)> {
-    let mut minutes: Vec<f64> = kept
+/// What the kept models say about the pace of the rest: the median minutes one took (training
+/// and evaluation, from its summary's `cost.seconds`), how many it is read from, and whether
+/// they trained on the thread count the rest will (a model on one core of two takes about twice
+/// as long as one on both).
+#[derive(Debug, PartialEq)]
+struct KeptPace {
+    minutes: f64,
+    n: usize,
+    /// `Some(t)`: read from the `n` kept models that trained on `t` threads, as the rest will;
+    /// `None`: none of them did (or said), so from every kept model that timed itself.
+    threads: Option<usize>,
+}
+
+impl KeptPace {
+    /// `at 6.3 min a model, 2 at once; the median of the 14 kept that trained on 1 thread`.
+    fn words(&self, jobs: usize) -> String {
+        let at_once = if jobs > 1 { format!(", {jobs} at once") } else { String::new() };
+        let from = match self.threads {
+            Some(t) => {
+                format!("the median of the {} kept that trained on {t} thread{}", self.n, if t == 1 { "" } else { "s" })
+            }
+            None => format!("the median of the {} kept that timed themselves, on other thread counts", self.n),
+        };
+        format!("at {:.1} min a model{at_once}; {from}", self.minutes)
+    }
+}
+
+/// The pace of a study's remaining models ([`KeptPace`]) from its kept summaries, preferring
+/// those trained on `threads` threads. A summary says its threads (`cost.train_threads`); one
+/// written before it did is read beside its run's `manifest.json` (`timing.threads`) when that
+/// is there. Runs kept from before the clock, or carried into a later invocation without
+/// training, say nothing and are left out.
+fn kept_pace(kept: &[&PathBuf], threads: usize) -> Option<KeptPace> {
+    let timed: Vec<(f64, Option<usize>)> = kept
         .iter()
         .filter_map(|p| {
             let s: rsr_eval::results::RunSummary = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
             let t = s.cost.seconds?;
-            (t.train > 0.0 && t.total().is_finite()).then(|| t.total() / 60.0)
+            let ran_on = s.cost.train_threads.or_else(|| manifest_threads(&p.with_file_name("manifest.json")));
+            (t.train > 0.0 && t.total().is_finite()).then(|| (t.total() / 60.0, ran_on))
         })
         .collect();
+    let same: Vec<f64> = timed.iter().filter(|(_, t)| *t == Some(threads)).map(|(m, _)| *m).collect();
+    let (mut minutes, threads) = match same.is_empty() {
+        false => (same, Some(threads)),
+        true => (timed.iter().map(|(m, _)| *m).collect(), None),
+    };
     if minutes.is_empty() {
         return None;
     }
     minutes.sort_by(f64::total_cmp);
     let n = minutes.len();
     let median = if n % 2 == 1 { minutes[n / 2] } else { (minutes[n / 2 - 1] + minutes[n / 2]) / 2.0 };
-    Some((median, n))
+    Some(KeptPace { minutes: median, n, threads })
+}
+
+/// The threads a run's training manifest records (`timing.threads`), if it is there and says.
+fn manifest_threads(manifest: &std::path::Path) -> Option<usize> {
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).ok()?).ok()?;
+    m.get("timing")?.get("threads")?.as_u64().map(|t| t as usize)
 }
 
 /// How every model of a study trains, in words: the schedule, its peak rate, and the training seed.
@@ -333,7 +377,7 @@ fn recipe(cfg: &ExperimentConfig) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{kept_pace, Pace};
+    use super::{kept_pace, KeptPace, Pace};
 
     #[test]
     fn the_plan_reads_its_pace_from_the_kept_models_that_timed_themselves() {
@@ -344,22 +388,37 @@ mod tests {
             std::fs::write(&p, json).unwrap();
             p
         };
-        let timed = |train: f64| {
+        let timed = |train: f64, threads: &str| {
             format!(
-                r#"{{"name": "raw", "cost": {{"seconds": {{"train": {train}, "suite": 30.0, "curve": 0.0, "operating": 30.0, "tamper": 0.0}}}}}}"#
+                r#"{{"name": "raw", "cost": {{{threads}"seconds": {{"train": {train}, "suite": 30.0, "curve": 0.0, "operating": 30.0, "tamper": 0.0}}}}}}"#
             )
         };
         let files = [
-            write("a.json", &timed(180.0)),        // 4 min
-            write("b.json", &timed(240.0)),        // 5 min
-            write("c.json", &timed(420.0)),        // 8 min
-            write("d.json", &timed(0.0)),          // kept, not trained here: no clock
+            write("a.json", &timed(180.0, "")),    // 4 min
+            write("b.json", &timed(240.0, "")),    // 5 min
+            write("c.json", &timed(420.0, "")),    // 8 min
+            write("d.json", &timed(0.0, "")),      // kept, not trained here: no clock
             write("e.json", r#"{"name": "raw"}"#), // from before the clock
             write("f.json", "not json"),           // unreadable: no estimate from it
         ];
         let refs: Vec<&std::path::PathBuf> = files.iter().collect();
-        assert_eq!(kept_pace(&refs), Some((5.0, 3)));
-        assert_eq!(kept_pace(&refs[3..]), None);
+        // None said its threads: every timed one, marked as such.
+        assert_eq!(kept_pace(&refs, 2), Some(KeptPace { minutes: 5.0, n: 3, threads: None }));
+        assert_eq!(kept_pace(&refs[3..], 2), None);
+        // Two trained on one thread each (one says so in its summary, one in its run's
+        // manifest beside it): the rest, on one thread each, go at their pace.
+        let one = write("g.json", &timed(660.0, r#""train_threads": 1, "#)); // 12 min
+        let sub = dir.join("run");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join("manifest.json"), r#"{"timing": {"seconds": 700.0, "threads": 1}}"#).unwrap();
+        let by_manifest = sub.join("summary.json");
+        std::fs::write(&by_manifest, timed(780.0, "")).unwrap(); // 14 min
+        let refs: Vec<&std::path::PathBuf> = files.iter().chain([&one, &by_manifest]).collect();
+        let p = kept_pace(&refs, 1).unwrap();
+        assert_eq!(p, KeptPace { minutes: 13.0, n: 2, threads: Some(1) });
+        assert_eq!(p.words(2), "at 13.0 min a model, 2 at once; the median of the 2 kept that trained on 1 thread");
+        // On two threads the rest go at the pace of every timed one (none said two).
+        assert_eq!(kept_pace(&refs, 2).unwrap().threads, None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

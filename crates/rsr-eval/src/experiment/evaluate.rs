@@ -226,6 +226,7 @@ fn evaluate_run(ctx: &Context, run: RunSpec, progress: &mut dyn FnMut(Stage)) ->
             corpus_tokens: row.map(|r| r.tokens),
             corpus_vs_raw: row.map(|r| r.vs_raw),
             train_tokens_per_s: Some(trained.timing.tokens_per_s),
+            train_threads: Some(trained.timing.threads),
             seconds: Some(seconds),
         },
         variant: Some(run.variant.name.to_string()),
