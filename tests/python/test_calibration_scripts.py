@@ -125,3 +125,31 @@ def test_world_spread_reads_each_worlds_runs_in_replicate_order_with_a_t_interva
     world_spread.main()
     out = capsys.readouterr().out
     assert "world 0: 12 runs, mean 50.0%" in out and "world 1: 3 runs, mean 20.0%, SD 10.0" in out
+
+
+def test_recipe_read_pairs_each_recipe_with_todays_by_world_and_refuses_an_incomplete_one(capsys, tmp_path):
+    import recipe_read
+
+    def study(shift, worlds=recipe_read.WORLDS):
+        seeds = []
+        for w in worlds:
+            for r, v in enumerate(recipe_read.gate_odds.RUNS[w]):
+                s = {"seed": w, "calibration": {"gates": [{"name": "raw_benign_composed", "value": (v + shift) / 100, "n": 72}]}}
+                if r:
+                    s["replicate"] = r
+                seeds.append(s)
+        return {"seeds": seeds}
+
+    # Today's runs shifted by +10 points on every world: +10 exactly, no spread between worlds.
+    mean, means = recipe_read.read(study(10.0))
+    assert mean == pytest.approx(65.5 + 10.0, abs=0.05)
+    assert recipe_read.against_today(means) == pytest.approx((10.0, 0.0))
+    with pytest.raises(ValueError, match=r"\[103\]"):
+        recipe_read.read(study(0.0, worlds=[100, 104, 101, 102]))
+    done, partial = tmp_path / "done.json", tmp_path / "partial.json"
+    done.write_text(json.dumps(study(-5.0)))
+    partial.write_text(json.dumps(study(0.0, worlds=[100])))
+    sys.argv = ["recipe_read.py", str(done), str(partial)]
+    recipe_read.main()
+    out = capsys.readouterr().out
+    assert "against today's recipe -5.0 [-5.0, -5.0] points" in out and "partial.json: not read" in out
