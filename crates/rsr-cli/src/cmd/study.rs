@@ -160,7 +160,7 @@ pub fn run(args: Args) -> Result<()> {
     // side by side, each on its share of the threads, so the study finishes one every
     // (a model's minutes / jobs) — read from the kept models that trained on that share.
     let jobs = cfg.base.jobs.clamp(1, to_train.max(1));
-    let threads = (rayon::current_num_threads() / jobs).max(1);
+    let threads = rsr_eval::experiment::threads_per_job(jobs);
     let estimate = match kept_pace(&kept, threads) {
         Some(p) if to_train > 0 => {
             format!("; about {}, {}", duration(60.0 * p.minutes * to_train as f64 / jobs as f64), p.words(jobs))

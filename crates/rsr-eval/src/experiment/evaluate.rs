@@ -44,6 +44,12 @@ enum Report {
     Eval(String, String, usize, usize),
 }
 
+/// The threads each of `jobs` models trained at once gets: its share of the worker pool (at
+/// least one). A model's numbers depend on it (`cost.train_threads`).
+pub fn threads_per_job(jobs: usize) -> usize {
+    (rayon::current_num_threads() / jobs.max(1)).max(1)
+}
+
 /// `work(i)` for every i below `n`, `jobs` at a time, each in a rayon pool of its share of the
 /// worker threads (at least one); the results in index order. Progress is reported from the
 /// calling thread. A failure stops the items not yet started; once those already started have
@@ -57,7 +63,7 @@ fn at_once<T: Send>(
 ) -> Result<Vec<T>> {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let jobs = jobs.clamp(1, n.max(1));
-    let threads = (rayon::current_num_threads() / jobs).max(1);
+    let threads = threads_per_job(jobs);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let done: std::sync::Mutex<Vec<Option<Result<T>>>> = std::sync::Mutex::new((0..n).map(|_| None).collect());

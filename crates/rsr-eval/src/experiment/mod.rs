@@ -19,7 +19,7 @@ pub use config::{
     REPLICATE_STRIDE, VARIANTS,
 };
 pub use corpora::{build_corpora, unsafe_trainable_words};
-pub use evaluate::train_and_evaluate;
+pub use evaluate::{threads_per_job, train_and_evaluate};
 pub use training::train_control;
 
 use crate::gym::WorldSuite;
