@@ -1,9 +1,10 @@
-"""Fail when `rsr-cli` and `rsr-py` resolve a shared dependency with different features.
+"""Fail when `rsr-py` resolves a dependency it shares with `rsr-cli`, or with the workspace's test
+build, with other features.
 
 A crate built with other features is another artefact, so `pip install .` (maturin builds
-rsr-py alone) after `cargo build --release -p rsr-cli` would compile the stack above it again.
-crates/workspace-hack asks for the union; this names any crate that drifted, with the features
-to add there.
+rsr-py alone) after `cargo build --release -p rsr-cli` — or, in .ci/run, on the test build of
+`cargo test --workspace` — would compile the stack above it again. crates/workspace-hack asks for
+the union; this names any crate that drifted, with the features to add there.
 
 usage: python3 .ci/unified_features.py
 """
@@ -11,9 +12,9 @@ import subprocess
 import sys
 
 
-def features(package):
+def features(*selection, edges="normal,build"):
     out = subprocess.run(
-        ["cargo", "tree", "--locked", "-p", package, "-e", "normal,build", "--prefix", "none", "-f", "{p}|{f}"],
+        ["cargo", "tree", "--locked", *selection, "-e", edges, "--prefix", "none", "-f", "{p}|{f}"],
         check=True, capture_output=True, text=True,
     ).stdout
     seen = {}
@@ -26,12 +27,18 @@ def features(package):
     return seen
 
 
-cli, py = features("rsr-cli"), features("rsr-py")
-shared = sorted(set(cli) & set(py))
-drift = [k for k in shared if cli[k] != py[k]]
-for k in drift:
-    print(f"{k}: rsr-cli builds it with {sorted(cli[k])}, rsr-py with {sorted(py[k])}", file=sys.stderr)
-if drift:
-    sys.exit(f"{len(drift)} of {len(shared)} shared crates differ in features: add the union to "
-             "crates/workspace-hack/Cargo.toml ([build-dependencies] for proc macros' dependencies such as syn)")
-print(f"rsr-cli and rsr-py resolve all {len(shared)} shared crates with the same features")
+py = features("-p", "rsr-py")
+builds = [("rsr-cli", features("-p", "rsr-cli")),
+          ("the test build", features("--workspace", edges="normal,build,dev"))]
+drifted = 0
+for name, other in builds:
+    shared = sorted(set(other) & set(py))
+    drift = [k for k in shared if other[k] != py[k]]
+    for k in drift:
+        print(f"{k}: {name} builds it with {sorted(other[k])}, rsr-py with {sorted(py[k])}", file=sys.stderr)
+    drifted += len(drift)
+    if not drift:
+        print(f"rsr-py and {name} resolve all {len(shared)} shared crates with the same features")
+if drifted:
+    sys.exit(f"{drifted} shared crates differ in features: add the union to crates/workspace-hack/Cargo.toml "
+             "([build-dependencies] for proc macros' dependencies such as syn)")
