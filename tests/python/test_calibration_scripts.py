@@ -153,3 +153,34 @@ def test_recipe_read_pairs_each_recipe_with_todays_by_world_and_refuses_an_incom
     recipe_read.main()
     out = capsys.readouterr().out
     assert "against today's recipe -5.0 [-5.0, -5.0] points" in out and "partial.json: not read" in out
+
+
+def _queue(calib, *args):
+    import subprocess
+
+    env = {**__import__("os").environ, "DRY_RUN": "1", "CALIB": str(calib), "RSR": "rsr"}
+    p = subprocess.run(["bash", "docs/calibration/queue.sh", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_the_queue_runs_the_fixed_studies_in_order_and_the_comparison_the_choice_prints(rows, tmp_path):
+    code, out, err = _queue(tmp_path)
+    assert code == 0, err
+    steps = [line for line in out.splitlines() if line.startswith("== ")]
+    assert [s[:5] for s in steps] == ["== 1.", "== 2.", "== 3.", "== 4.", "== do"], steps
+    commands = [line for line in out.splitlines() if line.startswith("+ rsr study")]
+    assert len(commands) == 6 and all("--jobs 2" in c for c in commands), commands  # trials, 4 recipes, plateau
+    assert f"--out {tmp_path}/r60-lr6 " in out and out.rstrip().count("--train-tokens 2400000") == 4
+    # With the trials' results in, the comparison is the command baseline_choice.py prints, in CALIB.
+    (tmp_path / "base-trials").mkdir()
+    (tmp_path / "base-trials" / "results.json").write_text(json.dumps({"rows": list(rows.values())}))
+    code, out, err = _queue(tmp_path)
+    assert code == 0, err
+    expected = baseline_choice.evaluation_command(baseline_choice.choose(rows))
+    expected = expected.replace("--out calib/", f"--out {tmp_path}/")
+    assert f"+ {expected} --jobs 2" in out.splitlines(), out
+    # An unchosen baseline stops the queue before anything after the trials.
+    del rows[("tag-untagged50", "own")]
+    (tmp_path / "base-trials" / "results.json").write_text(json.dumps({"rows": list(rows.values())}))
+    code, out, err = _queue(tmp_path)
+    assert code != 0 and "a baseline is not chosen" in err and "== 3." not in out

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The compute fixed in advance, in the order fixed there:
+#   1. the baselines' trials        docs/ablations.md, "Fair choice"
+#   2. the comparison               docs/ablations.md, "Then the comparison"
+#   3. four recipes at 60% compute  docs/safetyworld.md, "a recipe at 60% of the compute"
+#   4. the plateau budget           docs/study.md, "the study at the plateau budget"
+# Every step is `rsr study`, which keeps finished models: run this again to resume where it
+# stopped (a machine that goes away loses only the models in flight). It decides nothing: the
+# comparison's variants are what docs/calibration/baseline_choice.py prints from the trials'
+# results, by the rule committed before any trial trained, and nothing is read here.
+#
+# usage (from the repository root):
+#   docs/calibration/queue.sh           train what is missing, step after step
+#   docs/calibration/queue.sh export    copy every finished summary into docs/calibration/kept/
+#                                       (the files a study carries: docs/study.md, item 12)
+# environment:
+#   RSR=path/to/rsr   the binary (default: rsr on PATH)
+#   CALIB=DIR         where the studies live (default: calib)
+#   DRY_RUN=1         print the commands, run nothing
+set -euo pipefail
+RSR=${RSR:-rsr}
+CALIB=${CALIB:-calib}
+KEPT=docs/calibration/kept
+[ -d "$KEPT" ] || { echo "run this from the repository root (no $KEPT here)" >&2; exit 1; }
+
+run() {
+  echo "+ $*"
+  [ -n "${DRY_RUN:-}" ] || "$@"
+}
+
+# seed DIR FROM: a study directory begins with kept files (never overwriting what is there).
+seed() {
+  [ -d "$2" ] || { echo "no kept files at $2" >&2; exit 1; }
+  run mkdir -p "$1"
+  run cp -rn "$2/." "$1/"
+}
+
+TRIALS=filter,refuse,tag,filter-continued,filter-mean50,filter-mean60,filter-mean70,filter-segments,refuse-continued,refuse-fixed,refuse-category,refuse-offer,refuse-no-notice,refuse-half,refuse-drop-exchange,tag-continued,tag-untagged0,tag-untagged5,tag-untagged10,tag-untagged20,tag-untagged30,tag-untagged50
+RECIPES=("r60-base" "r60-decay50 --decay 0.5" "r60-lr6 --lr 0.006" "r60-batch4 --batch-size 4")
+
+# name → the kept files it starts from (exported files identical to these are not copied back)
+seed_of() {
+  case "$1" in
+    eval-final | plateau) echo docs/kept/eval-r3 ;;
+    base-trials) echo "$KEPT/cand-cal" ;;
+    *) echo "" ;;
+  esac
+}
+
+if [ "${1:-}" = export ]; then
+  for dir in "$CALIB"/base-trials "$CALIB"/eval-final "$CALIB"/r60-* "$CALIB"/plateau; do
+    [ -f "$dir/study.json" ] || continue
+    name=$(basename "$dir") from=$(seed_of "$(basename "$dir")") tmp=$(mktemp -d)
+    "$RSR" study --out "$dir" --export-kept "$tmp/kept" >/dev/null
+    (cd "$tmp/kept" && find . -type f) | while read -r f; do
+      if [ -n "$from" ] && [ -f "$from/$f" ] && cmp -s "$tmp/kept/$f" "$from/$f"; then continue; fi
+      mkdir -p "$KEPT/$name/$(dirname "$f")"
+      cp "$tmp/kept/$f" "$KEPT/$name/$f"
+    done
+    rm -rf "$tmp"
+    echo "$name: $(find "$KEPT/$name" -name summary.json | wc -l) summaries in $KEPT/$name"
+  done
+  exit 0
+fi
+
+echo "== 1. the baselines' trials (189 models)"
+if [ ! -f "$CALIB/base-trials/study.json" ]; then
+  # filter's default runs are the candidates' confirmation's, copied in, not trained again.
+  run mkdir -p "$CALIB/base-trials"
+  run cp "$KEPT/cand-cal/study.json" "$CALIB/base-trials/"
+  for w in seed-100 seed-104 seed-101; do
+    for r in "" replicate-1/ replicate-2/; do
+      run mkdir -p "$CALIB/base-trials/$w/${r}runs"
+      run cp -r "$KEPT/cand-cal/$w/${r}runs/filter" "$CALIB/base-trials/$w/${r}runs/"
+    done
+  done
+fi
+[ ! -d "$KEPT/base-trials" ] || run cp -rn "$KEPT/base-trials/." "$CALIB/base-trials/"
+run "$RSR" study --out "$CALIB/base-trials" --seeds 100,104,101 --replicates 3 --no-control --samples 0 \
+  --variants "$TRIALS" --jobs 2
+
+echo "== 2. the comparison, with each baseline's chosen configuration"
+if [ -n "${DRY_RUN:-}" ] && [ ! -f "$CALIB/base-trials/results.json" ]; then
+  echo "+ (the command docs/calibration/baseline_choice.py prints from $CALIB/base-trials/results.json)"
+else
+  choice=$(python3 docs/calibration/baseline_choice.py "$CALIB/base-trials/results.json")
+  echo "$choice"
+  command=$(echo "$choice" | sed -n 's/^    rsr study /study /p')
+  [ -n "$command" ] || { echo "no comparison: a baseline is not chosen (above)" >&2; exit 1; }
+  seed "$CALIB/eval-final" docs/kept/eval-r3
+  # --jobs 2 as for the trials (two 1-thread models at once: other draws, each reproducible).
+  # shellcheck disable=SC2086  # the printed command is words
+  run "$RSR" ${command//--out calib\//--out $CALIB/} --jobs 2
+fi
+
+echo "== 3. four recipes at 60% of today's training compute (35 models each)"
+for recipe in "${RECIPES[@]}"; do
+  read -r name knob <<<"$recipe"
+  # shellcheck disable=SC2086  # the knob is words
+  run "$RSR" study --out "$CALIB/$name" --seeds 100,104,101,102,103 --replicates 3 --variants raw,filter \
+    --control-every-seed --samples 0 --train-tokens 2400000 --jobs 2 $knob
+done
+
+echo "== 4. the plateau budget on the evaluation worlds (75 models)"
+seed "$CALIB/plateau" docs/kept/eval-r3
+run "$RSR" study --out "$CALIB/plateau" --seeds 0,1,2,3,4 --replicates 3 --control-every-seed --samples 0 \
+  --budgets compute,plateau --jobs 2
+echo "== done: read each as its page says (nothing here reads a result)"
