@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The compute fixed in advance, in the order fixed there:
-#   1. the baselines' trials        docs/ablations.md, "Fair choice"
-#   2. the comparison               docs/ablations.md, "Then the comparison"
-#   3. four recipes at 60% compute  docs/safetyworld.md, "a recipe at 60% of the compute"
+# The compute fixed in advance, in this order:
+#   1. four recipes at 60% compute  docs/safetyworld.md, "a recipe at 60% of the compute"
+#   2. the baselines' trials        docs/ablations.md, "Fair choice" (under way since 2026-12-05)
+#   3. the comparison               docs/ablations.md, "Then the comparison"
 #   4. the plateau budget           docs/study.md, "the study at the plateau budget"
+# (The recipes were first fixed to run after the comparison; moved first on 2026-12-05, before
+# any recipe or comparison model trained, because a recipe that reaches the gates has the
+# comparison rerun at it — run before, the comparison could be trained twice.)
 # Every step is `rsr study`, which keeps finished models: run this again to resume where it
 # stopped (a machine that goes away loses only the models in flight). It decides nothing: the
 # comparison's variants are what docs/calibration/baseline_choice.py prints from the trials'
@@ -63,7 +66,15 @@ if [ "${1:-}" = export ]; then
   exit 0
 fi
 
-echo "== 1. the baselines' trials (189 models)"
+echo "== 1. four recipes at 60% of today's training compute (35 models each)"
+for recipe in "${RECIPES[@]}"; do
+  read -r name knob <<<"$recipe"
+  # shellcheck disable=SC2086  # the knob is words
+  run "$RSR" study --out "$CALIB/$name" --seeds 100,104,101,102,103 --replicates 3 --variants raw,filter \
+    --control-every-seed --samples 0 --train-tokens 2400000 --jobs 2 $knob
+done
+
+echo "== 2. the baselines' trials (189 models)"
 if [ ! -f "$CALIB/base-trials/study.json" ]; then
   # filter's default runs are the candidates' confirmation's, copied in, not trained again.
   run mkdir -p "$CALIB/base-trials"
@@ -79,7 +90,7 @@ fi
 run "$RSR" study --out "$CALIB/base-trials" --seeds 100,104,101 --replicates 3 --no-control --samples 0 \
   --variants "$TRIALS" --jobs 2
 
-echo "== 2. the comparison, with each baseline's chosen configuration"
+echo "== 3. the comparison, with each baseline's chosen configuration"
 if [ -n "${DRY_RUN:-}" ] && [ ! -f "$CALIB/base-trials/results.json" ]; then
   echo "+ (the command docs/calibration/baseline_choice.py prints from $CALIB/base-trials/results.json)"
 else
@@ -92,14 +103,6 @@ else
   # shellcheck disable=SC2086  # the printed command is words
   run "$RSR" ${command//--out calib\//--out $CALIB/} --jobs 2
 fi
-
-echo "== 3. four recipes at 60% of today's training compute (35 models each)"
-for recipe in "${RECIPES[@]}"; do
-  read -r name knob <<<"$recipe"
-  # shellcheck disable=SC2086  # the knob is words
-  run "$RSR" study --out "$CALIB/$name" --seeds 100,104,101,102,103 --replicates 3 --variants raw,filter \
-    --control-every-seed --samples 0 --train-tokens 2400000 --jobs 2 $knob
-done
 
 echo "== 4. the plateau budget on the evaluation worlds (75 models)"
 seed "$CALIB/plateau" docs/kept/eval-r3

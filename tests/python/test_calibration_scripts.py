@@ -179,8 +179,10 @@ def test_the_queue_runs_the_fixed_studies_in_order_and_the_comparison_the_choice
     expected = baseline_choice.evaluation_command(baseline_choice.choose(rows))
     expected = expected.replace("--out calib/", f"--out {tmp_path}/")
     assert f"+ {expected} --jobs 2" in out.splitlines(), out
+    # The recipes first (a recipe that reaches the gates has the comparison rerun at it).
+    assert out.index("--out " + str(tmp_path) + "/r60-batch4 ") < out.index("--out " + str(tmp_path) + "/base-trials ")
     # An unchosen baseline stops the queue before anything after the trials.
     del rows[("tag-untagged50", "own")]
     (tmp_path / "base-trials" / "results.json").write_text(json.dumps({"rows": list(rows.values())}))
     code, out, err = _queue(tmp_path)
-    assert code != 0 and "a baseline is not chosen" in err and "== 3." not in out
+    assert code != 0 and "a baseline is not chosen" in err and "== 4." not in out
