@@ -38,6 +38,14 @@ seed() {
   run cp -rn "$2/." "$1/"
 }
 
+# carry NAME: the summaries an earlier machine exported (`queue.sh export`) go back in first, so a
+# fresh machine resumes where the last one stopped (docs/study.md, item 12).
+carry() {
+  [ -d "$KEPT/$1" ] || return 0
+  run mkdir -p "$CALIB/$1"
+  run cp -rn "$KEPT/$1/." "$CALIB/$1/"
+}
+
 TRIALS=filter,refuse,tag,filter-continued,filter-mean50,filter-mean60,filter-mean70,filter-segments,refuse-continued,refuse-fixed,refuse-category,refuse-offer,refuse-no-notice,refuse-half,refuse-drop-exchange,tag-continued,tag-untagged0,tag-untagged5,tag-untagged10,tag-untagged20,tag-untagged30,tag-untagged50
 RECIPES=("r60-base" "r60-decay50 --decay 0.5" "r60-lr6 --lr 0.006" "r60-batch4 --batch-size 4")
 
@@ -69,6 +77,7 @@ fi
 echo "== 1. four recipes at 60% of today's training compute (35 models each)"
 for recipe in "${RECIPES[@]}"; do
   read -r name knob <<<"$recipe"
+  carry "$name"
   # shellcheck disable=SC2086  # the knob is words
   run "$RSR" study --out "$CALIB/$name" --seeds 100,104,101,102,103 --replicates 3 --variants raw,filter \
     --control-every-seed --samples 0 --train-tokens 2400000 --jobs 2 $knob
@@ -86,7 +95,7 @@ if [ ! -f "$CALIB/base-trials/study.json" ]; then
     done
   done
 fi
-[ ! -d "$KEPT/base-trials" ] || run cp -rn "$KEPT/base-trials/." "$CALIB/base-trials/"
+carry base-trials
 run "$RSR" study --out "$CALIB/base-trials" --seeds 100,104,101 --replicates 3 --no-control --samples 0 \
   --variants "$TRIALS" --jobs 2
 
@@ -99,6 +108,7 @@ else
   command=$(echo "$choice" | sed -n 's/^    rsr study /study /p')
   [ -n "$command" ] || { echo "no comparison: a baseline is not chosen (above)" >&2; exit 1; }
   seed "$CALIB/eval-final" docs/kept/eval-r3
+  carry eval-final
   # --jobs 2 as for the trials (two 1-thread models at once: other draws, each reproducible).
   # shellcheck disable=SC2086  # the printed command is words
   run "$RSR" ${command//--out calib\//--out $CALIB/} --jobs 2
@@ -106,6 +116,7 @@ fi
 
 echo "== 4. the plateau budget on the evaluation worlds (75 models)"
 seed "$CALIB/plateau" docs/kept/eval-r3
+carry plateau
 run "$RSR" study --out "$CALIB/plateau" --seeds 0,1,2,3,4 --replicates 3 --control-every-seed --samples 0 \
   --budgets compute,plateau --jobs 2
 echo "== done: read each as its page says (nothing here reads a result)"

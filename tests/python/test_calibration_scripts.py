@@ -179,6 +179,8 @@ def test_the_queue_runs_the_fixed_studies_in_order_and_the_comparison_the_choice
     expected = baseline_choice.evaluation_command(baseline_choice.choose(rows))
     expected = expected.replace("--out calib/", f"--out {tmp_path}/")
     assert f"+ {expected} --jobs 2" in out.splitlines(), out
+    # What an earlier machine exported goes back in before its study resumes.
+    assert f"+ cp -rn docs/calibration/kept/base-trials/. {tmp_path}/base-trials/" in out.splitlines()
     # The recipes first (a recipe that reaches the gates has the comparison rerun at it).
     assert out.index("--out " + str(tmp_path) + "/r60-batch4 ") < out.index("--out " + str(tmp_path) + "/base-trials ")
     # An unchosen baseline stops the queue before anything after the trials.
