@@ -20,6 +20,8 @@
 #   RSR=path/to/rsr   the binary (default: rsr on PATH)
 #   CALIB=DIR         where the studies live (default: calib)
 #   DRY_RUN=1         print the commands, run nothing
+# bash reads a script as it runs it: to edit the checkout while the queue runs, run a copy
+# (`cp docs/calibration/queue.sh /tmp/queue.sh && bash /tmp/queue.sh`, from the repository root).
 set -euo pipefail
 RSR=${RSR:-rsr}
 CALIB=${CALIB:-calib}
