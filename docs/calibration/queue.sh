@@ -33,19 +33,27 @@ run() {
   [ -n "${DRY_RUN:-}" ] || "$@"
 }
 
-# seed DIR FROM: a study directory begins with kept files (never overwriting what is there).
+# copy_missing FROM DIR: every file of FROM that DIR lacks (what DIR has is never overwritten;
+# `cp -n` is not used: coreutils 9.2 made a skipped file an error, later ones warn).
+copy_missing() {
+  echo "+ copy_missing $1 $2"
+  [ -z "${DRY_RUN:-}" ] || return 0
+  (cd "$1" && find . -type f) | while read -r f; do
+    [ -e "$2/$f" ] || { mkdir -p "$2/$(dirname "$f")" && cp "$1/$f" "$2/$f"; }
+  done
+}
+
+# seed DIR FROM: a study directory begins with kept files.
 seed() {
   [ -d "$2" ] || { echo "no kept files at $2" >&2; exit 1; }
-  run mkdir -p "$1"
-  run cp -rn "$2/." "$1/"
+  copy_missing "$2" "$1"
 }
 
 # carry NAME: the summaries an earlier machine exported (`queue.sh export`) go back in first, so a
 # fresh machine resumes where the last one stopped (docs/study.md, item 12).
 carry() {
   [ -d "$KEPT/$1" ] || return 0
-  run mkdir -p "$CALIB/$1"
-  run cp -rn "$KEPT/$1/." "$CALIB/$1/"
+  copy_missing "$KEPT/$1" "$CALIB/$1"
 }
 
 TRIALS=filter,refuse,tag,filter-continued,filter-mean50,filter-mean60,filter-mean70,filter-segments,refuse-continued,refuse-fixed,refuse-category,refuse-offer,refuse-no-notice,refuse-half,refuse-drop-exchange,tag-continued,tag-untagged0,tag-untagged5,tag-untagged10,tag-untagged20,tag-untagged30,tag-untagged50

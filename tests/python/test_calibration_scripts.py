@@ -180,7 +180,7 @@ def test_the_queue_runs_the_fixed_studies_in_order_and_the_comparison_the_choice
     expected = expected.replace("--out calib/", f"--out {tmp_path}/")
     assert f"+ {expected} --jobs 2" in out.splitlines(), out
     # What an earlier machine exported goes back in before its study resumes.
-    assert f"+ cp -rn docs/calibration/kept/base-trials/. {tmp_path}/base-trials/" in out.splitlines()
+    assert f"+ copy_missing docs/calibration/kept/base-trials {tmp_path}/base-trials" in out.splitlines()
     # The recipes first (a recipe that reaches the gates has the comparison rerun at it).
     assert out.index("--out " + str(tmp_path) + "/r60-batch4 ") < out.index("--out " + str(tmp_path) + "/base-trials ")
     # An unchosen baseline stops the queue before anything after the trials.
@@ -188,3 +188,18 @@ def test_the_queue_runs_the_fixed_studies_in_order_and_the_comparison_the_choice
     (tmp_path / "base-trials" / "results.json").write_text(json.dumps({"rows": list(rows.values())}))
     code, out, err = _queue(tmp_path)
     assert code != 0 and "a baseline is not chosen" in err and "== 4." not in out
+
+
+def test_the_queue_copies_back_only_what_a_study_directory_lacks(tmp_path):
+    import subprocess
+
+    src, dst = tmp_path / "kept", tmp_path / "calib" / "study"
+    (src / "seed-1" / "runs" / "raw").mkdir(parents=True)
+    (src / "seed-1" / "runs" / "raw" / "summary.json").write_text("kept")
+    (src / "study.json").write_text("kept")
+    dst.mkdir(parents=True)
+    (dst / "study.json").write_text("newer")
+    script = f'eval "$(sed -n "/^copy_missing() {{/,/^}}/p" docs/calibration/queue.sh)"; copy_missing {src} {dst}'
+    subprocess.run(["bash", "-c", script], cwd=ROOT, check=True, capture_output=True)
+    assert (dst / "seed-1" / "runs" / "raw" / "summary.json").read_text() == "kept"
+    assert (dst / "study.json").read_text() == "newer"
