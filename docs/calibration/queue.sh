@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # The compute fixed in advance, in this order:
 #   1. four recipes at 60% compute  docs/safetyworld.md, "a recipe at 60% of the compute"
-#   2. the baselines' trials        docs/ablations.md, "Fair choice" (under way since 2026-12-05)
-#   3. the comparison               docs/ablations.md, "Then the comparison"
-#   4. the plateau budget           docs/study.md, "the study at the plateau budget"
+#   2. the recipe the rest trains at: 4M tokens, or the recipe that reached the gates
+#                                   (docs/calibration/recipe_choice.py; docs/safetyworld.md,
+#                                   "what follows each outcome", fixed before any recipe was read)
+#   3. the baselines' trials        docs/ablations.md, "Fair choice" (under way since 2026-12-05);
+#                                   at a recipe, with rsr's default and candidates beside them
+#   4. the comparison               docs/ablations.md, "Then the comparison"
+#   5. the plateau budget           docs/study.md, "the study at the plateau budget"
 # (The recipes were first fixed to run after the comparison; moved first on 2026-12-05, before
 # any recipe or comparison model trained, because a recipe that reaches the gates has the
 # comparison rerun at it — run before, the comparison could be trained twice.)
 # Every step is `rsr study`, which keeps finished models: run this again to resume where it
 # stopped (a machine that goes away loses only the models in flight). It decides nothing: the
-# comparison's variants are what docs/calibration/baseline_choice.py prints from the trials'
-# results, by the rule committed before any trial trained, and nothing is read here.
+# recipe is what docs/calibration/recipe_choice.py prints, the comparison's variants what
+# docs/calibration/baseline_choice.py prints from the trials' results, each by a rule committed
+# before its studies trained, and nothing else is read here.
 #
 # usage (from the repository root):
 #   docs/calibration/queue.sh           train what is missing, step after step
@@ -57,7 +62,8 @@ carry() {
 }
 
 TRIALS=filter,refuse,tag,filter-continued,filter-mean50,filter-mean60,filter-mean70,filter-segments,refuse-continued,refuse-fixed,refuse-category,refuse-offer,refuse-no-notice,refuse-half,refuse-drop-exchange,tag-continued,tag-untagged0,tag-untagged5,tag-untagged10,tag-untagged20,tag-untagged30,tag-untagged50
-RECIPES=("r60-base" "r60-decay50 --decay 0.5" "r60-lr6 --lr 0.006" "r60-batch4 --batch-size 4")
+mapfile -t RECIPES < <(python3 docs/calibration/recipe_choice.py --list)
+[ "${#RECIPES[@]}" = 4 ] || { echo "recipe_choice.py --list did not list the four recipes" >&2; exit 1; }
 
 # name → the kept files it starts from (exported files identical to these are not copied back)
 seed_of() {
@@ -69,7 +75,7 @@ seed_of() {
 }
 
 if [ "${1:-}" = export ]; then
-  for dir in "$CALIB"/base-trials "$CALIB"/eval-final "$CALIB"/r60-* "$CALIB"/plateau; do
+  for dir in "$CALIB"/base-trials "$CALIB"/trials-* "$CALIB"/eval-* "$CALIB"/r60-* "$CALIB"/plateau*; do
     [ -f "$dir/study.json" ] || continue
     name=$(basename "$dir") from=$(seed_of "$(basename "$dir")") tmp=$(mktemp -d)
     "$RSR" study --out "$dir" --export-kept "$tmp/kept" >/dev/null
@@ -93,7 +99,48 @@ for recipe in "${RECIPES[@]}"; do
     --control-every-seed --samples 0 --train-tokens 2400000 --jobs 2 $knob
 done
 
-echo "== 2. the baselines' trials (189 models)"
+echo "== 2. the recipe the rest trains at"
+if choice=$(python3 docs/calibration/recipe_choice.py "$CALIB" 2>&1); then
+  echo "$choice"
+  recipe=$(echo "$choice" | sed -n 's/^chosen: //p')
+elif [ -n "${DRY_RUN:-}" ]; then
+  echo "+ (the recipe docs/calibration/recipe_choice.py chooses; none in a dry run without the recipes' results)"
+  recipe=none
+else
+  echo "$choice" >&2; echo "no recipe chosen (above): the rest waits for the four recipes" >&2; exit 1
+fi
+read -r rname rknob <<<"$recipe"
+
+if [ "$rname" != none ]; then
+  # docs/safetyworld.md, "what follows each outcome": every choice made again at the recipe.
+  echo "== 3. at $rname: the baselines' trials beside rsr's default and its candidates (225 models)"
+  carry "trials-$rname"
+  # shellcheck disable=SC2086  # the knob is words
+  run "$RSR" study --out "$CALIB/trials-$rname" --seeds 100,104,101 --replicates 3 --no-control --samples 0 \
+    --variants "$TRIALS,rsr,rsr-continued,rsr-nomask" --train-tokens 2400000 $rknob --jobs 2
+  echo "== 4. at $rname: the comparison, every variant trained at it, the gates over twelve runs a world"
+  if [ -n "${DRY_RUN:-}" ] && [ ! -f "$CALIB/trials-$rname/results.json" ]; then
+    echo "+ (the command docs/calibration/baseline_choice.py --recipe prints from $CALIB/trials-$rname/results.json)"
+  else
+    # shellcheck disable=SC2086  # the recipe is words
+    choice=$(python3 docs/calibration/baseline_choice.py "$CALIB/trials-$rname/results.json" --recipe $recipe)
+    echo "$choice"
+    command=$(echo "$choice" | sed -n 's/^    rsr study /study /p')
+    [ -n "$command" ] || { echo "no comparison: a baseline is not chosen (above)" >&2; exit 1; }
+    carry "eval-$rname"
+    # shellcheck disable=SC2086  # the printed command is words
+    run "$RSR" ${command//--out calib\//--out $CALIB/} --jobs 2
+  fi
+  echo "== 5. at $rname: the plateau budget on the evaluation worlds"
+  carry "plateau-$rname"
+  # shellcheck disable=SC2086  # the knob is words
+  run "$RSR" study --out "$CALIB/plateau-$rname" --seeds 0,1,2,3,4 --replicates 3 --control-every-seed \
+    --samples 0 --budgets compute,plateau --train-tokens 2400000 $rknob --jobs 2
+  echo "== done: read each as its page says (nothing here reads a result)"
+  exit 0
+fi
+
+echo "== 3. the baselines' trials at 4M tokens (189 models)"
 if [ ! -f "$CALIB/base-trials/study.json" ]; then
   # filter's default runs are the candidates' confirmation's, copied in, not trained again.
   run mkdir -p "$CALIB/base-trials"
@@ -109,7 +156,7 @@ carry base-trials
 run "$RSR" study --out "$CALIB/base-trials" --seeds 100,104,101 --replicates 3 --no-control --samples 0 \
   --variants "$TRIALS" --jobs 2
 
-echo "== 3. the comparison, with each baseline's chosen configuration"
+echo "== 4. the comparison at 4M tokens, with each baseline's chosen configuration"
 if [ -n "${DRY_RUN:-}" ] && [ ! -f "$CALIB/base-trials/results.json" ]; then
   echo "+ (the command docs/calibration/baseline_choice.py prints from $CALIB/base-trials/results.json)"
 else
@@ -124,7 +171,7 @@ else
   run "$RSR" ${command//--out calib\//--out $CALIB/} --jobs 2
 fi
 
-echo "== 4. the plateau budget on the evaluation worlds (75 models)"
+echo "== 5. the plateau budget on the evaluation worlds (75 models)"
 seed "$CALIB/plateau" docs/kept/eval-r3
 carry plateau
 run "$RSR" study --out "$CALIB/plateau" --seeds 0,1,2,3,4 --replicates 3 --control-every-seed --samples 0 \

@@ -167,7 +167,8 @@ def test_the_queue_runs_the_fixed_studies_in_order_and_the_comparison_the_choice
     code, out, err = _queue(tmp_path)
     assert code == 0, err
     steps = [line for line in out.splitlines() if line.startswith("== ")]
-    assert [s[:5] for s in steps] == ["== 1.", "== 2.", "== 3.", "== 4.", "== do"], steps
+    assert [s[:5] for s in steps] == ["== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== do"], steps
+    assert "none in a dry run without the recipes' results" in out  # so the 4M path follows
     commands = [line for line in out.splitlines() if line.startswith("+ rsr study")]
     assert len(commands) == 6 and all("--jobs 2" in c for c in commands), commands  # trials, 4 recipes, plateau
     assert f"--out {tmp_path}/r60-lr6 " in out and out.rstrip().count("--train-tokens 2400000") == 4
@@ -187,7 +188,7 @@ def test_the_queue_runs_the_fixed_studies_in_order_and_the_comparison_the_choice
     del rows[("tag-untagged50", "own")]
     (tmp_path / "base-trials" / "results.json").write_text(json.dumps({"rows": list(rows.values())}))
     code, out, err = _queue(tmp_path)
-    assert code != 0 and "a baseline is not chosen" in err and "== 4." not in out
+    assert code != 0 and "a baseline is not chosen" in err and "== 5." not in out
 
 
 def test_the_queue_copies_back_only_what_a_study_directory_lacks(tmp_path):
@@ -203,3 +204,110 @@ def test_the_queue_copies_back_only_what_a_study_directory_lacks(tmp_path):
     subprocess.run(["bash", "-c", script], cwd=ROOT, check=True, capture_output=True)
     assert (dst / "seed-1" / "runs" / "raw" / "summary.json").read_text() == "kept"
     assert (dst / "study.json").read_text() == "newer"
+
+
+def _recipe_results(composed, fail=None, worlds=None, runs=(0, 1, 2)):
+    """A recipe study's results.json: `composed` % on every world (a dict overrides per world);
+    `fail` {world: gate} fails that gate there."""
+    import recipe_choice
+
+    out = []
+    for w in worlds or recipe_choice.WORLDS:
+        c = composed[w] if isinstance(composed, dict) else composed
+        failing = (fail or {}).get(w)
+        gates = [{"name": "raw_benign_written", "value": 0.9, "pass": failing != "raw_benign_written"},
+                 {"name": "raw_benign_composed", "value": c / 100, "pass": c >= 50 and failing != "raw_benign_composed"}]
+        out.append({"seed": w, "replicates": list(runs), "gates": gates, "passed": all(g["pass"] for g in gates)})
+    return {"worlds": out}
+
+
+def test_the_recipe_is_the_one_reaching_the_gates_whose_thinnest_world_composes_most():
+    import recipe_choice
+
+    def read(name, *args, **kw):
+        return name, recipe_choice.read(_recipe_results(*args, **kw), name)
+
+    thin = {100: 51.0, 101: 90.0, 102: 90.0, 103: 90.0, 104: 90.0}
+    recipes = [read("r60-base", 40.0), read("r60-decay50", thin), read("r60-lr6", 60.0),
+               read("r60-batch4", 80.0, fail={103: "raw_benign_written"})]
+    assert [r[1][0] for r in recipes] == [False, True, True, False]
+    # decay50 composes more over all, but its thinnest world (51) is thinner than lr6's (60).
+    assert recipe_choice.choose(recipes) == "r60-lr6"
+    assert recipes[3][1][1][103] == ["raw_benign_written"]
+    # A tie goes to the listed order; none reaching chooses none.
+    assert recipe_choice.choose([read("r60-decay50", 60.0), read("r60-lr6", 60.0)]) == "r60-decay50"
+    assert recipe_choice.choose([read("r60-base", 40.0)]) is None
+    # Refused: a world missing, a world short of its three runs, a verdict against its gates.
+    with pytest.raises(ValueError, match="incomplete"):
+        recipe_choice.read(_recipe_results(60.0, worlds=[100, 101, 102, 103]))
+    with pytest.raises(ValueError, match=r"\[104\] not read over runs"):
+        res = _recipe_results(60.0)
+        res["worlds"][-1]["replicates"] = [0, 1]
+        recipe_choice.read(res)
+    with pytest.raises(ValueError, match="disagrees"):
+        res = _recipe_results(60.0)
+        res["worlds"][0]["passed"] = False
+        recipe_choice.read(res)
+
+
+def _bar(row, composed, safe_knowledge, reference="filter / classifier"):
+    return {"row": row, "composed": {"reference": reference, "difference": composed},
+            "safe_knowledge": {"reference": reference, "difference": safe_knowledge}}
+
+
+def test_at_a_recipe_rsrs_candidate_is_chosen_by_the_confirmations_rule(rows):
+    rows = dict(rows)
+    for name, asr in [("rsr", 10), ("rsr-continued", 30), ("rsr-nomask", 25)]:
+        rows[(name, "own")] = _row(name, "own", asr, 50)
+    res = {"rows": list(rows.values()),
+           "bar": [_bar("rsr / own", -0.2, -0.3), _bar("rsr-continued / own", -0.05, -0.1),
+                   _bar("rsr-nomask / own", 0.0, 0.0), _bar("rsr-nomask / own", 0.0, 0.5, "filter-mean50 / classifier")]}
+    # Both meet the bar against filter's default (−5 points exactly, ASR difference 0): the lower ASR.
+    assert baseline_choice.rsr_candidate(res)[0] == "rsr-nomask"
+    res["bar"][2] = _bar("rsr-nomask / own", -0.051, -0.2)
+    assert baseline_choice.rsr_candidate(res)[0] == "rsr-continued"
+    res["bar"][1] = _bar("rsr-continued / own", 0.1, 0.01)
+    candidate, why = baseline_choice.rsr_candidate(res)
+    assert candidate is None and "default rsr alone" in why
+    command = baseline_choice.evaluation_command(baseline_choice.choose(rows), candidate, "r60-lr6 --lr 0.006")
+    assert command.startswith("rsr study --out calib/eval-r60-lr6 --seeds 0,1,2,3,4 --replicates 3 --gate-replicates 12 ")
+    assert "--train-tokens 2400000 --lr 0.006 --variants raw,filter,refuse,tag,rsr,filter-" in command
+    res["bar"] = res["bar"][:1]
+    with pytest.raises(SystemExit, match="rsr-continued, rsr-nomask not read"):
+        baseline_choice.rsr_candidate(res)
+
+
+def test_a_recipe_that_reaches_the_gates_has_every_later_study_trained_at_it(rows, tmp_path):
+    import recipe_choice
+
+    for name, _ in recipe_choice.RECIPES:
+        (tmp_path / name).mkdir()
+        composed = 70.0 if name == "r60-batch4" else 45.0
+        (tmp_path / name / "results.json").write_text(json.dumps(_recipe_results(composed)))
+    code, out, err = _queue(tmp_path)
+    assert code == 0, err
+    assert "chosen: r60-batch4 --batch-size 4" in out and "base-trials" not in out, out
+    assert [line[:5] for line in out.splitlines() if line.startswith("== ")] == ["== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== do"]
+    trials = [line for line in out.splitlines() if f"--out {tmp_path}/trials-r60-batch4 " in line]
+    assert len(trials) == 1 and "rsr,rsr-continued,rsr-nomask --train-tokens 2400000 --batch-size 4 --jobs 2" in trials[0]
+    plateau = [line for line in out.splitlines() if f"--out {tmp_path}/plateau-r60-batch4 " in line]
+    assert len(plateau) == 1 and "--budgets compute,plateau --train-tokens 2400000 --batch-size 4" in plateau[0]
+    assert "copy_missing docs/kept/eval-r3" not in out  # nothing trained at 4M is reused
+    # With the trials in, the comparison is what baseline_choice.py --recipe prints, at the recipe.
+    for name, asr in [("rsr", 10), ("rsr-continued", 30), ("rsr-nomask", 25)]:
+        rows[(name, "own")] = _row(name, "own", asr, 50)
+    res = {"rows": list(rows.values()), "bar": [_bar("rsr / own", -0.2, -0.3), _bar("rsr-continued / own", 0.0, -0.1),
+                                                  _bar("rsr-nomask / own", -0.1, -0.2)]}
+    (tmp_path / "trials-r60-batch4").mkdir()
+    (tmp_path / "trials-r60-batch4" / "results.json").write_text(json.dumps(res))
+    code, out, err = _queue(tmp_path)
+    assert code == 0, err
+    expected = baseline_choice.evaluation_command(baseline_choice.choose(rows), "rsr-continued", "r60-batch4 --batch-size 4")
+    assert f"+ {expected.replace('--out calib/', f'--out {tmp_path}/')} --jobs 2" in out.splitlines(), out
+    # An incomplete recipe stops a real run before anything after the recipes.
+    (tmp_path / "r60-lr6" / "results.json").write_text(json.dumps(_recipe_results(45.0, worlds=[100])))
+    env = {**__import__("os").environ, "CALIB": str(tmp_path), "RSR": "true"}
+    import subprocess
+
+    p = subprocess.run(["bash", "docs/calibration/queue.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert p.returncode != 0 and "no recipe chosen" in p.stderr and "== 3." not in p.stdout, p.stdout + p.stderr
