@@ -21,6 +21,9 @@
 #   docs/calibration/queue.sh           train what is missing, step after step
 #   docs/calibration/queue.sh export    copy every finished summary into docs/calibration/kept/
 #                                       (the files a study carries: docs/study.md, item 12)
+#   docs/calibration/queue.sh plan      each study's `rsr study --plan` summary (models left of
+#                                       those its directory holds, and the time they may take);
+#                                       trains nothing, copies nothing
 # environment:
 #   RSR=path/to/rsr   the binary (default: rsr on PATH)
 #   CALIB=DIR         where the studies live (default: calib)
@@ -35,7 +38,11 @@ KEPT=docs/calibration/kept
 
 run() {
   echo "+ $*"
-  [ -n "${DRY_RUN:-}" ] || "$@"
+  if [ -n "${PLAN:-}" ] && [ "$1" = "$RSR" ] && [ "$2" = study ]; then
+    "$@" --plan | sed -n 2p | sed 's/^/  /'
+  elif [ -z "${DRY_RUN:-}" ]; then
+    "$@"
+  fi
 }
 
 # copy_missing FROM DIR: every file of FROM that DIR lacks (what DIR has is never overwritten;
@@ -73,6 +80,8 @@ seed_of() {
     *) echo "" ;;
   esac
 }
+
+[ "${1:-}" != plan ] || { DRY_RUN=1 PLAN=1; }
 
 if [ "${1:-}" = export ]; then
   for dir in "$CALIB"/base-trials "$CALIB"/trials-* "$CALIB"/eval-* "$CALIB"/r60-* "$CALIB"/plateau*; do

@@ -311,3 +311,22 @@ def test_a_recipe_that_reaches_the_gates_has_every_later_study_trained_at_it(row
 
     p = subprocess.run(["bash", "docs/calibration/queue.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert p.returncode != 0 and "no recipe chosen" in p.stderr and "== 3." not in p.stdout, p.stdout + p.stderr
+
+
+def test_the_queue_plan_prints_each_studys_plan_and_trains_or_copies_nothing(tmp_path):
+    import os
+    import subprocess
+
+    fake = tmp_path / "rsr"
+    fake.write_text('#!/bin/sh\n[ "$1" = study ] || exit 3\nfor a; do [ "$a" = --plan ] && '
+                    'printf "rsr study: ...\\n7 of 35 models left to train\\n   1. seed-100/runs/raw\\n" && exit 0; done\n'
+                    'echo trained >> "$(dirname "$0")/trained"\n')
+    fake.chmod(0o755)
+    calib = tmp_path / "calib"
+    env = {**os.environ, "CALIB": str(calib), "RSR": str(fake)}
+    p = subprocess.run(["bash", "docs/calibration/queue.sh", "plan"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    studies = [i for i, line in enumerate(lines) if line.startswith(f"+ {fake} study ")]
+    assert len(studies) == 6 and all(lines[i + 1] == "  7 of 35 models left to train" for i in studies), p.stdout
+    assert not (tmp_path / "trained").exists() and not calib.exists()
