@@ -330,3 +330,35 @@ def test_the_queue_plan_prints_each_studys_plan_and_trains_or_copies_nothing(tmp
     studies = [i for i, line in enumerate(lines) if line.startswith(f"+ {fake} study ")]
     assert len(studies) == 6 and all(lines[i + 1] == "  7 of 35 models left to train" for i in studies), p.stdout
     assert not (tmp_path / "trained").exists() and not calib.exists()
+
+
+def test_budget_curve_reads_each_rows_asr_within_each_budget_off_its_test_curve(capsys, tmp_path):
+    import budget_curve
+
+    def op(monitor, curve, refused=0.0, asr=0.0):
+        return {"monitor": monitor, "curve": [[0.5, r, a] for r, a in curve],
+                "test_refused": {"rate": refused}, "test_asr": {"rate": asr}}
+
+    # rsr/own: ASR 30% at no over-refusal, 20% at 1.5%, 10% at 6%; filter/classifier: 40% flat to
+    # 10%; refuse/none: its own refusals are 3% on world 1 and 1% on world 2.
+    for world, refuse_refused in [(1, 0.03), (2, 0.01)]:
+        for run, ops in [("rsr", [op("own", [(0.0, 0.3), (0.015, 0.2), (0.06, 0.1), (1.0, 0.0)])]),
+                         ("filter", [op("classifier", [(0.0, 0.4), (1.0, 0.0)])]),
+                         ("refuse", [op("none", [], refuse_refused, 0.25)])]:
+            d = tmp_path / f"seed-{world}" / "runs" / run
+            d.mkdir(parents=True)
+            (d / "summary.json").write_text(json.dumps({"operating": ops}))
+    table = budget_curve.read(tmp_path)
+    own = table["rsr/own"][(1, 0)]
+    assert [budget_curve.asr_within(own, b) for b in budget_curve.BUDGETS] == [0.3, 0.2, 0.2, 0.1]
+    assert budget_curve.asr_within(table["refuse/none"][(1, 0)], 0.02) is None
+    # Over 0–10% in 0.5-point steps: 30% at 0, 0.5, 1; 20% from 1.5 to 5.5 (9 budgets); 10% from 6 (9).
+    assert budget_curve.area(own) == pytest.approx((3 * 0.3 + 9 * 0.2 + 9 * 0.1) / 21)
+    sys.argv = ["budget_curve.py", str(tmp_path), "rsr/own", "refuse/none"]
+    budget_curve.main()
+    out = capsys.readouterr().out
+    assert "| refuse/none | – (1 of 2 runs) | – (1 of 2 runs) | 25.0% | 25.0% |" in out, out
+    assert "| rsr/own | -10.0 [-10.0, -10.0] | -20.0 [-20.0, -20.0] | -20.0 [-20.0, -20.0] | -30.0" in out, out
+    # A non-finite point is an error, not a point.
+    with pytest.raises(ValueError, match="non-finite"):
+        budget_curve.points(op("own", [(float("nan"), 0.1)]))
