@@ -41,6 +41,7 @@ EVALUATION = "rsr study --out calib/eval-final --seeds 0,1,2,3,4 --replicates 3 
 # tie-break), the bar's reference, and the comparison's command (NAME and KNOB filled in).
 CANDIDATES = ["rsr-continued", "rsr-nomask"]
 BAR_REFERENCE = "filter / classifier"
+BAR_MARGIN = 0.05  # the bar's composition margin (BAR_COMPOSED_MARGIN in the study's aggregate.rs)
 EVALUATION_AT = ("rsr study --out calib/eval-{name} --seeds 0,1,2,3,4 --replicates 3 --gate-replicates 12 "
                  "--control-every-seed --samples 0 --train-tokens 2400000 {knob}")
 
@@ -87,7 +88,7 @@ def rsr_candidate(res):
     meeting = []
     for c in CANDIDATES:
         b = bars[f"{c} / own"]
-        if b["composed"]["difference"] >= -MARGIN - 1e-9 and b["safe_knowledge"]["difference"] <= 1e-9:
+        if b["composed"]["difference"] >= -BAR_MARGIN - 1e-9 and b["safe_knowledge"]["difference"] <= 1e-9:
             meeting.append(c)
     if not meeting:
         return None, f"neither {' nor '.join(CANDIDATES)} meets the bar: the default rsr alone"
