@@ -14,8 +14,12 @@ area — the mean ASR over budgets 0–10% in steps of 0.5 points. Then each row
 row on the same runs, the world the unit (each world's runs averaged; a Student-t interval over
 the worlds).
 
-usage: python3 budget_curve.py STUDY_DIR [ROW ...]       (ROW: run/monitor; default: the study's
-       main rows)  e.g. python3 budget_curve.py docs/kept/eval-r3 --ref filter/classifier
+usage: python3 budget_curve.py STUDY_DIR [ROW ...] [--ref ROW] [--safe-knowledge]
+       (ROW: run/monitor; default: the study's main rows; --ref: the row the others are read
+       against, filter/classifier by default) e.g. python3 budget_curve.py docs/kept/eval-r3
+
+--safe-knowledge reads the safe-knowledge sets' ASR instead (`curve_safe_knowledge`, recorded in
+summaries written since 2026-12-05; an older summary is refused by name).
 
 Reads STUDY_DIR/seed-S/[replicate-R/]runs/RUN/summary.json (a study directory, or its kept
 files); the replicates read are those every row has on every world.
@@ -41,20 +45,27 @@ def asr_within(points, budget):
     return min(within) if within else None
 
 
-def points(op):
+def points(op, safe_knowledge=False):
     """(over-refusal, ASR) points of one operating point: its test curve, or for a row without a
-    monitor (empty curve) its one point. A non-finite value is an error, not a point."""
-    if op["curve"]:
+    monitor (empty curve) its one point; the safe-knowledge sets' ASR with `safe_knowledge`. A
+    non-finite value is an error, not a point."""
+    if op["curve"] and safe_knowledge:
+        sk = op.get("curve_safe_knowledge", [])
+        if len(sk) != len(op["curve"]):
+            raise ValueError(f"{op['monitor']}: no safe-knowledge ASR on its curve (a summary written before it was recorded)")
+        pts = [(refused, asr) for (_, refused, _), asr in zip(op["curve"], sk)]
+    elif op["curve"]:
         pts = [(refused, asr) for _, refused, asr in op["curve"]]
     else:
-        pts = [(op["test_refused"]["rate"], op["test_asr"]["rate"])]
+        field = "test_asr_safe_knowledge" if safe_knowledge else "test_asr"
+        pts = [(op["test_refused"]["rate"], op[field]["rate"])]
     for refused, asr in pts:
         if not (math.isfinite(refused) and math.isfinite(asr)):
             raise ValueError(f"a non-finite point on {op['monitor']}'s curve: {refused}, {asr}")
     return pts
 
 
-def read(study):
+def read(study, safe_knowledge=False):
     """{row: {(world, replicate): points}} for every greedy operating point of every kept run."""
     out = {}
     pattern = re.compile(r"seed-(\d+)/(?:replicate-(\d+)/)?runs/([^/]+)/summary\.json$")
@@ -65,7 +76,11 @@ def read(study):
         world, replicate, run = int(m[1]), int(m[2] or 0), m[3]
         for op in json.load(open(path)).get("operating", []):
             if op.get("sampling") is None:
-                out.setdefault(f"{run}/{op['monitor']}", {})[(world, replicate)] = points(op)
+                try:
+                    pts = points(op, safe_knowledge)
+                except ValueError as e:
+                    raise ValueError(f"{path}: {e}") from None
+                out.setdefault(f"{run}/{op['monitor']}", {})[(world, replicate)] = pts
     return out
 
 
@@ -101,20 +116,26 @@ def main():
     if not args:
         raise SystemExit(__doc__)
     ref = REFERENCE
+    safe_knowledge = "--safe-knowledge" in args
+    args = [a for a in args if a != "--safe-knowledge"]
     if "--ref" in args:
         i = args.index("--ref")
         ref = args[i + 1]
         del args[i : i + 2]
     study, rows = args[0], args[1:] or ROWS
-    table = read(study)
+    try:
+        table = read(study, safe_knowledge)
+    except ValueError as e:
+        raise SystemExit(str(e))
     missing = [r for r in rows + [ref] if r not in table]
     if missing:
         raise SystemExit(f"{study}: no kept run has rows {missing}")
     rows = list(dict.fromkeys(rows + [ref]))
     runs = common_runs(table, rows)
     worlds = sorted({w for w, _ in runs})
-    print(f"{study}: {len(runs)} training runs on worlds {worlds}, every row on each; ASR over every harmful "
-          "set at test over-refusal ≤ b, θ read off the test curve (an optimistic bound, the same for every row)")
+    sets = "the safe-knowledge sets" if safe_knowledge else "every harmful set"
+    print(f"{study}: {len(runs)} training runs on worlds {worlds}, every row on each; ASR over {sets} "
+          "at test over-refusal ≤ b, θ read off the test curve (an optimistic bound, the same for every row)")
     print()
     print("| row | " + " | ".join(f"≤ {100 * b:g}%" for b in BUDGETS) + " | mean over 0–10% |")
     print("|---|" + "---|" * (len(BUDGETS) + 1))

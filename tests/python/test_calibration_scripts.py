@@ -362,3 +362,12 @@ def test_budget_curve_reads_each_rows_asr_within_each_budget_off_its_test_curve(
     # A non-finite point is an error, not a point.
     with pytest.raises(ValueError, match="non-finite"):
         budget_curve.points(op("own", [(float("nan"), 0.1)]))
+    # The safe-knowledge sets' ASR, where the curve records it; a summary without it is refused.
+    sk = op("own", [(0.0, 0.3), (0.06, 0.1)])
+    sk["curve_safe_knowledge"] = [0.5, 0.2]
+    assert budget_curve.points(sk, safe_knowledge=True) == [(0.0, 0.5), (0.06, 0.2)]
+    with pytest.raises(ValueError, match="written before it was recorded"):
+        budget_curve.read(tmp_path, safe_knowledge=True)
+    none = op("none", [], 0.01, 0.25)
+    none["test_asr_safe_knowledge"] = {"rate": 0.4}
+    assert budget_curve.points(none, safe_knowledge=True) == [(0.01, 0.4)]

@@ -98,6 +98,7 @@ mod tests {
             sets: vec![],
             outcomes: vec![],
             curve: vec![(0.0, 1.0, 0.0), (0.5, 0.05, asr as f64 / 100.0), (1.0, 0.0, 0.6)],
+            curve_safe_knowledge: vec![],
         };
         let mut rsr = run("rsr", result(0, 30));
         rsr.operating = vec![point("own", 3), point("classifier", 9)];

@@ -719,6 +719,7 @@ mod tests {
             test_composed_correct: Rate::none(),
             sets: vec![],
             curve: vec![],
+            curve_safe_knowledge: vec![],
             outcomes,
         }
     }
