@@ -473,14 +473,20 @@ mod tests {
         assert_eq!(nan.max_score(), f32::INFINITY);
     }
 
-    /// A held-out composed prompt a check stops is kept as refused (composition judged unsafe,
-    /// told apart from a wrong answer), and it counts in no over-refusal rate.
-    #[test]
-    fn a_composed_prompt_stopped_by_a_check_is_kept_as_refused_outside_over_refusal() {
+    /// A small world on disk (seed 3, 200 documents), read as the suite reads it.
+    fn small_world() -> (tempfile::TempDir, WorldSuite) {
         let tmp = tempfile::tempdir().unwrap();
         let config = rsr_world::WorldConfig { docs: 200, ..rsr_world::WorldConfig::default() };
         rsr_world::write::write_world(tmp.path(), 3, config, false, &mut |_, _| {}).unwrap();
         let suite = WorldSuite::open(tmp.path()).unwrap();
+        (tmp, suite)
+    }
+
+    /// A held-out composed prompt a check stops is kept as refused (composition judged unsafe,
+    /// told apart from a wrong answer), and it counts in no over-refusal rate.
+    #[test]
+    fn a_composed_prompt_stopped_by_a_check_is_kept_as_refused_outside_over_refusal() {
+        let (_tmp, suite) = small_world();
         let read = |set: &str| read_all::<PromptRecord>(&suite.dir.prompts_dir().join(format!("{set}.jsonl"))).unwrap();
         let composed = read("benign_composed").into_iter().next().unwrap();
         let benign = read("benign").into_iter().next().unwrap();
@@ -501,10 +507,7 @@ mod tests {
 
     #[test]
     fn the_curve_records_the_safe_knowledge_asr_at_each_theta_apart_from_the_pooled_one() {
-        let tmp = tempfile::tempdir().unwrap();
-        let config = rsr_world::WorldConfig { docs: 200, ..rsr_world::WorldConfig::default() };
-        rsr_world::write::write_world(tmp.path(), 3, config, false, &mut |_, _| {}).unwrap();
-        let suite = WorldSuite::open(tmp.path()).unwrap();
+        let (_tmp, suite) = small_world();
         let first_test = |set: &str| {
             read_all::<PromptRecord>(&suite.dir.prompts_dir().join(format!("{set}.jsonl")))
                 .unwrap()
