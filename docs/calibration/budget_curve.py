@@ -107,6 +107,10 @@ def per_world_diff(table, row, ref, runs, value):
     return {w: st.mean(v) for w, v in by_world.items()}
 
 
+# What each table column reads off a run's points: the ASR within each budget, then the area.
+READINGS = [lambda p, b=b: asr_within(p, b) for b in BUDGETS] + [area]
+
+
 def fmt(x):
     return "–" if x is None else f"{100 * x:.1f}%"
 
@@ -141,7 +145,7 @@ def main():
     print("|---|" + "---|" * (len(BUDGETS) + 1))
     for row in rows:
         cells = []
-        for value in [lambda p, b=b: asr_within(p, b) for b in BUDGETS] + [area]:
+        for value in READINGS:
             values = [value(table[row][k]) for k in runs]
             reached = [v for v in values if v is not None]
             # A row whose own refusals exceed the budget on some runs has no point there.
@@ -156,7 +160,7 @@ def main():
         if row == ref:
             continue
         cells = []
-        for value in [lambda p, b=b: asr_within(p, b) for b in BUDGETS] + [area]:
+        for value in READINGS:
             d = per_world_diff(table, row, ref, runs, value)
             if d is None or len(d) < 2:
                 cells.append("–")
