@@ -64,6 +64,39 @@ impl ModelConfig {
         }
     }
 
+    /// A preset by name, optionally reshaped: `NAME[,KEY=VALUE…]` with keys `hidden`, `layers`,
+    /// `heads` and `intermediate` (e.g. `tiny,heads=8`, or `tiny,layers=2,hidden=176,intermediate=472`
+    /// for a shallower model near tiny's parameters). The result is validated.
+    pub fn from_spec(spec: &str, vocab_size: usize) -> Result<Self, String> {
+        let mut parts = spec.split(',').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let mut cfg = Self::by_name(name, vocab_size)
+            .ok_or_else(|| format!("unknown preset `{name}` in `{spec}`: use tiny, small or base, optionally followed by ,heads=N ,layers=N ,hidden=N ,intermediate=N"))?;
+        for part in parts {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("`{part}` in preset `{spec}` is not KEY=VALUE (e.g. `tiny,heads=8`)"))?;
+            let n: usize = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{part}` in preset `{spec}`: {value} is not a whole number"))?;
+            let slot = match key.trim() {
+                "hidden" => &mut cfg.hidden_size,
+                "layers" => &mut cfg.num_hidden_layers,
+                "heads" => &mut cfg.num_attention_heads,
+                "intermediate" => &mut cfg.intermediate_size,
+                other => {
+                    return Err(format!(
+                        "unknown key `{other}` in preset `{spec}`: use hidden, layers, heads or intermediate"
+                    ))
+                }
+            };
+            *slot = n;
+        }
+        cfg.validate().map_err(|e| format!("preset `{spec}`: {e}"))?;
+        Ok(cfg)
+    }
+
     pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_attention_heads
     }
@@ -195,5 +228,35 @@ impl ModelConfig {
             "eos_token_id": eos_token_id,
             "torch_dtype": "float32",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelConfig;
+
+    #[test]
+    fn a_spec_reshapes_a_preset_and_names_what_is_wrong() {
+        assert_eq!(ModelConfig::from_spec("tiny", 1024).unwrap(), ModelConfig::tiny(1024));
+        let h8 = ModelConfig::from_spec("tiny,heads=8", 1024).unwrap();
+        assert_eq!((h8.num_attention_heads, h8.head_dim()), (8, 16));
+        // Reshaping heads keeps the parameters; depth and width move them.
+        assert_eq!(h8.num_params(), ModelConfig::tiny(1024).num_params());
+        let wide = ModelConfig::from_spec(" tiny , layers=2, hidden=176, intermediate=472", 1024).unwrap();
+        assert_eq!(
+            (wide.num_hidden_layers, wide.hidden_size, wide.intermediate_size, wide.num_attention_heads),
+            (2, 176, 472, 4)
+        );
+        for (spec, says) in [
+            ("huge", "unknown preset `huge`"),
+            ("tiny,heads", "not KEY=VALUE"),
+            ("tiny,heads=eight", "not a whole number"),
+            ("tiny,depth=3", "unknown key `depth`"),
+            ("tiny,heads=3", "heads of an even size"),
+            ("tiny,layers=0", "num_hidden_layers must be at least 1"),
+        ] {
+            let err = ModelConfig::from_spec(spec, 1024).unwrap_err();
+            assert!(err.contains(says), "{spec}: {err}");
+        }
     }
 }

@@ -28,7 +28,7 @@ use std::time::Instant;
 pub struct TrainConfig {
     /// `rsr pack` output: train/, val/, tokenizer.json.
     pub data: PathBuf,
-    /// Model preset: tiny, small, base.
+    /// Model preset: tiny, small, base, optionally reshaped (`tiny,heads=8`: [`ModelConfig::from_spec`]).
     pub preset: String,
     /// Training budget in tokens (inputs seen, masked or not).
     pub tokens: u64,
@@ -187,6 +187,9 @@ impl TrainConfig {
                 return Err(format!("{name} must be a finite number ≥ 0, got {v}"));
             }
         }
+        // The shape is checked before any data is read (the vocabulary, which comes from the
+        // shards, changes nothing of what is checked here).
+        ModelConfig::from_spec(&self.preset, 2).map_err(|e| format!("--preset: {e}"))?;
         Ok(())
     }
 
@@ -323,8 +326,7 @@ impl Trainer {
             _ => None,
         }
         .filter(|v| v.len() > cfg.seq_len + 1);
-        let mut mcfg = ModelConfig::by_name(&cfg.preset, train.vocab_size)
-            .ok_or_else(|| Error::Invalid(format!("unknown preset `{}`: use tiny, small or base", cfg.preset)))?;
+        let mut mcfg = ModelConfig::from_spec(&cfg.preset, train.vocab_size).map_err(Error::Invalid)?;
         mcfg.max_position_embeddings = mcfg.max_position_embeddings.max(cfg.seq_len);
         mcfg.validate().map_err(|e| Error::Invalid(format!("--seq-len {}: {e}", cfg.seq_len)))?;
         // Know before allocating: the activations grow with batch × seq_len (and seq_len² in attention).

@@ -112,6 +112,27 @@ fn training_lowers_the_loss_and_checkpoints_load_back() {
 }
 
 #[test]
+fn a_reshaped_preset_trains_that_shape_and_its_checkpoint_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = packed(dir.path());
+    let run = dir.path().join("run");
+    let mut t =
+        Trainer::new(&run, TrainConfig { preset: "tiny,heads=8,layers=2".into(), ..cfg(data.clone(), 3) }, false)
+            .unwrap();
+    let m = t.run(&mut |_| {}).unwrap();
+    let back = checkpoint::load_model(&m.counts.checkpoint).unwrap();
+    assert_eq!((back.cfg.num_attention_heads, back.cfg.num_hidden_layers, back.cfg.hidden_size), (8, 2, 128));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(m.counts.checkpoint.join("config.json")).unwrap()).unwrap();
+    assert_eq!((config["num_attention_heads"].as_u64(), config["head_dim"].as_u64()), (Some(8), Some(16)));
+    // A shape that cannot be built is refused before anything is written.
+    let bad = dir.path().join("bad");
+    let err = Trainer::new(&bad, TrainConfig { preset: "tiny,heads=5".into(), ..cfg(data, 3) }, false).err().unwrap();
+    assert!(err.to_string().contains("heads of an even size"), "{err}");
+    assert!(!bad.exists(), "nothing written for a refused shape");
+}
+
+#[test]
 fn a_resumed_run_matches_an_uninterrupted_one_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let data = packed(dir.path());

@@ -155,7 +155,8 @@ pub struct ExperimentArgs {
     /// run alone (`rsr gym check --study A B` then reads the gates over the replicates).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub train_seed_offset: u64,
-    /// Model preset for every run.
+    /// Model preset for every run: tiny, small or base, optionally reshaped (`tiny,heads=8`; keys
+    /// hidden, layers, heads, intermediate — see `rsr train --help`).
     #[arg(long, default_value_t = ExperimentConfig::default().preset)]
     pub preset: String,
     /// Train and evaluate these variants (comma-separated; every corpus is still built). Default:

@@ -15,7 +15,8 @@ Writes RUN/metrics.jsonl (step, tokens, loss, val_loss, lr, tok/s, grad_norm), c
 RUN/checkpoints/step-N/ as model.safetensors + config.json + tokenizer.json (loadable as LlamaForCausalLM in \
 Hugging Face transformers) with optimizer state for exact resume, and RUN/manifest.json.\n\n\
 Presets: tiny (~1M parameters at a 2k vocabulary: d=128, 4 layers), small (~5M at 4k: d=256, 5 layers), \
-base (~110M at 32k: d=768, 12 layers; meant for GPUs).\n\n\
+base (~110M at 32k: d=768, 12 layers; meant for GPUs); any of them reshaped with `,heads=N`, `,layers=N`, \
+`,hidden=N`, `,intermediate=N` (`--preset tiny,heads=8`), and the parameter count printed at the start.\n\n\
 Devices: --device cpu runs rsr's own forward/backward kernels (the default, and the fastest on a CPU); \
 --device cuda runs the same model written with candle on GPU 0 (build with \
 `cargo build --release -p rsr-cli --features cuda`); --device candle-cpu runs that GPU code path on the CPU, \
@@ -33,6 +34,8 @@ pub struct Args {
     /// Run directory.
     #[arg(long)]
     out: PathBuf,
+    /// tiny, small or base; reshaped with `,KEY=VALUE` (keys hidden, layers, heads, intermediate),
+    /// e.g. `tiny,heads=8` (the same parameters, heads of 16) or `tiny,layers=2,hidden=176,intermediate=472`.
     #[arg(long, default_value = "tiny")]
     preset: String,
     /// Token budget (inputs seen, masked or not).

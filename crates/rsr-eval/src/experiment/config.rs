@@ -455,7 +455,12 @@ impl ExperimentConfig {
     pub fn validate(&self) -> Result<()> {
         // The recipe's knobs are checked where the trainer checks them; a study's rate must
         // also be above 0 (a run that cannot learn compares nothing).
-        let recipe = rsr_model::train::TrainConfig { decay: self.decay, lr: self.lr, ..Default::default() };
+        let recipe = rsr_model::train::TrainConfig {
+            decay: self.decay,
+            lr: self.lr,
+            preset: self.preset.clone(),
+            ..Default::default()
+        };
         recipe.validate().map_err(rsr_core::Error::Invalid)?;
         if self.lr <= 0.0 {
             return Err(rsr_core::Error::Invalid(format!("--lr must be a positive number; got {}", self.lr)));
@@ -520,7 +525,11 @@ mod tests {
         assert!(err.contains("--decay"), "{err}");
         assert!(ExperimentConfig { decay: f32::NAN, ..cfg.clone() }.validate().is_err(), "a NaN decay fails closed");
         assert!(ExperimentConfig { lr: f32::INFINITY, ..cfg.clone() }.validate().is_err());
-        assert!(ExperimentConfig { lr: 0.0, ..cfg }.validate().is_err());
+        assert!(ExperimentConfig { lr: 0.0, ..cfg.clone() }.validate().is_err());
+        // A shape that cannot be built is refused before any world or corpus is made.
+        let err = ExperimentConfig { preset: "tiny,heads=5".into(), ..cfg.clone() }.validate().unwrap_err().to_string();
+        assert!(err.contains("--preset") && err.contains("heads"), "{err}");
+        assert!(ExperimentConfig { preset: "tiny,heads=8".into(), ..cfg }.validate().is_ok());
     }
 
     #[test]
