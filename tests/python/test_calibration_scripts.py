@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT / "docs" / "calibration"))
 
 import baseline_choice  # noqa: E402
 import decoding_split  # noqa: E402
+import shape_read  # noqa: E402
 import world_spread  # noqa: E402
 
 
@@ -371,3 +372,24 @@ def test_budget_curve_reads_each_rows_asr_within_each_budget_off_its_test_curve(
     none = op("none", [], 0.01, 0.25)
     none["test_asr_safe_knowledge"] = {"rate": 0.4}
     assert budget_curve.points(none, safe_knowledge=True) == [(0.01, 0.4)]
+
+
+def test_shape_read_names_a_lead_only_against_a_failing_todays_shape(capsys, tmp_path):
+    # Shapes as the probe writes them: world 102, raw only, replicates 0-2.
+    def study(name, values):
+        seeds = [{"seed": 102, **({"replicate": r} if r else {}),
+                  "calibration": {"gates": [{"name": "raw_benign_composed", "value": v / 100, "n": 72}]}}
+                 for r, v in enumerate(values)]
+        (tmp_path / f"shape-{name}").mkdir()
+        (tmp_path / f"shape-{name}" / "results.json").write_text(json.dumps({"seeds": seeds}))
+    per = {"tiny": [83.0, 81.0, 31.0], "h2": [60.0, 50.0, 90.0], "l2": [90.0, 49.0, 95.0], "h8": [70.0]}
+    assert shape_read.reading(per) == {"h2": "lead", "l2": "no lead", "h8": "incomplete", "l8": "incomplete"}
+    # Today's shape composing on every run leaves no room for a lead; incomplete, no reading at all.
+    assert shape_read.reading({**per, "tiny": [83.0, 81.0, 51.0]})["h2"] == "no lead"
+    assert shape_read.reading({**per, "tiny": [83.0, 81.0]}) == {}
+    for name, values in per.items():
+        study(name, values)
+    sys.argv = ["shape_read.py", str(tmp_path)]
+    shape_read.main()
+    out = capsys.readouterr().out
+    assert "h2: lead" in out and "l8    tiny,layers=8" in out and "runs 0 of 3: none yet" in out
