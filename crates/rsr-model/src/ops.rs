@@ -7,7 +7,12 @@
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 
 use crate::vmath;
-use gemm::Parallelism;
+use blas::Parallelism;
+// The `avx512` feature swaps in gemm 0.19 with its AVX-512 kernels; the same API either way.
+#[cfg(not(feature = "avx512"))]
+use gemm as blas;
+#[cfg(feature = "avx512")]
+use gemm_avx512 as blas;
 use rayon::prelude::*;
 
 /// Threads for the big matrix products (set once from the trainer).
@@ -62,7 +67,7 @@ pub fn matmul(
     debug_assert!(k == 0 || ((m - 1) as isize * av.rs + (k - 1) as isize * av.cs) < a.len() as isize);
     debug_assert!(k == 0 || ((k - 1) as isize * bv.rs + (n - 1) as isize * bv.cs) < b.len() as isize);
     unsafe {
-        gemm::gemm(
+        blas::gemm(
             m,
             n,
             k,
