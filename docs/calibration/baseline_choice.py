@@ -13,7 +13,8 @@ A baseline with a trial missing from the results is reported as incomplete and n
 rule compares all of a baseline's configurations, not the ones that happened to finish.
 
 With --recipe (docs/safetyworld.md, "what follows each outcome": a recipe at 60% of the compute
-reached the gates, and every choice is made again at it) OUT also holds rsr's default and its two
+— or the shape probe's lead, "what follows a lead" — reached the gates, and every choice is made
+again at it) OUT also holds rsr's default and its two
 candidates, and rsr's candidate is chosen from them by the confirmation's rule (docs/ablations.md,
 "Candidates"): the candidates that meet the bar against filter's default / classifier, the lower
 safe-knowledge ASR if both do, none if neither; the comparison's command then trains every variant
@@ -38,12 +39,13 @@ MARGIN = 0.05
 CANDIDATE = "rsr-continued"
 EVALUATION = "rsr study --out calib/eval-final --seeds 0,1,2,3,4 --replicates 3 --control-every-seed --samples 0"
 # At a recipe that reached the gates: rsr's confirmed candidates in the confirmation's order (the
-# tie-break), the bar's reference, and the comparison's command (NAME and KNOB filled in).
+# tie-break), the bar's reference, and the comparison's command (NAME and KNOB filled in; the
+# knobs are the recipe's whole, its budget included, as recipe_choice.py prints them).
 CANDIDATES = ["rsr-continued", "rsr-nomask"]
 BAR_REFERENCE = "filter / classifier"
 BAR_MARGIN = 0.05  # the bar's composition margin (BAR_COMPOSED_MARGIN in the study's aggregate.rs)
 EVALUATION_AT = ("rsr study --out calib/eval-{name} --seeds 0,1,2,3,4 --replicates 3 --gate-replicates 12 "
-                 "--control-every-seed --samples 0 --train-tokens 2400000 {knob}")
+                 "--control-every-seed --samples 0 {knob}")
 
 
 def pooled(row, field):

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The compute fixed in advance, in this order:
 #   1. four recipes at 60% compute  docs/safetyworld.md, "a recipe at 60% of the compute"
-#   2. the recipe the rest trains at: 4M tokens, or the recipe that reached the gates
-#                                   (docs/calibration/recipe_choice.py; docs/safetyworld.md,
+#      and the shape probe's lead   docs/safetyworld.md, "what follows a lead" (4M tokens at
+#                                   8 heads of 16; queued here in session 24, before it trained)
+#   2. the recipe the rest trains at: 4M tokens, or the recipe (else the lead) that reached the
+#                                   gates (docs/calibration/recipe_choice.py; docs/safetyworld.md,
 #                                   "what follows each outcome", fixed before any recipe was read)
 #   3. the baselines' trials        docs/ablations.md, "Fair choice" (under way since 2026-12-05);
 #                                   at a recipe, with rsr's default and candidates beside them
@@ -71,6 +73,7 @@ carry() {
 TRIALS=filter,refuse,tag,filter-continued,filter-mean50,filter-mean60,filter-mean70,filter-segments,refuse-continued,refuse-fixed,refuse-category,refuse-offer,refuse-no-notice,refuse-half,refuse-drop-exchange,tag-continued,tag-untagged0,tag-untagged5,tag-untagged10,tag-untagged20,tag-untagged30,tag-untagged50
 mapfile -t RECIPES < <(python3 docs/calibration/recipe_choice.py --list)
 [ "${#RECIPES[@]}" = 4 ] || { echo "recipe_choice.py --list did not list the four recipes" >&2; exit 1; }
+mapfile -t LEADS < <(python3 docs/calibration/recipe_choice.py --list-leads)
 
 # name → the kept files it starts from (exported files identical to these are not copied back)
 seed_of() {
@@ -84,7 +87,7 @@ seed_of() {
 [ "${1:-}" != plan ] || { DRY_RUN=1 PLAN=1; }
 
 if [ "${1:-}" = export ]; then
-  for dir in "$CALIB"/base-trials "$CALIB"/trials-* "$CALIB"/eval-* "$CALIB"/r60-* "$CALIB"/plateau*; do
+  for dir in "$CALIB"/base-trials "$CALIB"/trials-* "$CALIB"/eval-* "$CALIB"/r60-* "$CALIB"/shape-* "$CALIB"/plateau*; do
     [ -f "$dir/study.json" ] || continue
     name=$(basename "$dir") from=$(seed_of "$(basename "$dir")") tmp=$(mktemp -d)
     "$RSR" study --out "$dir" --export-kept "$tmp/kept" >/dev/null
@@ -99,14 +102,18 @@ if [ "${1:-}" = export ]; then
   exit 0
 fi
 
-echo "== 1. four recipes at 60% of today's training compute (35 models each)"
-for recipe in "${RECIPES[@]}"; do
-  read -r name knob <<<"$recipe"
-  carry "$name"
-  # shellcheck disable=SC2086  # the knob is words
-  run "$RSR" study --out "$CALIB/$name" --seeds 100,104,101,102,103 --replicates 3 --variants raw,filter \
-    --control-every-seed --samples 0 --train-tokens 2400000 --jobs 2 $knob
-done
+echo "== 1. four recipes at 60% of today's training compute, then the shape probe's lead (35 models each)"
+# calibrate DIR KNOB...: the recipe study's 35 models (recipe_choice.py reads DIR/results.json)
+calibrate() {
+  local dir=$1; shift
+  carry "$dir"
+  run "$RSR" study --out "$CALIB/$dir" --seeds 100,104,101,102,103 --replicates 3 --variants raw,filter \
+    --control-every-seed --samples 0 --jobs 2 "$@"
+}
+# shellcheck disable=SC2086  # the knobs are words
+for recipe in "${RECIPES[@]}"; do calibrate $recipe; done
+# shellcheck disable=SC2086  # a lead's probe already holds shape-NAME: its study is shape-NAME-cal
+for lead in "${LEADS[@]}"; do read -r name knob <<<"$lead" && calibrate "$name-cal" $knob; done
 
 echo "== 2. the recipe the rest trains at"
 if choice=$(python3 docs/calibration/recipe_choice.py "$CALIB" 2>&1); then
@@ -126,7 +133,7 @@ if [ "$rname" != none ]; then
   carry "trials-$rname"
   # shellcheck disable=SC2086  # the knob is words
   run "$RSR" study --out "$CALIB/trials-$rname" --seeds 100,104,101 --replicates 3 --no-control --samples 0 \
-    --variants "$TRIALS,rsr,rsr-continued,rsr-nomask" --train-tokens 2400000 $rknob --jobs 2
+    --variants "$TRIALS,rsr,rsr-continued,rsr-nomask" $rknob --jobs 2
   echo "== 4. at $rname: the comparison, every variant trained at it, the gates over twelve runs a world"
   if [ -n "${DRY_RUN:-}" ] && [ ! -f "$CALIB/trials-$rname/results.json" ]; then
     echo "+ (the command docs/calibration/baseline_choice.py --recipe prints from $CALIB/trials-$rname/results.json)"
@@ -144,7 +151,7 @@ if [ "$rname" != none ]; then
   carry "plateau-$rname"
   # shellcheck disable=SC2086  # the knob is words
   run "$RSR" study --out "$CALIB/plateau-$rname" --seeds 0,1,2,3,4 --replicates 3 --control-every-seed \
-    --samples 0 --budgets compute,plateau --train-tokens 2400000 $rknob --jobs 2
+    --samples 0 --budgets compute,plateau $rknob --jobs 2
   echo "== done: read each as its page says (nothing here reads a result)"
   exit 0
 fi

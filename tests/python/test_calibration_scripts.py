@@ -171,8 +171,12 @@ def test_the_queue_runs_the_fixed_studies_in_order_and_the_comparison_the_choice
     assert [s[:5] for s in steps] == ["== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== do"], steps
     assert "none in a dry run without the recipes' results" in out  # so the 4M path follows
     commands = [line for line in out.splitlines() if line.startswith("+ rsr study")]
-    assert len(commands) == 6 and all("--jobs 2" in c for c in commands), commands  # trials, 4 recipes, plateau
+    # 4 recipes, the shape lead, trials, plateau
+    assert len(commands) == 7 and all("--jobs 2" in c for c in commands), commands
     assert f"--out {tmp_path}/r60-lr6 " in out and out.rstrip().count("--train-tokens 2400000") == 4
+    lead = [c for c in commands if f"--out {tmp_path}/shape-h8-cal " in c]
+    assert len(lead) == 1 and lead[0].endswith("--preset tiny,heads=8"), commands
+    assert "--train-tokens" not in lead[0]  # today's 4M tokens at the lead's shape
     # With the trials' results in, the comparison is the command baseline_choice.py prints, in CALIB.
     (tmp_path / "base-trials").mkdir()
     (tmp_path / "base-trials" / "results.json").write_text(json.dumps({"rows": list(rows.values())}))
@@ -270,7 +274,8 @@ def test_at_a_recipe_rsrs_candidate_is_chosen_by_the_confirmations_rule(rows):
     res["bar"][1] = _bar("rsr-continued / own", 0.1, 0.01)
     candidate, why = baseline_choice.rsr_candidate(res)
     assert candidate is None and "default rsr alone" in why
-    command = baseline_choice.evaluation_command(baseline_choice.choose(rows), candidate, "r60-lr6 --lr 0.006")
+    command = baseline_choice.evaluation_command(baseline_choice.choose(rows), candidate,
+                                                 "r60-lr6 --train-tokens 2400000 --lr 0.006")
     assert command.startswith("rsr study --out calib/eval-r60-lr6 --seeds 0,1,2,3,4 --replicates 3 --gate-replicates 12 ")
     assert "--train-tokens 2400000 --lr 0.006 --variants raw,filter,refuse,tag,rsr,filter-" in command
     res["bar"] = res["bar"][:1]
@@ -287,7 +292,8 @@ def test_a_recipe_that_reaches_the_gates_has_every_later_study_trained_at_it(row
         (tmp_path / name / "results.json").write_text(json.dumps(_recipe_results(composed)))
     code, out, err = _queue(tmp_path)
     assert code == 0, err
-    assert "chosen: r60-batch4 --batch-size 4" in out and "base-trials" not in out, out
+    assert "chosen: r60-batch4 --train-tokens 2400000 --batch-size 4" in out and "base-trials" not in out, out
+    assert "the shape probe's leads" not in out  # read only when no recipe reaches
     assert [line[:5] for line in out.splitlines() if line.startswith("== ")] == ["== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== do"]
     trials = [line for line in out.splitlines() if f"--out {tmp_path}/trials-r60-batch4 " in line]
     assert len(trials) == 1 and "rsr,rsr-continued,rsr-nomask --train-tokens 2400000 --batch-size 4 --jobs 2" in trials[0]
@@ -303,7 +309,8 @@ def test_a_recipe_that_reaches_the_gates_has_every_later_study_trained_at_it(row
     (tmp_path / "trials-r60-batch4" / "results.json").write_text(json.dumps(res))
     code, out, err = _queue(tmp_path)
     assert code == 0, err
-    expected = baseline_choice.evaluation_command(baseline_choice.choose(rows), "rsr-continued", "r60-batch4 --batch-size 4")
+    expected = baseline_choice.evaluation_command(baseline_choice.choose(rows), "rsr-continued",
+                                                  "r60-batch4 --train-tokens 2400000 --batch-size 4")
     assert f"+ {expected.replace('--out calib/', f'--out {tmp_path}/')} --jobs 2" in out.splitlines(), out
     # An incomplete recipe stops a real run before anything after the recipes.
     (tmp_path / "r60-lr6" / "results.json").write_text(json.dumps(_recipe_results(45.0, worlds=[100])))
@@ -312,6 +319,40 @@ def test_a_recipe_that_reaches_the_gates_has_every_later_study_trained_at_it(row
 
     p = subprocess.run(["bash", "docs/calibration/queue.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert p.returncode != 0 and "no recipe chosen" in p.stderr and "== 3." not in p.stdout, p.stdout + p.stderr
+
+
+def test_with_no_recipe_reaching_the_shape_lead_is_read_by_the_same_rule_and_followed_at_4m(rows, tmp_path):
+    import os
+    import subprocess
+
+    import recipe_choice
+
+    for name, _ in recipe_choice.RECIPES:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(_recipe_results(45.0)))
+    # The lead's study not in yet: a real run stops at step 2 (nothing after the recipes trains).
+    env = {**os.environ, "CALIB": str(tmp_path), "RSR": "true"}
+    p = subprocess.run(["bash", "docs/calibration/queue.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert p.returncode != 0 and "shape-h8-cal/results.json" in p.stderr and "== 3." not in p.stdout, p.stdout + p.stderr
+    # The lead fails a gate on one world: no recipe, and the queue goes on unchanged at 4M tokens.
+    (tmp_path / "shape-h8-cal").mkdir(exist_ok=True)  # the real run above carried its kept files in
+    (tmp_path / "shape-h8-cal" / "results.json").write_text(
+        json.dumps(_recipe_results(70.0, fail={103: "raw_benign_written"})))
+    code, out, err = _queue(tmp_path)
+    assert code == 0, err
+    assert "shape-h8: does not" in out and "chosen: none" in out and f"--out {tmp_path}/base-trials " in out, out
+    # The lead reaches the gates: every later study trains at its shape and today's 4M tokens.
+    (tmp_path / "shape-h8-cal" / "results.json").write_text(json.dumps(_recipe_results(70.0)))
+    code, out, err = _queue(tmp_path)
+    assert code == 0, err
+    assert "chosen: shape-h8 --preset tiny,heads=8" in out and "base-trials" not in out, out
+    later = [line for line in out.splitlines() if line.startswith("+ rsr study") and "-shape-h8 " in line]
+    assert [line.split("--out ")[1].split()[0] for line in later] == [f"{tmp_path}/trials-shape-h8",
+                                                                      f"{tmp_path}/plateau-shape-h8"], out
+    assert all("--preset tiny,heads=8" in line and "--train-tokens" not in line for line in later), later
+    command = baseline_choice.evaluation_command(baseline_choice.choose(rows), None, "shape-h8 --preset tiny,heads=8")
+    assert command.startswith("rsr study --out calib/eval-shape-h8 ") and "--train-tokens" not in command
+    assert "--gate-replicates 12 --control-every-seed --samples 0 --preset tiny,heads=8 --variants " in command
 
 
 def test_the_queue_plan_prints_each_studys_plan_and_trains_or_copies_nothing(tmp_path):
@@ -329,7 +370,7 @@ def test_the_queue_plan_prints_each_studys_plan_and_trains_or_copies_nothing(tmp
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     studies = [i for i, line in enumerate(lines) if line.startswith(f"+ {fake} study ")]
-    assert len(studies) == 6 and all(lines[i + 1] == "  7 of 35 models left to train" for i in studies), p.stdout
+    assert len(studies) == 7 and all(lines[i + 1] == "  7 of 35 models left to train" for i in studies), p.stdout
     assert not (tmp_path / "trained").exists() and not calib.exists()
 
 
