@@ -61,6 +61,7 @@ copy_missing() {
 seed() {
   [ -d "$2" ] || { echo "no kept files at $2" >&2; exit 1; }
   copy_missing "$2" "$1"
+  [ -z "${PLAN:-}" ] || [ -d "$1" ] || echo "  (not copied in a plan: the count below includes the models $2 holds)"
 }
 
 # carry NAME: the summaries an earlier machine exported (`queue.sh export`) go back in first, so a
