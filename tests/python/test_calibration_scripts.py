@@ -4,6 +4,7 @@ or split a measured cost: each on small hand-made inputs whose answer is known."
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 import pytest
@@ -434,3 +435,30 @@ def test_shape_read_names_a_lead_only_against_a_failing_todays_shape(capsys, tmp
     shape_read.main()
     out = capsys.readouterr().out
     assert "h2: lead" in out and "l8    tiny,layers=8" in out and "runs 0 of 3: none yet" in out
+
+
+def test_loss_read_centres_each_world_and_counts_a_degree_of_freedom_lost_per_world(tmp_path):
+    import loss_read
+
+    # Two worlds far apart in both measures; within each, composition falls exactly as loss rises.
+    values = {0: [(90.0, 0.30), (50.0, 0.32), (10.0, 0.34)], 1: [(80.0, 0.50), (60.0, 0.51), (40.0, 0.52)]}
+    for w, rs in values.items():
+        for r, (composed, nll) in enumerate(rs):
+            run = tmp_path / f"seed-{w}" / (f"replicate-{r}" if r else "") / "runs" / "raw"
+            run.mkdir(parents=True)
+            run.joinpath("summary.json").write_text(json.dumps({"budget": "compute", "results": {
+                "sets": [{"set": "benign_composed", "correct": {"rate": composed / 100}}],
+                "heldout": {"safe": {"nll": nll}}}}))
+    rows = loss_read.runs([str(tmp_path)])
+    assert sorted(rows) == sorted((w, c, n) for w, rs in values.items() for c, n in rs)
+    xs, ys, groups = loss_read.centred(rows)
+    assert groups == 2 and sum(xs) == pytest.approx(0) and sum(ys) == pytest.approx(0)
+    r, lo, hi = loss_read.correlation(xs, ys, groups)
+    assert r == pytest.approx(-1.0)
+    # Uncentred, the worlds' offsets blur it (world 1 has the higher loss yet composes as much on
+    # average): the spread between worlds is not what the reading is about.
+    import statistics
+    assert statistics.correlation([c for _, c, _ in rows], [n for _, _, n in rows]) > -0.5
+    # Six runs on two worlds leave 3 degrees of freedom: an interval; four on two worlds do not.
+    assert loss_read.correlation([1, -1, 2, -2, 0.5, -0.4], [-1, 1, -1.5, 2, 0, 0.2], 2)[1] < 0
+    assert math.isnan(loss_read.correlation([1, -1, 2, -2], [-1, 1, -1.5, 2.2], 2)[1])
