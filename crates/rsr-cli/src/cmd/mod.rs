@@ -137,9 +137,13 @@ pub struct ExperimentArgs {
     /// (`rsr demo` only: a study trains).
     #[arg(long, default_value_t = ExperimentConfig::default().train_tokens)]
     pub train_tokens: u64,
-    /// Sequences of 256 tokens per optimizer step.
+    /// Sequences of --seq-len tokens per optimizer step.
     #[arg(long, default_value_t = ExperimentConfig::default().batch_size)]
     pub batch_size: usize,
+    /// Tokens per training sequence (equal compute is --train-tokens whatever the length: a
+    /// shorter sequence with a larger --batch-size keeps the tokens per step).
+    #[arg(long, default_value_t = ExperimentConfig::default().seq_len)]
+    pub seq_len: usize,
     /// The learning-rate schedule of every run: `wsd` (warmup–stable–decay, the last 20% of the
     /// steps decaying; chosen on a calibration seed, docs/safetyworld.md) or `cosine`.
     #[arg(long, default_value = ExperimentConfig::default().schedule.name(), value_parser = ["cosine", "wsd"])]
@@ -193,6 +197,7 @@ impl ExperimentArgs {
             vocab_size: self.vocab_size,
             train_tokens: self.train_tokens,
             batch_size: self.batch_size,
+            seq_len: self.seq_len,
             schedule: self.schedule.parse().expect("clap accepted only known schedules"),
             decay: self.decay,
             lr: self.lr,

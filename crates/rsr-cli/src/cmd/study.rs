@@ -153,6 +153,11 @@ pub fn run(args: Args) -> Result<()> {
         cfg.base.docs,
         cfg.base.train_tokens
     );
+    if args.plan {
+        // A directory made with other settings is refused by the run: the plan says so too,
+        // rather than counting its models as kept.
+        rsr_eval::study::same_settings(&cfg)?;
+    }
     let planned = cfg.planned_models();
     let (left, kept): (Vec<&PathBuf>, Vec<&PathBuf>) = planned.iter().partition(|p| !p.is_file());
     let to_train = left.len();

@@ -277,8 +277,11 @@ pub struct ExperimentConfig {
     pub vocab_size: usize,
     /// Training tokens per variant (equal compute); 0 builds the corpora only.
     pub train_tokens: u64,
-    /// Sequences per optimizer step (of 256 tokens).
+    /// Sequences per optimizer step (of [`ExperimentConfig::seq_len`] tokens).
     pub batch_size: usize,
+    /// Tokens per training sequence (256: the `tiny` preset's context; longer raises the model's
+    /// positions to fit, as `rsr train --seq-len` does).
+    pub seq_len: usize,
     /// The learning-rate schedule every run trains with: warmup–stable–decay by default (on
     /// calibration seed 100, raw at 4M tokens: validation loss 0.344 against cosine's 0.352, and
     /// 97% of the written benign requests against 76%; docs/safetyworld.md#calibration-on-held-out-seeds).
@@ -338,6 +341,7 @@ impl Default for ExperimentConfig {
             vocab_size: 1024,
             train_tokens: 4_000_000,
             batch_size: 8,
+            seq_len: rsr_model::train::TrainConfig::default().seq_len,
             schedule: Shape::Wsd,
             decay: rsr_model::train::TrainConfig::default().decay,
             lr: rsr_model::train::TrainConfig::default().lr,
@@ -456,6 +460,8 @@ impl ExperimentConfig {
         // The recipe's knobs are checked where the trainer checks them; a study's rate must
         // also be above 0 (a run that cannot learn compares nothing).
         let recipe = rsr_model::train::TrainConfig {
+            batch_size: self.batch_size,
+            seq_len: self.seq_len,
             decay: self.decay,
             lr: self.lr,
             preset: self.preset.clone(),
@@ -529,7 +535,16 @@ mod tests {
         // A shape that cannot be built is refused before any world or corpus is made.
         let err = ExperimentConfig { preset: "tiny,heads=5".into(), ..cfg.clone() }.validate().unwrap_err().to_string();
         assert!(err.contains("--preset") && err.contains("heads"), "{err}");
-        assert!(ExperimentConfig { preset: "tiny,heads=8".into(), ..cfg }.validate().is_ok());
+        assert!(ExperimentConfig { preset: "tiny,heads=8".into(), ..cfg.clone() }.validate().is_ok());
+        // A sequence length or batch of 0 trains nothing: refused naming the flag.
+        for (bad, flag) in [
+            (ExperimentConfig { seq_len: 0, ..cfg.clone() }, "--seq-len"),
+            (ExperimentConfig { batch_size: 0, ..cfg.clone() }, "--batch-size"),
+        ] {
+            let err = bad.validate().unwrap_err().to_string();
+            assert!(err.contains(flag), "{err}");
+        }
+        assert!(ExperimentConfig { seq_len: 128, batch_size: 16, ..cfg }.validate().is_ok());
     }
 
     #[test]

@@ -22,19 +22,9 @@ pub(super) enum Length {
     Plateau { cap: u64 },
 }
 
-/// Train one model on `data` for `length`, with `points` evenly spaced
-/// checkpoints (the last is the final one). With `cfg.resume`, a run that finished with this
-/// configuration is kept, and one that stopped part-way continues from its latest checkpoint
-/// (exactly: the trainer's resume is bit-for-bit).
-pub(super) fn train(
-    cfg: &ExperimentConfig,
-    data: Data,
-    run_dir: &Path,
-    length: Length,
-    points: usize,
-    name: &str,
-    progress: &mut dyn FnMut(Stage),
-) -> Result<TrainOutcome> {
+/// The trainer's configuration for one model of the experiment: its recipe (preset, sequence
+/// length, batch, schedule, rate, seed), `length` and `points` evenly spaced checkpoints.
+fn recipe(cfg: &ExperimentConfig, data: Data, length: Length, points: usize) -> TrainConfig {
     let (tokens, plateau) = match length {
         Length::Tokens(t) => (t, false),
         Length::Plateau { cap } => (cap, true),
@@ -44,6 +34,7 @@ pub(super) fn train(
         preset: cfg.preset.clone(),
         tokens,
         batch_size: cfg.batch_size,
+        seq_len: cfg.seq_len,
         schedule: cfg.schedule,
         decay: cfg.decay,
         lr: cfg.lr,
@@ -66,7 +57,24 @@ pub(super) fn train(
     };
     let per_step = (t_cfg.batch_size * t_cfg.seq_len) as u64;
     let steps = t_cfg.steps();
-    let t_cfg = TrainConfig { checkpoint_every: steps.div_ceil(points.max(1) as u64) * per_step, ..t_cfg };
+    TrainConfig { checkpoint_every: steps.div_ceil(points.max(1) as u64) * per_step, ..t_cfg }
+}
+
+/// Train one model on `data` for `length`, with `points` evenly spaced
+/// checkpoints (the last is the final one). With `cfg.resume`, a run that finished with this
+/// configuration is kept, and one that stopped part-way continues from its latest checkpoint
+/// (exactly: the trainer's resume is bit-for-bit).
+pub(super) fn train(
+    cfg: &ExperimentConfig,
+    data: Data,
+    run_dir: &Path,
+    length: Length,
+    points: usize,
+    name: &str,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<TrainOutcome> {
+    let t_cfg = recipe(cfg, data, length, points);
+    let steps = t_cfg.steps();
     let resumable = cfg.resume && run_dir.join("run.json").is_file();
     if resumable {
         if let Some(done) = rsr_model::train::finished(run_dir, &t_cfg) {
@@ -104,4 +112,26 @@ pub fn train_control(cfg: &ExperimentConfig, suite: &WorldSuite, progress: &mut 
             suite.run_sets(&model, &sets, &gen, 0, &mut |what, i, n| progress(Stage::Eval(CONTROL_RUN, what, i, n)))?;
         Ok(GymResult { sets, heldout: None, decode, capability: vec![] })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recipe_carries_the_sequence_length_and_checkpoints_on_its_steps() {
+        let pack = Path::new("packed");
+        let cfg = ExperimentConfig::default();
+        let today = recipe(&cfg, Data { pack, first: None }, Length::Tokens(4_000_000), 4);
+        // Today's recipe is the trainer's own default length: the runs kept before the knob
+        // existed (their run.json) are the same configuration, so they resume.
+        assert_eq!(today.seq_len, TrainConfig::default().seq_len);
+        assert_eq!(today.steps(), 4_000_000 / (8 * 256));
+        let short = ExperimentConfig { seq_len: 128, batch_size: 16, ..cfg };
+        let t = recipe(&short, Data { pack, first: None }, Length::Tokens(4_000_000), 4);
+        assert_eq!((t.seq_len, t.batch_size, t.steps()), (128, 16, today.steps()), "equal tokens a step");
+        assert_eq!(t.checkpoint_every % (16 * 128), 0);
+        let plateau = recipe(&short, Data { pack, first: None }, Length::Plateau { cap: 8_000_000 }, 1);
+        assert_eq!(plateau.seq_len, 128);
+    }
 }

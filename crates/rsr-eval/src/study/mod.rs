@@ -147,7 +147,7 @@ impl StudyConfig {
         let b = &self.base;
         serde_json::json!({
             "docs": b.docs, "every": b.every, "safe_rate": b.safe_rate, "rationale_rate": b.rationale_rate,
-            "vocab_size": b.vocab_size, "train_tokens": b.train_tokens, "batch_size": b.batch_size,
+            "vocab_size": b.vocab_size, "train_tokens": b.train_tokens, "batch_size": b.batch_size, "seq_len": b.seq_len,
             "schedule": b.schedule.name(), "decay": b.decay, "lr": b.lr, "train_seed_offset": b.train_seed_offset, "preset": b.preset, "labels": b.labels(), "noise": b.noise,
         })
     }
@@ -155,7 +155,8 @@ impl StudyConfig {
 
 /// A study directory's settings (its `study.json`, as [`StudyConfig::fixed`] wrote them). A
 /// study written before a knob existed trained with the value it then had, so a missing knob
-/// reads as that value (the recipe's `decay` 0.2 and `lr` 0.003; training seed offset 0).
+/// reads as that value (the recipe's `decay` 0.2 and `lr` 0.003; training seed offset 0;
+/// sequences of 256 tokens).
 pub fn settings(dir: &std::path::Path) -> Result<serde_json::Value> {
     let path = dir.join("study.json");
     let raw = std::fs::read(&path).map_err(|e| rsr_core::Error::io(&path, e))?;
@@ -164,31 +165,42 @@ pub fn settings(dir: &std::path::Path) -> Result<serde_json::Value> {
     let Some(fields) = was.as_object_mut() else {
         return Err(rsr_core::Error::input(&path, "not a JSON object", "delete the study directory to start over"));
     };
-    for (knob, before) in
-        [("decay", serde_json::json!(0.2f32)), ("lr", serde_json::json!(0.003f32)), ("train_seed_offset", 0.into())]
-    {
+    for (knob, before) in [
+        ("decay", serde_json::json!(0.2f32)),
+        ("lr", serde_json::json!(0.003f32)),
+        ("train_seed_offset", 0.into()),
+        ("seq_len", 256.into()),
+    ] {
         fields.entry(knob).or_insert(before);
     }
     Ok(was)
 }
 
-/// Refuse to resume a study directory made with other settings: its finished runs would be
-/// kept and mixed with new ones.
-fn check_settings(cfg: &StudyConfig) -> Result<()> {
+/// Refuse a study directory made with other settings (its finished runs would be kept and
+/// mixed with new ones); `Ok(false)` where no study is there yet. Reads only: `--plan` asks it.
+pub fn same_settings(cfg: &StudyConfig) -> Result<bool> {
     let path = cfg.base.out.join("study.json");
-    let now = cfg.fixed();
-    if path.is_file() {
-        let was = settings(&cfg.base.out)?;
-        if was != now {
-            return Err(rsr_core::Error::input(
-                &path,
-                format!("this directory holds a study with other settings ({was} against {now})"),
-                "pass another --out, or the settings it was made with",
-            ));
-        }
+    if !path.is_file() {
+        return Ok(false);
+    }
+    let (was, now) = (settings(&cfg.base.out)?, cfg.fixed());
+    if was != now {
+        return Err(rsr_core::Error::input(
+            &path,
+            format!("this directory holds a study with other settings ({was} against {now})"),
+            "pass another --out, or the settings it was made with",
+        ));
+    }
+    Ok(true)
+}
+
+/// [`same_settings`], then write this study's settings where none were.
+fn check_settings(cfg: &StudyConfig) -> Result<()> {
+    if same_settings(cfg)? {
         return Ok(());
     }
-    rsr_core::atomic::write_all(&path, serde_json::to_string_pretty(&now).expect("serialises").as_bytes())
+    let path = cfg.base.out.join("study.json");
+    rsr_core::atomic::write_all(&path, serde_json::to_string_pretty(&cfg.fixed()).expect("serialises").as_bytes())
 }
 
 /// Run every seed and replicate (training only what an earlier run did not finish), then
@@ -329,11 +341,24 @@ mod tests {
     }
 
     #[test]
+    fn the_plans_settings_check_reads_and_never_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), 500, vec![0]);
+        assert!(!same_settings(&cfg).unwrap(), "no study yet");
+        assert!(!dir.path().join("study.json").exists(), "a plan writes nothing");
+        check_settings(&cfg).unwrap();
+        assert!(same_settings(&cfg).unwrap());
+        let other = StudyConfig { base: ExperimentConfig { seq_len: 128, ..cfg.base.clone() }, ..cfg.clone() };
+        let err = same_settings(&other).unwrap_err().to_string();
+        assert!(err.contains("study.json") && err.contains("\"seq_len\":128"), "{err}");
+    }
+
+    #[test]
     fn a_study_from_before_the_recipe_knobs_reads_as_the_recipe_it_trained_with() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path(), 500, vec![0]);
         let mut old = cfg.fixed();
-        for knob in ["decay", "lr", "train_seed_offset"] {
+        for knob in ["decay", "lr", "train_seed_offset", "seq_len"] {
             old.as_object_mut().unwrap().remove(knob);
         }
         std::fs::write(dir.path().join("study.json"), old.to_string()).unwrap();
@@ -342,5 +367,8 @@ mod tests {
         let mut other = cfg.clone();
         other.base.lr = 0.0015;
         assert!(check_settings(&other).is_err());
+        let mut other = cfg.clone();
+        other.base.seq_len = 128;
+        assert!(check_settings(&other).is_err(), "another sequence length is another study");
     }
 }
