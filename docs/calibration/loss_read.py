@@ -12,28 +12,31 @@ Each GROUP is one recipe: its DIRs' raw runs at the compute budget are pooled by
 per group and over all, the Pearson correlation of the centred values with a Fisher-z 95%
 interval whose degrees of freedom count one lost per world.
 """
-import glob
 import json
 import math
+import os
 import statistics as st
 import sys
 from collections import defaultdict
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from paired_runs import _find, _world_runs  # noqa: E402
+
 
 def runs(dirs):
-    """[(world, composed %, held-out nll)] for every raw run at the compute budget under dirs."""
+    """[(world, composed %, held-out nll)] for every raw run under dirs (`runs/raw` is the
+    compute budget's; a run kept in two DIRs is read once, from the first)."""
     out = []
-    for d in dirs:
-        for f in sorted(glob.glob(f"{d}/**/runs/raw/summary.json", recursive=True)):
-            s = json.load(open(f))
-            if s.get("budget", "compute") != "compute":
-                continue
-            world = int(f.split("/seed-")[1].split("/")[0])
-            sets = {x["set"]: x for x in s["results"]["sets"]}
-            nll = s["results"]["heldout"]["safe"]["nll"]
-            if not math.isfinite(nll):
-                raise ValueError(f"{f}: held-out nll is {nll}")
-            out.append((world, 100 * sets["benign_composed"]["correct"]["rate"], nll))
+    for wr in _world_runs(dirs):
+        f = _find(dirs, wr, "raw")
+        if not f:
+            continue
+        s = json.load(open(f))
+        sets = {x["set"]: x for x in s["results"]["sets"]}
+        nll = s["results"]["heldout"]["safe"]["nll"]
+        if not math.isfinite(nll):
+            raise ValueError(f"{f}: held-out nll is {nll}")
+        out.append((int(wr.split("/")[0].removeprefix("seed-")), 100 * sets["benign_composed"]["correct"]["rate"], nll))
     return out
 
 

@@ -112,9 +112,7 @@ calibrate() {
     --control-every-seed --samples 0 --jobs 2 "$@"
 }
 # shellcheck disable=SC2086  # the knobs are words
-for recipe in "${RECIPES[@]}"; do calibrate $recipe; done
-# shellcheck disable=SC2086  # a lead's probe already holds shape-NAME: its study is shape-NAME-cal
-for lead in "${LEADS[@]}"; do read -r name knob <<<"$lead" && calibrate "$name-cal" $knob; done
+for study in "${RECIPES[@]}" "${LEADS[@]}"; do calibrate $study; done
 
 echo "== 2. the recipe the rest trains at"
 if choice=$(python3 docs/calibration/recipe_choice.py "$CALIB" 2>&1); then

@@ -13,9 +13,10 @@ safetyworld.md, "what follows a lead", fixed before the lead's study trained): i
 usage: python3 recipe_choice.py CALIB          reads CALIB/NAME/results.json for every recipe below
                                                 (then for the lead, if no recipe reaches); the last
                                                 line is `chosen: NAME KNOBS` or `chosen: none`
-       python3 recipe_choice.py --list         the recipes, one `NAME KNOBS` a line
-       python3 recipe_choice.py --list-leads   the shape leads, one `NAME KNOBS` a line
-                                                (queue.sh trains both; KNOBS are whole: the budget too)
+       python3 recipe_choice.py --list         the recipes, one `DIR KNOBS` a line
+       python3 recipe_choice.py --list-leads   the shape leads, one `DIR KNOBS` a line
+                                                (queue.sh trains both, each in CALIB/DIR; KNOBS are
+                                                whole: the budget too)
 
 It refuses (exit 1, naming what is missing) while any recipe it must read is incomplete: the rule
 compares all four, not the ones that happened to finish.
@@ -98,7 +99,7 @@ def main():
         raise SystemExit(__doc__)
     if sys.argv[1] in ("--list", "--list-leads"):
         for name, knob in RECIPES if sys.argv[1] == "--list" else LEADS:
-            print(f"{name} {knob}".rstrip())
+            print(f"{study_dir(name)} {knob}".rstrip())
         return
     chosen = choose(read_all(sys.argv[1], RECIPES, f"The recipes at {TOKENS:,} tokens"))
     if not chosen:
