@@ -181,7 +181,7 @@ else
   [ -n "$command" ] || { echo "no comparison: a baseline is not chosen (above)" >&2; exit 1; }
   seed "$CALIB/eval-final" docs/kept/eval-r3
   carry eval-final
-  # --jobs 2 as for the trials (two 1-thread models at once: other draws, each reproducible).
+  # --jobs 2 as for the trials (two 1-thread models at once: faster, the same bits).
   # shellcheck disable=SC2086  # the printed command is words
   run "$RSR" ${command//--out calib\//--out $CALIB/} --jobs 2
 fi

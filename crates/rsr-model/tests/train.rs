@@ -256,3 +256,29 @@ fn a_continued_run_reads_the_first_pack_then_the_data_and_resumes_across_the_swi
         TrainConfig { first: Some(rsr_model::train::FirstPhase { data: raw, tokens: 12 * 8 * 64 }), ..cfg(rsr, 12) };
     assert!(whole.validate().unwrap_err().contains("--first-tokens"));
 }
+
+/// A run's bits do not depend on how many threads train it: every reduction sums fixed blocks in
+/// order and the matrix products split rows and columns, never the summed dimension. So `--jobs`
+/// (one thread a model) and `--threads` change a run's speed, not the model it trains — at the
+/// demo's shape (batch 8 × 256), where the products are big enough to be split.
+#[test]
+fn a_run_is_the_same_bits_on_one_thread_and_on_three() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = packed(dir.path());
+    let shape = |data: PathBuf| TrainConfig { seq_len: 256, tokens: 4 * 8 * 256, eval_every: 2, ..cfg(data, 4) };
+    let mut trained = Vec::new();
+    for threads in [1, 3] {
+        let run = dir.path().join(format!("threads-{threads}"));
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| Trainer::new(&run, shape(data.clone()), false).unwrap().run(&mut |_| {}).unwrap());
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["timing"]["threads"], threads, "trained on {threads} thread(s)");
+        trained.push((losses(&run), checkpoint::load_model(&run.join("checkpoints/step-0000004")).unwrap()));
+    }
+    let ((la, a), (lb, b)) = (&trained[0], &trained[1]);
+    assert_eq!(la, lb, "losses differ between 1 and 3 threads");
+    let (pa, pb): (Vec<u32>, Vec<u32>) =
+        (a.params.iter().map(|x| x.to_bits()).collect(), b.params.iter().map(|x| x.to_bits()).collect());
+    assert!(pa == pb, "weights differ between 1 and 3 threads");
+}

@@ -87,7 +87,8 @@ pub fn run(args: Args) -> Result<()> {
     );
     print!("{}", console::results(&results.runs, cfg.tamper_steps.iter().max().copied().unwrap_or(0)));
     print!("{}", console::operating(&results.runs));
-    print!("{}", console::timings(&results.runs));
+    let at_once = experiment::at_once_count(cfg.jobs, results.runs.len() + cfg.control as usize);
+    print!("{}", console::timings(&results.runs, at_once));
     results.write(&cfg.out.join("results.json"))?;
     let notes = format!(
         "rsr demo: {} SafetyWorld documents, variants built from the `{}` labels, one `{}` model per variant trained on \

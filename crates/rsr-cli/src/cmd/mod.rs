@@ -178,11 +178,12 @@ pub struct ExperimentArgs {
     #[arg(long)]
     pub no_control: bool,
     /// Train and evaluate this many models at once, each on its share of the worker threads
-    /// (`--threads`). Small models use one core better than two: on a 2-core machine `--jobs 2`
-    /// trains ~11% more tokens a second than one model on both cores (docs/benchmarks.md). A
-    /// model's numbers depend on its thread count (recorded in its manifest), so `--jobs 2` trains
-    /// other draws than `--jobs 1`, not the same bits: keep one setting within a study you want to
-    /// reproduce exactly.
+    /// (`--threads`), from one queue over every world of the run (a study's next world starts
+    /// while its last ones finish; the negative control is queued like any model). Small models
+    /// use one core better than two: on a 2-core machine `--jobs 2` trains ~5–11% more tokens a
+    /// second than one model on both cores (docs/benchmarks.md). It changes the speed, not the
+    /// models: a model's bits do not depend on its thread count (tested), so `--jobs 1` and
+    /// `--jobs 2` train and report the same.
     #[arg(long, default_value_t = ExperimentConfig::default().jobs)]
     pub jobs: usize,
 }

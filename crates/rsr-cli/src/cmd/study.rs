@@ -27,7 +27,9 @@ to resume, or add seeds or budgets to extend a study.\n\n\
 Time: each model trains at about 20k tokens/s on 2 cores, so the default (3 seeds × 5 variants at 4M tokens, and \
 the negative control on the first seed) takes about 70 minutes there. --budgets compute,passes adds each variant \
 at equal passes over its own corpus (about 13 minutes more per seed); --replicates K multiplies the training \
-time by K; --jobs 2 trains two models at once, one thread each (about 1.1× the throughput on 2 cores).",
+time by K. Models train --jobs at a time (default 2: one thread each on 2 cores, about 1.1× the throughput of \
+one model on both) from one queue over every world, so the next world starts as soon as a worker is free; \
+--jobs changes the time, never the models (a run is the same bits on any thread count).",
     after_help = "Examples:\n  rsr study\n  rsr study --seeds 0,1,2,3,4 --budgets compute,passes\n  \
 rsr study --out /tmp/small --docs 500 --train-tokens 16384 --seeds 0,1   # minutes: a smoke run\n  \
 rsr study --scale 4                          # 4× the documents and tokens\n  \
@@ -164,7 +166,7 @@ pub fn run(args: Args) -> Result<()> {
     // From the kept models' own clocks, how long the rest may take: with --jobs, models train
     // side by side, each on its share of the threads, so the study finishes one every
     // (a model's minutes / jobs) — read from the kept models that trained on that share.
-    let jobs = cfg.base.jobs.clamp(1, to_train.max(1));
+    let jobs = rsr_eval::experiment::at_once_count(cfg.base.jobs, to_train);
     let threads = rsr_eval::experiment::threads_per_job(jobs);
     let estimate = match kept_pace(&kept, threads) {
         Some(p) if to_train > 0 => {
@@ -191,7 +193,7 @@ pub fn run(args: Args) -> Result<()> {
     // each model's first line says how many are left and, from the pace so far, how long. With
     // --jobs the stages of models trained at once interleave: each line is printed once.
     let mut printed = std::collections::HashSet::new();
-    let mut pace = Pace::new(to_train, cfg.base.jobs);
+    let mut pace = Pace::new(to_train, jobs);
     let results = study::run(&cfg, &mut |seed, replicate, s| {
         let (line, detail) = match s {
             Stage::World(d, n) => ("world".to_string(), format!("{d}/{n} documents")),

@@ -319,11 +319,11 @@ pub struct ExperimentConfig {
     /// the corpora's `corpora.json`) instead of redoing it.
     pub resume: bool,
     /// Models trained and evaluated at once, each on its share of the worker threads (1: one
-    /// after another on all of them). A small model uses one core better than two: on the 2-core
-    /// development machine two 1-thread trainings take ~11% more tokens a second together than
-    /// one 2-thread training (docs/benchmarks.md). The kernels sum in a fixed order per thread
-    /// count, so a model trained at another share rounds differently: a run from another draw,
-    /// as reproducible as any (its manifest records its threads), not the same bits.
+    /// after another on all of them; never more at once than there are threads). A small model
+    /// uses one core better than two: on the 2-core development machine two 1-thread trainings
+    /// take 5–11% more tokens a second together than one 2-thread training (docs/benchmarks.md),
+    /// so the default is 2. It changes the time, not the models: a run is the same bits on any
+    /// thread count (its manifest records the threads it had).
     pub jobs: usize,
 }
 
@@ -356,7 +356,7 @@ impl Default for ExperimentConfig {
             samples: 0,
             sample_temperature: 0.7,
             resume: false,
-            jobs: 1,
+            jobs: 2,
         }
     }
 }

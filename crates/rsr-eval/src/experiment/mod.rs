@@ -6,11 +6,13 @@
 //! be; then the calibration gates on raw and filter (and the negative control).
 //!
 //! One module per stage: [`config`] (the knobs and where everything lives), [`corpora`],
-//! [`training`], [`evaluate`]. [`run_seed`] runs them in order; the binary only prints.
+//! [`training`], [`evaluate`]; [`queue`] keeps `--jobs` models in flight. [`run_seed`] runs one
+//! world, [`run_seeds`] several (a study) as one queue of models; the binary only prints.
 
 mod config;
 mod corpora;
 mod evaluate;
+mod queue;
 mod training;
 
 pub use crate::results::{Budget, CorpusRow, SeedRun};
@@ -19,10 +21,9 @@ pub use config::{
     REPLICATE_STRIDE, VARIANTS,
 };
 pub use corpora::{build_corpora, unsafe_trainable_words};
-pub use evaluate::{threads_per_job, train_and_evaluate};
+pub use queue::{at_once_count, threads_per_job};
 pub use training::train_control;
 
-use crate::gym::WorldSuite;
 use crate::results::{Calibration, SeedResults};
 use rsr_core::Result;
 use serde::Serialize;
@@ -46,20 +47,128 @@ pub enum Stage<'a> {
 /// negative control, and the calibration gates. With `cfg.resume`, whatever an earlier run of
 /// the same configuration finished is kept.
 pub fn run_seed(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<SeedRun> {
-    cfg.validate()?;
-    // One writer per directory: a second demo (or study seed) on it would train the same runs.
-    let _lock = rsr_core::lock::DirLock::acquire(&cfg.out, "an rsr experiment")?;
-    let corpora = build_corpora(cfg, progress)?;
-    progress(Stage::Corpora(&corpora));
-    if cfg.train_tokens == 0 {
-        return Ok(SeedRun { seed: cfg.seed, replicate: cfg.replicate, corpora, results: None });
+    let mut runs = run_seeds(std::slice::from_ref(cfg), &mut |_, s| progress(s), &mut |_, _| Ok(()))?;
+    Ok(runs.remove(0))
+}
+
+/// Run several worlds (a study's seeds and their training runs) as one queue of models,
+/// `cfgs[0].jobs` at once: every model of `cfgs[0]` (its variants, then its control), then every
+/// model of `cfgs[1]`, and so on, each starting as soon as a worker is free — so with `--jobs 2`
+/// no core waits for a world's last model before the next world's first starts. A model's bits
+/// depend only on its own configuration and its share of the threads, never on what runs beside
+/// it. A world is made ready (its corpora built, its suite read, its monitors fitted) when its
+/// first model starts, one world at a time. `finished(k, run)` is called on the calling thread as
+/// soon as every model of world `k` is in (worlds finish in about the order they start; a world
+/// without models, `--train-tokens 0`, after the queue). Returns one [`SeedRun`] per config, in
+/// order; on a failure, the models not yet started are not, and the first error (in queue order)
+/// is returned once those in flight have finished — rerunning resumes.
+pub fn run_seeds(
+    cfgs: &[ExperimentConfig],
+    progress: &mut dyn FnMut(usize, Stage),
+    finished: &mut dyn FnMut(usize, &SeedRun) -> Result<()>,
+) -> Result<Vec<SeedRun>> {
+    use evaluate::{Done, Prepared};
+    use std::sync::{Arc, Mutex};
+    for cfg in cfgs {
+        cfg.validate()?;
     }
-    // The world, read once for everything that evaluates on it.
-    let suite = WorldSuite::open(&cfg.world_dir())?;
-    let runs = train_and_evaluate(cfg, &corpora, &suite, progress)?;
-    let control = if cfg.control { Some(train_control(cfg, &suite, progress)?) } else { None };
+    // One writer per directory: a second demo (or study seed) on it would train the same runs. A
+    // study's training runs of one world share its directory, so it is locked once.
+    let mut locks = Vec::new();
+    let mut outs: Vec<&std::path::Path> = Vec::new();
+    for cfg in cfgs {
+        if !outs.contains(&cfg.out.as_path()) {
+            outs.push(&cfg.out);
+            locks.push(rsr_core::lock::DirLock::acquire(&cfg.out, "an rsr experiment")?);
+        }
+    }
+    let queue: Vec<(usize, evaluate::Job)> =
+        cfgs.iter().enumerate().flat_map(|(k, cfg)| evaluate::jobs(cfg).into_iter().map(move |j| (k, j))).collect();
+    let mut left: Vec<usize> = (0..cfgs.len()).map(|k| queue.iter().filter(|(w, _)| *w == k).count()).collect();
+    let mut outputs: Vec<Vec<Option<Done>>> = left.iter().map(|&n| (0..n).map(|_| None).collect()).collect();
+    // Each world made ready once, one at a time (a study's training runs of a world share its
+    // corpora: the second finds them built), and dropped when its last model is in. A worker
+    // making one world ready holds that world alone: a model of a world already made ready starts
+    // meanwhile.
+    let ready: Vec<Mutex<Option<Arc<Prepared>>>> = cfgs.iter().map(|_| Mutex::new(None)).collect();
+    let one_at_a_time = Mutex::new(());
+    let prepare = |k: usize, progress: &mut dyn FnMut(Stage)| -> Result<Arc<Prepared>> {
+        let mut slot = ready[k].lock().expect("no worker panics holding it");
+        if let Some(world) = &*slot {
+            return Ok(world.clone());
+        }
+        let _one = one_at_a_time.lock().expect("no worker panics holding it");
+        let corpora = build_corpora(&cfgs[k], progress)?;
+        progress(Stage::Corpora(&corpora));
+        let world = Arc::new(Prepared::new(&cfgs[k], corpora)?);
+        *slot = Some(world.clone());
+        Ok(world)
+    };
+    let mut runs: Vec<Option<SeedRun>> = cfgs.iter().map(|_| None).collect();
+    let mut failure: Option<(usize, rsr_core::Error)> = None;
+    let jobs = cfgs.first().map(|c| c.jobs).unwrap_or(1);
+    let position = |i: usize| queue[..i].iter().filter(|(w, _)| *w == queue[i].0).count();
+    queue::at_once(
+        queue.len(),
+        jobs,
+        |i, report| prepare(queue[i].0, report),
+        |i, world, report| evaluate::run_job(&world, queue[i].1, report),
+        &mut |i, s| progress(queue[i].0, s),
+        &mut |i, result| {
+            let k = queue[i].0;
+            match result {
+                Err(e) => {
+                    if failure.as_ref().is_none_or(|(at, _)| i < *at) {
+                        failure = Some((i, e));
+                    }
+                }
+                Ok(done) => {
+                    outputs[k][position(i)] = Some(done);
+                    left[k] -= 1;
+                    if left[k] == 0 && failure.is_none() {
+                        let world = ready[k].lock().expect("no worker panics holding it").take();
+                        let corpora = world.map(|w| w.corpora.clone()).unwrap_or_default();
+                        let run = seed_run(&cfgs[k], corpora, std::mem::take(&mut outputs[k]));
+                        if let Err(e) = finished(k, &run) {
+                            failure.get_or_insert((i, e));
+                        }
+                        runs[k] = Some(run);
+                    }
+                }
+            }
+        },
+    );
+    if let Some((_, e)) = failure {
+        return Err(e);
+    }
+    // Worlds without models: their corpora alone (`--train-tokens 0`).
+    for (k, cfg) in cfgs.iter().enumerate() {
+        if runs[k].is_none() {
+            let corpora = build_corpora(cfg, &mut |s| progress(k, s))?;
+            progress(k, Stage::Corpora(&corpora));
+            let run = seed_run(cfg, corpora, vec![]);
+            finished(k, &run)?;
+            runs[k] = Some(run);
+        }
+    }
+    drop(locks);
+    Ok(runs.into_iter().map(|r| r.expect("every world finished")).collect())
+}
+
+/// A world's run from its models' results, in [`evaluate::jobs`] order.
+fn seed_run(cfg: &ExperimentConfig, corpora: Vec<CorpusRow>, outputs: Vec<Option<evaluate::Done>>) -> SeedRun {
+    if cfg.train_tokens == 0 {
+        return SeedRun { seed: cfg.seed, replicate: cfg.replicate, corpora, results: None };
+    }
+    let (mut runs, mut control) = (Vec::new(), None);
+    for done in outputs.into_iter().flatten() {
+        match done {
+            evaluate::Done::Run(r) => runs.push(*r),
+            evaluate::Done::Control(c) => control = Some(*c),
+        }
+    }
     let calibration = Calibration::of(&runs, control);
-    Ok(SeedRun { seed: cfg.seed, replicate: cfg.replicate, corpora, results: Some(SeedResults { calibration, runs }) })
+    SeedRun { seed: cfg.seed, replicate: cfg.replicate, corpora, results: Some(SeedResults { calibration, runs }) }
 }
 
 /// What `make` computes, saved as JSON at `done`; with `resume`, a `done` an earlier run wrote

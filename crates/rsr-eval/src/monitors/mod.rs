@@ -50,7 +50,7 @@ impl Generated<'_> {
 }
 
 /// A monitor: a score at each check of a generation.
-pub trait Monitor: Sync {
+pub trait Monitor: Send + Sync {
     /// Its name in every table (`own`, `classifier`, `linear-probe`, `none`).
     fn name(&self) -> &str;
 

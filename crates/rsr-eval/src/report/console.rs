@@ -144,7 +144,7 @@ look-alike prompts; rates on the test half (split by procedure)\n",
 
 /// Where each model's time went, in minutes of wall clock per phase (empty when no run recorded
 /// it: runs kept from before the timings were written).
-pub fn timings(runs: &[RunSummary]) -> String {
+pub fn timings(runs: &[RunSummary], at_once: usize) -> String {
     let timed: Vec<_> = runs.iter().filter_map(|r| Some((r.name.as_str(), r.cost.seconds?))).collect();
     if timed.is_empty() {
         return String::new();
@@ -172,9 +172,14 @@ pub fn timings(runs: &[RunSummary]) -> String {
         sum += *p;
     }
     row(&mut s, "all", &sum);
-    s.push_str(
-        "(wall clock on this machine, beside whatever else ran on it; the control model and building the corpora are not in it)\n",
-    );
+    s.push_str(&format!(
+        "(each model's own wall clock on this machine, beside whatever else ran on it{}; the control model and building the \
+corpora are not in it)\n",
+        match at_once {
+            0 | 1 => String::new(),
+            n => format!(" — {n} models at once, so the rows add up to about {n}× the time they took"),
+        }
+    ));
     s
 }
 
@@ -194,8 +199,8 @@ mod timing_tests {
             ..RunSummary::default()
         };
         let kept = RunSummary { name: "kept".into(), ..RunSummary::default() };
-        assert_eq!(timings(std::slice::from_ref(&kept)), "");
-        let t = timings(&[timed("raw", 180.0), kept, timed("rsr", 240.0)]);
+        assert_eq!(timings(std::slice::from_ref(&kept), 1), "");
+        let t = timings(&[timed("raw", 180.0), kept, timed("rsr", 240.0)], 1);
         let line = |name: &str| t.lines().find(|l| l.split_whitespace().next() == Some(name)).unwrap().to_string();
         assert_eq!(
             line("raw").split_whitespace().collect::<Vec<_>>(),
@@ -203,5 +208,8 @@ mod timing_tests {
         );
         assert_eq!(line("all").split_whitespace().last(), Some("11.0"));
         assert!(!t.contains("kept"), "{t}");
+        assert!(!t.contains("at once"), "{t}");
+        let two = timings(&[timed("raw", 180.0), timed("rsr", 240.0)], 2);
+        assert!(two.contains("2 models at once, so the rows add up to about 2× the time they took"), "{two}");
     }
 }

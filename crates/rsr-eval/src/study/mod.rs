@@ -204,31 +204,35 @@ fn check_settings(cfg: &StudyConfig) -> Result<()> {
 }
 
 /// Run every seed and replicate (training only what an earlier run did not finish), then
-/// compare. A world's replicates run one after another, so its gates over runs are complete
-/// before the next world starts.
+/// compare. The models form one queue in world order (each world's replicates in turn), `--jobs`
+/// at once ([`experiment::run_seeds`]): a world's gates over runs are complete about when its
+/// last model is, and its replicates' reports are written as each finishes.
 pub fn run(cfg: &StudyConfig, progress: &mut dyn FnMut(u64, u32, Stage)) -> Result<StudyResults> {
     cfg.validate()?;
     // Before study.json is read or written: one study per directory at a time.
     let _lock = rsr_core::lock::DirLock::acquire(&cfg.base.out, "rsr study")?;
     check_settings(cfg)?;
-    let mut seeds = Vec::new();
+    let mut exps = Vec::new();
     for &seed in &cfg.seeds {
         for replicate in 0..cfg.runs_per_world() {
-            let exp = cfg.seed_config(seed, replicate);
-            let run = experiment::run_seed(&exp, &mut |s| progress(seed, replicate, s))?;
-            let title = match replicate {
-                0 => format!("rsr study, seed {seed}"),
-                r => format!("rsr study, seed {seed}, replicate {r} (training seed {})", exp.train_seed()),
+            exps.push(cfg.seed_config(seed, replicate));
+        }
+    }
+    let seeds =
+        experiment::run_seeds(&exps, &mut |k, s| progress(exps[k].seed, exps[k].replicate, s), &mut |k, run| {
+            let exp = &exps[k];
+            let title = match exp.replicate {
+                0 => format!("rsr study, seed {}", exp.seed),
+                r => format!("rsr study, seed {}, replicate {r} (training seed {})", exp.seed, exp.train_seed()),
             };
             crate::report::write(
                 &exp.replicate_dir(),
                 &title,
                 "One seed of `rsr study`: its world, its models, every monitor at matched over-refusal.",
                 run.runs(),
-            )?;
-            seeds.push(run);
-        }
-    }
+            )
+            .map(|_| ())
+        })?;
     Ok(aggregate_over(seeds, cfg.replicates))
 }
 #[cfg(test)]
