@@ -121,6 +121,7 @@ pub fn run_seeds(
                     if failure.as_ref().is_none_or(|(at, _)| i < *at) {
                         failure = Some((i, e));
                     }
+                    false
                 }
                 Ok(done) => {
                     outputs[k][position(i)] = Some(done);
@@ -134,6 +135,7 @@ pub fn run_seeds(
                         }
                         runs[k] = Some(run);
                     }
+                    failure.is_none()
                 }
             }
         },

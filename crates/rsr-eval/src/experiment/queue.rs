@@ -62,14 +62,15 @@ enum Message<T> {
 /// (at least one).
 /// `progress(i, stage)` and `done(i, result)` are called on the calling thread, as items report
 /// and finish. With `jobs` 1 every item runs on the calling thread, in its pool: exactly what a
-/// plain loop would do. A failure stops the items not yet started; those already started finish.
+/// plain loop would do. A failure — an item's error, or `done` returning false — stops the items
+/// not yet started; those already started finish.
 pub(super) fn at_once<S: Send, T: Send>(
     n: usize,
     jobs: usize,
     setup: impl Fn(usize, &mut dyn FnMut(Stage)) -> Result<S> + Sync,
     work: impl Fn(usize, S, &mut dyn FnMut(Stage)) -> Result<T> + Sync,
     progress: &mut dyn FnMut(usize, Stage),
-    done: &mut dyn FnMut(usize, Result<T>),
+    done: &mut dyn FnMut(usize, Result<T>) -> bool,
 ) {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let jobs = at_once_count(jobs, n);
@@ -78,8 +79,7 @@ pub(super) fn at_once<S: Send, T: Send>(
             let mut report = |s: Stage| progress(i, s);
             let result = setup(i, &mut report).and_then(|s| work(i, s, &mut report));
             let failed = result.is_err();
-            done(i, result);
-            if failed {
+            if !done(i, result) || failed {
                 return;
             }
         }
@@ -125,7 +125,11 @@ pub(super) fn at_once<S: Send, T: Send>(
         for m in rx {
             match m {
                 Message::Stage(i, s) => progress(i, s.stage()),
-                Message::Done(i, result) => done(i, result),
+                Message::Done(i, result) => {
+                    if !done(i, result) {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                }
             }
         }
     });
@@ -144,7 +148,10 @@ mod tests {
         progress: &mut dyn FnMut(usize, Stage),
     ) -> Result<Vec<T>> {
         let mut out: Vec<Option<Result<T>>> = (0..n).map(|_| None).collect();
-        at_once(n, jobs, setup, work, progress, &mut |i, r| out[i] = Some(r));
+        at_once(n, jobs, setup, work, progress, &mut |i, r| {
+            out[i] = Some(r);
+            true
+        });
         out.into_iter().flatten().collect()
     }
 
@@ -200,14 +207,40 @@ mod tests {
             2,
             |_, _| Ok(()),
             |i, _, _| {
-                std::thread::sleep(std::time::Duration::from_millis(if i == 0 { 300 } else { 5 }));
+                std::thread::sleep(std::time::Duration::from_millis(if i == 0 { 1000 } else { 5 }));
                 Ok(i)
             },
             &mut |_, _| {},
-            &mut |i, _| order.push(i),
+            &mut |i, _| {
+                order.push(i);
+                true
+            },
         );
         assert_eq!(order.len(), 5);
         assert_eq!(order.last(), Some(&0), "finished in {order:?}");
+    }
+
+    #[test]
+    fn the_caller_can_stop_the_queue_when_an_item_is_done() {
+        for jobs in [1, 2] {
+            let mut seen = 0;
+            at_once(
+                50,
+                jobs,
+                |_, _| Ok(()),
+                |i, _, _| {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    Ok(i)
+                },
+                &mut |_, _| {},
+                &mut |_, _| {
+                    seen += 1;
+                    false
+                },
+            );
+            // Those in flight finish, and each worker may have taken one more before the caller read the first.
+            assert!(seen <= 2 * jobs, "{seen} items ran after the first said stop, at {jobs} job(s)");
+        }
     }
 
     #[test]
