@@ -26,7 +26,8 @@ output's manifest, the first few printed; --strict stops at the first instead); 
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Worker threads for the model's kernels (default: all logical CPUs).
+    /// Worker threads for the model's kernels (default: all logical CPUs). Speed only: a model trains
+    /// and decodes to the same bits on any number of threads.
     #[arg(long, global = true, env = "RSR_THREADS")]
     threads: Option<usize>,
 }
