@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The compute fixed in advance, in this order:
-#   1. four recipes at 60% compute  docs/safetyworld.md, "a recipe at 60% of the compute"
+#   1. five recipes at 60% compute  docs/safetyworld.md, "a recipe at 60% of the compute" (the
+#                                   fifth, sequence length, "a fifth recipe", added 2026-12-06)
 #      and the shape probe's lead   docs/safetyworld.md, "what follows a lead" (4M tokens at
 #                                   8 heads of 16; queued here in session 24, before it trained)
 #   2. the recipe the rest trains at: 4M tokens, or the recipe (else the lead) that reached the
@@ -73,7 +74,7 @@ carry() {
 
 TRIALS=filter,refuse,tag,filter-continued,filter-mean50,filter-mean60,filter-mean70,filter-segments,refuse-continued,refuse-fixed,refuse-category,refuse-offer,refuse-no-notice,refuse-half,refuse-drop-exchange,tag-continued,tag-untagged0,tag-untagged5,tag-untagged10,tag-untagged20,tag-untagged30,tag-untagged50
 mapfile -t RECIPES < <(python3 docs/calibration/recipe_choice.py --list)
-[ "${#RECIPES[@]}" = 4 ] || { echo "recipe_choice.py --list did not list the four recipes" >&2; exit 1; }
+[ "${#RECIPES[@]}" = 5 ] || { echo "recipe_choice.py --list did not list the five recipes" >&2; exit 1; }
 mapfile -t LEADS < <(python3 docs/calibration/recipe_choice.py --list-leads)
 
 # name → the kept files it starts from (exported files identical to these are not copied back)
@@ -103,7 +104,7 @@ if [ "${1:-}" = export ]; then
   exit 0
 fi
 
-echo "== 1. four recipes at 60% of today's training compute, then the shape probe's lead (35 models each)"
+echo "== 1. five recipes at 60% of today's training compute, then the shape probe's lead (35 models each)"
 # calibrate DIR KNOB...: the recipe study's 35 models (recipe_choice.py reads DIR/results.json)
 calibrate() {
   local dir=$1; shift
@@ -122,7 +123,7 @@ elif [ -n "${DRY_RUN:-}" ]; then
   echo "+ (the recipe docs/calibration/recipe_choice.py chooses; none in a dry run without the recipes' results)"
   recipe=none
 else
-  echo "$choice" >&2; echo "no recipe chosen (above): the rest waits for the four recipes" >&2; exit 1
+  echo "$choice" >&2; echo "no recipe chosen (above): the rest waits for the five recipes" >&2; exit 1
 fi
 read -r rname rknob <<<"$recipe"
 

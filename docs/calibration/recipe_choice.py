@@ -19,7 +19,7 @@ usage: python3 recipe_choice.py CALIB          reads CALIB/NAME/results.json for
                                                 whole: the budget too)
 
 It refuses (exit 1, naming what is missing) while any recipe it must read is incomplete: the rule
-compares all four, not the ones that happened to finish.
+compares all five, not the ones that happened to finish.
 """
 import json
 import os
@@ -29,8 +29,10 @@ import sys
 # Every one trains 2.4M tokens, 60% of today's 4M.
 TOKENS = 2_400_000
 R60 = f"--train-tokens {TOKENS}"
+# The fifth, sequence length (half of today's 256, the same tokens a step), was added on
+# 2026-12-06 before it trained, the four others read (docs/safetyworld.md, "a fifth recipe").
 RECIPES = [("r60-base", R60), ("r60-decay50", f"{R60} --decay 0.5"), ("r60-lr6", f"{R60} --lr 0.006"),
-           ("r60-batch4", f"{R60} --batch-size 4")]
+           ("r60-batch4", f"{R60} --batch-size 4"), ("r60-seq128", f"{R60} --seq-len 128 --batch-size 16")]
 # The shape probe's leads (docs/calibration/shape_read.py), in its table's order: today's budget
 # (4M tokens) at another shape of the same parameter count.
 LEADS = [("shape-h8", "--preset tiny,heads=8")]

@@ -172,9 +172,9 @@ def test_the_queue_runs_the_fixed_studies_in_order_and_the_comparison_the_choice
     assert [s[:5] for s in steps] == ["== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== do"], steps
     assert "none in a dry run without the recipes' results" in out  # so the 4M path follows
     commands = [line for line in out.splitlines() if line.startswith("+ rsr study")]
-    # 4 recipes, the shape lead, trials, plateau
-    assert len(commands) == 7 and all("--jobs 2" in c for c in commands), commands
-    assert f"--out {tmp_path}/r60-lr6 " in out and out.rstrip().count("--train-tokens 2400000") == 4
+    # 5 recipes, the shape lead, trials, plateau
+    assert len(commands) == 8 and all("--jobs 2" in c for c in commands), commands
+    assert f"--out {tmp_path}/r60-lr6 " in out and out.rstrip().count("--train-tokens 2400000") == 5
     lead = [c for c in commands if f"--out {tmp_path}/shape-h8-cal " in c]
     assert len(lead) == 1 and lead[0].endswith("--preset tiny,heads=8"), commands
     assert "--train-tokens" not in lead[0]  # today's 4M tokens at the lead's shape
@@ -189,7 +189,9 @@ def test_the_queue_runs_the_fixed_studies_in_order_and_the_comparison_the_choice
     # What an earlier machine exported goes back in before its study resumes.
     assert f"+ copy_missing docs/calibration/kept/base-trials {tmp_path}/base-trials" in out.splitlines()
     # The recipes first (a recipe that reaches the gates has the comparison rerun at it).
-    assert out.index("--out " + str(tmp_path) + "/r60-batch4 ") < out.index("--out " + str(tmp_path) + "/base-trials ")
+    assert out.index("--out " + str(tmp_path) + "/r60-seq128 ") < out.index("--out " + str(tmp_path) + "/base-trials ")
+    seq = [c for c in commands if f"--out {tmp_path}/r60-seq128 " in c]
+    assert len(seq) == 1 and seq[0].endswith("--jobs 2 --train-tokens 2400000 --seq-len 128 --batch-size 16"), seq
     # An unchosen baseline stops the queue before anything after the trials.
     del rows[("tag-untagged50", "own")]
     (tmp_path / "base-trials" / "results.json").write_text(json.dumps({"rows": list(rows.values())}))
@@ -371,7 +373,7 @@ def test_the_queue_plan_prints_each_studys_plan_and_trains_or_copies_nothing(tmp
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     studies = [i for i, line in enumerate(lines) if line.startswith(f"+ {fake} study ")]
-    assert len(studies) == 7 and all(lines[i + 1] == "  7 of 35 models left to train" for i in studies), p.stdout
+    assert len(studies) == 8 and all(lines[i + 1] == "  7 of 35 models left to train" for i in studies), p.stdout
     assert not (tmp_path / "trained").exists() and not calib.exists()
 
 
