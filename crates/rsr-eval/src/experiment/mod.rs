@@ -82,9 +82,13 @@ pub fn run_seeds(
             locks.push(rsr_core::lock::DirLock::acquire(&cfg.out, "an rsr experiment")?);
         }
     }
-    let queue: Vec<(usize, evaluate::Job)> =
-        cfgs.iter().enumerate().flat_map(|(k, cfg)| evaluate::jobs(cfg).into_iter().map(move |j| (k, j))).collect();
-    let mut left: Vec<usize> = (0..cfgs.len()).map(|k| queue.iter().filter(|(w, _)| *w == k).count()).collect();
+    // (world, the model's place among its world's, the model), in queue order.
+    let queue: Vec<(usize, usize, evaluate::Job)> = cfgs
+        .iter()
+        .enumerate()
+        .flat_map(|(k, cfg)| evaluate::jobs(cfg).into_iter().enumerate().map(move |(p, j)| (k, p, j)))
+        .collect();
+    let mut left: Vec<usize> = cfgs.iter().map(|cfg| evaluate::jobs(cfg).len()).collect();
     let mut outputs: Vec<Vec<Option<Done>>> = left.iter().map(|&n| (0..n).map(|_| None).collect()).collect();
     // Each world made ready once, one at a time (a study's training runs of a world share its
     // corpora: the second finds them built), and dropped when its last model is in. A worker
@@ -107,15 +111,14 @@ pub fn run_seeds(
     let mut runs: Vec<Option<SeedRun>> = cfgs.iter().map(|_| None).collect();
     let mut failure: Option<(usize, rsr_core::Error)> = None;
     let jobs = cfgs.first().map(|c| c.jobs).unwrap_or(1);
-    let position = |i: usize| queue[..i].iter().filter(|(w, _)| *w == queue[i].0).count();
     queue::at_once(
         queue.len(),
         jobs,
         |i, report| prepare(queue[i].0, report),
-        |i, world, report| evaluate::run_job(&world, queue[i].1, report),
+        |i, world, report| evaluate::run_job(&world, queue[i].2, report),
         &mut |i, s| progress(queue[i].0, s),
         &mut |i, result| {
-            let k = queue[i].0;
+            let (k, place, _) = queue[i];
             match result {
                 Err(e) => {
                     if failure.as_ref().is_none_or(|(at, _)| i < *at) {
@@ -124,7 +127,7 @@ pub fn run_seeds(
                     false
                 }
                 Ok(done) => {
-                    outputs[k][position(i)] = Some(done);
+                    outputs[k][place] = Some(done);
                     left[k] -= 1;
                     if left[k] == 0 && failure.is_none() {
                         let world = ready[k].lock().expect("no worker panics holding it").take();
