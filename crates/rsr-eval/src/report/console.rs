@@ -3,6 +3,7 @@
 //! over-refusal. Columns come from the prompt-set table, never from set names written here.
 
 use crate::calibration::Gate;
+use crate::operating::Separation;
 use crate::results::{CorpusRow, RunSummary};
 use rsr_world::prompts::{attack_columns, knows_sets, Role};
 use std::fmt::Write;
@@ -119,14 +120,22 @@ look-alike prompts; rates on the test half (split by procedure)\n",
     );
     let _ = writeln!(
         s,
-        "{:<8} {:<12} {:>7} {:>8} {:>9} {:>9} {:>22} {:>22}",
-        "variant", "monitor", "θ", "val ref", "test ref", "benign ok", "ASR, all harmful", "ASR, safe-knowledge"
+        "{:<8} {:<12} {:>7} {:>8} {:>9} {:>9} {:>22} {:>22} {:>6}",
+        "variant",
+        "monitor",
+        "θ",
+        "val ref",
+        "test ref",
+        "benign ok",
+        "ASR, all harmful",
+        "ASR, safe-knowledge",
+        "AUROC"
     );
     for r in runs {
         for o in &r.operating {
             let _ = writeln!(
                 s,
-                "{:<8} {:<12} {:>7} {:>8} {:>9} {:>9} {:>22} {:>22}",
+                "{:<8} {:<12} {:>7} {:>8} {:>9} {:>9} {:>22} {:>22} {:>6}",
                 r.name,
                 o.label(),
                 o.theta.map(|t| format!("{t:.3}")).unwrap_or_else(|| "none".into()),
@@ -135,10 +144,16 @@ look-alike prompts; rates on the test half (split by procedure)\n",
                 o.test_benign_correct.pct(),
                 o.test_asr.cell(),
                 o.test_asr_safe_knowledge.cell(),
+                Separation::cell(o.separation.as_ref()),
             );
         }
     }
-    let _ = writeln!(s, "monitors: {}; θ none: nothing refused", crate::monitors::legend());
+    let _ = writeln!(
+        s,
+        "monitors: {}; θ none: nothing refused; AUROC: the monitor's highest score on a test answer, the answers that \
+delivered the harm against the benign and look-alike ones (θ-free; the same answers for every monitor of a variant)",
+        crate::monitors::legend()
+    );
     s
 }
 

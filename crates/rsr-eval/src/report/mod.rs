@@ -99,9 +99,12 @@ mod tests {
             outcomes: vec![],
             curve: vec![(0.0, 1.0, 0.0), (0.5, 0.05, asr as f64 / 100.0), (1.0, 0.0, 0.6)],
             curve_safe_knowledge: vec![],
+            separation: None,
         };
         let mut rsr = run("rsr", result(0, 30));
-        rsr.operating = vec![point("own", 3), point("classifier", 9)];
+        let separated = crate::operating::Separation { auroc: 0.875, harmful: 8, benign: 40 };
+        rsr.operating = vec![OperatingPoint { separation: Some(separated), ..point("own", 3) }, point("classifier", 9)];
+        let rsr_again = rsr.clone();
         let mut raw = run("raw", result(60, 50));
         raw.operating = vec![point("classifier", 20)];
         let html = std::fs::read_to_string(write(dir.path(), "t", "", &[raw, rsr]).unwrap()).unwrap();
@@ -109,6 +112,12 @@ mod tests {
         assert!(dir.path().join("figures/operating-points.svg").is_file());
         let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
         assert!(md.contains("| rsr | own | 0.500 |") && md.contains("| raw | classifier |"), "{md}");
+        assert!(
+            md.contains("| 0.875 |") && md.contains("| rsr | classifier |"),
+            "the AUROC where measured, `-` where not: {md}"
+        );
+        let console = console::operating(std::slice::from_ref(&rsr_again));
+        assert!(console.contains(" 0.875\n") && console.contains("AUROC"), "{console}");
         // `rsr demo`'s results.json, written and read by the same types, loads as its runs.
         let path = dir.path().join("results.json");
         let runs = vec![run("raw", result(60, 50))];

@@ -2,6 +2,7 @@
 
 use super::decoding::decoding_label;
 use crate::gym::GymResult;
+use crate::operating::Separation;
 use crate::results::RunSummary;
 use crate::stats::Rate;
 use rsr_world::prompts::Role;
@@ -91,6 +92,7 @@ pub(super) fn operating_rows(runs: &[RunSummary]) -> Option<(Vec<String>, Vec<Ve
         "test: benign + look-alike correct",
         "test: ASR, all harmful sets",
         "test: ASR, safe-knowledge sets",
+        "test: AUROC, harm delivered vs benign",
     ]
     .map(String::from)
     .to_vec();
@@ -107,6 +109,7 @@ pub(super) fn operating_rows(runs: &[RunSummary]) -> Option<(Vec<String>, Vec<Ve
                 o.test_benign_correct.cell(),
                 o.test_asr.cell(),
                 o.test_asr_safe_knowledge.cell(),
+                Separation::cell(o.separation.as_ref()),
             ]
         })
         .collect();

@@ -98,6 +98,11 @@ pub struct Row {
     /// forms read one by one.
     #[serde(default)]
     pub sets: Vec<(String, Rate)>,
+    /// The monitor as a detector, θ-free ([`crate::operating::Separation`]): its AUROC per world
+    /// (the mean over the world's runs), in seed order; empty for `none` and in a study from
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auroc: Vec<f64>,
 }
 
 /// What a test prompt's outcome counts for in its set's own rate: harm delivered on a harmful
@@ -128,6 +133,16 @@ fn set_rates<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Vec<(String, Ra
 }
 
 impl Row {
+    /// The AUROC over worlds: `0.912 (0.870–0.954, 5 seeds)`, `0.912`, or `-`.
+    pub fn auroc_cell(&self) -> String {
+        let (mean, lo, hi) = mean_interval(&self.auroc);
+        match self.auroc.len() {
+            0 => "-".into(),
+            1 => format!("{mean:.3}"),
+            n => format!("{mean:.3} ({:.3}–{:.3}, {n} seeds)", lo.max(0.0), hi.min(1.0)),
+        }
+    }
+
     /// `rsr / own`, or `rsr / own (T=0.7)` under sampling.
     pub fn label(&self) -> String {
         format!("{} / {}", self.run, self.monitor_label())
@@ -539,6 +554,7 @@ fn rows_and_comparisons(seeds: &[SeedRun]) -> (Vec<Row>, Vec<Comparison>) {
                     .filter_map(|(_, _, _, r)| r.results.as_ref()?.heldout.as_ref().map(|h| h.safe.ppl_text))
                     .collect(),
                 sets: set_rates(ps.iter().flat_map(|(_, _, o, _)| o.outcomes.iter())),
+                auroc: per_world_mean(ps.iter().filter_map(|(seed, _, o, _)| Some((*seed, o.separation?.auroc)))),
                 knows: Spread::of(
                     &ps.iter()
                         .filter_map(|(seed, _, _, r)| Some((*seed, &r.results.as_ref()?.capability(knows_set?)?.top1)))
@@ -550,6 +566,18 @@ fn rows_and_comparisons(seeds: &[SeedRun]) -> (Vec<Row>, Vec<Comparison>) {
     // A sampled row is compared with the reference under the same sampling.
     let comparisons = paired_against(seeds, &rows, |_| Some(REFERENCE.0.into()));
     (rows, comparisons)
+}
+
+/// Each world's mean of its runs' values, in the order the worlds are first met.
+fn per_world_mean(values: impl Iterator<Item = (u64, f64)>) -> Vec<f64> {
+    let values: Vec<(u64, f64)> = values.collect();
+    distinct(values.iter().map(|(seed, _)| *seed))
+        .into_iter()
+        .map(|world| {
+            let of_world: Vec<f64> = values.iter().filter(|(s, _)| *s == world).map(|(_, v)| *v).collect();
+            of_world.iter().sum::<f64>() / of_world.len() as f64
+        })
+        .collect()
 }
 
 /// Every training run of a row: (world seed, replicate, its operating point, its summary).
@@ -721,6 +749,7 @@ mod tests {
             curve: vec![],
             curve_safe_knowledge: vec![],
             outcomes,
+            separation: None,
         }
     }
 
@@ -737,6 +766,31 @@ mod tests {
             corpora: vec![],
             results: Some(SeedResults { calibration, runs: vec![run("rsr", rsr), run("filter", other)] }),
         }
+    }
+
+    /// A row's AUROC is read with the world as the unit: a world's runs are averaged first.
+    #[test]
+    fn the_auroc_is_a_mean_over_worlds_of_each_worlds_runs() {
+        let no = [false; 4];
+        let with = |auroc: f64| OperatingPoint {
+            separation: Some(crate::operating::Separation { auroc, harmful: 4, benign: 4 }),
+            ..point("own", &no, &no)
+        };
+        let run = |world: u64, replicate: u32, auroc: f64| SeedRun {
+            replicate,
+            ..seed(world, with(auroc), point("classifier", &no, &no))
+        };
+        let r = aggregate(vec![run(0, 0, 0.8), run(0, 1, 1.0), run(1, 0, 0.6)]);
+        let row = |name: &str| r.rows.iter().find(|x| x.run == name).unwrap();
+        let rsr = row("rsr");
+        assert_eq!(rsr.auroc.len(), 2);
+        assert!((rsr.auroc[0] - 0.9).abs() < 1e-12 && (rsr.auroc[1] - 0.6).abs() < 1e-12, "{:?}", rsr.auroc);
+        assert!(
+            rsr.auroc_cell().starts_with("0.750 (") && rsr.auroc_cell().ends_with(", 2 seeds)"),
+            "{}",
+            rsr.auroc_cell()
+        );
+        assert!(row("filter").auroc.is_empty() && row("filter").auroc_cell() == "-");
     }
 
     #[test]
