@@ -99,8 +99,8 @@ pub struct Row {
     #[serde(default)]
     pub sets: Vec<(String, Rate)>,
     /// The monitor as a detector, θ-free ([`crate::operating::Separation`]): its AUROC per world
-    /// (the mean over the world's runs), in seed order; empty for `none` and in a study from
-    /// before it was recorded.
+    /// (the mean over the world's runs), in seed order; empty for `none`, and wherever a run of
+    /// the row lacks one (kept from before it was recorded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub auroc: Vec<f64>,
 }
@@ -554,7 +554,12 @@ fn rows_and_comparisons(seeds: &[SeedRun]) -> (Vec<Row>, Vec<Comparison>) {
                     .filter_map(|(_, _, _, r)| r.results.as_ref()?.heldout.as_ref().map(|h| h.safe.ppl_text))
                     .collect(),
                 sets: set_rates(ps.iter().flat_map(|(_, _, o, _)| o.outcomes.iter())),
-                auroc: per_world_mean(ps.iter().filter_map(|(seed, _, o, _)| Some((*seed, o.separation?.auroc)))),
+                // Only where every run has one: a study whose kept runs predate it is not read on a part.
+                auroc: ps
+                    .iter()
+                    .map(|(seed, _, o, _)| Some((*seed, o.separation?.auroc)))
+                    .collect::<Option<Vec<_>>>()
+                    .map_or_else(Vec::new, |v| per_world_mean(v.into_iter())),
                 knows: Spread::of(
                     &ps.iter()
                         .filter_map(|(seed, _, _, r)| Some((*seed, &r.results.as_ref()?.capability(knows_set?)?.top1)))
@@ -780,6 +785,10 @@ mod tests {
             replicate,
             ..seed(world, with(auroc), point("classifier", &no, &no))
         };
+        // A run without one (kept from before it was recorded): the row is not read on the others.
+        let older = SeedRun { replicate: 1, ..seed(1, point("own", &no, &no), point("classifier", &no, &no)) };
+        let r = aggregate(vec![run(0, 0, 0.8), run(0, 1, 1.0), run(1, 0, 0.6), older]);
+        assert!(r.rows.iter().find(|x| x.run == "rsr").unwrap().auroc.is_empty());
         let r = aggregate(vec![run(0, 0, 0.8), run(0, 1, 1.0), run(1, 0, 0.6)]);
         let row = |name: &str| r.rows.iter().find(|x| x.run == name).unwrap();
         let rsr = row("rsr");

@@ -63,7 +63,8 @@ harm learned from safe data that filtering keeps.\n",
 and look-alike prompts. Rates on the test half; mean over seeds with a Student-t 95% interval, and the rate pooled \
 over every seed's prompts with its Wilson interval. AUROC: the monitor as a detector, with no θ — its highest score \
 on a test answer, the answers that delivered the harm against the benign and look-alike ones (every monitor of a run \
-scores the same answers), a world's runs averaged, then the mean over worlds with its t interval.\n\n",
+scores the same answers), a world's runs averaged, then the mean over worlds with its t interval (`-` unless \
+every run of the row recorded one).\n\n",
     );
     md.push_str(&format!("Monitors: {}.\n\n", crate::monitors::legend()));
     md.push_str(&rows_table(&r.rows));
