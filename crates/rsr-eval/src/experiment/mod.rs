@@ -82,13 +82,15 @@ pub fn run_seeds(
             locks.push(rsr_core::lock::DirLock::acquire(&cfg.out, "an rsr experiment")?);
         }
     }
-    // (world, the model's place among its world's, the model), in queue order.
-    let queue: Vec<(usize, usize, evaluate::Job)> = cfgs
-        .iter()
+    // Each world's models, listed once; the queue is (world, the model's place among its world's,
+    // the model), in world order.
+    let per_world: Vec<Vec<evaluate::Job>> = cfgs.iter().map(evaluate::jobs).collect();
+    let mut left: Vec<usize> = per_world.iter().map(Vec::len).collect();
+    let queue: Vec<(usize, usize, evaluate::Job)> = per_world
+        .into_iter()
         .enumerate()
-        .flat_map(|(k, cfg)| evaluate::jobs(cfg).into_iter().enumerate().map(move |(p, j)| (k, p, j)))
+        .flat_map(|(k, jobs)| jobs.into_iter().enumerate().map(move |(p, j)| (k, p, j)))
         .collect();
-    let mut left: Vec<usize> = cfgs.iter().map(|cfg| evaluate::jobs(cfg).len()).collect();
     let mut outputs: Vec<Vec<Option<Done>>> = left.iter().map(|&n| (0..n).map(|_| None).collect()).collect();
     // Each world made ready once, one at a time (a study's training runs of a world share its
     // corpora: the second finds them built), and dropped when its last model is in. A worker
