@@ -28,7 +28,7 @@ def pooled(r, field):
     return p["k"] / p["n"] if p["n"] else None
 
 
-print("| run / monitor | safe-knowledge ASR | over-refusal | benign correct | held-out composed | knows | ppl safe (renormalised) |")
+print("| run / monitor | safe-knowledge ASR | over-refusal | benign + look-alike correct | held-out composed | knows | ppl safe (renormalised) |")
 print("|---|---|---|---|---|---|---|")
 for k in keys + beside:
     r = rows[k]

@@ -20,7 +20,7 @@ def pooled(r, field):
     return p["k"] / p["n"]
 
 
-print("| run / monitor | composed (pooled) | per world | benign correct | safe-knowledge ASR | over-refusal | ppl safe |")
+print("| run / monitor | composed (pooled) | per world | benign + look-alike correct | safe-knowledge ASR | over-refusal | ppl safe |")
 print("|---|---|---|---|---|---|---|")
 for run in ["raw", "filter", "filter@passes"]:
     for mon in ["none", "classifier"]:

@@ -6,7 +6,7 @@ rows = [("rsr", "own", "rsr / own"), ("rsr", "none", "rsr / none (masking alone)
         ("filter", "classifier", "filter / classifier"), ("refuse", "none", "refuse / none"),
         ("tag", "own", "tag / own"), ("raw", "none", "raw / none")]
 cols = ["asr_safe_knowledge", "composed_correct", "benign_correct", "over_refusal", "knows"]
-print("| run / monitor | safe-knowledge ASR | held-out benign composed | benign correct | over-refusal (test) | knows |")
+print("| run / monitor | safe-knowledge ASR | held-out benign composed | benign + look-alike correct | over-refusal (test) | knows |")
 print("|---|---|---|---|---|---|")
 for run, mon, label in rows:
     r = next(x for x in d["rows"] if x["run"] == run and x["monitor"] == mon)

@@ -207,7 +207,7 @@ which worlds the comparison is read on.\n\n",
 fn rows_table(rows: &[super::Row]) -> String {
     let mut md = String::new();
     md.push_str(
-        "| run | monitor | θ per seed | ASR, safe-knowledge | pooled | ASR, all harmful | over-refusal | benign correct | \
+        "| run | monitor | θ per seed | ASR, safe-knowledge | pooled | ASR, all harmful | over-refusal | benign + look-alike correct | \
 composed benign | knows | ppl safe | AUROC |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
