@@ -464,3 +464,46 @@ def test_loss_read_centres_each_world_and_counts_a_degree_of_freedom_lost_per_wo
     # Six runs on two worlds leave 3 degrees of freedom: an interval; four on two worlds do not.
     assert loss_read.correlation([1, -1, 2, -2, 0.5, -0.4], [-1, 1, -1.5, 2, 0, 0.2], 2)[1] < 0
     assert math.isnan(loss_read.correlation([1, -1, 2, -2], [-1, 1, -1.5, 2.2], 2)[1])
+
+
+def test_coin_read_counts_composing_runs_and_correlates_two_variants_within_worlds(capsys, tmp_path):
+    import coin_read
+
+    # Two worlds, three training runs each. filter moves with raw run by run (r = +1 within
+    # worlds, though world 1 sits 40 points higher); tag's runs go against raw's (r = −1).
+    raw = {0: [10, 90, 50], 1: [20, 60, 40]}
+
+    def write(root, name, world, run, composed, monitor="none"):
+        d = root / f"seed-{world}" / (f"replicate-{run}" if run else "") / "runs" / name
+        d.mkdir(parents=True, exist_ok=True)
+        op = {"monitor": monitor, "test_composed_correct": {"k": composed, "n": 100}}
+        d.joinpath("summary.json").write_text(json.dumps({"operating": [op]}))
+
+    for w, values in raw.items():
+        for r, v in enumerate(values):
+            write(tmp_path, "raw", w, r, v)
+            write(tmp_path, "filter", w, r, v + 40 * w)
+            write(tmp_path, "tag", w, r, 100 - v)
+    write(tmp_path, "filter@plateau", 0, 0, 99)  # another budget: not read
+    comp = coin_read.composition([str(tmp_path)])
+    assert sorted(comp) == ["filter", "raw", "tag"]
+    assert coin_read.coins(comp["raw"].values()) == (6, 3, 3, 45)  # 50, 90, 60 compose; 50, 60, 40 in the middle
+    xs, ys, worlds = coin_read.shared(comp["raw"], comp["filter"])
+    assert worlds == 2 and sum(xs) == pytest.approx(0)
+    assert coin_read.correlation(xs, ys, worlds)[0] == pytest.approx(1.0)
+    assert coin_read.correlation(*coin_read.shared(comp["raw"], comp["tag"]))[0] == pytest.approx(-1.0)
+    lo, hi = coin_read.wilson(3, 6)
+    assert lo < 50 < hi and hi - 50 == pytest.approx(50 - lo)
+    # A world with one shared run carries no spread between runs: left out.
+    only = {k: v for k, v in comp["filter"].items() if k[0] == 0 or k[1] == "seed-1"}
+    assert coin_read.shared(comp["raw"], only)[2] == 1
+    # Over groups at once, each (group, world) is centred on its own.
+    assert coin_read.read_pair({"a": comp, "b": comp}, "raw", "filter")[2] == 4
+    sys.argv = ["coin_read.py", "--pair", "raw:filter", f"4M={tmp_path}"]
+    coin_read.main()
+    out = capsys.readouterr().out
+    assert "| raw | 6 | 3 (50%) [" in out and "4M: raw vs filter: within-world r = +1.00" in out
+    # A run without its `none` row fails closed: it is an error, not a run left out.
+    write(tmp_path, "raw", 1, 2, 40, monitor="own")
+    with pytest.raises(ValueError, match="greedy `none` operating points"):
+        coin_read.composition([str(tmp_path)])
