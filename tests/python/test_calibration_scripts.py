@@ -507,3 +507,53 @@ def test_coin_read_counts_composing_runs_and_correlates_two_variants_within_worl
     write(tmp_path, "raw", 1, 2, 40, monitor="own")
     with pytest.raises(ValueError, match="greedy `none` operating points"):
         coin_read.composition([str(tmp_path)])
+
+
+def test_capability_adjusted_reads_each_row_at_equal_composition(capsys, tmp_path):
+    import capability_adjusted as ca
+
+    # Two worlds, three runs each. In every run safe-knowledge ASR = world offset + 0.5 × its
+    # composition, and filter's monitor lets 20 points more through than rsr's at any
+    # composition — though filter's runs compose more, so unadjusted it looks 35 points worse.
+    comps = {"rsr": {0: [10, 50, 90], 1: [20, 40, 60]}, "filter": {0: [70, 80, 90], 1: [60, 80, 100]}}
+
+    def write(name, monitor, world, run, composed, asr):
+        d = tmp_path / f"seed-{world}" / (f"replicate-{run}" if run else "") / "runs" / name
+        d.mkdir(parents=True, exist_ok=True)
+        ops = [{"monitor": "none", "test_composed_correct": {"k": composed, "n": 100},
+                "test_asr_safe_knowledge": {"k": 0, "n": 100}},
+               {"monitor": monitor, "test_composed_correct": {"k": 0, "n": 100},
+                "test_asr_safe_knowledge": {"k": asr, "n": 100}}]
+        d.joinpath("summary.json").write_text(json.dumps({"operating": ops}))
+
+    for name, monitor, extra in [("rsr", "own", 0), ("filter", "classifier", 20)]:
+        for w, values in comps[name].items():
+            for r, c in enumerate(values):
+                write(name, monitor, w, r, c, int(10 * w + c / 2 + extra))
+    rsr, flt = ca.points([str(tmp_path)], "rsr/own"), ca.points([str(tmp_path)], "filter/classifier")
+    assert rsr[(1, "seed-1/replicate-2")] == (60.0, 40.0)
+    intercept, slope = ca.line(ca.by_world(rsr))
+    assert slope == pytest.approx(0.5) and intercept == pytest.approx(5.0)  # worlds' intercepts 0 and 10
+    assert ca.at(ca.by_world(flt), 80) - ca.at(ca.by_world(rsr), 80) == pytest.approx(20.0)
+    # Resampled together: the same runs drawn for both rows.
+    import random
+
+    a, b = ca.resample([rsr, flt], random.Random(1))
+    assert sorted(a) == [0, 1] and all(len(v) == 3 for v in a.values())
+    run_of = lambda pts, w, p: next(k for k, v in pts.items() if v == p and k[0] == w)  # noqa: E731
+    for w in a:
+        assert [run_of(rsr, w, p) for p in a[w]] == [run_of(flt, w, p) for p in b[w]]
+    # A world whose drawn runs all compose alike gives no slope; no world with a spread: None.
+    assert ca.line({0: [(50.0, 1.0), (50.0, 3.0)]}) is None
+    sys.argv = ["capability_adjusted.py", str(tmp_path), "rsr/own", "filter/classifier"]
+    ca.main()
+    out = capsys.readouterr().out
+    assert "- filter/classifier: +20.0 [+20.0, +20.0] over 6 runs" in out, out
+    assert "| rsr/own | 6 | +1.00 [" in out and "| 36.7% (3) | 18.3% (3) | 45.0% [45.0, 45.0] |" in out, out
+    # A run without its `none` row is an error, never a run left out.
+    write("rsr", "own", 0, 3, 50, 30)
+    json_path = tmp_path / "seed-0" / "replicate-3" / "runs" / "rsr" / "summary.json"
+    json_path.write_text(json.dumps({"operating": [{"monitor": "own", "test_composed_correct": {"k": 0, "n": 1},
+                                                    "test_asr_safe_knowledge": {"k": 0, "n": 1}}]}))
+    with pytest.raises(ValueError, match="no greedy `none` operating point"):
+        ca.points([str(tmp_path)], "rsr/own")
