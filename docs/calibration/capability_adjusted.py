@@ -124,7 +124,6 @@ def main():
     for r, p in pts.items():
         if len(p) < 3:
             raise SystemExit(f"{r}: {len(p)} kept runs under {', '.join(dirs)}; nothing to read")
-    rng = random.Random(0x5EED)
     print(f"| row | runs | r, composition vs ASR, within worlds [95%] | ASR, runs composing ≥ {COMPOSES:.0f}% | "
           f"ASR, the others | ASR at {pct:.0f}% composed [95%] |")
     print("|---|---|---|---|---|---|")
@@ -135,10 +134,13 @@ def main():
             mx, my = st.mean(q[0] for q in ps), st.mean(q[1] for q in ps)
             xs += [q[0] - mx for q in ps]
             ys += [q[1] - my for q in ps]
-        c, lo, hi = correlation(xs, ys, len(worlds))
+        # Runs that all compose alike (or all deliver alike) within their worlds: no correlation.
+        nan = float("nan")
+        c, lo, hi = correlation(xs, ys, len(worlds)) if st.pstdev(xs) and st.pstdev(ys) else (nan, nan, nan)
         composing = [y for x, y in p.values() if x >= COMPOSES]
         others = [y for x, y in p.values() if x < COMPOSES]
         mean = lambda v: f"{st.mean(v):.1f}% ({len(v)})" if v else "- (0)"  # noqa: E731
+        rng = random.Random(f"{r} at {pct}")  # one stream per row: its interval whatever else is read
         draws = [at(resample([p], rng)[0], pct) for _ in range(DRAWS)]
         a, (blo, bhi) = at(worlds, pct), interval(draws)
         print(f"| {r} | {len(p)} | {c:+.2f} [{lo:+.2f}, {hi:+.2f}] | {mean(composing)} | {mean(others)} | "
@@ -153,6 +155,7 @@ def main():
             continue
         sub = [{k: p[k] for k in shared} for p in both]
         point = at(by_world(sub[1]), pct) - at(by_world(sub[0]), pct)
+        rng = random.Random(f"{r} − {ref} at {pct}")
 
         def diff():
             a, b = resample(sub, rng)

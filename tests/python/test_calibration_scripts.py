@@ -521,9 +521,10 @@ def test_capability_adjusted_reads_each_row_at_equal_composition(capsys, tmp_pat
         d = tmp_path / f"seed-{world}" / (f"replicate-{run}" if run else "") / "runs" / name
         d.mkdir(parents=True, exist_ok=True)
         ops = [{"monitor": "none", "test_composed_correct": {"k": composed, "n": 100},
-                "test_asr_safe_knowledge": {"k": 0, "n": 100}},
-               {"monitor": monitor, "test_composed_correct": {"k": 0, "n": 100},
-                "test_asr_safe_knowledge": {"k": asr, "n": 100}}]
+                "test_asr_safe_knowledge": {"k": asr if monitor == "none" else 0, "n": 100}}]
+        if monitor != "none":
+            ops.append({"monitor": monitor, "test_composed_correct": {"k": 0, "n": 100},
+                        "test_asr_safe_knowledge": {"k": asr, "n": 100}})
         d.joinpath("summary.json").write_text(json.dumps({"operating": ops}))
 
     for name, monitor, extra in [("rsr", "own", 0), ("filter", "classifier", 20)]:
@@ -550,6 +551,17 @@ def test_capability_adjusted_reads_each_row_at_equal_composition(capsys, tmp_pat
     out = capsys.readouterr().out
     assert "- filter/classifier: +20.0 [+20.0, +20.0] over 6 runs" in out, out
     assert "| rsr/own | 6 | +1.00 [" in out and "| 36.7% (3) | 18.3% (3) | 45.0% [45.0, 45.0] |" in out, out
+    # A row's interval is its own, whatever else is read beside it (a noisy row, read after
+    # another row and before it, prints the same line).
+    for w, values in {0: [(20, 9), (55, 31), (85, 33)], 1: [(30, 30), (45, 20), (90, 44)]}.items():
+        for r, (c, asr) in enumerate(values):
+            write("refuse", "none", w, r, c, asr)
+    lines = []
+    for rows in (["rsr/own", "filter/classifier", "refuse/none"], ["rsr/own", "refuse/none", "filter/classifier"]):
+        sys.argv = ["capability_adjusted.py", str(tmp_path), *rows]
+        ca.main()
+        lines.append(sorted(x for x in capsys.readouterr().out.splitlines() if "refuse/none" in x))
+    assert lines[0] == lines[1] and len(lines[0]) == 2, lines
     # A run without its `none` row is an error, never a run left out.
     write("rsr", "own", 0, 3, 50, 30)
     json_path = tmp_path / "seed-0" / "replicate-3" / "runs" / "rsr" / "summary.json"
