@@ -30,7 +30,7 @@ from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from coin_read import COMPOSES  # noqa: E402
-from loss_read import correlation  # noqa: E402
+from loss_read import centred, correlation  # noqa: E402
 from paired_runs import _find, _world_runs  # noqa: E402
 
 ROWS = ["rsr/own", "rsr/none", "filter/classifier", "refuse/none", "tag/own", "raw/none"]
@@ -129,14 +129,10 @@ def main():
     print("|---|---|---|---|---|---|")
     for r, p in pts.items():
         worlds = by_world(p)
-        xs, ys = [], []
-        for ps in worlds.values():
-            mx, my = st.mean(q[0] for q in ps), st.mean(q[1] for q in ps)
-            xs += [q[0] - mx for q in ps]
-            ys += [q[1] - my for q in ps]
+        xs, ys, g = centred([(w, x, y) for (w, _), (x, y) in p.items()])
         # Runs that all compose alike (or all deliver alike) within their worlds: no correlation.
         nan = float("nan")
-        c, lo, hi = correlation(xs, ys, len(worlds)) if st.pstdev(xs) and st.pstdev(ys) else (nan, nan, nan)
+        c, lo, hi = correlation(xs, ys, g) if st.pstdev(xs) and st.pstdev(ys) else (nan, nan, nan)
         composing = [y for x, y in p.values() if x >= COMPOSES]
         others = [y for x, y in p.values() if x < COMPOSES]
         mean = lambda v: f"{st.mean(v):.1f}% ({len(v)})" if v else "- (0)"  # noqa: E731

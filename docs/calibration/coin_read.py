@@ -45,9 +45,10 @@ def composition(dirs):
     """{variant: {(world, run): composed %}} for every kept run under dirs at the compute budget
     (`runs/NAME`, no `@budget`)."""
     out = defaultdict(dict)
-    names = {os.path.basename(os.path.dirname(p))
-             for d in dirs for p in _glob_summaries(d)}
-    for wr in _world_runs(dirs):
+    world_runs = _world_runs(dirs)
+    names = {n for d in dirs for wr in world_runs if os.path.isdir(os.path.join(d, wr, "runs"))
+             for n in os.listdir(os.path.join(d, wr, "runs"))}
+    for wr in world_runs:
         world = int(wr.split("/")[0].removeprefix("seed-"))
         for name in sorted(n for n in names if "@" not in n and n != "control"):
             f = _find(dirs, wr, name)
@@ -61,11 +62,6 @@ def composition(dirs):
                 raise ValueError(f"{f}: no held-out composed prompt in its test half")
             out[name][(world, wr)] = 100 * c["k"] / c["n"]
     return out
-
-
-def _glob_summaries(d):
-    import glob
-    return glob.glob(os.path.join(d, "seed-*", "**", "runs", "*", "summary.json"), recursive=True)
 
 
 def wilson(k, n):
