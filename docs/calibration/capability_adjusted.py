@@ -14,9 +14,10 @@ by run. A reading added on 2026-12-06 (session 28) after the runs it reads were 
 nothing and no rule was fixed for it; AT = 80 was chosen after the first look (about the mean of
 the runs that compose).
 
-usage: python3 capability_adjusted.py DIR[,DIR...] [--at PCT] [RUN/MONITOR ...]
+usage: python3 capability_adjusted.py DIR[,DIR...] [--at PCT] [--resample-worlds] [RUN/MONITOR ...]
        e.g. python3 docs/calibration/capability_adjusted.py docs/kept/eval-r3
-The first row is the reference (default: rsr/own, then rsr/none, filter/classifier, refuse/none,
+--resample-worlds: the intervals from drawing whole worlds (each with its runs) in place of runs
+within worlds. The first row is the reference (default: rsr/own, then rsr/none, filter/classifier, refuse/none,
 tag/own, raw/none). DIRs hold kept summaries (`seed-S/[replicate-R/]runs/NAME/summary.json`; a run
 kept in two DIRs is read once, from the first).
 """
@@ -87,14 +88,23 @@ def at(worlds, pct):
     return None if fit is None else fit[0] + fit[1] * pct
 
 
-def resample(pts_list, rng):
-    """The rows' points resampled together: within each world, runs drawn with replacement from
-    those every row has (the same draws for every row)."""
+def resample(pts_list, rng, worlds=False):
+    """The rows' points resampled together (the same draws for every row), from the runs every
+    row has: within each world, runs drawn with replacement; or, with `worlds`, whole worlds drawn
+    with replacement, each with all its runs (the world as the unit, as the study reads over
+    worlds)."""
     shared = set.intersection(*(set(p) for p in pts_list))
     keys = defaultdict(list)
     for k in sorted(shared):
         keys[k[0]].append(k)
     out = [defaultdict(list) for _ in pts_list]
+    if worlds:
+        names = sorted(keys)
+        for i in range(len(names)):
+            w = rng.choice(names)
+            for o, p in zip(out, pts_list):
+                o[i] = [p[k] for k in keys[w]]
+        return out
     for w, ks in keys.items():
         for _ in ks:
             k = rng.choice(ks)
@@ -113,6 +123,8 @@ def interval(values):
 def main():
     args = sys.argv[1:]
     pct = 80.0
+    by_worlds = "--resample-worlds" in args
+    args = [a for a in args if a != "--resample-worlds"]
     if "--at" in args:
         i = args.index("--at")
         pct = float(args[i + 1])
@@ -137,12 +149,13 @@ def main():
         others = [y for x, y in p.values() if x < COMPOSES]
         mean = lambda v: f"{st.mean(v):.1f}% ({len(v)})" if v else "- (0)"  # noqa: E731
         rng = random.Random(f"{r} at {pct}")  # one stream per row: its interval whatever else is read
-        draws = [at(resample([p], rng)[0], pct) for _ in range(DRAWS)]
+        draws = [at(resample([p], rng, by_worlds)[0], pct) for _ in range(DRAWS)]
         a, (blo, bhi) = at(worlds, pct), interval(draws)
         print(f"| {r} | {len(p)} | {c:+.2f} [{lo:+.2f}, {hi:+.2f}] | {mean(composing)} | {mean(others)} | "
               f"{a:.1f}% [{blo:.1f}, {bhi:.1f}] |")
     ref = rows[0]
-    print(f"\nEach row − {ref} at {pct:.0f}% composed, points [95%] (runs both have, resampled together):\n")
+    unit = "whole worlds" if by_worlds else "runs within worlds"
+    print(f"\nEach row − {ref} at {pct:.0f}% composed, points [95%] (runs both have; {unit} resampled, both rows together):\n")
     for r in rows[1:]:
         both = [pts[ref], pts[r]]
         shared = set(pts[ref]) & set(pts[r])
@@ -154,7 +167,7 @@ def main():
         rng = random.Random(f"{r} − {ref} at {pct}")
 
         def diff():
-            a, b = resample(sub, rng)
+            a, b = resample(sub, rng, by_worlds)
             fa, fb = at(a, pct), at(b, pct)
             return None if fa is None or fb is None else fb - fa
         lo, hi = interval([diff() for _ in range(DRAWS)])

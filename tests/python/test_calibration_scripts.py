@@ -544,6 +544,12 @@ def test_capability_adjusted_reads_each_row_at_equal_composition(capsys, tmp_pat
     run_of = lambda pts, w, p: next(k for k, v in pts.items() if v == p and k[0] == w)  # noqa: E731
     for w in a:
         assert [run_of(rsr, w, p) for p in a[w]] == [run_of(flt, w, p) for p in b[w]]
+    # Whole worlds drawn: each draw is one world's runs, all of them, for both rows alike.
+    a, b = ca.resample([rsr, flt], random.Random(2), worlds=True)
+    worlds = {w: [rsr[k] for k in sorted(rsr) if k[0] == w] for w in (0, 1)}
+    assert len(a) == 2 and all(a[i] in worlds.values() for i in a)
+    assert all([run_of(rsr, w, p)[0] for p in a[i]] == [run_of(flt, w, p)[0] for p in b[i]]
+               for i in a for w in [next(w for w, v in worlds.items() if v == a[i])])
     # A world whose drawn runs all compose alike gives no slope; no world with a spread: None.
     assert ca.line({0: [(50.0, 1.0), (50.0, 3.0)]}) is None
     sys.argv = ["capability_adjusted.py", str(tmp_path), "rsr/own", "filter/classifier"]
