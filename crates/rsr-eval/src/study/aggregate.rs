@@ -81,6 +81,8 @@ pub struct Row {
     /// θ on each seed (`null`: none within budget refuses anything, or no monitor).
     pub thetas: Vec<Option<f32>>,
     pub over_refusal: Spread,
+    /// Benign and look-alike test prompts answered right (the operating point's
+    /// `test_benign_correct`, both pooled); the paired metrics read them apart ([`METRICS`]).
     pub benign_correct: Spread,
     pub composed_correct: Spread,
     pub asr: Spread,
