@@ -4,8 +4,9 @@ its weights do when no check stops), the held-out composed prompts of the test h
 right (`test_composed_correct`), the same decoding for every variant — read two ways:
 
 1. the runs of each variant that compose (at least half of the world's held-out products), with a
-   Wilson 95% interval, their mean, and how many land in the middle (30-70%): a coin shows as
-   runs at both ends and few between;
+   Wilson 95% interval, their mean, how many land in the middle (30-70%) — a coin shows as runs
+   at both ends and few between — and the SD of a run about its world's mean (what retraining
+   alone moves one run by);
 2. for two variants trained on the same world with the same training seed (the same replicate),
    the correlation of their composition over those shared runs, each centred on its world's mean
    (only the spread between training runs of a world is compared), with a Fisher-z 95% interval
@@ -74,6 +75,18 @@ def wilson(k, n):
     return 100 * (centre - half), 100 * (centre + half)
 
 
+def within_sd(runs):
+    """The SD of a variant's runs about their own world's mean ({(world, run): %}), on n − worlds
+    degrees of freedom: the spread retraining alone gives one run; nan with no world of two runs."""
+    by = defaultdict(list)
+    for (w, _), x in runs.items():
+        by[w].append(x)
+    dof = len(runs) - len(by)
+    if dof < 1:
+        return float("nan")
+    return math.sqrt(sum((x - st.mean(v)) ** 2 for v in by.values() for x in v) / dof)
+
+
 def coins(values):
     """(runs, composing, middle, mean) of a variant's composition values (percent)."""
     xs = list(values)
@@ -131,12 +144,13 @@ def main():
         if not groups[name]:
             raise SystemExit(f"{name}: no kept summaries under {dirs}")
     for name, comp in groups.items():
-        print(f"{name}\n\n| variant | runs | composing (≥ {COMPOSES:.0f}%) [95%] | 30–70% | mean |")
-        print("|---|---|---|---|---|")
+        print(f"{name}\n\n| variant | runs | composing (≥ {COMPOSES:.0f}%) [95%] | 30–70% | mean | SD of a run within its world |")
+        print("|---|---|---|---|---|---|")
         for v in sorted(comp):
             n, k, mid, mean = coins(comp[v].values())
             lo, hi = wilson(k, n)
-            print(f"| {v} | {n} | {k} ({100 * k / n:.0f}%) [{lo:.0f}, {hi:.0f}] | {mid} | {mean:.1f}% |")
+            print(f"| {v} | {n} | {k} ({100 * k / n:.0f}%) [{lo:.0f}, {hi:.0f}] | {mid} | {mean:.1f}% | "
+                  f"{within_sd(comp[v]):.1f} |")
         print()
         for a, b in pairs or [p for p in itertools.combinations(sorted(comp), 2)
                               if len(comp[p[0]].keys() & comp[p[1]].keys()) >= 6]:

@@ -488,6 +488,9 @@ def test_coin_read_counts_composing_runs_and_correlates_two_variants_within_worl
     comp = coin_read.composition([str(tmp_path)])
     assert sorted(comp) == ["filter", "raw", "tag"]
     assert coin_read.coins(comp["raw"].values()) == (6, 3, 3, 45)  # 50, 90, 60 compose; 50, 60, 40 in the middle
+    # Deviations from the worlds' means 50 and 40: −40, +40, 0, −20, +20, 0 on 6 − 2 runs' freedom.
+    assert coin_read.within_sd(comp["raw"]) == pytest.approx(math.sqrt(4000 / 4))
+    assert math.isnan(coin_read.within_sd({(0, "a"): 10.0, (1, "b"): 90.0}))
     xs, ys, worlds = coin_read.shared(comp["raw"], comp["filter"])
     assert worlds == 2 and sum(xs) == pytest.approx(0)
     assert coin_read.correlation(xs, ys, worlds)[0] == pytest.approx(1.0)
