@@ -7,7 +7,7 @@ use anyhow::Result;
 use rsr_eval::experiment::{Budget, ExperimentConfig, Stage};
 use rsr_eval::study::{self, StudyConfig};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 #[command(
@@ -207,7 +207,8 @@ pub fn run(args: Args) -> Result<()> {
             r => format!("seed {seed} replicate {r}: {line}"),
         };
         if !printed.contains(&line) {
-            let left = if matches!(s, Stage::Train(..)) { pace.next_model() } else { String::new() };
+            let now = Instant::now();
+            let left = if matches!(s, Stage::Train(..)) { pace.next_model(now) } else { String::new() };
             let stamped = format!("[{:>6.1} min] {line}{left}", started.elapsed().as_secs_f64() / 60.0);
             if pb.is_hidden() {
                 eprintln!("{stamped}");
@@ -216,6 +217,7 @@ pub fn run(args: Args) -> Result<()> {
             }
             printed.insert(line.clone());
         }
+        pace.heard(Instant::now());
         pb.set_prefix(format!("{line}: {detail}"));
         pb.tick();
     })?;
@@ -267,32 +269,54 @@ the comparison."
 }
 
 /// The study's pace: models started of those it has to train, and the time left at the mean
-/// time a model has taken so far (training and evaluation).
+/// time a model has taken so far (training and evaluation). Time in which the study heard nothing
+/// for longer than [`Pace::SILENT`] is not counted: a training step or an evaluated prompt reports
+/// every second or so, so such a gap is the process stopped (`kill -STOP` to free the machine, a
+/// suspended laptop), and counting it would inflate every later estimate.
 struct Pace {
     to_train: usize,
     started: usize,
     /// Models trained at once (`--jobs`): when one starts, the others in flight have not finished.
     jobs: usize,
     first: Option<Instant>,
+    /// When the study last reported anything, and the silent time left out since `first`.
+    last: Option<Instant>,
+    stopped: Duration,
 }
 
 impl Pace {
+    /// A silence this long between two reports is a stop, not work.
+    const SILENT: Duration = Duration::from_secs(600);
+
     fn new(to_train: usize, jobs: usize) -> Self {
-        Pace { to_train, started: 0, jobs: jobs.max(1), first: None }
+        Pace { to_train, started: 0, jobs: jobs.max(1), first: None, last: None, stopped: Duration::ZERO }
     }
 
-    /// A model starts training: `  (model 4 of 55; about 3.6 h left at 4.1 min a model)` — the
-    /// minutes of wall clock per finished model so far (with `--jobs`, counting only those no
-    /// longer in flight).
-    fn next_model(&mut self) -> String {
+    /// The study reported something at `now`.
+    fn heard(&mut self, now: Instant) {
+        if let Some(last) = self.last.filter(|_| self.first.is_some()) {
+            let gap = now.saturating_duration_since(last);
+            if gap > Self::SILENT {
+                self.stopped += gap;
+            }
+        }
+        self.last = Some(now);
+    }
+
+    /// A model starts training at `now`: `  (model 4 of 55; about 3.6 h left at 4.1 min a model)`
+    /// — the minutes of wall clock per finished model so far, silences aside (with `--jobs`,
+    /// counting only those no longer in flight).
+    fn next_model(&mut self, now: Instant) -> String {
+        self.heard(now);
         self.started += 1;
-        let first = *self.first.get_or_insert_with(Instant::now);
+        let first = *self.first.get_or_insert(now);
         let done = self.started.saturating_sub(self.jobs);
         let of = self.to_train.max(self.started);
         if done == 0 {
             return format!("  (model {} of {of})", self.started);
         }
-        let each = first.elapsed().as_secs_f64() / done as f64;
+        let working = now.saturating_duration_since(first).saturating_sub(self.stopped);
+        let each = working.as_secs_f64() / done as f64;
         let left = duration(each * (of - done) as f64);
         format!("  (model {} of {of}; about {left} left at {:.1} min a model)", self.started, each / 60.0)
     }
@@ -431,16 +455,38 @@ mod tests {
 
     #[test]
     fn the_pace_counts_models_and_says_what_is_left_once_one_is_done() {
+        let t0 = std::time::Instant::now();
+        let at = |minutes: u64| t0 + std::time::Duration::from_secs(60 * minutes);
         let mut pace = Pace::new(3, 1);
-        assert_eq!(pace.next_model(), "  (model 1 of 3)");
-        let second = pace.next_model();
-        assert!(second.starts_with("  (model 2 of 3; about ") && second.ends_with(" a model)"), "{second}");
-        pace.next_model();
+        assert_eq!(pace.next_model(at(0)), "  (model 1 of 3)");
+        assert_eq!(pace.next_model(at(4)), "  (model 2 of 3; about 8 min left at 4.0 min a model)");
+        pace.next_model(at(8));
         // More models than the plan counted (it should not happen) never read "4 of 3".
-        assert!(pace.next_model().starts_with("  (model 4 of 4;"));
+        assert!(pace.next_model(at(12)).starts_with("  (model 4 of 4;"));
         // With two at once, the second starts beside the first: nothing is finished to time yet.
         let mut pace = Pace::new(4, 2);
-        assert_eq!((pace.next_model(), pace.next_model()), ("  (model 1 of 4)".into(), "  (model 2 of 4)".into()));
-        assert!(pace.next_model().starts_with("  (model 3 of 4; about "));
+        assert_eq!(
+            (pace.next_model(at(0)), pace.next_model(at(0))),
+            ("  (model 1 of 4)".into(), "  (model 2 of 4)".into())
+        );
+        assert!(pace.next_model(at(6)).starts_with("  (model 3 of 4; about "));
+    }
+
+    /// A study stopped for half an hour (`kill -STOP`) and continued: the half hour is not a
+    /// model's time. Reports a few minutes apart are work, however slow.
+    #[test]
+    fn the_pace_leaves_out_the_time_the_study_was_stopped() {
+        let t0 = std::time::Instant::now();
+        let at = |minutes: u64| t0 + std::time::Duration::from_secs(60 * minutes);
+        let mut pace = Pace::new(3, 1);
+        pace.next_model(at(0));
+        (1..=3).for_each(|m| pace.heard(at(m)));
+        pace.heard(at(33)); // stopped at minute 3, continued (and heard) at 33
+        assert_eq!(pace.next_model(at(35)), "  (model 2 of 3; about 10 min left at 5.0 min a model)");
+        // Without the stop the same wall clock reads 35 minutes a model.
+        let mut slow = Pace::new(3, 1);
+        slow.next_model(at(0));
+        (1..=35).for_each(|m| slow.heard(at(m)));
+        assert_eq!(slow.next_model(at(35)), "  (model 2 of 3; about 70 min left at 35.0 min a model)");
     }
 }
