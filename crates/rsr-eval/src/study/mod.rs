@@ -29,8 +29,8 @@ pub mod kept;
 mod markdown;
 
 pub use aggregate::{
-    aggregate, aggregate_over, BarRow, Comparison, OverSeeds, Row, Spread, StudyResults, Verdict, WorldGates,
-    BAR_COMPOSED_MARGIN, BAR_REFERENCE, BOOTSTRAP, METRICS,
+    aggregate, aggregate_over, composes, BarRow, Comparison, OverSeeds, Row, Spread, StudyResults, Verdict, WorldGates,
+    BAR_COMPOSED_MARGIN, BAR_REFERENCE, BOOTSTRAP, COMPOSES, METRICS,
 };
 pub use markdown::markdown;
 
