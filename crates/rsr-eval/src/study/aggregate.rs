@@ -289,12 +289,14 @@ fn among_composing(seeds: &[SeedRun], rows: &[Row]) -> Vec<Comparison> {
         return Vec::new();
     }
     let reference_label = format!("{} / {}", REFERENCE.0, REFERENCE.1);
+    let safe_knowledge = &METRICS[0];
+    debug_assert!(safe_knowledge.name.starts_with("ASR, safe-knowledge"));
     rows.iter()
         .filter(|r| r.sampling.is_none() && !r.run.contains('@'))
         .filter(|r| (r.run.as_str(), r.monitor.as_str()) != REFERENCE)
         .flat_map(|r| {
             let theirs = composing(&(r.run.clone(), r.monitor.clone(), None));
-            compare(std::iter::once(&METRICS[0]), &r.label(), &reference_label, &reference, &theirs)
+            compare(std::iter::once(safe_knowledge), &r.label(), &reference_label, &reference, &theirs)
         })
         .collect()
 }
