@@ -20,8 +20,9 @@ rsr its reflection score, tag the tag it expects next, every variant an external
 same labels, and a row with no monitor. θ is chosen for every row by the same rule — the smallest that refuses at \
 most 5% of the validation half's benign and look-alike prompts — and the rates are read on the test half, under \
 greedy decoding and under sampling (--samples per prompt at --temperature).\n\n\
-Writes OUT/results.json (every seed's runs, the rows over seeds, the paired comparisons), OUT/study.md (the tables \
-and a \"where rsr does not win\" section computed from the intervals), and a full report per seed \
+Writes OUT/results.json (every seed's runs, the rows over seeds, the paired comparisons), OUT/study.md (the tables, \
+a \"where rsr does not win\" section computed from the intervals, and safe-knowledge ASR again on the runs whose \
+models compose — safer, or only less able?), and a full report per seed \
 (OUT/seed-S/report.html, with the ASR-versus-over-refusal curves). Finished runs are kept: rerun the same command \
 to resume, or add seeds or budgets to extend a study.\n\n\
 Time: each model trains at about 20k tokens/s on 2 cores, so the default (3 seeds × 5 variants at 4M tokens, and \
