@@ -207,8 +207,8 @@ pub fn run(args: Args) -> Result<()> {
             0 => format!("seed {seed}: {line}"),
             r => format!("seed {seed} replicate {r}: {line}"),
         };
+        let now = Instant::now();
         if !printed.contains(&line) {
-            let now = Instant::now();
             let left = if matches!(s, Stage::Train(..)) { pace.next_model(now) } else { String::new() };
             let stamped = format!("[{:>6.1} min] {line}{left}", started.elapsed().as_secs_f64() / 60.0);
             if pb.is_hidden() {
@@ -218,7 +218,7 @@ pub fn run(args: Args) -> Result<()> {
             }
             printed.insert(line.clone());
         }
-        pace.heard(Instant::now());
+        pace.heard(now);
         pb.set_prefix(format!("{line}: {detail}"));
         pb.tick();
     })?;
