@@ -87,7 +87,7 @@ difference over seeds is the mean over its runs.\n\n",
         );
     }
     md.push_str(&comparisons_table(&r.comparisons));
-    md.push_str(&among_composing(r));
+    md.push_str(&among_composing(&r.among_composing, "###"));
     md.push_str(&within_budget(&r.within_budget, "##"));
     md.push_str(&format!("\n## Where {} does not win\n\n", REFERENCE.0));
     md.push_str(
@@ -134,27 +134,32 @@ comparisons again over only the seeds whose worlds show the situation the compar
         md.push_str(&rows_table(&p.rows));
         md.push('\n');
         md.push_str(&comparisons_table(&p.comparisons));
+        md.push_str(&among_composing(&p.among_composing, "###"));
         md.push_str(&within_budget(&p.within_budget, "###"));
     }
     md
 }
 
-/// Safe-knowledge ASR on the runs in which both models compose: safer, or only less able?
-fn among_composing(r: &StudyResults) -> String {
-    if r.among_composing.is_empty() {
-        return String::new();
-    }
+/// Safe-knowledge ASR on the runs in which both models compose: safer, or only less able? One
+/// table per reference (rsr at each budget), or nothing when no run recorded composition.
+fn among_composing(comparisons: &[super::Comparison], heading: &str) -> String {
+    let references = distinct_references(comparisons);
+    let Some(first) = references.first() else { return String::new() };
     let mut md = format!(
-        "\n### Safer, or only less able? Among the runs that compose\n\nA run's safe-knowledge ASR rises with its own \
+        "\n{heading} Safer, or only less able? Among the runs that compose\n\nA run's safe-knowledge ASR rises with its own \
 composition: the skill that composes a held-out benign product from its facts also composes a hazard from its facts, and \
-whether a small model learns it is close to a coin per run. So each row is read against {} again on safe-knowledge \
-ASR, paired only on the training runs in which both models compose (their weights, the `none` row, answer at least \
-{:.0}% of the held-out benign products; `pairs` then counts only those runs' prompts). A row whose lead or deficit \
-holds here is not explained by composing more or less.\n\n",
-        r.reference,
+whether a small model learns it is close to a coin per run. So each row is read against {first} again on safe-knowledge \
+ASR (a row at another budget against rsr at its budget), paired only on the training runs in which both models compose \
+(their weights, the `none` row, answer at least {:.0}% of the held-out benign products; `pairs` then counts only those \
+runs' prompts). A row whose lead or deficit holds here is not explained by composing more or less.\n\n",
         100.0 * super::COMPOSES
     );
-    md.push_str(&comparisons_table(&r.among_composing));
+    for (i, reference) in references.iter().enumerate() {
+        if references.len() > 1 {
+            md.push_str(&format!("{}Against {reference}:\n\n", if i > 0 { "\n" } else { "" }));
+        }
+        md.push_str(&comparisons_table(comparisons.iter().filter(|c| c.reference == *reference)));
+    }
     md
 }
 
