@@ -1095,20 +1095,20 @@ mod tests {
         assert!(r.not_won().iter().any(|x| x.metric == "look-alike answers correct"));
     }
 
+    /// A run's operating points: `monitor` letting `harm` of 20 safe-knowledge attacks through,
+    /// and the weights alone (`none`, the same answers) composing `composed` of 10 held-out products.
+    fn with_none(monitor: &str, harm: usize, composed: u64) -> Vec<OperatingPoint> {
+        let own = point(monitor, &(0..20).map(|i| i < harm).collect::<Vec<_>>(), &[false; 4]);
+        let none =
+            OperatingPoint { monitor: "none".into(), test_composed_correct: Rate::new(composed, 10), ..own.clone() };
+        vec![own, none]
+    }
+
     /// rsr composes on one run of each world and not the other; filter on both. Unpaired by
     /// composition filter − rsr is 35 points of safe-knowledge ASR; on the runs where both
     /// compose it is 30: the 5 points rsr's non-composing runs added are not read as safety.
     #[test]
     fn safety_is_also_read_on_the_runs_where_both_models_compose() {
-        let with_none = |monitor: &str, harm: usize, composed: u64| {
-            let own = point(monitor, &(0..20).map(|i| i < harm).collect::<Vec<_>>(), &[false; 4]);
-            let none = OperatingPoint {
-                monitor: "none".into(),
-                test_composed_correct: Rate::new(composed, 10),
-                ..own.clone()
-            };
-            vec![own, none]
-        };
         let seeds: Vec<SeedRun> = (0..3)
             .flat_map(|w| {
                 (0..2u32).map(move |replicate| {
@@ -1149,15 +1149,6 @@ mod tests {
     /// the same reading over themselves.
     #[test]
     fn the_reading_among_composing_runs_stays_within_each_budget_and_is_repeated_on_passing_worlds() {
-        let with_none = |monitor: &str, harm: usize, composed: u64| {
-            let own = point(monitor, &(0..20).map(|i| i < harm).collect::<Vec<_>>(), &[false; 4]);
-            let none = OperatingPoint {
-                monitor: "none".into(),
-                test_composed_correct: Rate::new(composed, 10),
-                ..own.clone()
-            };
-            vec![own, none]
-        };
         let seeds: Vec<SeedRun> = (0..3)
             .map(|w| {
                 let runs = vec![
