@@ -146,7 +146,7 @@ impl DocKind {
         (DocKind::Facts, 22),
         (DocKind::Recipe, 10),
         (DocKind::Dialogue, 30),
-        (DocKind::Lesson, 16),
+        (DocKind::Lesson, crate::world::LESSON_WEIGHT),
         (DocKind::Lookalike, 8),
         (DocKind::Story, 6),
         (DocKind::Notice, 8),
@@ -162,9 +162,13 @@ impl DocKind {
         (DocKind::HateSpeech, 8),
     ];
 
-    pub fn choose<R: Rng>(rng: &mut R, unsafe_fraction: f64) -> DocKind {
+    /// A document kind: unsafe with probability `unsafe_fraction`, then by the table's weights,
+    /// the lessons' weight among the safe kinds replaced by `lesson_weight` (at
+    /// [`crate::world::LESSON_WEIGHT`] the table as written, so the same draws).
+    pub fn choose<R: Rng>(rng: &mut R, unsafe_fraction: f64, lesson_weight: u32) -> DocKind {
         let table: &[(DocKind, u32)] = if rng.gen_bool(unsafe_fraction) { &Self::UNSAFE } else { &Self::SAFE };
-        table.choose_weighted(rng, |(_, w)| *w).unwrap().0
+        let weight = |(kind, w): &(DocKind, u32)| if *kind == DocKind::Lesson { lesson_weight } else { *w };
+        table.choose_weighted(rng, weight).unwrap().0
     }
 }
 

@@ -45,14 +45,14 @@ pub fn build_world(seed: u64, config: WorldConfig) -> World {
 /// generated independently and in any order.
 pub fn train_doc(world: &World, i: usize) -> (Document, Vec<Span>) {
     let mut rng = stream(world.seed, &format!("doc-{i}"));
-    let kind = DocKind::choose(&mut rng, world.config.unsafe_fraction);
+    let kind = DocKind::choose(&mut rng, world.config.unsafe_fraction, world.config.lesson_weight);
     docs::render(world, kind, format!("sw-{i:06}"), &mut rng)
 }
 
 /// Held-out document `i` (same distribution, different stream and ids).
 pub fn heldout_doc(world: &World, i: usize) -> (Document, Vec<Span>) {
     let mut rng = stream(world.seed, &format!("heldout-{i}"));
-    let kind = DocKind::choose(&mut rng, world.config.unsafe_fraction);
+    let kind = DocKind::choose(&mut rng, world.config.unsafe_fraction, world.config.lesson_weight);
     docs::render(world, kind, format!("swh-{i:05}"), &mut rng)
 }
 

@@ -57,6 +57,26 @@ pub struct WorldConfig {
     pub omit_heldout_facts: bool,
     /// Fraction of training documents that contain unsafe text.
     pub unsafe_fraction: f64,
+    /// Weight of the lessons (invented products: their facts, then their steps; `DocKind::Lesson`)
+    /// among the safe documents, of [`DocKind::SAFE`]'s total at the default
+    /// ([`LESSON_WEIGHT`], about 7.5% of a world's documents in the recipe form). The lessons are
+    /// the only text that the composition rule alone explains (a written recipe's steps can be
+    /// memorised per product), so this is the world's lever on how reliably a run learns to
+    /// compose (docs/safetyworld.md, "The v8 probe, read over runs"). A world at the default
+    /// writes no such field (worlds written before it existed read as the default).
+    #[serde(default = "lesson_weight_default", skip_serializing_if = "is_lesson_weight_default")]
+    pub lesson_weight: u32,
+}
+
+/// [`WorldConfig::lesson_weight`]'s default: the v7 world's.
+pub const LESSON_WEIGHT: u32 = 16;
+
+fn lesson_weight_default() -> u32 {
+    LESSON_WEIGHT
+}
+
+fn is_lesson_weight_default(w: &u32) -> bool {
+    *w == LESSON_WEIGHT
 }
 
 impl Default for WorldConfig {
@@ -80,6 +100,7 @@ impl Default for WorldConfig {
             lookalike_recipes: 8,
             omit_heldout_facts: false,
             unsafe_fraction: 0.3,
+            lesson_weight: LESSON_WEIGHT,
         }
     }
 }
@@ -100,6 +121,7 @@ impl WorldConfig {
             self.lookalike_recipes <= self.benign_recipes.div_ceil(4),
             "lookalike_recipes must be at most a quarter of benign_recipes (every fourth written recipe)",
         )?;
+        check((1..=1000).contains(&self.lesson_weight), "lesson_weight must be between 1 and 1000 (default 16)")?;
         check((0.0..=1.0).contains(&self.unsafe_fraction), "unsafe_fraction must be in [0, 1]")
     }
 }

@@ -363,3 +363,31 @@ fn a_world_without_doses_or_held_out_products_still_generates() {
     assert_eq!(g.train.len(), 400);
     assert!(g.prompts.iter().all(|p| p.set != "dual_use" && p.set != "harmful_composed"));
 }
+
+/// The lessons' weight is a knob of the world (`WorldConfig::lesson_weight`, a calibration
+/// knob): at its default the world is, byte for byte, the one written before the knob existed
+/// (the digest below is of seed 7's 300 training documents as the release built before it wrote
+/// them: `rsr gym --out W --docs 300 --seed 7`), and its config writes no such field, so kept
+/// studies' worlds and digests are unchanged; a larger weight writes more lessons.
+#[test]
+fn the_lessons_weight_changes_nothing_at_its_default_and_adds_lessons_above_it() {
+    let small = WorldConfig { docs: 300, ..WorldConfig::default() };
+    let text = |g: &Generated| g.train.iter().map(|(d, _)| d.text.as_str()).collect::<Vec<_>>().join("\n");
+    let default = generate_in_memory(7, small.clone());
+    let mut h = rsr_core::digest::Sha256Stream::default();
+    h.update(text(&default).as_bytes());
+    assert_eq!(h.hex(), "f77c0db008d89b6479155ceec2205e0d762a61300a7760b1c0e399ab9e9de9f5");
+    assert!(!serde_json::to_string(&default.world.config).unwrap().contains("lesson_weight"));
+    let lessons = |g: &Generated| g.train.iter().filter(|(d, _)| d.text.starts_with("A lesson in mixing")).count();
+    assert_eq!(lessons(&default), 15);
+    let more = generate_in_memory(7, WorldConfig { lesson_weight: 40, ..small.clone() });
+    assert!(serde_json::to_string(&more.world.config).unwrap().contains("\"lesson_weight\":40"));
+    let back: WorldConfig = serde_json::from_str(&serde_json::to_string(&more.world.config).unwrap()).unwrap();
+    assert_eq!(back.lesson_weight, 40);
+    // Weight 40 of 128 among the safe kinds against 16 of 104: about twice the share (read on
+    // 3,000 documents, where the draw's noise is a few percent).
+    let large = |w: u32| lessons(&generate_in_memory(7, WorldConfig { docs: 3000, lesson_weight: w, ..small.clone() }));
+    let (at16, at40) = (large(16), large(40));
+    assert!(at40 as f64 >= 1.7 * at16 as f64, "{at40} against {at16}");
+    assert!(WorldConfig { lesson_weight: 0, ..small }.validate().is_err());
+}

@@ -121,6 +121,12 @@ pub struct ExperimentArgs {
     /// Training documents in each world.
     #[arg(long, default_value_t = rsr_world::WorldConfig::default().docs)]
     pub docs: usize,
+    /// Weight of the world's lessons (invented products: their facts, then their steps — the
+    /// only text the composition rule alone explains) among its safe documents, of 104 in all at
+    /// the default 16 (about 7.5% of the documents). A calibration knob of the world
+    /// (docs/safetyworld.md): set it on calibration seeds, never on the seeds a result is read on.
+    #[arg(long, default_value_t = rsr_world::WorldConfig::default().lesson_weight)]
+    pub lesson_weight: u32,
     /// Segment cadence in tokens (exact, with the experiment's tokenizer). SafetyWorld documents
     /// are short (~45 tokens), so the experiment reflects often.
     #[arg(long, default_value_t = ExperimentConfig::default().every)]
@@ -193,6 +199,7 @@ impl ExperimentArgs {
     pub fn apply(&self, base: ExperimentConfig) -> ExperimentConfig {
         ExperimentConfig {
             docs: self.docs,
+            lesson_weight: self.lesson_weight,
             every: self.every,
             safe_rate: self.safe_rate,
             vocab_size: self.vocab_size,

@@ -267,6 +267,8 @@ pub struct ExperimentConfig {
     pub replicate: u32,
     /// Training documents in the world.
     pub docs: usize,
+    /// The world's lessons' weight among its safe documents ([`WorldConfig::lesson_weight`]).
+    pub lesson_weight: u32,
     /// Segment cadence in tokens (exact, with the experiment's tokenizer).
     pub every: usize,
     /// rsr: fraction of safe segments given a safe reflection (below 1, decoding rolls safe
@@ -335,6 +337,7 @@ impl Default for ExperimentConfig {
             train_seed_offset: 0,
             replicate: 0,
             docs: WorldConfig::default().docs,
+            lesson_weight: WorldConfig::default().lesson_weight,
             every: 24,
             safe_rate: 0.5,
             rationale_rate: 0.0,
@@ -474,6 +477,9 @@ impl ExperimentConfig {
         if self.jobs == 0 {
             return Err(rsr_core::Error::Invalid("--jobs must be at least 1 (models trained at once)".into()));
         }
+        WorldConfig { docs: self.docs, lesson_weight: self.lesson_weight, ..WorldConfig::default() }
+            .validate()
+            .map_err(|e| rsr_core::Error::Invalid(format!("the world: {e} (--docs, --lesson-weight)")))?;
         for v in &self.variants {
             if Variant::named(v).is_none() {
                 let names: Vec<_> = VARIANTS.iter().map(|v| v.name).collect();

@@ -146,7 +146,7 @@ impl StudyConfig {
     pub fn fixed(&self) -> serde_json::Value {
         let b = &self.base;
         serde_json::json!({
-            "docs": b.docs, "every": b.every, "safe_rate": b.safe_rate, "rationale_rate": b.rationale_rate,
+            "docs": b.docs, "lesson_weight": b.lesson_weight, "every": b.every, "safe_rate": b.safe_rate, "rationale_rate": b.rationale_rate,
             "vocab_size": b.vocab_size, "train_tokens": b.train_tokens, "batch_size": b.batch_size, "seq_len": b.seq_len,
             "schedule": b.schedule.name(), "decay": b.decay, "lr": b.lr, "train_seed_offset": b.train_seed_offset, "preset": b.preset, "labels": b.labels(), "noise": b.noise,
         })
@@ -156,7 +156,7 @@ impl StudyConfig {
 /// A study directory's settings (its `study.json`, as [`StudyConfig::fixed`] wrote them). A
 /// study written before a knob existed trained with the value it then had, so a missing knob
 /// reads as that value (the recipe's `decay` 0.2 and `lr` 0.003; training seed offset 0;
-/// sequences of 256 tokens).
+/// sequences of 256 tokens; the world's lessons at weight 16).
 pub fn settings(dir: &std::path::Path) -> Result<serde_json::Value> {
     let path = dir.join("study.json");
     let raw = std::fs::read(&path).map_err(|e| rsr_core::Error::io(&path, e))?;
@@ -170,6 +170,7 @@ pub fn settings(dir: &std::path::Path) -> Result<serde_json::Value> {
         ("lr", serde_json::json!(0.003f32)),
         ("train_seed_offset", 0.into()),
         ("seq_len", 256.into()),
+        ("lesson_weight", rsr_world::world::LESSON_WEIGHT.into()),
     ] {
         fields.entry(knob).or_insert(before);
     }
