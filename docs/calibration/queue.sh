@@ -7,6 +7,8 @@
 #   2. the recipe the rest trains at: 4M tokens, or the recipe (else the lead) that reached the
 #                                   gates (docs/calibration/recipe_choice.py; docs/safetyworld.md,
 #                                   "what follows each outcome", fixed before any recipe was read)
+#  2b. the v8 probe over runs       docs/safetyworld.md, "the v8 probe, read over runs" (a world
+#                                   knob, raw only; queued in session 29 before it trained)
 #   3. the baselines' trials        docs/ablations.md, "Fair choice" (under way since 2026-12-05);
 #                                   at a recipe, with rsr's default and candidates beside them
 #   4. the comparison               docs/ablations.md, "Then the comparison"
@@ -89,7 +91,8 @@ seed_of() {
 [ "${1:-}" != plan ] || { DRY_RUN=1 PLAN=1; }
 
 if [ "${1:-}" = export ]; then
-  for dir in "$CALIB"/base-trials "$CALIB"/trials-* "$CALIB"/eval-* "$CALIB"/r60-* "$CALIB"/shape-* "$CALIB"/plateau*; do
+  for dir in "$CALIB"/base-trials "$CALIB"/trials-* "$CALIB"/eval-* "$CALIB"/r60-* "$CALIB"/shape-* "$CALIB"/plateau* \
+    "$CALIB"/v8-*; do
     [ -f "$dir/study.json" ] || continue
     name=$(basename "$dir") from=$(seed_of "$(basename "$dir")") tmp=$(mktemp -d)
     "$RSR" study --out "$dir" --export-kept "$tmp/kept" >/dev/null
@@ -126,6 +129,14 @@ else
   echo "$choice" >&2; echo "no recipe chosen (above): the rest waits for the five recipes" >&2; exit 1
 fi
 read -r rname rknob <<<"$recipe"
+
+echo "== 2b. the v8 probe over runs: the lessons' weight 40, raw only (15 models)"
+# docs/safetyworld.md, "the v8 probe, read over runs" (fixed 2026-12-06, session 29, before it
+# trained; put ahead of the rest because a lead has the rest trained again on another world).
+# Read by its rule with recipe_read.py; nothing here reads it.
+carry v8-lessons40
+run "$RSR" study --out "$CALIB/v8-lessons40" --seeds 100,104,101,102,103 --replicates 3 --variants raw \
+  --no-control --samples 0 --jobs 2 --lesson-weight 40
 
 if [ "$rname" != none ]; then
   # docs/safetyworld.md, "what follows each outcome": every choice made again at the recipe.

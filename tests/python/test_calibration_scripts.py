@@ -169,11 +169,14 @@ def test_the_queue_runs_the_fixed_studies_in_order_and_the_comparison_the_choice
     code, out, err = _queue(tmp_path)
     assert code == 0, err
     steps = [line for line in out.splitlines() if line.startswith("== ")]
-    assert [s[:5] for s in steps] == ["== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== do"], steps
+    assert [s[:5] for s in steps] == ["== 1.", "== 2.", "== 2b", "== 3.", "== 4.", "== 5.", "== do"], steps
     assert "none in a dry run without the recipes' results" in out  # so the 4M path follows
     commands = [line for line in out.splitlines() if line.startswith("+ rsr study")]
-    # 5 recipes, the shape lead, trials, plateau
-    assert len(commands) == 8 and all("--jobs 2" in c for c in commands), commands
+    # 5 recipes, the shape lead, the v8 probe, trials, plateau
+    assert len(commands) == 9 and all("--jobs 2" in c for c in commands), commands
+    probe = [c for c in commands if f"--out {tmp_path}/v8-lessons40 " in c]
+    assert len(probe) == 1 and probe[0].endswith("--variants raw --no-control --samples 0 --jobs 2 --lesson-weight 40")
+    assert out.index(probe[0]) < out.index("--out " + str(tmp_path) + "/base-trials ")
     assert f"--out {tmp_path}/r60-lr6 " in out and out.rstrip().count("--train-tokens 2400000") == 5
     lead = [c for c in commands if f"--out {tmp_path}/shape-h8-cal " in c]
     assert len(lead) == 1 and lead[0].endswith("--preset tiny,heads=8"), commands
@@ -297,7 +300,8 @@ def test_a_recipe_that_reaches_the_gates_has_every_later_study_trained_at_it(row
     assert code == 0, err
     assert "chosen: r60-batch4 --train-tokens 2400000 --batch-size 4" in out and "base-trials" not in out, out
     assert "the shape probe's leads" not in out  # read only when no recipe reaches
-    assert [line[:5] for line in out.splitlines() if line.startswith("== ")] == ["== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== do"]
+    assert [line[:5] for line in out.splitlines() if line.startswith("== ")] == ["== 1.", "== 2.", "== 2b", "== 3.", "== 4.",
+                                                                                  "== 5.", "== do"]
     trials = [line for line in out.splitlines() if f"--out {tmp_path}/trials-r60-batch4 " in line]
     assert len(trials) == 1 and "rsr,rsr-continued,rsr-nomask --train-tokens 2400000 --batch-size 4 --jobs 2" in trials[0]
     plateau = [line for line in out.splitlines() if f"--out {tmp_path}/plateau-r60-batch4 " in line]
@@ -373,7 +377,7 @@ def test_the_queue_plan_prints_each_studys_plan_and_trains_or_copies_nothing(tmp
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     studies = [i for i, line in enumerate(lines) if line.startswith(f"+ {fake} study ")]
-    assert len(studies) == 8 and all(lines[i + 1] == "  7 of 35 models left to train" for i in studies), p.stdout
+    assert len(studies) == 9 and all(lines[i + 1] == "  7 of 35 models left to train" for i in studies), p.stdout
     assert not (tmp_path / "trained").exists() and not calib.exists()
 
 
