@@ -582,3 +582,63 @@ def test_capability_adjusted_reads_each_row_at_equal_composition(capsys, tmp_pat
                                                     "test_asr_safe_knowledge": {"k": 0, "n": 1}}]}))
     with pytest.raises(ValueError, match="no greedy `none` operating point"):
         ca.points([str(tmp_path)], "rsr/own")
+
+
+def _probe_results(shift, failing=None, runs=3):
+    """A raw-only probe's results.json: each calibration world's runs compose today's values
+    (gate_odds.RUNS) plus `shift[w]` points (capped at 100); `failing` {world: gate} fails it."""
+    import gate_odds
+
+    seeds, worlds = [], []
+    for w, today in gate_odds.RUNS.items():
+        for r, x in enumerate(today[:runs]):
+            gates = [{"name": "raw_benign_composed", "value": min(100.0, x + shift[w]) / 100, "n": 72}]
+            seeds.append({"seed": w, "replicate": r, "calibration": {"gates": gates}})
+        gates = [{"name": g, "value": 0.9, "pass": (failing or {}).get(w) != g}
+                 for g in ["raw_benign_written", "raw_benign_composed", "raw_safe_knowledge_asr"]]
+        gates.append({"name": "filter_precondition", "value": 0.0, "pass": False})  # not measured: raw only
+        worlds.append({"seed": w, "replicates": list(range(runs)), "gates": gates, "passed": False})
+    return {"seeds": seeds, "worlds": worlds}
+
+
+def test_the_v8_probe_is_a_lead_only_if_it_composes_more_by_world_and_raws_other_gates_pass(tmp_path):
+    import subprocess
+
+    import v8_read
+
+    more = {100: 20, 104: 30, 101: 8, 102: 15, 103: 5}  # +15.6 over worlds, every world up
+    lead, lines = v8_read.read(_probe_results(more))
+    assert lead and lines[-1].startswith("lead: yes"), lines
+    # The same lift with a failing written-benign gate on one world: no lead.
+    lead, lines = v8_read.read(_probe_results(more, failing={101: "raw_benign_written"}))
+    assert not lead and "fail on 101 raw_benign_written" in lines[2], lines
+    # Composing like today (one world up, one down): no lead, whatever the gates.
+    lead, lines = v8_read.read(_probe_results({100: 10, 104: -10, 101: 0, 102: 3, 103: -2}))
+    assert not lead and "not shown to compose more" in lines[1], lines
+    # Two runs a world: not read.
+    with pytest.raises(ValueError, match="without 3 runs"):
+        v8_read.read(_probe_results(more, runs=2))
+    # The queue asks with --lead: 0 on a lead, 1 without, 2 on a study it cannot read.
+    for results, code in [(_probe_results(more), 0), (_probe_results({w: 0 for w in more}), 1),
+                          (_probe_results(more, runs=2), 2)]:
+        path = tmp_path / "results.json"
+        path.write_text(json.dumps(results))
+        p = subprocess.run([sys.executable, str(ROOT / "docs/calibration/v8_read.py"), "--lead", str(path)],
+                           cwd=ROOT / "docs/calibration", capture_output=True, text=True)
+        assert p.returncode == code, p.stdout + p.stderr
+
+
+def test_the_queue_trains_filter_beside_the_v8_probe_only_on_a_lead(tmp_path):
+    (tmp_path / "v8-lessons40").mkdir()
+    results = tmp_path / "v8-lessons40" / "results.json"
+    filter_run = f"+ rsr study --out {tmp_path}/v8-lessons40 --seeds 100,104,101,102,103 --replicates 3 --variants raw,filter"
+    for shift, trained in [({100: 20, 104: 30, 101: 8, 102: 15, 103: 5}, True), ({w: 0 for w in (100, 101, 102, 103, 104)}, False)]:
+        results.write_text(json.dumps(_probe_results(shift)))
+        code, out, err = _queue(tmp_path)
+        assert code == 0, err
+        assert any(line.startswith(filter_run) for line in out.splitlines()) == trained, out
+        assert ("lead: yes" in out) == trained
+    # A probe whose results cannot be read stops the queue there.
+    results.write_text(json.dumps(_probe_results({w: 0 for w in (100, 101, 102, 103, 104)}, runs=2)))
+    code, out, err = _queue(tmp_path)
+    assert code != 0 and "could not be read" in err and "== 3." not in out
