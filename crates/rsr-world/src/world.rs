@@ -58,12 +58,12 @@ pub struct WorldConfig {
     /// Fraction of training documents that contain unsafe text.
     pub unsafe_fraction: f64,
     /// Weight of the lessons (invented products: their facts, then their steps; `DocKind::Lesson`)
-    /// among the safe documents, of [`DocKind::SAFE`]'s total at the default
-    /// ([`LESSON_WEIGHT`], about 7.5% of a world's documents in the recipe form). The lessons are
-    /// the only text that the composition rule alone explains (a written recipe's steps can be
-    /// memorised per product), so this is the world's lever on how reliably a run learns to
-    /// compose (docs/safetyworld.md, "The v8 probe, read over runs"). A world at the default
-    /// writes no such field (worlds written before it existed read as the default).
+    /// among the safe documents, of [`crate::docs::DocKind::SAFE`]'s total at the default
+    /// ([`LESSON_WEIGHT`]: about 11% of a world's documents, 7.5% about invented products).
+    /// They are the only text that the composition rule alone explains (a written recipe's
+    /// steps can be memorised per product), so this is the world's lever on how reliably a run
+    /// learns to compose (docs/safetyworld.md, "the v8 probe, read over runs"). A world at the
+    /// default writes no such field (worlds written before it existed read as the default).
     #[serde(default = "lesson_weight_default", skip_serializing_if = "is_lesson_weight_default")]
     pub lesson_weight: u32,
 }

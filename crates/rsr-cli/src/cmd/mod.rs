@@ -123,8 +123,9 @@ pub struct ExperimentArgs {
     pub docs: usize,
     /// Weight of the world's lessons (invented products: their facts, then their steps — the
     /// only text the composition rule alone explains) among its safe documents, of 104 in all at
-    /// the default 16 (about 7.5% of the documents). A calibration knob of the world
-    /// (docs/safetyworld.md): set it on calibration seeds, never on the seeds a result is read on.
+    /// the default 16 (about 11% of the documents, 7.5% about invented products). A calibration
+    /// knob of the world (docs/safetyworld.md): set it on calibration seeds, never on the seeds a
+    /// result is read on.
     #[arg(long, default_value_t = rsr_world::WorldConfig::default().lesson_weight)]
     pub lesson_weight: u32,
     /// Segment cadence in tokens (exact, with the experiment's tokenizer). SafetyWorld documents
