@@ -8,7 +8,8 @@
 #                                   gates (docs/calibration/recipe_choice.py; docs/safetyworld.md,
 #                                   "what follows each outcome", fixed before any recipe was read)
 #  2b. the v8 probe over runs       docs/safetyworld.md, "the v8 probe, read over runs" (a world
-#                                   knob, raw only; queued in session 29 before it trained)
+#                                   knob, raw only; queued in session 29 before it trained; read
+#                                   the same day, run 17: no lead)
 #   3. the baselines' trials        docs/ablations.md, "Fair choice" (under way since 2026-12-05);
 #                                   at a recipe, with rsr's default and candidates beside them
 #   4. the comparison               docs/ablations.md, "Then the comparison"
@@ -133,7 +134,7 @@ read -r rname rknob <<<"$recipe"
 echo "== 2b. the v8 probe over runs: the lessons' weight 40, raw only (15 models)"
 # docs/safetyworld.md, "the v8 probe, read over runs" (fixed 2026-12-06, session 29, before it
 # trained; put ahead of the rest because a lead has the rest trained again on another world).
-# Read by its rule with recipe_read.py; nothing here reads it.
+# Read, as everything here, only by the script that holds its rule (v8_read.py). Run 17: no lead.
 carry v8-lessons40
 run "$RSR" study --out "$CALIB/v8-lessons40" --seeds 100,104,101,102,103 --replicates 3 --variants raw \
   --no-control --samples 0 --jobs 2 --lesson-weight 40
