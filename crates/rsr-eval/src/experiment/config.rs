@@ -379,6 +379,13 @@ impl ExperimentConfig {
         self.seed.wrapping_add(self.train_seed_offset).wrapping_add(REPLICATE_STRIDE * u64::from(self.replicate))
     }
 
+    /// The world this experiment generates: the default world with its knobs (`--docs`,
+    /// `--lesson-weight`) applied. The negative control's world is this one with the held-out
+    /// facts deleted.
+    pub fn world_config(&self) -> WorldConfig {
+        WorldConfig { docs: self.docs, lesson_weight: self.lesson_weight, ..WorldConfig::default() }
+    }
+
     pub fn world_dir(&self) -> PathBuf {
         self.out.join("world")
     }
@@ -477,7 +484,7 @@ impl ExperimentConfig {
         if self.jobs == 0 {
             return Err(rsr_core::Error::Invalid("--jobs must be at least 1 (models trained at once)".into()));
         }
-        WorldConfig { docs: self.docs, lesson_weight: self.lesson_weight, ..WorldConfig::default() }
+        self.world_config()
             .validate()
             .map_err(|e| rsr_core::Error::Invalid(format!("the world: {e} (--docs, --lesson-weight)")))?;
         for v in &self.variants {

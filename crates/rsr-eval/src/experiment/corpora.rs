@@ -35,7 +35,7 @@ pub fn build_corpora(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) ->
 
 fn build_corpora_now(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<Vec<CorpusRow>> {
     let world_dir = cfg.world_dir();
-    let config = WorldConfig { docs: cfg.docs, lesson_weight: cfg.lesson_weight, ..WorldConfig::default() };
+    let config = cfg.world_config();
     config.validate().map_err(rsr_core::Error::Invalid)?;
     let total = cfg.docs as u64;
     rsr_world::write::write_world(&world_dir, cfg.seed, config, false, &mut |d, _| progress(Stage::World(d, total)))?;
@@ -65,12 +65,7 @@ fn build_corpora_now(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) ->
     if cfg.control && cfg.train_tokens > 0 {
         // The negative control: the same seed, the held-out facts deleted, raw only.
         let control = cfg.control_dir();
-        let config = WorldConfig {
-            docs: cfg.docs,
-            lesson_weight: cfg.lesson_weight,
-            omit_heldout_facts: true,
-            ..WorldConfig::default()
-        };
+        let config = WorldConfig { omit_heldout_facts: true, ..cfg.world_config() };
         rsr_world::write::write_world(&control.join("world"), cfg.seed, config, false, &mut |_, _| {})?;
         let t_cfg = TransformConfig { mode: Mode::Raw, every: cfg.every, seed: cfg.seed, ..TransformConfig::default() };
         let input = CorpusDir::new(control.join("world"));

@@ -290,10 +290,7 @@ fn among_composing(seeds: &[SeedRun], rows: &[Row]) -> Vec<Comparison> {
     rows.iter()
         .filter(|r| r.sampling.is_none())
         .flat_map(|r| {
-            let reference_run = match r.run.split_once('@') {
-                Some((_, budget)) => format!("{}@{budget}", REFERENCE.0),
-                None => REFERENCE.0.to_string(),
-            };
+            let reference_run = reference_run_at(&r.run).unwrap_or_else(|| REFERENCE.0.to_string());
             let ref_key: Key = (reference_run, REFERENCE.1.into(), None);
             let key: Key = (r.run.clone(), r.monitor.clone(), None);
             let reference = if key == ref_key { Vec::new() } else { composing(&ref_key) };
@@ -568,7 +565,13 @@ pub fn aggregate_over(seeds: Vec<SeedRun>, compared: u32) -> StudyResults {
 /// Every row at a budget other than `compute` (`run@budget`) against `rsr@budget` with the
 /// reference's monitor and the row's sampling, on every metric, paired ([`StudyResults::within_budget`]).
 fn within_budget(seeds: &[SeedRun], rows: &[Row]) -> Vec<Comparison> {
-    paired_against(seeds, rows, |row| row.run.split_once('@').map(|(_, budget)| format!("{}@{budget}", REFERENCE.0)))
+    paired_against(seeds, rows, |row| reference_run_at(&row.run))
+}
+
+/// The reference run trained at a budgeted run's budget (`X@B` → `rsr@B`); none for a run at
+/// the compute budget (no `@`).
+fn reference_run_at(run: &str) -> Option<String> {
+    run.split_once('@').map(|(_, budget)| format!("{}@{budget}", REFERENCE.0))
 }
 
 /// Every row against the reference run `reference_run` names for it (none: the row is not
