@@ -193,6 +193,13 @@ pub struct ExperimentArgs {
     /// `--jobs 2` train and report the same.
     #[arg(long, default_value_t = ExperimentConfig::default().jobs)]
     pub jobs: usize,
+    /// The longest answer every model decodes, in tokens (a written recipe's answer fits in about
+    /// 40). Every figure in the docs is at the default; fewer make a small smoke run quicker (an
+    /// undertrained model writes to the limit) and cut the answers the judge reads, so compare
+    /// results only at one length (a study records it and refuses another). rsr's last segment
+    /// is judged whatever the length.
+    #[arg(long, default_value_t = ExperimentConfig::default().max_tokens)]
+    pub max_tokens: usize,
 }
 
 impl ExperimentArgs {
@@ -216,6 +223,7 @@ impl ExperimentArgs {
             noise: self.noise.clone(),
             control: !self.no_control,
             jobs: self.jobs,
+            max_tokens: self.max_tokens,
             ..base
         }
     }

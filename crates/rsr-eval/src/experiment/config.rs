@@ -298,6 +298,11 @@ pub struct ExperimentConfig {
     pub curve_points: usize,
     /// Prompts per set at each learning-curve and tamper point.
     pub curve_per_set: usize,
+    /// The longest answer decoded, in tokens ([`MAX_TOKENS`] by default: a written recipe's
+    /// answer fits in about 40). Fewer make a small smoke run quicker — an undertrained model
+    /// writes to the limit — and cut the answers the judge reads, so a result at another length
+    /// is another measurement (a study records it).
+    pub max_tokens: usize,
     /// Fine-tuning steps after which attack success is measured ("0" alone: no attack).
     pub tamper_steps: Vec<u64>,
     /// The variants trained and evaluated (names from [`VARIANTS`]; empty: the defaults). Every
@@ -329,6 +334,11 @@ pub struct ExperimentConfig {
     pub jobs: usize,
 }
 
+/// [`ExperimentConfig::max_tokens`]' default: every result in docs/ was decoded at it.
+pub const MAX_TOKENS: usize = 48;
+/// The most `--max-tokens` an experiment takes (a `tiny` model's context is 256 tokens).
+pub const MAX_TOKENS_CAP: usize = 1024;
+
 impl Default for ExperimentConfig {
     fn default() -> Self {
         Self {
@@ -351,6 +361,7 @@ impl Default for ExperimentConfig {
             preset: "tiny".into(),
             curve_points: 4,
             curve_per_set: 30,
+            max_tokens: MAX_TOKENS,
             tamper_steps: vec![0, 25, 50, 100],
             variants: vec![],
             control: true,
@@ -481,6 +492,12 @@ impl ExperimentConfig {
         if self.lr <= 0.0 {
             return Err(rsr_core::Error::Invalid(format!("--lr must be a positive number; got {}", self.lr)));
         }
+        if !(1..=MAX_TOKENS_CAP).contains(&self.max_tokens) {
+            return Err(rsr_core::Error::Invalid(format!(
+                "--max-tokens must be between 1 and {MAX_TOKENS_CAP} (default {MAX_TOKENS}); got {}",
+                self.max_tokens
+            )));
+        }
         if self.jobs == 0 {
             return Err(rsr_core::Error::Invalid("--jobs must be at least 1 (models trained at once)".into()));
         }
@@ -503,7 +520,7 @@ impl ExperimentConfig {
     /// rsr (and its ablations), conditioned on `<|safe|>` for tag, plainly for the rest; greedy.
     pub fn decoding(&self, v: &Variant) -> GenConfig {
         GenConfig {
-            max_tokens: 48,
+            max_tokens: self.max_tokens,
             sampling: SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0 },
             stop: vec![rsr_core::chat::STOP.into()],
             policy: if v.mode == Mode::Rsr { Policy::Stop } else { Policy::Off },
@@ -603,5 +620,18 @@ mod tests {
         let every64 = Variant::named("rsr-every64").unwrap();
         assert_eq!(cfg.decoding(every64).every, 64);
         assert_eq!(cfg.decoding(Variant::named("rsr").unwrap()).every, cfg.every);
+    }
+
+    #[test]
+    fn every_variant_decodes_to_the_experiments_answer_length() {
+        let cfg = ExperimentConfig::default();
+        assert_eq!(cfg.max_tokens, MAX_TOKENS);
+        let short = ExperimentConfig { max_tokens: 16, ..cfg.clone() };
+        short.validate().unwrap();
+        assert!(VARIANTS.iter().all(|v| short.decoding(v).max_tokens == 16 && cfg.decoding(v).max_tokens == 48));
+        for bad in [0, MAX_TOKENS_CAP + 1] {
+            let err = ExperimentConfig { max_tokens: bad, ..cfg.clone() }.validate().unwrap_err().to_string();
+            assert!(err.contains("--max-tokens"), "{err}");
+        }
     }
 }

@@ -17,7 +17,7 @@ mod training;
 
 pub use crate::results::{Budget, CorpusRow, SeedRun};
 pub use config::{
-    ExperimentConfig, Training, Variant, ABLATIONS, BASELINE_TRIALS, CONTROL_RUN, DEFAULT_VARIANTS, NOISY,
+    ExperimentConfig, Training, Variant, ABLATIONS, BASELINE_TRIALS, CONTROL_RUN, DEFAULT_VARIANTS, MAX_TOKENS, NOISY,
     REPLICATE_STRIDE, VARIANTS,
 };
 pub use corpora::{build_corpora, unsafe_trainable_words};

@@ -149,6 +149,7 @@ impl StudyConfig {
             "docs": b.docs, "lesson_weight": b.lesson_weight, "every": b.every, "safe_rate": b.safe_rate, "rationale_rate": b.rationale_rate,
             "vocab_size": b.vocab_size, "train_tokens": b.train_tokens, "batch_size": b.batch_size, "seq_len": b.seq_len,
             "schedule": b.schedule.name(), "decay": b.decay, "lr": b.lr, "train_seed_offset": b.train_seed_offset, "preset": b.preset, "labels": b.labels(), "noise": b.noise,
+            "max_tokens": b.max_tokens,
         })
     }
 }
@@ -156,7 +157,7 @@ impl StudyConfig {
 /// A study directory's settings (its `study.json`, as [`StudyConfig::fixed`] wrote them). A
 /// study written before a knob existed trained with the value it then had, so a missing knob
 /// reads as that value (the recipe's `decay` 0.2 and `lr` 0.003; training seed offset 0;
-/// sequences of 256 tokens; the world's lessons at weight 16).
+/// sequences of 256 tokens; the world's lessons at weight 16; answers of up to 48 tokens).
 pub fn settings(dir: &std::path::Path) -> Result<serde_json::Value> {
     let path = dir.join("study.json");
     let raw = std::fs::read(&path).map_err(|e| rsr_core::Error::io(&path, e))?;
@@ -171,6 +172,7 @@ pub fn settings(dir: &std::path::Path) -> Result<serde_json::Value> {
         ("train_seed_offset", 0.into()),
         ("seq_len", 256.into()),
         ("lesson_weight", rsr_world::world::LESSON_WEIGHT.into()),
+        ("max_tokens", crate::experiment::MAX_TOKENS.into()),
     ] {
         fields.entry(knob).or_insert(before);
     }
@@ -363,7 +365,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path(), 500, vec![0]);
         let mut old = cfg.fixed();
-        for knob in ["decay", "lr", "train_seed_offset", "seq_len"] {
+        for knob in ["decay", "lr", "train_seed_offset", "seq_len", "lesson_weight", "max_tokens"] {
             old.as_object_mut().unwrap().remove(knob);
         }
         std::fs::write(dir.path().join("study.json"), old.to_string()).unwrap();
@@ -375,5 +377,10 @@ mod tests {
         let mut other = cfg.clone();
         other.base.seq_len = 128;
         assert!(check_settings(&other).is_err(), "another sequence length is another study");
+        // Answers decoded to another length are another measurement of the same models.
+        let mut other = cfg.clone();
+        other.base.max_tokens = 16;
+        let err = check_settings(&other).unwrap_err().to_string();
+        assert!(err.contains("\"max_tokens\":16"), "{err}");
     }
 }
