@@ -169,23 +169,36 @@ pub fn select_l2(
 
 /// Balanced, L2-penalised logistic regression on the rows `(index into x, label)`,
 /// by Newton's method with a backtracking line search (the objective is
-/// strictly convex, so this finds its one minimum).
+/// strictly convex, so this finds its one minimum). Rows with the same features and label
+/// enter once, weighted by how often they occur — the same objective, at the cost of the
+/// distinct rows (a corpus repeats its sentences: SafetyWorld's 108,071 sentences are 14,118
+/// distinct ones).
 fn fit(name: &str, x: &[Vec<f32>], rows: &[(usize, bool)], cfg: &DenseConfig) -> Head {
     let d = x[rows.first().map_or(0, |r| r.0)].len();
     let p = d + 1; // the bias is the last coordinate
-                   // The rows as f64 with the bias's 1 appended: the loops below are over slices.
-    let feats: Vec<Vec<f64>> =
-        rows.iter().map(|&(i, _)| x[i].iter().map(|&v| v as f64).chain(std::iter::once(1.0)).collect()).collect();
     let n = rows.len().max(1) as f64;
     let pos = rows.iter().filter(|r| r.1).count() as f64;
     let neg = n - pos;
-    // Each class carries half the total weight (a class that is absent carries none).
+    // The distinct (features, label) rows, in order of first occurrence, each with its count;
+    // as f64 with the bias's 1 appended: the loops below are over slices.
+    let mut seen: std::collections::HashMap<(Vec<u32>, bool), usize> = std::collections::HashMap::new();
+    let mut distinct: Vec<(Vec<f64>, bool, f64)> = Vec::new();
+    for &(i, y) in rows {
+        let key = (x[i].iter().map(|v| v.to_bits()).collect(), y);
+        let k = *seen.entry(key).or_insert_with(|| {
+            distinct.push((x[i].iter().map(|&v| v as f64).chain(std::iter::once(1.0)).collect(), y, 0.0));
+            distinct.len() - 1
+        });
+        distinct[k].2 += 1.0;
+    }
+    // Each class carries half the total weight (a class that is absent carries none); a distinct
+    // row carries its class's weight once for each time it occurs.
     let cw = |y: bool| if y { n / (2.0 * pos.max(1.0)) } else { n / (2.0 * neg.max(1.0)) };
     let dot = |w: &[f64], f: &[f64]| w.iter().zip(f).map(|(a, b)| a * b).sum::<f64>();
     let objective = |w: &[f64]| {
         let mut loss = 0.0;
-        for (f, &(_, y)) in feats.iter().zip(rows) {
-            loss += cw(y) * log_loss(dot(w, f), y);
+        for (f, y, count) in &distinct {
+            loss += count * cw(*y) * log_loss(dot(w, f), *y);
         }
         loss / n + 0.5 * cfg.l2 * w[..d].iter().map(|v| v * v).sum::<f64>()
     };
@@ -194,10 +207,11 @@ fn fit(name: &str, x: &[Vec<f32>], rows: &[(usize, bool)], cfg: &DenseConfig) ->
     for _ in 0..cfg.max_iter {
         let mut g = vec![0f64; p];
         let mut h = vec![0f64; p * p];
-        for (x, &(_, y)) in feats.iter().zip(rows) {
+        for (x, y, count) in &distinct {
+            let (y, weight) = (*y, count * cw(*y));
             let s = sigmoid(dot(&w, x));
-            let r = cw(y) * (s - if y { 1.0 } else { 0.0 });
-            let c = cw(y) * s * (1.0 - s);
+            let r = weight * (s - if y { 1.0 } else { 0.0 });
+            let c = weight * s * (1.0 - s);
             for a in 0..p {
                 g[a] += r * x[a];
                 let ca = c * x[a];
@@ -305,6 +319,12 @@ mod tests {
             x.push(v);
             data.push(ex(y, None));
         }
+        // A third of the rows again, some twice: repeats enter the fit once, weighted by their
+        // count, and the gradient below (over every row) says that is the same objective.
+        for i in (0..100).chain(0..20) {
+            x.push(x[i].clone());
+            data.push(data[i].clone());
+        }
         let cfg = DenseConfig { l2: 1e-2, max_iter: 50 };
         let h = DenseHeads::train(&x, &data, &cfg).unwrap();
         let head = &h.heads[0];
@@ -323,6 +343,27 @@ mod tests {
         }
         assert!(g.iter().all(|v| v.abs() < 1e-4), "gradient at the fit: {g:?}");
         assert!(head.weights[0] > 0.0 && head.weights[1] < 0.0 && head.weights[2].abs() < head.weights[0].abs());
+    }
+
+    #[test]
+    fn every_row_repeated_alike_is_the_same_fit() {
+        let mut rng = rsr_core::rng::stream(11, "dense-repeat");
+        use rand::Rng;
+        let x: Vec<Vec<f32>> = (0..200).map(|_| (0..5).map(|_| rng.gen_range(-1.0..1.0)).collect()).collect();
+        let data: Vec<Example> =
+            x.iter().map(|v| ex(v[0] + 0.3 * v[2] + rng.gen_range(-0.4..0.4) > 0.0, None)).collect();
+        let once = DenseHeads::train(&x, &data, &DenseConfig::default()).unwrap();
+        let (x3, d3): (Vec<_>, Vec<_>) = (0..3).flat_map(|_| x.iter().cloned().zip(data.iter().cloned())).unzip();
+        let thrice = DenseHeads::train(&x3, &d3, &DenseConfig::default()).unwrap();
+        assert_eq!(thrice.trained_on, 600);
+        for (a, b) in once.heads[0]
+            .weights
+            .iter()
+            .chain([&once.heads[0].bias])
+            .zip(thrice.heads[0].weights.iter().chain([&thrice.heads[0].bias]))
+        {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
     }
 
     #[test]

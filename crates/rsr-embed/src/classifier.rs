@@ -26,26 +26,45 @@ struct File {
 }
 
 /// Embeddings of many texts, in batches of similar length (less padding),
-/// returned in the input order; `progress(done)` after each batch.
+/// returned in the input order; `progress(done)` after each batch, `done` counting the texts
+/// (with their repeats) embedded so far. A text that occurs more than once is embedded once:
+/// corpora repeat sentences (SafetyWorld's 24,000 documents hold 108,071 sentences, 14,118 of
+/// them distinct; web text repeats its boilerplate), so the embedding does not depend on how
+/// often a text occurs, and a repeated corpus costs what its distinct sentences cost.
 pub fn embed_all(
     encoder: &MiniLm,
     texts: &[&str],
     batch: usize,
     progress: &mut dyn FnMut(usize),
 ) -> minilm::Result<Vec<Vec<f32>>> {
-    let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by_key(|&i| texts[i].len());
-    let mut out = vec![Vec::new(); texts.len()];
+    // Each distinct text once (in order of first occurrence), with how many times it occurs.
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut distinct: Vec<(&str, usize)> = Vec::new();
+    let slot: Vec<usize> = texts
+        .iter()
+        .map(|&t| {
+            *index.entry(t).or_insert_with(|| {
+                distinct.push((t, 0));
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    for &k in &slot {
+        distinct[k].1 += 1;
+    }
+    let mut order: Vec<usize> = (0..distinct.len()).collect();
+    order.sort_by_key(|&k| distinct[k].0.len());
+    let mut embedded = vec![Vec::new(); distinct.len()];
     let mut done = 0;
     for chunk in order.chunks(batch.max(1)) {
-        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-        for (&i, v) in chunk.iter().zip(encoder.embed(&batch)?) {
-            out[i] = v;
+        let batch: Vec<&str> = chunk.iter().map(|&k| distinct[k].0).collect();
+        for (&k, v) in chunk.iter().zip(encoder.embed(&batch)?) {
+            embedded[k] = v;
+            done += distinct[k].1;
         }
-        done += chunk.len();
         progress(done);
     }
-    Ok(out)
+    Ok(slot.into_iter().map(|k| embedded[k].clone()).collect())
 }
 
 /// Heads trained on all-MiniLM-L6-v2 embeddings, with the encoder to apply them.

@@ -100,6 +100,17 @@ fn classifier_heads_and_annotator() {
     let mut calls = 0;
     let emb = embed_all(&encoder, &texts, 4, &mut |_| calls += 1).unwrap();
     assert_eq!((emb.len(), calls), (data.len(), data.len().div_ceil(4)));
+    // A repeated text is embedded once and handed back at each of its places, in order; progress
+    // counts every text.
+    let repeated: Vec<&str> = texts.iter().chain(texts.iter().rev()).chain(&texts[..3]).copied().collect();
+    let mut seen = Vec::new();
+    let again = embed_all(&encoder, &repeated, 4, &mut |d| seen.push(d)).unwrap();
+    assert_eq!(seen.len(), data.len().div_ceil(4), "batches of the distinct texts only");
+    assert_eq!(seen.last(), Some(&repeated.len()));
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    for (t, e) in repeated.iter().zip(&again) {
+        assert_eq!(e, &emb[texts.iter().position(|x| x == t).unwrap()], "{t}");
+    }
     let c = MinilmClassifier::train(encoder, &emb, &data, &DenseConfig { l2: 1e-4, max_iter: 50 }).unwrap();
     assert_eq!(c.heads.names(), ["unsafe", "nonviolent-crimes", "weapons"]);
     // Unseen sentences, no words in common with the training set's.
