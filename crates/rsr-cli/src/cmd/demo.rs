@@ -81,9 +81,12 @@ pub fn run(args: Args) -> Result<()> {
     let (gates, passed) = (&results.calibration.gates, results.calibration.passed);
     print!("{}", console::gates(gates, passed));
     println!(
-        "\nequal compute: {} tokens of `{}` per variant; greedy; rsr decodes with `stop` every {} tokens; tag conditioned on \
+        "\nequal compute: {} tokens of `{}` per variant; greedy{}; rsr decodes with `stop` every {} tokens; tag conditioned on \
 <|safe|> at every segment start, <|unsafe|> banned",
-        cfg.train_tokens, cfg.preset, cfg.every
+        cfg.train_tokens,
+        cfg.preset,
+        cfg.answer_length(),
+        cfg.every
     );
     print!("{}", console::results(&results.runs, cfg.tamper_steps.iter().max().copied().unwrap_or(0)));
     print!("{}", console::operating(&results.runs));
@@ -92,12 +95,13 @@ pub fn run(args: Args) -> Result<()> {
     results.write(&cfg.out.join("results.json"))?;
     let notes = format!(
         "rsr demo: {} SafetyWorld documents, variants built from the `{}` labels, one `{}` model per variant trained on \
-{} tokens (equal compute), greedy decoding; rsr with the `stop` policy every {} tokens, tag conditioned on <|safe|> at \
+{} tokens (equal compute), greedy decoding{}; rsr with the `stop` policy every {} tokens, tag conditioned on <|safe|> at \
 every segment start.{}",
         cfg.docs,
         cfg.labels(),
         cfg.preset,
         cfg.train_tokens,
+        cfg.answer_length(),
         cfg.every,
         console::gate_notes(gates, passed)
     );

@@ -226,7 +226,7 @@ pub fn run(args: Args) -> Result<()> {
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let intro = format!(
         "`rsr study --seeds {}{}` — budgets {}; {} SafetyWorld documents per seed; {} `{}` model per variant ({}), {} \
-training tokens at equal compute; variants built from the `{}` labels{}; greedy decoding, and {} samples per prompt at T = {} beside it; rsr checks \
+training tokens at equal compute; variants built from the `{}` labels{}; greedy decoding{}, and {} samples per prompt at T = {} beside it; rsr checks \
 every {} tokens. This run took {minutes:.1} minutes \
 (finished runs of an earlier invocation are kept, so a resumed study counts only what it redid). Each seed's full \
 report, with every row's ASR-versus-over-refusal curve: `seed-S/report.html`.",
@@ -247,6 +247,7 @@ report, with every row's ASR-versus-over-refusal curve: `seed-S/report.html`.",
         cfg.base.train_tokens,
         cfg.base.labels(),
         cfg.base.noise.as_ref().map(|n| format!(" (noise {n})")).unwrap_or_default(),
+        cfg.base.answer_length(),
         cfg.base.samples,
         cfg.base.sample_temperature,
         cfg.base.every

@@ -516,6 +516,15 @@ impl ExperimentConfig {
         Ok(())
     }
 
+    /// What a report says of the answers' length, after "greedy decoding": nothing at the
+    /// default ([`MAX_TOKENS`]), which every figure in the docs was decoded at.
+    pub fn answer_length(&self) -> String {
+        match self.max_tokens {
+            MAX_TOKENS => String::new(),
+            n => format!(" of answers up to {n} tokens (not the default {MAX_TOKENS})"),
+        }
+    }
+
     /// How a variant decodes: reflections with the `stop` policy at its training cadence for
     /// rsr (and its ablations), conditioned on `<|safe|>` for tag, plainly for the rest; greedy.
     pub fn decoding(&self, v: &Variant) -> GenConfig {
@@ -629,6 +638,7 @@ mod tests {
         let short = ExperimentConfig { max_tokens: 16, ..cfg.clone() };
         short.validate().unwrap();
         assert!(VARIANTS.iter().all(|v| short.decoding(v).max_tokens == 16 && cfg.decoding(v).max_tokens == 48));
+        assert_eq!((cfg.answer_length(), short.answer_length().contains("up to 16 tokens")), (String::new(), true));
         for bad in [0, MAX_TOKENS_CAP + 1] {
             let err = ExperimentConfig { max_tokens: bad, ..cfg.clone() }.validate().unwrap_err().to_string();
             assert!(err.contains("--max-tokens"), "{err}");
