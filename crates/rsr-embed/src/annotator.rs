@@ -15,15 +15,24 @@ impl SafetyScorer for MinilmClassifier {
         })
     }
 
+    /// Each text's P(unsafe) and most likely category; a text scored before (in an earlier
+    /// document of the stream) keeps its score, and only the others are embedded.
     fn score(&self, texts: &[&str], progress: &mut dyn FnMut(usize)) -> rsr_core::Result<Vec<(f32, Option<String>)>> {
-        let emb = embed_all(&self.encoder, texts, 32, progress).map_err(|e| rsr_core::Error::Invalid(e.to_string()))?;
-        Ok(emb
-            .iter()
-            .map(|v| {
-                let (p, c) = self.heads.predict(v, f32::NEG_INFINITY);
-                (p, c.map(str::to_string))
-            })
-            .collect())
+        let mut out = self.scored.get(texts);
+        let new: Vec<&str> = texts.iter().zip(&out).filter(|(_, k)| k.is_none()).map(|(t, _)| *t).collect();
+        let kept = texts.len() - new.len();
+        let emb = embed_all(&self.encoder, &new, 32, &mut |d| progress(kept + d))
+            .map_err(|e| rsr_core::Error::Invalid(e.to_string()))?;
+        let mut fresh = new.iter().zip(emb).map(|(t, v)| {
+            let (p, c) = self.heads.predict(&v, f32::NEG_INFINITY);
+            let score = (p, c.map(str::to_string));
+            self.scored.keep(t, &score);
+            score
+        });
+        for slot in out.iter_mut().filter(|k| k.is_none()) {
+            *slot = fresh.next();
+        }
+        Ok(out.into_iter().map(|k| k.expect("every text scored")).collect())
     }
 }
 

@@ -2,7 +2,7 @@
 //! logistic heads ([`rsr_classify::dense`]) — `unsafe`, and one per category.
 //!
 //! Saved as one small JSON file (the heads, ~12 KB per head); the encoder's
-//! weights are not copied into it but found at load time ([`locate`]), and the
+//! weights are not copied into it but found at load time ([`locate`](crate::minilm::locate)), and the
 //! file names the encoder it was trained on.
 
 use crate::minilm::{self, MiniLm, DIM, MAX_TOKENS};
@@ -71,6 +71,36 @@ pub fn embed_all(
 pub struct MinilmClassifier {
     pub encoder: MiniLm,
     pub heads: DenseHeads,
+    /// What it scored, by sentence ([`Scored`]).
+    pub(crate) scored: Scored,
+}
+
+/// The scores a classifier has given, by text, so that a sentence met again — in another
+/// document of a stream — costs nothing: corpora repeat their sentences (SafetyWorld's default
+/// world 108,071 sentences, 14,118 distinct; web text its boilerplate). A text keeps the score of
+/// the batch it was first met in (a text's embedding moves in its last bits with the padding of
+/// its batch), so a stream read in one order is labelled one way. Holds at most [`Scored::MAX`]
+/// texts; past that, new ones are scored and not kept.
+#[derive(Default)]
+pub(crate) struct Scored(std::sync::Mutex<std::collections::HashMap<String, (f32, Option<String>)>>);
+
+impl Scored {
+    /// About 100 MB of short sentences.
+    pub const MAX: usize = 1 << 20;
+
+    /// The kept scores of `texts` (None where not kept).
+    pub fn get(&self, texts: &[&str]) -> Vec<Option<(f32, Option<String>)>> {
+        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        texts.iter().map(|t| kept.get(*t).cloned()).collect()
+    }
+
+    /// Keep `score` for `text`, while there is room.
+    pub fn keep(&self, text: &str, score: &(f32, Option<String>)) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() < Self::MAX {
+            kept.entry(text.to_string()).or_insert_with(|| score.clone());
+        }
+    }
 }
 
 impl MinilmClassifier {
@@ -81,7 +111,7 @@ impl MinilmClassifier {
         data: &[Example],
         cfg: &DenseConfig,
     ) -> rsr_core::Result<Self> {
-        Ok(Self { encoder, heads: DenseHeads::train(embeddings, data, cfg)? })
+        Ok(Self { encoder, heads: DenseHeads::train(embeddings, data, cfg)?, scored: Scored::default() })
     }
 
     pub fn save(&self, path: &Path) -> rsr_core::Result<()> {
@@ -102,7 +132,13 @@ impl MinilmClassifier {
         let encoder = minilm::locate(encoder_dir)
             .and_then(|dir| MiniLm::load(&dir))
             .map_err(|e| rsr_core::Error::input(path, e.to_string(), "the minilm classifier needs its encoder"))?;
-        Ok(Self { encoder, heads })
+        Ok(Self { encoder, heads, scored: Scored::default() })
+    }
+
+    /// How many sentences the classifier keeps a score for, as the `SafetyScorer`
+    /// (`rsr_corpus::annotator`) that has scored a stream.
+    pub fn kept(&self) -> usize {
+        self.scored.0.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// P(unsafe) of each text.

@@ -79,7 +79,7 @@ impl MiniLm {
         Ok(Self { model, tokenizer, device })
     }
 
-    /// Token ids (with [CLS]/[SEP], truncated to [`MAX_TOKENS`]).
+    /// Token ids (with `[CLS]`/`[SEP]`, truncated to [`MAX_TOKENS`]).
     pub fn tokens(&self, text: &str) -> Result<Vec<u32>> {
         let enc = self.tokenizer.encode(text, true).map_err(|e| Error::Compute(e.to_string()))?;
         Ok(enc.get_ids().to_vec())

@@ -9,7 +9,7 @@
 use rsr_classify::dense::DenseConfig;
 use rsr_classify::Example;
 use rsr_core::annotation::LabelKind;
-use rsr_corpus::annotator::Annotator;
+use rsr_corpus::annotator::{Annotator, SafetyScorer};
 use rsr_embed::classifier::{embed_all, is_minilm_file, MinilmClassifier};
 use rsr_embed::minilm::{locate, MiniLm, DIM};
 use std::path::PathBuf;
@@ -136,6 +136,20 @@ fn classifier_heads_and_annotator() {
     assert_eq!(labels, [LabelKind::Safe, LabelKind::Unsafe, LabelKind::Safe], "{spans:?}");
     assert_eq!(spans[1].category, Some(rsr_core::taxonomy::Category::Weapons));
     assert_eq!(&doc[spans[1].start..spans[1].end], "Then he loaded the rifle to shoot the guard.");
+    // A sentence met again in a later document keeps the score it was first given (it is not
+    // embedded again), and the document's other sentences are scored as usual.
+    assert_eq!(a.scorer.kept(), 3);
+    let first = a.scorer.score(&["Then he loaded the rifle to shoot the guard."], &mut |_| {}).unwrap();
+    assert_eq!(a.scorer.kept(), 3, "met before: not scored again");
+    let later = "Then he loaded the rifle to shoot the guard. Bake cookies with the children.";
+    let mut done = Vec::new();
+    let both =
+        a.scorer.score(&later.split_inclusive(". ").map(str::trim).collect::<Vec<_>>(), &mut |d| done.push(d)).unwrap();
+    assert_eq!(both[0], first[0]);
+    assert!(both[0].0 > 0.5 && both[1].0 < 0.5, "{both:?}");
+    assert_eq!(done, [2], "progress counts the kept sentence too");
+    assert_eq!(a.scorer.kept(), 4, "only the new sentence was scored");
+    assert_eq!(a.annotate(doc).unwrap(), spans, "a document met again is labelled as it was");
 
     // A file of another format version, and a truncated one: errors that name the file.
     let saved = std::fs::read_to_string(&path).unwrap();
