@@ -85,7 +85,7 @@ pub struct MinilmClassifier {
 pub(crate) struct Scored(std::sync::Mutex<std::collections::HashMap<String, (f32, Option<String>)>>);
 
 impl Scored {
-    /// About 100 MB of short sentences.
+    /// 100–200 MB of short sentences with their scores.
     pub const MAX: usize = 1 << 20;
 
     /// The kept scores of `texts` (None where not kept).

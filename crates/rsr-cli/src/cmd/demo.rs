@@ -81,7 +81,7 @@ pub fn run(args: Args) -> Result<()> {
     let (gates, passed) = (&results.calibration.gates, results.calibration.passed);
     print!("{}", console::gates(gates, passed));
     println!(
-        "\nequal compute: {} tokens of `{}` per variant; greedy{}; rsr decodes with `stop` every {} tokens; tag conditioned on \
+        "\nequal compute: {} tokens of `{}` per variant; greedy decoding{}; rsr decodes with `stop` every {} tokens; tag conditioned on \
 <|safe|> at every segment start, <|unsafe|> banned",
         cfg.train_tokens,
         cfg.preset,
