@@ -277,11 +277,11 @@ the comparison."
 /// suspended laptop), and counting it would inflate every later estimate.
 struct Pace {
     to_train: usize,
-    started: usize,
+    /// When each model started, and the silent time left out until then.
+    starts: Vec<(Instant, Duration)>,
     /// Models trained at once (`--jobs`): when one starts, the others in flight have not finished.
     jobs: usize,
-    first: Option<Instant>,
-    /// When the study last reported anything, and the silent time left out since `first`.
+    /// When the study last reported anything, and the silent time left out since the first model.
     last: Option<Instant>,
     stopped: Duration,
 }
@@ -291,12 +291,12 @@ impl Pace {
     const SILENT: Duration = Duration::from_secs(600);
 
     fn new(to_train: usize, jobs: usize) -> Self {
-        Pace { to_train, started: 0, jobs: jobs.max(1), first: None, last: None, stopped: Duration::ZERO }
+        Pace { to_train, starts: Vec::new(), jobs: jobs.max(1), last: None, stopped: Duration::ZERO }
     }
 
     /// The study reported something at `now`.
     fn heard(&mut self, now: Instant) {
-        if let Some(last) = self.last.filter(|_| self.first.is_some()) {
+        if let Some(last) = self.last.filter(|_| !self.starts.is_empty()) {
             let gap = now.saturating_duration_since(last);
             if gap > Self::SILENT {
                 self.stopped += gap;
@@ -306,21 +306,29 @@ impl Pace {
     }
 
     /// A model starts training at `now`: `  (model 4 of 55; about 3.6 h left at 4.1 min a model)`
-    /// — the minutes of wall clock per finished model so far, silences aside (with `--jobs`,
-    /// counting only those no longer in flight).
+    /// — the minutes of wall clock a model takes, silences aside, over the models at once: with
+    /// `--jobs N` a model starts when one in flight finishes (the one started N models before),
+    /// so each finished model's own time is the gap between those two starts, and N of them run
+    /// at a time. (Reading the wall clock over the finished count alone would put the first
+    /// figure N times too high: the others started beside it are nearly done too.)
     fn next_model(&mut self, now: Instant) -> String {
         self.heard(now);
-        self.started += 1;
-        let first = *self.first.get_or_insert(now);
-        let done = self.started.saturating_sub(self.jobs);
-        let of = self.to_train.max(self.started);
+        self.starts.push((now, self.stopped));
+        let started = self.starts.len();
+        let done = started.saturating_sub(self.jobs);
+        let of = self.to_train.max(started);
         if done == 0 {
-            return format!("  (model {} of {of})", self.started);
+            return format!("  (model {started} of {of})");
         }
-        let working = now.saturating_duration_since(first).saturating_sub(self.stopped);
-        let each = working.as_secs_f64() / done as f64;
+        let own: f64 = (0..done)
+            .map(|k| {
+                let ((from, stopped_from), (to, stopped_to)) = (self.starts[k], self.starts[k + self.jobs]);
+                to.saturating_duration_since(from).saturating_sub(stopped_to.saturating_sub(stopped_from)).as_secs_f64()
+            })
+            .sum();
+        let each = own / done as f64 / self.jobs as f64;
         let left = duration(each * (of - done) as f64);
-        format!("  (model {} of {of}; about {left} left at {:.1} min a model)", self.started, each / 60.0)
+        format!("  (model {started} of {of}; about {left} left at {:.1} min a model)", each / 60.0)
     }
 }
 
@@ -471,7 +479,10 @@ mod tests {
             (pace.next_model(at(0)), pace.next_model(at(0))),
             ("  (model 1 of 4)".into(), "  (model 2 of 4)".into())
         );
-        assert!(pace.next_model(at(6)).starts_with("  (model 3 of 4; about "));
+        // The first finished after 6 minutes, and so, nearly, has the one beside it: two models
+        // every 6 minutes, 3 a model (not 6), for the three not yet finished.
+        assert_eq!(pace.next_model(at(6)), "  (model 3 of 4; about 9 min left at 3.0 min a model)");
+        assert_eq!(pace.next_model(at(6)), "  (model 4 of 4; about 6 min left at 3.0 min a model)");
     }
 
     /// A study stopped for half an hour (`kill -STOP`) and continued: the half hour is not a
