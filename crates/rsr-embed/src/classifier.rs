@@ -94,6 +94,11 @@ impl Scored {
         texts.iter().map(|t| kept.get(*t).cloned()).collect()
     }
 
+    /// How many texts it keeps a score for.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// Keep `score` for `text`, while there is room.
     pub fn keep(&self, text: &str, score: &(f32, Option<String>)) {
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -138,7 +143,7 @@ impl MinilmClassifier {
     /// How many sentences the classifier keeps a score for, as the `SafetyScorer`
     /// (`rsr_corpus::annotator`) that has scored a stream.
     pub fn kept(&self) -> usize {
-        self.scored.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.scored.len()
     }
 
     /// P(unsafe) of each text.

@@ -279,6 +279,8 @@ struct Pace {
     to_train: usize,
     /// When each model started, and the silent time left out until then.
     starts: Vec<(Instant, Duration)>,
+    /// The finished models' own times, silences aside, added up.
+    finished: Duration,
     /// Models trained at once (`--jobs`): when one starts, the others in flight have not finished.
     jobs: usize,
     /// When the study last reported anything, and the silent time left out since the first model.
@@ -291,7 +293,14 @@ impl Pace {
     const SILENT: Duration = Duration::from_secs(600);
 
     fn new(to_train: usize, jobs: usize) -> Self {
-        Pace { to_train, starts: Vec::new(), jobs: jobs.max(1), last: None, stopped: Duration::ZERO }
+        Pace {
+            to_train,
+            starts: Vec::new(),
+            finished: Duration::ZERO,
+            jobs: jobs.max(1),
+            last: None,
+            stopped: Duration::ZERO,
+        }
     }
 
     /// The study reported something at `now`.
@@ -320,13 +329,10 @@ impl Pace {
         if done == 0 {
             return format!("  (model {started} of {of})");
         }
-        let own: f64 = (0..done)
-            .map(|k| {
-                let ((from, stopped_from), (to, stopped_to)) = (self.starts[k], self.starts[k + self.jobs]);
-                to.saturating_duration_since(from).saturating_sub(stopped_to.saturating_sub(stopped_from)).as_secs_f64()
-            })
-            .sum();
-        let each = own / done as f64 / self.jobs as f64;
+        // The model started `jobs` before this one has just finished.
+        let ((from, stopped_from), (to, stopped_to)) = (self.starts[done - 1], self.starts[started - 1]);
+        self.finished += to.saturating_duration_since(from).saturating_sub(stopped_to.saturating_sub(stopped_from));
+        let each = self.finished.as_secs_f64() / done as f64 / self.jobs as f64;
         let left = duration(each * (of - done) as f64);
         format!("  (model {started} of {of}; about {left} left at {:.1} min a model)", each / 60.0)
     }
