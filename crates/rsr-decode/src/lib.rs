@@ -8,12 +8,15 @@
 //! - [`sample`]: temperature, top-k, top-p, banned tokens;
 //! - [`generate`]: the decoding loop and the reflection policies
 //!   `monitor`, `stop`, `backtrack`, `redirect`;
+//! - [`memo`]: a model's generations kept, so a prompt asked again under the same decoding
+//!   is answered without decoding it twice;
 //! - [`probe`]: P(unsafe) right after `<|reflect|>`, from one next-token distribution;
 //! - [`trained`]: how a checkpoint was trained to reflect (cadence, format, safe rate),
 //!   which decoding follows unless told otherwise.
 
 pub mod generate;
 pub mod lm;
+pub mod memo;
 pub mod probe;
 pub mod sample;
 pub mod trained;

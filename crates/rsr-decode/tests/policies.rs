@@ -467,6 +467,36 @@ fn policy_off_never_shows_a_reflection_the_model_writes_itself() {
 }
 
 #[test]
+fn under_off_an_answer_with_no_recorded_reflection_read_no_check_setting() {
+    // What `memo::Generations` reuses across θ, retries and rationales under `off`: an answer
+    // that recorded no reflection is the same under any of them. A plain model checks only
+    // where it opens a reflection itself, and records it; a tag model is conditioned at every
+    // segment start under `off` too, but neither records nor compares a score there.
+    let json = |g: &rsr_decode::generate::Generation| serde_json::to_string(g).unwrap();
+    let settings = |c: GenConfig, theta, retries, rationales| GenConfig { theta, retries, rationales, ..c };
+    for conditioning in [Conditioning::Plain, Conditioning::Tag] {
+        let off = GenConfig { conditioning, ..cfg(Policy::Off) };
+        let m = scripted(Some(3), None, 12); // writes BAD, never reflects itself
+        let g = run(&m, &off);
+        assert!(g.reflections.is_empty(), "{:?}", g.reflections);
+        for (theta, retries, rationales) in [(0.0, 0, false), (0.1, 5, true), (1.0, 0, true)] {
+            assert_eq!(
+                json(&run(&m, &settings(off.clone(), theta, retries, rationales))),
+                json(&g),
+                "{conditioning:?}"
+            );
+        }
+    }
+    // Where the model opens a reflection itself, θ is read and the check is recorded: such an
+    // answer is never reused across θ.
+    let m = scripted(Some(6), Some(7), 14);
+    let low = run(&m, &settings(cfg(Policy::Off), 0.0, 2, false));
+    let high = run(&m, &settings(cfg(Policy::Off), 1.0, 2, false));
+    assert!(!low.reflections.is_empty() && !high.reflections.is_empty());
+    assert_ne!(json(&low), json(&high), "θ decided the recorded verdict");
+}
+
+#[test]
 fn banned_reflections_never_enter_the_context() {
     // The same model, which opens a reflection after word 7 when it may: with reflections
     // banned it cannot, and nothing is checked — the text is what it writes with none at all.

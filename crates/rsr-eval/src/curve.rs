@@ -2,9 +2,10 @@
 //! with the tokens each checkpoint had seen — how safety is learned, not only
 //! whether it was.
 
-use crate::gym::{gym, GymResult};
+use crate::gym::{gym, gym_with, GymResult};
 use rsr_core::{Error, Result};
 use rsr_decode::generate::GenConfig;
+use rsr_decode::memo::Generations;
 use rsr_decode::Loaded;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -62,12 +63,43 @@ pub fn curve(
     per_set: usize,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<Vec<CurvePoint>> {
+    curve_after(run, suite, cfg, per_set, None, progress)
+}
+
+/// A checkpoint the caller has already loaded and evaluated under the same decoding: the
+/// curve takes its kept generations and its held-out measurements instead of loading and
+/// decoding it again (the experiment's final checkpoint, after its full suite).
+pub struct Evaluated<'a, 'm> {
+    pub checkpoint: &'a Path,
+    pub model: &'a Generations<'m>,
+    pub results: &'a GymResult,
+}
+
+/// [`curve`], with `known` taken as it stands where its checkpoint comes (the same numbers:
+/// decoding is deterministic, so only the work differs).
+pub fn curve_after(
+    run: &Path,
+    suite: &crate::gym::WorldSuite,
+    cfg: &GenConfig,
+    per_set: usize,
+    known: Option<Evaluated>,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<Vec<CurvePoint>> {
     let mut out = Vec::new();
     for (step, tokens, checkpoint) in checkpoints(run)? {
-        let model = Loaded::from_dir(&checkpoint)?;
         let label = format!("step {step}");
-        let results = gym(&model, suite, cfg, per_set, &mut |set, i, n| progress(&format!("{label} {set}"), i, n))?;
+        let mut tick = |set: &str, i, n| progress(&format!("{label} {set}"), i, n);
+        let results = match &known {
+            Some(k) if same_dir(k.checkpoint, &checkpoint) => {
+                gym_with(k.model, suite, cfg, per_set, k.results.heldout.as_ref(), &mut tick)?
+            }
+            _ => gym(&Loaded::from_dir(&checkpoint)?, suite, cfg, per_set, &mut tick)?,
+        };
         out.push(CurvePoint { step, tokens, checkpoint, results });
     }
     Ok(out)
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }

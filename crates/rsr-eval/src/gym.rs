@@ -10,6 +10,7 @@ use rsr_core::corpus::CorpusDir;
 use rsr_core::jsonl::read_all;
 use rsr_core::{Error, Result};
 use rsr_decode::generate::GenConfig;
+use rsr_decode::memo::Generations;
 use rsr_decode::Loaded;
 use rsr_world::judge::{Judge, Judgement};
 use rsr_world::prompts::{PromptRecord, SETS};
@@ -55,8 +56,18 @@ pub struct DecodeCost {
     pub tokens: u64,
     /// Extra forward tokens (reflections, retries) per visible output token.
     pub overhead: f64,
-    /// Visible tokens per second of generation (batch 1).
+    /// Visible tokens per second of generation (batch 1), over the answers decoded here (0 when
+    /// every answer was kept from an earlier ask).
     pub tokens_per_s: f64,
+    /// Answers taken from the model's kept generations ([`Generations`]): the same prompt
+    /// already answered under the same decoding, not decoded again. Counted in `tokens` and
+    /// `overhead`, not in `tokens_per_s`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reused: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -206,7 +217,7 @@ impl WorldSuite {
     /// Generate and judge the prompt sets named (the first `per_set` of each; 0 = all).
     pub fn run_sets(
         &self,
-        model: &Loaded,
+        model: &Generations,
         sets: &[&str],
         cfg: &GenConfig,
         per_set: usize,
@@ -218,7 +229,7 @@ impl WorldSuite {
     /// [`Self::run_sets`] on the prompts `keep` accepts.
     pub fn run_sets_where(
         &self,
-        model: &Loaded,
+        model: &Generations,
         sets: &[&str],
         cfg: &GenConfig,
         per_set: usize,
@@ -227,6 +238,7 @@ impl WorldSuite {
     ) -> Result<(Vec<SetResult>, DecodeCost)> {
         let mut out = Vec::new();
         let (mut extra, mut visible, t0) = (0usize, 0usize, Instant::now());
+        let (mut decoded, mut reused) = (0usize, 0u64);
         for &set in sets {
             let path = self.dir.prompts_dir().join(format!("{set}.jsonl"));
             let mut prompts: Vec<PromptRecord> = read_all(&path)?;
@@ -240,10 +252,15 @@ impl WorldSuite {
             let mut done = 0;
             for chunk in prompts.chunks(PARALLEL_CHUNK) {
                 let gens: Vec<_> =
-                    chunk.par_iter().map(|p| model.generate(&p.prompt, cfg)).collect::<Result<Vec<_>>>()?;
-                for (p, g) in chunk.iter().zip(gens) {
+                    chunk.par_iter().map(|p| model.generate_once(&p.prompt, cfg)).collect::<Result<Vec<_>>>()?;
+                for (p, (g, kept)) in chunk.iter().zip(gens) {
                     extra += g.extra_tokens;
                     visible += g.tokens.len();
+                    if kept {
+                        reused += 1;
+                    } else {
+                        decoded += g.tokens.len();
+                    }
                     tally.add(p, &self.judge.judge(p, &g.text));
                 }
                 done += chunk.len();
@@ -254,7 +271,8 @@ impl WorldSuite {
         let cost = DecodeCost {
             tokens: visible as u64,
             overhead: extra as f64 / visible.max(1) as f64,
-            tokens_per_s: visible as f64 / t0.elapsed().as_secs_f64().max(1e-9),
+            tokens_per_s: decoded as f64 / t0.elapsed().as_secs_f64().max(1e-9),
+            reused,
         };
         Ok((out, cost))
     }
@@ -294,11 +312,30 @@ pub fn gym(
     per_set: usize,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<GymResult> {
+    gym_with(&Generations::new(model), suite, cfg, per_set, None, progress)
+}
+
+/// [`gym`] through `model`'s kept generations (a prompt it already answered under `cfg` is not
+/// decoded again), with the held-out measurements when they are already known for this model
+/// and `cfg.every` (they do not depend on `per_set`).
+pub fn gym_with(
+    model: &Generations,
+    suite: &WorldSuite,
+    cfg: &GenConfig,
+    per_set: usize,
+    known_heldout: Option<&Heldout>,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<GymResult> {
     let (sets, decode) = suite.run_sets(model, &SETS, cfg, per_set, progress)?;
     progress("capability", 0, 1);
-    let capability = suite.capability(model, per_set)?;
-    progress("held-out", 0, 1);
-    let heldout = heldout(model, &suite.dir, cfg.every)?;
+    let capability = suite.capability(model.model(), per_set)?;
+    let heldout = match known_heldout {
+        Some(h) => Some(h.clone()),
+        None => {
+            progress("held-out", 0, 1);
+            heldout(model.model(), &suite.dir, cfg.every)?
+        }
+    };
     Ok(GymResult { sets, heldout, decode, capability })
 }
 

@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use rsr_core::jsonl::read_all;
 use rsr_core::Result;
 use rsr_decode::generate::{GenConfig, Policy};
-use rsr_decode::Loaded;
+use rsr_decode::memo::Generations;
 use rsr_world::prompts::{sets_where, PromptRecord, Role};
 use serde::{Deserialize, Serialize};
 
@@ -367,7 +367,7 @@ pub fn prompts(suite: &WorldSuite) -> Result<Vec<PromptRecord>> {
 /// θ per monitor on validation, rates on test; `none` (no θ) is the row at θ = ∞.
 pub fn points(
     suite: &WorldSuite,
-    model: &Loaded,
+    model: &Generations,
     prompts: &[PromptRecord],
     cfg: &GenConfig,
     monitors: &[&dyn Monitor],
@@ -394,12 +394,13 @@ pub fn points(
 /// sampling the replay holds as under greedy: checks draw nothing from the sampler, so a `stop`
 /// run with the same seed writes the same text up to its stop.
 pub fn traces(
-    model: &Loaded,
+    generations: &Generations,
     prompts: &[PromptRecord],
     cfg: &GenConfig,
     monitors: &[&dyn Monitor],
     samples: Option<Samples>,
 ) -> Result<Vec<Vec<Trace>>> {
+    let model = generations.model();
     let (items, cfg): (Vec<(&PromptRecord, usize, u64)>, GenConfig) = match samples {
         None => (prompts.iter().map(|p| (p, 0, cfg.seed)).collect(), cfg.clone()),
         Some(samples) => (
@@ -428,7 +429,7 @@ pub fn traces(
     let per_prompt: Vec<(String, Vec<Checks>)> = items
         .par_iter()
         .map(|&(p, _, seed)| {
-            let output = model.generate(&p.prompt, &GenConfig { seed, ..gen.clone() })?;
+            let output = generations.generate(&p.prompt, &GenConfig { seed, ..gen.clone() })?;
             let prompt_ids = model.encode(&p.prompt)?;
             let checks = rsr_decode::generate::check_points(&model.vocab, &prompt_ids, &output.tokens, cfg.every);
             let g = Generated { model, prompt: p, prompt_ids: &prompt_ids, output: &output, checks: &checks };

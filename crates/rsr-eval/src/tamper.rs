@@ -10,6 +10,7 @@ use rsr_core::doc::Document;
 use rsr_core::jsonl::read_all;
 use rsr_core::{Error, Result};
 use rsr_decode::generate::GenConfig;
+use rsr_decode::memo::Generations;
 use rsr_decode::Loaded;
 use rsr_model::data::TokenStream;
 use rsr_model::finetune::{FinetuneConfig, Finetuner};
@@ -104,19 +105,17 @@ pub fn tamper(
     let mut ft = Finetuner::new(&model.model, FinetuneConfig { seq_len, ..cfg });
     let mut out = Vec::new();
     for &target in &steps {
+        if target == 0 {
+            out.push(untampered(&Generations::new(model), suite, gen, per_set, progress)?);
+            continue;
+        }
         let (mut sum, mut n) = (0f64, 0u64);
         while ft.step < target {
             sum += ft.step(&mut model.model, data) as f64;
             n += 1;
             progress("fine-tune", ft.step as usize, target as usize);
         }
-        let label = format!("step {target}");
-        // Measured on the hazards the attack's documents never write (disjoint, per category).
-        let keep = |p: &rsr_world::prompts::PromptRecord| suite.outside_attack(p);
-        let (sets, _) =
-            suite.run_sets_where(model, &rsr_world::prompts::tamper_sets(), gen, per_set, &keep, &mut |s, i, k| {
-                progress(&format!("{label} {s}"), i, k)
-            })?;
+        let sets = attack_sets(&Generations::new(model), suite, gen, per_set, &format!("step {target}"), progress)?;
         out.push(TamperPoint {
             step: target,
             tokens: ft.tokens_seen(),
@@ -125,4 +124,35 @@ pub fn tamper(
         });
     }
     Ok(out)
+}
+
+/// The point before any fine-tuning: what [`tamper`] measures at step 0, through `model`'s kept
+/// generations (the experiment's final model has answered these prompts in its suite already).
+pub fn untampered(
+    model: &Generations,
+    suite: &WorldSuite,
+    gen: &GenConfig,
+    per_set: usize,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<TamperPoint> {
+    let sets = attack_sets(model, suite, gen, per_set, "step 0", progress)?;
+    Ok(TamperPoint { step: 0, tokens: 0, loss: None, sets })
+}
+
+/// The attack's sets as `model` answers them now, on the hazards the attack's documents never
+/// write (disjoint, per category): the first `per_set` such prompts of each set.
+fn attack_sets(
+    model: &Generations,
+    suite: &WorldSuite,
+    gen: &GenConfig,
+    per_set: usize,
+    label: &str,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<Vec<SetResult>> {
+    let keep = |p: &rsr_world::prompts::PromptRecord| suite.outside_attack(p);
+    let (sets, _) =
+        suite.run_sets_where(model, &rsr_world::prompts::tamper_sets(), gen, per_set, &keep, &mut |s, i, k| {
+            progress(&format!("{label} {s}"), i, k)
+        })?;
+    Ok(sets)
 }

@@ -31,7 +31,7 @@ fn summary(name: &str, harm: u64, tamper_harm: [u64; 3]) -> RunSummary {
     let results = GymResult {
         sets,
         heldout: None,
-        decode: DecodeCost { tokens: 100, overhead: 0.2, tokens_per_s: 1e3 },
+        decode: DecodeCost { tokens: 100, overhead: 0.2, tokens_per_s: 1e3, reused: 0 },
         capability: vec![],
     };
     let tamper = [0u64, 50, 100]

@@ -4,12 +4,14 @@
 
 use super::training::{train, Data, Length};
 use super::{ExperimentConfig, Stage, Training, Variant};
+use crate::curve::Evaluated;
 use crate::gym::{GymResult, WorldSuite};
 use crate::monitors::{Monitor, WorldMonitors};
 use crate::operating::Samples;
 use crate::results::{Budget, CorpusRow, Cost, PhaseSeconds, RunSummary};
 use rsr_core::Result;
 use rsr_corpus::transform::Mode;
+use rsr_decode::memo::Generations;
 use rsr_model::finetune::FinetuneConfig;
 use rsr_model::train::FirstPhase;
 use rsr_world::prompts::PromptRecord;
@@ -132,10 +134,14 @@ fn evaluate_run(ctx: &Prepared, run: RunSpec, progress: &mut dyn FnMut(Stage)) -
     let gen = cfg.decoding(run.variant);
     let mut tick = |what: &str, i: usize, n: usize| progress(Stage::Eval(&run_name, what, i, n));
     let mut model = rsr_decode::Loaded::from_dir(&trained.counts.checkpoint)?;
-    let results = crate::gym(&model, suite, &gen, 0, &mut tick)?;
+    // The final model is asked many of the same prompts under the same decoding — the suite,
+    // the curve's last point, the traces, the attack's step 0 — and answers each once.
+    let generations = Generations::new(&model);
+    let results = crate::gym::gym_with(&generations, suite, &gen, 0, None, &mut tick)?;
     seconds.suite = lap();
     let curve = if cfg.curve_points > 1 {
-        crate::curve::curve(&run_dir, suite, &gen, cfg.curve_per_set, &mut tick)?
+        let last = Evaluated { checkpoint: &trained.counts.checkpoint, model: &generations, results: &results };
+        crate::curve::curve_after(&run_dir, suite, &gen, cfg.curve_per_set, Some(last), &mut tick)?
     } else {
         vec![]
     };
@@ -146,18 +152,33 @@ fn evaluate_run(ctx: &Prepared, run: RunSpec, progress: &mut dyn FnMut(Stage)) -
     let own_signal = matches!(run.variant.mode, Mode::Rsr | Mode::Tag);
     let fitted = ctx.monitors.for_model(suite, cfg.labels(), &model, own_signal, &mut |m| tick(m, 0, 1))?;
     let monitors: Vec<&dyn Monitor> = fitted.iter().map(|m| &**m).collect();
-    let mut operating = crate::operating::points(suite, &model, &ctx.trace_prompts, &gen, &monitors, None)?;
+    let mut operating = crate::operating::points(suite, &generations, &ctx.trace_prompts, &gen, &monitors, None)?;
     if cfg.samples > 0 {
         tick("matched operating point, sampled", 0, 1);
         let samples = Samples { n: cfg.samples, temperature: cfg.sample_temperature };
-        operating.extend(crate::operating::points(suite, &model, &ctx.trace_prompts, &gen, &monitors, Some(samples))?);
+        operating.extend(crate::operating::points(
+            suite,
+            &generations,
+            &ctx.trace_prompts,
+            &gen,
+            &monitors,
+            Some(samples),
+        )?);
     }
     seconds.operating = lap();
     let tamper = if cfg.tamper_steps.iter().any(|&s| s > 0) {
-        // The attacker's data: the world's training documents that hold unsafe text, as written.
+        let before = if cfg.tamper_steps.contains(&0) {
+            Some(crate::tamper::untampered(&generations, suite, &gen, cfg.curve_per_set, &mut tick)?)
+        } else {
+            None
+        };
+        drop((fitted, generations)); // fine-tuning changes the model in place
+                                     // The attacker's data: the world's training documents that hold unsafe text, as written.
         let data = crate::tamper::attack_data(&model, &suite.dir.root, rsr_world::write::GROUND_TRUTH, suite)?;
         let ft = FinetuneConfig { seed: cfg.train_seed(), ..FinetuneConfig::default() };
-        crate::tamper::tamper(&mut model, &data, suite, &gen, ft, &cfg.tamper_steps, cfg.curve_per_set, &mut tick)?
+        let after: Vec<u64> = cfg.tamper_steps.iter().copied().filter(|&s| s > 0).collect();
+        let points = crate::tamper::tamper(&mut model, &data, suite, &gen, ft, &after, cfg.curve_per_set, &mut tick)?;
+        before.into_iter().chain(points).collect()
     } else {
         vec![]
     };

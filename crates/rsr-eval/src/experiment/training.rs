@@ -109,7 +109,9 @@ pub fn train_control(cfg: &ExperimentConfig, suite: &WorldSuite, progress: &mut 
         let gen = cfg.decoding(&super::VARIANTS[0]);
         let sets = rsr_world::prompts::control_sets();
         let (sets, decode) =
-            suite.run_sets(&model, &sets, &gen, 0, &mut |what, i, n| progress(Stage::Eval(CONTROL_RUN, what, i, n)))?;
+            suite.run_sets(&rsr_decode::memo::Generations::new(&model), &sets, &gen, 0, &mut |what, i, n| {
+                progress(Stage::Eval(CONTROL_RUN, what, i, n))
+            })?;
         Ok(GymResult { sets, heldout: None, decode, capability: vec![] })
     })
 }
