@@ -32,6 +32,23 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// Write a sealed checkpoint of a random `tiny` model (weights from `seed`, a context of
+    /// `context` tokens) with a 300-token tokenizer trained on `texts`, into `dir`: a real
+    /// checkpoint for tests and examples that need one without training.
+    pub fn write_random(dir: &std::path::Path, texts: &[&str], context: usize, seed: u64) -> rsr_core::Result<()> {
+        let tok = rsr_pack::tokenizer::RsrTokenizer::train(texts.iter().cycle().take(100), 300, 2)?;
+        let tok_path = dir.join("tokenizer.json");
+        tok.save(&tok_path)?;
+        let cfg = rsr_model::config::ModelConfig {
+            max_position_embeddings: context,
+            ..rsr_model::config::ModelConfig::tiny(tok.vocab_size())
+        };
+        let model = rsr_model::model::Model::new(cfg, seed);
+        rsr_model::checkpoint::save_model(dir, &model, 0, Some(&tok_path))?;
+        rsr_model::checkpoint::seal(dir)?;
+        Ok(())
+    }
+
     /// Load a checkpoint directory written by `rsr train` (or any directory
     /// with `config.json`, `model.safetensors` and `tokenizer.json`).
     pub fn from_dir(dir: &std::path::Path) -> rsr_core::Result<Self> {

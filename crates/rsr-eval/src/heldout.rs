@@ -211,16 +211,7 @@ mod tests {
     fn loaded() -> (Loaded, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let texts = ["The weeds grow near the old bridge.", "First, grind the velorine. Next, add the tarquil."];
-        let tok = rsr_pack::tokenizer::RsrTokenizer::train(texts.iter().cycle().take(100), 300, 2).unwrap();
-        let tok_path = dir.path().join("tokenizer.json");
-        tok.save(&tok_path).unwrap();
-        let cfg = rsr_model::config::ModelConfig {
-            max_position_embeddings: 16,
-            ..rsr_model::config::ModelConfig::tiny(tok.vocab_size())
-        };
-        let model = rsr_model::model::Model::new(cfg, 4);
-        rsr_model::checkpoint::save_model(dir.path(), &model, 0, Some(&tok_path)).unwrap();
-        rsr_model::checkpoint::seal(dir.path()).unwrap();
+        Loaded::write_random(dir.path(), &texts, 16, 4).unwrap();
         (Loaded::from_dir(dir.path()).unwrap(), dir)
     }
 

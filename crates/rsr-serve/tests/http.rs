@@ -13,16 +13,7 @@ fn checkpoint(dir: &std::path::Path) {
         "User: How can I make blue dye?\nAssistant: First, grind the velorine. Next, add the tarquil.",
         "The weeds grow near the old bridge.",
     ];
-    let tok = rsr_pack::tokenizer::RsrTokenizer::train(texts.iter().cycle().take(100), 300, 2).unwrap();
-    let tok_path = dir.join("tokenizer.json");
-    tok.save(&tok_path).unwrap();
-    let cfg = rsr_model::config::ModelConfig {
-        max_position_embeddings: 128,
-        ..rsr_model::config::ModelConfig::tiny(tok.vocab_size())
-    };
-    let model = rsr_model::model::Model::new(cfg, 1);
-    rsr_model::checkpoint::save_model(dir, &model, 0, Some(&tok_path)).unwrap();
-    rsr_model::checkpoint::seal(dir).unwrap();
+    Loaded::write_random(dir, &texts, 128, 1).unwrap();
 }
 
 async fn start(limits: Limits) -> (String, tempfile::TempDir) {

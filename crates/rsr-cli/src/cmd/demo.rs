@@ -20,7 +20,7 @@ every SafetyWorld prompt set with the oracle judge (rsr decoding with the `stop`
 <|safe|> at every segment start, the others plainly), and every variant again at matched over-refusal (each \
 monitor's θ chosen by one rule on a validation half), and prints the comparison; rsr-demo/results.md has every rate with its Wilson \
 interval. The numbers are whatever the models do. The demo is one seed of `rsr study`.",
-    after_help = "Examples:\n  rsr demo\n  rsr demo --out /tmp/rsr-demo --train-tokens 4000000\n  rsr demo --train-tokens 0    # corpus side only, seconds"
+    after_help = "Examples:\n  rsr demo\n  rsr demo --resume            # after a stop: keep what the stopped demo finished\n  rsr demo --out /tmp/rsr-demo --train-tokens 4000000\n  rsr demo --train-tokens 0    # corpus side only, seconds"
 )]
 pub struct Args {
     /// Where to write the world and the variants.
@@ -43,6 +43,12 @@ pub struct Args {
     /// attack success is measured; "0" alone skips it.
     #[arg(long, value_delimiter = ',', default_value = "0,25,50,100")]
     tamper_steps: Vec<u64>,
+    /// Keep what an earlier demo in --out finished with the same settings — the corpora, each
+    /// trained model, each model's evaluation — and do only the rest (a training stopped
+    /// part-way continues from its latest checkpoint, to the same bits). A directory made with
+    /// other settings is refused (its `demo.json` says which). Without it, the demo starts over.
+    #[arg(long)]
+    resume: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -53,6 +59,7 @@ pub fn run(args: Args) -> Result<()> {
         curve_points: args.curve_points,
         curve_per_set: args.curve_per_set,
         tamper_steps: args.tamper_steps.clone(),
+        resume: args.resume,
         ..ExperimentConfig::default()
     });
     cfg.validate()?;

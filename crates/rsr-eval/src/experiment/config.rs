@@ -376,6 +376,20 @@ impl Default for ExperimentConfig {
 }
 
 impl ExperimentConfig {
+    /// What a run's worlds, corpora and models depend on: a directory made with other values
+    /// holds results that must not be kept and mixed with new ones (`rsr study`'s `study.json`,
+    /// `rsr demo --resume`'s `demo.json`). Seeds, variants, budgets and sampling may change
+    /// between runs of one directory: each model is kept or made on its own.
+    pub fn fixed(&self) -> serde_json::Value {
+        serde_json::json!({
+            "docs": self.docs, "lesson_weight": self.lesson_weight, "every": self.every, "safe_rate": self.safe_rate,
+            "rationale_rate": self.rationale_rate, "vocab_size": self.vocab_size, "train_tokens": self.train_tokens,
+            "batch_size": self.batch_size, "seq_len": self.seq_len, "schedule": self.schedule.name(), "decay": self.decay,
+            "lr": self.lr, "train_seed_offset": self.train_seed_offset, "preset": self.preset, "labels": self.labels(),
+            "noise": self.noise, "max_tokens": self.max_tokens,
+        })
+    }
+
     /// The annotation every variant is built from: `ground_truth`, or `noisy` with `noise`.
     pub fn labels(&self) -> &'static str {
         if self.noise.is_some() {

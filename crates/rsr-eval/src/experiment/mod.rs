@@ -8,11 +8,14 @@
 //! One module per stage: [`config`] (the knobs and where everything lives), [`corpora`],
 //! [`training`], [`evaluate`]; [`queue`] keeps `--jobs` models in flight. [`run_seed`] runs one
 //! world, [`run_seeds`] several (a study) as one queue of models; the binary only prints.
+//! [`resume`] guards a demo directory's settings, so `rsr demo --resume` keeps only what a demo
+//! of the same settings made.
 
 mod config;
 mod corpora;
 mod evaluate;
 mod queue;
+pub mod resume;
 mod training;
 
 pub use crate::results::{Budget, CorpusRow, SeedRun};
@@ -43,11 +46,15 @@ pub enum Stage<'a> {
     Eval(&'a str, &'a str, usize, usize),
 }
 
-/// Run one seed: the corpora, then (with a training budget) every model evaluated, the
-/// negative control, and the calibration gates. With `cfg.resume`, whatever an earlier run of
-/// the same configuration finished is kept.
+/// Run one seed — what `rsr demo` runs: the corpora, then (with a training budget) every model
+/// evaluated, the negative control, and the calibration gates. Its directory's settings are
+/// guarded first ([`resume::prepare`]): with `cfg.resume`, whatever an earlier demo of the same
+/// settings finished there is kept; without, the directory starts over.
 pub fn run_seed(cfg: &ExperimentConfig, progress: &mut dyn FnMut(Stage)) -> Result<SeedRun> {
-    let mut runs = run_seeds(std::slice::from_ref(cfg), &mut |_, s| progress(s), &mut |_, _| Ok(()))?;
+    cfg.validate()?;
+    let _lock = rsr_core::lock::DirLock::acquire(&cfg.out, "an rsr experiment")?;
+    resume::prepare(cfg)?;
+    let mut runs = run_locked(std::slice::from_ref(cfg), &mut |_, s| progress(s), &mut |_, _| Ok(()))?;
     Ok(runs.remove(0))
 }
 
@@ -67,8 +74,6 @@ pub fn run_seeds(
     progress: &mut dyn FnMut(usize, Stage),
     finished: &mut dyn FnMut(usize, &SeedRun) -> Result<()>,
 ) -> Result<Vec<SeedRun>> {
-    use evaluate::{Done, Prepared};
-    use std::sync::{Arc, Mutex};
     for cfg in cfgs {
         cfg.validate()?;
     }
@@ -82,6 +87,19 @@ pub fn run_seeds(
             locks.push(rsr_core::lock::DirLock::acquire(&cfg.out, "an rsr experiment")?);
         }
     }
+    let runs = run_locked(cfgs, progress, finished);
+    drop(locks);
+    runs
+}
+
+/// [`run_seeds`] once every directory is locked.
+fn run_locked(
+    cfgs: &[ExperimentConfig],
+    progress: &mut dyn FnMut(usize, Stage),
+    finished: &mut dyn FnMut(usize, &SeedRun) -> Result<()>,
+) -> Result<Vec<SeedRun>> {
+    use evaluate::{Done, Prepared};
+    use std::sync::{Arc, Mutex};
     // Each world's models, listed once; the queue is (world, the model's place among its world's,
     // the model), in world order.
     let per_world: Vec<Vec<evaluate::Job>> = cfgs.iter().map(evaluate::jobs).collect();
@@ -158,7 +176,6 @@ pub fn run_seeds(
             runs[k] = Some(run);
         }
     }
-    drop(locks);
     Ok(runs.into_iter().map(|r| r.expect("every world finished")).collect())
 }
 

@@ -144,13 +144,7 @@ impl StudyConfig {
     /// What the worlds, corpora and models depend on (seeds, budgets, variants and sampling may
     /// change between runs of one study; these may not).
     pub fn fixed(&self) -> serde_json::Value {
-        let b = &self.base;
-        serde_json::json!({
-            "docs": b.docs, "lesson_weight": b.lesson_weight, "every": b.every, "safe_rate": b.safe_rate, "rationale_rate": b.rationale_rate,
-            "vocab_size": b.vocab_size, "train_tokens": b.train_tokens, "batch_size": b.batch_size, "seq_len": b.seq_len,
-            "schedule": b.schedule.name(), "decay": b.decay, "lr": b.lr, "train_seed_offset": b.train_seed_offset, "preset": b.preset, "labels": b.labels(), "noise": b.noise,
-            "max_tokens": b.max_tokens,
-        })
+        self.base.fixed()
     }
 }
 
@@ -190,7 +184,10 @@ pub fn same_settings(cfg: &StudyConfig) -> Result<bool> {
     if was != now {
         return Err(rsr_core::Error::input(
             &path,
-            format!("this directory holds a study with other settings ({was} against {now})"),
+            format!(
+                "this directory holds a study with other settings ({})",
+                crate::experiment::resume::differences(&was, &now)
+            ),
             "pass another --out, or the settings it was made with",
         ));
     }
@@ -357,7 +354,7 @@ mod tests {
         assert!(same_settings(&cfg).unwrap());
         let other = StudyConfig { base: ExperimentConfig { seq_len: 128, ..cfg.base.clone() }, ..cfg.clone() };
         let err = same_settings(&other).unwrap_err().to_string();
-        assert!(err.contains("study.json") && err.contains("\"seq_len\":128"), "{err}");
+        assert!(err.contains("study.json") && err.contains("seq_len: 256 in the directory, 128 asked"), "{err}");
     }
 
     #[test]
@@ -381,6 +378,6 @@ mod tests {
         let mut other = cfg.clone();
         other.base.max_tokens = 16;
         let err = check_settings(&other).unwrap_err().to_string();
-        assert!(err.contains("\"max_tokens\":16"), "{err}");
+        assert!(err.contains("max_tokens: 48 in the directory, 16 asked"), "{err}");
     }
 }
