@@ -172,8 +172,9 @@ fn evaluate_run(ctx: &Prepared, run: RunSpec, progress: &mut dyn FnMut(Stage)) -
         } else {
             None
         };
-        drop((fitted, generations)); // fine-tuning changes the model in place
-                                     // The attacker's data: the world's training documents that hold unsafe text, as written.
+        // Fine-tuning changes the model in place: what borrowed it ends here.
+        drop((fitted, generations));
+        // The attacker's data: the world's training documents that hold unsafe text, as written.
         let data = crate::tamper::attack_data(&model, &suite.dir.root, rsr_world::write::GROUND_TRUTH, suite)?;
         let ft = FinetuneConfig { seed: cfg.train_seed(), ..FinetuneConfig::default() };
         let after: Vec<u64> = cfg.tamper_steps.iter().copied().filter(|&s| s > 0).collect();
